@@ -1,0 +1,88 @@
+/**
+ * `http`: one request with the `fetch` built into Node. The output is the parsed body when the response is
+ * JSON, else its text; `statusCode` and `headers` are exposed too. A non-2xx response fails the step.
+ */
+import { z } from 'zod';
+import { StepFailedError } from '../../core/errors.ts';
+import { templated } from '../templated.ts';
+import type { ActionDefinition } from '../types.ts';
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+
+const schema = z.strictObject({
+  method: z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` }).optional(),
+  url: z.string({ error: 'expected a URL (a string)' }),
+  headers: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: 'expected a map of header names to values' }).optional(),
+  body: z.unknown().optional(),
+  timeout: templated(z.number().positive('expected a number of seconds greater than 0')).optional(),
+});
+
+export interface HttpInput {
+  method?: (typeof HTTP_METHODS)[number];
+  url: string;
+  headers?: Record<string, string | number | boolean>;
+  body?: unknown;
+  timeout?: number;
+}
+
+/** How much of an error response body goes into the failure message. */
+const BODY_PREVIEW = 300;
+
+export const httpAction: ActionDefinition<HttpInput> = {
+  name: 'http',
+  description: 'Call an HTTP API (output: parsed JSON or text; also statusCode and headers).',
+  schema: schema as unknown as z.ZodType<HttpInput>,
+  exposes: ['statusCode', 'headers'],
+  defaultTimeoutSeconds: 60,
+  describe: (input) => `${input.method ?? 'GET'} ${input.url}`,
+  async run(input, ctx) {
+    const method = input.method ?? 'GET';
+    const what = `${method} ${input.url}`;
+    let url: URL;
+    try {
+      url = new URL(input.url);
+    } catch {
+      throw new StepFailedError(ctx.stepId, 'http_bad_url', `${what}: not a valid URL`, { hint: 'URLs need a scheme, e.g. https://' });
+    }
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(input.headers ?? {})) headers.set(name, String(value));
+    let body: string | undefined;
+    if (input.body !== undefined && input.body !== null) {
+      if (typeof input.body === 'string') body = input.body;
+      else {
+        body = JSON.stringify(input.body);
+        if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      }
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal });
+    } catch (error) {
+      if (ctx.signal.aborted) throw error;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+      throw new StepFailedError(ctx.stepId, 'http_network', `${what}: request failed (${reason})`, { retryable: true, cause: error });
+    }
+    const text = method === 'HEAD' ? '' : await response.text();
+    const responseHeaders = Object.fromEntries(response.headers);
+    if (!response.ok) {
+      const preview = text.length > BODY_PREVIEW ? `${text.slice(0, BODY_PREVIEW)}…` : text;
+      const retryable = response.status === 429 || response.status >= 500;
+      throw new StepFailedError(ctx.stepId, 'http_status', `${what} → HTTP ${response.status}${preview ? `: ${preview.trim()}` : ''}`, {
+        retryable,
+      });
+    }
+    return { output: parseBody(text, response.headers.get('content-type')), properties: { statusCode: response.status, headers: responseHeaders } };
+  },
+};
+
+function parseBody(text: string, contentType: string | null): unknown {
+  if (contentType && /[/+]json\b/i.test(contentType) && text.trim() !== '') {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text; // the server said JSON but sent something else: keep what it sent
+    }
+  }
+  return text;
+}

@@ -1,0 +1,50 @@
+/**
+ * `llm`: prompt a model. The provider is chosen by the model string (`provider:model`); provider code is loaded
+ * only when a step actually calls one, so validating or planning never pays for it.
+ */
+import { z } from 'zod';
+import { StepFailedError } from '../../core/errors.ts';
+import { KNOWN_PROVIDERS, resolveModel, type ModelRef } from '../../providers/model.ts';
+import { templated } from '../templated.ts';
+import type { ActionDefinition } from '../types.ts';
+
+const schema = z.strictObject({
+  prompt: z.string({ error: 'expected the prompt text (a string)' }),
+  system: z.string({ error: 'expected a system prompt (a string)' }).optional(),
+  model: z.string({ error: `expected \`provider:model\`, e.g. \`openai:gpt-4o-mini\` (providers: ${KNOWN_PROVIDERS.join(', ')})` }).optional(),
+  temperature: templated(z.number().min(0, 'expected a temperature from 0 to 2').max(2, 'expected a temperature from 0 to 2')).optional(),
+  maxTokens: templated(z.number().int('expected a whole number of tokens').positive('expected a whole number of tokens')).optional(),
+  schema: z.record(z.string(), z.unknown(), { error: 'expected a JSON Schema (a map)' }).optional(),
+});
+
+export interface LlmInput {
+  prompt: string;
+  system?: string;
+  model?: string;
+  temperature?: number;
+  maxTokens?: number;
+  schema?: Record<string, unknown>;
+}
+
+export const llmAction: ActionDefinition<LlmInput> = {
+  name: 'llm',
+  description: 'Prompt a model (`provider:model`); output is the generated text, or the parsed object with `schema`.',
+  schema: schema as unknown as z.ZodType<LlmInput>,
+  exposes: ['model', 'usage', 'finishReason'],
+  describe: (input) => `llm ${input.model ?? ''}`.trim(),
+  async run(input, ctx) {
+    const model: ModelRef = resolveModel(input.model, ctx.defaults.model, ctx.env);
+    if (model.provider === 'echo') {
+      // Not a model: answers with the prompt it was given, for trying a workflow's wiring offline.
+      const text = input.system ? `${input.system}\n\n${input.prompt}` : input.prompt;
+      return { output: text, properties: { model: model.id, usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop' } };
+    }
+    const { generate } = await import('../../providers/generate.ts');
+    try {
+      return await generate(model, input, ctx);
+    } catch (error) {
+      if (ctx.signal.aborted || error instanceof StepFailedError) throw error;
+      throw new StepFailedError(ctx.stepId, 'llm_error', `${model.id}: ${(error as Error).message}`, { cause: error });
+    }
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * The contract every action (`llm`, `http`, `file`, …) implements. Actions are plugins: they never import the
+ * scheduler or each other, and adding one means adding a folder and one line in the registry.
+ */
+import type { z } from 'zod';
+
+export interface ActionContext {
+  /** Aborted when the run stops or the step times out. Pass it to every fetch and provider call. */
+  signal: AbortSignal;
+  stepId: string;
+  /** The workflow file's folder: relative paths resolve against it, not the current directory. */
+  baseDir: string;
+  env: Readonly<Record<string, string | undefined>>;
+  /** The run's defaults (model string from config / CLI / environment, etc.). */
+  defaults: Readonly<{ model?: string }>;
+  /** Report progress that is not a result (e.g. waiting out a rate limit). */
+  notify(event: ActionNotice): void;
+}
+
+export type ActionNotice = { type: 'waiting'; reason: string; untilMs: number } | { type: 'retry'; attempt: number; reason: string };
+
+export interface ActionResult {
+  output: unknown;
+  /** Extra properties templates may read as `${steps.<id>.<name>}` (declared in `exposes`). */
+  properties?: Record<string, unknown>;
+}
+
+/**
+ * Something a step touches that orders it against other steps (in file order). Reads commute with reads,
+ * adds with adds; a write conflicts with everything, and a read with an add.
+ */
+export interface Resource {
+  key: string;
+  mode: 'read' | 'add' | 'write';
+  /** How the plan explains the resulting edge ("file /abs/data.txt"). */
+  label: string;
+}
+
+export interface StaticContext {
+  baseDir: string;
+}
+
+export interface ActionDefinition<Input = unknown> {
+  name: string;
+  /** One line for `conductor schema` and the README. */
+  description: string;
+  /**
+   * The block as written in a workflow (strict: unknown keys are errors). Leaves that may hold a template
+   * accept one; after templates are resolved the same schema checks the concrete input again.
+   */
+  schema: z.ZodType<Input>;
+  /** Properties besides `output` and `status` that `${steps.<id>.…}` may read. */
+  exposes?: readonly string[];
+  /** Resources known before the run (from literal parts of the block), for ordering conflicting steps. */
+  resources?(block: Record<string, unknown>, ctx: StaticContext): Resource[];
+  /** Seconds before the step times out, when the block does not say (undefined: no default timeout). */
+  defaultTimeoutSeconds?: number;
+  /** A short description of what the step does, for failure messages ("GET http://…"). */
+  describe?(input: Input): string;
+  run(input: Input, ctx: ActionContext): Promise<ActionResult>;
+}
+
+export type AnyAction = ActionDefinition<any>;

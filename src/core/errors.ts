@@ -1,0 +1,82 @@
+/**
+ * Typed, coded, located errors. Every failure a user can cause or meet carries a stable `code`,
+ * a message that says what was expected, and (where one helps) a hint. The CLI prints these without a
+ * stack trace; only `--debug` shows the stack and the `cause` chain.
+ */
+
+/** A position in a workflow file: 1-based line and column. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** One problem found in a workflow: the shape `conductor validate --json` prints. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  column: number;
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export interface ConductorErrorOptions {
+  hint?: string;
+  /** Whether trying the same thing again could succeed (a 503 can; a 404 cannot). */
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+export class ConductorError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options: ConductorErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ConductorError';
+    this.code = code;
+    this.hint = options.hint;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** The workflow (or its inputs) is wrong: nothing ran. Holds every problem found, not just the first. */
+export class WorkflowInvalidError extends ConductorError {
+  readonly diagnostics: readonly Diagnostic[];
+
+  constructor(diagnostics: readonly Diagnostic[]) {
+    const first = diagnostics[0];
+    const summary = first ? `${first.file}:${first.line}:${first.column}: ${first.message}` : 'invalid workflow';
+    const more = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : '';
+    super('workflow_invalid', summary + more);
+    this.name = 'WorkflowInvalidError';
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** Bad usage of the CLI or library options (not a workflow file problem). */
+export class UsageError extends ConductorError {
+  constructor(message: string, options: ConductorErrorOptions = {}) {
+    super('usage', message, options);
+    this.name = 'UsageError';
+  }
+}
+
+/** A step failed while running. `message` already names what the step was doing and why. */
+export class StepFailedError extends ConductorError {
+  readonly stepId: string;
+
+  constructor(stepId: string, code: string, message: string, options: ConductorErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'StepFailedError';
+    this.stepId = stepId;
+  }
+}
+
+/** Turn anything thrown into a one-line reason. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

@@ -1,0 +1,13 @@
+/** The events a run emits. The core never prints: reporters and stores subscribe to these. */
+import type { ActionNotice } from '../actions/types.ts';
+import type { RunReport } from './report.ts';
+import type { FinalStepStatus } from './status.ts';
+
+export type RunEvent =
+  | { type: 'run:start'; runId: string; workflow: string; stepIds: readonly string[]; maxConcurrency: number; at: number }
+  | { type: 'step:start'; runId: string; stepId: string; at: number }
+  | { type: 'step:notice'; runId: string; stepId: string; notice: ActionNotice; at: number }
+  | { type: 'step:end'; runId: string; stepId: string; status: FinalStepStatus; at: number; durationMs?: number; error?: string; output?: unknown }
+  | { type: 'run:end'; runId: string; report: RunReport; at: number };
+
+export type RunEventListener = (event: RunEvent) => void;

@@ -1,0 +1,29 @@
+import type { FinalStepStatus, RunStatus } from './status.ts';
+
+/** What `conductor run --json` prints and `runWorkflow` returns. Times are ISO 8601; durations in ms. */
+export interface RunReport {
+  runId: string;
+  workflow: string;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** Keyed by step id, in file order. */
+  steps: Record<string, StepReport>;
+  outputs: Record<string, unknown>;
+  /** Why the run did not succeed, in one line (the failed step's error, or the interruption). */
+  error?: string;
+}
+
+export interface StepReport {
+  status: FinalStepStatus;
+  output: unknown;
+  error?: string;
+  /** Stable code of the error (`http_status`, `timeout`, `file_error`, …). */
+  errorCode?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  /** Extra values the action exposed (`statusCode`, `headers`, `usage`, …). */
+  properties?: Record<string, unknown>;
+}

@@ -1,0 +1,152 @@
+/**
+ * Document → WorkflowSpec. `checkWorkflow` collects every problem in one pass; `parseWorkflow` and
+ * `loadWorkflow` throw a `WorkflowInvalidError` holding all of them.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { builtinActions } from '../actions/builtin.ts';
+import type { ActionRegistry } from '../actions/registry.ts';
+import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
+import { checkSemantics } from './references.ts';
+import { workflowSchema } from './schema.ts';
+import { SourceFile } from './source.ts';
+import type { InputSpec, StepSpec, WorkflowSpec } from './types.ts';
+import { describePath, issuesToDiagnostics, show } from './zod-issues.ts';
+
+export interface LoadOptions {
+  /** The actions a workflow may use (default: the built-in `llm`, `http`, `file`). */
+  actions?: ActionRegistry;
+  /** Folder relative file paths resolve against (default: the workflow file's folder). */
+  baseDir?: string;
+}
+
+export type CheckResult = { ok: true; spec: WorkflowSpec; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
+
+const schemaCache = new WeakMap<ActionRegistry, ReturnType<typeof workflowSchema>>();
+let defaultActions: ActionRegistry | undefined;
+
+export function checkWorkflow(text: string, file: string, options: LoadOptions = {}): CheckResult {
+  const actions = options.actions ?? (defaultActions ??= builtinActions());
+  const baseDir = options.baseDir ?? dirname(resolve(file));
+  const source = new SourceFile(file, text);
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics) });
+
+  if (source.doc.errors.length > 0) {
+    return fail(
+      source.doc.errors.map((e) => ({ ...source.at(e.pos[0]), code: 'yaml_syntax', message: firstLine(e.message), hint: 'fix the YAML syntax first; other checks run once it parses' })),
+    );
+  }
+  const raw: unknown = source.doc.toJS({ maxAliasCount: 1000 });
+  if (raw === null || raw === undefined) return fail([{ file, line: 1, column: 1, code: 'empty', message: 'the file is empty', hint: 'a workflow needs at least `steps:`' }]);
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    return fail([{ ...source.locate([]), code: 'invalid_type', message: `a workflow is a map with \`steps\`, got ${show(raw)}` }]);
+  }
+
+  let schema = schemaCache.get(actions);
+  if (!schema) schemaCache.set(actions, (schema = workflowSchema(actions)));
+  const parsed = schema.safeParse(raw);
+  const diagnostics = parsed.success ? [] : issuesToDiagnostics(parsed.error.issues, source, raw, schema);
+  const semantic = checkSemantics(raw as Record<string, unknown>, source, actions, baseDir);
+  diagnostics.push(...semantic.diagnostics, ...checkInputDefaults(raw as Record<string, unknown>, source));
+  if (diagnostics.length > 0 || !parsed.success || !semantic.plan) return fail(diagnostics);
+
+  const data = parsed.data;
+  const inputs: Record<string, InputSpec> = {};
+  for (const [name, def] of Object.entries(data.inputs ?? {})) {
+    inputs[name] = {
+      type: def.type ?? 'string',
+      // An input with no default is required unless it says otherwise: a silently missing value is a bug.
+      required: def.required ?? def.default === undefined,
+      ...(def.default === undefined ? {} : { default: def.default }),
+      ...(def.description === undefined ? {} : { description: def.description }),
+      location: source.locate(['inputs', name], { key: true }),
+    };
+  }
+  const steps: StepSpec[] = data.steps.map((step, i) => {
+    const checked = semantic.steps[i]!;
+    return Object.freeze({
+      id: step.id,
+      ...(step.name === undefined ? {} : { name: step.name }),
+      index: i,
+      action: checked.action,
+      input: checked.compiled.value,
+      dependsOn: step.depends_on ?? [],
+      location: source.locate(['steps', i]),
+    });
+  });
+  const spec: WorkflowSpec = {
+    file,
+    baseDir,
+    source: text,
+    ...(data.name === undefined ? {} : { name: data.name }),
+    ...(data.description === undefined ? {} : { description: data.description }),
+    inputs,
+    config: {
+      maxConcurrency: data.config?.maxConcurrency ?? 10,
+      ...(data.config?.model === undefined ? {} : { model: data.config.model }),
+      ...(data.config?.timeout === undefined ? {} : { timeout: data.config.timeout }),
+    },
+    steps,
+    outputs: Object.fromEntries(Object.entries(semantic.outputs).map(([k, v]) => [k, v.value])),
+    plan: semantic.plan,
+  };
+  return { ok: true, spec: Object.freeze(spec), diagnostics: [] };
+}
+
+/** Parse and validate workflow text; throws `WorkflowInvalidError` with every problem. */
+export function parseWorkflow(text: string, file = '<workflow>', options: LoadOptions = {}): WorkflowSpec {
+  const result = checkWorkflow(text, file, options);
+  if (!result.ok) throw new WorkflowInvalidError(result.diagnostics);
+  return result.spec;
+}
+
+/** Read, parse and validate a workflow file; throws `WorkflowInvalidError` with every problem. */
+export async function loadWorkflow(path: string, options: LoadOptions = {}): Promise<WorkflowSpec> {
+  const file = resolve(path);
+  return parseWorkflow(await readWorkflowFile(path), file, options);
+}
+
+export async function readWorkflowFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT' ? `no such file: ${path}` : code === 'EISDIR' ? `${path} is a folder, not a workflow file` : code === 'EACCES' ? `cannot read ${path}: permission denied` : `cannot read ${path}: ${(error as Error).message}`;
+    throw new WorkflowInvalidError([{ file: path, line: 0, column: 0, code: 'file_unreadable', message }]);
+  }
+}
+
+function checkInputDefaults(raw: Record<string, unknown>, source: SourceFile): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const inputs = raw['inputs'];
+  if (inputs === null || typeof inputs !== 'object') return out;
+  for (const [name, def] of Object.entries(inputs as Record<string, unknown>)) {
+    if (def === null || typeof def !== 'object') continue;
+    const { type = 'string', default: value } = def as { type?: unknown; default?: unknown };
+    if (value === undefined || typeof type !== 'string') continue;
+    if (!matchesType(value, type)) {
+      out.push({ ...source.locate(['inputs', name, 'default']), code: 'invalid_value', message: `${describePath(['inputs', name], raw)}: the default is ${show(value)}, not a ${type}` });
+    }
+  }
+  return out;
+}
+
+export function matchesType(value: unknown, type: string): boolean {
+  switch (type) {
+    case 'array':
+      return Array.isArray(value);
+    case 'object':
+      return value !== null && typeof value === 'object' && !Array.isArray(value);
+    default:
+      return typeof value === type;
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  return list.sort((a, b) => a.line - b.line || a.column - b.column);
+}

@@ -1,0 +1,176 @@
+/**
+ * The checks zod cannot make: unique ids, exactly one action per step, every `${…}` and `depends_on` pointing
+ * at something real, and no cycles. Works on the raw document, tolerating parts zod already rejected, so one
+ * pass reports every problem.
+ */
+import type { ActionRegistry } from '../actions/registry.ts';
+import type { Resource } from '../actions/types.ts';
+import type { Diagnostic, SourceLocation } from '../core/errors.ts';
+import { didYouMean } from '../core/suggest.ts';
+import { buildPlan, type EdgeReason, type Plan } from '../graph/plan.ts';
+import { resourceEdges } from '../graph/resources.ts';
+import { parseModel } from '../providers/model.ts';
+import type { PathKey } from '../template/parse.ts';
+import { compileValue, type CompiledValue, type LocatedReference } from '../template/value.ts';
+import { isTemplate } from '../actions/templated.ts';
+import { STEP_ID } from './schema.ts';
+import type { SourceFile } from './source.ts';
+
+export interface CheckedStep {
+  id: string;
+  action: string;
+  compiled: CompiledValue;
+}
+
+export interface SemanticResult {
+  diagnostics: Diagnostic[];
+  /** Present when every step could be placed in the graph. */
+  plan?: Plan;
+  steps: (CheckedStep | undefined)[];
+  outputs: Record<string, CompiledValue>;
+}
+
+const BASE_PROPERTIES = ['output', 'status'];
+
+export function checkSemantics(raw: Record<string, unknown>, source: SourceFile, actions: ActionRegistry, baseDir: string): SemanticResult {
+  const diagnostics: Diagnostic[] = [];
+  const report = (at: SourceLocation, code: string, message: string, hint?: string) =>
+    diagnostics.push({ ...at, code, message, ...(hint ? { hint } : {}) });
+
+  const rawSteps = Array.isArray(raw['steps']) ? (raw['steps'] as unknown[]) : [];
+  const inputNames = isRecord(raw['inputs']) ? Object.keys(raw['inputs']) : [];
+  const ids = new Map<string, number>();
+  const actionOf: (string | undefined)[] = [];
+  const actionNames = actions.names();
+
+  // Pass 1: ids and actions, so references in pass 2 can be checked against the whole file.
+  rawSteps.forEach((step, i) => {
+    if (!isRecord(step)) return;
+    const id = step['id'];
+    if (typeof id === 'string' && STEP_ID.test(id)) {
+      const first = ids.get(id);
+      if (first === undefined) ids.set(id, i);
+      else {
+        const line = source.locate(['steps', first, 'id']).line;
+        report(source.locate(['steps', i, 'id']), 'duplicate_id', `duplicate step id \`${id}\`: already used by the step at line ${line}`, 'step ids must be unique');
+      }
+    }
+    const present = Object.keys(step).filter((k) => actions.get(k));
+    actionOf[i] = present.length === 1 ? present[0] : undefined;
+    const label = typeof id === 'string' ? `step \`${id}\`` : `step ${i + 1}`;
+    if (present.length === 0) {
+      // An unknown key that looks like an action (`llmm`) is already reported with its suggestion.
+      const typo = Object.keys(step).some((k) => !actions.get(k) && didYouMean(k, actionNames));
+      if (!typo) report(source.locate(['steps', i]), 'no_action', `${label} has no action`, `add one of: ${actionNames.map((n) => `\`${n}\``).join(', ')}`);
+    } else if (present.length > 1) {
+      report(source.locate(['steps', i, present[1]!], { key: true }), 'multiple_actions', `${label} has more than one action (${present.map((p) => `\`${p}\``).join(', ')}); a step does exactly one thing`, 'split it into one step per action');
+    }
+  });
+
+  // Pass 2: templates, references and depends_on become edges (or diagnostics).
+  const edges: Map<number, EdgeReason[]>[] = rawSteps.map(() => new Map());
+  const edgeAt: Map<number, SourceLocation>[] = rawSteps.map(() => new Map());
+  const steps: (CheckedStep | undefined)[] = [];
+  const accesses: Resource[][] = rawSteps.map(() => []);
+
+  const checkReference = (r: LocatedReference, base: PathKey[], self: number | undefined): number | undefined => {
+    const at = source.locateInString([...base, ...r.path], r.offset, r.raw);
+    const ref = r.ref;
+    if (ref.root === 'inputs') {
+      if (!inputNames.includes(ref.name)) {
+        report(at, 'unknown_input', `unknown input \`${ref.name}\` in \`${r.raw}\``, didYouMean(ref.name, inputNames) ?? `declare it under \`inputs:\``);
+      }
+      return undefined;
+    }
+    if (ref.root !== 'steps') return undefined;
+    const target = ids.get(ref.step);
+    if (target === undefined) {
+      report(at, 'unknown_step', `unknown step \`${ref.step}\` in \`${r.raw}\``, didYouMean(ref.step, ids.keys()) ?? 'no step has that id');
+      return undefined;
+    }
+    if (target === self) {
+      report(at, 'self_reference', `step \`${ref.step}\` refers to itself in \`${r.raw}\``, 'a step can only use the results of other steps');
+      return undefined;
+    }
+    const action = actionOf[target];
+    const allowed = [...BASE_PROPERTIES, ...((action && actions.get(action)?.exposes) ?? [])];
+    if (!allowed.includes(ref.property)) {
+      report(at, 'unknown_property', `\`${r.raw}\`: a${action ? `n \`${action}\`` : ''} step has no \`${ref.property}\``, didYouMean(ref.property, allowed) ?? `available: ${allowed.join(', ')}`);
+      return undefined;
+    }
+    if (self !== undefined && !edgeAt[self]!.has(target)) edgeAt[self]!.set(target, at);
+    return target;
+  };
+
+  const reportTemplateProblems = (compiled: CompiledValue, base: PathKey[]) => {
+    for (const p of compiled.problems) report(source.locateInString([...base, ...p.path], p.offset, '${'), 'bad_template', p.message, p.hint);
+  };
+
+  rawSteps.forEach((step, i) => {
+    const action = actionOf[i];
+    if (!isRecord(step) || action === undefined) return;
+    const block = step[action];
+    const base: PathKey[] = ['steps', i, action];
+    const compiled = compileValue(block);
+    reportTemplateProblems(compiled, base);
+    for (const r of compiled.references) {
+      const target = checkReference(r, base, i);
+      if (target === undefined) continue;
+      const list = edges[i]!.get(target) ?? [];
+      if (!list.some((e) => e.kind === 'reference' && e.ref === r.raw)) list.push({ kind: 'reference', ref: r.raw });
+      edges[i]!.set(target, list);
+    }
+    const dependsOn = Array.isArray(step['depends_on']) ? step['depends_on'] : [];
+    dependsOn.forEach((name, j) => {
+      if (typeof name !== 'string') return;
+      const at = source.locate(['steps', i, 'depends_on', j]);
+      const target = ids.get(name);
+      if (target === undefined) report(at, 'unknown_step', `unknown step \`${name}\` in \`depends_on\``, didYouMean(name, ids.keys()) ?? 'no step has that id');
+      else if (target === i) report(at, 'self_reference', `step \`${name}\` cannot depend on itself`);
+      else {
+        edges[i]!.set(target, [...(edges[i]!.get(target) ?? []), { kind: 'depends_on' }]);
+        if (!edgeAt[i]!.has(target)) edgeAt[i]!.set(target, at);
+      }
+    });
+    if (action === 'llm' && isRecord(block)) checkModel(block['model'], [...base, 'model'], source, report);
+    if (isRecord(block)) accesses[i] = actions.get(action)?.resources?.(block, { baseDir }) ?? [];
+    steps[i] = { id: String(step['id']), action, compiled };
+  });
+
+  const rawOutputs = isRecord(raw['outputs']) ? raw['outputs'] : {};
+  const outputs: Record<string, CompiledValue> = {};
+  for (const [name, value] of Object.entries(rawOutputs)) {
+    const compiled = compileValue(value);
+    reportTemplateProblems(compiled, ['outputs', name]);
+    for (const r of compiled.references) checkReference(r, ['outputs', name], undefined);
+    outputs[name] = compiled;
+  }
+  if (isRecord(raw['config'])) checkModel(raw['config']['model'], ['config', 'model'], source, report);
+
+  // The graph. Steps that could not be checked stand in as isolated nodes, so cycles among the rest are
+  // still reported; the plan itself is only kept when every step is sound.
+  const sound = rawSteps.map((_, i) => steps[i] !== undefined && ids.get(steps[i]!.id) === i);
+  resourceEdges(accesses).forEach((extra, i) => {
+    for (const [d, reason] of extra) edges[i]!.set(d, [...(edges[i]!.get(d) ?? []), reason]);
+  });
+  const result = buildPlan(rawSteps.map((_, i) => ({ id: sound[i] ? steps[i]!.id : `#${i}`, dependsOn: sound[i] ? edges[i]! : new Map() })));
+  let plan: Plan | undefined;
+  if (!result.ok) {
+    for (const cycle of result.cycles) {
+      const names = [...cycle, cycle[0]!].map((c) => steps[c]!.id);
+      const at = edgeAt[cycle[0]!]!.get(cycle[1] ?? cycle[0]!) ?? source.locate(['steps', cycle[0]!]);
+      report(at, 'cycle', `dependency cycle: ${names.join(' → ')}`, 'each step waits for the next; remove one of these references or `depends_on` entries');
+    }
+  } else if (rawSteps.length > 0 && sound.every(Boolean)) plan = result.plan;
+  return { diagnostics, ...(plan ? { plan } : {}), steps, outputs };
+}
+
+function checkModel(value: unknown, path: PathKey[], source: SourceFile, report: (at: SourceLocation, code: string, message: string, hint?: string) => void) {
+  if (typeof value !== 'string' || isTemplate(value)) return;
+  const parsed = parseModel(value);
+  if ('problem' in parsed) report(source.locate(path), 'invalid_model', parsed.problem, parsed.hint);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

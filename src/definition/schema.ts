@@ -1,0 +1,60 @@
+/**
+ * The workflow document's shape, as zod schemas built from the action registry: one definition serves the
+ * validator and the published JSON Schema (`conductor schema`), so they cannot disagree.
+ */
+import { z } from 'zod';
+import type { ActionRegistry } from '../actions/registry.ts';
+import { INPUT_TYPES } from './types.ts';
+
+export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+const stepId = z.string({ error: 'expected a step id (a string)' }).regex(STEP_ID, 'a step id starts with a letter or `_` and holds only letters, digits, `_` and `-`');
+
+export function workflowSchema(actions: ActionRegistry) {
+  const actionBlocks = Object.fromEntries(actions.all().map((a) => [a.name, a.schema.optional().describe(a.description)]));
+  const step = z.strictObject({
+    id: stepId.describe('Unique id; other steps refer to this one as `${steps.<id>.output}`.'),
+    name: z.string({ error: 'expected a name (a string)' }).optional().describe('A human-readable name.'),
+    depends_on: z
+      .array(stepId, { error: 'expected a list of step ids' })
+      .optional()
+      .describe('Steps that must finish first even though no data flows from them.'),
+    ...actionBlocks,
+  });
+  const input = z.strictObject({
+    type: z.enum(INPUT_TYPES, { error: `expected one of ${INPUT_TYPES.join(', ')}` }).optional(),
+    required: z.boolean({ error: 'expected true or false' }).optional(),
+    default: z.unknown().optional(),
+    description: z.string({ error: 'expected a description (a string)' }).optional(),
+  });
+  return z.strictObject({
+    name: z.string({ error: 'expected a name (a string)' }).optional(),
+    description: z.string({ error: 'expected a description (a string)' }).optional(),
+    inputs: z.record(z.string().regex(STEP_ID, 'an input name starts with a letter or `_` and holds only letters, digits, `_` and `-`'), input, { error: 'expected a map of input names to definitions' }).optional(),
+    config: z
+      .strictObject({
+        maxConcurrency: z
+          .number({ error: 'expected an integer from 1 to 1000' })
+          .int('expected an integer from 1 to 1000')
+          .min(1, 'expected an integer from 1 to 1000')
+          .max(1000, 'expected an integer from 1 to 1000')
+          .optional()
+          .describe('How many steps may run at once (default 10).'),
+        model: z.string({ error: 'expected `provider:model`, e.g. `openai:gpt-4o-mini`' }).optional().describe('Default model for llm steps.'),
+        timeout: z.number({ error: 'expected a number of seconds' }).positive('expected a number of seconds greater than 0').optional().describe('Default step timeout in seconds.'),
+      }, { error: 'expected a map (maxConcurrency, model, timeout)' })
+      .optional(),
+    steps: z.array(step, { error: 'expected a list of steps' }).min(1, 'a workflow needs at least one step'),
+    outputs: z.record(z.string(), z.unknown(), { error: 'expected a map of output names to values' }).optional(),
+  }, { error: 'expected a map with `steps` (and optionally name, description, inputs, config, outputs)' });
+}
+
+/** The published JSON Schema, for editors (`# yaml-language-server: $schema=…`). */
+export function workflowJsonSchema(actions: ActionRegistry): Record<string, unknown> {
+  const json = z.toJSONSchema(workflowSchema(actions), { io: 'input', unrepresentable: 'any' }) as Record<string, any>;
+  json['title'] = 'Conductor workflow';
+  // "Exactly one action" is checked in code; say it in the schema too, so editors flag it.
+  const step = json['properties']?.['steps']?.['items'];
+  if (step) step['oneOf'] = actions.names().map((name) => ({ required: [name] }));
+  return json;
+}

@@ -1,0 +1,58 @@
+/**
+ * The validated, normalised, read-only form of a workflow. Progress is never recorded here: a run keeps its
+ * own state (see scheduler/), so one spec can be run many times, even at once.
+ */
+import type { SourceLocation } from '../core/errors.ts';
+import type { Plan } from '../graph/plan.ts';
+import type { TemplateValue } from '../template/value.ts';
+
+export const INPUT_TYPES = ['string', 'number', 'boolean', 'object', 'array'] as const;
+export type InputType = (typeof INPUT_TYPES)[number];
+
+export interface InputSpec {
+  readonly type: InputType;
+  readonly required: boolean;
+  readonly default?: unknown;
+  readonly description?: string;
+  /** Where the input is declared, for problems with the value a run was given. */
+  readonly location: SourceLocation;
+}
+
+export interface WorkflowConfig {
+  /** How many steps may run at once (1–1000, default 10). */
+  readonly maxConcurrency: number;
+  /** Default `provider:model` for `llm` steps. */
+  readonly model?: string;
+  /** Default step timeout in seconds (an action's own default applies when unset). */
+  readonly timeout?: number;
+}
+
+export interface StepSpec {
+  readonly id: string;
+  readonly name?: string;
+  /** Position in the file (0-based); ties in scheduling go to the earlier step. */
+  readonly index: number;
+  /** The action's name: `llm`, `http`, `file`, … */
+  readonly action: string;
+  /** The action block with its templates compiled; resolved against the run's values when the step starts. */
+  readonly input: TemplateValue;
+  /** `depends_on` as written (the plan holds every dependency, with reasons). */
+  readonly dependsOn: readonly string[];
+  readonly location: SourceLocation;
+}
+
+export interface WorkflowSpec {
+  /** Absolute path of the workflow file (or the name given to `parseWorkflow`). */
+  readonly file: string;
+  /** The folder relative paths resolve against. */
+  readonly baseDir: string;
+  /** The file's text, as read. */
+  readonly source: string;
+  readonly name?: string;
+  readonly description?: string;
+  readonly inputs: Readonly<Record<string, InputSpec>>;
+  readonly config: WorkflowConfig;
+  readonly steps: readonly StepSpec[];
+  readonly outputs: Readonly<Record<string, TemplateValue>>;
+  readonly plan: Plan;
+}

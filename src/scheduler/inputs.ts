@@ -1,0 +1,61 @@
+/**
+ * A run's input values, checked against the workflow's `inputs` before anything runs. Values from the command
+ * line arrive as text and are typed here (`-i count=3` is the number 3); library callers may pass real values.
+ */
+import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
+import { didYouMean } from '../core/suggest.ts';
+import { matchesType } from '../definition/load.ts';
+import type { InputSpec, WorkflowSpec } from '../definition/types.ts';
+
+export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  const problems: Diagnostic[] = [];
+  const values: Record<string, unknown> = {};
+  const names = Object.keys(spec.inputs);
+  for (const [name, value] of Object.entries(given)) {
+    const def = spec.inputs[name];
+    if (!def) {
+      const hint = didYouMean(name, names) ?? (names.length ? `this workflow takes: ${names.join(', ')}` : 'this workflow declares no inputs');
+      problems.push({ file: spec.file, line: 0, column: 0, code: 'unknown_input', message: `unknown input \`${name}\``, hint });
+      continue;
+    }
+    const typed = coerce(value, def);
+    if ('problem' in typed) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${typed.problem}` });
+    else values[name] = typed.value;
+  }
+  for (const [name, def] of Object.entries(spec.inputs)) {
+    if (name in values || problems.some((p) => p.message.startsWith(`input \`${name}\``))) continue;
+    if (def.default !== undefined) values[name] = def.default;
+    else if (def.required) {
+      problems.push({ ...def.location, code: 'missing_input', message: `missing required input \`${name}\`${def.description ? ` (${def.description})` : ''}`, hint: `pass it with \`-i ${name}=…\`` });
+    }
+  }
+  if (problems.length) throw new WorkflowInvalidError(problems);
+  return values;
+}
+
+function coerce(value: unknown, def: InputSpec): { value: unknown } | { problem: string } {
+  if (typeof value === 'string' && def.type !== 'string') {
+    const text = value.trim();
+    switch (def.type) {
+      case 'number': {
+        const n = Number(text);
+        return text !== '' && Number.isFinite(n) ? { value: n } : { problem: `expected a number, got ${JSON.stringify(value)}` };
+      }
+      case 'boolean':
+        if (/^(true|yes|1)$/i.test(text)) return { value: true };
+        if (/^(false|no|0)$/i.test(text)) return { value: false };
+        return { problem: `expected true or false, got ${JSON.stringify(value)}` };
+      case 'object':
+      case 'array':
+        try {
+          const parsed: unknown = JSON.parse(text);
+          if (matchesType(parsed, def.type)) return { value: parsed };
+        } catch {
+          // fall through to the message below
+        }
+        return { problem: `expected ${def.type === 'array' ? 'a JSON array' : 'a JSON object'}, got ${JSON.stringify(value.length > 60 ? value.slice(0, 57) + '…' : value)}` };
+    }
+  }
+  if (!matchesType(value, def.type)) return { problem: `expected a ${def.type}, got ${JSON.stringify(value)}` };
+  return { value };
+}

@@ -1,0 +1,234 @@
+/**
+ * The run loop. One loop owns all scheduling state (statuses, the ready queue, the running count); steps only
+ * report back. A step starts the moment its own dependencies have succeeded and a slot is free: no waves, no
+ * barriers. A step is marked running before it is started, so it can never start twice.
+ */
+import { randomUUID } from 'node:crypto';
+import { builtinActions } from '../actions/builtin.ts';
+import type { ActionRegistry } from '../actions/registry.ts';
+import type { RunEvent, RunEventListener } from '../core/events.ts';
+import { ConductorError, UsageError, WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
+import { createRedactor, SECRET_ENV } from '../core/redact.ts';
+import type { RunReport, StepReport } from '../core/report.ts';
+import type { RunStatus, StepStatus } from '../core/status.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import type { Reference } from '../template/parse.ts';
+import { referencesOf, resolveValue } from '../template/value.ts';
+import { resolveInputs } from './inputs.ts';
+import { ReadyQueue } from './ready-queue.ts';
+import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
+
+export interface RunOptions {
+  /** Input values by name (text is typed per the workflow's `inputs`). */
+  inputs?: Readonly<Record<string, unknown>>;
+  /** Aborting it cancels the run like Ctrl-C: in-flight steps are aborted, nothing new starts. */
+  signal?: AbortSignal;
+  /** Overrides `config.maxConcurrency`. */
+  maxConcurrency?: number;
+  /** Receives every event, synchronously, in order. */
+  onEvent?: RunEventListener;
+  actions?: ActionRegistry;
+  /** Environment for `${env.*}` and providers (default: `process.env`). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default model when neither the step nor `config.model` names one (the CLI's `--model`). */
+  model?: string;
+  runId?: string;
+}
+
+interface Completion {
+  index: number;
+  outcome: StepOutcome;
+}
+
+export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Promise<RunReport> {
+  const limit = options.maxConcurrency ?? spec.config.maxConcurrency;
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`Expected \`maxConcurrency\` to be an integer ≥ 1, got \`${String(limit)}\``);
+  const env = options.env ?? process.env;
+  const inputs = resolveInputs(spec, options.inputs);
+  checkEnvironment(spec, env);
+  const actions = options.actions ?? builtinActions();
+  const steps = spec.steps;
+  const plan = spec.plan;
+  const n = steps.length;
+  const stepActions = steps.map((s) => {
+    const action = actions.get(s.action);
+    if (!action) throw new UsageError(`step \`${s.id}\` uses the action \`${s.action}\`, which is not registered`);
+    return action;
+  });
+
+  const runId = options.runId ?? randomUUID();
+  const redact = createRedactor(secretValues(spec, env));
+  const emit = (event: RunEvent) => options.onEvent?.(event);
+
+  // Run state, owned by this function alone.
+  const status: StepStatus[] = new Array<StepStatus>(n).fill('pending');
+  const outputs: unknown[] = new Array(n);
+  const properties: (Record<string, unknown> | undefined)[] = new Array(n);
+  const started = new Float64Array(n);
+  const finished = new Float64Array(n);
+  const errors: ({ code: string; message: string } | undefined)[] = new Array(n);
+  const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
+  const ready = new ReadyQueue(Float64Array.from(plan.steps, (s) => s.remaining));
+  for (let i = 0; i < n; i++) if (waitingOn[i] === 0) ready.push(i);
+
+  const controller = new AbortController();
+  let interrupted = false;
+  const onExternalAbort = () => {
+    interrupted = true;
+    controller.abort(options.signal?.reason ?? new ConductorError('interrupted', 'the run was interrupted'));
+  };
+  if (options.signal?.aborted) onExternalAbort();
+  else options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+  const lookup = (ref: Reference): unknown => {
+    switch (ref.root) {
+      case 'inputs':
+        return inputs[ref.name];
+      case 'env':
+        return env[ref.name];
+      case 'steps': {
+        const i = plan.byId.get(ref.step)!;
+        if (ref.property === 'output') return outputs[i];
+        if (ref.property === 'status') return status[i];
+        return properties[i]?.[ref.property];
+      }
+    }
+  };
+
+  const completions: Completion[] = [];
+  let wake: (() => void) | undefined;
+  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
+  const environment: StepEnvironment = {
+    runSignal: controller.signal,
+    baseDir: spec.baseDir,
+    env,
+    defaults: { ...(model ? { model } : {}), ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
+    notify: (stepId, notice) => emit({ type: 'step:notice', runId, stepId, notice, at: Date.now() }),
+  };
+
+  const startedAt = Date.now();
+  emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, at: startedAt });
+
+  let running = 0;
+  let stopping = controller.signal.aborted;
+  let failure: number | undefined;
+  for (;;) {
+    while (!stopping && running < limit && ready.size > 0) {
+      const i = ready.pop()!;
+      status[i] = 'running';
+      running++;
+      started[i] = Date.now();
+      emit({ type: 'step:start', runId, stepId: steps[i]!.id, at: started[i]! });
+      void runStep(steps[i]!, stepActions[i]!, lookup, environment).then((outcome) => {
+        completions.push({ index: i, outcome });
+        wake?.();
+      });
+    }
+    if (running === 0) break;
+    if (completions.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    wake = undefined;
+    // Drain every completion that arrived; each may free a slot and make dependents ready.
+    for (let c = completions.shift(); c; c = completions.shift()) {
+      const { index: i, outcome } = c;
+      running--;
+      finished[i] = Date.now();
+      status[i] = outcome.status;
+      if (outcome.status === 'succeeded') {
+        outputs[i] = outcome.output;
+        properties[i] = outcome.properties;
+        for (const d of plan.steps[i]!.dependents) if (--waitingOn[d]! === 0) ready.push(d);
+      } else if (outcome.status === 'failed') {
+        errors[i] = { code: outcome.error.code, message: redact(outcome.error.message) };
+        if (!stopping) failure = i;
+      }
+      const error = errors[i];
+      emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: outcome.status, at: finished[i]!, durationMs: finished[i]! - started[i]!, ...(error ? { error: error.message } : {}), ...(outcome.status === 'succeeded' ? { output: outcome.output } : {}) });
+      if (outcome.status === 'failed' && !stopping) {
+        // Fail fast: nothing new starts, and everything in flight is aborted through its signal.
+        stopping = true;
+        controller.abort(new ConductorError('run_failed', `step \`${steps[i]!.id}\` failed`));
+      }
+    }
+    if (controller.signal.aborted) stopping = true;
+  }
+  options.signal?.removeEventListener('abort', onExternalAbort);
+
+  // Steps that never started: `skipped` if something they depend on did not succeed, else `not_run`.
+  for (const i of plan.order) {
+    if (status[i] !== 'pending') continue;
+    const blocked = plan.steps[i]!.dependsOn.some((d) => status[d] === 'failed' || status[d] === 'cancelled' || status[d] === 'skipped');
+    status[i] = blocked ? 'skipped' : 'not_run';
+  }
+
+  const runStatus: RunStatus = failure !== undefined ? 'failed' : interrupted ? 'cancelled' : 'succeeded';
+  let runError = failure !== undefined ? `${steps[failure]!.id}: ${errors[failure]!.message}` : interrupted ? 'the run was interrupted' : undefined;
+  let finalOutputs: Record<string, unknown> = {};
+  if (runStatus === 'succeeded') {
+    try {
+      finalOutputs = Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, lookup)]));
+    } catch (error) {
+      runError = `outputs: ${redact((error as Error).message)}`;
+    }
+  }
+  const finishedAt = Date.now();
+  const report: RunReport = {
+    runId,
+    workflow: spec.file,
+    status: runError && runStatus === 'succeeded' ? 'failed' : runStatus,
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(finishedAt).toISOString(),
+    durationMs: finishedAt - startedAt,
+    steps: Object.fromEntries(steps.map((s, i) => [s.id, stepReport(i)])),
+    outputs: finalOutputs,
+    ...(runError ? { error: runError } : {}),
+  };
+  emit({ type: 'run:end', runId, report, at: finishedAt });
+  return report;
+
+  function stepReport(i: number): StepReport {
+    const s = status[i] as StepReport['status'];
+    const ran = started[i]! > 0;
+    const error = errors[i];
+    return {
+      status: s,
+      output: s === 'succeeded' ? outputs[i] : null,
+      ...(error ? { error: error.message, errorCode: error.code } : {}),
+      ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]! } : {}),
+      ...(properties[i] ? { properties: properties[i] } : {}),
+    };
+  }
+}
+
+/** Every `${env.NAME}` the workflow uses must be set before anything runs. */
+function checkEnvironment(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>): void {
+  const missing: Diagnostic[] = [];
+  const seen = new Set<string>();
+  for (const step of spec.steps) {
+    for (const ref of referencesOf(step.input)) {
+      if (ref.root !== 'env' || seen.has(ref.name)) continue;
+      seen.add(ref.name);
+      if (env[ref.name] === undefined) {
+        missing.push({ ...step.location, code: 'missing_env', message: `step \`${step.id}\` uses \`\${env.${ref.name}}\`, but ${ref.name} is not set`, hint: `export ${ref.name}=… before running` });
+      }
+    }
+  }
+  if (missing.length) throw new WorkflowInvalidError(missing);
+}
+
+/**
+ * Values that must never be shown: credentials in the environment (by name), and whatever `${env.*}` the
+ * workflow uses that looks like a key (a long token with no spaces).
+ */
+function secretValues(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>): string[] {
+  const values: string[] = [];
+  for (const [name, value] of Object.entries(env)) if (value && SECRET_ENV.test(name)) values.push(value);
+  for (const step of spec.steps) {
+    for (const ref of referencesOf(step.input)) {
+      const value = ref.root === 'env' ? env[ref.name] : undefined;
+      if (value && ref.root === 'env' && (SECRET_ENV.test(ref.name) || TOKEN_LIKE.test(value))) values.push(value);
+    }
+  }
+  return values;
+}
+
+const TOKEN_LIKE = /^[A-Za-z0-9_\-.~+/=:]{20,}$/;

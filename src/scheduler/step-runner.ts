@@ -1,0 +1,124 @@
+/**
+ * Runs one step: resolve its templates, check the resolved input, give it a signal that carries the run's
+ * cancellation and the step's timeout, and turn whatever happens into an outcome. Never throws.
+ */
+import type { ActionContext, ActionNotice, AnyAction } from '../actions/types.ts';
+import { ConductorError } from '../core/errors.ts';
+import type { StepSpec } from '../definition/types.ts';
+import { resolveValue, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
+
+export type StepOutcome =
+  | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown> }
+  | { status: 'failed'; error: StepError }
+  | { status: 'cancelled' };
+
+export interface StepError {
+  code: string;
+  message: string;
+  hint?: string;
+  retryable: boolean;
+  cause?: unknown;
+}
+
+export interface StepEnvironment {
+  runSignal: AbortSignal;
+  baseDir: string;
+  env: Readonly<Record<string, string | undefined>>;
+  defaults: Readonly<{ model?: string; timeout?: number }>;
+  notify(stepId: string, notice: ActionNotice): void;
+}
+
+export async function runStep(step: StepSpec, action: AnyAction, lookup: ReferenceLookup, environment: StepEnvironment): Promise<StepOutcome> {
+  let input: unknown;
+  try {
+    input = resolveValue(step.input, lookup);
+  } catch (error) {
+    if (error instanceof TemplateResolveError) return failed('template', error.message);
+    throw error;
+  }
+  const checked = action.schema.safeParse(input);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const where = issue && issue.path.length ? `\`${issue.path.join('.')}\` ` : '';
+    return failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`);
+  }
+  input = checked.data;
+
+  const timeoutSeconds = timeoutOf(input) ?? environment.defaults.timeout ?? action.defaultTimeoutSeconds;
+  let signal = environment.runSignal;
+  let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
+  if (timeoutSeconds !== undefined) {
+    // One controller per timed step, aborted by the run or by its own timer, so the action sees one signal.
+    const controller = new AbortController();
+    const onRunAbort = () => controller.abort(environment.runSignal.reason);
+    environment.runSignal.addEventListener('abort', onRunAbort, { once: true });
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new ConductorError('timeout', `timed out after ${timeoutSeconds} s`));
+    }, timeoutSeconds * 1000);
+    signal = controller.signal;
+    signal.addEventListener('abort', () => environment.runSignal.removeEventListener('abort', onRunAbort), { once: true });
+  }
+
+  const ctx: ActionContext = {
+    signal,
+    stepId: step.id,
+    baseDir: environment.baseDir,
+    env: environment.env,
+    defaults: environment.defaults,
+    notify: (notice) => environment.notify(step.id, notice),
+  };
+  try {
+    // Race the action against its signal: an action that ignores the signal must not hold the run open.
+    const result = await abortable(action.run(input, ctx), signal);
+    if (timedOut) return timeoutFailure(action, input, timeoutSeconds!);
+    return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}) };
+  } catch (error) {
+    if (environment.runSignal.aborted) return { status: 'cancelled' };
+    if (timedOut) return timeoutFailure(action, input, timeoutSeconds!);
+    if (error instanceof ConductorError) {
+      return { status: 'failed', error: { code: error.code, message: error.message, retryable: error.retryable, cause: error, ...(error.hint ? { hint: error.hint } : {}) } };
+    }
+    const what = action.describe?.(input);
+    return failed('action_error', `${what ? `${what}: ` : ''}${(error as Error)?.message ?? String(error)}`, error);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+function timeoutOf(input: unknown): number | undefined {
+  const t = (input as { timeout?: unknown } | null)?.timeout;
+  return typeof t === 'number' ? t : undefined;
+}
+
+function timeoutFailure(action: AnyAction, input: unknown, seconds: number): StepOutcome {
+  const what = action.describe?.(input);
+  return failed('timeout', `${what ? `${what}: ` : ''}timed out after ${seconds} s`, undefined, 'raise `timeout` on the step (seconds) or `config.timeout` for the workflow');
+}
+
+function failed(code: string, message: string, cause?: unknown, hint?: string): StepOutcome {
+  return { status: 'failed', error: { code, message, retryable: false, ...(cause === undefined ? {} : { cause }), ...(hint ? { hint } : {}) } };
+}
+
+
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,143 @@
+/**
+ * The template language, parsed: `${steps.<id>.<property>…}`, `${inputs.<name>…}`, `${env.<NAME>}`.
+ * Pure functions over strings; the validator and the runtime both use them, so a template means the same
+ * thing when it is checked and when it is resolved.
+ */
+
+export type PathKey = string | number;
+
+export type Reference =
+  | { root: 'steps'; step: string; property: string; path: PathKey[] }
+  | { root: 'inputs'; name: string; path: PathKey[] }
+  | { root: 'env'; name: string };
+
+export type Segment =
+  | { kind: 'text'; value: string }
+  /** `offset` and `length` locate the whole `${…}` in the source string. */
+  | { kind: 'ref'; ref: Reference; raw: string; offset: number; length: number };
+
+export interface TemplateProblem {
+  offset: number;
+  message: string;
+  hint?: string;
+}
+
+export interface ParsedTemplate {
+  segments: Segment[];
+  problems: TemplateProblem[];
+}
+
+const ROOTS = ['steps', 'inputs', 'env'];
+const IDENT = /^[A-Za-z_][A-Za-z0-9_-]*/;
+
+/** Parse one string. `$${` is a literal `${`. Problems are collected, never thrown. */
+export function parseTemplate(source: string): ParsedTemplate {
+  const segments: Segment[] = [];
+  const problems: TemplateProblem[] = [];
+  let text = '';
+  let i = 0;
+  while (i < source.length) {
+    const at = source.indexOf('${', i);
+    if (at === -1) {
+      text += source.slice(i);
+      break;
+    }
+    if (at > 0 && source[at - 1] === '$') {
+      // `$${` escapes: keep one `$`-less `${` and move on.
+      text += source.slice(i, at - 1) + '${';
+      i = at + 2;
+      continue;
+    }
+    text += source.slice(i, at);
+    const close = source.indexOf('}', at + 2);
+    if (close === -1) {
+      problems.push({ offset: at, message: 'unterminated `${`: expected a closing `}`', hint: 'write `$${` for a literal `${`' });
+      text += source.slice(at);
+      break;
+    }
+    if (text) segments.push({ kind: 'text', value: text });
+    text = '';
+    const raw = source.slice(at, close + 1);
+    const parsed = parseExpression(source.slice(at + 2, close));
+    if ('problem' in parsed) {
+      problems.push({ offset: at, message: `${parsed.problem} in \`${raw}\``, ...(parsed.hint ? { hint: parsed.hint } : {}) });
+    } else {
+      segments.push({ kind: 'ref', ref: parsed.ref, raw, offset: at, length: raw.length });
+    }
+    i = close + 1;
+  }
+  if (text) segments.push({ kind: 'text', value: text });
+  return { segments, problems };
+}
+
+type ExpressionResult = { ref: Reference } | { problem: string; hint?: string };
+
+function parseExpression(body: string): ExpressionResult {
+  const expr = body.trim();
+  if (expr === '') return { problem: 'empty reference', hint: 'write `${steps.<id>.output}`, `${inputs.<name>}` or `${env.<NAME>}`' };
+  const keys = parsePath(expr);
+  if (typeof keys === 'string') return { problem: keys };
+  const [root, ...rest] = keys;
+  if (typeof root !== 'string' || !ROOTS.includes(root)) {
+    return {
+      problem: `unknown reference root \`${String(root)}\``,
+      hint: 'references start with `steps.`, `inputs.` or `env.`',
+    };
+  }
+  const name = rest[0];
+  if (typeof name !== 'string') {
+    const example = root === 'steps' ? '${steps.<id>.output}' : root === 'inputs' ? '${inputs.<name>}' : '${env.<NAME>}';
+    return { problem: `\`${root}\` needs a name after it`, hint: `write \`${example}\`` };
+  }
+  if (root === 'env') {
+    if (rest.length > 1) return { problem: 'an environment variable is a string and has no fields' };
+    return { ref: { root: 'env', name } };
+  }
+  if (root === 'inputs') return { ref: { root: 'inputs', name, path: rest.slice(1) } };
+  const property = rest[1];
+  if (typeof property !== 'string') {
+    return { problem: `\`steps.${name}\` needs a property`, hint: `write \`\${steps.${name}.output}\`` };
+  }
+  return { ref: { root: 'steps', step: name, property, path: rest.slice(2) } };
+}
+
+/** `a.b[0]["c d"]` → ['a', 'b', 0, 'c d'], or a description of what is wrong. */
+function parsePath(expr: string): PathKey[] | string {
+  const keys: PathKey[] = [];
+  let i = 0;
+  let expectDot = false;
+  while (i < expr.length) {
+    const ch = expr[i];
+    if (ch === '[') {
+      const close = expr.indexOf(']', i);
+      if (close === -1) return 'unclosed `[`';
+      const inner = expr.slice(i + 1, close).trim();
+      if (/^\d+$/.test(inner)) keys.push(Number(inner));
+      else if (/^(["']).*\1$/.test(inner)) keys.push(inner.slice(1, -1));
+      else return `\`[${inner}]\` is not an index (use a number or a quoted key)`;
+      i = close + 1;
+      expectDot = true;
+      continue;
+    }
+    if (expectDot) {
+      if (ch !== '.') return `unexpected \`${ch}\``;
+      i++;
+    }
+    const match = IDENT.exec(expr.slice(i));
+    if (!match) return keys.length === 0 ? `\`${expr}\` is not a reference` : `expected a name after \`.\``;
+    keys.push(match[0]);
+    i += match[0].length;
+    expectDot = true;
+  }
+  return keys;
+}
+
+/** The text form of a reference, as a user would write it (without `${}`). */
+export function formatReference(ref: Reference): string {
+  const head = ref.root === 'steps' ? `steps.${ref.step}.${ref.property}` : `${ref.root}.${ref.name}`;
+  return head + ('path' in ref ? formatPath(ref.path) : '');
+}
+
+export function formatPath(path: readonly PathKey[]): string {
+  return path.map((k) => (typeof k === 'number' ? `[${k}]` : IDENT.test(k) && IDENT.exec(k)![0] === k ? `.${k}` : `[${JSON.stringify(k)}]`)).join('');
+}
