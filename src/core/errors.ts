@@ -11,7 +11,10 @@ export interface SourceLocation {
   column: number;
 }
 
-/** One problem found in a workflow: the shape `conductor validate --json` prints. */
+/**
+ * One problem found in a workflow: the shape `conductor validate --json` prints. Line and column are 1-based;
+ * both are 0 for a problem with the file as a whole (not found, unreadable) or with a run's inputs.
+ */
 export interface Diagnostic {
   file: string;
   line: number;
@@ -48,7 +51,7 @@ export class WorkflowInvalidError extends ConductorError {
 
   constructor(diagnostics: readonly Diagnostic[]) {
     const first = diagnostics[0];
-    const summary = first ? `${first.file}:${first.line}:${first.column}: ${first.message}` : 'invalid workflow';
+    const summary = first ? `${first.line > 0 ? `${first.file}:${first.line}:${first.column}` : first.file}: ${first.message}` : 'invalid workflow';
     const more = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : '';
     super('workflow_invalid', summary + more);
     this.name = 'WorkflowInvalidError';

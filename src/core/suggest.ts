@@ -2,7 +2,8 @@
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
-  const limit = Math.max(2, Math.floor(word.length / 3));
+  // One edit for short words, a third of the length for long ones: close enough to be a typo, no further.
+  const limit = Math.max(1, Math.floor(word.length / 3));
   for (const candidate of candidates) {
     if (Math.abs(candidate.length - word.length) > limit) continue;
     const d = editDistance(word.toLowerCase(), candidate.toLowerCase(), limit);

@@ -33,7 +33,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
 
   if (source.doc.errors.length > 0) {
     return fail(
-      source.doc.errors.map((e) => ({ ...source.at(e.pos[0]), code: 'yaml_syntax', message: firstLine(e.message), hint: 'fix the YAML syntax first; other checks run once it parses' })),
+      source.doc.errors.map((e) => ({ ...source.at(syntaxErrorOffset(text, e.code, e.message, e.pos[0])), code: 'yaml_syntax', message: firstLine(e.message), hint: 'fix the YAML syntax first; other checks run once it parses' })),
     );
   }
   const raw: unknown = source.doc.toJS({ maxAliasCount: 1000 });
@@ -112,7 +112,7 @@ export async function readWorkflowFile(path: string): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message =
-      code === 'ENOENT' ? `no such file: ${path}` : code === 'EISDIR' ? `${path} is a folder, not a workflow file` : code === 'EACCES' ? `cannot read ${path}: permission denied` : `cannot read ${path}: ${(error as Error).message}`;
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a folder, not a workflow file' : code === 'EACCES' ? 'cannot read it: permission denied' : `cannot read it: ${(error as Error).message}`;
     throw new WorkflowInvalidError([{ file: path, line: 0, column: 0, code: 'file_unreadable', message }]);
   }
 }
@@ -141,6 +141,15 @@ export function matchesType(value: unknown, type: string): boolean {
     default:
       return typeof value === type;
   }
+}
+
+/** The parser reports an unclosed quote where the file ends; point at the quote that opened it instead. */
+function syntaxErrorOffset(text: string, code: string, message: string, offset: number): number {
+  if (code !== 'MISSING_CHAR') return offset;
+  const quote = /"/.test(message) && /quote/.test(message) ? (message.includes("'") ? "'" : '"') : undefined;
+  if (!quote) return offset;
+  for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) if (text[i] === quote && text[i - 1] !== '\\') return i;
+  return offset;
 }
 
 function firstLine(message: string): string {

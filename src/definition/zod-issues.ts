@@ -1,16 +1,28 @@
 /** Translates zod's issues into located diagnostics with messages a person can act on. */
 import type { z } from 'zod';
 import type { Diagnostic } from '../core/errors.ts';
-import { didYouMean } from '../core/suggest.ts';
+import { closest, didYouMean } from '../core/suggest.ts';
 import type { PathKey } from '../template/parse.ts';
 import type { SourceFile } from './source.ts';
 
 type Issue = z.core.$ZodIssue;
 
 export function issuesToDiagnostics(issues: readonly Issue[], source: SourceFile, raw: unknown, schema: z.ZodType): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  for (const issue of issues) translate(issue, issue.path as PathKey[], source, raw, schema, out);
-  return out;
+  // `promtp: …` also leaves `prompt` missing; the unknown key's "did you mean `prompt`?" already says so.
+  const typoFor = new Set<string>();
+  for (const issue of issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const known = Object.keys(objectShapeAt(schema, issue.path as PathKey[]) ?? {});
+    for (const key of issue.keys) {
+      const match = closest(key, known);
+      if (match) typoFor.add(JSON.stringify([...issue.path, match]));
+    }
+  }
+  const missingHidden = (issue: Issue) =>
+    issue.code === 'invalid_type' && valueAt(raw, issue.path as PathKey[]) === undefined && typoFor.has(JSON.stringify(issue.path));
+  const kept: Diagnostic[] = [];
+  for (const issue of issues) if (!missingHidden(issue)) translate(issue, issue.path as PathKey[], source, raw, schema, kept);
+  return kept;
 }
 
 function translate(issue: Issue, path: PathKey[], source: SourceFile, raw: unknown, schema: z.ZodType, out: Diagnostic[]): void {
@@ -38,7 +50,7 @@ function translate(issue: Issue, path: PathKey[], source: SourceFile, raw: unkno
       if (value === undefined) {
         const name = path[path.length - 1];
         const parent = path.slice(0, -1);
-        push('missing_key', `${describePath(parent, raw)} needs \`${String(name)}\``, source.locate(parent), expectation(issue.message));
+        push('missing_key', `${describePath(parent, raw)} needs \`${String(name)}\``, source.locate(parent, { key: true }), expectation(issue.message));
         return;
       }
       push('invalid_type', `${where}: ${expectation(issue.message)}, got ${show(value)}`);

@@ -1,0 +1,14 @@
+import { builtinActions } from '../../actions/builtin.ts';
+import { workflowJsonSchema } from '../../definition/schema.ts';
+import { EXIT } from '../io.ts';
+import type { Command } from '../main.ts';
+
+export const schemaCommand: Command = {
+  summary: 'Print the workflow JSON Schema (for editors)',
+  usage: 'conductor schema',
+  options: {},
+  async run(_args, io) {
+    io.stdout.write(JSON.stringify(workflowJsonSchema(builtinActions()), null, 2) + '\n');
+    return EXIT.ok;
+  },
+};

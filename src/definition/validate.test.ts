@@ -1,0 +1,96 @@
+/** Every validation rule, on fixture files, with the exact line and column of each problem. */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { checkWorkflow, loadWorkflow } from './load.ts';
+import { WorkflowInvalidError } from '../core/errors.ts';
+
+const FIXTURES = join(import.meta.dirname, '../../test/fixtures/invalid');
+
+/** [line, column, code, message pattern, hint pattern?] */
+type Expected = [number, number, string, RegExp, RegExp?];
+
+const cases: Record<string, Expected[]> = {
+  'yaml-syntax.yaml': [[4, 15, 'yaml_syntax', /Missing closing "quote/]],
+  'unknown-keys.yaml': [
+    [2, 1, 'unknown_key', /unknown key `confg` in the workflow/, /did you mean `config`/],
+    [7, 7, 'unknown_key', /unknown key `promtp` in step `a` → llm/, /did you mean `prompt`/],
+    [9, 5, 'unknown_key', /unknown key `llmm` in step `b`/, /did you mean `llm`/],
+  ],
+  'missing-id.yaml': [[2, 5, 'missing_key', /step 1 needs `id`/]],
+  'duplicate-id.yaml': [[8, 9, 'duplicate_id', /duplicate step id `fetch`: already used by the step at line 2/]],
+  'actions.yaml': [
+    [2, 5, 'no_action', /step `none` has no action/, /`llm`, `http`, `file`/],
+    [7, 5, 'multiple_actions', /step `two` has more than one action \(`llm`, `http`\)/],
+  ],
+  'references.yaml': [
+    [7, 26, 'unknown_step', /unknown step `proces1` in `\$\{steps\.proces1\.output\}`/, /did you mean `process1`/],
+    [7, 56, 'unknown_input', /unknown input `topik`/, /did you mean `topic`/],
+    [10, 23, 'self_reference', /step `loop` refers to itself/],
+    [13, 16, 'unknown_property', /an `llm` step has no `outptu`/, /did you mean `output`/],
+    [15, 18, 'unknown_step', /unknown step `nobody` in `depends_on`/],
+  ],
+  'malformed-templates.yaml': [
+    [4, 22, 'bad_template', /unterminated `\$\{`/, /`\$\$\{`/],
+    [7, 16, 'bad_template', /unknown reference root `foo`/],
+    [7, 31, 'bad_template', /empty reference/],
+  ],
+  'cycle.yaml': [[4, 16, 'cycle', /^dependency cycle: a → c → b → a$/]],
+  'bad-values.yaml': [
+    [2, 19, 'invalid_value', /`config\.maxConcurrency`: expected an integer from 1 to 1000, got `0`/],
+    [6, 15, 'invalid_value', /http\.method: expected one of GET, POST, PUT, PATCH, DELETE, HEAD, got `"FETCH"`/],
+    [10, 15, 'invalid_value', /file\.action: expected one of read, write, append, exists, list, delete, got `"remove"`/],
+    [14, 7, 'missing_key', /a `write` needs `content`/],
+  ],
+  'max-concurrency-3.yaml': [[2, 19, 'invalid_value', /expected an integer from 1 to 1000, got `-3`/]],
+  'max-concurrency-25.yaml': [[2, 19, 'invalid_type', /expected an integer from 1 to 1000, got `2\.5`/]],
+  'max-concurrency-ten.yaml': [[2, 19, 'invalid_type', /expected an integer from 1 to 1000, got `"ten"`/]],
+  'max-concurrency-1001.yaml': [[2, 19, 'invalid_value', /expected an integer from 1 to 1000, got `1001`/]],
+};
+
+describe('validation reports every problem, located', () => {
+  for (const [fixture, expected] of Object.entries(cases)) {
+    it(fixture, async () => {
+      const file = join(FIXTURES, fixture);
+      const result = checkWorkflow(await readFile(file, 'utf8'), file);
+      assert.equal(result.ok, false);
+      const got = result.diagnostics.map((d) => [d.line, d.column, d.code, d.message, d.hint ?? '']);
+      assert.equal(got.length, expected.length, `diagnostics: ${JSON.stringify(got, null, 1)}`);
+      expected.forEach(([line, column, code, message, hint], i) => {
+        const d = result.diagnostics[i]!;
+        assert.equal(d.file, file);
+        assert.deepEqual([d.line, d.column, d.code], [line, column, code], `#${i}: ${d.message}`);
+        assert.match(d.message, message);
+        if (hint) assert.match(d.hint ?? '', hint);
+      });
+    });
+  }
+
+  it('names a file that is not there', async () => {
+    await assert.rejects(loadWorkflow(join(FIXTURES, 'no-such.yaml')), (e: unknown) => {
+      assert.ok(e instanceof WorkflowInvalidError);
+      assert.deepEqual([e.diagnostics[0]!.code, e.diagnostics[0]!.line, e.diagnostics[0]!.message], ['file_unreadable', 0, 'no such file']);
+      assert.match(e.diagnostics[0]!.file, /no-such\.yaml$/);
+      return true;
+    });
+  });
+
+  it('rejects an empty file and a file that is not a map', () => {
+    assert.equal(checkWorkflow('', 'x.yaml').diagnostics[0]?.code, 'empty');
+    assert.match(checkWorkflow('- a\n- b\n', 'x.yaml').diagnostics[0]?.message ?? '', /a workflow is a map with `steps`/);
+    assert.match(checkWorkflow('steps: []\n', 'x.yaml').diagnostics[0]?.message ?? '', /at least one step/);
+  });
+
+  it('checks input defaults, model strings and content on non-writing file actions', () => {
+    const result = checkWorkflow(
+      ['inputs:', '  n: { type: number, default: "x" }', 'config:', '  model: opneai:gpt-4o', 'steps:', '  - id: r', '    file: { action: read, path: a, content: b }', ''].join('\n'),
+      'x.yaml',
+    );
+    assert.deepEqual(
+      result.diagnostics.map((d) => [d.line, d.code]),
+      [[2, 'invalid_value'], [4, 'invalid_model'], [7, 'invalid_value']],
+    );
+    assert.match(result.diagnostics[1]!.hint ?? '', /did you mean `openai`/);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * The live view's frame, as a pure function of the run's progress and the terminal's size, so it can be
+ * tested without a terminal. Every line fits the width (a wrapped line would break redrawing in place).
+ * When there are more steps than rows, it shows what matters: running and failed steps, then counts.
+ */
+import type { Style } from '../cli/style.ts';
+import { formatCounts, formatDuration, type RunProgress, type StepProgress } from './progress.ts';
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+export interface FrameOptions {
+  width: number;
+  height: number;
+  now: number;
+  style: Style;
+}
+
+export function renderFrame(progress: RunProgress, { width, height, now, style }: FrameOptions): string[] {
+  const idWidth = Math.min(30, Math.max(4, ...progress.steps.map((s) => s.id.length)));
+  const lineFor = (step: StepProgress) => fit(`  ${stepLine(step, idWidth, now, style)}`, width, style);
+  const counts = progress.counts();
+  const elapsed = formatDuration(now - progress.startedAt);
+  const summary = fit(`${style.dim(`${elapsed} · `)}${formatCounts(counts) || 'starting'}`, width, style);
+  const room = Math.max(1, height - 2);
+  if (progress.steps.length <= room) return [...progress.steps.map(lineFor), summary];
+  // Compact: running steps (longest-running first), then failures, as many as fit.
+  const running = progress.steps.filter((s) => s.status === 'running').sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
+  const failed = progress.steps.filter((s) => s.status === 'failed');
+  const shown = [...failed, ...running];
+  const lines = shown.slice(0, room - 1).map(lineFor);
+  if (shown.length > lines.length) lines.push(fit(style.dim(`  … and ${shown.length - lines.length} more running`), width, style));
+  return [...lines, summary];
+}
+
+function stepLine(step: StepProgress, idWidth: number, now: number, style: Style): string {
+  const id = step.id.length > idWidth ? `${step.id.slice(0, idWidth - 1)}…` : step.id.padEnd(idWidth);
+  switch (step.status) {
+    case 'pending':
+      return `${style.dim('◌')} ${style.dim(id)}  ${style.dim('waiting')}`;
+    case 'running': {
+      const frame = SPINNER[Math.floor(now / 80) % SPINNER.length];
+      const elapsed = formatDuration(now - (step.startedAt ?? now));
+      const wait = step.waiting && step.waiting.untilMs > now ? style.yellow(` · ${step.waiting.reason}, ${formatDuration(step.waiting.untilMs - now)} left`) : '';
+      return `${style.cyan(frame!)} ${id}  ${elapsed}${wait}`;
+    }
+    case 'succeeded':
+      return `${style.green('✓')} ${id}  ${style.dim(formatDuration(step.durationMs ?? 0))}`;
+    case 'failed':
+      return `${style.red('✗')} ${id}  ${style.red(firstLine(step.error ?? 'failed'))}`;
+    case 'cancelled':
+      return `${style.yellow('⊘')} ${id}  ${style.yellow('cancelled')}`;
+    case 'skipped':
+      return `${style.dim('−')} ${id}  ${style.dim('skipped')}`;
+    case 'not_run':
+      return `${style.dim('−')} ${id}  ${style.dim('not run')}`;
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!;
+}
+
+/** Cut a line (which may hold colour codes) to `width` visible characters. */
+export function fit(line: string, width: number, style: Style): string {
+  const visible = line.replace(/\u001b\[[0-9;]*m/g, '');
+  if ([...visible].length <= width) return line;
+  const plain = [...visible].slice(0, Math.max(1, width - 1)).join('') + '…';
+  return style.color ? `${plain}\u001b[0m` : plain;
+}

@@ -1,0 +1,46 @@
+/** The live view on a terminal: redraws one frame in place, at most every 100 ms and on every change. */
+import type { RunEvent } from '../core/events.ts';
+import type { Style } from '../cli/style.ts';
+import { renderFrame } from './frame.ts';
+import { RunProgress } from './progress.ts';
+
+export interface LiveTarget {
+  write(text: string): void;
+  columns?: number;
+  rows?: number;
+}
+
+export function liveReporter(target: LiveTarget, style: Style): { onEvent: (event: RunEvent) => void; stop: () => void } {
+  const progress = new RunProgress();
+  let drawn = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let dirty = false;
+  const draw = () => {
+    dirty = false;
+    const lines = renderFrame(progress, { width: (target.columns ?? 80) - 1, height: target.rows ?? 24, now: Date.now(), style });
+    // Up to the first line of the last frame, clear to the end of the screen, draw the new frame.
+    const up = drawn > 0 ? `\u001b[${drawn}F` : '';
+    target.write(`${up}\u001b[J${lines.join('\n')}\n`);
+    drawn = lines.length;
+  };
+  return {
+    onEvent(event) {
+      progress.apply(event);
+      if (event.type === 'run:start') {
+        draw();
+        timer = setInterval(draw, 100);
+        timer.unref();
+      } else if (event.type === 'run:end') {
+        if (timer) clearInterval(timer);
+        draw();
+      } else if (!dirty) {
+        // Coalesce bursts of events (a fan-out of 500 steps) into one redraw.
+        dirty = true;
+        setImmediate(() => dirty && draw());
+      }
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseTemplate } from './parse.ts';
+import { compileValue, resolveValue, TemplateResolveError } from './value.ts';
+
+const lookup = (values: Record<string, unknown>) => (ref: Parameters<Parameters<typeof resolveValue>[1]>[0]) =>
+  values[ref.root === 'steps' ? `steps.${ref.step}.${ref.property}` : `${ref.root}.${ref.name}`];
+
+describe('parseTemplate', () => {
+  it('finds references with nested access', () => {
+    const { segments, problems } = parseTemplate('A ${steps.fetch.output.items[0].name} B ${inputs.topic} ${env.HOME}');
+    assert.deepEqual(problems, []);
+    const refs = segments.filter((s) => s.kind === 'ref').map((s) => (s.kind === 'ref' ? s.ref : null));
+    assert.deepEqual(refs, [
+      { root: 'steps', step: 'fetch', property: 'output', path: ['items', 0, 'name'] },
+      { root: 'inputs', name: 'topic', path: [] },
+      { root: 'env', name: 'HOME' },
+    ]);
+  });
+
+  it('accepts quoted keys and ids with dashes', () => {
+    const { segments } = parseTemplate('${steps.my-step.output["a key"]}');
+    assert.deepEqual(segments[0]?.kind === 'ref' && segments[0].ref, { root: 'steps', step: 'my-step', property: 'output', path: ['a key'] });
+  });
+
+  it('writes `$${` as a literal `${`', () => {
+    const compiled = compileValue('cost: $${price} and ${inputs.x}');
+    assert.equal(resolveValue(compiled.value, lookup({ 'inputs.x': 1 })), 'cost: ${price} and 1');
+    assert.deepEqual(compileValue('only $${literal}').value, { kind: 'literal', value: 'only ${literal}' });
+  });
+
+  it('reports malformed templates with their offset', () => {
+    const cases: [string, RegExp, number][] = [
+      ['x ${steps.a.output', /unterminated/, 2],
+      ['${}', /empty reference/, 0],
+      ['${foo.bar}', /unknown reference root `foo`/, 0],
+      ['${steps.a}', /needs a property/, 0],
+      ['${inputs}', /needs a name/, 0],
+      ['${steps.a.output[x]}', /not an index/, 0],
+      ['${env.A.b}', /no fields/, 0],
+    ];
+    for (const [text, message, offset] of cases) {
+      const { problems } = parseTemplate(text);
+      assert.equal(problems.length, 1, text);
+      assert.match(problems[0]!.message, message, text);
+      assert.equal(problems[0]!.offset, offset, text);
+    }
+  });
+});
+
+describe('typing rules', () => {
+  const values = lookup({ 'steps.a.output': { items: [{ name: 'x' }], n: 3 }, 'steps.b.output': [1, 2], 'inputs.n': 7, 'steps.c.output': 'text' });
+
+  it('a field that is exactly one reference keeps the value’s type', () => {
+    assert.deepEqual(resolveValue(compileValue('${steps.a.output}').value, values), { items: [{ name: 'x' }], n: 3 });
+    assert.equal(resolveValue(compileValue('${inputs.n}').value, values), 7);
+    assert.equal(resolveValue(compileValue('${steps.a.output.n}').value, values), 3);
+  });
+
+  it('a reference inside a longer string is stringified, objects as JSON', () => {
+    assert.equal(resolveValue(compileValue('a=${steps.a.output} b=${steps.b.output} n=${inputs.n} c=${steps.c.output}').value, values), 'a={"items":[{"name":"x"}],"n":3} b=[1,2] n=7 c=text');
+  });
+
+  it('resolves templates inside maps and lists, keeping literals as they are', () => {
+    const compiled = compileValue({ url: 'http://h/${inputs.n}', body: { list: ['${steps.b.output}', 5, true] } });
+    assert.deepEqual(resolveValue(compiled.value, values), { url: 'http://h/7', body: { list: [[1, 2], 5, true] } });
+    assert.equal(compiled.references.length, 2);
+    assert.deepEqual(compiled.references[1]!.path, ['body', 'list', 0]);
+  });
+
+  it('an unresolved reference is an error, never left in place', () => {
+    assert.throws(() => resolveValue(compileValue('${steps.a.output.items[3].name}').value, values), (e: unknown) => e instanceof TemplateResolveError && /`\[3\]` does not exist/.test((e as Error).message));
+    assert.throws(() => resolveValue(compileValue('x ${inputs.missing}').value, values), /resolved to nothing/);
+  });
+});
