@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runWorkflow } from '../../scheduler/run.ts';
+import { tempDir, workflow } from '../../../test/support/workflow.ts';
+
+describe('the file action', () => {
+  it('resolves relative paths against the workflow file’s folder, not the current one', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'data.txt'), 'hello');
+    const spec = workflow(
+      `
+steps:
+  - id: read
+    file: { action: read, path: data.txt }
+  - id: write
+    file: { action: write, path: "out/nested/copy.txt", content: "\${steps.read.output} again" }
+`,
+      dir,
+    );
+    assert.notEqual(process.cwd(), dir);
+    const report = await runWorkflow(spec);
+    assert.equal(report.status, 'succeeded');
+    assert.equal(report.steps['read']!.output, 'hello');
+    assert.equal(report.steps['write']!.output, join(dir, 'out/nested/copy.txt'));
+    assert.equal(await readFile(join(dir, 'out/nested/copy.txt'), 'utf8'), 'hello again');
+    assert.deepEqual(await readdir(join(dir, 'out/nested')), ['copy.txt'], 'no temporary file is left behind');
+  });
+
+  it('appends, checks, lists and deletes; objects are written as JSON', async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'notes'));
+    const spec = workflow(
+      `
+inputs:
+  record: { type: object, default: { a: 1 } }
+steps:
+  - id: first
+    file: { action: append, path: notes/log.txt, content: "one\\n" }
+  - id: second
+    file: { action: append, path: notes/log.txt, content: "two\\n" }
+  - id: json
+    file: { action: write, path: notes/record.json, content: "\${inputs.record}" }
+  - id: names
+    file: { action: list, path: notes }
+  - id: there
+    file: { action: exists, path: notes/log.txt }
+  - id: gone
+    file: { action: delete, path: notes/record.json }
+  - id: missing
+    file: { action: exists, path: notes/record.json }
+`,
+      dir,
+    );
+    const report = await runWorkflow(spec);
+    assert.equal(report.status, 'succeeded', report.error);
+    assert.equal(await readFile(join(dir, 'notes/log.txt'), 'utf8'), 'one\ntwo\n');
+    assert.deepEqual(report.steps['names']!.output, ['log.txt', 'record.json']);
+    assert.equal(report.steps['there']!.output, true);
+    assert.equal(report.steps['gone']!.output, true);
+    assert.equal(report.steps['missing']!.output, false);
+  });
+
+  it('orders steps that touch the same file, so they never race', async (t) => {
+    const dir = await tempDir(t);
+    // No step references another: only the shared path orders them. Without ordering, the read could run
+    // before the write and see the old content.
+    const spec = workflow(
+      `
+steps:
+  - id: write
+    file: { action: write, path: shared.txt, content: new }
+  - id: read
+    file: { action: read, path: shared.txt }
+`,
+      dir,
+    );
+    await writeFile(join(dir, 'shared.txt'), 'old');
+    const events: string[] = [];
+    const report = await runWorkflow(spec, { onEvent: (e) => (e.type === 'step:start' || e.type === 'step:end') && events.push(`${e.type} ${e.stepId}`) });
+    assert.deepEqual(events, ['step:start write', 'step:end write', 'step:start read', 'step:end read']);
+    assert.equal(report.steps['read']!.output, 'new');
+  });
+
+  it('fails a read of a missing file, naming the path', async (t) => {
+    const dir = await tempDir(t);
+    const report = await runWorkflow(workflow(`steps:\n  - id: read\n    file: { action: read, path: nothere.txt }\n`, dir));
+    assert.equal(report.status, 'failed');
+    assert.equal(report.steps['read']!.error, `read ${join(dir, 'nothere.txt')}: no such file or folder`);
+  });
+});

@@ -1,0 +1,272 @@
+/**
+ * The scheduler against a stand-in HTTP server that records when each request starts and ends and how many
+ * overlap. Tests wait on events (requests arriving, steps starting), never on wall-clock windows.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Gate, reply, StandIn } from '../../test/support/stand-in.ts';
+import { workflow } from '../../test/support/workflow.ts';
+import type { RunEvent } from '../core/events.ts';
+import { WorkflowInvalidError } from '../core/errors.ts';
+import { runWorkflow } from './run.ts';
+
+let server: StandIn;
+before(async () => (server = await StandIn.start()));
+after(() => server.close());
+
+/** Steps that each GET `/<prefix>/<id>`; `extra` adds lines to every step. */
+function httpSteps(ids: string[], prefix: string, extra: (id: string) => string = () => ''): string {
+  return ids.map((id) => `  - id: ${id}\n    http: { url: "${server.url}/${prefix}/${id}" }\n${extra(id)}`).join('');
+}
+
+function collect(): { events: RunEvent[]; onEvent: (e: RunEvent) => void; started: () => string[] } {
+  const events: RunEvent[] = [];
+  return {
+    events,
+    onEvent: (e) => events.push(e),
+    started: () => events.flatMap((e) => (e.type === 'step:start' ? [e.stepId] : [])),
+  };
+}
+
+describe('scheduling', () => {
+  it('runs independent steps at the same time', async () => {
+    const gate = new Gate();
+    server.fallback(async (_req, res) => {
+      await gate.wait();
+      reply(res, 200, { ok: true });
+    });
+    const spec = workflow(`steps:\n${httpSteps(['a', 'b', 'c'], 'par')}`);
+    const running = runWorkflow(spec);
+    await server.until(() => server.byPath('/par/c').length === 1 && server.inFlight === 3);
+    gate.open();
+    const report = await running;
+    assert.equal(report.status, 'succeeded');
+    assert.deepEqual(server.requests.filter((r) => r.path.startsWith('/par/')).map((r) => r.inFlightAtStart).sort(), [1, 2, 3]);
+  });
+
+  it('starts a dependent step only after its dependency ended, and passes its output', async () => {
+    server.route('/dep/fetch', (_req, res) => reply(res, 200, { items: [{ name: 'first' }] }));
+    server.route('/dep/analyze', (req, res) => reply(res, 200, { got: req.body }));
+    const spec = workflow(`
+steps:
+  - id: analyze
+    http:
+      method: POST
+      url: "${server.url}/dep/analyze"
+      body: { name: "\${steps.fetch.output.items[0].name}", all: "\${steps.fetch.output}" }
+  - id: fetch
+    http: { url: "${server.url}/dep/fetch" }
+`);
+    const report = await runWorkflow(spec);
+    assert.equal(report.status, 'succeeded');
+    const [fetch] = server.byPath('/dep/fetch');
+    const [analyze] = server.byPath('/dep/analyze');
+    assert.ok(analyze!.startedAt > fetch!.endedAt!, 'analyze arrived after fetch was answered');
+    assert.deepEqual(JSON.parse(analyze!.body), { name: 'first', all: { items: [{ name: 'first' }] } });
+    assert.equal(analyze!.headers['content-type'], 'application/json');
+  });
+
+  for (const [label, config, limit] of [
+    ['the default limit is exactly 10', '', 10],
+    ['maxConcurrency: 20 gives 20', 'config:\n  maxConcurrency: 20\n', 20],
+  ] as const) {
+    it(label, async () => {
+      const gate = new Gate();
+      const prefix = `limit${limit}`;
+      server.fallback(async (_req, res) => {
+        await gate.wait();
+        reply(res, 200, 'done');
+      });
+      const ids = Array.from({ length: limit + 15 }, (_, i) => `s${i}`);
+      const spec = workflow(`${config}steps:\n${httpSteps(ids, prefix)}`);
+      const { onEvent, started } = collect();
+      const running = runWorkflow(spec, { onEvent });
+      const inFlight = () => server.requests.filter((r) => r.path.startsWith(`/${prefix}/`) && r.endedAt === undefined).length;
+      await server.until(() => inFlight() === limit);
+      // The loop starts steps synchronously: had it started one more, its step:start would already be here.
+      assert.equal(started().length, limit);
+      gate.open();
+      const report = await running;
+      assert.equal(report.status, 'succeeded');
+      const mine = server.requests.filter((r) => r.path.startsWith(`/${prefix}/`));
+      assert.equal(mine.length, ids.length);
+      assert.equal(Math.max(...mine.map((r) => r.inFlightAtStart)), limit);
+    });
+  }
+
+  it('--max-concurrency (the option) overrides the workflow', async () => {
+    server.fallback((_req, res) => reply(res, 200, 'ok'));
+    const spec = workflow(`config:\n  maxConcurrency: 5\nsteps:\n${httpSteps(['a', 'b', 'c', 'd'], 'override')}`);
+    const { events, onEvent } = collect();
+    await runWorkflow(spec, { maxConcurrency: 1, onEvent });
+    let running = 0;
+    let most = 0;
+    for (const e of events) {
+      if (e.type === 'step:start') most = Math.max(most, ++running);
+      if (e.type === 'step:end') running--;
+    }
+    assert.equal(most, 1);
+  });
+
+  it('starts the longest remaining path first, ties in file order', async () => {
+    server.fallback((_req, res) => reply(res, 200, 'ok'));
+    const shorts = Array.from({ length: 6 }, (_, i) => `short${i}`);
+    const spec = workflow(`
+config:
+  maxConcurrency: 1
+steps:
+${httpSteps(shorts, 'cp')}  - id: c0
+    http: { url: "${server.url}/cp/c0" }
+  - id: c1
+    http: { url: "${server.url}/cp/c1?after=\${steps.c0.statusCode}" }
+  - id: c2
+    http: { url: "${server.url}/cp/c2?after=\${steps.c1.statusCode}" }
+`);
+    const { onEvent, started } = collect();
+    await runWorkflow(spec, { onEvent });
+    // File order (FIFO) would run the six short steps before the chain even begins.
+    assert.deepEqual(started(), ['c0', 'c1', ...shorts, 'c2']);
+  });
+
+  it('emits run:start first, run:end last, and every step:start before its step:end', async () => {
+    server.fallback((_req, res) => reply(res, 200, 'ok'));
+    const { events, onEvent } = collect();
+    const spec = workflow(`steps:\n${httpSteps(['a', 'b'], 'events')}  - id: c\n    depends_on: [a, b]\n    http: { url: "${server.url}/events/c" }\n`);
+    const report = await runWorkflow(spec, { onEvent });
+    assert.equal(events[0]?.type, 'run:start');
+    assert.equal(events.at(-1)?.type, 'run:end');
+    for (const id of ['a', 'b', 'c']) {
+      const start = events.findIndex((e) => e.type === 'step:start' && e.stepId === id);
+      const end = events.findIndex((e) => e.type === 'step:end' && e.stepId === id);
+      assert.ok(start > 0 && end > start, id);
+    }
+    const cStart = events.findIndex((e) => e.type === 'step:start' && e.stepId === 'c');
+    assert.ok(events.findIndex((e) => e.type === 'step:end' && e.stepId === 'b') < cStart);
+    assert.deepEqual(Object.keys(report.steps), ['a', 'b', 'c']);
+  });
+});
+
+describe('fail-fast', () => {
+  it('stops starting steps, aborts the ones in flight, and reports every status', async () => {
+    const never = new Gate();
+    server.route('/ff/hang1', async () => never.wait());
+    server.route('/ff/hang2', async () => never.wait());
+    server.route('/ff/boom', async (_req, res) => {
+      await server.until(() => server.byPath('/ff/hang1').length + server.byPath('/ff/hang2').length === 2);
+      reply(res, 500, { error: 'nope' });
+    });
+    const spec = workflow(`
+config:
+  maxConcurrency: 3
+steps:
+${httpSteps(['hang1', 'hang2', 'boom'], 'ff')}  - id: after
+    http: { url: "${server.url}/ff/after?x=\${steps.boom.output}" }
+  - id: later
+    http: { url: "${server.url}/ff/later" }
+`);
+    const report = await runWorkflow(spec);
+    assert.equal(report.status, 'failed');
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(report.steps).map(([id, s]) => [id, s.status])),
+      { hang1: 'cancelled', hang2: 'cancelled', boom: 'failed', after: 'skipped', later: 'not_run' },
+    );
+    assert.equal(report.steps['boom']!.error, `GET ${server.url}/ff/boom → HTTP 500: {"error":"nope"}`);
+    assert.equal(report.error, `boom: GET ${server.url}/ff/boom → HTTP 500: {"error":"nope"}`);
+    // The server saw both in-flight requests closed by the client, and never heard of the others.
+    await server.until(() => server.byPath('/ff/hang1')[0]?.endedAt !== undefined && server.byPath('/ff/hang2')[0]?.endedAt !== undefined);
+    assert.deepEqual([server.byPath('/ff/hang1')[0]!.aborted, server.byPath('/ff/hang2')[0]!.aborted], [true, true]);
+    assert.equal(server.byPath('/ff/after').length + server.byPath('/ff/later').length, 0);
+    assert.equal(report.steps['after']!.startedAt, undefined);
+    never.open();
+  });
+
+  it('an external signal cancels the run the same way', async () => {
+    const never = new Gate();
+    server.route('/cancel/a', async () => never.wait());
+    const controller = new AbortController();
+    const spec = workflow(`steps:\n${httpSteps(['a'], 'cancel')}  - id: b\n    depends_on: [a]\n    http: { url: "${server.url}/cancel/b" }\n`);
+    const running = runWorkflow(spec, { signal: controller.signal });
+    await server.until(() => server.byPath('/cancel/a').length === 1);
+    controller.abort();
+    const report = await running;
+    assert.equal(report.status, 'cancelled');
+    assert.deepEqual([report.steps['a']!.status, report.steps['b']!.status], ['cancelled', 'skipped']);
+    await server.until(() => server.byPath('/cancel/a')[0]!.endedAt !== undefined);
+    assert.equal(server.byPath('/cancel/a')[0]!.aborted, true);
+    never.open();
+  });
+});
+
+describe('before anything runs', () => {
+  it('checks required inputs and types them', async () => {
+    server.fallback((req, res) => reply(res, 200, { path: req.path }));
+    const spec = workflow(`
+inputs:
+  id: { type: number }
+  verbose: { type: boolean, default: false }
+steps:
+  - id: get
+    http: { url: "${server.url}/inputs/\${inputs.id}" }
+outputs:
+  id: \${inputs.id}
+  verbose: \${inputs.verbose}
+`);
+    const before = server.requests.length;
+    await assert.rejects(runWorkflow(spec), (e: unknown) => e instanceof WorkflowInvalidError && /missing required input `id`/.test(e.message));
+    await assert.rejects(runWorkflow(spec, { inputs: { id: 'seven' } }), /input `id`: expected a number, got "seven"/);
+    await assert.rejects(runWorkflow(spec, { inputs: { id: '1', ids: '2' } }), /unknown input `ids`/);
+    assert.equal(server.requests.length, before, 'nothing was sent');
+    const report = await runWorkflow(spec, { inputs: { id: '7' } });
+    assert.deepEqual(report.outputs, { id: 7, verbose: false });
+    assert.equal(server.requests.at(-1)!.path, '/inputs/7');
+  });
+
+  it('checks that every ${env.*} is set', async () => {
+    const spec = workflow(`steps:\n  - id: a\n    http: { url: "${server.url}/env", headers: { authorization: "Bearer \${env.CONDUCTOR_TEST_TOKEN}" } }\n`);
+    await assert.rejects(runWorkflow(spec, { env: {} }), /CONDUCTOR_TEST_TOKEN is not set/);
+  });
+});
+
+describe('the http action', () => {
+  it('exposes statusCode and headers; text bodies stay text', async () => {
+    server.route('/meta/text', (_req, res) => reply(res, 201, 'plain words', { 'x-request-id': 'r-1' }));
+    server.route('/meta/echo', (req, res) => reply(res, 200, { query: req.headers['x-echo'] }));
+    const spec = workflow(`
+steps:
+  - id: text
+    http: { method: POST, url: "${server.url}/meta/text", body: "raw" }
+  - id: echo
+    http:
+      url: "${server.url}/meta/echo"
+      headers: { x-echo: "\${steps.text.statusCode} \${steps.text.headers.x-request-id} \${steps.text.output}" }
+`);
+    const report = await runWorkflow(spec);
+    assert.equal(report.steps['text']!.output, 'plain words');
+    assert.deepEqual(report.steps['echo']!.output, { query: '201 r-1 plain words' });
+  });
+
+  it('fails a step that times out, with a clear message, and aborts the request', async () => {
+    const never = new Gate();
+    server.route('/slow', async () => never.wait());
+    const spec = workflow(`steps:\n  - id: slow\n    http: { url: "${server.url}/slow", timeout: 0.05 }\n`);
+    const report = await runWorkflow(spec);
+    assert.equal(report.steps['slow']!.status, 'failed');
+    assert.equal(report.steps['slow']!.errorCode, 'timeout');
+    assert.equal(report.steps['slow']!.error, `GET ${server.url}/slow: timed out after 0.05 s`);
+    await server.until(() => server.byPath('/slow')[0]?.endedAt !== undefined);
+    assert.equal(server.byPath('/slow')[0]!.aborted, true);
+    never.open();
+  });
+
+  it('names an unreachable server and keeps secrets out of the message', async () => {
+    const secret = 'sk-test-0123456789abcdefghij';
+    const closed = await StandIn.start();
+    const url = closed.url;
+    await closed.close();
+    const spec = workflow(`steps:\n  - id: down\n    http: { url: "${url}/\${env.CONDUCTOR_TEST_KEY}" }\n`);
+    const report = await runWorkflow(spec, { env: { CONDUCTOR_TEST_KEY: secret } });
+    assert.equal(report.steps['down']!.status, 'failed');
+    assert.equal(report.steps['down']!.error, `GET ${url}/***: request failed (ECONNREFUSED)`);
+    assert.ok(!JSON.stringify(report).includes(secret));
+  });
+});

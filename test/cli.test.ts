@@ -1,0 +1,171 @@
+/** The command line as users meet it: the built binary, real processes, exit codes and output. */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { conductor, ROOT, run } from './support/cli.ts';
+import { Gate, reply, StandIn } from './support/stand-in.ts';
+import { tempDir, writeWorkflow } from './support/workflow.ts';
+
+let server: StandIn;
+before(async () => (server = await StandIn.start()));
+after(() => server.close());
+
+const NO_STACK = /^\s+at /m;
+
+describe('conductor', () => {
+  it('--version and --help', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    assert.deepEqual(await run(['--version']), { code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    const help = await run(['--help']);
+    assert.equal(help.code, 0);
+    for (const command of ['run', 'validate', 'schema']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+    const runHelp = await run(['run', '--help']);
+    assert.match(runHelp.stdout, /--max-concurrency <value>/);
+  });
+
+  it('bad usage exits 2 with a hint and no stack', async () => {
+    const unknown = await run(['valdate', 'x.yaml']);
+    assert.equal(unknown.code, 2);
+    assert.equal(unknown.stderr, 'error: unknown command `valdate`\n  hint: did you mean `validate`?\n');
+    const flag = await run(['run', 'examples/mixed.yaml', '--paralel']);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /Unknown option '--paralel'/);
+    const limit = await run(['run', 'examples/mixed.yaml', '--max-concurrency', '0']);
+    assert.equal(limit.code, 2);
+    assert.match(limit.stderr, /`--max-concurrency` expects an integer from 1 to 1000, got `0`/);
+  });
+});
+
+describe('conductor validate', () => {
+  it('accepts a valid workflow', async () => {
+    const result = await run(['validate', 'examples/mixed.yaml']);
+    assert.deepEqual(result, { code: 0, stdout: '✓ examples/mixed.yaml is valid: 5 steps in 3 stages, critical path 3\n', stderr: '' });
+  });
+
+  it('reports every problem as file:line:col with a code frame and a hint, exit 2, no stack', async () => {
+    const result = await run(['validate', 'test/fixtures/invalid/references.yaml']);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^test\/fixtures\/invalid\/references\.yaml:7:26: error: unknown step `proces1` in `\$\{steps\.proces1\.output\}`\n {2}7 \| {7}prompt: "Summarize \$\{steps\.proces1\.output\} about \$\{inputs\.topik\}"\n {4}\| {26}\^\n {2}hint: did you mean `process1`\?$/m);
+    assert.match(result.stderr, /5 problems found; nothing was run\.\n$/);
+    assert.doesNotMatch(result.stderr, NO_STACK);
+    assert.doesNotMatch(result.stderr, /\u001b\[/, 'NO_COLOR: no escape codes');
+    const debug = await run(['validate', 'test/fixtures/invalid/references.yaml', '--debug']);
+    assert.match(debug.stderr, NO_STACK);
+  });
+
+  it('--json prints the problems as {file, line, column, code, message, hint}', async () => {
+    const result = await run(['validate', 'test/fixtures/invalid/cycle.yaml', '--json']);
+    assert.equal(result.code, 2);
+    assert.deepEqual(JSON.parse(result.stdout), [
+      {
+        file: 'test/fixtures/invalid/cycle.yaml',
+        line: 4,
+        column: 16,
+        code: 'cycle',
+        message: 'dependency cycle: a → c → b → a',
+        hint: 'each step waits for the next; remove one of these references or `depends_on` entries',
+      },
+    ]);
+    assert.deepEqual(JSON.parse((await run(['validate', 'examples/parallel.yaml', '--json'])).stdout), []);
+  });
+
+  it('names a missing file', async () => {
+    const result = await run(['validate', 'nowhere.yaml']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^nowhere\.yaml: error: no such file\n/);
+  });
+});
+
+describe('conductor schema', () => {
+  it('prints the JSON Schema, and the committed copy is current', async () => {
+    const result = await run(['schema']);
+    assert.equal(result.code, 0);
+    const schema = JSON.parse(result.stdout) as { properties: Record<string, unknown>; required: string[] };
+    assert.deepEqual(Object.keys(schema.properties), ['name', 'description', 'inputs', 'config', 'steps', 'outputs']);
+    assert.deepEqual(schema.required, ['steps']);
+    const committed = await readFile(join(ROOT, 'schema/workflow.schema.json'), 'utf8');
+    assert.equal(committed, result.stdout, 'run `npm run schema` to refresh schema/workflow.schema.json');
+  });
+});
+
+describe('conductor run', () => {
+  it('runs the founding document’s examples end to end', async () => {
+    const env = { CONDUCTOR_MODEL: 'echo' };
+    const mixed = await run(['run', 'examples/mixed.yaml'], { env });
+    assert.equal(mixed.code, 0, mixed.stderr);
+    assert.match(mixed.stdout, /^report: \|/);
+    assert.match(mixed.stdout, /Key points: Extract key points: Conductor runs the steps/);
+    assert.match(mixed.stderr, /✓ succeeded in .* \(5 succeeded\)/);
+    const parallel = await run(['run', 'examples/parallel.yaml', '--json'], { env });
+    assert.equal(parallel.code, 0);
+    assert.deepEqual(Object.values(JSON.parse(parallel.stdout).steps).map((s) => (s as { output: string }).output), ['Generate a recipe', 'Generate a workout plan', 'Generate a reading list']);
+    server.route('/data', (_req, res) => reply(res, 200, { temperature: 21 }));
+    const sequential = await run(['run', 'examples/sequential.yaml', '-i', `url=${server.url}/data`, '--quiet'], { env });
+    assert.deepEqual(sequential, { code: 0, stdout: 'analysis: \'Analyze: {"temperature":21}\'\n', stderr: '' });
+  });
+
+  it('--json prints exactly one report with the documented shape', async (t) => {
+    const dir = await tempDir(t);
+    server.route('/shape/ok', (_req, res) => reply(res, 200, { n: 1 }));
+    const file = await writeWorkflow(dir, `steps:\n  - id: get\n    http: { url: "${server.url}/shape/ok" }\n  - id: save\n    file: { action: write, path: out.json, content: "\${steps.get.output}" }\noutputs:\n  n: \${steps.get.output.n}\n`);
+    const result = await run(['run', file, '--json']);
+    assert.equal(result.code, 0);
+    assert.equal(result.stderr, '');
+    const report = JSON.parse(result.stdout);
+    assert.deepEqual(Object.keys(report), ['runId', 'workflow', 'status', 'startedAt', 'finishedAt', 'durationMs', 'steps', 'outputs']);
+    assert.equal(report.status, 'succeeded');
+    assert.deepEqual(Object.keys(report.steps), ['get', 'save']);
+    assert.deepEqual(Object.keys(report.steps.get), ['status', 'output', 'startedAt', 'finishedAt', 'durationMs', 'properties']);
+    assert.deepEqual(report.steps.get.output, { n: 1 });
+    assert.deepEqual(report.outputs, { n: 1 });
+    assert.equal(typeof report.durationMs, 'number');
+    assert.ok(!Number.isNaN(Date.parse(report.startedAt)));
+    assert.equal(await readFile(join(dir, 'out.json'), 'utf8'), '{\n  "n": 1\n}\n');
+  });
+
+  it('exits 1 when a step fails, naming the step and why', async (t) => {
+    const dir = await tempDir(t);
+    server.route('/fails', (_req, res) => reply(res, 500, { error: 'broken' }));
+    const file = await writeWorkflow(dir, `steps:\n  - id: fetch\n    http: { url: "${server.url}/fails" }\n`);
+    const human = await run(['run', file]);
+    assert.equal(human.code, 1);
+    assert.match(human.stderr, new RegExp(`✗ fetch failed in .*: GET ${server.url}/fails → HTTP 500: \\{"error":"broken"\\}`));
+    assert.match(human.stderr, /✗ failed in .* \(1 failed\)\n {2}fetch: GET .* → HTTP 500/);
+    assert.doesNotMatch(human.stderr, NO_STACK);
+    const json = await run(['run', file, '--json']);
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).steps.fetch.status, 'failed');
+  });
+
+  it('checks inputs before anything runs (exit 2), and reads @file values', async (t) => {
+    const dir = await tempDir(t);
+    server.route('/echo-body', (req, res) => reply(res, 200, req.body));
+    const file = await writeWorkflow(dir, `inputs:\n  text: { type: string }\nsteps:\n  - id: send\n    http: { method: POST, url: "${server.url}/echo-body", body: "\${inputs.text}" }\noutputs:\n  sent: \${steps.send.output}\n`);
+    const before = server.requests.length;
+    const missing = await run(['run', file]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /workflow\.yaml:2:3: error: missing required input `text`\n[\s\S]*hint: pass it with `-i text=…`/);
+    assert.equal(server.requests.length, before);
+    await writeFile(join(dir, 'note.txt'), 'from a file');
+    const fromFile = await run(['run', file, '-i', 'text=@note.txt', '--quiet'], { cwd: dir });
+    assert.deepEqual(fromFile, { code: 0, stdout: 'sent: from a file\n', stderr: '' });
+  });
+
+  it('Ctrl-C cancels in-flight requests and exits 130', async (t) => {
+    const dir = await tempDir(t);
+    const never = new Gate();
+    server.route('/forever', async () => never.wait());
+    const file = await writeWorkflow(dir, `steps:\n  - id: wait\n    http: { url: "${server.url}/forever" }\n`);
+    const { child, done } = conductor(['run', file]);
+    await server.until(() => server.byPath('/forever').length === 1);
+    child.kill('SIGINT');
+    const result = await done;
+    assert.equal(result.code, 130);
+    assert.match(result.stderr, /⊘ cancelled in .* \(1 cancelled\)/);
+    await server.until(() => server.byPath('/forever')[0]!.endedAt !== undefined);
+    assert.equal(server.byPath('/forever')[0]!.aborted, true);
+    never.open();
+  });
+});
