@@ -114,10 +114,10 @@ describe('conductor run', () => {
     assert.equal(result.code, 0);
     assert.equal(result.stderr, '');
     const report = JSON.parse(result.stdout);
-    assert.deepEqual(Object.keys(report), ['runId', 'workflow', 'status', 'startedAt', 'finishedAt', 'durationMs', 'steps', 'outputs']);
+    assert.deepEqual(Object.keys(report), ['runId', 'workflow', 'status', 'startedAt', 'finishedAt', 'durationMs', 'steps', 'outputs', 'usage']);
     assert.equal(report.status, 'succeeded');
     assert.deepEqual(Object.keys(report.steps), ['get', 'save']);
-    assert.deepEqual(Object.keys(report.steps.get), ['status', 'output', 'startedAt', 'finishedAt', 'durationMs', 'properties']);
+    assert.deepEqual(Object.keys(report.steps.get), ['status', 'output', 'startedAt', 'finishedAt', 'durationMs', 'attempts', 'properties']);
     assert.deepEqual(report.steps.get.output, { n: 1 });
     assert.deepEqual(report.outputs, { n: 1 });
     assert.equal(typeof report.durationMs, 'number');
@@ -128,7 +128,7 @@ describe('conductor run', () => {
   it('exits 1 when a step fails, naming the step and why', async (t) => {
     const dir = await tempDir(t);
     server.route('/fails', (_req, res) => reply(res, 500, { error: 'broken' }));
-    const file = await writeWorkflow(dir, `steps:\n  - id: fetch\n    http: { url: "${server.url}/fails" }\n`);
+    const file = await writeWorkflow(dir, `steps:\n  - id: fetch\n    retry: { attempts: 1 }\n    http: { url: "${server.url}/fails" }\n`);
     const human = await run(['run', file]);
     assert.equal(human.code, 1);
     assert.match(human.stderr, new RegExp(`✗ fetch failed in .*: GET ${server.url}/fails → HTTP 500: \\{"error":"broken"\\}`));

@@ -11,8 +11,10 @@ export interface ActionContext {
   /** The workflow file's folder: relative paths resolve against it, not the current directory. */
   baseDir: string;
   env: Readonly<Record<string, string | undefined>>;
-  /** The run's defaults (model string from config / CLI / environment, etc.). */
-  defaults: Readonly<{ model?: string }>;
+  /** The run's settings: default model (config / CLI / environment), concurrency, stated rate limits. */
+  defaults: Readonly<{ model?: string; maxConcurrency: number; rateLimits: Readonly<Record<string, { readonly rpm: number }>> }>;
+  /** State actions share for the length of one run (e.g. a provider's rate limiter), keyed by the action. */
+  runScope: Map<string, unknown>;
   /** Report progress that is not a result (e.g. waiting out a rate limit). */
   notify(event: ActionNotice): void;
 }
@@ -55,9 +57,22 @@ export interface ActionDefinition<Input = unknown> {
   resources?(block: Record<string, unknown>, ctx: StaticContext): Resource[];
   /** Seconds before the step times out, when the block does not say (undefined: no default timeout). */
   defaultTimeoutSeconds?: number;
+  /**
+   * Checks made before anything runs, from the block's literal values (a missing API key, say). A problem
+   * here stops the run before a single call is made.
+   */
+  preflight?(block: PreflightBlock, ctx: PreflightContext): { message: string; hint?: string } | undefined;
   /** A short description of what the step does, for failure messages ("GET http://…"). */
   describe?(input: Input): string;
   run(input: Input, ctx: ActionContext): Promise<ActionResult>;
 }
 
 export type AnyAction = ActionDefinition<any>;
+
+/** A block's values where they are literal; templated ones are `undefined` (unknown until the run). */
+export type PreflightBlock = Readonly<Record<string, unknown>>;
+
+export interface PreflightContext {
+  env: Readonly<Record<string, string | undefined>>;
+  defaults: ActionContext['defaults'];
+}

@@ -28,6 +28,10 @@ export interface ConductorErrorOptions {
   hint?: string;
   /** Whether trying the same thing again could succeed (a 503 can; a 404 cannot). */
   retryable?: boolean;
+  /** The server said when to try again (Retry-After), in milliseconds from now. */
+  retryAfterMs?: number;
+  /** The failure was a rate limit (HTTP 429): retried patiently, and it slows the provider's concurrency. */
+  rateLimited?: boolean;
   cause?: unknown;
 }
 
@@ -35,6 +39,8 @@ export class ConductorError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
   readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly rateLimited: boolean;
 
   constructor(code: string, message: string, options: ConductorErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -42,6 +48,8 @@ export class ConductorError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.rateLimited = options.rateLimited ?? false;
   }
 }
 

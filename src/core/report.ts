@@ -11,6 +11,8 @@ export interface RunReport {
   /** Keyed by step id, in file order. */
   steps: Record<string, StepReport>;
   outputs: Record<string, unknown>;
+  /** Tokens by model (`provider:model`), over the steps that succeeded. */
+  usage: Record<string, ModelUsage>;
   /** Why the run did not succeed, in one line (the failed step's error, or the interruption). */
   error?: string;
 }
@@ -24,6 +26,14 @@ export interface StepReport {
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;
+  /** How many times the step was tried (retries of rate limits and transient failures included). */
+  attempts?: number;
   /** Extra values the action exposed (`statusCode`, `headers`, `usage`, …). */
   properties?: Record<string, unknown>;
+}
+
+export interface ModelUsage {
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
 }

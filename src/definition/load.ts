@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
+import { DEFAULT_RETRY } from '../core/retry.ts';
 import { checkSemantics } from './references.ts';
 import { workflowSchema } from './schema.ts';
 import { SourceFile } from './source.ts';
@@ -71,6 +72,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       action: checked.action,
       input: checked.compiled.value,
       dependsOn: step.depends_on ?? [],
+      retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds },
       location: source.locate(['steps', i]),
     });
   });
@@ -85,6 +87,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       maxConcurrency: data.config?.maxConcurrency ?? 10,
       ...(data.config?.model === undefined ? {} : { model: data.config.model }),
       ...(data.config?.timeout === undefined ? {} : { timeout: data.config.timeout }),
+      rateLimits: data.config?.rateLimits ?? {},
     },
     steps,
     outputs: Object.fromEntries(Object.entries(semantic.outputs).map(([k, v]) => [k, v.value])),

@@ -19,6 +19,16 @@ export function workflowSchema(actions: ActionRegistry) {
       .array(stepId, { error: 'expected a list of step ids' })
       .optional()
       .describe('Steps that must finish first even though no data flows from them.'),
+    retry: z
+      .strictObject(
+        {
+          attempts: z.number({ error: 'expected a whole number of tries from 1 to 20' }).int('expected a whole number of tries from 1 to 20').min(1, 'expected a whole number of tries from 1 to 20').max(20, 'expected a whole number of tries from 1 to 20').optional(),
+          backoff: z.number({ error: 'expected the first backoff in seconds' }).min(0, 'expected the first backoff in seconds (0 or more)').max(600, 'expected at most 600 seconds').optional(),
+        },
+        { error: 'expected a map: { attempts, backoff }' },
+      )
+      .optional()
+      .describe('Retries for rate limits (429), server errors (5xx) and dropped connections. Default: 4 attempts, backoff 1 s doubling.'),
     ...actionBlocks,
   });
   const input = z.strictObject({
@@ -42,7 +52,15 @@ export function workflowSchema(actions: ActionRegistry) {
           .describe('How many steps may run at once (default 10).'),
         model: z.string({ error: 'expected `provider:model`, e.g. `openai:gpt-4o-mini`' }).optional().describe('Default model for llm steps.'),
         timeout: z.number({ error: 'expected a number of seconds' }).positive('expected a number of seconds greater than 0').optional().describe('Default step timeout in seconds.'),
-      }, { error: 'expected a map (maxConcurrency, model, timeout)' })
+        rateLimits: z
+          .record(
+            z.string(),
+            z.strictObject({ rpm: z.number({ error: 'expected requests per minute' }).positive('expected requests per minute, more than 0') }, { error: 'expected a map: { rpm }' }),
+            { error: 'expected a map of provider names to { rpm }' },
+          )
+          .optional()
+          .describe('Known request limits per provider, e.g. { openai: { rpm: 500 } }.'),
+      }, { error: 'expected a map (maxConcurrency, model, timeout, rateLimits)' })
       .optional(),
     steps: z.array(step, { error: 'expected a list of steps' }).min(1, 'a workflow needs at least one step'),
     outputs: z.record(z.string(), z.unknown(), { error: 'expected a map of output names to values' }).optional(),

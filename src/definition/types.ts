@@ -3,6 +3,7 @@
  * own state (see scheduler/), so one spec can be run many times, even at once.
  */
 import type { SourceLocation } from '../core/errors.ts';
+import type { RetryPolicy } from '../core/retry.ts';
 import type { Plan } from '../graph/plan.ts';
 import type { TemplateValue } from '../template/value.ts';
 
@@ -25,6 +26,8 @@ export interface WorkflowConfig {
   readonly model?: string;
   /** Default step timeout in seconds (an action's own default applies when unset). */
   readonly timeout?: number;
+  /** Known request limits by provider name (`openai: { rpm: 500 }`). */
+  readonly rateLimits: Readonly<Record<string, { readonly rpm: number }>>;
 }
 
 export interface StepSpec {
@@ -38,6 +41,7 @@ export interface StepSpec {
   readonly input: TemplateValue;
   /** `depends_on` as written (the plan holds every dependency, with reasons). */
   readonly dependsOn: readonly string[];
+  readonly retry: RetryPolicy;
   readonly location: SourceLocation;
 }
 

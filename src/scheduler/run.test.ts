@@ -159,7 +159,7 @@ describe('fail-fast', () => {
 config:
   maxConcurrency: 3
 steps:
-${httpSteps(['hang1', 'hang2', 'boom'], 'ff')}  - id: after
+${httpSteps(['hang1', 'hang2', 'boom'], 'ff', (id) => (id === 'boom' ? '    retry: { attempts: 1 }\n' : ''))}  - id: after
     http: { url: "${server.url}/ff/after?x=\${steps.boom.output}" }
   - id: later
     http: { url: "${server.url}/ff/later" }
@@ -227,6 +227,46 @@ outputs:
   });
 });
 
+describe('retries', () => {
+  it('retries 5xx with backoff until it succeeds, and reports the attempts', async () => {
+    let calls = 0;
+    server.route('/flaky', (_req, res) => (++calls < 3 ? reply(res, 503, 'busy') : reply(res, 200, 'fine')));
+    const { events, onEvent } = collect();
+    const report = await runWorkflow(workflow(`steps:\n  - id: flaky\n    retry: { backoff: 0.001 }\n    http: { url: "${server.url}/flaky" }\n`), { onEvent });
+    assert.equal(report.steps['flaky']!.status, 'succeeded');
+    assert.equal(report.steps['flaky']!.attempts, 3);
+    assert.deepEqual(events.filter((e) => e.type === 'step:notice').map((e) => e.type === 'step:notice' && e.notice.type === 'waiting' && e.notice.reason), [`retry 2/4: GET ${server.url}/flaky → HTTP 503: busy`, `retry 3/4: GET ${server.url}/flaky → HTTP 503: busy`]);
+  });
+
+  it('gives up after `attempts` and does not retry other 4xx', async () => {
+    server.route('/down', (_req, res) => reply(res, 502, 'bad gateway'));
+    server.route('/missing', (_req, res) => reply(res, 404, 'not found'));
+    const down = await runWorkflow(workflow(`steps:\n  - id: down\n    retry: { attempts: 2, backoff: 0 }\n    http: { url: "${server.url}/down" }\n`));
+    assert.equal(down.steps['down']!.error, `GET ${server.url}/down → HTTP 502: bad gateway (after 2 attempts)`);
+    assert.equal(server.byPath('/down').length, 2);
+    const missing = await runWorkflow(workflow(`steps:\n  - id: missing\n    http: { url: "${server.url}/missing" }\n`));
+    assert.equal(missing.steps['missing']!.attempts, 1);
+    assert.equal(server.byPath('/missing').length, 1);
+  });
+
+  it('waits out 429 as long as Retry-After says, without using up attempts', async () => {
+    let calls = 0;
+    server.route('/limited', (req, res) => (++calls <= 5 ? reply(res, 429, 'slow down', { 'retry-after-ms': '5' }) : reply(res, 200, { calls })));
+    const report = await runWorkflow(workflow(`steps:\n  - id: limited\n    retry: { attempts: 2, backoff: 30 }\n    http: { url: "${server.url}/limited" }\n`));
+    assert.equal(report.steps['limited']!.status, 'succeeded');
+    assert.deepEqual(report.steps['limited']!.output, { calls: 6 });
+    assert.equal(report.steps['limited']!.attempts, 6);
+  });
+
+  it('never waits past the run’s cancellation', async () => {
+    server.route('/later', (_req, res) => reply(res, 429, 'later', { 'retry-after': '3600' }));
+    const controller = new AbortController();
+    const running = runWorkflow(workflow(`steps:\n  - id: later\n    http: { url: "${server.url}/later" }\n`), { signal: controller.signal, onEvent: (e) => e.type === 'step:notice' && controller.abort() });
+    const report = await running;
+    assert.equal(report.steps['later']!.status, 'cancelled');
+  });
+});
+
 describe('the http action', () => {
   it('exposes statusCode and headers; text bodies stay text', async () => {
     server.route('/meta/text', (_req, res) => reply(res, 201, 'plain words', { 'x-request-id': 'r-1' }));
@@ -263,10 +303,10 @@ steps:
     const closed = await StandIn.start();
     const url = closed.url;
     await closed.close();
-    const spec = workflow(`steps:\n  - id: down\n    http: { url: "${url}/\${env.CONDUCTOR_TEST_KEY}" }\n`);
+    const spec = workflow(`steps:\n  - id: down\n    retry: { attempts: 2, backoff: 0 }\n    http: { url: "${url}/\${env.CONDUCTOR_TEST_KEY}" }\n`);
     const report = await runWorkflow(spec, { env: { CONDUCTOR_TEST_KEY: secret } });
     assert.equal(report.steps['down']!.status, 'failed');
-    assert.equal(report.steps['down']!.error, `GET ${url}/***: request failed (ECONNREFUSED)`);
+    assert.equal(report.steps['down']!.error, `GET ${url}/***: request failed (ECONNREFUSED) (after 2 attempts)`);
     assert.ok(!JSON.stringify(report).includes(secret));
   });
 });

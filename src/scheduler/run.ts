@@ -9,11 +9,12 @@ import type { ActionRegistry } from '../actions/registry.ts';
 import type { RunEvent, RunEventListener } from '../core/events.ts';
 import { ConductorError, UsageError, WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { createRedactor, SECRET_ENV } from '../core/redact.ts';
-import type { RunReport, StepReport } from '../core/report.ts';
+import type { ModelUsage, RunReport, StepReport } from '../core/report.ts';
 import type { RunStatus, StepStatus } from '../core/status.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
-import { referencesOf, resolveValue } from '../template/value.ts';
+import { literalFields, referencesOf, resolveValue } from '../template/value.ts';
+import type { AnyAction, PreflightContext } from '../actions/types.ts';
 import { resolveInputs } from './inputs.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
@@ -56,6 +57,10 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     return action;
   });
 
+  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
+  const defaults = { ...(model ? { model } : {}), maxConcurrency: limit, rateLimits: spec.config.rateLimits };
+  preflight(spec, stepActions, { env, defaults });
+
   const runId = options.runId ?? randomUUID();
   const redact = createRedactor(secretValues(spec, env));
   const emit = (event: RunEvent) => options.onEvent?.(event);
@@ -67,6 +72,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const started = new Float64Array(n);
   const finished = new Float64Array(n);
   const errors: ({ code: string; message: string } | undefined)[] = new Array(n);
+  const attempts = new Int32Array(n);
   const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
   const ready = new ReadyQueue(Float64Array.from(plan.steps, (s) => s.remaining));
   for (let i = 0; i < n; i++) if (waitingOn[i] === 0) ready.push(i);
@@ -97,12 +103,12 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
 
   const completions: Completion[] = [];
   let wake: (() => void) | undefined;
-  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
   const environment: StepEnvironment = {
     runSignal: controller.signal,
     baseDir: spec.baseDir,
     env,
-    defaults: { ...(model ? { model } : {}), ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
+    defaults: { ...defaults, ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
+    runScope: new Map(),
     notify: (stepId, notice) => emit({ type: 'step:notice', runId, stepId, notice, at: Date.now() }),
   };
 
@@ -133,6 +139,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
       running--;
       finished[i] = Date.now();
       status[i] = outcome.status;
+      attempts[i] = outcome.attempts ?? 1;
       if (outcome.status === 'succeeded') {
         outputs[i] = outcome.output;
         properties[i] = outcome.properties;
@@ -180,6 +187,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     durationMs: finishedAt - startedAt,
     steps: Object.fromEntries(steps.map((s, i) => [s.id, stepReport(i)])),
     outputs: finalOutputs,
+    usage: usageByModel(properties),
     ...(runError ? { error: runError } : {}),
   };
   emit({ type: 'run:end', runId, report, at: finishedAt });
@@ -193,10 +201,38 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
       status: s,
       output: s === 'succeeded' ? outputs[i] : null,
       ...(error ? { error: error.message, errorCode: error.code } : {}),
-      ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]! } : {}),
+      ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]!, attempts: attempts[i]! } : {}),
       ...(properties[i] ? { properties: properties[i] } : {}),
     };
   }
+}
+
+function usageByModel(properties: readonly (Record<string, unknown> | undefined)[]): Record<string, ModelUsage> {
+  const totals: Record<string, ModelUsage> = {};
+  for (const p of properties) {
+    const usage = p?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined;
+    const model = p?.['model'];
+    if (!usage || typeof model !== 'string') continue;
+    const total = (totals[model] ??= { calls: 0, inputTokens: 0, outputTokens: 0 });
+    total.calls++;
+    total.inputTokens += usage.inputTokens ?? 0;
+    total.outputTokens += usage.outputTokens ?? 0;
+  }
+  return totals;
+}
+
+/** Each action's own checks (API keys, …) on every step, before anything runs; all problems at once. */
+function preflight(spec: WorkflowSpec, actions: readonly AnyAction[], ctx: PreflightContext): void {
+  const problems: Diagnostic[] = [];
+  const seen = new Set<string>();
+  spec.steps.forEach((step, i) => {
+    const problem = actions[i]!.preflight?.(literalFields(step.input), ctx);
+    // The same missing key would otherwise be reported once per step.
+    if (!problem || seen.has(problem.message)) return;
+    seen.add(problem.message);
+    problems.push({ ...step.location, code: 'preflight', message: `step \`${step.id}\`: ${problem.message}`, ...(problem.hint ? { hint: problem.hint } : {}) });
+  });
+  if (problems.length) throw new WorkflowInvalidError(problems);
 }
 
 /** Every `${env.NAME}` the workflow uses must be set before anything runs. */

@@ -4,19 +4,23 @@
  */
 import type { ActionContext, ActionNotice, AnyAction } from '../actions/types.ts';
 import { ConductorError } from '../core/errors.ts';
+import { backoffMs, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import type { StepSpec } from '../definition/types.ts';
 import { resolveValue, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
 
-export type StepOutcome =
+export type StepOutcome = (
   | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown> }
   | { status: 'failed'; error: StepError }
-  | { status: 'cancelled' };
+  | { status: 'cancelled' }
+) & { attempts?: number };
 
 export interface StepError {
   code: string;
   message: string;
   hint?: string;
   retryable: boolean;
+  retryAfterMs?: number;
+  rateLimited?: boolean;
   cause?: unknown;
 }
 
@@ -24,7 +28,8 @@ export interface StepEnvironment {
   runSignal: AbortSignal;
   baseDir: string;
   env: Readonly<Record<string, string | undefined>>;
-  defaults: Readonly<{ model?: string; timeout?: number }>;
+  defaults: ActionContext['defaults'] & Readonly<{ timeout?: number }>;
+  runScope: Map<string, unknown>;
   notify(stepId: string, notice: ActionNotice): void;
 }
 
@@ -42,8 +47,49 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     const where = issue && issue.path.length ? `\`${issue.path.join('.')}\` ` : '';
     return failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`);
   }
-  input = checked.data;
+  const resolved = checked.data;
 
+  // Retries: rate limits (429) are waited out patiently and do not use up `attempts`; other transient
+  // failures (5xx, dropped connections) get `attempts` tries in all. Waiting never outlives the run.
+  let attempts = 0;
+  let transientFailures = 0;
+  let rateLimitWaits = 0;
+  for (;;) {
+    attempts++;
+    const outcome = await attempt(step, action, resolved, environment);
+    if (outcome.status !== 'failed' || !outcome.error.retryable) return { ...outcome, attempts };
+    const error = outcome.error;
+    if (error.rateLimited) rateLimitWaits++;
+    else transientFailures++;
+    const exhausted = error.rateLimited ? rateLimitWaits > RATE_LIMIT_WAITS : transientFailures >= step.retry.attempts;
+    if (exhausted) {
+      const tries = attempts === 1 ? '' : ` (after ${attempts} attempts)`;
+      return { status: 'failed', error: { ...error, message: error.message + tries }, attempts };
+    }
+    const delay = error.retryAfterMs ?? backoffMs(step.retry, error.rateLimited ? rateLimitWaits : transientFailures);
+    const reason = error.rateLimited ? 'rate limited (429)' : `retry ${transientFailures + 1}/${step.retry.attempts}: ${error.message}`;
+    environment.notify(step.id, { type: 'waiting', reason, untilMs: Date.now() + delay });
+    if (!(await sleep(delay, environment.runSignal))) return { status: 'cancelled', attempts };
+  }
+}
+
+/** Waits `ms`; false if the signal aborted first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(ok);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** One try: its own timeout, the run's cancellation, and every failure turned into an outcome. */
+async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment): Promise<StepOutcome> {
   const timeoutSeconds = timeoutOf(input) ?? environment.defaults.timeout ?? action.defaultTimeoutSeconds;
   let signal = environment.runSignal;
   let timer: NodeJS.Timeout | undefined;
@@ -67,6 +113,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     baseDir: environment.baseDir,
     env: environment.env,
     defaults: environment.defaults,
+    runScope: environment.runScope,
     notify: (notice) => environment.notify(step.id, notice),
   };
   try {
@@ -78,7 +125,18 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     if (environment.runSignal.aborted) return { status: 'cancelled' };
     if (timedOut) return timeoutFailure(action, input, timeoutSeconds!);
     if (error instanceof ConductorError) {
-      return { status: 'failed', error: { code: error.code, message: error.message, retryable: error.retryable, cause: error, ...(error.hint ? { hint: error.hint } : {}) } };
+      return {
+        status: 'failed',
+        error: {
+          code: error.code,
+          message: error.message,
+          retryable: error.retryable,
+          rateLimited: error.rateLimited,
+          cause: error,
+          ...(error.hint ? { hint: error.hint } : {}),
+          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+        },
+      };
     }
     const what = action.describe?.(input);
     return failed('action_error', `${what ? `${what}: ` : ''}${(error as Error)?.message ?? String(error)}`, error);

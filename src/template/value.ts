@@ -143,3 +143,10 @@ export function referencesOf(value: TemplateValue, out: Reference[] = []): Refer
   }
   return out;
 }
+
+/** The top-level fields of a compiled map as known before the run: templated ones are present but `undefined`. */
+export function literalFields(value: TemplateValue): Record<string, unknown> {
+  if (value.kind === 'literal') return value.value !== null && typeof value.value === 'object' ? (value.value as Record<string, unknown>) : {};
+  if (value.kind !== 'object') return {};
+  return Object.fromEntries(value.entries.map(([k, v]) => [k, v.kind === 'literal' ? v.value : undefined]));
+}

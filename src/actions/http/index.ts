@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { StepFailedError } from '../../core/errors.ts';
+import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
 import type { ActionDefinition } from '../types.ts';
 
@@ -68,8 +69,11 @@ export const httpAction: ActionDefinition<HttpInput> = {
     if (!response.ok) {
       const preview = text.length > BODY_PREVIEW ? `${text.slice(0, BODY_PREVIEW)}…` : text;
       const retryable = response.status === 429 || response.status >= 500;
+      const after = retryAfterMs(response.headers);
       throw new StepFailedError(ctx.stepId, 'http_status', `${what} → HTTP ${response.status}${preview ? `: ${preview.trim()}` : ''}`, {
         retryable,
+        rateLimited: response.status === 429,
+        ...(after === undefined ? {} : { retryAfterMs: after }),
       });
     }
     return { output: parseBody(text, response.headers.get('content-type')), properties: { statusCode: response.status, headers: responseHeaders } };

@@ -3,7 +3,8 @@
  * only when a step actually calls one, so validating or planning never pays for it.
  */
 import { z } from 'zod';
-import { StepFailedError } from '../../core/errors.ts';
+import { StepFailedError, type ConductorError } from '../../core/errors.ts';
+import { endpointFor, missingKey } from '../../providers/endpoint.ts';
 import { KNOWN_PROVIDERS, resolveModel, type ModelRef } from '../../providers/model.ts';
 import { templated } from '../templated.ts';
 import type { ActionDefinition } from '../types.ts';
@@ -32,6 +33,19 @@ export const llmAction: ActionDefinition<LlmInput> = {
   schema: schema as unknown as z.ZodType<LlmInput>,
   exposes: ['model', 'usage', 'finishReason'],
   describe: (input) => `llm ${input.model ?? ''}`.trim(),
+  preflight(block, ctx) {
+    // A model named by a template is only known at run time; anything else is checked now.
+    if (block['model'] === undefined && 'model' in block) return undefined;
+    let model: ModelRef;
+    try {
+      model = resolveModel(typeof block['model'] === 'string' ? block['model'] : undefined, ctx.defaults.model, ctx.env);
+    } catch (error) {
+      return { message: (error as Error).message, ...((error as ConductorError).hint ? { hint: (error as ConductorError).hint! } : {}) };
+    }
+    if (model.provider === 'echo') return undefined;
+    const problem = missingKey(endpointFor(model.provider, ctx.env));
+    return problem ? { message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } : undefined;
+  },
   async run(input, ctx) {
     const model: ModelRef = resolveModel(input.model, ctx.defaults.model, ctx.env);
     if (model.provider === 'echo') {

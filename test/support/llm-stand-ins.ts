@@ -1,0 +1,99 @@
+/**
+ * Stand-ins for the providers, speaking their real wire protocols on 127.0.0.1: OpenAI Chat Completions,
+ * Anthropic Messages and Ollama chat, each streaming (SSE / NDJSON) or not, as the client asks. They answer
+ * with `answer(request)` (by default: "<provider>: <last user message>") and record every request.
+ */
+import type { ServerResponse } from 'node:http';
+import { reply, StandIn, type RecordedRequest } from './stand-in.ts';
+
+export interface ChatRequest {
+  provider: 'openai' | 'anthropic' | 'ollama';
+  model: string;
+  system: string | undefined;
+  prompt: string;
+  stream: boolean;
+  body: Record<string, any>;
+  record: RecordedRequest;
+}
+
+export interface LlmStandInOptions {
+  answer?: (request: ChatRequest) => string;
+  /** Called before answering; may write its own response (a 429, say) and return true to stop there. */
+  intercept?: (request: ChatRequest, res: ServerResponse) => boolean | Promise<boolean>;
+  /** Called after the first streamed chunk, before the rest: a test can hold the stream open here. */
+  midStream?: (request: ChatRequest) => Promise<void>;
+}
+
+export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): StandIn {
+  const answer = options.answer ?? ((r) => `${r.provider}: ${r.prompt}`);
+  const handle = (provider: ChatRequest['provider'], respond: (r: ChatRequest, text: string, res: ServerResponse) => Promise<void>) => async (record: RecordedRequest, res: ServerResponse) => {
+    const body = JSON.parse(record.body) as Record<string, any>;
+    const request = parseChat(provider, body, record);
+    if (options.intercept && (await options.intercept(request, res))) return;
+    await respond(request, answer(request), res);
+  };
+  const chunks = (text: string) => text.match(/.{1,8}/gs) ?? [''];
+  const tokens = (text: string) => text.split(/\s+/).filter(Boolean).length;
+
+  server.route('/v1/chat/completions', handle('openai', async (r, text, res) => {
+    const usage = { prompt_tokens: tokens(r.prompt), completion_tokens: tokens(text), total_tokens: tokens(r.prompt) + tokens(text) };
+    if (!r.stream) {
+      reply(res, 200, { id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: r.model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta: object, finish: string | null) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 0, model: r.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const parts = chunks(text);
+    res.write(chunk({ role: 'assistant', content: parts[0] }, null));
+    await options.midStream?.(r);
+    for (const part of parts.slice(1)) res.write(chunk({ content: part }, null));
+    res.write(chunk({}, 'stop'));
+    res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 0, model: r.model, choices: [], usage })}\n\n`);
+    res.end('data: [DONE]\n\n');
+  }));
+
+  server.route('/v1/messages', handle('anthropic', async (r, text, res) => {
+    const usage = { input_tokens: tokens(r.prompt), output_tokens: tokens(text) };
+    if (!r.stream) {
+      reply(res, 200, { id: 'msg_1', type: 'message', role: 'assistant', model: r.model, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const event = (name: string, data: object) => res.write(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`);
+    event('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: r.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input_tokens, output_tokens: 0 } } });
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+    const parts = chunks(text);
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: parts[0] } });
+    await options.midStream?.(r);
+    for (const part of parts.slice(1)) event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: part } });
+    event('content_block_stop', { index: 0 });
+    event('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } });
+    event('message_stop', {});
+    res.end();
+  }));
+
+  server.route('/api/chat', handle('ollama', async (r, text, res) => {
+    const done = { done: true, done_reason: 'stop', prompt_eval_count: tokens(r.prompt), eval_count: tokens(text), total_duration: 1, load_duration: 0, prompt_eval_duration: 0, eval_duration: 1 };
+    const created_at = '2026-01-01T00:00:00Z';
+    if (!r.stream) {
+      reply(res, 200, { model: r.model, created_at, message: { role: 'assistant', content: text }, ...done });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const parts = chunks(text);
+    res.write(JSON.stringify({ model: r.model, created_at, message: { role: 'assistant', content: parts[0] }, done: false }) + '\n');
+    await options.midStream?.(r);
+    for (const part of parts.slice(1)) res.write(JSON.stringify({ model: r.model, created_at, message: { role: 'assistant', content: part }, done: false }) + '\n');
+    res.end(JSON.stringify({ model: r.model, created_at, message: { role: 'assistant', content: '' }, ...done }) + '\n');
+  }));
+  return server;
+}
+
+function parseChat(provider: ChatRequest['provider'], body: Record<string, any>, record: RecordedRequest): ChatRequest {
+  const messages = (body['messages'] ?? []) as { role: string; content: unknown }[];
+  const text = (content: unknown): string =>
+    typeof content === 'string' ? content : Array.isArray(content) ? content.map((c: { text?: string }) => c.text ?? '').join('') : '';
+  const system = provider === 'anthropic' ? (body['system'] === undefined ? undefined : text(body['system'])) : messages.filter((m) => m.role === 'system').map((m) => text(m.content)).join('\n') || undefined;
+  const user = messages.filter((m) => m.role === 'user').at(-1);
+  return { provider, model: String(body['model']), system, prompt: text(user?.content), stream: body['stream'] === true, body, record };
+}
