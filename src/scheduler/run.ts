@@ -16,6 +16,7 @@ import type { Reference } from '../template/parse.ts';
 import { literalFields, referencesOf, resolveValue } from '../template/value.ts';
 import type { AnyAction, PreflightContext } from '../actions/types.ts';
 import { resolveInputs } from './inputs.ts';
+import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
@@ -104,7 +105,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const completions: Completion[] = [];
   let wake: (() => void) | undefined;
   const environment: StepEnvironment = {
-    runSignal: controller.signal,
+    scope: new CancelScope(controller.signal),
     baseDir: spec.baseDir,
     env,
     defaults: { ...defaults, ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },

@@ -6,6 +6,7 @@ import type { ActionContext, ActionNotice, AnyAction } from '../actions/types.ts
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import type { StepSpec } from '../definition/types.ts';
+import type { CancelScope } from './cancel-scope.ts';
 import { resolveValue, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
 
 export type StepOutcome = (
@@ -25,7 +26,8 @@ export interface StepError {
 }
 
 export interface StepEnvironment {
-  runSignal: AbortSignal;
+  /** The run's cancellation; each try gets a child signal from it. */
+  scope: CancelScope;
   baseDir: string;
   env: Readonly<Record<string, string | undefined>>;
   defaults: ActionContext['defaults'] & Readonly<{ timeout?: number }>;
@@ -69,7 +71,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     const delay = error.retryAfterMs ?? backoffMs(step.retry, error.rateLimited ? rateLimitWaits : transientFailures);
     const reason = error.rateLimited ? 'rate limited (429)' : `retry ${transientFailures + 1}/${step.retry.attempts}: ${error.message}`;
     environment.notify(step.id, { type: 'waiting', reason, untilMs: Date.now() + delay });
-    if (!(await sleep(delay, environment.runSignal))) return { status: 'cancelled', attempts };
+    if (!(await sleep(delay, environment.scope.signal))) return { status: 'cancelled', attempts };
   }
 }
 
@@ -91,21 +93,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 /** One try: its own timeout, the run's cancellation, and every failure turned into an outcome. */
 async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment): Promise<StepOutcome> {
   const timeoutSeconds = timeoutOf(input) ?? environment.defaults.timeout ?? action.defaultTimeoutSeconds;
-  let signal = environment.runSignal;
-  let timer: NodeJS.Timeout | undefined;
+  // One controller per try, aborted by the run or by the step's own timer: the action sees one signal.
+  const { controller, release } = environment.scope.child();
+  const signal = controller.signal;
   let timedOut = false;
-  if (timeoutSeconds !== undefined) {
-    // One controller per timed step, aborted by the run or by its own timer, so the action sees one signal.
-    const controller = new AbortController();
-    const onRunAbort = () => controller.abort(environment.runSignal.reason);
-    environment.runSignal.addEventListener('abort', onRunAbort, { once: true });
-    timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new ConductorError('timeout', `timed out after ${timeoutSeconds} s`));
-    }, timeoutSeconds * 1000);
-    signal = controller.signal;
-    signal.addEventListener('abort', () => environment.runSignal.removeEventListener('abort', onRunAbort), { once: true });
-  }
+  const timer =
+    timeoutSeconds === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          controller.abort(new ConductorError('timeout', `timed out after ${timeoutSeconds} s`));
+        }, timeoutSeconds * 1000);
 
   const ctx: ActionContext = {
     signal,
@@ -122,7 +120,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     if (timedOut) return timeoutFailure(action, input, timeoutSeconds!);
     return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}) };
   } catch (error) {
-    if (environment.runSignal.aborted) return { status: 'cancelled' };
+    if (environment.scope.signal.aborted) return { status: 'cancelled' };
     if (timedOut) return timeoutFailure(action, input, timeoutSeconds!);
     if (error instanceof ConductorError) {
       return {
@@ -142,6 +140,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     return failed('action_error', `${what ? `${what}: ` : ''}${(error as Error)?.message ?? String(error)}`, error);
   } finally {
     if (timer) clearTimeout(timer);
+    release();
   }
 }
 

@@ -3,6 +3,7 @@
  * (a temporary file in the same folder, then a rename), so a reader never sees half a file.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile as readFileCallback } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -44,7 +45,7 @@ export const fileAction: ActionDefinition<FileInput> = {
     try {
       switch (input.action) {
         case 'read':
-          return { output: await readFile(path, { encoding: 'utf8', signal: ctx.signal }) };
+          return { output: await readText(path, ctx.signal) };
         case 'write':
           await writeAtomically(path, contentText(input.content), ctx.signal);
           return { output: path };
@@ -70,6 +71,14 @@ export const fileAction: ActionDefinition<FileInput> = {
     }
   },
 };
+
+/**
+ * The callback form of readFile: for small files it takes about half the time of the promise form (fewer
+ * trips through the thread pool), which is most of a `read` step's cost.
+ */
+function readText(path: string, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => readFileCallback(path, { encoding: 'utf8', signal }, (error, text) => (error ? reject(error) : resolve(text))));
+}
 
 function contentText(content: unknown): string {
   // A field that is one reference keeps its type; a file holds text, so objects are written as readable JSON.
