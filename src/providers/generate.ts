@@ -35,14 +35,15 @@ export async function generate(model: ModelRef, input: LlmInput, ctx: ActionCont
     let usage: { inputTokens?: number | undefined; outputTokens?: number | undefined };
     let finishReason: string;
     let headers: Record<string, string> | undefined;
-    if (input.schema) {
-      const result = await generateText({ ...common, output: Output.object({ schema: jsonSchema(input.schema as Parameters<typeof jsonSchema>[0]) }) });
-      output = result.output;
+    if (input.schema || !input.stream) {
+      const structured = input.schema ? { output: Output.object({ schema: jsonSchema(input.schema as Parameters<typeof jsonSchema>[0]) }) } : {};
+      const result = await generateText({ ...common, ...structured });
+      output = input.schema ? result.output : result.text;
       usage = result.usage;
       finishReason = result.finishReason;
       headers = result.response.headers;
     } else {
-      // Streaming: a cancelled run closes the connection mid-answer, and no tokens are paid for past it.
+      // Streaming: the answer arrives as it is written; a cancelled run closes the connection mid-answer.
       // Errors arrive as stream parts and are handled below; the SDK's default would print them.
       const result = streamText({ ...common, onError: () => {} });
       let text = '';

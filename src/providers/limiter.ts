@@ -45,8 +45,9 @@ export class AdaptiveLimiter {
   #tokens: number;
   #lastRefill: number;
   #lastDecrease = -Infinity;
-  /** When recent calls succeeded: the throughput the provider accepted. */
-  #successes: number[] = [];
+  /** When recent calls started, and when those it refused had started: their difference is what it accepts. */
+  #starts: number[] = [];
+  #refusedStarts: number[] = [];
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | undefined;
 
@@ -103,6 +104,8 @@ export class AdaptiveLimiter {
       this.inFlight++;
       if (Number.isFinite(this.rate)) this.#tokens -= 1;
       const startedAt = now;
+      this.#starts.push(now);
+      if (this.#starts.length > 4096) this.#starts = this.#starts.filter((t) => t > now - 1000);
       let released = false;
       waiter.resolve((feedback) => {
         if (released) return;
@@ -131,8 +134,6 @@ export class AdaptiveLimiter {
     const now = this.#now();
     this.#applyHeaders(feedback.headers, now);
     if (!feedback.rateLimited) {
-      this.#successes.push(now);
-      if (this.#successes.length > 4096) this.#successes = this.#successes.filter((t) => t > now - 1000);
       this.limit = Math.min(this.#max, this.limit + 1 / Math.max(1, this.limit));
       // Probe for more throughput: a learned rate creeps up by ~1 request/s each second without a 429.
       if (Number.isFinite(this.rate) && this.rate < this.#statedRate) this.rate = Math.min(this.#statedRate, this.rate + 1 / Math.max(1, this.rate));
@@ -140,16 +141,20 @@ export class AdaptiveLimiter {
       return;
     }
     this.rateLimitedCount++;
+    this.#refusedStarts.push(startedAt);
     if (feedback.retryAfterMs !== undefined) this.pausedUntil = Math.max(this.pausedUntil, now + feedback.retryAfterMs);
     // One decrease per burst: calls that started before the last decrease were sent under the old limit.
     if (startedAt < this.#lastDecrease) return;
     this.#lastDecrease = now;
     this.limit = Math.max(1, this.limit / 2);
-    // What the provider accepted in the last second is the rate to pace at. A caller with little traffic
-    // (nothing accepted lately) learns nothing here, and just waits out the pause.
-    this.#successes = this.#successes.filter((t) => t > now - 1000);
-    if (this.#successes.length >= 2) {
-      this.rate = Math.min(this.rate, this.#successes.length);
+    // What the provider accepted of the calls started in the last second is the rate to pace at. A caller
+    // with little traffic (fewer than two accepted) learns nothing here, and just waits out the pause.
+    const since = now - 1000;
+    this.#starts = this.#starts.filter((t) => t > since);
+    this.#refusedStarts = this.#refusedStarts.filter((t) => t > since);
+    const acceptedLately = this.#starts.length - this.#refusedStarts.length;
+    if (acceptedLately >= 2) {
+      this.rate = Math.min(this.rate, acceptedLately);
       this.#tokens = Math.min(this.#tokens, 0);
       this.#lastRefill = now;
     }

@@ -39,20 +39,23 @@ const envFor = () => ({
 });
 
 describe('providers', () => {
-  for (const [provider, model] of [
-    ['openai', 'gpt-4o-mini'],
-    ['anthropic', 'claude-sonnet-4-5'],
-    ['ollama', 'llama3.2'],
+  for (const [provider, model, stream] of [
+    ['openai', 'gpt-4o-mini', false],
+    ['openai', 'gpt-4o-mini', true],
+    ['anthropic', 'claude-sonnet-4-5', false],
+    ['anthropic', 'claude-sonnet-4-5', true],
+    ['ollama', 'llama3.2', false],
+    ['ollama', 'llama3.2', true],
   ] as const) {
-    it(`${provider}: endpoint, model, prompt and system reach it; output, usage and finish reason come back`, async () => {
+    it(`${provider}${stream ? ', streaming' : ''}: endpoint, model, prompt and system reach it; output, usage and finish reason come back`, async () => {
       const before = seen.length;
       const report = await runWorkflow(
-        workflow(`steps:\n  - id: ask\n    llm:\n      model: ${provider}:${model}\n      system: Answer briefly.\n      prompt: "Name a colour"\n`),
+        workflow(`steps:\n  - id: ask\n    llm:\n      model: ${provider}:${model}\n      system: Answer briefly.\n      prompt: "Name a colour"\n      stream: ${stream}\n`),
         { env: envFor() },
       );
       assert.equal(report.status, 'succeeded', report.error);
       const request = seen.slice(before)[0]!;
-      assert.deepEqual([request.provider, request.model, request.prompt, request.system, request.stream], [provider, model, 'Name a colour', 'Answer briefly.', true]);
+      assert.deepEqual([request.provider, request.model, request.prompt, request.system, request.stream], [provider, model, 'Name a colour', 'Answer briefly.', stream]);
       const step = report.steps['ask']!;
       assert.equal(step.output, `${provider} answers: Name a colour`);
       assert.deepEqual(step.properties, { model: `${provider}:${model}`, usage: { inputTokens: 3, outputTokens: 5 }, finishReason: 'stop' });
@@ -115,30 +118,36 @@ steps:
     }
   });
 
-  it('an in-flight call is aborted when the run fails elsewhere (the server sees the close)', async () => {
-    const hold = new Gate();
-    midStream = async (r) => {
-      if (r.prompt === 'long answer') await hold.wait();
-    };
-    server.route('/broken', async (_req, res) => {
-      // The server's own record (not `seen`, which is filled later, in the handler) wakes `until`.
-      await server.until(() => server.byPath('/v1/messages').some((r) => r.body.includes('long answer')));
-      reply(res, 400, 'bad request');
+  for (const stream of [false, true]) {
+    it(`an in-flight call${stream ? ' (streaming, mid-answer)' : ''} is aborted when the run fails elsewhere: the server sees the close`, async () => {
+      const hold = new Gate();
+      const prompt = `long answer ${stream}`;
+      // Hold the call before the answer (one response) or after its first chunk (a stream).
+      intercept = async (r) => (!stream && r.prompt === prompt ? (await hold.wait(), false) : false);
+      midStream = async (r) => {
+        if (r.prompt === prompt) await hold.wait();
+      };
+      server.route('/broken', async (_req, res) => {
+        // The server's own record (not `seen`, which is filled later, in the handler) wakes `until`.
+        await server.until(() => server.byPath('/v1/messages').some((r) => r.body.includes(prompt)));
+        reply(res, 400, 'bad request');
+      });
+      try {
+        const report = await runWorkflow(
+          workflow(`steps:\n  - id: write\n    llm: { model: "anthropic:claude-sonnet-4-5", prompt: "${prompt}", stream: ${stream} }\n  - id: fetch\n    http: { url: "${server.url}/broken" }\n`),
+          { env: envFor() },
+        );
+        assert.deepEqual([report.steps['write']!.status, report.steps['fetch']!.status], ['cancelled', 'failed']);
+        const call = server.byPath('/v1/messages').find((r) => r.body.includes(prompt))!;
+        await server.until(() => call.endedAt !== undefined);
+        assert.equal(call.aborted, true);
+      } finally {
+        intercept = undefined;
+        midStream = undefined;
+        hold.open();
+      }
     });
-    try {
-      const report = await runWorkflow(
-        workflow(`steps:\n  - id: write\n    llm: { model: "anthropic:claude-sonnet-4-5", prompt: long answer }\n  - id: fetch\n    http: { url: "${server.url}/broken" }\n`),
-        { env: envFor() },
-      );
-      assert.deepEqual([report.steps['write']!.status, report.steps['fetch']!.status], ['cancelled', 'failed']);
-      const call = seen.find((r) => r.prompt === 'long answer')!;
-      await server.until(() => call.record.endedAt !== undefined);
-      assert.equal(call.record.aborted, true);
-    } finally {
-      midStream = undefined;
-      hold.open();
-    }
-  });
+  }
 
   it('keys are sent but never shown: a rejected key fails with a hint, and the report holds no key', async () => {
     intercept = (_r, res) => {

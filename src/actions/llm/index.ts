@@ -16,6 +16,7 @@ const schema = z.strictObject({
   temperature: templated(z.number().min(0, 'expected a temperature from 0 to 2').max(2, 'expected a temperature from 0 to 2')).optional(),
   maxTokens: templated(z.number().int('expected a whole number of tokens').positive('expected a whole number of tokens')).optional(),
   schema: z.record(z.string(), z.unknown(), { error: 'expected a JSON Schema (a map)' }).optional(),
+  stream: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 export interface LlmInput {
@@ -25,6 +26,8 @@ export interface LlmInput {
   temperature?: number;
   maxTokens?: number;
   schema?: Record<string, unknown>;
+  /** Stream the answer (default false: one response costs the engine far less CPU than a stream). */
+  stream?: boolean;
 }
 
 export const llmAction: ActionDefinition<LlmInput> = {
