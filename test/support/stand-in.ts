@@ -12,6 +12,8 @@ export interface RecordedRequest {
   seq: number;
   method: string;
   path: string;
+  /** Path and query, as requested. */
+  url: string;
   headers: IncomingMessage['headers'];
   body: string;
   /** Order of arrival and of completion, on one counter shared by both. */
@@ -30,6 +32,7 @@ export class StandIn {
   inFlight = 0;
   maxInFlight = 0;
   #clock = 0;
+  #record = true;
   #server: Server;
   #routes = new Map<string, Handler>();
   #fallback: Handler = (_req, res) => reply(res, 200, { ok: true });
@@ -39,8 +42,10 @@ export class StandIn {
     this.#server = createServer((req, res) => void this.#handle(req, res));
   }
 
-  static async start(): Promise<StandIn> {
+  /** `record: false` keeps no request log (for benchmarks that send tens of thousands). */
+  static async start(options: { record?: boolean } = {}): Promise<StandIn> {
     const s = new StandIn();
+    s.#record = options.record ?? true;
     s.#server.listen(0, '127.0.0.1');
     await once(s.#server, 'listening');
     return s;
@@ -86,13 +91,14 @@ export class StandIn {
       seq: this.requests.length,
       method: req.method ?? 'GET',
       path: url.pathname,
+      url: url.pathname + url.search,
       headers: req.headers,
       body: Buffer.concat(chunks).toString('utf8'),
       startedAt: ++this.#clock,
       aborted: false,
       inFlightAtStart: this.inFlight,
     };
-    this.requests.push(record);
+    if (this.#record) this.requests.push(record);
     let done = false;
     const finish = (aborted: boolean) => {
       if (done) return;

@@ -1,0 +1,255 @@
+/**
+ * `npm run bench`: every scenario, every runner, in one run; figures are ratios measured in that run (absolute
+ * times drift on a shared machine). Prints a table and writes bench/RESULTS.md. Never part of `npm test`.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileAction } from '../src/actions/file/index.ts';
+import { ActionRegistry } from '../src/actions/registry.ts';
+import { parseWorkflow } from '../src/definition/load.ts';
+import { runWorkflow } from '../src/scheduler/run.ts';
+import type { RunEventListener } from '../src/core/events.ts';
+import { recorder } from '../src/store/recorder.ts';
+import { SqliteRunStore } from '../src/store/sqlite.ts';
+import { barrierTrap, fanOut, instantDag, randomDag, starvation, type BenchGraph } from './graphs.ts';
+import { rateLimited } from './rate-limited.ts';
+import { RUNNERS } from './runners.ts';
+import { startStandIn } from './stand-in-process.ts';
+import { lowerBoundMs, simulate } from './simulate.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const lines: string[] = [];
+const out = (text = '') => {
+  console.log(text);
+  lines.push(text);
+};
+const fmt = (x: number, digits = 2) => x.toFixed(digits);
+const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+interface GraphResult {
+  graph: BenchGraph;
+  lowerBound: number;
+  ratios: Record<string, number>;
+}
+
+async function makespans(graphs: BenchGraph[]): Promise<GraphResult[]> {
+  const server = await startStandIn();
+  const results: GraphResult[] = [];
+  try {
+    // Warm every runner up once (module loading, JIT), so the first graph measured is not the cold one.
+    for (const runner of Object.values(RUNNERS)) await (await runner(barrierTrap(2, 4, 2), server.url))();
+    for (const graph of graphs) {
+      const lowerBound = lowerBoundMs(graph);
+      const ratios: Record<string, number> = {};
+      for (const [name, runner] of Object.entries(RUNNERS)) {
+        const run = await runner(graph, server.url);
+        const started = performance.now();
+        await run();
+        ratios[name] = (performance.now() - started) / lowerBound;
+      }
+      ratios['sim CP-first'] = simulate(graph, 'critical-path') / lowerBound;
+      ratios['sim FIFO'] = simulate(graph, 'fifo') / lowerBound;
+      results.push({ graph, lowerBound, ratios });
+      process.stderr.write(`  ${graph.name}: ${Object.entries(ratios).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}\n`);
+    }
+  } finally {
+    await server.close();
+  }
+  return results;
+}
+
+function table(title: string, results: GraphResult[]): void {
+  const names = Object.keys(results[0]!.ratios);
+  out(`### ${title}`);
+  out();
+  out(`| graph | lower bound | ${names.join(' | ')} |`);
+  out(`| --- | ---: | ${names.map(() => '---:').join(' | ')} |`);
+  for (const r of results) out(`| ${r.graph.name} | ${fmt(r.lowerBound / 1000)} s | ${names.map((n) => fmt(r.ratios[n]!)).join(' | ')} |`);
+  out();
+}
+
+/** `npm run bench -- 5 6` runs only those scenarios (and does not rewrite RESULTS.md). */
+const only = new Set(process.argv.slice(2).map(Number));
+const wanted = (k: number) => only.size === 0 || only.has(k);
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  out('# Benchmark results');
+  out();
+  out(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.`);
+  out('Every figure is a ratio measured in this one run: makespan ÷ lower bound, where the lower bound is');
+  out('max(critical path, total work ÷ limit); 1.00 is perfect. All runners drive the same stand-in server.');
+  out('"sim" columns are zero-overhead simulations (no I/O) of critical-path-first and FIFO list scheduling.');
+  out();
+
+  if (wanted(1) || wanted(2) || wanted(3)) await scenarios123();
+  if (wanted(4)) {
+    process.stderr.write('scenario 4: overhead and scaling\n');
+    await overhead();
+  }
+  if (wanted(5)) {
+    process.stderr.write('scenario 5: fan-out / fan-in\n');
+    await fanOutScenario();
+  }
+  if (wanted(6)) await scenario6();
+  out(`Total benchmark time: ${fmt((performance.now() - started) / 1000, 0)} s.`);
+  if (only.size === 0) await writeFile(join(ROOT, 'bench/RESULTS.md'), lines.join('\n') + '\n');
+}
+
+async function scenarios123(): Promise<void> {
+  process.stderr.write('scenario 1: barrier trap\n');
+  const s1 = await makespans([barrierTrap(8, 10, 8), barrierTrap(16, 8, 8)]);
+  process.stderr.write('scenario 2: critical-path starvation\n');
+  const s2 = await makespans([starvation(24, 6, 4)]);
+  process.stderr.write('scenario 3: random DAGs\n');
+  const s3 = await makespans([randomDag(30, 4, 1), randomDag(30, 4, 2), randomDag(30, 4, 3), randomDag(200, 8, 4), randomDag(200, 12, 5), randomDag(1000, 16, 6)]);
+
+  out('## Scenarios 1–3: makespan ÷ lower bound');
+  out();
+  table('1. Barrier trap (chains alternating 10 ms and 100 ms steps)', s1);
+  table('2. Critical-path starvation (24 short steps declared before a 6-step chain, limit 4)', s2);
+  table('3. LLM-like random DAGs (heavy-tailed durations, 50–2,000 ms)', s3);
+  const c = (rs: GraphResult[], n = 'conductor') => rs.map((r) => r.ratios[n]!);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const s13 = [...c(s1), ...c(s3)];
+  const beatsAll = [...s1, ...s2, ...s3].every((r) => r.ratios['conductor']! < r.ratios['async.auto']! && r.ratios['conductor']! < r.ratios['waves']!);
+  out(`Goals: scenarios 1 and 3 within 3 % of the lower bound on average (Conductor: ${fmt((mean(s13) - 1) * 100, 1)} %) — ${verdict(mean(s13) <= 1.03)};`);
+  out(`within 8 % at worst (${fmt((Math.max(...s13) - 1) * 100, 1)} %) — ${verdict(Math.max(...s13) <= 1.08)}; scenario 2 within 10 % (${fmt((c(s2)[0]! - 1) * 100, 1)} %) — ${verdict(c(s2)[0]! <= 1.1)};`);
+  out(`faster than async.auto and the waves runner on every graph — ${verdict(beatsAll)}.`);
+  out();
+  out('How to read these: the lower bound is often not reachable at all (steps are indivisible), so the "sim CP-first"');
+  out('column shows what a perfect scheduler with Conductor\'s policy achieves, with no I/O at all. Every real runner also');
+  out('pays one loopback HTTP round trip per step (about 1.5 ms on this machine), which on chains of short steps');
+  out('(scenario 1: 10 ms steps) is several per cent by itself. The waves runner loses 30–160 % to its barriers, and');
+  out('async.auto loses up to 60 % on the starvation graph to its FIFO order; Conductor starts the critical path first.');
+  out('Conductor schedules by the longest remaining path in steps: it does not know durations, and where chains are');
+  out('equally long but their steps differ in duration (scenario 1, 16 chains) FIFO can happen to do better.');
+  out();
+
+}
+
+async function scenario6(): Promise<void> {
+  process.stderr.write('scenario 6: rate-limited provider\n');
+  const r6 = await rateLimited();
+  out('## 6. Rate-limited provider');
+  out();
+  out(`100 independent LLM steps (limit 10) against a stand-in allowing 20 requests/s (sliding window), 429 with retry-after-ms beyond.`);
+  out();
+  out('| served | time ÷ ideal (5 s) | 429s per request |');
+  out('| ---: | ---: | ---: |');
+  out(`| ${r6.served}/${r6.steps} | ${fmt(r6.seconds / r6.ideal)} | ${fmt(r6.rejected / r6.steps)} |`);
+  out();
+  out(`Goal: every step served, within 1.2× of ideal — ${verdict(r6.served === r6.steps && r6.seconds / r6.ideal <= 1.2)}.`);
+  out();
+}
+
+async function overhead(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'conductor-bench-'));
+  try {
+    await writeFile(join(dir, 'tiny.txt'), 'x');
+    const rows: { n: number; usPerStep: number; engineUs: number; cpuUsPerStep: number; validateMs: number; heapPerStep: number }[] = [];
+    // The engine alone: the same graph with a `file` action that does nothing.
+    const noop = new ActionRegistry([{ ...fileAction, run: async () => ({ output: '' }) }]);
+    for (const n of [1000, 5000, 20000]) {
+      const g = instantDag(n);
+      const text = `config:\n  maxConcurrency: ${g.limit}\nsteps:\n${g.deps.map((ds, i) => `  - id: s${i}\n    file: { action: read, path: tiny.txt }${ds.length ? `\n    depends_on: [${ds.map((d) => `s${d}`).join(', ')}]` : ''}`).join('\n')}\n`;
+      globalThis.gc?.();
+      const v0 = performance.now();
+      const spec = parseWorkflow(text, join(dir, 'w.yaml'));
+      const validateMs = performance.now() - v0;
+      globalThis.gc?.();
+      const heapBefore = process.memoryUsage().heapUsed;
+      let peak = heapBefore;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const report = await runWorkflow(spec);
+      const wall = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      clearInterval(sampler);
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+      if (report.status !== 'succeeded') throw new Error(report.error);
+      await runWorkflow(spec, { actions: noop }); // warm-up
+      const e0 = performance.now();
+      await runWorkflow(spec, { actions: noop });
+      const engineUs = ((performance.now() - e0) * 1000) / n;
+      rows.push({ n, usPerStep: (wall * 1000) / n, engineUs, cpuUsPerStep: (cpu.user + cpu.system) / n, validateMs, heapPerStep: (peak - heapBefore) / n });
+    }
+    const cli = (args: string[]) => {
+      const times: number[] = [];
+      for (let k = 0; k < 7; k++) {
+        const t = performance.now();
+        spawnSync(process.execPath, [join(ROOT, 'bin/conductor.js'), ...args], { cwd: ROOT });
+        times.push(performance.now() - t);
+      }
+      return times.sort((a, b) => a - b)[3]!;
+    };
+    const version = cli(['--version']);
+    const validate = cli(['validate', 'examples/mixed.yaml']);
+    out('## 4. Overhead and scaling (instant steps: `file` reads of a tiny file, random DAG, limit 16)');
+    out();
+    out('| steps | engine µs per step (no-op action) | wall µs per step with file reads | CPU µs per step with file reads | validation (parse + checks) | peak heap growth per step |');
+    out('| ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of rows) out(`| ${r.n} | ${fmt(r.engineUs, 1)} | ${fmt(r.usPerStep, 1)} | ${fmt(r.cpuUsPerStep, 1)} | ${fmt(r.validateMs, 0)} ms | ${fmt(r.heapPerStep / 1024, 2)} KiB |`);
+    const ratio = rows[2]!.engineUs / rows[0]!.engineUs;
+    const ioRatio = rows[2]!.usPerStep / rows[0]!.usPerStep;
+    out();
+    out(`20k/1k per-step ratio: engine ${fmt(ratio)}, with file reads ${fmt(ioRatio)} (linear ≈ 1) — ${verdict(ratio < 1.5 && ioRatio < 1.5)}.`);
+    out(`Engine time per step under 20 µs — ${verdict(rows[2]!.engineUs < 20)}. With real file reads each step also pays the read itself (thread-pool round trips);`);
+    out('that part belongs to the file system, not the scheduler.');
+    out(`CLI start-up (median of 7): \`conductor --version\` ${fmt(version, 0)} ms — ${verdict(version < 200)}; \`conductor validate examples/mixed.yaml\` ${fmt(validate, 0)} ms.`);
+    out();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function fanOutScenario(): Promise<void> {
+  const g = fanOut(2000, 20, 100);
+  const server = await startStandIn({ latencyMs: 20 });
+  try {
+    const env = { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'bench' };
+    const workflowText = (block: (i: number) => string) =>
+      `config:\n  maxConcurrency: ${g.limit}\nsteps:\n${g.deps.map((ds, i) => `  - id: s${i}${ds.length ? `\n    depends_on: [${ds.map((d) => `s${d}`).join(', ')}]` : ''}\n    ${block(i)}`).join('\n')}\n`;
+    const llm = parseWorkflow(workflowText((i) => `llm: { model: "openai:bench", prompt: "step ${i}" }`), 'fan-llm.yaml');
+    const http = parseWorkflow(workflowText(() => `http: { url: "${server.url}/sleep?ms=20" }`), 'fan-http.yaml');
+    const span = async (spec: typeof llm, onEvent?: RunEventListener) => {
+      await runWorkflow(spec, { env, ...(onEvent ? { onEvent } : {}) }); // warm-up
+      const t0 = performance.now();
+      const report = await runWorkflow(spec, { env, ...(onEvent ? { onEvent } : {}) });
+      if (report.status !== 'succeeded') throw new Error(report.error);
+      return performance.now() - t0;
+    };
+    const llmSpan = await span(llm);
+    const httpSpan = await span(http);
+    // The same runs, recorded into the embedded store (a step's result is committed as it finishes).
+    const dir = await mkdtemp(join(tmpdir(), 'conductor-bench-store-'));
+    const store = new SqliteRunStore(join(dir, 'runs.db'));
+    const recordedLlm = await span(llm, recorder(store, llm, { redact: (t) => t }));
+    const recordedHttp = await span(http, recorder(store, http, { redact: (t) => t }));
+    store.close();
+    await rm(dir, { recursive: true, force: true });
+    const ideal = lowerBoundMs(g);
+    out('## 5. Fan-out / fan-in (1 → 2,000 → 1 steps, 20 ms stand-in latency, limit 100)');
+    out();
+    out('| steps | span ÷ ideal | steps per second |');
+    out('| --- | ---: | ---: |');
+    out(`| \`llm\` (AI SDK, OpenAI protocol) | ${fmt(llmSpan / ideal)} | ${fmt(g.durations.length / (llmSpan / 1000), 0)} |`);
+    out(`| \`http\` (plain fetch, same stand-in) | ${fmt(httpSpan / ideal)} | ${fmt(g.durations.length / (httpSpan / 1000), 0)} |`);
+    out(`| zero-overhead simulation | ${fmt(simulate(g, 'critical-path') / ideal)} | — |`);
+    out();
+    const overheadLlm = recordedLlm / llmSpan - 1;
+    const overheadHttp = recordedHttp / httpSpan - 1;
+    out(`Recording every step into the run store (SQLite, WAL, results committed as steps finish, grouped per event-loop turn) adds ${fmt(overheadLlm * 100, 1)} % to the \`llm\` fan-out`);
+    out(`and ${fmt(overheadHttp * 100, 1)} % to the \`http\` one — goal under 5 %: ${verdict(overheadLlm < 0.05)} (llm), ${verdict(overheadHttp < 0.05)} (http).`);
+    out();
+    out(`Ideal: ${fmt(ideal, 0)} ms. Goal: within 1.5× of ideal — ${verdict(llmSpan / ideal <= 1.5)} for \`llm\` steps, ${verdict(httpSpan / ideal <= 1.5)} for \`http\` steps.`);
+    out();
+  } finally {
+    await server.close();
+  }
+}
+
+await main();

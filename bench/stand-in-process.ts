@@ -1,0 +1,65 @@
+/**
+ * The benchmark's stand-in provider, in a process of its own: a real provider is not in our process, and on
+ * a 2-core machine a stand-in in the same process would take CPU from the engine it is measuring.
+ *
+ * Routes: `/sleep?ms=N` answers after N ms; the LLM protocols (see test/support/llm-stand-ins.ts) answer after
+ * BENCH_LATENCY_MS, and beyond BENCH_RPS requests per second (a sliding window) with 429 and retry-after-ms;
+ * `/stats` gives {accepted, rejected}. Started by `startStandIn()`, which reads the URL from its first line.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { addLlmRoutes } from '../test/support/llm-stand-ins.ts';
+import { reply, StandIn } from '../test/support/stand-in.ts';
+
+export interface StandInProcess {
+  url: string;
+  stats(): Promise<{ accepted: number; rejected: number }>;
+  close(): Promise<void>;
+}
+
+export async function startStandIn(options: { latencyMs?: number; rps?: number } = {}): Promise<StandInProcess> {
+  const child = spawn(process.execPath, [import.meta.filename], {
+    env: { ...process.env, BENCH_LATENCY_MS: String(options.latencyMs ?? 0), BENCH_RPS: String(options.rps ?? 0) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const url = line.trim();
+  return {
+    url,
+    stats: async () => (await (await fetch(`${url}/stats`)).json()) as { accepted: number; rejected: number },
+    close: async () => {
+      child.kill();
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function serve(): Promise<void> {
+  const latency = Number(process.env['BENCH_LATENCY_MS'] ?? 0);
+  const rps = Number(process.env['BENCH_RPS'] ?? 0);
+  const window: number[] = [];
+  let accepted = 0;
+  let rejected = 0;
+  const server = await StandIn.start({ record: false });
+  server.route('/sleep', (req, res) => void setTimeout(() => res.end('ok'), Number(new URL(`http://x${req.url}`).searchParams.get('ms') ?? 0)));
+  server.route('/stats', (_req, res) => reply(res, 200, { accepted, rejected }));
+  addLlmRoutes(server, {
+    intercept: async (_request, res) => {
+      const now = Date.now();
+      while (window.length && window[0]! <= now - 1000) window.shift();
+      if (rps > 0 && window.length >= rps) {
+        rejected++;
+        reply(res, 429, { error: { message: 'Rate limit reached for requests', type: 'requests' } }, { 'retry-after-ms': String(window[0]! + 1000 - now) });
+        return true;
+      }
+      window.push(now);
+      accepted++;
+      if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+      return false;
+    },
+  });
+  process.stdout.write(`${server.url}\n`);
+}
+
+if (import.meta.main) await serve();
