@@ -11,3 +11,8 @@ export type { StepStatus, FinalStepStatus, RunStatus } from './core/status.ts';
 export { ActionRegistry } from './actions/registry.ts';
 export { builtinActions } from './actions/builtin.ts';
 export type { ActionDefinition, ActionContext, ActionResult, Resource } from './actions/types.ts';
+export type { RunStore, RunRecord, StepRecord, NewRun, StepResult, RecordedRunStatus } from './store/types.ts';
+export { SqliteRunStore } from './store/sqlite.ts';
+export { recorder } from './store/recorder.ts';
+export { planResume, type ResumePlan } from './store/resume.ts';
+export { runRedactor } from './scheduler/secrets.ts';

@@ -21,12 +21,16 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.ts')).runCommand,
   validate: async () => (await import('./commands/validate.ts')).validateCommand,
   schema: async () => (await import('./commands/schema.ts')).schemaCommand,
+  runs: async () => (await import('./commands/runs.ts')).runsCommand,
+  resume: async () => (await import('./commands/resume.ts')).resumeCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
   run: 'Run a workflow: steps start as soon as what they use is ready',
   validate: 'Check a workflow and report every problem, without running anything',
   schema: 'Print the workflow JSON Schema (for editors)',
+  runs: 'List recorded runs, or show one (`runs show <id>`)',
+  resume: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',
 };
 
 export function version(): string {

@@ -4,10 +4,24 @@ import type { RunReport } from './report.ts';
 import type { FinalStepStatus } from './status.ts';
 
 export type RunEvent =
-  | { type: 'run:start'; runId: string; workflow: string; stepIds: readonly string[]; maxConcurrency: number; at: number }
+  | { type: 'run:start'; runId: string; workflow: string; stepIds: readonly string[]; maxConcurrency: number; inputs: Readonly<Record<string, unknown>>; at: number }
   | { type: 'step:start'; runId: string; stepId: string; at: number }
   | { type: 'step:notice'; runId: string; stepId: string; notice: ActionNotice; at: number }
-  | { type: 'step:end'; runId: string; stepId: string; status: FinalStepStatus; at: number; durationMs?: number; error?: string; output?: unknown }
+  | {
+      type: 'step:end';
+      runId: string;
+      stepId: string;
+      status: FinalStepStatus;
+      at: number;
+      durationMs?: number;
+      error?: string;
+      errorCode?: string;
+      output?: unknown;
+      properties?: Record<string, unknown>;
+      attempts?: number;
+      /** The result was taken from an earlier run (`resume`), not executed. */
+      reused?: true;
+    }
   | { type: 'run:end'; runId: string; report: RunReport; at: number };
 
 export type RunEventListener = (event: RunEvent) => void;

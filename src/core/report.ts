@@ -30,6 +30,8 @@ export interface StepReport {
   attempts?: number;
   /** Extra values the action exposed (`statusCode`, `headers`, `usage`, …). */
   properties?: Record<string, unknown>;
+  /** Taken from an earlier run by `resume`, not executed. */
+  reused?: true;
 }
 
 export interface ModelUsage {

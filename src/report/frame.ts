@@ -44,6 +44,7 @@ function stepLine(step: StepProgress, idWidth: number, now: number, style: Style
       return `${style.cyan(frame!)} ${id}  ${elapsed}${wait}`;
     }
     case 'succeeded':
+      if (step.reused) return `${style.dim('↺')} ${id}  ${style.dim('reused')}`;
       return `${style.green('✓')} ${id}  ${style.dim(formatDuration(step.durationMs ?? 0))}`;
     case 'failed':
       return `${style.red('✗')} ${id}  ${style.red(firstLine(step.error ?? 'failed'))}`;

@@ -17,7 +17,8 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
         break;
       case 'step:end': {
         const took = event.durationMs === undefined ? '' : ` in ${formatDuration(event.durationMs)}`;
-        if (event.status === 'succeeded') write(`  ${style.green('✓')} ${event.stepId} succeeded${took}\n`);
+        if (event.reused) write(`  ${style.dim('↺')} ${event.stepId} reused from the earlier run\n`);
+        else if (event.status === 'succeeded') write(`  ${style.green('✓')} ${event.stepId} succeeded${took}\n`);
         else if (event.status === 'failed') write(`  ${style.red('✗')} ${event.stepId} failed${took}: ${event.error ?? ''}\n`);
         else write(`  ${style.yellow('⊘')} ${event.stepId} ${event.status}${took}\n`);
         break;

@@ -8,6 +8,7 @@ export interface StepProgress {
   startedAt?: number;
   durationMs?: number;
   error?: string;
+  reused?: boolean;
   /** Set while the step waits out a rate limit or before a retry. */
   waiting?: { reason: string; untilMs: number };
 }
@@ -49,6 +50,7 @@ export class RunProgress {
           step.waiting = undefined;
           if (event.durationMs !== undefined) step.durationMs = event.durationMs;
           if (event.error !== undefined) step.error = event.error;
+          if (event.reused) step.reused = true;
         }
         return step;
       }

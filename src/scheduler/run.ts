@@ -8,7 +8,6 @@ import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { RunEvent, RunEventListener } from '../core/events.ts';
 import { ConductorError, UsageError, WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
-import { createRedactor, SECRET_ENV } from '../core/redact.ts';
 import type { ModelUsage, RunReport, StepReport } from '../core/report.ts';
 import type { RunStatus, StepStatus } from '../core/status.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
@@ -18,6 +17,7 @@ import type { AnyAction, PreflightContext } from '../actions/types.ts';
 import { resolveInputs } from './inputs.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
+import { runRedactor } from './secrets.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
 export interface RunOptions {
@@ -35,6 +35,11 @@ export interface RunOptions {
   /** Default model when neither the step nor `config.model` names one (the CLI's `--model`). */
   model?: string;
   runId?: string;
+  /**
+   * Steps already done in an earlier run (`resume`): they are not executed; their recorded results feed the
+   * steps that use them.
+   */
+  reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
 }
 
 interface Completion {
@@ -63,7 +68,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   preflight(spec, stepActions, { env, defaults });
 
   const runId = options.runId ?? randomUUID();
-  const redact = createRedactor(secretValues(spec, env));
+  const redact = runRedactor(spec, env, inputs);
   const emit = (event: RunEvent) => options.onEvent?.(event);
 
   // Run state, owned by this function alone.
@@ -76,7 +81,17 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const attempts = new Int32Array(n);
   const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
   const ready = new ReadyQueue(Float64Array.from(plan.steps, (s) => s.remaining));
-  for (let i = 0; i < n; i++) if (waitingOn[i] === 0) ready.push(i);
+  const reused = new Uint8Array(n);
+  for (const [id, result] of Object.entries(options.reuse ?? {})) {
+    const i = plan.byId.get(id);
+    if (i === undefined) throw new UsageError(`cannot reuse \`${id}\`: the workflow has no such step`);
+    reused[i] = 1;
+    status[i] = 'succeeded';
+    outputs[i] = result.output;
+    properties[i] = result.properties;
+    for (const d of plan.steps[i]!.dependents) waitingOn[d]!--;
+  }
+  for (let i = 0; i < n; i++) if (waitingOn[i] === 0 && !reused[i]) ready.push(i);
 
   const controller = new AbortController();
   let interrupted = false;
@@ -114,7 +129,10 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   };
 
   const startedAt = Date.now();
-  emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, at: startedAt });
+  emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, inputs, at: startedAt });
+  for (let i = 0; i < n; i++) {
+    if (reused[i]) emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'succeeded', at: startedAt, output: outputs[i], ...(properties[i] ? { properties: properties[i] } : {}), reused: true });
+  }
 
   let running = 0;
   let stopping = controller.signal.aborted;
@@ -150,7 +168,17 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         if (!stopping) failure = i;
       }
       const error = errors[i];
-      emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: outcome.status, at: finished[i]!, durationMs: finished[i]! - started[i]!, ...(error ? { error: error.message } : {}), ...(outcome.status === 'succeeded' ? { output: outcome.output } : {}) });
+      emit({
+        type: 'step:end',
+        runId,
+        stepId: steps[i]!.id,
+        status: outcome.status,
+        at: finished[i]!,
+        durationMs: finished[i]! - started[i]!,
+        attempts: attempts[i]!,
+        ...(error ? { error: error.message, errorCode: error.code } : {}),
+        ...(outcome.status === 'succeeded' ? { output: outcome.output, ...(outcome.properties ? { properties: outcome.properties } : {}) } : {}),
+      });
       if (outcome.status === 'failed' && !stopping) {
         // Fail fast: nothing new starts, and everything in flight is aborted through its signal.
         stopping = true;
@@ -188,7 +216,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     durationMs: finishedAt - startedAt,
     steps: Object.fromEntries(steps.map((s, i) => [s.id, stepReport(i)])),
     outputs: finalOutputs,
-    usage: usageByModel(properties),
+    usage: usageByModel(properties.filter((_, i) => !reused[i])),
     ...(runError ? { error: runError } : {}),
   };
   emit({ type: 'run:end', runId, report, at: finishedAt });
@@ -204,6 +232,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
       ...(error ? { error: error.message, errorCode: error.code } : {}),
       ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]!, attempts: attempts[i]! } : {}),
       ...(properties[i] ? { properties: properties[i] } : {}),
+      ...(reused[i] ? { reused: true } : {}),
     };
   }
 }
@@ -252,20 +281,3 @@ function checkEnvironment(spec: WorkflowSpec, env: Readonly<Record<string, strin
   if (missing.length) throw new WorkflowInvalidError(missing);
 }
 
-/**
- * Values that must never be shown: credentials in the environment (by name), and whatever `${env.*}` the
- * workflow uses that looks like a key (a long token with no spaces).
- */
-function secretValues(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>): string[] {
-  const values: string[] = [];
-  for (const [name, value] of Object.entries(env)) if (value && SECRET_ENV.test(name)) values.push(value);
-  for (const step of spec.steps) {
-    for (const ref of referencesOf(step.input)) {
-      const value = ref.root === 'env' ? env[ref.name] : undefined;
-      if (value && ref.root === 'env' && (SECRET_ENV.test(ref.name) || TOKEN_LIKE.test(value))) values.push(value);
-    }
-  }
-  return values;
-}
-
-const TOKEN_LIKE = /^[A-Za-z0-9_\-.~+/=:]{20,}$/;

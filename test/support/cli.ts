@@ -1,5 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** Every CLI test records into a store of its own, never the user's ~/.conductor. */
+export const TEST_HOME = mkdtempSync(join(tmpdir(), 'conductor-home-'));
+process.on('exit', () => rmSync(TEST_HOME, { recursive: true, force: true }));
 
 export const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/conductor.js');
@@ -14,7 +20,7 @@ export interface CliResult {
 export function conductor(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', NO_COLOR: '1', ...options.env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', CONDUCTOR_HOME: TEST_HOME, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

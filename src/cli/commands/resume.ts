@@ -1,0 +1,44 @@
+import { UsageError } from '../../core/errors.ts';
+import { loadWorkflow } from '../../definition/load.ts';
+import { resolveInputs } from '../../scheduler/inputs.ts';
+import { contentHash } from '../../store/fingerprint.ts';
+import { planResume } from '../../store/resume.ts';
+import { displayPath } from '../diagnostics.ts';
+import { execute, openStore, parseInputs, RUN_OPTIONS } from '../execute.ts';
+import type { Command } from '../main.ts';
+import { createStyle } from '../style.ts';
+
+export const resumeCommand: Command = {
+  summary: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',
+  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--store PATH]',
+  options: {
+    ...RUN_OPTIONS,
+    from: { type: 'string', description: 'Re-run this step and everything downstream of it, even if it succeeded' },
+  },
+  async run({ values, positionals }, io) {
+    if (positionals.length !== 1) throw new UsageError(positionals.length ? 'expected one run id' : 'missing the run id', { hint: 'run `conductor runs` to list recent runs' });
+    if (values['no-store'] === true) throw new UsageError('`resume` reads the run store; `--no-store` does not go with it');
+    const store = openStore(values, io);
+    let record;
+    try {
+      record = store.getRun(positionals[0]!);
+    } finally {
+      store.close();
+    }
+    if (!record) throw new UsageError(`no run \`${positionals[0]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
+    const spec = await loadWorkflow(record.run.workflow);
+    // The original inputs, with any given now on top.
+    const given = { ...record.run.inputs, ...(await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd)) };
+    const inputs = resolveInputs(spec, given);
+    const plan = planResume(spec, record, inputs, values['from'] as string | undefined);
+    const style = createStyle(io.stderr, io.env);
+    const lines = [`${style.bold('resuming')} run ${record.run.id} (${record.run.status}) of ${displayPath(record.run.workflow, io.cwd)}`];
+    if (contentHash(spec.source) !== record.run.workflowHash) lines.push('  the workflow file changed since that run');
+    const reused = spec.steps.filter((s) => s.id in plan.reuse).map((s) => s.id);
+    lines.push(`  reused: ${reused.length ? reused.join(', ') : 'nothing'}`);
+    const why = { changed: 'changed', new: 'new step', upstream: 'a step it depends on re-runs', from: '--from' } as const;
+    for (const c of plan.changed) lines.push(`  re-run: ${c.stepId} (${why[c.reason]})`);
+    if (plan.remaining.length) lines.push(`  to run: ${plan.remaining.join(', ')}`);
+    return execute({ spec, inputs, values, io, reuse: plan.reuse, resumedFrom: record.run.id, preface: lines.join('\n') + '\n' });
+  },
+};

@@ -1,0 +1,88 @@
+import { UsageError } from '../../core/errors.ts';
+import { formatDuration } from '../../report/progress.ts';
+import type { RunRecord, StepRecord } from '../../store/types.ts';
+import { displayPath } from '../diagnostics.ts';
+import { EXIT } from '../io.ts';
+import type { Command } from '../main.ts';
+import { createStyle, type Style } from '../style.ts';
+import { openStore } from '../execute.ts';
+
+export const runsCommand: Command = {
+  summary: 'List recorded runs, or show one',
+  usage: 'conductor runs [--json] [--limit N]  |  conductor runs show <run-id> [--json]',
+  options: {
+    json: { type: 'boolean', description: 'Print JSON (complete outputs)' },
+    limit: { type: 'string', description: 'How many runs to list (default 20)' },
+    store: { type: 'string', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+  },
+  async run({ values, positionals }, io) {
+    const json = values['json'] === true;
+    const style = createStyle(io.stdout, io.env);
+    const store = openStore(values, io);
+    try {
+      if (positionals[0] === 'show') {
+        if (positionals.length !== 2) throw new UsageError('expected one run id', { hint: 'conductor runs show <run-id>' });
+        const found = store.getRun(positionals[1]!);
+        if (!found) throw new UsageError(`no run \`${positionals[1]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
+        io.stdout.write(json ? JSON.stringify(found, null, 2) + '\n' : showRun(found.run, found.steps, style, io.cwd, io.stdout.columns ?? 100));
+        return EXIT.ok;
+      }
+      if (positionals.length > 0) throw new UsageError(`unknown \`runs\` subcommand \`${positionals[0]}\``, { hint: `usage: ${this.usage}` });
+      const limit = values['limit'] === undefined ? 20 : Number(values['limit']);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`\`--limit\` expects a whole number ≥ 1, got \`${String(values['limit'])}\``);
+      const runs = store.listRuns(limit);
+      io.stdout.write(json ? JSON.stringify(runs, null, 2) + '\n' : listRuns(runs, style, io.cwd));
+      return EXIT.ok;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+function statusText(status: string, style: Style): string {
+  const padded = status.padEnd(11);
+  return status === 'succeeded' ? style.green(padded) : status === 'failed' || status === 'interrupted' ? style.red(padded) : status === 'running' ? style.cyan(padded) : style.yellow(padded);
+}
+
+function when(ms: number): string {
+  return new Date(ms).toLocaleString('sv-SE').slice(0, 19);
+}
+
+function listRuns(runs: RunRecord[], style: Style, cwd: string): string {
+  if (runs.length === 0) return 'no runs recorded yet\n';
+  const rows = runs.map((r) => [
+    r.id.slice(0, 8),
+    statusText(r.status, style),
+    when(r.startedAt),
+    r.finishedAt ? formatDuration(r.finishedAt - r.startedAt) : '—',
+    `${r.stepsDone}/${r.stepCount}`,
+    displayPath(r.workflow, cwd),
+  ]);
+  const header = ['ID', 'STATUS     ', 'STARTED', 'DURATION', 'STEPS', 'WORKFLOW'];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.replace(/\u001b\[[0-9;]*m/g, '').length)));
+  const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell + ' '.repeat(widths[c]! - cell.replace(/\u001b\[[0-9;]*m/g, '').length))).join('  ');
+  return [style.bold(line(header)), ...rows.map(line)].join('\n') + '\n';
+}
+
+function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string, width: number): string {
+  const lines = [
+    `${style.bold('run')} ${run.id}`,
+    `  workflow  ${displayPath(run.workflow, cwd)}`,
+    `  status    ${statusText(run.status, style).trim()}${run.error ? ` — ${run.error}` : ''}`,
+    `  started   ${when(run.startedAt)}${run.finishedAt ? `, took ${formatDuration(run.finishedAt - run.startedAt)}` : ''}`,
+    ...(run.resumedFrom ? [`  resumed   from ${run.resumedFrom}`] : []),
+    ...(Object.keys(run.inputs).length ? [`  inputs    ${JSON.stringify(run.inputs)}`] : []),
+    '',
+  ];
+  const idWidth = Math.max(4, ...steps.map((s) => s.stepId.length));
+  for (const s of steps) {
+    const took = s.reused ? 'reused' : s.startedAt !== undefined && s.finishedAt !== undefined ? formatDuration(s.finishedAt - s.startedAt) : '';
+    const tries = s.attempts && s.attempts > 1 ? ` ×${s.attempts}` : '';
+    const detail = s.error ?? (s.output === undefined ? '' : typeof s.output === 'string' ? s.output : JSON.stringify(s.output));
+    const head = `  ${s.stepId.padEnd(idWidth)}  ${statusText(s.status === 'not_run' ? 'not run' : s.status, style)} ${took.padEnd(9)}${tries}  `;
+    const room = Math.max(10, width - head.replace(/\u001b\[[0-9;]*m/g, '').length - 1);
+    const flat = detail.replace(/\s+/g, ' ').trim();
+    lines.push(head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat));
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,114 @@
+/**
+ * What `run` and `resume` share: reporters on the terminal, recording into the store, the closing summary,
+ * the outputs, and the exit code.
+ */
+import { resolve } from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { UsageError } from '../core/errors.ts';
+import type { RunEvent } from '../core/events.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import { liveReporter } from '../report/live.ts';
+import { plainReporter } from '../report/plain.ts';
+import { formatSummary } from '../report/summary.ts';
+import { resolveInputs } from '../scheduler/inputs.ts';
+import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
+import { runRedactor } from '../scheduler/secrets.ts';
+import { storePath } from '../store/home.ts';
+import { recorder } from '../store/recorder.ts';
+import { SqliteRunStore } from '../store/sqlite.ts';
+import type { RunStore } from '../store/types.ts';
+import { EXIT, type CliIO } from './io.ts';
+import type { Command } from './main.ts';
+import { createStyle } from './style.ts';
+
+/** Options `run` and `resume` both take. */
+export const RUN_OPTIONS = {
+  input: { type: 'string', short: 'i', multiple: true, description: 'An input value, name=value (name=@file reads it from a file); repeatable' },
+  json: { type: 'boolean', description: 'Print one JSON report on stdout when the run ends, and nothing else' },
+  quiet: { type: 'boolean', short: 'q', description: 'Print only the workflow outputs' },
+  'max-concurrency': { type: 'string', description: 'How many steps may run at once (overrides config.maxConcurrency)' },
+  model: { type: 'string', description: 'Default model for llm steps that name none (provider:model)' },
+  store: { type: 'string', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+  'no-store': { type: 'boolean', description: 'Do not record this run' },
+} satisfies Command['options'];
+
+export function openStore(values: Record<string, unknown>, io: CliIO): RunStore {
+  return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined));
+}
+
+export interface Execution {
+  spec: WorkflowSpec;
+  inputs: Record<string, unknown>;
+  values: Record<string, unknown>;
+  io: CliIO;
+  reuse?: RunOptions['reuse'];
+  resumedFrom?: string;
+  /** Printed before the run starts (e.g. which steps a resume re-runs). */
+  preface?: string;
+}
+
+export async function execute({ spec, inputs, values, io, reuse, resumedFrom, preface }: Execution): Promise<number> {
+  const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
+  const json = values['json'] === true;
+  const quiet = values['quiet'] === true;
+  const style = createStyle(io.stderr, io.env);
+  // Typed and checked here too, so the recorder sees the same values the run uses.
+  const typedInputs = resolveInputs(spec, inputs);
+  const store = values['no-store'] === true ? undefined : openStore(values, io);
+  try {
+    const record = store ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
+    const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
+    const show = live?.onEvent ?? plain;
+    if (preface && !json && !quiet) io.stderr.write(preface);
+    const report = await runWorkflow(spec, {
+      inputs: typedInputs,
+      signal: io.signal,
+      env: io.env,
+      ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
+      ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
+      ...(reuse ? { reuse } : {}),
+      onEvent: (event: RunEvent) => {
+        record?.(event);
+        show?.(event);
+      },
+    }).finally(() => live?.stop());
+
+    if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else {
+      if (!quiet) io.stderr.write(formatSummary(report, style) + (store ? style.dim(`  run ${report.runId}${report.status === 'succeeded' ? '' : ` · conductor resume ${report.runId.slice(0, 8)}`}\n`) : ''));
+      if (Object.keys(report.outputs).length > 0) io.stdout.write(toYaml(report.outputs, { lineWidth: 0 }));
+    }
+    return report.status === 'succeeded' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
+  } finally {
+    store?.close();
+  }
+}
+
+export async function parseInputs(pairs: string[], cwd: string): Promise<Record<string, unknown>> {
+  const { readFile } = await import('node:fs/promises');
+  const inputs: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`\`-i ${pair}\`: expected name=value`, { hint: 'e.g. -i topic=whales, or -i text=@notes.txt to read a file' });
+    const name = pair.slice(0, eq);
+    let value = pair.slice(eq + 1);
+    if (value.startsWith('@')) {
+      const file = resolve(cwd, value.slice(1));
+      try {
+        value = await readFile(file, 'utf8');
+      } catch (error) {
+        throw new UsageError(`\`-i ${name}=${value}\`: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      }
+    }
+    inputs[name] = value;
+  }
+  return inputs;
+}
+
+function parseLimit(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError(`\`--max-concurrency\` expects an integer from 1 to 1000, got \`${text}\``);
+  return n;
+}

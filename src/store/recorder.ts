@@ -1,0 +1,65 @@
+/**
+ * Records a run into a store by following its events: the run when it starts, each step's result the moment
+ * the step finishes, the outcome at the end. Secrets are redacted before anything is written.
+ */
+import type { RunEventListener } from '../core/events.ts';
+import type { Redactor } from '../core/redact.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import { contentHash, stepFingerprint } from './fingerprint.ts';
+import type { RunStore } from './types.ts';
+
+export interface RecorderOptions {
+  resumedFrom?: string;
+  redact: Redactor;
+}
+
+export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
+  // Redact through the JSON text; skip the round trip when the text holds no secret (the common case).
+  const clean = <T>(value: T): T => {
+    if (value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean') return value;
+    const text = JSON.stringify(value);
+    const redacted = options.redact(text);
+    return redacted === text ? value : (JSON.parse(redacted) as T);
+  };
+  const started = new Map<string, number>();
+  return (event) => {
+    switch (event.type) {
+      case 'run:start':
+        store.startRun({
+          id: event.runId,
+          workflow: spec.file,
+          workflowHash: contentHash(spec.source),
+          inputs: clean(event.inputs),
+          startedAt: event.at,
+          ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
+          steps: spec.steps.map((s) => ({ stepId: s.id, fingerprint: stepFingerprint(s, event.inputs) })),
+        });
+        break;
+      case 'step:start':
+        started.set(event.stepId, event.at);
+        break;
+      case 'step:end':
+        store.recordStep(event.runId, event.stepId, {
+          status: event.status,
+          ...(event.output === undefined ? {} : { output: clean(event.output) }),
+          ...(event.properties ? { properties: clean(event.properties) } : {}),
+          ...(event.error === undefined ? {} : { error: options.redact(event.error) }),
+          ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
+          ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
+          ...(started.has(event.stepId) ? { startedAt: started.get(event.stepId)!, finishedAt: event.at } : {}),
+          ...(event.reused ? { reused: true } : {}),
+        });
+        break;
+      case 'run:end':
+        store.finishRun(event.runId, {
+          status: event.report.status,
+          ...(event.report.error ? { error: options.redact(event.report.error) } : {}),
+          finishedAt: event.at,
+          outputs: clean(event.report.outputs),
+        });
+        break;
+      case 'step:notice':
+        break;
+    }
+  };
+}

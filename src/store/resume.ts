@@ -1,0 +1,50 @@
+/**
+ * Which steps a resumed run can take from the record and which must run: a step is reused only if it
+ * succeeded, does exactly what it did then (same fingerprint), everything it depends on is reused too, and
+ * `--from` does not name it or anything upstream of it.
+ */
+import { ConductorError, UsageError } from '../core/errors.ts';
+import { didYouMean } from '../core/suggest.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import { stepFingerprint } from './fingerprint.ts';
+import type { RunRecord, StepRecord } from './types.ts';
+
+export interface ResumePlan {
+  reuse: Record<string, { output: unknown; properties?: Record<string, unknown> }>;
+  /** Steps that succeeded before but run again, and why. */
+  changed: { stepId: string; reason: 'changed' | 'new' | 'upstream' | 'from' }[];
+  /** Steps that run because they had not succeeded. */
+  remaining: string[];
+}
+
+export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: StepRecord[] }, inputs: Readonly<Record<string, unknown>>, from?: string): ResumePlan {
+  if (record.run.status === 'running') {
+    throw new ConductorError('run_active', `run ${record.run.id} is still running (process ${record.run.pid})`, { hint: 'wait for it to end, or stop it first' });
+  }
+  const fromIndex = from === undefined ? undefined : spec.plan.byId.get(from);
+  if (from !== undefined && fromIndex === undefined) {
+    throw new UsageError(`\`--from ${from}\`: the workflow has no step \`${from}\``, { hint: didYouMean(from, spec.plan.byId.keys()) ?? 'run `conductor validate` to list the steps' });
+  }
+  const recorded = new Map(record.steps.map((s) => [s.stepId, s]));
+  const rerun = new Uint8Array(spec.steps.length);
+  const plan: ResumePlan = { reuse: {}, changed: [], remaining: [] };
+  for (const i of spec.plan.order) {
+    const step = spec.steps[i]!;
+    const before = recorded.get(step.id);
+    const upstream = spec.plan.steps[i]!.dependsOn.some((d) => rerun[d]);
+    let reason: ResumePlan['changed'][number]['reason'] | 'remaining' | undefined;
+    if (!before) reason = 'new';
+    else if (before.status !== 'succeeded') reason = 'remaining';
+    else if (i === fromIndex) reason = 'from';
+    else if (before.fingerprint !== stepFingerprint(step, inputs)) reason = 'changed';
+    else if (upstream) reason = 'upstream';
+    if (reason === undefined) {
+      plan.reuse[step.id] = { output: before!.output, ...(before!.properties ? { properties: before!.properties } : {}) };
+      continue;
+    }
+    rerun[i] = 1;
+    if (reason === 'remaining') plan.remaining.push(step.id);
+    else plan.changed.push({ stepId: step.id, reason });
+  }
+  return plan;
+}

@@ -1,0 +1,69 @@
+/**
+ * Run history, behind an interface: the engine and the CLI see only `RunStore`, so another store (a server
+ * database, say) can be added without touching either.
+ */
+import type { FinalStepStatus, RunStatus, StepStatus } from '../core/status.ts';
+
+/** A run as recorded. `interrupted`: it was running when its process died (no live owner). */
+export type RecordedRunStatus = RunStatus | 'running' | 'interrupted';
+
+export interface RunRecord {
+  id: string;
+  workflow: string;
+  workflowHash: string;
+  inputs: Record<string, unknown>;
+  status: RecordedRunStatus;
+  error?: string;
+  startedAt: number;
+  finishedAt?: number;
+  pid: number;
+  host: string;
+  resumedFrom?: string;
+  stepCount: number;
+  stepsDone: number;
+  outputs?: Record<string, unknown>;
+}
+
+export interface StepRecord extends Omit<StepResult, 'status' | 'reused'> {
+  stepId: string;
+  position: number;
+  /** Hash of what the step does (its definition, and the input values it uses): a changed step re-runs. */
+  fingerprint: string;
+  /** `pending` for a step the run never got to. */
+  status: StepStatus | FinalStepStatus;
+  /** Taken from an earlier run by `resume`, not executed again. */
+  reused: boolean;
+}
+
+export interface NewRun {
+  id: string;
+  workflow: string;
+  workflowHash: string;
+  inputs: Record<string, unknown>;
+  startedAt: number;
+  resumedFrom?: string;
+  steps: { stepId: string; fingerprint: string }[];
+}
+
+export interface StepResult {
+  status: FinalStepStatus;
+  output?: unknown;
+  properties?: Record<string, unknown>;
+  error?: string;
+  errorCode?: string;
+  attempts?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  reused?: boolean;
+}
+
+export interface RunStore {
+  startRun(run: NewRun): void;
+  /** Records one step's result, called the moment the step finishes; durable by the end of that event-loop turn. */
+  recordStep(runId: string, stepId: string, result: StepResult): void;
+  finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void;
+  /** Newest first. */
+  listRuns(limit?: number): RunRecord[];
+  getRun(id: string): { run: RunRecord; steps: StepRecord[] } | undefined;
+  close(): void;
+}

@@ -1,0 +1,181 @@
+/**
+ * Run history and resume, through the CLI as users meet them: a stand-in server counts the requests each step
+ * makes, so "not executed again" is what the server saw, not what the report claims.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { conductor, run } from './support/cli.ts';
+import { Gate, reply, StandIn } from './support/stand-in.ts';
+import { tempDir, writeWorkflow } from './support/workflow.ts';
+
+let server: StandIn;
+before(async () => (server = await StandIn.start()));
+after(() => server.close());
+
+const count = (prefix: string) => (step: string) => server.byPath(`/${prefix}/${step}`).length;
+
+/** a → b → c, and d on its own; each step GETs /<prefix>/<id> and passes on what it got. */
+function chain(prefix: string): string {
+  return `steps:
+  - id: a
+    http: { url: "${server.url}/${prefix}/a" }
+  - id: b
+    http: { url: "${server.url}/${prefix}/b?from=\${steps.a.output.value}" }
+  - id: c
+    retry: { attempts: 1 }
+    http: { url: "${server.url}/${prefix}/c?from=\${steps.b.output.value}" }
+  - id: d
+    http: { url: "${server.url}/${prefix}/d" }
+outputs:
+  last: \${steps.c.output.value}
+  other: \${steps.d.output.value}
+`;
+}
+
+const storeArgs = (dir: string) => ['--store', join(dir, 'runs.db')];
+
+describe('resume', { timeout: 60_000 }, () => {
+  it('after a failure at step k, runs exactly the steps that had not succeeded, with the same outputs as a clean run', async (t) => {
+    const dir = await tempDir(t);
+    let fixed = false;
+    server.fallback((req, res) => {
+      if (req.path === '/fail/c' && !fixed) return reply(res, 503, 'c is down');
+      reply(res, 200, { value: `${req.path.split('/').pop()}(${new URL(req.url, 'http://x').searchParams.get('from') ?? ''})` });
+    });
+    const file = await writeWorkflow(dir, chain('fail'));
+    const first = await run(['run', file, '--json', ...storeArgs(dir)]);
+    assert.equal(first.code, 1);
+    const failed = JSON.parse(first.stdout);
+    assert.equal(failed.steps.c.status, 'failed');
+    const n = count('fail');
+    assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 1, 1, 1]);
+
+    fixed = true;
+    const resumed = await run(['resume', failed.runId.slice(0, 8), '--json', ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 1, 2, 1], 'only c ran again');
+    const report = JSON.parse(resumed.stdout);
+    assert.deepEqual(report.outputs, { last: 'c(b(a()))', other: 'd()' });
+    assert.deepEqual([report.steps.a.reused, report.steps.c.reused], [true, undefined]);
+
+    const clean = await run(['run', file, '--json', '--no-store']);
+    assert.deepEqual(JSON.parse(clean.stdout).outputs, report.outputs);
+
+    const human = await run(['resume', failed.runId, ...storeArgs(dir)]);
+    assert.match(human.stderr, /^resuming run .* \(failed\) of .*workflow\.yaml\n {2}reused: a, b, d\n {2}to run: c\n/);
+  });
+
+  it('after kill -9 mid-flight, the run shows as interrupted and resumes without re-running finished steps', async (t) => {
+    const dir = await tempDir(t);
+    const hold = new Gate();
+    server.fallback(async (req, res) => {
+      if (req.path === '/kill/b') await hold.wait();
+      reply(res, 200, { value: req.path });
+    });
+    const file = await writeWorkflow(dir, chain('kill'));
+    const { child, done } = conductor(['run', file, ...storeArgs(dir)]);
+    // a has finished (b only starts after it), d has been answered, b is in flight.
+    await server.until(() => server.byPath('/kill/b').length === 1 && server.byPath('/kill/d')[0]?.endedAt !== undefined);
+    // d's result is committed when its step ends, a moment after the server answered: wait for the store.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const shown = JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout)[0];
+      if (shown?.stepsDone === 2 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await done;
+    hold.open();
+
+    const listed = JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(listed[0].status, 'interrupted');
+    assert.equal(listed[0].stepsDone, 2);
+    const n = count('kill');
+    const resumed = await run(['resume', listed[0].id, '--json', ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 2, 1, 1]);
+  });
+
+  it('after editing one step, re-runs that step and its dependents only, and says which', async (t) => {
+    const dir = await tempDir(t);
+    server.fallback((req, res) => reply(res, 200, { value: req.path }));
+    const file = await writeWorkflow(dir, chain('edit'));
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(first.status, 'succeeded');
+    await writeFile(file, (await readFile(file, 'utf8')).replace(`/edit/b?from=`, `/edit/b?v=2&from=`));
+    const resumed = await run(['resume', first.runId, ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /the workflow file changed since that run\n {2}reused: a, d\n {2}re-run: b \(changed\)\n {2}re-run: c \(a step it depends on re-runs\)\n/);
+    const n = count('edit');
+    assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 2, 2, 1]);
+  });
+
+  it('--from re-runs a step and everything downstream', async (t) => {
+    const dir = await tempDir(t);
+    server.fallback((req, res) => reply(res, 200, { value: req.path }));
+    const file = await writeWorkflow(dir, chain('from'));
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+    const resumed = await run(['resume', first.runId, '--from', 'b', '--json', ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0);
+    const n = count('from');
+    assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 2, 2, 1]);
+    const wrong = await run(['resume', first.runId, '--from', 'bb', ...storeArgs(dir)]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /`--from bb`: the workflow has no step `bb`\n {2}hint: did you mean `b`\?/);
+  });
+});
+
+describe('the store', { timeout: 60_000 }, () => {
+  it('survives concurrent runs of different workflows', async (t) => {
+    const dir = await tempDir(t);
+    server.fallback((req, res) => void setTimeout(() => reply(res, 200, { value: req.path }), 2));
+    const steps = (prefix: string) => Array.from({ length: 30 }, (_, i) => `  - id: s${i}\n    http: { url: "${server.url}/${prefix}/${i}" }\n`).join('');
+    const one = await writeWorkflow(dir, `config:\n  maxConcurrency: 4\nsteps:\n${steps('one')}`, 'one.yaml');
+    const two = await writeWorkflow(dir, `config:\n  maxConcurrency: 4\nsteps:\n${steps('two')}`, 'two.yaml');
+    const results = await Promise.all([run(['run', one, ...storeArgs(dir)]), run(['run', two, ...storeArgs(dir)]), run(['run', one, ...storeArgs(dir)])]);
+    assert.deepEqual(results.map((r) => r.code), [0, 0, 0], results.map((r) => r.stderr).join('\n'));
+    const listed = JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(listed.length, 3);
+    for (const r of listed) assert.deepEqual([r.status, r.stepsDone, r.stepCount], ['succeeded', 30, 30]);
+  });
+
+  it('lists runs newest first and shows one, with complete outputs in JSON', async (t) => {
+    const dir = await tempDir(t);
+    const long = 'x'.repeat(500);
+    server.route('/show/long', (_req, res) => reply(res, 200, long));
+    const file = await writeWorkflow(dir, `steps:\n  - id: long\n    http: { url: "${server.url}/show/long" }\n`);
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+    const second = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+    const table = (await run(['runs', ...storeArgs(dir)])).stdout.split('\n');
+    assert.match(table[0]!, /^ID +STATUS +STARTED +DURATION +STEPS +WORKFLOW$/);
+    assert.ok(table[1]!.startsWith(second.runId.slice(0, 8)) && table[2]!.startsWith(first.runId.slice(0, 8)));
+    assert.match(table[1]!, / succeeded .* 1\/1 /);
+    const shown = await run(['runs', 'show', first.runId, ...storeArgs(dir)]);
+    assert.match(shown.stdout, /^ {2}long +succeeded +\d+ ms +x+…$/m);
+    const json = JSON.parse((await run(['runs', 'show', first.runId, '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(json.steps[0].output, long);
+    const missing = await run(['runs', 'show', 'nope', ...storeArgs(dir)]);
+    assert.equal(missing.code, 2);
+  });
+
+  it('never writes secrets: keys from the environment, tokens used in headers, secret inputs', async (t) => {
+    const dir = await tempDir(t);
+    const key = 'sk-proj-conductor-secret-abcdef0123456789';
+    const token = 'tok_live_0123456789abcdefghijklmn';
+    server.route('/echo-auth', (req, res) => reply(res, 200, { sawAuthorization: req.headers['authorization'], sawKey: req.headers['x-key'] }));
+    const file = await writeWorkflow(
+      dir,
+      `inputs:\n  api_token: { type: string }\nsteps:\n  - id: call\n    http:\n      url: "${server.url}/echo-auth"\n      headers: { authorization: "Bearer \${env.SERVICE_TOKEN}", x-key: "\${inputs.api_token}" }\n`,
+    );
+    const result = await run(['run', file, '-i', `api_token=${key}`, ...storeArgs(dir)], { env: { SERVICE_TOKEN: token, OPENAI_API_KEY: key } });
+    assert.equal(result.code, 0, result.stderr);
+    const shown = (await run(['runs', 'show', JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout)[0].id, '--json', ...storeArgs(dir)])).stdout;
+    assert.match(shown, /Bearer \*\*\*/);
+    let bytes = '';
+    for (const name of ['runs.db', 'runs.db-wal']) bytes += await readFile(join(dir, name), 'latin1').catch(() => '');
+    assert.ok(bytes.length > 0);
+    assert.ok(!bytes.includes(key) && !bytes.includes(token), 'no secret in the store files');
+  });
+});
