@@ -16,3 +16,8 @@ export { SqliteRunStore } from './store/sqlite.ts';
 export { recorder } from './store/recorder.ts';
 export { planResume, type ResumePlan } from './store/resume.ts';
 export { runRedactor } from './scheduler/secrets.ts';
+export { describePlan, planText, planJson, planMermaid, planDot, type PlanView, type PlanReason } from './views/plan.ts';
+export { buildTimeline, timelineText, timelineSvg, timelineHtml, type Timeline, type TimelineBar } from './views/timeline.ts';
+export { RunProgress, type StepProgress } from './report/progress.ts';
+export { renderFrame, type FrameOptions } from './report/frame.ts';
+export { createStyle, type Style } from './report/style.ts';

@@ -19,7 +19,8 @@ export interface ActionContext {
   notify(event: ActionNotice): void;
 }
 
-export type ActionNotice = { type: 'waiting'; reason: string; untilMs: number } | { type: 'retry'; attempt: number; reason: string };
+export type { ActionNotice } from '../core/events.ts';
+import type { ActionNotice } from '../core/events.ts';
 
 export interface ActionResult {
   output: unknown;

@@ -1,7 +1,7 @@
 /** Prints diagnostics the way compilers do: `file:line:col: message`, the line itself, a caret, a hint. */
 import { relative, isAbsolute } from 'node:path';
 import type { Diagnostic } from '../core/errors.ts';
-import type { Style } from './style.ts';
+import type { Style } from '../report/style.ts';
 
 /** Shows a path relative to the current folder when it is inside it. */
 export function displayPath(file: string, cwd = process.cwd()): string {

@@ -19,7 +19,7 @@ import { SqliteRunStore } from '../store/sqlite.ts';
 import type { RunStore } from '../store/types.ts';
 import { EXIT, type CliIO } from './io.ts';
 import type { Command } from './main.ts';
-import { createStyle } from './style.ts';
+import { createStyle } from '../report/style.ts';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {

@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
 import { ConductorError, UsageError, WorkflowInvalidError } from '../core/errors.ts';
 import { displayPath, formatDiagnostics } from './diagnostics.ts';
 import { EXIT, type CliIO } from './io.ts';
-import { createStyle } from './style.ts';
+import { createStyle } from '../report/style.ts';
 
 export interface Command {
   summary: string;
@@ -19,6 +19,7 @@ export interface Command {
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.ts')).runCommand,
+  plan: async () => (await import('./commands/plan.ts')).planCommand,
   validate: async () => (await import('./commands/validate.ts')).validateCommand,
   schema: async () => (await import('./commands/schema.ts')).schemaCommand,
   runs: async () => (await import('./commands/runs.ts')).runsCommand,
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 const SUMMARIES: Record<string, string> = {
   run: 'Run a workflow: steps start as soon as what they use is ready',
+  plan: 'Show what a workflow will do (stages, dependencies and why, critical path), without running it',
   validate: 'Check a workflow and report every problem, without running anything',
   schema: 'Print the workflow JSON Schema (for editors)',
   runs: 'List recorded runs, or show one (`runs show <id>`)',

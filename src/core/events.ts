@@ -1,5 +1,4 @@
 /** The events a run emits. The core never prints: reporters and stores subscribe to these. */
-import type { ActionNotice } from '../actions/types.ts';
 import type { RunReport } from './report.ts';
 import type { FinalStepStatus } from './status.ts';
 
@@ -25,3 +24,6 @@ export type RunEvent =
   | { type: 'run:end'; runId: string; report: RunReport; at: number };
 
 export type RunEventListener = (event: RunEvent) => void;
+
+/** Progress a step reports that is not a result: waiting out a rate limit or a retry's backoff. */
+export type ActionNotice = { type: 'waiting'; reason: string; untilMs: number };

@@ -3,7 +3,7 @@
  * tested without a terminal. Every line fits the width (a wrapped line would break redrawing in place).
  * When there are more steps than rows, it shows what matters: running and failed steps, then counts.
  */
-import type { Style } from '../cli/style.ts';
+import type { Style } from './style.ts';
 import { formatCounts, formatDuration, type RunProgress, type StepProgress } from './progress.ts';
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -20,7 +20,10 @@ export function renderFrame(progress: RunProgress, { width, height, now, style }
   const lineFor = (step: StepProgress) => fit(`  ${stepLine(step, idWidth, now, style)}`, width, style);
   const counts = progress.counts();
   const elapsed = formatDuration(now - progress.startedAt);
-  const summary = fit(`${style.dim(`${elapsed} · `)}${formatCounts(counts) || 'starting'}`, width, style);
+  const tokens = progress.tokens > 0 ? style.dim(` · ${formatTokens(progress.tokens)} tokens`) : '';
+  const waiting = progress.steps.filter((s) => s.status === 'running' && s.waiting && s.waiting.untilMs > now).length;
+  const limited = waiting > 0 ? style.yellow(` · ${waiting} rate-limited`) : '';
+  const summary = fit(`${style.dim(`${elapsed} · `)}${formatCounts(counts) || 'starting'}${tokens}${limited}`, width, style);
   const room = Math.max(1, height - 2);
   if (progress.steps.length <= room) return [...progress.steps.map(lineFor), summary];
   // Compact: running steps (longest-running first), then failures, as many as fit.
@@ -55,6 +58,10 @@ function stepLine(step: StepProgress, idWidth: number, now: number, style: Style
     case 'not_run':
       return `${style.dim('−')} ${id}  ${style.dim('not run')}`;
   }
+}
+
+export function formatTokens(n: number): string {
+  return n < 1000 ? String(n) : n < 1_000_000 ? `${(n / 1000).toFixed(1)}k` : `${(n / 1_000_000).toFixed(1)}M`;
 }
 
 function firstLine(text: string): string {

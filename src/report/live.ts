@@ -1,6 +1,6 @@
 /** The live view on a terminal: redraws one frame in place, at most every 100 ms and on every change. */
 import type { RunEvent } from '../core/events.ts';
-import type { Style } from '../cli/style.ts';
+import type { Style } from './style.ts';
 import { renderFrame } from './frame.ts';
 import { RunProgress } from './progress.ts';
 

@@ -1,6 +1,6 @@
 /** Line-per-event output for logs, pipes and CI: nothing is redrawn, every line stands on its own. */
 import type { RunEvent } from '../core/events.ts';
-import type { Style } from '../cli/style.ts';
+import type { Style } from './style.ts';
 import { formatDuration } from './progress.ts';
 
 export function plainReporter(write: (text: string) => void, style: Style): (event: RunEvent) => void {
@@ -13,7 +13,7 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
         write(`  ${style.cyan('▶')} ${event.stepId} started\n`);
         break;
       case 'step:notice':
-        write(`  ${style.yellow('…')} ${event.stepId} ${event.notice.type === 'waiting' ? `${event.notice.reason}, waiting ${formatDuration(Math.max(0, event.notice.untilMs - event.at))}` : `retry ${event.notice.attempt}: ${event.notice.reason}`}\n`);
+        write(`  ${style.yellow('…')} ${event.stepId} ${event.notice.reason}, waiting ${formatDuration(Math.max(0, event.notice.untilMs - event.at))}\n`);
         break;
       case 'step:end': {
         const took = event.durationMs === undefined ? '' : ` in ${formatDuration(event.durationMs)}`;

@@ -20,6 +20,8 @@ export class RunProgress {
   maxConcurrency = 0;
   startedAt = 0;
   finishedAt: number | undefined;
+  /** Tokens used by the steps that finished so far (input + output). */
+  tokens = 0;
 
   apply(event: RunEvent): StepProgress | undefined {
     switch (event.type) {
@@ -40,7 +42,7 @@ export class RunProgress {
       }
       case 'step:notice': {
         const step = this.#byId.get(event.stepId);
-        if (step) step.waiting = event.notice.type === 'waiting' ? { reason: event.notice.reason, untilMs: event.notice.untilMs } : undefined;
+        if (step) step.waiting = { reason: event.notice.reason, untilMs: event.notice.untilMs };
         return step;
       }
       case 'step:end': {
@@ -51,6 +53,8 @@ export class RunProgress {
           if (event.durationMs !== undefined) step.durationMs = event.durationMs;
           if (event.error !== undefined) step.error = event.error;
           if (event.reused) step.reused = true;
+          const usage = event.properties?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined;
+          if (usage && !event.reused) this.tokens += (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
         }
         return step;
       }

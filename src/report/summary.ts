@@ -1,7 +1,7 @@
 /** The closing lines of a human-readable run: how it ended, why, and the counts. */
 import type { RunReport } from '../core/report.ts';
 import type { StepStatus } from '../core/status.ts';
-import type { Style } from '../cli/style.ts';
+import type { Style } from './style.ts';
 import { formatCounts, formatDuration } from './progress.ts';
 
 export function formatSummary(report: RunReport, style: Style): string {

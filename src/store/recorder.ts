@@ -32,7 +32,11 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           inputs: clean(event.inputs),
           startedAt: event.at,
           ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
-          steps: spec.steps.map((s) => ({ stepId: s.id, fingerprint: stepFingerprint(s, event.inputs) })),
+          steps: spec.steps.map((s) => ({
+            stepId: s.id,
+            fingerprint: stepFingerprint(s, event.inputs),
+            dependsOn: spec.plan.steps[s.index]!.dependsOn.map((d) => spec.steps[d]!.id),
+          })),
         });
         break;
       case 'step:start':

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS step_runs (
   step_id TEXT NOT NULL,
   position INTEGER NOT NULL,
   fingerprint TEXT NOT NULL,
+  depends_on TEXT NOT NULL DEFAULT '[]',
   status TEXT NOT NULL,
   output TEXT,
   properties TEXT,
@@ -92,12 +93,12 @@ export class SqliteRunStore implements RunStore {
   }
 
   startRun(run: NewRun): void {
-    const insertStep = this.#db.prepare('INSERT INTO step_runs (run_id, step_id, position, fingerprint, status) VALUES (?, ?, ?, ?, ?)');
+    const insertStep = this.#db.prepare('INSERT INTO step_runs (run_id, step_id, position, fingerprint, depends_on, status) VALUES (?, ?, ?, ?, ?, ?)');
     this.#transaction(() => {
       this.#db
         .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, resumed_from, step_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, run.resumedFrom ?? null, run.steps.length);
-      run.steps.forEach((s, i) => insertStep.run(run.id, s.stepId, i, s.fingerprint, 'pending'));
+      run.steps.forEach((s, i) => insertStep.run(run.id, s.stepId, i, s.fingerprint, JSON.stringify(s.dependsOn), 'pending'));
     });
   }
 
@@ -162,6 +163,7 @@ export class SqliteRunStore implements RunStore {
         stepId: String(s['step_id']),
         position: Number(s['position']),
         fingerprint: String(s['fingerprint']),
+        dependsOn: JSON.parse(String(s['depends_on'])) as string[],
         status: s['status'] as StepRecord['status'],
         ...(s['output'] === null ? {} : { output: JSON.parse(String(s['output'])) }),
         ...(s['properties'] === null ? {} : { properties: JSON.parse(String(s['properties'])) }),

@@ -29,6 +29,8 @@ export interface StepRecord extends Omit<StepResult, 'status' | 'reused'> {
   position: number;
   /** Hash of what the step does (its definition, and the input values it uses): a changed step re-runs. */
   fingerprint: string;
+  /** The steps it waited for in that run (every kind of dependency). */
+  dependsOn: string[];
   /** `pending` for a step the run never got to. */
   status: StepStatus | FinalStepStatus;
   /** Taken from an earlier run by `resume`, not executed again. */
@@ -42,7 +44,7 @@ export interface NewRun {
   inputs: Record<string, unknown>;
   startedAt: number;
   resumedFrom?: string;
-  steps: { stepId: string; fingerprint: string }[];
+  steps: { stepId: string; fingerprint: string; dependsOn: string[] }[];
 }
 
 export interface StepResult {

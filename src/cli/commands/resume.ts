@@ -6,7 +6,7 @@ import { planResume } from '../../store/resume.ts';
 import { displayPath } from '../diagnostics.ts';
 import { execute, openStore, parseInputs, RUN_OPTIONS } from '../execute.ts';
 import type { Command } from '../main.ts';
-import { createStyle } from '../style.ts';
+import { createStyle } from '../../report/style.ts';
 
 export const resumeCommand: Command = {
   summary: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',

@@ -1,19 +1,24 @@
+import { writeFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
+import { buildTimeline, timelineHtml, timelineSvg, timelineText } from '../../views/timeline.ts';
 import { formatDuration } from '../../report/progress.ts';
 import type { RunRecord, StepRecord } from '../../store/types.ts';
 import { displayPath } from '../diagnostics.ts';
-import { EXIT } from '../io.ts';
+import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
-import { createStyle, type Style } from '../style.ts';
+import { createStyle, type Style } from '../../report/style.ts';
 import { openStore } from '../execute.ts';
 
 export const runsCommand: Command = {
   summary: 'List recorded runs, or show one',
-  usage: 'conductor runs [--json] [--limit N]  |  conductor runs show <run-id> [--json]',
+  usage: 'conductor runs [--json] [--limit N]  |  conductor runs show <run-id> [--json | --timeline [--out file.svg|file.html]]',
   options: {
     json: { type: 'boolean', description: 'Print JSON (complete outputs)' },
     limit: { type: 'string', description: 'How many runs to list (default 20)' },
     store: { type: 'string', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+    timeline: { type: 'boolean', description: 'With `show`: draw when each step ran, critical path marked' },
+    out: { type: 'string', description: 'With --timeline: write it as SVG (.svg) or HTML (.html) to this file' },
   },
   async run({ values, positionals }, io) {
     const json = values['json'] === true;
@@ -24,6 +29,7 @@ export const runsCommand: Command = {
         if (positionals.length !== 2) throw new UsageError('expected one run id', { hint: 'conductor runs show <run-id>' });
         const found = store.getRun(positionals[1]!);
         if (!found) throw new UsageError(`no run \`${positionals[1]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
+        if (values['timeline'] === true || values['out'] !== undefined) return await showTimeline(found.run, found.steps, values, io);
         io.stdout.write(json ? JSON.stringify(found, null, 2) + '\n' : showRun(found.run, found.steps, style, io.cwd, io.stdout.columns ?? 100));
         return EXIT.ok;
       }
@@ -85,4 +91,20 @@ function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string,
     lines.push(head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat));
   }
   return lines.join('\n') + '\n';
+}
+
+async function showTimeline(run: RunRecord, steps: StepRecord[], values: Record<string, unknown>, io: CliIO): Promise<number> {
+  const timeline = buildTimeline(run, steps);
+  const out = values['out'] as string | undefined;
+  if (out === undefined) {
+    if (values['json'] === true) io.stdout.write(JSON.stringify(timeline, null, 2) + '\n');
+    else io.stdout.write(timelineText(timeline, io.stdout.columns ?? 100, createStyle(io.stdout, io.env)));
+    return EXIT.ok;
+  }
+  const kind = extname(out).toLowerCase();
+  if (kind !== '.svg' && kind !== '.html' && kind !== '.htm') throw new UsageError(`\`--out ${out}\`: expected a .svg or .html file`);
+  const file = resolve(io.cwd, out);
+  await writeFile(file, kind === '.svg' ? timelineSvg(timeline) : timelineHtml(timeline));
+  io.stdout.write(`wrote ${displayPath(file, io.cwd)} (open it in a browser)\n`);
+  return EXIT.ok;
 }

@@ -4,7 +4,7 @@ import { checkWorkflow, readWorkflowFile } from '../../definition/load.ts';
 import { displayPath } from '../diagnostics.ts';
 import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
-import { createStyle } from '../style.ts';
+import { createStyle } from '../../report/style.ts';
 
 export const validateCommand: Command = {
   summary: 'Check a workflow and report every problem, without running anything',

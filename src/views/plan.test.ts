@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadWorkflow } from '../definition/load.ts';
+import { workflow } from '../../test/support/workflow.ts';
+import { describePlan, planDot, planMermaid, planText } from './plan.ts';
+
+const EXAMPLES = join(import.meta.dirname, '../../examples');
+
+describe('plan views', () => {
+  it('the mixed example prints exactly its three stages, with dependencies and why', async () => {
+    const view = describePlan(await loadWorkflow(join(EXAMPLES, 'mixed.yaml')));
+    const text = planText(view, 'examples/mixed.yaml');
+    assert.deepEqual(text.split('\n').filter((l) => /^\d+\. /.test(l)), ['1. read_file', '2. process1, process2, process3   (in parallel)', '3. combine']);
+    assert.match(text, /^ {5}process2 ← read_file \(\$\{steps\.read_file\.output\}\)$/m);
+    assert.match(text, /^Critical path: read_file → process1 → combine \(3 steps\)$/m);
+    assert.match(text, /^Concurrency: up to 3 at once \(limit 10\)$/m);
+    assert.match(text, /^Calls: 4 LLM calls, 0 HTTP requests, 0 file writes, 1 file read \(before retries\)$/m);
+    assert.deepEqual(view.steps['combine']!.dependsOn, ['process1', 'process2', 'process3']);
+  });
+
+  it('explains depends_on and file-path edges', () => {
+    const view = describePlan(workflow(`steps:\n  - id: w\n    file: { action: write, path: out.txt, content: x }\n  - id: r\n    file: { action: read, path: out.txt }\n  - id: after\n    depends_on: [r]\n    http: { url: "http://127.0.0.1:1/" }\n`, '/tmp/p'));
+    assert.deepEqual(view.steps['r']!.reasons, [{ step: 'w', kind: 'resource', detail: 'file /tmp/p/out.txt' }]);
+    assert.deepEqual(view.steps['after']!.reasons, [{ step: 'r', kind: 'depends_on' }]);
+    assert.deepEqual(view.calls, { llm: 0, http: 1, fileWrites: 1, fileReads: 1 });
+  });
+
+  it('renders Mermaid and DOT for the founding examples', async () => {
+    const view = describePlan(await loadWorkflow(join(EXAMPLES, 'mixed.yaml')));
+    const mermaid = planMermaid(view);
+    assert.match(mermaid, /^flowchart LR\n/);
+    assert.equal(mermaid.match(/ --> /g)?.length, 6);
+    assert.match(mermaid, /^ {2}s_read_file --> s_process1$/m);
+    assert.match(mermaid, /^ {2}class s_read_file,s_process1,s_combine critical$/m);
+    assert.match(mermaid, /^ {2}linkStyle 0,3 stroke-width:3px$/m);
+    const dot = planDot(describePlan(await loadWorkflow(join(EXAMPLES, 'sequential.yaml'))));
+    assert.match(dot, /^digraph workflow \{/);
+    assert.match(dot, /^ {2}"fetch" -> "analyze" \[penwidth=3\];$/m);
+    assert.match(dot, /^ {2}\{ rank=same; "fetch"; \}$/m);
+    const parallel = describePlan(await loadWorkflow(join(EXAMPLES, 'parallel.yaml')));
+    assert.deepEqual(parallel.stages, [['task1', 'task2', 'task3']]);
+    assert.equal(planMermaid(parallel).match(/-->/g), null);
+  });
+
+  it('handles a 1,000-step graph', () => {
+    // 100 chains of 10: stage k holds the k-th step of every chain.
+    const steps = Array.from({ length: 1000 }, (_, i) => `  - id: s${i}\n${i % 10 ? `    depends_on: [s${i - 1}]\n` : ''}    llm: { prompt: x }\n`).join('');
+    const view = describePlan(workflow(`config:\n  maxConcurrency: 16\nsteps:\n${steps}`));
+    assert.equal(view.stages.length, 10);
+    assert.ok(view.stages.every((s) => s.length === 100));
+    assert.deepEqual(view.criticalPath, Array.from({ length: 10 }, (_, i) => `s${i}`));
+    assert.equal(view.effectiveConcurrency, 16);
+    assert.equal(planMermaid(view).match(/ --> /g)?.length, 900);
+    assert.equal(planDot(view).match(/ -> /g)?.length, 900);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * What a workflow will do, before it does it: the execution flow as numbered stages, each step's dependencies
+ * and why, the critical path, the effective concurrency, and the calls it will make. Pure: no network, nothing
+ * executed. Rendered as text, JSON, Mermaid or DOT.
+ */
+import type { WorkflowSpec } from '../definition/types.ts';
+import type { EdgeReason } from '../graph/plan.ts';
+import { literalFields } from '../template/value.ts';
+
+export interface PlanReason {
+  /** The step depended on. */
+  step: string;
+  kind: EdgeReason['kind'];
+  /** The reference (`${steps.x.output}`), or the resource (`file /abs/path`); absent for depends_on. */
+  detail?: string;
+}
+
+export interface PlanView {
+  workflow: string;
+  stages: string[][];
+  criticalPath: string[];
+  steps: Record<string, { action: string; dependsOn: string[]; reasons: PlanReason[] }>;
+  maxConcurrency: number;
+  /** The most steps that can run at once here: the limit, or the widest stage if that is smaller. */
+  effectiveConcurrency: number;
+  calls: { llm: number; http: number; fileWrites: number; fileReads: number };
+}
+
+export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency): PlanView {
+  const { plan } = spec;
+  const steps: PlanView['steps'] = {};
+  const calls = { llm: 0, http: 0, fileWrites: 0, fileReads: 0 };
+  for (const step of spec.steps) {
+    const node = plan.steps[step.index]!;
+    const reasons: PlanReason[] = [];
+    for (const d of node.dependsOn) {
+      for (const r of node.reasons.get(d) ?? []) {
+        const detail = r.kind === 'reference' ? r.ref : r.kind === 'resource' ? r.label : undefined;
+        reasons.push({ step: plan.steps[d]!.id, kind: r.kind, ...(detail ? { detail } : {}) });
+      }
+    }
+    steps[step.id] = { action: step.action, dependsOn: node.dependsOn.map((d) => plan.steps[d]!.id), reasons };
+    if (step.action === 'llm') calls.llm++;
+    else if (step.action === 'http') calls.http++;
+    else if (step.action === 'file') {
+      const op = literalFields(step.input)['action'];
+      if (op === 'write' || op === 'append' || op === 'delete') calls.fileWrites++;
+      else calls.fileReads++;
+    }
+  }
+  const widest = Math.max(...plan.stages.map((s) => s.length));
+  return {
+    workflow: spec.file,
+    stages: plan.stages.map((s) => [...s]),
+    criticalPath: [...plan.criticalPath],
+    steps,
+    maxConcurrency,
+    effectiveConcurrency: Math.min(maxConcurrency, widest),
+    calls,
+  };
+}
+
+export function planText(view: PlanView, name: string): string {
+  const n = Object.keys(view.steps).length;
+  const lines = [`Plan for ${name}: ${n} step${n === 1 ? '' : 's'} in ${view.stages.length} stage${view.stages.length === 1 ? '' : 's'}`, ''];
+  view.stages.forEach((stage, k) => {
+    lines.push(`${k + 1}. ${stage.join(', ')}${stage.length > 1 ? '   (in parallel)' : ''}`);
+    for (const id of stage) {
+      const { reasons } = view.steps[id]!;
+      if (reasons.length === 0) continue;
+      const why = reasons.map((r) => (r.kind === 'depends_on' ? `${r.step} (depends_on)` : r.kind === 'reference' ? `${r.step} (${r.detail})` : `${r.step} (same ${r.detail})`));
+      lines.push(`     ${id} ← ${why.join(', ')}`);
+    }
+  });
+  const { llm, http, fileWrites, fileReads } = view.calls;
+  const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+  lines.push(
+    '',
+    `Critical path: ${view.criticalPath.join(' → ')} (${plural(view.criticalPath.length, 'step')})`,
+    `Concurrency: up to ${view.effectiveConcurrency} at once (limit ${view.maxConcurrency})`,
+    `Calls: ${plural(llm, 'LLM call')}, ${plural(http, 'HTTP request')}, ${plural(fileWrites, 'file write')}, ${plural(fileReads, 'file read')} (before retries)`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+export function planJson(view: PlanView): string {
+  return JSON.stringify(view, null, 2) + '\n';
+}
+
+/** Mermaid flowchart: one node per step (labelled with its action), an edge per dependency; the critical path in bold. */
+export function planMermaid(view: PlanView): string {
+  const id = (step: string) => `s_${step.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  const lines = ['flowchart LR'];
+  for (const [step, info] of Object.entries(view.steps)) lines.push(`  ${id(step)}["${step} · ${info.action}"]`);
+  const critical = new Set(view.criticalPath.slice(1).map((s, i) => `${view.criticalPath[i]}>${s}`));
+  let edge = 0;
+  const criticalEdges: number[] = [];
+  for (const [step, info] of Object.entries(view.steps)) {
+    for (const dep of info.dependsOn) {
+      lines.push(`  ${id(dep)} --> ${id(step)}`);
+      if (critical.has(`${dep}>${step}`)) criticalEdges.push(edge);
+      edge++;
+    }
+  }
+  lines.push(`  classDef critical stroke-width:3px`);
+  if (view.criticalPath.length) lines.push(`  class ${view.criticalPath.map(id).join(',')} critical`);
+  if (criticalEdges.length) lines.push(`  linkStyle ${criticalEdges.join(',')} stroke-width:3px`);
+  return lines.join('\n') + '\n';
+}
+
+/** Graphviz DOT: the same graph, stages as ranks, the critical path in bold. */
+export function planDot(view: PlanView): string {
+  const q = (s: string) => JSON.stringify(s);
+  const onPath = new Set(view.criticalPath);
+  const critical = new Set(view.criticalPath.slice(1).map((s, i) => `${view.criticalPath[i]}>${s}`));
+  const lines = ['digraph workflow {', '  rankdir=LR;', '  node [shape=box, style=rounded];'];
+  for (const [step, info] of Object.entries(view.steps)) lines.push(`  ${q(step)} [label=${q(`${step}\n${info.action}`)}${onPath.has(step) ? ', penwidth=3' : ''}];`);
+  for (const [step, info] of Object.entries(view.steps)) {
+    for (const dep of info.dependsOn) lines.push(`  ${q(dep)} -> ${q(step)}${critical.has(`${dep}>${step}`) ? ' [penwidth=3]' : ''};`);
+  }
+  view.stages.forEach((stage) => lines.push(`  { rank=same; ${stage.map(q).join('; ')}; }`));
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,76 @@
+/** `conductor plan` and the timeline of a real run, through the CLI. */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { run } from './support/cli.ts';
+import { reply, StandIn } from './support/stand-in.ts';
+import { tempDir, writeWorkflow } from './support/workflow.ts';
+
+let server: StandIn;
+before(async () => (server = await StandIn.start()));
+after(() => server.close());
+
+describe('conductor plan', { timeout: 60_000 }, () => {
+  it('prints the mixed example as exactly its three stages, without running anything', async () => {
+    const result = await run(['plan', 'examples/mixed.yaml']);
+    assert.equal(result.code, 0);
+    assert.deepEqual(result.stdout.split('\n').filter((l) => /^\d+\. /.test(l)), ['1. read_file', '2. process1, process2, process3   (in parallel)', '3. combine']);
+    const json = JSON.parse((await run(['plan', 'examples/mixed.yaml', '--format', 'json'])).stdout);
+    assert.deepEqual(json.stages, [['read_file'], ['process1', 'process2', 'process3'], ['combine']]);
+    assert.deepEqual(json.criticalPath, ['read_file', 'process1', 'combine']);
+    assert.deepEqual(json.steps.process2, { action: 'llm', dependsOn: ['read_file'], reasons: [{ step: 'read_file', kind: 'reference', detail: '${steps.read_file.output}' }] });
+    assert.match((await run(['plan', 'examples/mixed.yaml', '--format', 'mermaid'])).stdout, /^flowchart LR/);
+    assert.match((await run(['plan', 'examples/mixed.yaml', '--format', 'dot'])).stdout, /^digraph workflow/);
+  });
+
+  it('bad formats and invalid workflows exit 2', async () => {
+    const format = await run(['plan', 'examples/mixed.yaml', '--format', 'png']);
+    assert.equal(format.code, 2);
+    assert.match(format.stderr, /`--format png`: expected one of text, json, mermaid, dot/);
+    const invalid = await run(['plan', 'test/fixtures/invalid/cycle.yaml']);
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /dependency cycle: a → c → b → a/);
+  });
+});
+
+describe('the timeline of a real run', { timeout: 60_000 }, () => {
+  it('draws one bar per step, overlapping where the steps did, as SVG, HTML and text', async (t) => {
+    const dir = await tempDir(t);
+    // a and b are answered only once both have arrived, so they certainly overlap; c waits for a, and is
+    // answered only after b has ended, so c ends last: the chain that decided the run is a → c.
+    const both = () => server.byPath('/tl/a').length === 1 && server.byPath('/tl/b').length === 1;
+    server.route('/tl/a', async (_req, res) => (await server.until(both), reply(res, 200, 'a')));
+    server.route('/tl/b', async (_req, res) => (await server.until(both), reply(res, 200, 'b')));
+    server.route('/tl/c', async (_req, res) => {
+      await server.until(() => server.byPath('/tl/b')[0]?.endedAt !== undefined);
+      setTimeout(() => reply(res, 200, 'c'), 30); // margin for the client to take in b's answer first
+    });
+    const file = await writeWorkflow(dir, `steps:\n  - id: a\n    http: { url: "${server.url}/tl/a" }\n  - id: b\n    http: { url: "${server.url}/tl/b" }\n  - id: c\n    http: { url: "${server.url}/tl/c?after=\${steps.a.output}" }\n`);
+    const store = ['--store', join(dir, 'runs.db')];
+    const report = JSON.parse((await run(['run', file, '--json', ...store])).stdout);
+
+    const written = await run(['runs', 'show', report.runId, '--out', join(dir, 'timeline.svg'), ...store]);
+    assert.equal(written.code, 0, written.stderr);
+    const svg = await readFile(join(dir, 'timeline.svg'), 'utf8');
+    const bars = Object.fromEntries(
+      [...svg.matchAll(/<rect class="([^"]+)" data-step="(\w+)" data-start="(\d+)" data-end="(\d+)"/g)].map(([, cls, id, start, end]) => [id!, { cls: cls!, start: Number(start), end: Number(end) }]),
+    );
+    assert.deepEqual(Object.keys(bars), ['a', 'b', 'c']);
+    const { a, b, c } = bars as Record<'a' | 'b' | 'c', { cls: string; start: number; end: number }>;
+    assert.ok(a.start < b.end && b.start < a.end, 'a and b overlap');
+    assert.ok(c.start >= a.end, 'c starts after a ends');
+    assert.match(c.cls, /critical/);
+    assert.match(a.cls, /critical/);
+    assert.doesNotMatch(b.cls, /critical/);
+
+    await run(['runs', 'show', report.runId, '--timeline', '--out', join(dir, 'timeline.html'), ...store]);
+    assert.match(await readFile(join(dir, 'timeline.html'), 'utf8'), /^<!doctype html>[\s\S]*<rect class="bar/);
+    const text = await run(['runs', 'show', report.runId.slice(0, 8), '--timeline', ...store], { env: { NO_COLOR: '' } });
+    assert.equal(text.code, 0);
+    assert.equal(text.stdout.split('\n').filter((l) => l.includes('▕')).length, 3);
+    assert.doesNotMatch(text.stdout, /\u001b\[/, 'not a terminal: no colour, even without NO_COLOR');
+    const bad = await run(['runs', 'show', report.runId, '--out', join(dir, 'x.png'), ...store]);
+    assert.equal(bad.code, 2);
+  });
+});
