@@ -7,14 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { RunEvent, RunEventListener } from '../core/events.ts';
-import { ConductorError, UsageError, WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
+import { ConductorError, UsageError } from '../core/errors.ts';
 import type { ModelUsage, RunReport, StepReport } from '../core/report.ts';
 import type { RunStatus, StepStatus } from '../core/status.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
-import { literalFields, referencesOf, resolveValue } from '../template/value.ts';
-import type { AnyAction, PreflightContext } from '../actions/types.ts';
+import { resolveValue } from '../template/value.ts';
 import { resolveInputs } from './inputs.ts';
+import { checkBeforeRun } from './preflight.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { runRedactor } from './secrets.ts';
@@ -52,7 +52,6 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`Expected \`maxConcurrency\` to be an integer ≥ 1, got \`${String(limit)}\``);
   const env = options.env ?? process.env;
   const inputs = resolveInputs(spec, options.inputs);
-  checkEnvironment(spec, env);
   const actions = options.actions ?? builtinActions();
   const steps = spec.steps;
   const plan = spec.plan;
@@ -65,7 +64,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
 
   const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
   const defaults = { ...(model ? { model } : {}), maxConcurrency: limit, rateLimits: spec.config.rateLimits };
-  preflight(spec, stepActions, { env, defaults });
+  checkBeforeRun(spec, stepActions, { env, defaults });
 
   const runId = options.runId ?? randomUUID();
   const redact = runRedactor(spec, env, inputs);
@@ -90,6 +89,11 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     outputs[i] = result.output;
     properties[i] = result.properties;
     for (const d of plan.steps[i]!.dependents) waitingOn[d]!--;
+  }
+  for (const id of Object.keys(options.reuse ?? {})) {
+    // A reused result stands for what its dependencies were then; they must be reused too.
+    const missing = plan.steps[plan.byId.get(id)!]!.dependsOn.find((d) => !reused[d]);
+    if (missing !== undefined) throw new UsageError(`cannot reuse \`${id}\` while \`${steps[missing]!.id}\`, which it depends on, runs again`);
   }
   for (let i = 0; i < n; i++) if (waitingOn[i] === 0 && !reused[i]) ready.push(i);
 
@@ -250,34 +254,3 @@ function usageByModel(properties: readonly (Record<string, unknown> | undefined)
   }
   return totals;
 }
-
-/** Each action's own checks (API keys, …) on every step, before anything runs; all problems at once. */
-function preflight(spec: WorkflowSpec, actions: readonly AnyAction[], ctx: PreflightContext): void {
-  const problems: Diagnostic[] = [];
-  const seen = new Set<string>();
-  spec.steps.forEach((step, i) => {
-    const problem = actions[i]!.preflight?.(literalFields(step.input), ctx);
-    // The same missing key would otherwise be reported once per step.
-    if (!problem || seen.has(problem.message)) return;
-    seen.add(problem.message);
-    problems.push({ ...step.location, code: 'preflight', message: `step \`${step.id}\`: ${problem.message}`, ...(problem.hint ? { hint: problem.hint } : {}) });
-  });
-  if (problems.length) throw new WorkflowInvalidError(problems);
-}
-
-/** Every `${env.NAME}` the workflow uses must be set before anything runs. */
-function checkEnvironment(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>): void {
-  const missing: Diagnostic[] = [];
-  const seen = new Set<string>();
-  for (const step of spec.steps) {
-    for (const ref of referencesOf(step.input)) {
-      if (ref.root !== 'env' || seen.has(ref.name)) continue;
-      seen.add(ref.name);
-      if (env[ref.name] === undefined) {
-        missing.push({ ...step.location, code: 'missing_env', message: `step \`${step.id}\` uses \`\${env.${ref.name}}\`, but ${ref.name} is not set`, hint: `export ${ref.name}=… before running` });
-      }
-    }
-  }
-  if (missing.length) throw new WorkflowInvalidError(missing);
-}
-

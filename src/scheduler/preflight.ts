@@ -1,0 +1,28 @@
+/**
+ * Checks made after validation and before anything runs, against this run's environment: every `${env.*}`
+ * is set, and each action's own preflight (API keys, …). All problems at once; nothing is sent if any.
+ */
+import type { AnyAction, PreflightContext } from '../actions/types.ts';
+import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import { literalFields, referencesOf } from '../template/value.ts';
+
+export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[], ctx: PreflightContext): void {
+  const problems: Diagnostic[] = [];
+  const seen = new Set<string>();
+  spec.steps.forEach((step, i) => {
+    for (const ref of referencesOf(step.input)) {
+      if (ref.root !== 'env' || seen.has(`env ${ref.name}`)) continue;
+      seen.add(`env ${ref.name}`);
+      if (ctx.env[ref.name] === undefined) {
+        problems.push({ ...step.location, code: 'missing_env', message: `step \`${step.id}\` uses \`\${env.${ref.name}}\`, but ${ref.name} is not set`, hint: `export ${ref.name}=… before running` });
+      }
+    }
+    const problem = actions[i]!.preflight?.(literalFields(step.input), ctx);
+    // The same missing key would otherwise be reported once per step.
+    if (!problem || seen.has(problem.message)) return;
+    seen.add(problem.message);
+    problems.push({ ...step.location, code: 'preflight', message: `step \`${step.id}\`: ${problem.message}`, ...(problem.hint ? { hint: problem.hint } : {}) });
+  });
+  if (problems.length) throw new WorkflowInvalidError(problems);
+}
