@@ -148,10 +148,14 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
       running++;
       started[i] = Date.now();
       emit({ type: 'step:start', runId, stepId: steps[i]!.id, at: started[i]! });
-      void runStep(steps[i]!, stepActions[i]!, lookup, environment).then((outcome) => {
+      const report = (outcome: StepOutcome) => {
         completions.push({ index: i, outcome });
         wake?.();
-      });
+      };
+      // runStep turns every failure into an outcome; a bug that still throws must not leave the run hanging.
+      runStep(steps[i]!, stepActions[i]!, lookup, environment).then(report, (error: unknown) =>
+        report({ status: 'failed', error: { code: 'internal_error', message: `internal error: ${(error as Error)?.message ?? String(error)}`, retryable: false, cause: error } }),
+      );
     }
     if (running === 0) break;
     if (completions.length === 0) await new Promise<void>((resolve) => (wake = resolve));

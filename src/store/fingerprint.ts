@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { StepSpec } from '../definition/types.ts';
 import { referencesOf } from '../template/value.ts';
 
@@ -11,9 +11,9 @@ export function stepFingerprint(step: StepSpec, inputs: Readonly<Record<string, 
   const used: Record<string, unknown> = {};
   for (const ref of referencesOf(step.input)) if (ref.root === 'inputs') used[ref.name] = inputs[ref.name] ?? null;
   const text = JSON.stringify([step.action, step.input, [...step.dependsOn].sort(), Object.entries(used).sort(([a], [b]) => a.localeCompare(b))]);
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return hash('sha256', text).slice(0, 32);
 }
 
 export function contentHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  return hash('sha256', text).slice(0, 32);
 }

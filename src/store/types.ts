@@ -61,7 +61,7 @@ export interface StepResult {
 
 export interface RunStore {
   startRun(run: NewRun): void;
-  /** Records one step's result, called the moment the step finishes; durable by the end of that event-loop turn. */
+  /** Records one step's result, called the moment the step finishes; durable within a few milliseconds. */
   recordStep(runId: string, stepId: string, result: StepResult): void;
   finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void;
   /** Newest first. */
