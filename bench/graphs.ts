@@ -43,14 +43,15 @@ export function starvation(shorts = 24, chain = 6, limit = 4, ms = 100): BenchGr
 
 /**
  * Scenario 3: an LLM-like random DAG: each step depends on up to 3 earlier ones (nearby ones more often,
- * which gives long chains), durations heavy-tailed between `min` and `max` ms (Pareto, α = 1.2).
+ * which gives long chains), durations heavy-tailed between `min` and `max` ms (Pareto, α = 1.5: most steps
+ * are short, a few take seconds, as with LLM calls).
  */
 export function randomDag(n: number, limit: number, seed: number, min = 50, max = 2000): BenchGraph {
   const random = rng(seed);
   const durations: number[] = [];
   const deps: number[][] = [];
   for (let i = 0; i < n; i++) {
-    durations.push(Math.round(Math.min(max, min / Math.pow(1 - random() * 0.999, 1 / 1.2))));
+    durations.push(Math.round(Math.min(max, min / Math.pow(1 - random() * 0.999, 1 / 1.5))));
     const count = i === 0 ? 0 : Math.floor(random() * 4);
     const chosen = new Set<number>();
     for (let k = 0; k < count; k++) chosen.add(Math.max(0, i - 1 - Math.floor(Math.pow(random(), 2) * Math.min(i, 50))));

@@ -106,12 +106,12 @@ async function main(): Promise<void> {
 
 async function scenarios123(): Promise<void> {
   process.stderr.write('scenario 1: barrier trap\n');
-  const s1 = await makespans([barrierTrap(8, 10, 8), barrierTrap(16, 8, 8)], 5);
+  const s1 = await makespans([barrierTrap(8, 10, 8), barrierTrap(16, 8, 8)], 3);
   process.stderr.write('scenario 2: critical-path starvation\n');
-  const s2 = await makespans([starvation(24, 6, 4)], 5);
+  const s2 = await makespans([starvation(24, 6, 4)], 3);
   process.stderr.write('scenario 3: random DAGs\n');
   const s3 = [
-    ...(await makespans([randomDag(30, 4, 1), randomDag(30, 4, 2), randomDag(30, 4, 3)], 3)),
+    ...(await makespans([randomDag(30, 4, 1), randomDag(30, 4, 2), randomDag(30, 4, 3)], 2)),
     ...(await makespans([randomDag(200, 8, 4), randomDag(200, 12, 5), randomDag(1000, 16, 6)])),
   ];
 
@@ -230,27 +230,42 @@ async function fanOutScenario(): Promise<void> {
       if (report.status !== 'succeeded') throw new Error(report.error);
       return performance.now() - t0;
     };
-    // Plain runs and the same runs recorded into the embedded store, alternated ten times (after a warm-up
-    // of each): the medians are compared, so a passing hiccup on the shared machine does not decide it.
+    // Recording cost, measured directly: the main-thread time spent in the recorder and in the store's
+    // commits during a recorded run (the engine is single-threaded, so this is what recording can add to it).
+    // Wall-clock A/B comparisons of whole runs swing by ±20 % on this shared machine; this does not.
     const dir = await mkdtemp(join(tmpdir(), 'conductor-bench-store-'));
-    const store = new SqliteRunStore(join(dir, 'runs.db'));
-    const times = { llm: [] as number[], http: [] as number[], recordedLlm: [] as number[], recordedHttp: [] as number[] };
-    for (let k = 0; k < 11; k++) {
-      const keep = k > 0;
-      const l = await span(llm);
-      const rl = await span(llm, recorder(store, llm, { redact: (t) => t }));
-      const h = await span(http);
-      const rh = await span(http, recorder(store, http, { redact: (t) => t }));
-      if (keep) {
-        times.llm.push(l);
-        times.recordedLlm.push(rl);
-        times.http.push(h);
-        times.recordedHttp.push(rh);
+    let spent = 0;
+    let inListener = false;
+    class TimedStore extends SqliteRunStore {
+      override flush(): void {
+        const t = performance.now();
+        super.flush();
+        if (!inListener) spent += performance.now() - t;
       }
     }
+    const store = new TimedStore(join(dir, 'runs.db'));
+    const timed = (listener: RunEventListener): RunEventListener => (event) => {
+      const t = performance.now();
+      inListener = true;
+      listener(event);
+      inListener = false;
+      spent += performance.now() - t;
+    };
+    const recordedShare = async (spec: typeof llm) => {
+      const shares: number[] = [];
+      for (let k = 0; k < 4; k++) {
+        spent = 0;
+        const total = await span(spec, timed(recorder(store, spec, { redact: (t) => t })));
+        if (k > 0) shares.push(spent / total);
+      }
+      return median(shares);
+    };
+    await span(llm); // warm-up
+    const llmSpan = median([await span(llm), await span(llm), await span(llm)]);
+    const httpSpan = median([await span(http), await span(http), await span(http)]);
+    const [overheadLlm, overheadHttp] = [await recordedShare(llm), await recordedShare(http)];
     store.close();
     await rm(dir, { recursive: true, force: true });
-    const [llmSpan, httpSpan, recordedLlm, recordedHttp] = [median(times.llm), median(times.http), median(times.recordedLlm), median(times.recordedHttp)];
     const ideal = lowerBoundMs(g);
     out('## 5. Fan-out / fan-in (1 → 2,000 → 1 steps, 20 ms stand-in latency, limit 100)');
     out();
@@ -260,11 +275,9 @@ async function fanOutScenario(): Promise<void> {
     out(`| \`http\` (plain fetch, same stand-in) | ${fmt(httpSpan / ideal)} | ${fmt(g.durations.length / (httpSpan / 1000), 0)} |`);
     out(`| zero-overhead simulation | ${fmt(simulate(g, 'critical-path') / ideal)} | — |`);
     out();
-    const overheadLlm = recordedLlm / llmSpan - 1;
-    const overheadHttp = recordedHttp / httpSpan - 1;
-    out(`Recording every step into the run store (SQLite, WAL, results committed as steps finish, at most 10 ms later) adds ${fmt(overheadLlm * 100, 1)} % to the \`llm\` fan-out`);
-    out(`and ${fmt(overheadHttp * 100, 1)} % to the \`http\` one (medians of 10 alternated runs; a negative figure means the cost is below this machine's`);
-    out(`run-to-run noise) — goal under 5 %: ${verdict(overheadLlm < 0.05)} (llm), ${verdict(overheadHttp < 0.05)} (http).`);
+    out(`Recording every step into the run store (SQLite, WAL, results committed as steps finish, at most 10 ms later) takes`);
+    out(`${fmt(overheadLlm * 100, 1)} % of the \`llm\` fan-out's time and ${fmt(overheadHttp * 100, 1)} % of the \`http\` one (main-thread time spent in the recorder`);
+    out(`and the store's commits, median of 3 runs) — goal under 5 %: ${verdict(overheadLlm < 0.05)} (llm), ${verdict(overheadHttp < 0.05)} (http).`);
     out();
     out(`Ideal: ${fmt(ideal, 0)} ms. Goal: within 1.5× of ideal — ${verdict(llmSpan / ideal <= 1.5)} for \`llm\` steps, ${verdict(httpSpan / ideal <= 1.5)} for \`http\` steps.`);
     out();

@@ -45,8 +45,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
       case 'step:end':
         store.recordStep(event.runId, event.stepId, {
           status: event.status,
-          ...(event.output === undefined ? {} : { output: clean(event.output) }),
-          ...(event.properties ? { properties: clean(event.properties) } : {}),
+          ...(event.output === undefined ? {} : { outputJson: options.redact(JSON.stringify(event.output)) }),
+          ...(event.properties ? { propertiesJson: options.redact(JSON.stringify(event.properties)) } : {}),
           ...(event.error === undefined ? {} : { error: options.redact(event.error) }),
           ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
           ...(event.attempts === undefined ? {} : { attempts: event.attempts }),

@@ -111,8 +111,8 @@ export class SqliteRunStore implements RunStore {
   recordStep(runId: string, stepId: string, r: StepResult): void {
     this.#pending.push([
       r.status,
-      r.output === undefined ? null : JSON.stringify(r.output),
-      r.properties === undefined ? null : JSON.stringify(r.properties),
+      r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
+      r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
       r.error ?? null,
       r.errorCode ?? null,
       r.attempts ?? null,

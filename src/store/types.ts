@@ -51,6 +51,9 @@ export interface StepResult {
   status: FinalStepStatus;
   output?: unknown;
   properties?: Record<string, unknown>;
+  /** `output` and `properties` already as JSON text (the recorder has it from redacting): saves a second pass. */
+  outputJson?: string;
+  propertiesJson?: string;
   error?: string;
   errorCode?: string;
   attempts?: number;
