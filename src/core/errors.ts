@@ -85,9 +85,3 @@ export class StepFailedError extends ConductorError {
     this.stepId = stepId;
   }
 }
-
-/** Turn anything thrown into a one-line reason. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}

@@ -11,5 +11,3 @@ export type StepStatus = 'pending' | 'running' | FinalStepStatus;
 export type FinalStepStatus = 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'not_run';
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
-
-export const FINAL_STEP_STATUSES: readonly FinalStepStatus[] = ['succeeded', 'failed', 'cancelled', 'skipped', 'not_run'];

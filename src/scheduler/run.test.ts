@@ -251,7 +251,7 @@ describe('retries', () => {
 
   it('waits out 429 as long as Retry-After says, without using up attempts', async () => {
     let calls = 0;
-    server.route('/limited', (req, res) => (++calls <= 5 ? reply(res, 429, 'slow down', { 'retry-after-ms': '5' }) : reply(res, 200, { calls })));
+    server.route('/limited', (_req, res) => (++calls <= 5 ? reply(res, 429, 'slow down', { 'retry-after-ms': '5' }) : reply(res, 200, { calls })));
     const report = await runWorkflow(workflow(`steps:\n  - id: limited\n    retry: { attempts: 2, backoff: 30 }\n    http: { url: "${server.url}/limited" }\n`));
     assert.equal(report.steps['limited']!.status, 'succeeded');
     assert.deepEqual(report.steps['limited']!.output, { calls: 6 });

@@ -132,12 +132,6 @@ function parsePath(expr: string): PathKey[] | string {
   return keys;
 }
 
-/** The text form of a reference, as a user would write it (without `${}`). */
-export function formatReference(ref: Reference): string {
-  const head = ref.root === 'steps' ? `steps.${ref.step}.${ref.property}` : `${ref.root}.${ref.name}`;
-  return head + ('path' in ref ? formatPath(ref.path) : '');
-}
-
 export function formatPath(path: readonly PathKey[]): string {
   return path.map((k) => (typeof k === 'number' ? `[${k}]` : IDENT.test(k) && IDENT.exec(k)![0] === k ? `.${k}` : `[${JSON.stringify(k)}]`)).join('');
 }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { UsageError, WorkflowInvalidError, type Diagnostic } from '../../core/errors.ts';
 import { checkWorkflow, readWorkflowFile } from '../../definition/load.ts';
 import { displayPath } from '../diagnostics.ts';
-import { EXIT, type CliIO } from '../io.ts';
+import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 
