@@ -4,7 +4,7 @@ export { workflowJsonSchema } from './definition/schema.ts';
 export type { WorkflowSpec, StepSpec, InputSpec, WorkflowConfig } from './definition/types.ts';
 export { runWorkflow, type RunOptions } from './scheduler/run.ts';
 export type { Plan, PlanStep, EdgeReason } from './graph/plan.ts';
-export { ConductorError, WorkflowInvalidError, UsageError, StepFailedError, type Diagnostic, type SourceLocation } from './core/errors.ts';
+export { ConductorError, WorkflowInvalidError, SetupError, UsageError, StepFailedError, type Diagnostic, type SourceLocation } from './core/errors.ts';
 export type { RunEvent, RunEventListener } from './core/events.ts';
 export type { RunReport, StepReport } from './core/report.ts';
 export type { StepStatus, FinalStepStatus, RunStatus } from './core/status.ts';

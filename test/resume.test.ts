@@ -160,6 +160,16 @@ describe('the store', { timeout: 60_000 }, () => {
     assert.equal(missing.code, 2);
   });
 
+  it('a store that cannot be opened is one clear error, exit 2, and nothing runs', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'not-a-folder'), 'x');
+    const file = await writeWorkflow(dir, `steps:\n  - id: a\n    http: { url: "${server.url}/never" }\n`);
+    const result = await run(['run', file, '--store', join(dir, 'not-a-folder', 'runs.db')]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^error: cannot open the run store .*not-a-folder\/runs\.db: .*\n {2}hint: .*--no-store\n$/);
+    assert.equal(server.byPath('/never').length, 0);
+  });
+
   it('never writes secrets: keys from the environment, tokens used in headers, secret inputs', async (t) => {
     const dir = await tempDir(t);
     const key = 'sk-proj-conductor-secret-abcdef0123456789';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
-import { ConductorError, UsageError, WorkflowInvalidError } from '../core/errors.ts';
+import { ConductorError, SetupError, UsageError, WorkflowInvalidError } from '../core/errors.ts';
 import { displayPath, formatDiagnostics } from './diagnostics.ts';
 import { EXIT, type CliIO } from './io.ts';
 import { createStyle } from '../report/style.ts';
@@ -126,7 +126,7 @@ export function reportError(error: unknown, io: CliIO, style = createStyle(io.st
     io.stderr.write(`${style.red('error')}: ${error.message}\n`);
     if (error.hint) io.stderr.write(`  ${style.cyan('hint')}: ${error.hint}\n`);
     if (debug) io.stderr.write(`${error.stack}\n`);
-    return error instanceof UsageError || error.code === 'usage' ? EXIT.invalid : EXIT.failed;
+    return error instanceof SetupError ? EXIT.invalid : EXIT.failed;
   }
   io.stderr.write(`${style.red('internal error')}: ${(error as Error)?.message ?? String(error)}\n`);
   io.stderr.write(debug ? `${(error as Error)?.stack}\n` : '  this is a bug in Conductor; run again with --debug for the stack trace\n');

@@ -67,8 +67,16 @@ export class WorkflowInvalidError extends ConductorError {
   }
 }
 
+/** Nothing ran: the command, its options or the environment need fixing first (the CLI exits 2). */
+export class SetupError extends ConductorError {
+  constructor(code: string, message: string, options: ConductorErrorOptions = {}) {
+    super(code, message, options);
+    this.name = 'SetupError';
+  }
+}
+
 /** Bad usage of the CLI or library options (not a workflow file problem). */
-export class UsageError extends ConductorError {
+export class UsageError extends SetupError {
   constructor(message: string, options: ConductorErrorOptions = {}) {
     super('usage', message, options);
     this.name = 'UsageError';

@@ -3,7 +3,7 @@
  * succeeded, does exactly what it did then (same fingerprint), everything it depends on is reused too, and
  * `--from` does not name it or anything upstream of it.
  */
-import { ConductorError, UsageError } from '../core/errors.ts';
+import { SetupError, UsageError } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { stepFingerprint } from './fingerprint.ts';
@@ -19,7 +19,7 @@ export interface ResumePlan {
 
 export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: StepRecord[] }, inputs: Readonly<Record<string, unknown>>, from?: string): ResumePlan {
   if (record.run.status === 'running') {
-    throw new ConductorError('run_active', `run ${record.run.id} is still running (process ${record.run.pid})`, { hint: 'wait for it to end, or stop it first' });
+    throw new SetupError('run_active', `run ${record.run.id} is still running (process ${record.run.pid})`, { hint: 'wait for it to end, or stop it first' });
   }
   const fromIndex = from === undefined ? undefined : spec.plan.byId.get(from);
   if (from !== undefined && fromIndex === undefined) {

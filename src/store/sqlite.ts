@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { ConductorError } from '../core/errors.ts';
+import { SetupError } from '../core/errors.ts';
 import type { RunStatus } from '../core/status.ts';
 import type { NewRun, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
 
@@ -89,7 +89,7 @@ export class SqliteRunStore implements RunStore {
       if (version !== 0 && version !== SCHEMA_VERSION) throw new Error(`it was written by another version of Conductor (schema ${version}, this one reads ${SCHEMA_VERSION})`);
       this.#db.exec(SCHEMA);
     } catch (error) {
-      throw new ConductorError('store_unavailable', `cannot open the run store ${path}: ${(error as Error).message}`, {
+      throw new SetupError('store_unavailable', `cannot open the run store ${path}: ${(error as Error).message}`, {
         hint: 'set CONDUCTOR_HOME or --store to a writable place, or run with --no-store',
         cause: error,
       });
@@ -165,7 +165,7 @@ export class SqliteRunStore implements RunStore {
       .prepare(`SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done FROM runs r WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`)
       .all(`${id.replace(/[%_]/g, '')}%`) as unknown as RunRow[];
     if (rows.length === 0) return undefined;
-    if (rows.length > 1 && rows[0]!.id !== id) throw new ConductorError('ambiguous_run', `more than one run starts with \`${id}\``, { hint: 'give more of the id' });
+    if (rows.length > 1 && rows[0]!.id !== id) throw new SetupError('ambiguous_run', `more than one run starts with \`${id}\``, { hint: 'give more of the id' });
     const run = this.#toRun(rows[0]!);
     const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
     const planned = JSON.parse(rows[0]!.steps) as { id: string; fingerprint: string; dependsOn: string[] }[];
