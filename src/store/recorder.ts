@@ -55,6 +55,10 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         });
         break;
       case 'run:end':
+        // Steps that never started get no step:end; their final status (skipped, not run) is in the report.
+        for (const [stepId, step] of Object.entries(event.report.steps)) {
+          if (step.status === 'skipped' || step.status === 'not_run') store.recordStep(event.runId, stepId, { status: step.status });
+        }
         store.finishRun(event.runId, {
           status: event.report.status,
           ...(event.report.error ? { error: options.redact(event.report.error) } : {}),

@@ -85,10 +85,12 @@ function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string,
     const took = s.reused ? 'reused' : s.startedAt !== undefined && s.finishedAt !== undefined ? formatDuration(s.finishedAt - s.startedAt) : '';
     const tries = s.attempts && s.attempts > 1 ? ` ×${s.attempts}` : '';
     const detail = s.error ?? (s.output === undefined ? '' : typeof s.output === 'string' ? s.output : JSON.stringify(s.output));
-    const head = `  ${s.stepId.padEnd(idWidth)}  ${statusText(s.status === 'not_run' ? 'not run' : s.status, style)} ${took.padEnd(9)}${tries}  `;
+    // A step without a result in a run that is over never got to run.
+    const status = s.status === 'not_run' || (s.status === 'pending' && run.status !== 'running') ? 'not run' : s.status;
+    const head = `  ${s.stepId.padEnd(idWidth)}  ${statusText(status, style)} ${took.padEnd(9)}${tries}  `;
     const room = Math.max(10, width - head.replace(/\u001b\[[0-9;]*m/g, '').length - 1);
     const flat = detail.replace(/\s+/g, ' ').trim();
-    lines.push(head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat));
+    lines.push((head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat)).trimEnd());
   }
   return lines.join('\n') + '\n';
 }
