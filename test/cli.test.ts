@@ -21,7 +21,7 @@ describe('conductor', () => {
     assert.equal(help.code, 0);
     for (const command of ['run', 'validate', 'schema']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
     const runHelp = await run(['run', '--help']);
-    assert.match(runHelp.stdout, /--max-concurrency <value>/);
+    assert.match(runHelp.stdout, /--max-concurrency <N> +How many steps may run at once/);
   });
 
   it('bad usage exits 2 with a hint and no stack', async () => {

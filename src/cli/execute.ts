@@ -23,12 +23,12 @@ import { createStyle } from '../report/style.ts';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {
-  input: { type: 'string', short: 'i', multiple: true, description: 'An input value, name=value (name=@file reads it from a file); repeatable' },
+  input: { type: 'string', short: 'i', multiple: true, value: 'name=value', description: 'An input value, name=value (name=@file reads it from a file); repeatable' },
   json: { type: 'boolean', description: 'Print one JSON report on stdout when the run ends, and nothing else' },
   quiet: { type: 'boolean', short: 'q', description: 'Print only the workflow outputs' },
-  'max-concurrency': { type: 'string', description: 'How many steps may run at once (overrides config.maxConcurrency)' },
-  model: { type: 'string', description: 'Default model for llm steps that name none (provider:model)' },
-  store: { type: 'string', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+  'max-concurrency': { type: 'string', value: 'N', description: 'How many steps may run at once (overrides config.maxConcurrency)' },
+  model: { type: 'string', value: 'provider:model', description: 'Default model for llm steps that name none (provider:model)' },
+  store: { type: 'string', value: 'PATH', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
   'no-store': { type: 'boolean', description: 'Do not record this run' },
 } satisfies Command['options'];
 

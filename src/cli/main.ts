@@ -13,7 +13,8 @@ import { createStyle } from '../report/style.ts';
 export interface Command {
   summary: string;
   usage: string;
-  options: Record<string, ParseArgsOptionDescriptor & { description: string }>;
+  /** `value` names what a string option takes, for help (`--store <PATH>`). */
+  options: Record<string, ParseArgsOptionDescriptor & { description: string; value?: string }>;
   run(args: { values: Record<string, unknown>; positionals: string[] }, io: CliIO): Promise<number>;
 }
 
@@ -97,8 +98,8 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
 function printCommandHelp(name: string, command: Command, io: CliIO): number {
   const lines = [`${SUMMARIES[name]}.`, '', `Usage: ${command.usage}`, '', 'Options:'];
   for (const [option, def] of Object.entries(command.options)) {
-    const flag = `${def.short ? `-${def.short}, ` : '    '}--${option}${def.type === 'string' ? ' <value>' : ''}`;
-    lines.push(`  ${flag.padEnd(28)} ${def.description}`);
+    const flag = `${def.short ? `-${def.short}, ` : '    '}--${option}${def.type === 'string' ? ` <${def.value ?? 'value'}>` : ''}`;
+    lines.push(`  ${flag.padEnd(30)} ${def.description}`);
   }
   io.stdout.write(lines.join('\n') + '\n');
   return EXIT.ok;

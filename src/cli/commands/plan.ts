@@ -13,8 +13,8 @@ export const planCommand: Command = {
   summary: 'Show what a workflow will do, without running anything',
   usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N]',
   options: {
-    format: { type: 'string', description: 'text (default), json, mermaid or dot' },
-    'max-concurrency': { type: 'string', description: 'The limit to plan with (overrides config.maxConcurrency)' },
+    format: { type: 'string', value: 'format', description: 'text (default), json, mermaid or dot' },
+    'max-concurrency': { type: 'string', value: 'N', description: 'The limit to plan with (overrides config.maxConcurrency)' },
   },
   async run({ values, positionals }, io) {
     const path = singleFile(positionals, this.usage);

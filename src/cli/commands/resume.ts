@@ -11,13 +11,13 @@ import { createStyle } from '../../report/style.ts';
 export const resumeCommand: Command = {
   summary: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',
   usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--store PATH]',
+  // Everything `run` takes except --no-store: resume reads the store and records the new run in it.
   options: {
-    ...RUN_OPTIONS,
-    from: { type: 'string', description: 'Re-run this step and everything downstream of it, even if it succeeded' },
+    ...Object.fromEntries(Object.entries(RUN_OPTIONS).filter(([name]) => name !== 'no-store')),
+    from: { type: 'string', value: 'step', description: 'Re-run this step and everything downstream of it, even if it succeeded' },
   },
   async run({ values, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError(positionals.length ? 'expected one run id' : 'missing the run id', { hint: 'run `conductor runs` to list recent runs' });
-    if (values['no-store'] === true) throw new UsageError('`resume` reads the run store; `--no-store` does not go with it');
     const store = openStore(values, io);
     let record;
     try {

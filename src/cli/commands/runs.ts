@@ -15,10 +15,10 @@ export const runsCommand: Command = {
   usage: 'conductor runs [--json] [--limit N]  |  conductor runs show <run-id> [--json | --timeline [--out file.svg|file.html]]',
   options: {
     json: { type: 'boolean', description: 'Print JSON (complete outputs)' },
-    limit: { type: 'string', description: 'How many runs to list (default 20)' },
-    store: { type: 'string', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+    limit: { type: 'string', value: 'N', description: 'How many runs to list (default 20)' },
+    store: { type: 'string', value: 'PATH', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
     timeline: { type: 'boolean', description: 'With `show`: draw when each step ran, critical path marked' },
-    out: { type: 'string', description: 'With --timeline: write it as SVG (.svg) or HTML (.html) to this file' },
+    out: { type: 'string', value: 'file', description: 'With --timeline: write it as SVG (.svg) or HTML (.html) to this file' },
   },
   async run({ values, positionals }, io) {
     const json = values['json'] === true;
