@@ -22,10 +22,19 @@ export function remainingSteps(g: BenchGraph): number[] {
   return remaining;
 }
 
+/** Longest remaining path in ms (what a second run knows from the first). */
+export function remainingMs(g: BenchGraph): number[] {
+  const dependents: number[][] = g.durations.map(() => []);
+  g.deps.forEach((ds, i) => ds.forEach((d) => dependents[d]!.push(i)));
+  const remaining = new Array<number>(g.durations.length).fill(0);
+  for (let i = g.durations.length - 1; i >= 0; i--) remaining[i] = g.durations[i]! + Math.max(0, ...dependents[i]!.map((m) => remaining[m]!));
+  return remaining;
+}
+
 /** List scheduling with no overhead: `priority` orders the ready set (higher first, ties by index). */
-export function simulate(g: BenchGraph, priority: 'critical-path' | 'fifo'): number {
+export function simulate(g: BenchGraph, priority: 'critical-path' | 'critical-path-ms' | 'fifo'): number {
   const n = g.durations.length;
-  const prio = priority === 'fifo' ? new Array<number>(n).fill(0) : remainingSteps(g);
+  const prio = priority === 'fifo' ? new Array<number>(n).fill(0) : priority === 'critical-path-ms' ? remainingMs(g) : remainingSteps(g);
   const waiting = g.deps.map((d) => d.length);
   const dependents: number[][] = g.durations.map(() => []);
   g.deps.forEach((ds, i) => ds.forEach((d) => dependents[d]!.push(i)));

@@ -160,6 +160,23 @@ describe('the store', { timeout: 60_000 }, () => {
     assert.equal(missing.code, 2);
   });
 
+  it('remembers how long steps took, and schedules the next run by it', async (t) => {
+    const dir = await tempDir(t);
+    server.route('/learn/slow', (_req, res) => void setTimeout(() => reply(res, 200, 'slow'), 150));
+    server.fallback((req, res) => reply(res, 200, req.path));
+    const file = await writeWorkflow(
+      dir,
+      `config:\n  maxConcurrency: 1\nsteps:\n  - id: q1\n    http: { url: "${server.url}/learn/q1" }\n  - id: q2\n    http: { url: "${server.url}/learn/q2?after=\${steps.q1.statusCode}" }\n  - id: slow\n    http: { url: "${server.url}/learn/slow" }\n`,
+    );
+    const order = () => server.requests.filter((r) => r.path.startsWith('/learn/')).map((r) => r.path.split('/')[2]);
+    await run(['run', file, ...storeArgs(dir)]);
+    assert.deepEqual(order(), ['q1', 'q2', 'slow'], 'first run: by steps');
+    await run(['run', file, ...storeArgs(dir)]);
+    assert.deepEqual(order().slice(3), ['slow', 'q1', 'q2'], 'second run: the step that took longest first');
+    await run(['run', file, '--no-store']);
+    assert.deepEqual(order().slice(6), ['q1', 'q2', 'slow'], 'without the store there is no history');
+  });
+
   it('a store that cannot be opened is one clear error, exit 2, and nothing runs', async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, 'not-a-folder'), 'x');

@@ -13,6 +13,7 @@ import { formatSummary } from '../report/summary.ts';
 import { resolveInputs } from '../scheduler/inputs.ts';
 import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
 import { runRedactor } from '../scheduler/secrets.ts';
+import { stepFingerprint } from '../store/fingerprint.ts';
 import { storePath } from '../store/home.ts';
 import { recorder } from '../store/recorder.ts';
 import { SqliteRunStore } from '../store/sqlite.ts';
@@ -60,6 +61,8 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
+    // Durations from earlier runs of the same steps let the scheduler put the longest path in time first.
+    const estimates = store ? durationEstimates(store, spec, typedInputs) : undefined;
     if (preface && !json && !quiet) io.stderr.write(preface);
     const report = await runWorkflow(spec, {
       inputs: typedInputs,
@@ -68,6 +71,7 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
       ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
       ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
       ...(reuse ? { reuse } : {}),
+      ...(estimates ? { estimates } : {}),
       onEvent: (event: RunEvent) => {
         record?.(event);
         show?.(event);
@@ -83,6 +87,17 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
   } finally {
     store?.close();
   }
+}
+
+function durationEstimates(store: RunStore, spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>): Record<string, number> | undefined {
+  const known = store.durations(spec.file);
+  if (known.size === 0) return undefined;
+  const estimates: Record<string, number> = {};
+  for (const step of spec.steps) {
+    const ms = known.get(stepFingerprint(step, inputs));
+    if (ms !== undefined) estimates[step.id] = ms;
+  }
+  return estimates;
 }
 
 export async function parseInputs(pairs: string[], cwd: string): Promise<Record<string, unknown>> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadWorkflow } from '../definition/load.ts';
 import { workflow } from '../../test/support/workflow.ts';
-import { buildPlan, type Plan } from './plan.ts';
+import { buildPlan, weightedRemaining, type Plan } from './plan.ts';
 
 const EXAMPLES = join(import.meta.dirname, '../../examples');
 const deps = (plan: Plan, id: string) => plan.steps[plan.byId.get(id)!]!.dependsOn.map((d) => plan.steps[d]!.id);
@@ -112,6 +112,15 @@ describe('buildPlan', () => {
     assert.deepEqual(result.plan.criticalPath, ['c0', 'c1', 'c2']);
     assert.equal(result.plan.steps[5]!.remaining, 3);
     assert.equal(result.plan.steps[0]!.remaining, 1);
+  });
+
+  it('weights the remaining path by known costs, and counts unknown ones as the median', () => {
+    const result = buildPlan([node('a1'), node('a2', 0), node('a3', 1), node('long')]);
+    assert.ok(result.ok);
+    const byTime = weightedRemaining(result.plan, (i) => [10, 10, 10, 5000][i]);
+    assert.deepEqual([...byTime], [30, 20, 10, 5000]);
+    const partly = weightedRemaining(result.plan, (i) => (i === 3 ? 5000 : i === 0 ? 4 : undefined));
+    assert.deepEqual([...partly], [4 + 5000 + 5000, 10000, 5000, 5000]);
   });
 
   it('handles a 10,000-step chain without recursion', () => {

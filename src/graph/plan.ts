@@ -93,6 +93,30 @@ export function buildPlan(input: readonly PlanInputStep[]): PlanResult {
   return { ok: true, plan: { steps, byId: new Map(input.map((s, i) => [s.id, i])), order, stages, criticalPath: criticalPath(steps) } };
 }
 
+/**
+ * Longest remaining path with known step costs (e.g. durations from earlier runs): for each step, its own
+ * cost plus the most expensive chain after it. Steps with no estimate count as the median of those with one,
+ * so a partly known workflow still ranks sensibly. Linear: one backward pass over the order.
+ */
+export function weightedRemaining(plan: Plan, cost: (index: number) => number | undefined): Float64Array {
+  const n = plan.steps.length;
+  const known: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = cost(i);
+    if (c !== undefined) known.push(c);
+  }
+  known.sort((a, b) => a - b);
+  const fallback = known.length ? known[Math.floor(known.length / 2)]! : 1;
+  const remaining = new Float64Array(n);
+  for (let k = n - 1; k >= 0; k--) {
+    const i = plan.order[k]!;
+    let best = 0;
+    for (const m of plan.steps[i]!.dependents) best = Math.max(best, remaining[m]!);
+    remaining[i] = (cost(i) ?? fallback) + best;
+  }
+  return remaining;
+}
+
 function criticalPath(steps: readonly PlanStep[]): string[] {
   let current: PlanStep | undefined;
   for (const s of steps) if (s.dependsOn.length === 0 && (!current || s.remaining > current.remaining)) current = s;

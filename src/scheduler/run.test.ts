@@ -128,6 +128,28 @@ ${httpSteps(shorts, 'cp')}  - id: c0
     assert.deepEqual(started(), ['c0', 'c1', ...shorts, 'c2']);
   });
 
+  it('with duration estimates, starts the longest remaining path in time first', async () => {
+    server.fallback((_req, res) => reply(res, 200, 'ok'));
+    const spec = workflow(`
+config:
+  maxConcurrency: 1
+steps:
+${httpSteps(['a1'], 'est')}  - id: a2
+    http: { url: "${server.url}/est/a2?after=\${steps.a1.statusCode}" }
+  - id: a3
+    http: { url: "${server.url}/est/a3?after=\${steps.a2.statusCode}" }
+${httpSteps(['long'], 'est')}`);
+    const unit = collect();
+    await runWorkflow(spec, { onEvent: unit.onEvent });
+    assert.deepEqual(unit.started(), ['a1', 'a2', 'a3', 'long'], 'by steps, the chain of three comes first');
+    const timed = collect();
+    await runWorkflow(spec, { onEvent: timed.onEvent, estimates: { a1: 10, a2: 10, a3: 10, long: 5000 } });
+    assert.deepEqual(timed.started(), ['long', 'a1', 'a2', 'a3'], 'by time, the long step comes first');
+    const partial = collect();
+    await runWorkflow(spec, { onEvent: partial.onEvent, estimates: { long: 5000, a1: 1, a2: 1 } });
+    assert.equal(partial.started()[0], 'long', 'steps without an estimate count as a typical one');
+  });
+
   it('emits run:start first, run:end last, and every step:start before its step:end', async () => {
     server.fallback((_req, res) => reply(res, 200, 'ok'));
     const { events, onEvent } = collect();

@@ -11,6 +11,7 @@ import { ConductorError, UsageError } from '../core/errors.ts';
 import type { ModelUsage, RunReport, StepReport } from '../core/report.ts';
 import type { RunStatus, StepStatus } from '../core/status.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
+import { weightedRemaining } from '../graph/plan.ts';
 import type { Reference } from '../template/parse.ts';
 import { resolveValue } from '../template/value.ts';
 import { resolveInputs } from './inputs.ts';
@@ -40,6 +41,11 @@ export interface RunOptions {
    * steps that use them.
    */
   reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
+  /**
+   * Expected step durations in ms (from earlier runs of the same steps): the ready queue then puts the longest
+   * remaining path *in time* first, not just in steps. Steps without an estimate count as a typical one.
+   */
+  estimates?: Readonly<Record<string, number>>;
 }
 
 interface Completion {
@@ -79,7 +85,9 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const errors: ({ code: string; message: string } | undefined)[] = new Array(n);
   const attempts = new Int32Array(n);
   const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
-  const ready = new ReadyQueue(Float64Array.from(plan.steps, (s) => s.remaining));
+  const estimates = options.estimates;
+  const priority = estimates && Object.keys(estimates).length > 0 ? weightedRemaining(plan, (i) => estimates[steps[i]!.id]) : Float64Array.from(plan.steps, (s) => s.remaining);
+  const ready = new ReadyQueue(priority);
   const reused = new Uint8Array(n);
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
     const i = plan.byId.get(id);

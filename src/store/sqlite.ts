@@ -189,6 +189,24 @@ export class SqliteRunStore implements RunStore {
     return { run, steps };
   }
 
+  durations(workflow: string, runs = 5): Map<string, number> {
+    this.flush();
+    const recent = this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
+    const samples = new Map<string, number[]>();
+    const timed = this.#db.prepare("SELECT step_id, started_at, finished_at FROM step_runs WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND started_at IS NOT NULL");
+    for (const run of recent) {
+      const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, s.fingerprint]));
+      for (const row of timed.all(run.id) as { step_id: string; started_at: number; finished_at: number }[]) {
+        const fingerprint = fingerprints.get(row.step_id);
+        if (fingerprint === undefined) continue;
+        const list = samples.get(fingerprint) ?? [];
+        list.push(row.finished_at - row.started_at);
+        samples.set(fingerprint, list);
+      }
+    }
+    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!]));
+  }
+
   close(): void {
     this.flush();
     this.#db.close();

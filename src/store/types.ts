@@ -70,5 +70,10 @@ export interface RunStore {
   /** Newest first. */
   listRuns(limit?: number): RunRecord[];
   getRun(id: string): { run: RunRecord; steps: StepRecord[] } | undefined;
+  /**
+   * How long steps took in recent runs of a workflow: the median duration in ms of each step fingerprint that
+   * succeeded (and actually ran) in its last `runs` runs. The scheduler uses these as priorities.
+   */
+  durations(workflow: string, runs?: number): Map<string, number>;
   close(): void;
 }
