@@ -113,7 +113,7 @@ async function scenarios123(): Promise<void> {
   const s2 = await makespans([starvation(24, 6, 4)], 3);
   process.stderr.write('scenario 3: random DAGs\n');
   const s3 = [
-    ...(await makespans([randomDag(30, 4, 1), randomDag(30, 4, 2), randomDag(30, 4, 3)], 2)),
+    ...(await makespans([randomDag(30, 4, 1), randomDag(30, 4, 2), randomDag(30, 4, 3)])),
     ...(await makespans([randomDag(200, 8, 4), randomDag(200, 12, 5), randomDag(1000, 16, 6)])),
   ];
 
