@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Conductor's command line. Checks the Node version before loading anything that needs a newer one.
+import { existsSync } from 'node:fs';
+
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(
@@ -9,4 +11,9 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(2);
 }
-await import('../dist/cli/bin.js');
+const entry = new URL('../dist/cli/bin.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('conductor is not built yet.\n  hint: run `npm install` (or `npm run build`) in the project first.\n');
+  process.exit(2);
+}
+await import(entry.href);
