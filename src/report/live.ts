@@ -17,7 +17,8 @@ export function liveReporter(target: LiveTarget, style: Style): { onEvent: (even
   let dirty = false;
   const draw = () => {
     dirty = false;
-    const lines = renderFrame(progress, { width: (target.columns ?? 80) - 1, height: target.rows ?? 24, now: Date.now(), style });
+    // Some pseudo-terminals report a size of 0: treat that as unknown, not as a terminal with no room.
+    const lines = renderFrame(progress, { width: (target.columns || 80) - 1, height: target.rows || 24, now: Date.now(), style });
     // Up to the first line of the last frame, clear to the end of the screen, draw the new frame.
     const up = drawn > 0 ? `\u001b[${drawn}F` : '';
     target.write(`${up}\u001b[J${lines.join('\n')}\n`);

@@ -30,7 +30,7 @@ export const runsCommand: Command = {
         const found = store.getRun(positionals[1]!);
         if (!found) throw new UsageError(`no run \`${positionals[1]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
         if (values['timeline'] === true || values['out'] !== undefined) return await showTimeline(found.run, found.steps, values, io);
-        io.stdout.write(json ? JSON.stringify(found, null, 2) + '\n' : showRun(found.run, found.steps, style, io.cwd, io.stdout.columns ?? 100));
+        io.stdout.write(json ? JSON.stringify(found, null, 2) + '\n' : showRun(found.run, found.steps, style, io.cwd, io.stdout.columns || 100));
         return EXIT.ok;
       }
       if (positionals.length > 0) throw new UsageError(`unknown \`runs\` subcommand \`${positionals[0]}\``, { hint: `usage: ${this.usage}` });
@@ -100,7 +100,7 @@ async function showTimeline(run: RunRecord, steps: StepRecord[], values: Record<
   const out = values['out'] as string | undefined;
   if (out === undefined) {
     if (values['json'] === true) io.stdout.write(JSON.stringify(timeline, null, 2) + '\n');
-    else io.stdout.write(timelineText(timeline, io.stdout.columns ?? 100, createStyle(io.stdout, io.env)));
+    else io.stdout.write(timelineText(timeline, io.stdout.columns || 100, createStyle(io.stdout, io.env)));
     return EXIT.ok;
   }
   const kind = extname(out).toLowerCase();
