@@ -24,5 +24,12 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
     seen.add(problem.message);
     problems.push({ ...step.location, code: 'preflight', message: `step \`${step.id}\`: ${problem.message}`, ...(problem.hint ? { hint: problem.hint } : {}) });
   });
+  for (const [name, value] of Object.entries(spec.outputs)) {
+    for (const ref of referencesOf(value)) {
+      if (ref.root !== 'env' || seen.has(`env ${ref.name}`) || ctx.env[ref.name] !== undefined) continue;
+      seen.add(`env ${ref.name}`);
+      problems.push({ file: spec.file, line: 0, column: 0, code: 'missing_env', message: `output \`${name}\` uses \`\${env.${ref.name}}\`, but ${ref.name} is not set`, hint: `export ${ref.name}=… before running` });
+    }
+  }
   if (problems.length) throw new WorkflowInvalidError(problems);
 }

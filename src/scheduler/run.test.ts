@@ -246,6 +246,9 @@ outputs:
   it('checks that every ${env.*} is set', async () => {
     const spec = workflow(`steps:\n  - id: a\n    http: { url: "${server.url}/env", headers: { authorization: "Bearer \${env.CONDUCTOR_TEST_TOKEN}" } }\n`);
     await assert.rejects(runWorkflow(spec, { env: {} }), /CONDUCTOR_TEST_TOKEN is not set/);
+    const inOutputs = workflow(`steps:\n  - id: a\n    llm: { model: echo, prompt: x }\noutputs:\n  where: "\${env.CONDUCTOR_TEST_REGION}"\n`);
+    await assert.rejects(runWorkflow(inOutputs, { env: {} }), /output `where` uses `\$\{env\.CONDUCTOR_TEST_REGION\}`, but CONDUCTOR_TEST_REGION is not set/);
+    assert.deepEqual((await runWorkflow(inOutputs, { env: { CONDUCTOR_TEST_REGION: 'eu' } })).outputs, { where: 'eu' });
   });
 });
 
