@@ -136,8 +136,8 @@ export class AdaptiveLimiter {
     if (!feedback.rateLimited) {
       this.limit = Math.min(this.#max, this.limit + 1 / Math.max(1, this.limit));
       // Probe for more throughput: a learned rate creeps up by ~1 request/s each second without a 429.
-      if (Number.isFinite(this.rate) && this.rate < this.#statedRate) this.rate = Math.min(this.#statedRate, this.rate + 1 / Math.max(1, this.rate));
-      else if (Number.isFinite(this.rate) && !Number.isFinite(this.#statedRate)) this.rate += 1 / Math.max(1, this.rate);
+      // Never above a stated rate (Infinity when none was stated).
+      if (Number.isFinite(this.rate)) this.rate = Math.min(this.#statedRate, this.rate + 1 / Math.max(1, this.rate));
       return;
     }
     this.rateLimitedCount++;
