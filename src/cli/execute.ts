@@ -57,12 +57,14 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
   const typedInputs = resolveInputs(spec, inputs);
   const store = values['no-store'] === true ? undefined : openStore(values, io);
   try {
-    const record = store ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    // One fingerprint per step, for both the record and the duration estimates.
+    const fingerprints = store ? spec.steps.map((step) => stepFingerprint(step, typedInputs)) : undefined;
+    const record = store ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), fingerprints, ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
     // Durations from earlier runs of the same steps let the scheduler put the longest path in time first.
-    const estimates = store ? durationEstimates(store, spec, typedInputs) : undefined;
+    const estimates = store && fingerprints ? durationEstimates(store, spec, fingerprints) : undefined;
     if (preface && !json && !quiet) io.stderr.write(preface);
     const report = await runWorkflow(spec, {
       inputs: typedInputs,
@@ -89,14 +91,14 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
   }
 }
 
-function durationEstimates(store: RunStore, spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>): Record<string, number> | undefined {
+function durationEstimates(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, number> | undefined {
   const known = store.durations(spec.file);
   if (known.size === 0) return undefined;
   const estimates: Record<string, number> = {};
-  for (const step of spec.steps) {
-    const ms = known.get(stepFingerprint(step, inputs));
+  spec.steps.forEach((step, i) => {
+    const ms = known.get(fingerprints[i]!);
     if (ms !== undefined) estimates[step.id] = ms;
-  }
+  });
   return estimates;
 }
 

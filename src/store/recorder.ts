@@ -11,6 +11,8 @@ import type { RunStore } from './types.ts';
 export interface RecorderOptions {
   resumedFrom?: string;
   redact: Redactor;
+  /** Each step's fingerprint, in file order, when the caller already computed them for this run's inputs. */
+  fingerprints?: readonly string[];
 }
 
 export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
@@ -32,9 +34,9 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           inputs: clean(event.inputs),
           startedAt: event.at,
           ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
-          steps: spec.steps.map((s) => ({
+          steps: spec.steps.map((s, i) => ({
             stepId: s.id,
-            fingerprint: stepFingerprint(s, event.inputs),
+            fingerprint: options.fingerprints?.[i] ?? stepFingerprint(s, event.inputs),
             dependsOn: spec.plan.steps[s.index]!.dependsOn.map((d) => spec.steps[d]!.id),
           })),
         });
