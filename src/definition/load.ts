@@ -8,7 +8,7 @@ import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { DEFAULT_RETRY } from '../core/retry.ts';
-import { checkSemantics } from './references.ts';
+import { checkSemantics, isRecord } from './references.ts';
 import { workflowSchema } from './schema.ts';
 import { SourceFile } from './source.ts';
 import type { InputSpec, StepSpec, WorkflowSpec } from './types.ts';
@@ -123,9 +123,9 @@ export async function readWorkflowFile(path: string): Promise<string> {
 function checkInputDefaults(raw: Record<string, unknown>, source: SourceFile): Diagnostic[] {
   const out: Diagnostic[] = [];
   const inputs = raw['inputs'];
-  if (inputs === null || typeof inputs !== 'object') return out;
-  for (const [name, def] of Object.entries(inputs as Record<string, unknown>)) {
-    if (def === null || typeof def !== 'object') continue;
+  if (!isRecord(inputs)) return out;
+  for (const [name, def] of Object.entries(inputs)) {
+    if (!isRecord(def)) continue;
     const { type = 'string', default: value } = def as { type?: unknown; default?: unknown };
     if (value === undefined || typeof type !== 'string') continue;
     if (!matchesType(value, type)) {
@@ -140,7 +140,7 @@ export function matchesType(value: unknown, type: string): boolean {
     case 'array':
       return Array.isArray(value);
     case 'object':
-      return value !== null && typeof value === 'object' && !Array.isArray(value);
+      return isRecord(value);
     default:
       return typeof value === type;
   }

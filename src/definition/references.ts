@@ -171,6 +171,7 @@ function checkModel(value: unknown, path: PathKey[], source: SourceFile, report:
   if ('problem' in parsed) report(source.locate(path), 'invalid_model', parsed.problem, parsed.hint);
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A YAML map (not null, not a list). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
