@@ -19,6 +19,7 @@ import { recorder } from '../store/recorder.ts';
 import { SqliteRunStore } from '../store/sqlite.ts';
 import type { RunStore } from '../store/types.ts';
 import { EXIT, type CliIO } from './io.ts';
+import { parseLimit } from './options.ts';
 import type { Command } from './main.ts';
 import { createStyle } from '../report/style.ts';
 
@@ -121,11 +122,4 @@ export async function parseInputs(pairs: string[], cwd: string): Promise<Record<
     inputs[name] = value;
   }
   return inputs;
-}
-
-function parseLimit(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new UsageError(`\`--max-concurrency\` expects an integer from 1 to 1000, got \`${text}\``);
-  return n;
 }

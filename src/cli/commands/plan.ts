@@ -3,6 +3,7 @@ import { UsageError } from '../../core/errors.ts';
 import { loadWorkflow } from '../../definition/load.ts';
 import { describePlan, planDot, planJson, planMermaid, planText } from '../../views/plan.ts';
 import { displayPath } from '../diagnostics.ts';
+import { parseLimit } from '../options.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
@@ -20,9 +21,7 @@ export const planCommand: Command = {
     const path = singleFile(positionals, this.usage);
     const format = (values['format'] as string | undefined) ?? 'text';
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`\`--format ${format}\`: expected one of ${FORMATS.join(', ')}`);
-    const limitText = values['max-concurrency'] as string | undefined;
-    const limit = limitText === undefined ? undefined : Number(limitText);
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) throw new UsageError(`\`--max-concurrency\` expects an integer from 1 to 1000, got \`${limitText}\``);
+    const limit = parseLimit(values['max-concurrency'] as string | undefined);
     const spec = await loadWorkflow(resolve(io.cwd, path));
     const view = describePlan(spec, limit);
     view.workflow = displayPath(view.workflow, io.cwd);
