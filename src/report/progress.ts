@@ -69,10 +69,14 @@ export class RunProgress {
   }
 
   counts(): Record<StepStatus, number> {
-    const counts: Record<StepStatus, number> = { pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0, not_run: 0 };
-    for (const s of this.steps) counts[s.status]++;
-    return counts;
+    return countStatuses(this.steps.map((s) => s.status));
   }
+}
+
+export function countStatuses(statuses: Iterable<StepStatus>): Record<StepStatus, number> {
+  const counts: Record<StepStatus, number> = { pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, skipped: 0, not_run: 0 };
+  for (const status of statuses) counts[status]++;
+  return counts;
 }
 
 export function formatDuration(ms: number): string {
