@@ -51,6 +51,8 @@ PRAGMA user_version = 2;
 /** The longest a finished step's result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
 const SCHEMA_VERSION = 2;
+/** Runs with how many of their steps succeeded. */
+const RUNS_WITH_PROGRESS = `SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done FROM runs r`;
 
 interface RunRow {
   id: string;
@@ -153,7 +155,7 @@ export class SqliteRunStore implements RunStore {
   listRuns(limit = 20): RunRecord[] {
     this.flush();
     const rows = this.#db
-      .prepare(`SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done FROM runs r ORDER BY started_at DESC, rowid DESC LIMIT ?`)
+      .prepare(`${RUNS_WITH_PROGRESS} ORDER BY started_at DESC, rowid DESC LIMIT ?`)
       .all(limit) as unknown as RunRow[];
     return rows.map((row) => this.#toRun(row));
   }
@@ -162,7 +164,7 @@ export class SqliteRunStore implements RunStore {
     this.flush();
     // A unique prefix is enough, as with git commits.
     const rows = this.#db
-      .prepare(`SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done FROM runs r WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`)
+      .prepare(`${RUNS_WITH_PROGRESS} WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`)
       .all(`${id.replace(/[%_]/g, '')}%`) as unknown as RunRow[];
     if (rows.length === 0) return undefined;
     if (rows.length > 1 && rows[0]!.id !== id) throw new SetupError('ambiguous_run', `more than one run starts with \`${id}\``, { hint: 'give more of the id' });
