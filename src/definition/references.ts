@@ -69,33 +69,35 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
 
   // Pass 2: templates, references and depends_on become edges (or diagnostics).
   const edges: Map<number, EdgeReason[]>[] = rawSteps.map(() => new Map());
-  const edgeAt: Map<number, SourceLocation>[] = rawSteps.map(() => new Map());
+  // Where each edge was written, found only if a cycle through it is reported: locating every reference of a
+  // large valid file up front cost more than all the other checks together.
+  const edgeAt: Map<number, () => SourceLocation>[] = rawSteps.map(() => new Map());
   const steps: (CheckedStep | undefined)[] = [];
   const accesses: Resource[][] = rawSteps.map(() => []);
 
   const checkReference = (r: LocatedReference, base: PathKey[], self: number | undefined): number | undefined => {
-    const at = source.locateInString([...base, ...r.path], r.offset, r.raw);
+    const at = () => source.locateInString([...base, ...r.path], r.offset, r.raw);
     const ref = r.ref;
     if (ref.root === 'inputs') {
       if (!inputNames.includes(ref.name)) {
-        report(at, 'unknown_input', `unknown input \`${ref.name}\` in \`${r.raw}\``, didYouMean(ref.name, inputNames) ?? `declare it under \`inputs:\``);
+        report(at(), 'unknown_input', `unknown input \`${ref.name}\` in \`${r.raw}\``, didYouMean(ref.name, inputNames) ?? `declare it under \`inputs:\``);
       }
       return undefined;
     }
     if (ref.root !== 'steps') return undefined;
     const target = ids.get(ref.step);
     if (target === undefined) {
-      report(at, 'unknown_step', `unknown step \`${ref.step}\` in \`${r.raw}\``, didYouMean(ref.step, ids.keys()) ?? 'no step has that id');
+      report(at(), 'unknown_step', `unknown step \`${ref.step}\` in \`${r.raw}\``, didYouMean(ref.step, ids.keys()) ?? 'no step has that id');
       return undefined;
     }
     if (target === self) {
-      report(at, 'self_reference', `step \`${ref.step}\` refers to itself in \`${r.raw}\``, 'a step can only use the results of other steps');
+      report(at(), 'self_reference', `step \`${ref.step}\` refers to itself in \`${r.raw}\``, 'a step can only use the results of other steps');
       return undefined;
     }
     const action = actionOf[target];
     const allowed = [...BASE_PROPERTIES, ...((action && actions.get(action)?.exposes) ?? [])];
     if (!allowed.includes(ref.property)) {
-      report(at, 'unknown_property', `\`${r.raw}\`: a${action ? `n \`${action}\`` : ''} step has no \`${ref.property}\``, didYouMean(ref.property, allowed) ?? `available: ${allowed.join(', ')}`);
+      report(at(), 'unknown_property', `\`${r.raw}\`: a${action ? `n \`${action}\`` : ''} step has no \`${ref.property}\``, didYouMean(ref.property, allowed) ?? `available: ${allowed.join(', ')}`);
       return undefined;
     }
     if (self !== undefined && !edgeAt[self]!.has(target)) edgeAt[self]!.set(target, at);
@@ -123,10 +125,10 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
     const dependsOn = Array.isArray(step['depends_on']) ? step['depends_on'] : [];
     dependsOn.forEach((name, j) => {
       if (typeof name !== 'string') return;
-      const at = source.locate(['steps', i, 'depends_on', j]);
+      const at = () => source.locate(['steps', i, 'depends_on', j]);
       const target = ids.get(name);
-      if (target === undefined) report(at, 'unknown_step', `unknown step \`${name}\` in \`depends_on\``, didYouMean(name, ids.keys()) ?? 'no step has that id');
-      else if (target === i) report(at, 'self_reference', `step \`${name}\` cannot depend on itself`);
+      if (target === undefined) report(at(), 'unknown_step', `unknown step \`${name}\` in \`depends_on\``, didYouMean(name, ids.keys()) ?? 'no step has that id');
+      else if (target === i) report(at(), 'self_reference', `step \`${name}\` cannot depend on itself`);
       else {
         edges[i]!.set(target, [...(edges[i]!.get(target) ?? []), { kind: 'depends_on' }]);
         if (!edgeAt[i]!.has(target)) edgeAt[i]!.set(target, at);
@@ -158,7 +160,7 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
   if (!result.ok) {
     for (const cycle of result.cycles) {
       const names = [...cycle, cycle[0]!].map((c) => steps[c]!.id);
-      const at = edgeAt[cycle[0]!]!.get(cycle[1] ?? cycle[0]!) ?? source.locate(['steps', cycle[0]!]);
+      const at = edgeAt[cycle[0]!]!.get(cycle[1] ?? cycle[0]!)?.() ?? source.locate(['steps', cycle[0]!]);
       report(at, 'cycle', `dependency cycle: ${names.join(' → ')}`, 'each step waits for the next; remove one of these references or `depends_on` entries');
     }
   } else if (rawSteps.length > 0 && sound.every(Boolean)) plan = result.plan;
