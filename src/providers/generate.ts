@@ -21,15 +21,17 @@ export async function generate(model: ModelRef, input: LlmInput, ctx: ActionCont
   const release = await limiter.acquire(ctx.signal, (reason, untilMs) => ctx.notify({ type: 'waiting', reason, untilMs }));
   let feedback: CallFeedback = { rateLimited: false };
   try {
-    const languageModel = await createModel(model, endpoint);
     const common = {
-      model: languageModel,
+      model: await modelFor(model, endpoint, ctx),
       prompt: input.prompt,
       ...(input.system === undefined ? {} : { instructions: input.system }),
       ...(input.temperature === undefined ? {} : { temperature: input.temperature }),
       ...(input.maxTokens === undefined ? {} : { maxOutputTokens: input.maxTokens }),
       abortSignal: ctx.signal,
       maxRetries: 0,
+      // The engine reports every call through its own events. The SDK's telemetry (tracing-channel spans,
+      // events copied for integrations) cost ~10 % of a call's CPU with nothing listening.
+      telemetry: { isEnabled: false },
     };
     let output: unknown;
     let usage: { inputTokens?: number | undefined; outputTokens?: number | undefined };
@@ -83,6 +85,14 @@ function limiterFor(endpoint: Endpoint, ctx: ActionContext): AdaptiveLimiter {
     ctx.runScope.set(key, limiter);
   }
   return limiter;
+}
+
+/** One provider client per endpoint and model for the whole run, not one per call. */
+function modelFor(model: ModelRef, endpoint: Endpoint, ctx: ActionContext): Promise<LanguageModel> {
+  const key = `llm:model ${endpoint.key} ${model.model}`;
+  let created = ctx.runScope.get(key) as Promise<LanguageModel> | undefined;
+  if (!created) ctx.runScope.set(key, (created = createModel(model, endpoint)));
+  return created;
 }
 
 async function createModel(model: ModelRef, endpoint: Endpoint): Promise<LanguageModel> {
