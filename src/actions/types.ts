@@ -56,6 +56,11 @@ export interface ActionDefinition<Input = unknown> {
   exposes?: readonly string[];
   /** Resources known before the run (from literal parts of the block), for ordering conflicting steps. */
   resources?(block: Record<string, unknown>, ctx: StaticContext): Resource[];
+  /**
+   * About how long one step of this action takes, in ms: a first run (no history yet) schedules by it, so one
+   * slow call starts ahead of a chain of quick ones. Only the ratios between actions matter.
+   */
+  typicalMs?: number;
   /** Seconds before the step times out, when the block does not say (undefined: no default timeout). */
   defaultTimeoutSeconds?: number;
   /**

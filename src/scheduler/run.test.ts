@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Gate, reply, StandIn } from '../../test/support/stand-in.ts';
-import { workflow } from '../../test/support/workflow.ts';
+import { tempDir, workflow } from '../../test/support/workflow.ts';
 import type { RunEvent } from '../core/events.ts';
 import { WorkflowInvalidError } from '../core/errors.ts';
 import { runWorkflow } from './run.ts';
@@ -148,6 +148,34 @@ ${httpSteps(['long'], 'est')}`);
     const partial = collect();
     await runWorkflow(spec, { onEvent: partial.onEvent, estimates: { long: 5000, a1: 1, a2: 1 } });
     assert.equal(partial.started()[0], 'long', 'steps without an estimate count as a typical one');
+  });
+
+  it('with no history, weighs steps by their action: one API call goes before a chain of file writes', async (t) => {
+    server.fallback((_req, res) => reply(res, 200, 'ok'));
+    const dir = await tempDir(t);
+    const spec = workflow(
+      `
+config:
+  maxConcurrency: 1
+steps:
+  - id: w1
+    file: { action: write, path: a.txt, content: "1" }
+  - id: w2
+    file: { action: append, path: a.txt, content: "2" }
+  - id: w3
+    file: { action: append, path: a.txt, content: "3" }
+${httpSteps(['call'], 'typical')}`,
+      dir,
+    );
+    const first = collect();
+    await runWorkflow(spec, { onEvent: first.onEvent });
+    assert.deepEqual(first.started(), ['call', 'w1', 'w2', 'w3'], 'three file steps are shorter than one request');
+    const known = collect();
+    await runWorkflow(spec, { onEvent: known.onEvent, estimates: { call: 2, w1: 5, w2: 5, w3: 5 } });
+    assert.deepEqual(known.started(), ['w1', 'w2', 'w3', 'call'], 'history overrides the guess');
+    const partial = collect();
+    await runWorkflow(spec, { onEvent: partial.onEvent, estimates: { call: 2, w1: 5 } });
+    assert.deepEqual(partial.started(), ['w1', 'w2', 'w3', 'call'], 'steps without history count as others of their action did');
   });
 
   it('emits run:start first, run:end last, and every step:start before its step:end', async () => {

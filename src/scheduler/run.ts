@@ -19,6 +19,7 @@ import { checkBeforeRun } from './preflight.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { runRedactor } from './secrets.ts';
+import { expectedDurations } from './durations.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
 export interface RunOptions {
@@ -42,8 +43,9 @@ export interface RunOptions {
    */
   reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
   /**
-   * Expected step durations in ms (from earlier runs of the same steps): the ready queue then puts the longest
-   * remaining path *in time* first, not just in steps. Steps without an estimate count as a typical one.
+   * Step durations in ms from earlier runs of the same steps. The ready queue puts the longest remaining path
+   * *in time* first; steps without one count as other steps of their action did, else as the action's
+   * typical duration (see `expectedDurations`).
    */
   estimates?: Readonly<Record<string, number>>;
 }
@@ -85,8 +87,8 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const errors: ({ code: string; message: string } | undefined)[] = new Array(n);
   const attempts = new Int32Array(n);
   const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
-  const estimates = options.estimates;
-  const priority = estimates && Object.keys(estimates).length > 0 ? weightedRemaining(plan, (i) => estimates[steps[i]!.id]) : Float64Array.from(plan.steps, (s) => s.remaining);
+  const expected = expectedDurations(steps, stepActions, options.estimates);
+  const priority = weightedRemaining(plan, (i) => expected[i]);
   const ready = new ReadyQueue(priority);
   const reused = new Uint8Array(n);
   for (const [id, result] of Object.entries(options.reuse ?? {})) {

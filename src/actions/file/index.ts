@@ -39,6 +39,8 @@ export const fileAction: ActionDefinition<FileInput> = {
   schema: schema as z.ZodType<FileInput>,
   resources: (block, { baseDir }) => fileResources(block, baseDir),
   describe: (input) => `${input.action} ${input.path}`,
+  // A local read or write: about a millisecond.
+  typicalMs: 1,
   async run(input, ctx) {
     const path = resolve(ctx.baseDir, input.path);
     ctx.signal.throwIfAborted();

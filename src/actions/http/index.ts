@@ -35,6 +35,8 @@ export const httpAction: ActionDefinition<HttpInput> = {
   schema: schema as unknown as z.ZodType<HttpInput>,
   exposes: ['statusCode', 'headers'],
   defaultTimeoutSeconds: 60,
+  // A call to an API: a few hundred ms.
+  typicalMs: 300,
   describe: (input) => `${input.method ?? 'GET'} ${input.url}`,
   async run(input, ctx) {
     const method = input.method ?? 'GET';

@@ -35,6 +35,8 @@ export const llmAction: ActionDefinition<LlmInput> = {
   description: 'Prompt a model (`provider:model`); output is the generated text, or the parsed object with `schema`.',
   schema: schema as unknown as z.ZodType<LlmInput>,
   exposes: ['model', 'usage', 'finishReason'],
+  // A model's answer: seconds (an order of magnitude beyond an API call).
+  typicalMs: 3000,
   describe: (input) => `llm ${input.model ?? ''}`.trim(),
   preflight(block, ctx) {
     // A model named by a template is only known at run time; anything else is checked now.
