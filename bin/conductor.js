@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import module from 'node:module';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
+if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(
-    `conductor needs Node.js 22.18 or newer; this is ${process.version}.\n` +
+    `conductor needs Node.js 22.19 or newer; this is ${process.version}.\n` +
       '  hint: run it through npm (`npx conductor …` or an npm script) in a project where `npm install` has run,\n' +
       '        so the Node 24 that the project installs is used, or install Node 22+ yourself.\n',
   );

@@ -1,11 +1,12 @@
 /**
- * `http`: one request with the `fetch` built into Node. The output is the parsed body when the response is
+ * `http`: one request (see `client.ts` for the transport). The output is the parsed body when the response is
  * JSON, else its text; `statusCode` and `headers` are exposed too. A non-2xx response fails the step.
  */
 import { z } from 'zod';
 import { StepFailedError } from '../../core/errors.ts';
 import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
+import { send, type HttpResponse } from './client.ts';
 import type { ActionDefinition } from '../types.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
@@ -47,42 +48,47 @@ export const httpAction: ActionDefinition<HttpInput> = {
     } catch {
       throw new StepFailedError(ctx.stepId, 'http_bad_url', `${what}: not a valid URL`, { hint: 'URLs need a scheme, e.g. https://' });
     }
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(input.headers ?? {})) headers.set(name, String(value));
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(input.headers ?? {})) headers[name.toLowerCase()] = String(value);
     let body: string | undefined;
     if (input.body !== undefined && input.body !== null) {
       if (typeof input.body === 'string') body = input.body;
       else {
         body = JSON.stringify(input.body);
-        if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+        headers['content-type'] ??= 'application/json';
       }
     }
-    let response: Response;
+    let response: HttpResponse;
     try {
-      response = await fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal });
+      response = await send({ method, url, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal });
     } catch (error) {
       if (ctx.signal.aborted) throw error;
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-      throw new StepFailedError(ctx.stepId, 'http_network', `${what}: request failed (${reason})`, { retryable: true, cause: error });
+      throw new StepFailedError(ctx.stepId, 'http_network', `${what}: request failed (${networkReason(error)})`, { retryable: true, cause: error });
     }
-    const text = method === 'HEAD' ? '' : await response.text();
-    const responseHeaders = Object.fromEntries(response.headers);
-    if (!response.ok) {
+    const { status, text } = response;
+    if (status < 200 || status > 299) {
       const preview = text.length > BODY_PREVIEW ? `${text.slice(0, BODY_PREVIEW)}…` : text;
-      const retryable = response.status === 429 || response.status >= 500;
       const after = retryAfterMs(response.headers);
-      throw new StepFailedError(ctx.stepId, 'http_status', `${what} → HTTP ${response.status}${preview ? `: ${preview.trim()}` : ''}`, {
-        retryable,
-        rateLimited: response.status === 429,
+      throw new StepFailedError(ctx.stepId, 'http_status', `${what} → HTTP ${status}${preview ? `: ${preview.trim()}` : ''}`, {
+        retryable: status === 429 || status >= 500,
+        rateLimited: status === 429,
         ...(after === undefined ? {} : { retryAfterMs: after }),
       });
     }
-    return { output: parseBody(text, response.headers.get('content-type')), properties: { statusCode: response.status, headers: responseHeaders } };
+    return { output: parseBody(text, response.headers['content-type']), properties: { statusCode: status, headers: response.headers } };
   },
 };
 
-function parseBody(text: string, contentType: string | null): unknown {
+/** The most specific reason a request failed: a system error code (ECONNREFUSED, ENOTFOUND) where there is one. */
+function networkReason(error: unknown): string {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && !code.startsWith('UND_ERR')) return code;
+  }
+  return (error as Error)?.message ?? String(error);
+}
+
+function parseBody(text: string, contentType: string | undefined): unknown {
   if (contentType && /[/+]json\b/i.test(contentType) && text.trim() !== '') {
     try {
       return JSON.parse(text);

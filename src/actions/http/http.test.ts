@@ -1,0 +1,150 @@
+/**
+ * The `http` action against a stand-in server: what it sends, what it makes of what comes back, and how it
+ * fails. The server records every request, so the assertions are about what crossed the wire.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { Gate, reply, StandIn } from '../../../test/support/stand-in.ts';
+import { StepFailedError } from '../../core/errors.ts';
+import type { ActionContext } from '../types.ts';
+import { httpAction, type HttpInput } from './index.ts';
+
+let server: StandIn;
+before(async () => (server = await StandIn.start()));
+after(() => server.close());
+
+function context(signal = new AbortController().signal): ActionContext {
+  return { signal, stepId: 'call', baseDir: process.cwd(), env: {}, defaults: { maxConcurrency: 10, rateLimits: {} }, runScope: new Map(), notify: () => {} };
+}
+
+const call = (input: HttpInput, ctx = context()) => httpAction.run(input, ctx);
+
+async function failure(input: HttpInput): Promise<StepFailedError> {
+  try {
+    await call(input);
+  } catch (error) {
+    assert.ok(error instanceof StepFailedError, String(error));
+    return error;
+  }
+  assert.fail('expected the step to fail');
+}
+
+describe('http action', () => {
+  it('parses a JSON answer and exposes the status and the headers, lower-cased', async () => {
+    server.route('/json', (_req, res) => {
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      reply(res, 200, { items: [1, 2] }, { 'X-Request-Id': 'r1' });
+    });
+    const result = await call({ url: `${server.url}/json` });
+    assert.deepEqual(result.output, { items: [1, 2] });
+    assert.equal(result.properties?.['statusCode'], 200);
+    const headers = result.properties?.['headers'] as Record<string, string>;
+    assert.equal(headers['x-request-id'], 'r1');
+    assert.equal(headers['set-cookie'], 'a=1, b=2');
+  });
+
+  it('keeps a body that is not JSON as text, and one that only claims to be JSON too', async () => {
+    server.route('/text', (_req, res) => reply(res, 200, 'plain words'));
+    server.route('/liar', (_req, res) => reply(res, 200, 'not json', { 'content-type': 'application/json' }));
+    assert.equal((await call({ url: `${server.url}/text` })).output, 'plain words');
+    assert.equal((await call({ url: `${server.url}/liar` })).output, 'not json');
+  });
+
+  it('sends a map body as JSON with its content type, and the headers given', async () => {
+    server.route('/post', (req, res) => reply(res, 200, { got: req.body }));
+    await call({ method: 'POST', url: `${server.url}/post`, body: { name: 'x', n: 1 }, headers: { Authorization: 'Bearer t', 'X-Count': 3 } });
+    const [sent] = server.byPath('/post');
+    assert.equal(sent?.method, 'POST');
+    assert.deepEqual(JSON.parse(sent!.body), { name: 'x', n: 1 });
+    assert.equal(sent?.headers['content-type'], 'application/json');
+    assert.equal(sent?.headers['authorization'], 'Bearer t');
+    assert.equal(sent?.headers['x-count'], '3');
+  });
+
+  it('leaves a content type the step sets alone, and sends a text body as written', async () => {
+    server.route('/put', (_req, res) => reply(res, 200, 'ok'));
+    await call({ method: 'PUT', url: `${server.url}/put`, body: { a: 1 }, headers: { 'Content-Type': 'application/vnd.api+json' } });
+    await call({ method: 'PUT', url: `${server.url}/put`, body: 'raw text' });
+    const [typed, raw] = server.byPath('/put');
+    assert.equal(typed?.headers['content-type'], 'application/vnd.api+json');
+    assert.equal(raw?.body, 'raw text');
+  });
+
+  it('follows redirects', async () => {
+    server.route('/old', (_req, res) => {
+      res.writeHead(302, { location: '/new' });
+      res.end();
+    });
+    server.route('/new', (_req, res) => reply(res, 200, { here: true }));
+    const result = await call({ url: `${server.url}/old` });
+    assert.deepEqual(result.output, { here: true });
+    assert.equal(server.byPath('/new').length, 1);
+  });
+
+  it('asks for compressed answers and decodes gzip and brotli', async () => {
+    const body = JSON.stringify({ text: 'squeezed '.repeat(100) });
+    server.route('/gzip', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync(body));
+    });
+    server.route('/br', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'br' });
+      res.end(brotliCompressSync(body));
+    });
+    assert.deepEqual((await call({ url: `${server.url}/gzip` })).output, JSON.parse(body));
+    assert.deepEqual((await call({ url: `${server.url}/br` })).output, JSON.parse(body));
+    assert.match(String(server.byPath('/gzip')[0]?.headers['accept-encoding']), /gzip/);
+  });
+
+  it('fails on a non-2xx answer, retryable only for 429 and 5xx, with the wait the server asks for', async () => {
+    server.route('/missing', (_req, res) => reply(res, 404, { error: 'no such thing' }));
+    server.route('/down', (_req, res) => reply(res, 503, 'try later'));
+    server.route('/busy', (_req, res) => reply(res, 429, 'slow down', { 'retry-after': '2' }));
+    const missing = await failure({ url: `${server.url}/missing` });
+    assert.equal(missing.code, 'http_status');
+    assert.match(missing.message, /HTTP 404: \{"error":"no such thing"\}/);
+    assert.equal(missing.retryable, false);
+    const down = await failure({ url: `${server.url}/down` });
+    assert.equal(down.retryable, true);
+    assert.equal(down.rateLimited, false);
+    const busy = await failure({ url: `${server.url}/busy` });
+    assert.equal(busy.rateLimited, true);
+    assert.equal(busy.retryAfterMs, 2000);
+  });
+
+  it('reports a refused connection as a retryable network failure, naming the reason', async () => {
+    const port = await closedPort();
+    const error = await failure({ url: `http://127.0.0.1:${port}/nothing` });
+    assert.equal(error.code, 'http_network');
+    assert.equal(error.retryable, true);
+    assert.match(error.message, /request failed \(ECONNREFUSED\)/);
+  });
+
+  it('rejects a URL without a scheme before sending anything', async () => {
+    const error = await failure({ url: 'example.com/path' });
+    assert.equal(error.code, 'http_bad_url');
+  });
+
+  it('aborts the request in flight when its signal fires: the server sees the connection close', async () => {
+    const gate = new Gate();
+    server.route('/slow', async () => gate.wait());
+    const controller = new AbortController();
+    const pending = call({ url: `${server.url}/slow` }, context(controller.signal));
+    await server.until(() => server.byPath('/slow').length === 1);
+    controller.abort(new Error('run cancelled'));
+    await assert.rejects(pending);
+    await server.until(() => server.byPath('/slow')[0]?.aborted === true);
+    gate.open();
+  });
+});
+
+/** A port nothing listens on: bound, noted, and closed again. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
