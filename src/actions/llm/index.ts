@@ -30,6 +30,9 @@ export interface LlmInput {
   stream?: boolean;
 }
 
+/** Loaded on the first real call; kept, since a repeated `import()` costs a module-loader lookup per call. */
+let providers: Promise<typeof import('../../providers/generate.ts')> | undefined;
+
 export const llmAction: ActionDefinition<LlmInput> = {
   name: 'llm',
   description: 'Prompt a model (`provider:model`); output is the generated text, or the parsed object with `schema`.',
@@ -58,7 +61,7 @@ export const llmAction: ActionDefinition<LlmInput> = {
       const text = input.system ? `${input.system}\n\n${input.prompt}` : input.prompt;
       return { output: text, properties: { model: model.id, usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop' } };
     }
-    const { generate } = await import('../../providers/generate.ts');
+    const { generate } = await (providers ??= import('../../providers/generate.ts'));
     try {
       return await generate(model, input, ctx);
     } catch (error) {
