@@ -142,8 +142,9 @@ async function scenarios123(): Promise<void> {
   out('pays one loopback HTTP round trip per step (1–3 ms on this machine, more when it is busy), which on chains of short steps');
   out('(scenario 1: 10 ms steps) is several per cent by itself. The waves runner loses 30–160 % to its barriers, and');
   out('async.auto loses up to 60 % on the starvation graph to its FIFO order; Conductor starts the critical path first.');
-  out('On a first run Conductor schedules by the longest remaining path in steps: it does not know durations yet, and');
-  out('where a short chain of long steps matters more than a long chain of short ones, FIFO can happen to do better.');
+  out('On a first run Conductor knows only each action\'s typical duration (every step here is one `http` call), so it');
+  out('schedules by the longest remaining path in steps; where a short chain of long steps matters more than a long chain');
+  out('of short ones, FIFO can happen to do better.');
   out('From the second run on, the run store knows how long each step took, and the longest path *in time* goes first');
   out('("conductor 2nd run"; "sim CP-first (ms)" is that policy with no overhead).');
   out();
