@@ -155,7 +155,15 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
   resourceEdges(accesses).forEach((extra, i) => {
     for (const [d, reason] of extra) edges[i]!.set(d, [...(edges[i]!.get(d) ?? []), reason]);
   });
-  const result = buildPlan(rawSteps.map((_, i) => ({ id: sound[i] ? steps[i]!.id : `#${i}`, dependsOn: sound[i] ? edges[i]! : new Map() })));
+  // Weighted by each action's typical duration, so the critical path is the one the scheduler favours on a
+  // first run (one model call outweighs a chain of file writes).
+  const result = buildPlan(
+    rawSteps.map((_, i) => ({
+      id: sound[i] ? steps[i]!.id : `#${i}`,
+      dependsOn: sound[i] ? edges[i]! : new Map(),
+      ...(sound[i] ? { weight: actions.get(steps[i]!.action)?.typicalMs ?? 1 } : {}),
+    })),
+  );
   let plan: Plan | undefined;
   if (!result.ok) {
     for (const cycle of result.cycles) {

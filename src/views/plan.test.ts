@@ -26,6 +26,17 @@ describe('plan views', () => {
     assert.deepEqual(view.calls, { llm: 0, http: 1, fileWrites: 1, fileReads: 1 });
   });
 
+  it('measures the critical path in expected time: one API call outweighs a chain of file writes', () => {
+    const view = describePlan(
+      workflow(
+        `steps:\n  - id: w1\n    file: { action: write, path: a.txt, content: x }\n  - id: w2\n    file: { action: append, path: a.txt, content: y }\n  - id: w3\n    file: { action: append, path: a.txt, content: z }\n  - id: call\n    http: { url: "http://127.0.0.1:1/" }\n`,
+        '/tmp/p',
+      ),
+    );
+    assert.deepEqual(view.stages, [['w1', 'call'], ['w2'], ['w3']]);
+    assert.deepEqual(view.criticalPath, ['call']);
+  });
+
   it('renders Mermaid and DOT for the founding examples', async () => {
     const view = describePlan(await loadWorkflow(join(EXAMPLES, 'mixed.yaml')));
     const mermaid = planMermaid(view);
