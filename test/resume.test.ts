@@ -187,11 +187,15 @@ describe('the store', { timeout: 60_000 }, () => {
     assert.equal(server.byPath('/never').length, 0);
   });
 
-  it('never writes secrets: keys from the environment, tokens used in headers, secret inputs', async (t) => {
+  it('never writes secrets: keys from the environment, tokens used in headers, secret inputs, session cookies', async (t) => {
     const dir = await tempDir(t);
     const key = 'sk-proj-conductor-secret-abcdef0123456789';
     const token = 'tok_live_0123456789abcdefghijklmn';
-    server.route('/echo-auth', (req, res) => reply(res, 200, { sawAuthorization: req.headers['authorization'], sawKey: req.headers['x-key'] }));
+    const session = 'sess_4f9a8b7c6d5e4f3a2b1c';
+    server.route('/echo-auth', (req, res) => {
+      res.setHeader('set-cookie', [`session=${session}; HttpOnly`, 'theme=dark']);
+      reply(res, 200, { sawAuthorization: req.headers['authorization'], sawKey: req.headers['x-key'] });
+    });
     const file = await writeWorkflow(
       dir,
       `inputs:\n  api_token: { type: string }\nsteps:\n  - id: call\n    http:\n      url: "${server.url}/echo-auth"\n      headers: { authorization: "Bearer \${env.SERVICE_TOKEN}", x-key: "\${inputs.api_token}" }\n`,
@@ -204,5 +208,7 @@ describe('the store', { timeout: 60_000 }, () => {
     for (const name of ['runs.db', 'runs.db-wal']) bytes += await readFile(join(dir, name), 'latin1').catch(() => '');
     assert.ok(bytes.length > 0);
     assert.ok(!bytes.includes(key) && !bytes.includes(token), 'no secret in the store files');
+    assert.ok(!bytes.includes(session), 'no session cookie in the store files');
+    assert.match(shown, /"set-cookie": "\*\*\*"/, 'the header is kept, its value is not');
   });
 });

@@ -15,3 +15,19 @@ export function createRedactor(secrets: Iterable<string | undefined>): Redactor 
     return out;
   };
 }
+
+/** Response and request headers that carry credentials or sessions, whatever their value looks like. */
+const CREDENTIAL_HEADERS = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization']);
+
+/**
+ * Step properties as they may be stored: a `headers` map (an http step's) keeps its names but not the values of
+ * credential headers. Anything else is returned as it is.
+ */
+export function withoutCredentialHeaders(properties: Record<string, unknown>): Record<string, unknown> {
+  const headers = properties['headers'];
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return properties;
+  const names = Object.keys(headers);
+  if (!names.some((name) => CREDENTIAL_HEADERS.has(name.toLowerCase()))) return properties;
+  const kept = Object.fromEntries(names.map((name) => [name, CREDENTIAL_HEADERS.has(name.toLowerCase()) ? '***' : (headers as Record<string, unknown>)[name]]));
+  return { ...properties, headers: kept };
+}

@@ -3,7 +3,7 @@
  * the step finishes, the outcome at the end. Secrets are redacted before anything is written.
  */
 import type { RunEventListener } from '../core/events.ts';
-import type { Redactor } from '../core/redact.ts';
+import { withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { contentHash, stepFingerprint } from './fingerprint.ts';
 import type { RunStore } from './types.ts';
@@ -48,7 +48,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         store.recordStep(event.runId, event.stepId, {
           status: event.status,
           ...(event.output === undefined ? {} : { outputJson: options.redact(JSON.stringify(event.output)) }),
-          ...(event.properties ? { propertiesJson: options.redact(JSON.stringify(event.properties)) } : {}),
+          ...(event.properties ? { propertiesJson: options.redact(JSON.stringify(withoutCredentialHeaders(event.properties))) } : {}),
           ...(event.error === undefined ? {} : { error: options.redact(event.error) }),
           ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
           ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
