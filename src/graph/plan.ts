@@ -70,13 +70,7 @@ export function buildPlan(input: readonly PlanInputStep[]): PlanResult {
 
   const stage = new Int32Array(n);
   for (const i of order) for (const d of dependsOn[i]!) stage[i] = Math.max(stage[i]!, stage[d]! + 1);
-  const remaining = new Float64Array(n);
-  for (let k = n - 1; k >= 0; k--) {
-    const i = order[k]!;
-    let best = 0;
-    for (const m of dependents[i]!) best = Math.max(best, remaining[m]!);
-    remaining[i] = (input[i]!.weight ?? 1) + best;
-  }
+  const remaining = longestRemaining(order, dependents, (i) => input[i]!.weight ?? 1);
 
   const stages: string[][] = [];
   for (let i = 0; i < n; i++) (stages[stage[i]!] ??= []).push(input[i]!.id);
@@ -94,25 +88,20 @@ export function buildPlan(input: readonly PlanInputStep[]): PlanResult {
 }
 
 /**
- * Longest remaining path with known step costs (e.g. durations from earlier runs): for each step, its own
- * cost plus the most expensive chain after it. Steps with no estimate count as the median of those with one,
- * so a partly known workflow still ranks sensibly. Linear: one backward pass over the order.
+ * Longest remaining path by step cost (e.g. expected durations): for each step, its own cost plus the most
+ * expensive chain after it. Linear: one backward pass over the order.
  */
-export function weightedRemaining(plan: Plan, cost: (index: number) => number | undefined): Float64Array {
-  const n = plan.steps.length;
-  const known: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const c = cost(i);
-    if (c !== undefined) known.push(c);
-  }
-  known.sort((a, b) => a - b);
-  const fallback = known.length ? known[Math.floor(known.length / 2)]! : 1;
-  const remaining = new Float64Array(n);
-  for (let k = n - 1; k >= 0; k--) {
-    const i = plan.order[k]!;
+export function weightedRemaining(plan: Plan, cost: ArrayLike<number>): Float64Array {
+  return longestRemaining(plan.order, plan.steps.map((s) => s.dependents), (i) => cost[i]!);
+}
+
+function longestRemaining(order: readonly number[], dependents: readonly (readonly number[])[], cost: (index: number) => number): Float64Array {
+  const remaining = new Float64Array(order.length);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const i = order[k]!;
     let best = 0;
-    for (const m of plan.steps[i]!.dependents) best = Math.max(best, remaining[m]!);
-    remaining[i] = (cost(i) ?? fallback) + best;
+    for (const m of dependents[i]!) best = Math.max(best, remaining[m]!);
+    remaining[i] = cost(i) + best;
   }
   return remaining;
 }

@@ -88,7 +88,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const attempts = new Int32Array(n);
   const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
   const expected = expectedDurations(steps, stepActions, options.estimates);
-  const priority = weightedRemaining(plan, (i) => expected[i]);
+  const priority = weightedRemaining(plan, expected);
   const ready = new ReadyQueue(priority);
   const reused = new Uint8Array(n);
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
