@@ -250,7 +250,7 @@ async function overhead(): Promise<void> {
     out(`20k/1k per-step ratio: engine ${fmt(ratio)}, with file reads ${fmt(ioRatio)} (linear ≈ 1) — ${verdict(ratio < 1.5 && ioRatio < 1.5)}.`);
     out(`Engine time per step under 20 µs — ${verdict(rows[2]!.engineUs < 20)}. With real file reads each step also pays the read itself (thread-pool round trips);`);
     out('that part belongs to the file system, not the scheduler.');
-    const validateRatio = rows[2]!.validateMs / 20 / (rows[0]!.validateMs / 1);
+    const validateRatio = rows[2]!.validateMs / rows[2]!.n / (rows[0]!.validateMs / rows[0]!.n);
     out(`Validation per step, 20k/1k: ${fmt(validateRatio)} (linear ≈ 1; the reference and cycle checks are linear).`);
     out(`CLI start-up (median of 7): \`conductor --version\` ${fmt(version, 0)} ms — ${verdict(version < 200)}; \`conductor validate examples/mixed.yaml\` ${fmt(validate, 0)} ms.`);
     out(`A 10,000-step workflow (${fmt(bigText.length / 1e6, 1)} MB; each step an \`llm\` call using an earlier step's output): \`conductor validate\``);
@@ -306,8 +306,9 @@ async function fanOutScenario(): Promise<void> {
       }
       return median(shares);
     };
-    // The same 1 → 2,000 → 1 calls with no engine at all: a promise pool of `limit` workers calling the AI SDK
-    // (or fetch) directly. What the engine adds is the difference; the rest is the client and this machine.
+    // The same 1 → 2,000 → 1 calls with no engine at all: a promise pool of `limit` workers calling the AI SDK,
+    // the http steps' client, or fetch directly. What the engine adds is the difference; the rest is the client
+    // and this machine.
     const { createOpenAI } = await import('@ai-sdk/openai');
     const { generateText } = await import('ai');
     const chat = createOpenAI({ baseURL: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY }).chat('bench');
