@@ -93,3 +93,15 @@ export class StepFailedError extends ConductorError {
     this.stepId = stepId;
   }
 }
+
+/**
+ * Why a request never got an answer, as specific as the error says: the first system or client error code
+ * along its `cause` chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET), else its message.
+ */
+export function networkReason(error: unknown): string {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code) return code;
+  }
+  return (error as Error)?.message ?? String(error);
+}

@@ -6,7 +6,7 @@
 import { APICallError, generateText, jsonSchema, Output, streamText, type LanguageModel } from 'ai';
 import type { ActionContext, ActionResult } from '../actions/types.ts';
 import type { LlmInput } from '../actions/llm/index.ts';
-import { ConductorError, StepFailedError } from '../core/errors.ts';
+import { ConductorError, networkReason, StepFailedError } from '../core/errors.ts';
 import { retryAfterMs } from '../core/retry.ts';
 import { endpointFor, missingKey, type Endpoint } from './endpoint.ts';
 import { AdaptiveLimiter, type CallFeedback } from './limiter.ts';
@@ -140,12 +140,4 @@ function explain(error: unknown, model: ModelRef, endpoint: Endpoint, stepId: st
   }
   const message = (error as Error)?.message ?? String(error);
   return new StepFailedError(stepId, 'llm_error', `${model.id}: ${message}`, { cause: error });
-}
-
-function networkReason(error: Error): string {
-  for (let cause: unknown = error.cause; cause; cause = (cause as { cause?: unknown }).cause) {
-    const code = (cause as { code?: string }).code;
-    if (code) return code;
-  }
-  return error.message;
 }

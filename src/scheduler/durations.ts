@@ -6,6 +6,7 @@
  * same, and the order is by remaining steps.
  */
 import type { AnyAction } from '../actions/types.ts';
+import { median } from '../core/median.ts';
 import type { StepSpec } from '../definition/types.ts';
 
 export function expectedDurations(steps: readonly StepSpec[], actions: readonly AnyAction[], history: Readonly<Record<string, number>> = {}): Float64Array {
@@ -22,9 +23,4 @@ export function expectedDurations(steps: readonly StepSpec[], actions: readonly 
   const all = [...byAction.values()].flat();
   const overall = all.length ? median(all) : 1;
   return Float64Array.from(steps, (step, i) => history[step.id] ?? medians.get(step.action) ?? actions[i]!.typicalMs ?? overall);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }

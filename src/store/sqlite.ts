@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { SetupError } from '../core/errors.ts';
+import { median } from '../core/median.ts';
 import type { RunStatus } from '../core/status.ts';
 import type { NewRun, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
 
@@ -206,7 +207,7 @@ export class SqliteRunStore implements RunStore {
         samples.set(fingerprint, list);
       }
     }
-    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, list.sort((a, b) => a - b)[Math.floor(list.length / 2)]!]));
+    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
   close(): void {

@@ -3,7 +3,7 @@
  * JSON, else its text; `statusCode` and `headers` are exposed too. A non-2xx response fails the step.
  */
 import { z } from 'zod';
-import { StepFailedError } from '../../core/errors.ts';
+import { networkReason, StepFailedError } from '../../core/errors.ts';
 import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
 import { send, type HttpResponse } from './client.ts';
@@ -78,15 +78,6 @@ export const httpAction: ActionDefinition<HttpInput> = {
     return { output: parseBody(text, response.headers['content-type']), properties: { statusCode: status, headers: response.headers } };
   },
 };
-
-/** The most specific reason a request failed: a system error code (ECONNREFUSED, ENOTFOUND) where there is one. */
-function networkReason(error: unknown): string {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && !code.startsWith('UND_ERR')) return code;
-  }
-  return (error as Error)?.message ?? String(error);
-}
 
 function parseBody(text: string, contentType: string | undefined): unknown {
   if (contentType && /[/+]json\b/i.test(contentType) && text.trim() !== '') {
