@@ -63,6 +63,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       location: source.locate(['inputs', name], { key: true }),
     };
   }
+  const stepAt = source.locateItems(['steps']);
   const steps: StepSpec[] = data.steps.map((step, i) => {
     const checked = semantic.steps[i]!;
     return Object.freeze({
@@ -73,7 +74,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       input: checked.compiled.value,
       dependsOn: step.depends_on ?? [],
       retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds },
-      location: source.locate(['steps', i]),
+      location: stepAt[i]!,
     });
   });
   const spec: WorkflowSpec = {

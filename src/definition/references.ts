@@ -31,6 +31,8 @@ export interface SemanticResult {
 }
 
 const BASE_PROPERTIES = ['output', 'status'];
+const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
+const NO_EDGES: ReadonlyMap<number, readonly EdgeReason[]> = new Map();
 
 export function checkSemantics(raw: Record<string, unknown>, source: SourceFile, actions: ActionRegistry, baseDir: string): SemanticResult {
   const diagnostics: Diagnostic[] = [];
@@ -67,13 +69,23 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
     }
   });
 
-  // Pass 2: templates, references and depends_on become edges (or diagnostics).
-  const edges: Map<number, EdgeReason[]>[] = rawSteps.map(() => new Map());
+  // Pass 2: templates, references and depends_on become edges (or diagnostics). Most steps of a large file
+  // have one or two edges and touch no file, so the per-step containers are made only when needed.
+  const edges: (Map<number, EdgeReason[]> | undefined)[] = new Array(rawSteps.length);
   // Where each edge was written, found only if a cycle through it is reported: locating every reference of a
   // large valid file up front cost more than all the other checks together.
-  const edgeAt: Map<number, () => SourceLocation>[] = rawSteps.map(() => new Map());
+  const edgeAt: (Map<number, () => SourceLocation> | undefined)[] = new Array(rawSteps.length);
+  const addEdge = (step: number, target: number, reason: EdgeReason, at: () => SourceLocation) => {
+    const map = (edges[step] ??= new Map<number, EdgeReason[]>());
+    const list = map.get(target);
+    if (!list) map.set(target, [reason]);
+    else if (reason.kind !== 'reference' || !list.some((e) => e.kind === 'reference' && e.ref === reason.ref)) list.push(reason);
+    const where = (edgeAt[step] ??= new Map());
+    if (!where.has(target)) where.set(target, at);
+  };
   const steps: (CheckedStep | undefined)[] = [];
-  const accesses: Resource[][] = rawSteps.map(() => []);
+  const accesses: (readonly Resource[])[] = new Array(rawSteps.length).fill(NO_RESOURCES);
+  const allowedProperties = new Map<string | undefined, string[]>();
 
   const checkReference = (r: LocatedReference, base: PathKey[], self: number | undefined): number | undefined => {
     const at = () => source.locateInString([...base, ...r.path], r.offset, r.raw);
@@ -95,12 +107,13 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
       return undefined;
     }
     const action = actionOf[target];
-    const allowed = [...BASE_PROPERTIES, ...((action && actions.get(action)?.exposes) ?? [])];
+    let allowed = allowedProperties.get(action);
+    if (!allowed) allowedProperties.set(action, (allowed = [...BASE_PROPERTIES, ...((action && actions.get(action)?.exposes) ?? [])]));
     if (!allowed.includes(ref.property)) {
       report(at(), 'unknown_property', `\`${r.raw}\`: a${action ? `n \`${action}\`` : ''} step has no \`${ref.property}\``, didYouMean(ref.property, allowed) ?? `available: ${allowed.join(', ')}`);
       return undefined;
     }
-    if (self !== undefined && !edgeAt[self]!.has(target)) edgeAt[self]!.set(target, at);
+    if (self !== undefined) addEdge(self, target, { kind: 'reference', ref: r.raw }, at);
     return target;
   };
 
@@ -115,13 +128,7 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
     const base: PathKey[] = ['steps', i, action];
     const compiled = compileValue(block);
     reportTemplateProblems(compiled, base);
-    for (const r of compiled.references) {
-      const target = checkReference(r, base, i);
-      if (target === undefined) continue;
-      const list = edges[i]!.get(target) ?? [];
-      if (!list.some((e) => e.kind === 'reference' && e.ref === r.raw)) list.push({ kind: 'reference', ref: r.raw });
-      edges[i]!.set(target, list);
-    }
+    for (const r of compiled.references) checkReference(r, base, i);
     const dependsOn = Array.isArray(step['depends_on']) ? step['depends_on'] : [];
     dependsOn.forEach((name, j) => {
       if (typeof name !== 'string') return;
@@ -129,13 +136,11 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
       const target = ids.get(name);
       if (target === undefined) report(at(), 'unknown_step', `unknown step \`${name}\` in \`depends_on\``, didYouMean(name, ids.keys()) ?? 'no step has that id');
       else if (target === i) report(at(), 'self_reference', `step \`${name}\` cannot depend on itself`);
-      else {
-        edges[i]!.set(target, [...(edges[i]!.get(target) ?? []), { kind: 'depends_on' }]);
-        if (!edgeAt[i]!.has(target)) edgeAt[i]!.set(target, at);
-      }
+      else addEdge(i, target, { kind: 'depends_on' }, at);
     });
     if (action === 'llm' && isRecord(block)) checkModel(block['model'], [...base, 'model'], source, report);
-    if (isRecord(block)) accesses[i] = actions.get(action)?.resources?.(block, { baseDir }) ?? [];
+    const resources = isRecord(block) ? actions.get(action)?.resources : undefined;
+    if (resources) accesses[i] = resources(block as Record<string, unknown>, { baseDir });
     steps[i] = { id: String(step['id']), action, compiled };
   });
 
@@ -153,14 +158,17 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
   // still reported; the plan itself is only kept when every step is sound.
   const sound = rawSteps.map((_, i) => steps[i] !== undefined && ids.get(steps[i]!.id) === i);
   resourceEdges(accesses).forEach((extra, i) => {
-    for (const [d, reason] of extra) edges[i]!.set(d, [...(edges[i]!.get(d) ?? []), reason]);
+    for (const [d, reason] of extra) {
+      const map = (edges[i] ??= new Map<number, EdgeReason[]>());
+      map.set(d, [...(map.get(d) ?? []), reason]);
+    }
   });
   // Weighted by each action's typical duration, so the critical path is the one the scheduler favours on a
   // first run (one model call outweighs a chain of file writes).
   const result = buildPlan(
     rawSteps.map((_, i) => ({
       id: sound[i] ? steps[i]!.id : `#${i}`,
-      dependsOn: sound[i] ? edges[i]! : new Map(),
+      dependsOn: (sound[i] && edges[i]) || NO_EDGES,
       ...(sound[i] ? { weight: actions.get(steps[i]!.action)?.typicalMs ?? 1 } : {}),
     })),
   );
@@ -168,7 +176,7 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
   if (!result.ok) {
     for (const cycle of result.cycles) {
       const names = [...cycle, cycle[0]!].map((c) => steps[c]!.id);
-      const at = edgeAt[cycle[0]!]!.get(cycle[1] ?? cycle[0]!)?.() ?? source.locate(['steps', cycle[0]!]);
+      const at = edgeAt[cycle[0]!]?.get(cycle[1] ?? cycle[0]!)?.() ?? source.locate(['steps', cycle[0]!]);
       report(at, 'cycle', `dependency cycle: ${names.join(' → ')}`, 'each step waits for the next; remove one of these references or `depends_on` entries');
     }
   } else if (rawSteps.length > 0 && sound.every(Boolean)) plan = result.plan;

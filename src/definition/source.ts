@@ -34,6 +34,13 @@ export class SourceFile {
     return this.at(node?.range?.[0] ?? 0);
   }
 
+  /** Where each item of the list at `path` is written: one walk for all of them, not one per item. */
+  locateItems(path: readonly PathKey[]): SourceLocation[] {
+    const { node, complete } = this.#walk(path);
+    if (!complete || !isSeq(node)) return [];
+    return node.items.map((item) => this.at((item as Node | null)?.range?.[0] ?? node.range?.[0] ?? 0));
+  }
+
   /** Where the reference `raw` sits inside the string at `path` (`offset` is its place in the parsed string). */
   locateInString(path: readonly PathKey[], offset: number, raw: string): SourceLocation {
     const { node, complete } = this.#walk(path);
