@@ -243,7 +243,7 @@ async function overhead(): Promise<void> {
       "const text = readFileSync(process.argv[1], 'utf8'); process.env = { ...process.env };",
       'parseDocument(text, { lineCounter: new LineCounter(), prettyErrors: false, uniqueKeys: true }).toJS();',
     ].join(' ');
-    const [validateBig, yamlFloor, nodeFloor] = spawnMs([[bin, 'validate', big], ['--input-type=module', '-e', parseOnly, big], ['-e', '']], 7) as [number, number, number];
+    const [validateBig, yamlFloor, nodeFloor] = spawnMs([[bin, 'validate', big], ['--input-type=module', '-e', parseOnly, big], ['-e', '']], 5) as [number, number, number];
     const bigText = await readFile(big, 'utf8');
     const inProcess: number[] = [];
     for (let k = 0; k < 3; k++) {
@@ -266,7 +266,7 @@ async function overhead(): Promise<void> {
     out(`Validation per step, 20k/1k: ${fmt(validateRatio)} (linear ≈ 1; the reference and cycle checks are linear).`);
     out(`CLI start-up (median of 7): \`conductor --version\` ${fmt(version, 0)} ms — ${verdict(version < 200)}; \`conductor validate examples/mixed.yaml\` ${fmt(validate, 0)} ms.`);
     out(`A 10,000-step workflow (${fmt(bigText.length / 1e6, 1)} MB; each step an \`llm\` call using an earlier step's output): \`conductor validate\``);
-    out(`${fmt(validateBig, 0)} ms from the command line (median of 7, each a new process), ${fmt(median(inProcess), 0)} ms in process (\`parseWorkflow\`, median of 3).`);
+    out(`${fmt(validateBig, 0)} ms from the command line (median of 5, each a new process), ${fmt(median(inProcess), 0)} ms in process (\`parseWorkflow\`, median of 3).`);
     out(`Floors, measured the same way: a new Node process that only parses the file with \`yaml\` (\`parseDocument\` + \`toJS\`) ${fmt(yamlFloor, 0)} ms`);
     out(`(${fmt((yamlFloor / validateBig) * 100, 0)} % of \`validate\`), of which ${fmt(nodeFloor, 0)} ms is an empty Node start; everything Conductor does — loading its modules and zod, the schema,`);
     out(`the references, the graph — is the other ${fmt(validateBig - yamlFloor, 0)} ms (${fmt(((validateBig - yamlFloor) / validateBig) * 100, 0)} %).`);
