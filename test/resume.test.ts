@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { conductor, run } from './support/cli.ts';
 import { Gate, reply, StandIn } from './support/stand-in.ts';
@@ -96,6 +97,31 @@ describe('resume', { timeout: 60_000 }, () => {
     const resumed = await run(['resume', listed[0].id, '--json', ...storeArgs(dir)]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 2, 1, 1]);
+  });
+
+  it('a run whose machine is gone (a killed CI container) resumes once it has been quiet; a live one is refused', async (t) => {
+    const dir = await tempDir(t);
+    server.fallback((req, res) => (req.path === '/ci/c' ? reply(res, 503, 'c is down') : reply(res, 200, { value: req.path })));
+    const file = await writeWorkflow(dir, chain('ci'));
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+    // As the store on a shared volume would hold it had the job been killed on another machine mid-run.
+    const db = new DatabaseSync(join(dir, 'runs.db'));
+    t.after(() => db.close());
+    const lastSeen = (agoMs: number) =>
+      db.prepare("UPDATE runs SET status = 'running', finished_at = NULL, host = 'ci-runner-7', heartbeat_at = ? WHERE id = ?").run(Date.now() - agoMs, first.runId);
+
+    lastSeen(1_000);
+    const busy = await run(['resume', first.runId, ...storeArgs(dir)]);
+    assert.equal(busy.code, 2);
+    assert.match(busy.stderr, /^error: run .* is still running \(process \d+ on ci-runner-7\)\n {2}hint: /);
+
+    lastSeen(5 * 60_000);
+    assert.equal(JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout)[0].status, 'interrupted');
+    server.fallback((req, res) => reply(res, 200, { value: req.path }));
+    const resumed = await run(['resume', first.runId, '--json', ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const n = count('ci');
+    assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 1, 2, 1], 'only c ran again');
   });
 
   it('after editing one step, re-runs that step and its dependents only, and says which', async (t) => {

@@ -19,7 +19,7 @@ export interface ResumePlan {
 
 export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: StepRecord[] }, inputs: Readonly<Record<string, unknown>>, from?: string): ResumePlan {
   if (record.run.status === 'running') {
-    throw new SetupError('run_active', `run ${record.run.id} is still running (process ${record.run.pid})`, { hint: 'wait for it to end, or stop it first' });
+    throw new SetupError('run_active', `run ${record.run.id} is still running (process ${record.run.pid} on ${record.run.host})`, { hint: 'wait for it to end, or stop it first (a run whose process is gone shows as interrupted within 30 s)' });
   }
   const fromIndex = from === undefined ? undefined : spec.plan.byId.get(from);
   if (from !== undefined && fromIndex === undefined) {

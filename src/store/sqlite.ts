@@ -1,7 +1,9 @@
 /**
  * The embedded store: SQLite through Node's own `node:sqlite` (no native addon, no server). WAL mode, and
  * step results committed in transactions as steps finish (grouped, see recordStep), so a process killed at
- * any instant (kill -9 included) leaves a consistent record. Several processes may share one file.
+ * any instant (kill -9 included) leaves a consistent record. Several processes may share one file, and several
+ * machines may (a store on a shared volume, a CI cache): a running run's process writes a heartbeat, so a run
+ * whose machine or container is gone shows as interrupted instead of running forever.
  */
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -24,6 +26,8 @@ CREATE TABLE IF NOT EXISTS runs (
   finished_at INTEGER,
   pid INTEGER NOT NULL,
   host TEXT NOT NULL,
+  -- while running: when its process last showed it was alive (see HEARTBEAT_MS)
+  heartbeat_at INTEGER,
   resumed_from TEXT,
   step_count INTEGER NOT NULL,
   -- every step of the workflow as it was: [{ id, fingerprint, dependsOn }], in file order
@@ -46,12 +50,23 @@ CREATE TABLE IF NOT EXISTS step_runs (
   reused INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, step_id)
 );
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 `;
+/** Each older schema this one can be brought from, in place; a store written by a newer Conductor is refused. */
+const MIGRATIONS: Record<number, string> = {
+  2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
+};
 
 /** The longest a finished step's result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
+/** How often a running run's process says it is alive. */
+const HEARTBEAT_MS = 5_000;
+/**
+ * A running run whose last heartbeat is older than this is taken for dead even if a process with its pid exists
+ * (the pid was reused, say by the next container). Between machines this assumes clocks within a few seconds.
+ */
+const STALE_AFTER_MS = 30_000;
 /** Runs with how many of their steps succeeded. */
 const RUNS_WITH_PROGRESS = `SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done FROM runs r`;
 
@@ -66,6 +81,7 @@ interface RunRow {
   finished_at: number | null;
   pid: number;
   host: string;
+  heartbeat_at: number | null;
   resumed_from: string | null;
   step_count: number;
   outputs: string | null;
@@ -81,16 +97,27 @@ export class SqliteRunStore implements RunStore {
   #pending: (string | number | null)[][] = [];
   #flushScheduled = false;
   #lastFlush = -Infinity;
+  /** The runs this store started and has not finished: their heartbeat is ours to write. */
+  readonly #owned = new Set<string>();
+  readonly #heartbeatMs: number;
+  #heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, options: { heartbeatMs?: number } = {}) {
+    this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.path = path;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.#db = new DatabaseSync(path, { timeout: 10_000 });
       this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
-      const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
-      if (version !== 0 && version !== SCHEMA_VERSION) throw new Error(`it was written by another version of Conductor (schema ${version}, this one reads ${SCHEMA_VERSION})`);
-      this.#db.exec(SCHEMA);
+      // Read and brought up to date under the write lock: two processes opening an older store at once
+      // migrate it once.
+      this.#transaction(() => {
+        const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
+        if (version !== 0 && version !== SCHEMA_VERSION && !MIGRATIONS[version]) {
+          throw new Error(`it was written by ${version > SCHEMA_VERSION ? 'a newer' : 'another'} version of Conductor (schema ${version}, this one reads ${SCHEMA_VERSION})`);
+        }
+        this.#db.exec(`${MIGRATIONS[version] ?? ''} ${SCHEMA}`);
+      });
     } catch (error) {
       throw new SetupError('store_unavailable', `cannot open the run store ${path}: ${(error as Error).message}`, {
         hint: 'set CONDUCTOR_HOME or --store to a writable place, or run with --no-store',
@@ -107,8 +134,11 @@ export class SqliteRunStore implements RunStore {
     // One row: the steps themselves are a JSON list here, and get rows of their own as they finish.
     const steps = JSON.stringify(run.steps.map((s) => ({ id: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn })));
     this.#db
-      .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, resumed_from, step_count, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, run.resumedFrom ?? null, run.steps.length, steps);
+      .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps);
+    this.#owned.add(run.id);
+    // Unref'd: the run keeps the process alive, never the heartbeat.
+    this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref();
   }
 
   recordStep(runId: string, stepId: string, r: StepResult): void {
@@ -151,6 +181,19 @@ export class SqliteRunStore implements RunStore {
   finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void {
     this.flush();
     this.#db.prepare('UPDATE runs SET status = ?, error = ?, finished_at = ?, outputs = ? WHERE id = ?').run(result.status, result.error ?? null, result.finishedAt, JSON.stringify(result.outputs), runId);
+    this.#owned.delete(runId);
+    if (this.#owned.size === 0) this.#stopHeartbeat();
+  }
+
+  #beat(): void {
+    const now = Date.now();
+    const update = this.#db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
+    for (const id of this.#owned) update.run(now, id);
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
   }
 
   listRuns(limit = 20): RunRecord[] {
@@ -212,6 +255,7 @@ export class SqliteRunStore implements RunStore {
 
   close(): void {
     this.flush();
+    this.#stopHeartbeat();
     this.#db.close();
   }
 
@@ -234,16 +278,22 @@ export class SqliteRunStore implements RunStore {
     };
   }
 
-  /** A `running` run whose process is gone (on this host) was interrupted: a crash, kill -9, a lost laptop. */
+  /**
+   * A `running` run whose process is gone was interrupted: a crash, kill -9, a lost laptop, a CI job's container.
+   * On this machine a dead pid says so at once; a live pid counts only while the heartbeat is fresh, since pids
+   * are reused (the next container's process often gets the same one). For another machine's run the
+   * heartbeat is all there is. Runs recorded before heartbeats existed keep the old rule: pid on this machine,
+   * and no guess about other machines.
+   */
   #ownerAlive(row: RunRow): boolean {
-    if (row.host !== this.#host) return true; // another machine's run: we cannot tell, so we do not guess
-    if (row.pid === process.pid) return true;
+    const fresh = row.heartbeat_at === null || Date.now() - row.heartbeat_at < STALE_AFTER_MS;
+    if (row.host !== this.#host) return fresh;
     try {
       process.kill(row.pid, 0);
-      return true;
     } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
     }
+    return fresh;
   }
 
   #transaction(work: () => void): void {

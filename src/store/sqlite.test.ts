@@ -1,0 +1,101 @@
+/**
+ * The store's own rules, through its API and a second connection to the same file (as another process would
+ * see it): when a running run counts as alive, the heartbeat that decides it, and opening older stores.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tempDir } from '../../test/support/workflow.ts';
+import { SqliteRunStore } from './sqlite.ts';
+
+const newRun = (id: string) => ({ id, workflow: '/w/workflow.yaml', workflowHash: 'h', inputs: {}, startedAt: Date.now(), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }] });
+
+/** A pid that was just in use and is not any more. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  return child.pid!;
+}
+
+describe('the run store', () => {
+  it('tells a live run from one whose process, machine or container is gone', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    store.startRun(newRun('r1'));
+    const other = new DatabaseSync(path);
+    t.after(() => other.close());
+    const set = (fields: { pid?: number; host?: string; heartbeatAgoMs?: number | null }) => {
+      const row = other.prepare('SELECT pid, host, heartbeat_at FROM runs WHERE id = ?').get('r1') as { pid: number; host: string; heartbeat_at: number | null };
+      const heartbeat = fields.heartbeatAgoMs === undefined ? row.heartbeat_at : fields.heartbeatAgoMs === null ? null : Date.now() - fields.heartbeatAgoMs;
+      other.prepare('UPDATE runs SET pid = ?, host = ?, heartbeat_at = ? WHERE id = ?').run(fields.pid ?? row.pid, fields.host ?? row.host, heartbeat, 'r1');
+      return store.listRuns()[0]!.status;
+    };
+    const live = process.ppid; // the test runner: alive, and not this process
+
+    assert.equal(store.listRuns()[0]!.status, 'running', 'its own run, just started');
+    assert.equal(set({ pid: await deadPid() }), 'interrupted', 'this machine, the process is gone');
+    assert.equal(set({ pid: live, heartbeatAgoMs: 1_000 }), 'running', 'a live process with a fresh heartbeat');
+    assert.equal(set({ pid: live, heartbeatAgoMs: 60_000 }), 'interrupted', 'a live pid but no heartbeat for a minute: the pid was reused');
+    assert.equal(set({ host: 'ci-runner-7', heartbeatAgoMs: 1_000 }), 'running', 'another machine, fresh heartbeat');
+    assert.equal(set({ host: 'ci-runner-7', heartbeatAgoMs: 60_000 }), 'interrupted', 'another machine gone quiet: a killed CI job');
+    // Recorded before heartbeats existed: the pid rule here, and no guess about another machine.
+    assert.equal(set({ host: 'ci-runner-7', heartbeatAgoMs: null }), 'running');
+    assert.equal(set({ host: hostname(), pid: await deadPid(), heartbeatAgoMs: null }), 'interrupted');
+  });
+
+  it('beats while a run is running, and stops when it finishes', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store = new SqliteRunStore(path, { heartbeatMs: 10 });
+    t.after(() => store.close());
+    const other = new DatabaseSync(path);
+    t.after(() => other.close());
+    const heartbeat = () => (other.prepare('SELECT heartbeat_at FROM runs WHERE id = ?').get('r1') as { heartbeat_at: number }).heartbeat_at;
+
+    store.startRun(newRun('r1'));
+    const first = heartbeat();
+    while (heartbeat() === first) await sleep(5);
+    assert.ok(heartbeat() > first);
+
+    store.finishRun('r1', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+    const last = heartbeat();
+    await sleep(100); // ten beats' worth
+    assert.equal(heartbeat(), last, 'no heartbeat after the run finished');
+  });
+
+  it('brings a store from the previous schema up to date, keeping its runs', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const old = new DatabaseSync(path);
+    old.exec(`
+      CREATE TABLE runs (id TEXT PRIMARY KEY, workflow TEXT NOT NULL, workflow_hash TEXT NOT NULL, inputs TEXT NOT NULL,
+        status TEXT NOT NULL, error TEXT, started_at INTEGER NOT NULL, finished_at INTEGER, pid INTEGER NOT NULL,
+        host TEXT NOT NULL, resumed_from TEXT, step_count INTEGER NOT NULL, steps TEXT NOT NULL, outputs TEXT);
+      CREATE TABLE step_runs (run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE, step_id TEXT NOT NULL,
+        status TEXT NOT NULL, output TEXT, properties TEXT, error TEXT, error_code TEXT, attempts INTEGER,
+        started_at INTEGER, finished_at INTEGER, reused INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (run_id, step_id));
+      INSERT INTO runs VALUES ('old', '/w/workflow.yaml', 'h', '{}', 'failed', 'boom', 1, 2, 1, 'laptop', NULL, 1, '[{"id":"a","fingerprint":"f","dependsOn":[]}]', '{}');
+      INSERT INTO step_runs VALUES ('old', 'a', 'succeeded', '"result"', NULL, NULL, NULL, 1, 1, 2, 0);
+      PRAGMA user_version = 2;`);
+    old.close();
+
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    const { run, steps } = store.getRun('old')!;
+    assert.deepEqual([run.status, run.error, steps[0]!.output], ['failed', 'boom', 'result']);
+    store.startRun(newRun('new'));
+    assert.deepEqual(store.listRuns().map((r) => r.id), ['new', 'old']);
+  });
+
+  it('refuses a store written by a newer version, naming it', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const newer = new DatabaseSync(path);
+    newer.exec('PRAGMA user_version = 99;');
+    newer.close();
+    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 3\)/);
+  });
+});
