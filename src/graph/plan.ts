@@ -84,7 +84,8 @@ export function buildPlan(input: readonly PlanInputStep[]): PlanResult {
     stage: stage[i]!,
     remaining: remaining[i]!,
   }));
-  return { ok: true, plan: { steps, byId: new Map(input.map((s, i) => [s.id, i])), order, stages, criticalPath: criticalPath(steps) } };
+  const criticalPath = criticalPathBy(steps, remaining).map((i) => steps[i]!.id);
+  return { ok: true, plan: { steps, byId: new Map(input.map((s, i) => [s.id, i])), order, stages, criticalPath } };
 }
 
 /**
@@ -106,14 +107,18 @@ function longestRemaining(order: readonly number[], dependents: readonly (readon
   return remaining;
 }
 
-function criticalPath(steps: readonly PlanStep[]): string[] {
-  let current: PlanStep | undefined;
-  for (const s of steps) if (s.dependsOn.length === 0 && (!current || s.remaining > current.remaining)) current = s;
-  const path: string[] = [];
-  while (current) {
-    path.push(current.id);
-    let next: PlanStep | undefined;
-    for (const m of current.dependents) if (!next || steps[m]!.remaining > next.remaining) next = steps[m];
+/**
+ * The longest chain by `remaining` (as from `weightedRemaining`), as step indices: from the heaviest step with
+ * no dependencies, always on to the heaviest dependent; ties go to the step declared first.
+ */
+export function criticalPathBy(steps: readonly Pick<PlanStep, 'dependsOn' | 'dependents'>[], remaining: ArrayLike<number>): number[] {
+  let current: number | undefined;
+  for (let i = 0; i < steps.length; i++) if (steps[i]!.dependsOn.length === 0 && (current === undefined || remaining[i]! > remaining[current]!)) current = i;
+  const path: number[] = [];
+  while (current !== undefined) {
+    path.push(current);
+    let next: number | undefined;
+    for (const m of steps[current]!.dependents) if (next === undefined || remaining[m]! > remaining[next]! || (remaining[m] === remaining[next] && m < next)) next = m;
     current = next;
   }
   return path;
