@@ -38,11 +38,11 @@ describe('conductor', () => {
 });
 
 describe('start-up', () => {
-  it('loads no provider SDK, HTTP client or store for --version, validate and plan', async (t) => {
+  it('loads no provider SDK, HTTP client or store for --version, validate and plan (nothing recorded yet)', async (t) => {
     const dir = await tempDir(t);
     for (const args of [['--version'], ['validate', 'examples/mixed.yaml'], ['plan', 'examples/mixed.yaml']]) {
       const list = join(dir, `${args[0]}.txt`);
-      const result = await run(args, { env: { NODE_OPTIONS: `--import=${join(ROOT, 'test/support/record-modules.ts')}`, CONDUCTOR_TEST_MODULES: list } });
+      const result = await run(args, { env: { NODE_OPTIONS: `--import=${join(ROOT, 'test/support/record-modules.ts')}`, CONDUCTOR_TEST_MODULES: list, CONDUCTOR_HOME: dir } });
       assert.equal(result.code, 0, result.stderr);
       const loaded = (await readFile(list, 'utf8')).split('\n');
       assert.ok(loaded.some((url) => url.includes('/dist/cli/')), `${args[0]}: the recorder saw the CLI load`);

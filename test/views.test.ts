@@ -24,6 +24,40 @@ describe('conductor plan', { timeout: 60_000 }, () => {
     assert.match((await run(['plan', 'examples/mixed.yaml', '--format', 'dot'])).stdout, /^digraph workflow/);
   });
 
+  it('after a run, expects what the record says the steps took: time, critical path, and inputs that match', async (t) => {
+    const dir = await tempDir(t);
+    server.route('/exp/slow', (_req, res) => void setTimeout(() => reply(res, 200, 'slow'), 300));
+    server.fallback((req, res) => reply(res, 200, req.path));
+    const file = await writeWorkflow(
+      dir,
+      `inputs:\n  topic: { type: string }\nconfig:\n  maxConcurrency: 2\nsteps:\n  - id: q1\n    http: { url: "${server.url}/exp/q1?t=\${inputs.topic}" }\n  - id: q2\n    http: { url: "${server.url}/exp/q2?after=\${steps.q1.statusCode}" }\n  - id: slow\n    http: { url: "${server.url}/exp/slow" }\n`,
+    );
+    const store = ['--store', join(dir, 'runs.db')];
+    const plan = async (...args: string[]) => JSON.parse((await run(['plan', file, '--format', 'json', ...args])).stdout);
+
+    const before = await plan('-i', 'topic=whales', ...store);
+    assert.deepEqual(before.criticalPath, ['q1', 'q2'], 'nothing recorded: two calls outweigh one');
+    assert.equal(before.expected, undefined);
+
+    assert.equal((await run(['run', file, '-i', 'topic=whales', ...store])).code, 0);
+    const after = await plan('-i', 'topic=whales', ...store);
+    assert.deepEqual(after.criticalPath, ['slow'], 'what the steps took decides');
+    assert.equal(after.expected.timedSteps, 3);
+    assert.ok(after.steps.slow.expectedMs >= 300 && after.steps.slow.expectedMs > after.steps.q1.expectedMs + after.steps.q2.expectedMs);
+    assert.equal(after.expected.criticalPathMs, after.steps.slow.expectedMs);
+    assert.ok(after.expected.ms >= after.expected.criticalPathMs);
+    const text = (await run(['plan', file, '-i', 'topic=whales', ...store])).stdout;
+    assert.match(text, /^Critical path: slow \(1 step, about \d+ ms\)$/m);
+    assert.match(text, /^Expected time: about .+, from earlier runs \(3 of 3 steps timed\)$/m);
+
+    assert.equal((await plan('-i', 'topic=otters', ...store)).expected.timedSteps, 2, 'q1 with another topic is another call');
+    assert.equal((await plan(...store)).expected.timedSteps, 2, 'no value for the input: q1 cannot be matched');
+    assert.deepEqual((await plan('--no-store', ...store)).criticalPath, ['q1', 'q2']);
+    const wrong = await run(['plan', file, '-i', 'topik=whales', ...store]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /unknown input `topik`\n {2}hint: did you mean `topic`\?/);
+  });
+
   it('bad formats and invalid workflows exit 2', async () => {
     const format = await run(['plan', 'examples/mixed.yaml', '--format', 'png']);
     assert.equal(format.code, 2);

@@ -2,9 +2,7 @@
  * What `run` and `resume` share: reporters on the terminal, recording into the store, the closing summary,
  * the outputs, and the exit code.
  */
-import { resolve } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { UsageError } from '../core/errors.ts';
 import type { RunEvent } from '../core/events.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { liveReporter } from '../report/live.ts';
@@ -14,18 +12,19 @@ import { resolveInputs } from '../scheduler/inputs.ts';
 import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
 import { runRedactor } from '../scheduler/secrets.ts';
 import { stepFingerprint } from '../store/fingerprint.ts';
+import { historyDurations } from '../store/history.ts';
 import { storePath } from '../store/home.ts';
 import { recorder } from '../store/recorder.ts';
 import { SqliteRunStore } from '../store/sqlite.ts';
 import type { RunStore } from '../store/types.ts';
 import { EXIT, type CliIO } from './io.ts';
-import { parseLimit } from './options.ts';
+import { INPUT_OPTION, parseLimit } from './options.ts';
 import type { Command } from './main.ts';
 import { createStyle } from '../report/style.ts';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {
-  input: { type: 'string', short: 'i', multiple: true, value: 'name=value', description: 'An input value, name=value (name=@file reads it from a file); repeatable' },
+  input: INPUT_OPTION,
   json: { type: 'boolean', description: 'Print one JSON report on stdout when the run ends, and nothing else' },
   quiet: { type: 'boolean', short: 'q', description: 'Print only the workflow outputs' },
   'max-concurrency': { type: 'string', value: 'N', description: 'How many steps may run at once (overrides config.maxConcurrency)' },
@@ -65,7 +64,7 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
     // Durations from earlier runs of the same steps let the scheduler put the longest path in time first.
-    const estimates = store && fingerprints ? durationEstimates(store, spec, fingerprints) : undefined;
+    const estimates = store && fingerprints ? historyDurations(store, spec, fingerprints) : undefined;
     if (preface && !json && !quiet) io.stderr.write(preface);
     const report = await runWorkflow(spec, {
       inputs: typedInputs,
@@ -90,36 +89,4 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
   } finally {
     store?.close();
   }
-}
-
-function durationEstimates(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, number> | undefined {
-  const known = store.durations(spec.file);
-  if (known.size === 0) return undefined;
-  const estimates: Record<string, number> = {};
-  spec.steps.forEach((step, i) => {
-    const ms = known.get(fingerprints[i]!);
-    if (ms !== undefined) estimates[step.id] = ms;
-  });
-  return estimates;
-}
-
-export async function parseInputs(pairs: string[], cwd: string): Promise<Record<string, unknown>> {
-  const { readFile } = await import('node:fs/promises');
-  const inputs: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`\`-i ${pair}\`: expected name=value`, { hint: 'e.g. -i topic=whales, or -i text=@notes.txt to read a file' });
-    const name = pair.slice(0, eq);
-    let value = pair.slice(eq + 1);
-    if (value.startsWith('@')) {
-      const file = resolve(cwd, value.slice(1));
-      try {
-        value = await readFile(file, 'utf8');
-      } catch (error) {
-        throw new UsageError(`\`-i ${name}=${value}\`: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-      }
-    }
-    inputs[name] = value;
-  }
-  return inputs;
 }

@@ -29,7 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 const SUMMARIES: Record<string, string> = {
   run: 'Run a workflow: steps start as soon as what they use is ready',
-  plan: 'Show what a workflow will do (stages, dependencies and why, critical path), without running it',
+  plan: 'Show what a workflow will do (stages, dependencies and why, critical path) and how long it should take, without running it',
   validate: 'Check a workflow and report every problem, without running anything',
   schema: 'Print the workflow JSON Schema (for editors)',
   runs: 'List recorded runs, or show one (`runs show <id>`)',

@@ -9,7 +9,7 @@ import type { AnyAction } from '../actions/types.ts';
 import { median } from '../core/median.ts';
 import type { StepSpec } from '../definition/types.ts';
 
-export function expectedDurations(steps: readonly StepSpec[], actions: readonly AnyAction[], history: Readonly<Record<string, number>> = {}): Float64Array {
+export function expectedDurations(steps: readonly StepSpec[], actions: readonly (Pick<AnyAction, 'typicalMs'> | undefined)[], history: Readonly<Record<string, number>> = {}): Float64Array {
   const byAction = new Map<string, number[]>();
   steps.forEach((step) => {
     const ms = history[step.id];
@@ -22,5 +22,5 @@ export function expectedDurations(steps: readonly StepSpec[], actions: readonly 
   for (const [action, list] of byAction) medians.set(action, median(list));
   const all = [...byAction.values()].flat();
   const overall = all.length ? median(all) : 1;
-  return Float64Array.from(steps, (step, i) => history[step.id] ?? medians.get(step.action) ?? actions[i]!.typicalMs ?? overall);
+  return Float64Array.from(steps, (step, i) => history[step.id] ?? medians.get(step.action) ?? actions[i]?.typicalMs ?? overall);
 }

@@ -7,7 +7,8 @@ import { didYouMean } from '../core/suggest.ts';
 import { matchesType } from '../definition/load.ts';
 import type { InputSpec, WorkflowSpec } from '../definition/types.ts';
 
-export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+/** With `partial`, a required input that was not given is left out instead of reported (`plan` needs no inputs). */
+export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string, unknown>> = {}, options: { partial?: boolean } = {}): Record<string, unknown> {
   const problems: Diagnostic[] = [];
   const values: Record<string, unknown> = {};
   const names = Object.keys(spec.inputs);
@@ -25,7 +26,7 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
   for (const [name, def] of Object.entries(spec.inputs)) {
     if (name in values || problems.some((p) => p.message.startsWith(`input \`${name}\``))) continue;
     if (def.default !== undefined) values[name] = def.default;
-    else if (def.required) {
+    else if (def.required && !options.partial) {
       problems.push({ ...def.location, code: 'missing_input', message: `missing required input \`${name}\`${def.description ? ` (${def.description})` : ''}`, hint: `pass it with \`-i ${name}=…\`` });
     }
   }

@@ -1,10 +1,15 @@
 /**
  * What a workflow will do, before it does it: the execution flow as numbered stages, each step's dependencies
- * and why, the critical path, the effective concurrency, and the calls it will make. Pure: no network, nothing
- * executed. Rendered as text, JSON, Mermaid or DOT.
+ * and why, the critical path, the effective concurrency, the calls it will make, and — when earlier runs were
+ * recorded — how long it should take. Pure: no network, nothing executed. Rendered as text, JSON, Mermaid or DOT.
  */
+import { builtinActions } from '../actions/builtin.ts';
+import type { ActionRegistry } from '../actions/registry.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { EdgeReason } from '../graph/plan.ts';
+import { formatDuration } from '../report/progress.ts';
+import { expectedDurations } from '../scheduler/durations.ts';
+import { estimateRun } from '../scheduler/estimate.ts';
 import { literalFields } from '../template/value.ts';
 
 export interface PlanReason {
@@ -19,15 +24,35 @@ export interface PlanView {
   workflow: string;
   stages: string[][];
   criticalPath: string[];
-  steps: Record<string, { action: string; dependsOn: string[]; reasons: PlanReason[] }>;
+  steps: Record<string, { action: string; dependsOn: string[]; reasons: PlanReason[]; expectedMs?: number }>;
   maxConcurrency: number;
   /** The most steps that can run at once here: the limit, or the widest stage if that is smaller. */
   effectiveConcurrency: number;
   calls: { llm: number; http: number; fileWrites: number; fileReads: number };
+  /**
+   * With a record of earlier runs: the expected wall time at this concurrency (the scheduler's policy played
+   * out over each step's median duration), the critical path's length in time, and how many steps the record
+   * timed (the others count as the median of their action, else its typical duration).
+   */
+  expected?: { ms: number; criticalPathMs: number; timedSteps: number };
 }
 
-export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency): PlanView {
+export interface PlanHistory {
+  /** Step id → median ms in earlier runs (see `historyDurations`). */
+  durations: Readonly<Record<string, number>>;
+  /** For each action's typical duration (default: the built-in actions). */
+  actions?: ActionRegistry;
+}
+
+export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency, history?: PlanHistory): PlanView {
   const { plan } = spec;
+  let expected: Float64Array | undefined;
+  let estimate: ReturnType<typeof estimateRun> | undefined;
+  if (history) {
+    const registry = history.actions ?? builtinActions();
+    expected = expectedDurations(spec.steps, spec.steps.map((s) => registry.get(s.action)), history.durations);
+    estimate = estimateRun(plan, expected, maxConcurrency);
+  }
   const steps: PlanView['steps'] = {};
   const calls = { llm: 0, http: 0, fileWrites: 0, fileReads: 0 };
   for (const step of spec.steps) {
@@ -39,7 +64,7 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
         reasons.push({ step: plan.steps[d]!.id, kind: r.kind, ...(detail ? { detail } : {}) });
       }
     }
-    steps[step.id] = { action: step.action, dependsOn: node.dependsOn.map((d) => plan.steps[d]!.id), reasons };
+    steps[step.id] = { action: step.action, dependsOn: node.dependsOn.map((d) => plan.steps[d]!.id), reasons, ...(expected ? { expectedMs: Math.round(expected[step.index]!) } : {}) };
     if (step.action === 'llm') calls.llm++;
     else if (step.action === 'http') calls.http++;
     else if (step.action === 'file') {
@@ -52,11 +77,14 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
   return {
     workflow: spec.file,
     stages: plan.stages.map((s) => [...s]),
-    criticalPath: [...plan.criticalPath],
+    criticalPath: estimate ? estimate.criticalPath.map((i) => spec.steps[i]!.id) : [...plan.criticalPath],
     steps,
     maxConcurrency,
     effectiveConcurrency: Math.min(maxConcurrency, widest),
     calls,
+    ...(estimate && history
+      ? { expected: { ms: Math.round(estimate.ms), criticalPathMs: Math.round(estimate.criticalPathMs), timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined).length } }
+      : {}),
   };
 }
 
@@ -74,10 +102,12 @@ export function planText(view: PlanView, name: string): string {
   });
   const { llm, http, fileWrites, fileReads } = view.calls;
   const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+  const { expected } = view;
   lines.push(
     '',
-    `Critical path: ${view.criticalPath.join(' → ')} (${plural(view.criticalPath.length, 'step')})`,
+    `Critical path: ${view.criticalPath.join(' → ')} (${plural(view.criticalPath.length, 'step')}${expected ? `, about ${formatDuration(expected.criticalPathMs)}` : ''})`,
     `Concurrency: up to ${view.effectiveConcurrency} at once (limit ${view.maxConcurrency})`,
+    ...(expected ? [`Expected time: about ${formatDuration(expected.ms)}, from earlier runs (${expected.timedSteps} of ${plural(n, 'step')} timed)`] : []),
     `Calls: ${plural(llm, 'LLM call')}, ${plural(http, 'HTTP request')}, ${plural(fileWrites, 'file write')}, ${plural(fileReads, 'file read')} (before retries)`,
   );
   return lines.join('\n') + '\n';

@@ -1,21 +1,30 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { loadWorkflow } from '../../definition/load.ts';
+import type { WorkflowSpec } from '../../definition/types.ts';
+import { resolveInputs } from '../../scheduler/inputs.ts';
+import { stepFingerprint } from '../../store/fingerprint.ts';
+import { historyDurations } from '../../store/history.ts';
+import { storePath } from '../../store/home.ts';
 import { describePlan, planDot, planJson, planMermaid, planText } from '../../views/plan.ts';
 import { displayPath } from '../diagnostics.ts';
-import { parseLimit } from '../options.ts';
-import { EXIT } from '../io.ts';
+import { INPUT_OPTION, parseInputs, parseLimit } from '../options.ts';
+import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
 
 const FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
 
 export const planCommand: Command = {
-  summary: 'Show what a workflow will do, without running anything',
-  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N]',
+  summary: 'Show what a workflow will do, and how long it should take, without running it',
+  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [-i name=value]… [--store PATH | --no-store]',
   options: {
     format: { type: 'string', value: 'format', description: 'text (default), json, mermaid or dot' },
     'max-concurrency': { type: 'string', value: 'N', description: 'The limit to plan with (overrides config.maxConcurrency)' },
+    input: { ...INPUT_OPTION, description: 'An input value, as for run: steps that use inputs are matched to earlier runs with the same values' },
+    store: { type: 'string', value: 'PATH', description: 'The run store whose earlier runs give expected times (default: as for run)' },
+    'no-store': { type: 'boolean', description: 'Ignore earlier runs' },
   },
   async run({ values, positionals }, io) {
     const path = singleFile(positionals, this.usage);
@@ -23,10 +32,26 @@ export const planCommand: Command = {
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`\`--format ${format}\`: expected one of ${FORMATS.join(', ')}`);
     const limit = parseLimit(values['max-concurrency'] as string | undefined);
     const spec = await loadWorkflow(resolve(io.cwd, path));
-    const view = describePlan(spec, limit);
+    // Checked even when nothing was recorded: a wrong -i is a mistake either way.
+    const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
+    const durations = values['no-store'] === true ? undefined : await recordedDurations(spec, inputs, values, io);
+    const view = describePlan(spec, limit, durations ? { durations } : undefined);
     view.workflow = displayPath(view.workflow, io.cwd);
     const render = { text: () => planText(view, path), json: () => planJson(view), mermaid: () => planMermaid(view), dot: () => planDot(view) }[format as (typeof FORMATS)[number]];
     io.stdout.write(render());
     return EXIT.ok;
   },
 };
+
+/** How long the steps took in earlier runs of this workflow; nothing (and no store opened) if none were recorded. */
+async function recordedDurations(spec: WorkflowSpec, inputs: Record<string, unknown>, values: Record<string, unknown>, io: CliIO): Promise<Record<string, number> | undefined> {
+  const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
+  if (!existsSync(path)) return undefined;
+  const { SqliteRunStore } = await import('../../store/sqlite.ts');
+  const store = new SqliteRunStore(path);
+  try {
+    return historyDurations(store, spec, spec.steps.map((step) => stepFingerprint(step, inputs)));
+  } finally {
+    store.close();
+  }
+}

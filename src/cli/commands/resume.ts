@@ -4,7 +4,8 @@ import { resolveInputs } from '../../scheduler/inputs.ts';
 import { contentHash } from '../../store/fingerprint.ts';
 import { planResume } from '../../store/resume.ts';
 import { displayPath } from '../diagnostics.ts';
-import { execute, openStore, parseInputs, RUN_OPTIONS } from '../execute.ts';
+import { execute, openStore, RUN_OPTIONS } from '../execute.ts';
+import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 

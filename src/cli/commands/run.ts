@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { loadWorkflow } from '../../definition/load.ts';
-import { execute, parseInputs, RUN_OPTIONS } from '../execute.ts';
+import { execute, RUN_OPTIONS } from '../execute.ts';
+import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
 
