@@ -10,8 +10,8 @@ import { displayPath, formatDiagnostics } from './diagnostics.ts';
 import { EXIT, type CliIO } from './io.ts';
 import { createStyle } from '../report/style.ts';
 
+/** A command, loaded only when it is run (its one-line summary is in SUMMARIES, so `--help` loads none). */
 export interface Command {
-  summary: string;
   usage: string;
   /** `value` names what a string option takes, for help (`--store <PATH>`). */
   options: Record<string, ParseArgsOptionDescriptor & { description: string; value?: string }>;

@@ -17,7 +17,6 @@ import { singleFile } from './validate.ts';
 const FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
 
 export const planCommand: Command = {
-  summary: 'Show what a workflow will do, and how long it should take, without running it',
   usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [-i name=value]… [--store PATH | --no-store]',
   options: {
     format: { type: 'string', value: 'format', description: 'text (default), json, mermaid or dot' },

@@ -10,7 +10,6 @@ import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 
 export const resumeCommand: Command = {
-  summary: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',
   usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--store PATH]',
   // Everything `run` takes except --no-store: resume reads the store and records the new run in it.
   options: {

@@ -6,7 +6,6 @@ import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
 
 export const runCommand: Command = {
-  summary: 'Run a workflow',
   usage: 'conductor run <workflow.yaml> [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--store PATH | --no-store]',
   options: RUN_OPTIONS,
   async run({ values, positionals }, io) {

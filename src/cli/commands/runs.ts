@@ -11,7 +11,6 @@ import { createStyle, type Style } from '../../report/style.ts';
 import { openStore } from '../execute.ts';
 
 export const runsCommand: Command = {
-  summary: 'List recorded runs, or show one',
   usage: 'conductor runs [--json] [--limit N]  |  conductor runs show <run-id> [--json | --timeline [--out file.svg|file.html]]',
   options: {
     json: { type: 'boolean', description: 'Print JSON (complete outputs)' },

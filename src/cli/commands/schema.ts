@@ -4,7 +4,6 @@ import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
 
 export const schemaCommand: Command = {
-  summary: 'Print the workflow JSON Schema (for editors)',
   usage: 'conductor schema',
   options: {},
   async run(_args, io) {

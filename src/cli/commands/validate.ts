@@ -7,7 +7,6 @@ import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 
 export const validateCommand: Command = {
-  summary: 'Check a workflow and report every problem, without running anything',
   usage: 'conductor validate <workflow.yaml> [--json]',
   options: {
     json: { type: 'boolean', description: 'Print the problems as a JSON array of {file, line, column, code, message, hint}' },
