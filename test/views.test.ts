@@ -1,6 +1,6 @@
 /** `conductor plan` and the timeline of a real run, through the CLI. */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from './support/cli.ts';
@@ -53,6 +53,8 @@ describe('conductor plan', { timeout: 60_000 }, () => {
     assert.equal((await plan('-i', 'topic=otters', ...store)).expected.timedSteps, 2, 'q1 with another topic is another call');
     assert.equal((await plan(...store)).expected.timedSteps, 2, 'no value for the input: q1 cannot be matched');
     assert.deepEqual((await plan('--no-store', ...store)).criticalPath, ['q1', 'q2']);
+    await writeFile(file, (await readFile(file, 'utf8')).replaceAll('/exp/', '/exp2/'));
+    assert.equal((await plan('-i', 'topic=whales', ...store)).expected, undefined, 'every step changed: nothing to go by');
     const wrong = await run(['plan', file, '-i', 'topik=whales', ...store]);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /unknown input `topik`\n {2}hint: did you mean `topic`\?/);

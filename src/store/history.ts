@@ -6,7 +6,7 @@
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { RunStore } from './types.ts';
 
-/** Step id → expected ms, for the steps the store has timed; undefined when it knows nothing of this workflow. */
+/** Step id → expected ms, for the steps the store has timed; undefined when it has timed none of them. */
 export function historyDurations(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, number> | undefined {
   const known = store.durations(spec.file);
   if (known.size === 0) return undefined;
@@ -15,5 +15,5 @@ export function historyDurations(store: RunStore, spec: WorkflowSpec, fingerprin
     const ms = known.get(fingerprints[i]!);
     if (ms !== undefined) durations[step.id] = ms;
   });
-  return durations;
+  return Object.keys(durations).length > 0 ? durations : undefined;
 }
