@@ -154,6 +154,20 @@ describe('conductor run', () => {
     assert.equal(JSON.parse(json.stdout).steps.fetch.status, 'failed');
   });
 
+  it('says what to do about a failure where there is something to say: under the reason, and in --json', async (t) => {
+    const dir = await tempDir(t);
+    const never = new Gate();
+    t.after(() => never.open());
+    server.route('/hangs', async () => never.wait());
+    const file = await writeWorkflow(dir, `steps:\n  - id: slow\n    http: { url: "${server.url}/hangs", timeout: 0.05 }\n`);
+    const human = await run(['run', file]);
+    assert.equal(human.code, 1);
+    assert.match(human.stderr, /\n {2}slow: GET .*\/hangs: timed out after 0\.05 s\n {2}hint: raise `timeout` on the step \(seconds\) or `config\.timeout` for the workflow\n/);
+    const report = JSON.parse((await run(['run', file, '--json'])).stdout);
+    assert.match(report.steps.slow.hint, /^raise `timeout`/);
+    assert.equal(report.hint, report.steps.slow.hint);
+  });
+
   it('checks inputs before anything runs (exit 2), and reads @file values', async (t) => {
     const dir = await tempDir(t);
     server.route('/echo-body', (req, res) => reply(res, 200, req.body));

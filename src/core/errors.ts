@@ -95,13 +95,34 @@ export class StepFailedError extends ConductorError {
 }
 
 /**
- * Why a request never got an answer, as specific as the error says: the first system or client error code
- * along its `cause` chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET), else its message.
+ * Failures that trying again cannot mend: a host name that does not exist (a typo, usually — a DNS server
+ * that is only unreachable says EAI_AGAIN), and a TLS certificate that is refused.
  */
-export function networkReason(error: unknown): string {
+const PERMANENT_NETWORK: Record<string, string> = {
+  ENOTFOUND: 'no such host: check the host name in the URL',
+  ...Object.fromEntries(
+    ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'CERT_UNTRUSTED', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'ERR_TLS_CERT_ALTNAME_INVALID'].map((code) => [
+      code,
+      "the server's TLS certificate was refused; for a private certificate authority, point NODE_EXTRA_CA_CERTS at its certificate",
+    ]),
+  ),
+};
+
+/**
+ * Why a request never got an answer, as specific as the error says — the first system or client error code
+ * along its `cause` chain (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET), else its message — whether it may get
+ * one if tried again, and if not, what to do about it.
+ */
+export function networkFailure(error: unknown): { reason: string; retryable: boolean; hint?: string } {
+  const code = networkCode(error);
+  const hint = code === undefined ? undefined : PERMANENT_NETWORK[code];
+  return { reason: code ?? (error as Error)?.message ?? String(error), retryable: hint === undefined, ...(hint ? { hint } : {}) };
+}
+
+function networkCode(error: unknown): string | undefined {
   for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && code) return code;
   }
-  return (error as Error)?.message ?? String(error);
+  return undefined;
 }

@@ -15,6 +15,7 @@ export type RunEvent =
       durationMs?: number;
       error?: string;
       errorCode?: string;
+      hint?: string;
       output?: unknown;
       properties?: Record<string, unknown>;
       attempts?: number;

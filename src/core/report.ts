@@ -15,6 +15,8 @@ export interface RunReport {
   usage: Record<string, ModelUsage>;
   /** Why the run did not succeed, in one line (the failed step's error, or the interruption). */
   error?: string;
+  /** What to do about `error`, when there is something to say (the failed step's hint). */
+  hint?: string;
 }
 
 export interface StepReport {
@@ -23,6 +25,8 @@ export interface StepReport {
   error?: string;
   /** Stable code of the error (`http_status`, `timeout`, `file_error`, …). */
   errorCode?: string;
+  /** What to do about the error, when there is something to say (`check OPENAI_API_KEY`, …). */
+  hint?: string;
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;

@@ -6,7 +6,7 @@
 import { APICallError, generateText, jsonSchema, Output, streamText, type LanguageModel } from 'ai';
 import type { ActionContext, ActionResult } from '../actions/types.ts';
 import type { LlmInput } from '../actions/llm/index.ts';
-import { ConductorError, networkReason, StepFailedError } from '../core/errors.ts';
+import { ConductorError, networkFailure, StepFailedError } from '../core/errors.ts';
 import { retryAfterMs } from '../core/retry.ts';
 import { endpointFor, missingKey, type Endpoint } from './endpoint.ts';
 import { AdaptiveLimiter, type CallFeedback } from './limiter.ts';
@@ -119,10 +119,10 @@ function explain(error: unknown, model: ModelRef, endpoint: Endpoint, stepId: st
   if (APICallError.isInstance(error)) {
     const status = error.statusCode;
     if (status === undefined) {
-      const reason = networkReason(error);
+      const { reason, retryable, hint } = networkFailure(error);
       return new StepFailedError(stepId, 'llm_unreachable', `${model.id}: cannot reach ${endpoint.baseURL} (${reason})`, {
-        hint: `is the server running? the endpoint comes from ${endpoint.urlVar}`,
-        retryable: true,
+        hint: `${hint ?? 'is the server running?'} (the endpoint comes from ${endpoint.urlVar})`,
+        retryable,
         cause: error,
       });
     }

@@ -159,6 +159,8 @@ steps:
       assert.equal(report.status, 'failed');
       assert.match(report.steps['ask']!.error!, /^openai:gpt-4o-mini: HTTP 401: .*Incorrect API key provided/);
       assert.equal(report.steps['ask']!.attempts, 1, '4xx is not retried');
+      assert.equal(report.steps['ask']!.hint, 'check OPENAI_API_KEY');
+      assert.equal(report.hint, 'check OPENAI_API_KEY');
       assert.ok(!JSON.stringify(report).includes(KEY));
     } finally {
       intercept = undefined;

@@ -9,5 +9,6 @@ export function formatSummary(report: RunReport, style: Style): string {
   const mark = report.status === 'succeeded' ? style.green('✓ succeeded') : report.status === 'failed' ? style.red('✗ failed') : style.yellow('⊘ cancelled');
   const lines = [`${mark} in ${took} (${formatCounts(counts)})`];
   if (report.error) lines.push(`  ${report.error}`);
+  if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
   return lines.join('\n') + '\n';
 }

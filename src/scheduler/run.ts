@@ -84,7 +84,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const properties: (Record<string, unknown> | undefined)[] = new Array(n);
   const started = new Float64Array(n);
   const finished = new Float64Array(n);
-  const errors: ({ code: string; message: string } | undefined)[] = new Array(n);
+  const errors: ({ code: string; message: string; hint?: string } | undefined)[] = new Array(n);
   const attempts = new Int32Array(n);
   const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
   const expected = expectedDurations(steps, stepActions, options.estimates);
@@ -182,7 +182,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         properties[i] = outcome.properties;
         for (const d of plan.steps[i]!.dependents) if (--waitingOn[d]! === 0) ready.push(d);
       } else if (outcome.status === 'failed') {
-        errors[i] = { code: outcome.error.code, message: redact(outcome.error.message) };
+        errors[i] = { code: outcome.error.code, message: redact(outcome.error.message), ...(outcome.error.hint ? { hint: redact(outcome.error.hint) } : {}) };
         if (!stopping) failure = i;
       }
       const error = errors[i];
@@ -194,7 +194,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         at: finished[i]!,
         durationMs: finished[i]! - started[i]!,
         attempts: attempts[i]!,
-        ...(error ? { error: error.message, errorCode: error.code } : {}),
+        ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}) } : {}),
         ...(outcome.status === 'succeeded' ? { output: outcome.output, ...(outcome.properties ? { properties: outcome.properties } : {}) } : {}),
       });
       if (outcome.status === 'failed' && !stopping) {
@@ -236,6 +236,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     outputs: finalOutputs,
     usage: usageByModel(properties.filter((_, i) => !reused[i])),
     ...(runError ? { error: runError } : {}),
+    ...(runError && failure !== undefined && errors[failure]!.hint ? { hint: errors[failure]!.hint } : {}),
   };
   emit({ type: 'run:end', runId, report, at: finishedAt });
   return report;
@@ -247,7 +248,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     return {
       status: s,
       output: s === 'succeeded' ? outputs[i] : null,
-      ...(error ? { error: error.message, errorCode: error.code } : {}),
+      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}) } : {}),
       ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]!, attempts: attempts[i]! } : {}),
       ...(properties[i] ? { properties: properties[i] } : {}),
       ...(reused[i] ? { reused: true } : {}),

@@ -3,6 +3,7 @@
  * fails. The server records every request, so the assertions are about what crossed the wire.
  */
 import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
@@ -120,6 +121,17 @@ describe('http action', () => {
     assert.equal(error.code, 'http_network');
     assert.equal(error.retryable, true);
     assert.match(error.message, /request failed \(ECONNREFUSED\)/);
+  });
+
+  it('fails at once on a host that does not exist: not worth retrying, and says what to check', async (t) => {
+    // `.invalid` never resolves (RFC 2606); a machine with no resolver at all answers EAI_AGAIN instead.
+    const probe = await lookup('conductor-test.invalid').then(() => 'resolved', (error: NodeJS.ErrnoException) => error.code);
+    if (probe !== 'ENOTFOUND') return t.skip(`this machine's resolver answers ${probe} for .invalid`);
+    const error = await failure({ url: 'http://conductor-test.invalid/x' });
+    assert.equal(error.code, 'http_network');
+    assert.equal(error.retryable, false);
+    assert.match(error.message, /request failed \(ENOTFOUND\)/);
+    assert.equal(error.hint, 'no such host: check the host name in the URL');
   });
 
   it('rejects a URL without a scheme before sending anything', async () => {

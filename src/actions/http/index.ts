@@ -3,7 +3,7 @@
  * JSON, else its text; `statusCode` and `headers` are exposed too. A non-2xx response fails the step.
  */
 import { z } from 'zod';
-import { networkReason, StepFailedError } from '../../core/errors.ts';
+import { networkFailure, StepFailedError } from '../../core/errors.ts';
 import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
 import { send, type HttpResponse } from './client.ts';
@@ -63,7 +63,8 @@ export const httpAction: ActionDefinition<HttpInput> = {
       response = await send({ method, url, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal });
     } catch (error) {
       if (ctx.signal.aborted) throw error;
-      throw new StepFailedError(ctx.stepId, 'http_network', `${what}: request failed (${networkReason(error)})`, { retryable: true, cause: error });
+      const { reason, retryable, hint } = networkFailure(error);
+      throw new StepFailedError(ctx.stepId, 'http_network', `${what}: request failed (${reason})`, { retryable, ...(hint ? { hint } : {}), cause: error });
     }
     const { status, text } = response;
     if (status < 200 || status > 299) {
