@@ -25,6 +25,12 @@ describe('timeline', () => {
     assert.deepEqual(t.bars.find((b) => b.id === 'b'), { id: 'b', status: 'succeeded', start: 50, end: 100, reused: false, critical: false });
   });
 
+  it('ends the path at the step that ended last even when fast steps end in the same millisecond', () => {
+    // All but the read take under a millisecond: process1–3 and combine all end at 1010, combine after them.
+    const fast = [step('read', 0, 1000, 1009), step('p1', 1, 1009, 1010, ['read']), step('p2', 2, 1009, 1010, ['read']), step('combine', 3, 1010, 1010, ['p1', 'p2'])];
+    assert.deepEqual(buildTimeline({ ...run, finishedAt: 1010 }, fast).bars.filter((b) => b.critical).map((b) => b.id), ['read', 'p1', 'combine']);
+  });
+
   it('draws text that fits the width, one row per step', () => {
     const text = timelineText(buildTimeline(run, steps), 80, createStyle({ isTTY: false }, {}));
     const rows = text.split('\n').filter((l) => l.includes('▕'));

@@ -27,12 +27,18 @@ export interface Timeline {
 /**
  * The critical path of a finished run, found backwards: from the step that ended last, to whichever of its
  * dependencies ended last (the one it was waiting for), and so on to a step that waited for nothing.
+ * Times are whole milliseconds, so fast steps tie: among steps that ended in the same millisecond, the last
+ * is one that none of the others waited for.
  */
 export function buildTimeline(run: RunRecord, steps: StepRecord[]): Timeline {
   const ran = (s: StepRecord) => !s.reused && s.startedAt !== undefined && s.finishedAt !== undefined;
   const byId = new Map(steps.map((s) => [s.stepId, s]));
   const critical = new Set<string>();
-  let current = steps.filter(ran).sort((a, b) => b.finishedAt! - a.finishedAt! || a.position - b.position)[0];
+  const timed = steps.filter(ran);
+  const lastEnd = Math.max(...timed.map((s) => s.finishedAt!));
+  const endedLast = timed.filter((s) => s.finishedAt === lastEnd);
+  const waitedFor = new Set(endedLast.flatMap((s) => s.dependsOn));
+  let current = endedLast.filter((s) => !waitedFor.has(s.stepId)).sort((a, b) => a.position - b.position)[0];
   while (current) {
     critical.add(current.stepId);
     current = current.dependsOn
