@@ -70,6 +70,14 @@ describe('conductor validate', () => {
     assert.match(debug.stderr, NO_STACK);
   });
 
+  it('prints nothing but its own diagnostics: no warning from the YAML parser on a key written as a list', async () => {
+    const result = await run(['validate', 'test/fixtures/invalid/keys.yaml']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^test\/fixtures\/invalid\/keys\.yaml:2:3: error: /);
+    assert.match(result.stderr, /3 problems found; nothing was run\.\n$/);
+    assert.doesNotMatch(result.stderr, /Warning|\(node:/);
+  });
+
   it('--json prints the problems as {file, line, column, code, message, hint}', async () => {
     const result = await run(['validate', 'test/fixtures/invalid/cycle.yaml', '--json']);
     assert.equal(result.code, 2);

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { visit } from 'yaml';
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
@@ -32,12 +33,19 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
   const source = new SourceFile(file, text);
   const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics) });
 
-  if (source.doc.errors.length > 0) {
-    return fail(
-      source.doc.errors.map((e) => ({ ...source.at(syntaxErrorOffset(text, e.code, e.message, e.pos[0])), code: 'yaml_syntax', message: firstLine(e.message), hint: 'fix the YAML syntax first; other checks run once it parses' })),
-    );
+  if (source.doc.errors.length > 0 || source.doc.warnings.length > 0) {
+    return fail([
+      ...source.doc.errors.map((e) => ({ ...source.at(syntaxErrorOffset(text, e.code, e.message, e.pos[0])), code: 'yaml_syntax', message: firstLine(e.message), hint: 'fix the YAML syntax first; other checks run once it parses' })),
+      // Warnings too: an unknown tag (`!include prompt.txt`) would otherwise leave its text in place, silently.
+      ...source.doc.warnings.map((w) => ({ ...source.at(w.pos[0]), ...yamlWarning(w.code, firstLine(w.message), text.slice(w.pos[0], w.pos[1])) })),
+    ]);
   }
-  const raw: unknown = source.doc.toJS({ maxAliasCount: 1000 });
+  let raw: unknown;
+  try {
+    raw = source.doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    return fail(aliasProblems(source, error));
+  }
   if (raw === null || raw === undefined) return fail([{ file, line: 1, column: 1, code: 'empty', message: 'the file is empty', hint: 'a workflow needs at least `steps:`' }]);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return fail([{ ...source.locate([]), code: 'invalid_type', message: `a workflow is a map with \`steps\`, got ${show(raw)}` }]);
@@ -154,6 +162,29 @@ function syntaxErrorOffset(text: string, code: string, message: string, offset: 
   if (!quote) return offset;
   for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) if (text[i] === quote && text[i - 1] !== '\\') return i;
   return offset;
+}
+
+/** `toJS` throws for an alias with no anchor before it, and for aliases expanded past the limit (a "billion laughs"). */
+function aliasProblems(source: SourceFile, error: unknown): Diagnostic[] {
+  const unresolved: Diagnostic[] = [];
+  visit(source.doc, {
+    Alias(_, alias) {
+      if (alias.resolve(source.doc)) return;
+      const message = `\`*${alias.source}\` refers to no anchor: there is no \`&${alias.source}\` before it`;
+      unresolved.push({ ...source.at(alias.range?.[0] ?? 0), code: 'yaml_alias', message, hint: 'set the anchor before the alias, or write the value out' });
+    },
+  });
+  if (unresolved.length > 0) return unresolved;
+  return [{ ...source.at(0), code: 'yaml_alias', message: `aliases expand too far: ${firstLine((error as Error).message)}`, hint: 'a workflow may expand aliases up to 1,000 times; write the values out' }];
+}
+
+function yamlWarning(code: string, message: string, written: string): { code: string; message: string; hint?: string } {
+  if (code !== 'TAG_RESOLVE_FAILED') return { code: 'yaml_warning', message };
+  return {
+    code: 'yaml_tag',
+    message: `unknown tag \`${written}\`: workflows are plain YAML`,
+    hint: 'remove the tag; to use a file’s text, read it in a `file` step and write `${steps.<id>.output}`',
+  };
 }
 
 function firstLine(message: string): string {

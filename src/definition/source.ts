@@ -16,7 +16,8 @@ export class SourceFile {
     this.file = file;
     this.text = text;
     this.#lines = new LineCounter();
-    this.doc = withPlainEnv(() => parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true }));
+    // logLevel 'error': the parser's warnings are reported as diagnostics (see load.ts), never printed by it.
+    this.doc = withPlainEnv(() => parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' }));
   }
 
   at(offset: number): SourceLocation {
@@ -63,7 +64,9 @@ export class SourceFile {
     let pair: Pair | undefined;
     for (const key of path) {
       if (isMap(node)) {
-        const found = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
+        // A key written as a map or list (`? [a, b]`), or left empty, reaches the checks as text; it is the
+        // one key here that is not a plain scalar.
+        const found = node.items.find((p) => isScalar(p.key) && p.key.value !== null && String(p.key.value) === String(key)) ?? node.items.find((p) => !isScalar(p.key) || p.key.value === null);
         if (!found) return { node, complete: false };
         pair = found;
         node = (found.value as Node | null) ?? (found.key as Node);

@@ -13,6 +13,13 @@ type Expected = [number, number, string, RegExp, RegExp?];
 
 const cases: Record<string, Expected[]> = {
   'yaml-syntax.yaml': [[4, 15, 'yaml_syntax', /Missing closing "quote/]],
+  'aliases.yaml': [[3, 11, 'yaml_alias', /^`\*astring` refers to no anchor: there is no `&astring` before it$/, /set the anchor before the alias/]],
+  'tags.yaml': [[4, 15, 'yaml_tag', /^unknown tag `!include`: workflows are plain YAML$/, /read it in a `file` step/]],
+  'keys.yaml': [
+    [2, 3, 'invalid_key', /^`inputs`: `my input`: an input name starts with a letter/],
+    [5, 7, 'unknown_key', /^unknown key `\[ x, y \]` in step `a`$/],
+    [11, 18, 'invalid_key', /^step `b` → http\.headers: `X Bad`: not a header name/],
+  ],
   'unknown-keys.yaml': [
     [2, 1, 'unknown_key', /unknown key `confg` in the workflow/, /did you mean `config`/],
     [7, 7, 'unknown_key', /unknown key `promtp` in step `a` → llm/, /did you mean `prompt`/],
@@ -80,6 +87,13 @@ describe('validation reports every problem, located', () => {
     assert.equal(checkWorkflow('', 'x.yaml').diagnostics[0]?.code, 'empty');
     assert.match(checkWorkflow('- a\n- b\n', 'x.yaml').diagnostics[0]?.message ?? '', /a workflow is a map with `steps`/);
     assert.match(checkWorkflow('steps: []\n', 'x.yaml').diagnostics[0]?.message ?? '', /at least one step/);
+  });
+
+  it('refuses aliases that expand without end (a "billion laughs") with one clear problem', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill(`*${'abcdefg'[i]}`).join(', ')}]`)];
+    const result = checkWorkflow(`${levels.join('\n')}\nsteps:\n  - id: s\n    llm: { prompt: hi }\n`, 'x.yaml');
+    assert.deepEqual(result.diagnostics.map((d) => d.code), ['yaml_alias']);
+    assert.match(result.diagnostics[0]!.message, /^aliases expand too far/);
   });
 
   it('checks input defaults, model strings and content on non-writing file actions', () => {

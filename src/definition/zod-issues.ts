@@ -39,6 +39,12 @@ function translate(issue: Issue, path: PathKey[], source: SourceFile, raw: unkno
       }
       return;
     }
+    case 'invalid_key': {
+      // A map whose keys are names of a kind (input names, header names): say which key, and where it is.
+      const key = String(path[path.length - 1]);
+      push('invalid_key', `${describePath(path.slice(0, -1), raw)}: \`${key}\`: ${expectation(issue.issues[0]?.message ?? issue.message)}`, source.locate(path, { key: true }));
+      return;
+    }
     case 'invalid_union': {
       // Our unions are "a value or a template": the first branch says what was expected.
       const first = issue.errors[0]?.[0];

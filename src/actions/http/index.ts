@@ -10,11 +10,17 @@ import { send, type HttpResponse } from './client.ts';
 import type { ActionDefinition } from '../types.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+/** A header name as HTTP defines it (a "token", RFC 9110): anything else is refused by the client at run time. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const schema = z.strictObject({
   method: z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` }).optional(),
   url: z.string({ error: 'expected a URL (a string)' }),
-  headers: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: 'expected a map of header names to values' }).optional(),
+  headers: z
+    .record(z.string().regex(HEADER_NAME, 'not a header name (letters, digits and ! # $ % & \' * + - . ^ _ ` | ~ only)'), z.union([z.string(), z.number(), z.boolean()]), {
+      error: 'expected a map of header names to values',
+    })
+    .optional(),
   body: z.unknown().optional(),
   timeout: templated(z.number().positive('expected a number of seconds greater than 0')).optional(),
 });

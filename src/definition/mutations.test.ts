@@ -1,0 +1,61 @@
+/**
+ * Mistakes nobody thought to write a fixture for: the examples and fixtures, mutated at random (a token
+ * inserted, a few characters deleted, two lines swapped), thousands of times, with fixed seeds. Whatever the
+ * text, validation must answer with located problems and never throw (a throw is an "internal error" in the
+ * CLI). This found an alias with no anchor crashing the validator.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { checkWorkflow } from './load.ts';
+
+const ROOT = join(import.meta.dirname, '../..');
+const seeds = [
+  ...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'examples', f)),
+  ...readdirSync(join(ROOT, 'test/fixtures/invalid')).map((f) => join(ROOT, 'test/fixtures/invalid', f)),
+].map((f) => readFileSync(f, 'utf8'));
+const TOKENS = ['${', '}', '${steps.', '.output', ':', '- ', '  ', '\n', '"', "'", '[', ']', '{', '#', '&a ', '*a', '!!str ', '!tag ', '|', '>', '~', 'null', '0', '-1', '1e9', 'llm:', 'http:', 'file:', 'depends_on: [', 'id: ', '$${', '\t', '? ', '<<: ', '%YAML 1.2\n---\n', '...\n', '${inputs.', '${env.', '[0]', '["a"]', 'prompt: ', 'steps:', 'inputs:', 'outputs:', 'config:'];
+
+/** A small deterministic generator (the same cases on every machine). */
+function generator(seed: number) {
+  let state = seed;
+  return (n: number) => ((state = (state * 1103515245 + 12345) % 2 ** 31), state % n);
+}
+
+function mutate(text: string, rand: (n: number) => number): string {
+  for (let m = 0, count = 1 + rand(4); m < count; m++) {
+    const at = rand(text.length + 1);
+    const op = rand(3);
+    if (op === 0) text = text.slice(0, at) + TOKENS[rand(TOKENS.length)] + text.slice(at);
+    else if (op === 1) text = text.slice(0, at) + text.slice(at + 1 + rand(8));
+    else {
+      const lines = text.split('\n');
+      const [i, j] = [rand(lines.length), rand(lines.length)];
+      [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+      text = lines.join('\n');
+    }
+  }
+  return text;
+}
+
+describe('validation of mutated workflows', () => {
+  for (const seed of [1, 7, 11]) {
+    it(`answers 1,000 random mistakes (seed ${seed}) with located problems, never a throw`, () => {
+      const rand = generator(seed);
+      for (let k = 0; k < 1000; k++) {
+        const text = mutate(seeds[rand(seeds.length)]!, rand);
+        let diagnostics;
+        try {
+          ({ diagnostics } = checkWorkflow(text, '/tmp/mutated.yaml'));
+        } catch (error) {
+          assert.fail(`threw ${(error as Error).message} on:\n${text}`);
+        }
+        const lines = text.split('\n').length;
+        for (const d of diagnostics) {
+          assert.ok(d.message && d.line >= 1 && d.line <= lines && d.column >= 1, `${JSON.stringify(d)} on:\n${text}`);
+        }
+      }
+    });
+  }
+});
