@@ -74,7 +74,7 @@ describe('conductor validate', () => {
     const result = await run(['validate', 'test/fixtures/invalid/keys.yaml']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /^test\/fixtures\/invalid\/keys\.yaml:2:3: error: /);
-    assert.match(result.stderr, /3 problems found; nothing was run\.\n$/);
+    assert.match(result.stderr, /4 problems found; nothing was run\.\n$/);
     assert.doesNotMatch(result.stderr, /Warning|\(node:/);
   });
 

@@ -2,7 +2,7 @@
  * Maps paths in the parsed document (`['steps', 2, 'llm', 'prompt']`) back to lines and columns, so every
  * problem can be reported where the user wrote it.
  */
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { isCollection, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
 import type { SourceLocation } from '../core/errors.ts';
 import type { PathKey } from '../template/parse.ts';
 
@@ -64,9 +64,12 @@ export class SourceFile {
     let pair: Pair | undefined;
     for (const key of path) {
       if (isMap(node)) {
-        // A key written as a map or list (`? [a, b]`), or left empty, reaches the checks as text; it is the
-        // one key here that is not a plain scalar.
-        const found = node.items.find((p) => isScalar(p.key) && p.key.value !== null && String(p.key.value) === String(key)) ?? node.items.find((p) => !isScalar(p.key) || p.key.value === null);
+        // Keys as the parsed document has them: a null key is '', and a key written as a map or list
+        // (`? [a, b]`) reaches the checks as its flow text, `[ a, b ]`.
+        const text = String(key);
+        const found =
+          node.items.find((p) => isScalar(p.key) && (p.key.value === null ? '' : String(p.key.value)) === text) ??
+          (/^[[{]/.test(text) ? node.items.find((p) => isCollection(p.key)) : undefined);
         if (!found) return { node, complete: false };
         pair = found;
         node = (found.value as Node | null) ?? (found.key as Node);

@@ -19,6 +19,7 @@ const cases: Record<string, Expected[]> = {
     [2, 3, 'invalid_key', /^`inputs`: `my input`: an input name starts with a letter/],
     [5, 7, 'unknown_key', /^unknown key `\[ x, y \]` in step `a`$/],
     [11, 18, 'invalid_key', /^step `b` → http\.headers: `X Bad`: not a header name/],
+    [13, 5, 'unknown_key', /^a key with no name \(empty, `~` or `null`\) in step `c`$/],
   ],
   'unknown-keys.yaml': [
     [2, 1, 'unknown_key', /unknown key `confg` in the workflow/, /did you mean `config`/],

@@ -35,7 +35,8 @@ function translate(issue: Issue, path: PathKey[], source: SourceFile, raw: unkno
       const known = Object.keys(objectShapeAt(schema, path) ?? {});
       for (const key of issue.keys) {
         const hint = didYouMean(key, known) ?? (known.length ? `allowed here: ${known.join(', ')}` : undefined);
-        push('unknown_key', `unknown key \`${key}\` in ${where}`, source.locate([...path, key], { key: true }), hint);
+        const what = key === '' ? 'a key with no name (empty, `~` or `null`)' : `unknown key \`${key}\``;
+        push('unknown_key', `${what} in ${where}`, source.locate([...path, key], { key: true }), hint);
       }
       return;
     }

@@ -35,7 +35,7 @@ export function buildTimeline(run: RunRecord, steps: StepRecord[]): Timeline {
   const byId = new Map(steps.map((s) => [s.stepId, s]));
   const critical = new Set<string>();
   const timed = steps.filter(ran);
-  const lastEnd = Math.max(...timed.map((s) => s.finishedAt!));
+  const lastEnd = timed.reduce((latest, s) => Math.max(latest, s.finishedAt!), -Infinity);
   const endedLast = timed.filter((s) => s.finishedAt === lastEnd);
   const waitedFor = new Set(endedLast.flatMap((s) => s.dependsOn));
   let current = endedLast.filter((s) => !waitedFor.has(s.stepId)).sort((a, b) => a.position - b.position)[0];
