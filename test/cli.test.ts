@@ -174,6 +174,8 @@ describe('conductor run', () => {
     const report = JSON.parse((await run(['run', file, '--json'])).stdout);
     assert.match(report.steps.slow.hint, /^raise `timeout`/);
     assert.equal(report.hint, report.steps.slow.hint);
+    const shown = await run(['runs', 'show', report.runId]);
+    assert.match(shown.stdout, /^ {2}slow +failed .*timed out after 0\.05 s\n {8}hint: raise `timeout`/m, 'and it is kept with the run');
   });
 
   it('checks inputs before anything runs (exit 2), and reads @file values', async (t) => {

@@ -51,6 +51,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(event.properties ? { propertiesJson: options.redact(JSON.stringify(withoutCredentialHeaders(event.properties))) } : {}),
           ...(event.error === undefined ? {} : { error: options.redact(event.error) }),
           ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
+          ...(event.hint === undefined ? {} : { hint: options.redact(event.hint) }),
           ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
           ...(started.has(event.stepId) ? { startedAt: started.get(event.stepId)!, finishedAt: event.at } : {}),
           ...(event.reused ? { reused: true } : {}),

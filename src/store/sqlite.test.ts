@@ -88,7 +88,9 @@ describe('the run store', () => {
     const { run, steps } = store.getRun('old')!;
     assert.deepEqual([run.status, run.error, steps[0]!.output], ['failed', 'boom', 'result']);
     store.startRun(newRun('new'));
+    store.recordStep('new', 'a', { status: 'failed', error: 'boom', hint: 'check the key' });
     assert.deepEqual(store.listRuns().map((r) => r.id), ['new', 'old']);
+    assert.equal(store.getRun('new')!.steps[0]!.hint, 'check the key', 'the columns schema 3 added are there');
   });
 
   it('refuses a store written by a newer version, naming it', async (t) => {

@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS step_runs (
   properties TEXT,
   error TEXT,
   error_code TEXT,
+  -- what to do about the error, when there is something to say
+  hint TEXT,
   attempts INTEGER,
   started_at INTEGER,
   finished_at INTEGER,
@@ -54,7 +56,7 @@ PRAGMA user_version = 3;
 `;
 /** Each older schema this one can be brought from, in place; a store written by a newer Conductor is refused. */
 const MIGRATIONS: Record<number, string> = {
-  2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
+  2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER; ALTER TABLE step_runs ADD COLUMN hint TEXT;',
 };
 
 /** The longest a finished step's result waits before it is committed (see recordStep). */
@@ -125,8 +127,8 @@ export class SqliteRunStore implements RunStore {
       });
     }
     this.#recordStep = this.#db.prepare(
-      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, attempts, started_at, finished_at, reused, run_id, step_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, attempts, started_at, finished_at, reused, run_id, step_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -148,6 +150,7 @@ export class SqliteRunStore implements RunStore {
       r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
       r.error ?? null,
       r.errorCode ?? null,
+      r.hint ?? null,
       r.attempts ?? null,
       r.startedAt ?? null,
       r.finishedAt ?? null,
@@ -226,6 +229,7 @@ export class SqliteRunStore implements RunStore {
         ...(s['properties'] === null ? {} : { properties: JSON.parse(String(s['properties'])) }),
         ...(s['error'] === null ? {} : { error: String(s['error']) }),
         ...(s['error_code'] === null ? {} : { errorCode: String(s['error_code']) }),
+        ...(s['hint'] === null ? {} : { hint: String(s['hint']) }),
         ...(s['attempts'] === null ? {} : { attempts: Number(s['attempts']) }),
         ...(s['started_at'] === null ? {} : { startedAt: Number(s['started_at']) }),
         ...(s['finished_at'] === null ? {} : { finishedAt: Number(s['finished_at']) }),

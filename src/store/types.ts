@@ -56,6 +56,8 @@ export interface StepResult {
   propertiesJson?: string;
   error?: string;
   errorCode?: string;
+  /** What to do about the error (`check OPENAI_API_KEY`, …). */
+  hint?: string;
   attempts?: number;
   startedAt?: number;
   finishedAt?: number;

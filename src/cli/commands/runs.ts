@@ -90,6 +90,7 @@ function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string,
     const room = Math.max(10, width - head.replace(/\u001b\[[0-9;]*m/g, '').length - 1);
     const flat = detail.replace(/\s+/g, ' ').trim();
     lines.push((head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat)).trimEnd());
+    if (s.hint) lines.push(`  ${' '.repeat(idWidth)}  ${style.cyan('hint')}: ${s.hint}`);
   }
   return lines.join('\n') + '\n';
 }
