@@ -52,16 +52,20 @@ CREATE TABLE IF NOT EXISTS step_runs (
   reused INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, step_id)
 );
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 `;
-/** Each older schema this one can be brought from, in place; a store written by a newer Conductor is refused. */
+/**
+ * How each older schema is brought one version forward, in place. A store is migrated through every step
+ * up to SCHEMA_VERSION; one from before schema 2, or written by a newer Conductor, is refused.
+ */
 const MIGRATIONS: Record<number, string> = {
-  2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER; ALTER TABLE step_runs ADD COLUMN hint TEXT;',
+  2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
+  3: 'ALTER TABLE step_runs ADD COLUMN hint TEXT;',
 };
 
 /** The longest a finished step's result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 /** How often a running run's process says it is alive. */
 const HEARTBEAT_MS = 5_000;
 /**
@@ -115,10 +119,12 @@ export class SqliteRunStore implements RunStore {
       // migrate it once.
       this.#transaction(() => {
         const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
-        if (version !== 0 && version !== SCHEMA_VERSION && !MIGRATIONS[version]) {
+        // Version 0 is a new file. Any other needs every step from its version to ours.
+        const pending = version === 0 ? [] : Array.from({ length: Math.max(0, SCHEMA_VERSION - version) }, (_, k) => MIGRATIONS[version + k]);
+        if (version > SCHEMA_VERSION || pending.includes(undefined)) {
           throw new Error(`it was written by ${version > SCHEMA_VERSION ? 'a newer' : 'another'} version of Conductor (schema ${version}, this one reads ${SCHEMA_VERSION})`);
         }
-        this.#db.exec(`${MIGRATIONS[version] ?? ''} ${SCHEMA}`);
+        this.#db.exec(`${pending.join(' ')} ${SCHEMA}`);
       });
     } catch (error) {
       throw new SetupError('store_unavailable', `cannot open the run store ${path}: ${(error as Error).message}`, {
