@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from './support/cli.ts';
+import { addLlmRoutes } from './support/llm-stand-ins.ts';
 import { reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
@@ -58,6 +59,22 @@ describe('conductor plan', { timeout: 60_000 }, () => {
     const wrong = await run(['plan', file, '-i', 'topik=whales', ...store]);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /unknown input `topik`\n {2}hint: did you mean `topic`\?/);
+  });
+
+  it('after a run, expects the tokens the model calls used, and a median for a call it has not seen', async (t) => {
+    const dir = await tempDir(t);
+    addLlmRoutes(server); // answers "openai: <prompt>"; the stand-in counts words as tokens
+    const env = { OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'test-key-0123456789' };
+    const step = (id: string, prompt: string) => `  - id: ${id}\n    llm: { model: "openai:gpt-test", prompt: "${prompt}" }\n`;
+    const file = await writeWorkflow(dir, `steps:\n${step('a', 'one two three')}${step('b', 'four five')}`);
+    const store = ['--store', join(dir, 'runs.db')];
+    assert.equal((await run(['run', file, ...store], { env })).code, 0);
+    const plan = async () => JSON.parse((await run(['plan', file, '--format', 'json', ...store])).stdout);
+    assert.deepEqual((await plan()).expected.tokens, { input: 3 + 2, output: 4 + 3, knownCalls: 2 });
+
+    await writeFile(file, `steps:\n${step('a', 'one two three')}${step('b', 'four five')}${step('c', 'a new question')}`);
+    assert.deepEqual((await plan()).expected.tokens, { input: 8, output: 11, knownCalls: 2 }, 'c counts as the median of a and b: 2.5 in, 3.5 out');
+    assert.match((await run(['plan', file, ...store])).stdout, /^Expected tokens: about 8 in, 11 out \(2 of 3 LLM calls from earlier runs\)$/m);
   });
 
   it('bad formats and invalid workflows exit 2', async () => {

@@ -1,19 +1,35 @@
 /**
- * What the run store knows about how long a workflow's steps take: the median of each step's recent runs,
- * matched by fingerprint, so a step that changed (or uses other input values) is not judged by its old self.
- * Read by `run` (scheduling priorities) and `plan` (expected times).
+ * What the run store knows about a workflow's steps from their recent runs: how long each took and, for
+ * model calls, how many tokens it used — medians, matched by fingerprint, so a step that changed (or uses
+ * other input values) is not judged by its old self. Read by `run` (scheduling priorities) and `plan`.
  */
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { RunStore } from './types.ts';
 
+export interface StepHistory {
+  /** Step id → median ms. */
+  durations: Record<string, number>;
+  /** Step id → median tokens, for the steps that reported them. */
+  usage: Record<string, { inputTokens: number; outputTokens: number }>;
+}
+
 /** Step id → expected ms, for the steps the store has timed; undefined when it has timed none of them. */
 export function historyDurations(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, number> | undefined {
-  const known = store.durations(spec.file);
-  if (known.size === 0) return undefined;
-  const durations: Record<string, number> = {};
+  return byStep(store.durations(spec.file), spec, fingerprints);
+}
+
+/** Durations and token counts together; undefined when the store has timed none of the steps. */
+export function stepHistory(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): StepHistory | undefined {
+  const durations = historyDurations(store, spec, fingerprints);
+  if (!durations) return undefined;
+  return { durations, usage: byStep(store.usage?.(spec.file) ?? new Map(), spec, fingerprints) ?? {} };
+}
+
+function byStep<T>(known: ReadonlyMap<string, T>, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, T> | undefined {
+  const values: Record<string, T> = {};
   spec.steps.forEach((step, i) => {
-    const ms = known.get(fingerprints[i]!);
-    if (ms !== undefined) durations[step.id] = ms;
+    const value = known.get(fingerprints[i]!);
+    if (value !== undefined) values[step.id] = value;
   });
-  return Object.keys(durations).length > 0 ? durations : undefined;
+  return Object.keys(values).length > 0 ? values : undefined;
 }

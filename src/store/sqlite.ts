@@ -246,21 +246,39 @@ export class SqliteRunStore implements RunStore {
   }
 
   durations(workflow: string, runs = 5): Map<string, number> {
+    const samples = this.#samples(workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL', (row) => Number(row['finished_at']) - Number(row['started_at']));
+    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
+  }
+
+  usage(workflow: string, runs = 5): Map<string, { inputTokens: number; outputTokens: number }> {
+    const samples = this.#samples(workflow, runs, 'properties', 'properties IS NOT NULL', (row) => {
+      const usage = (JSON.parse(String(row['properties'])) as { usage?: { inputTokens?: unknown; outputTokens?: unknown } }).usage;
+      return typeof usage?.inputTokens === 'number' && typeof usage.outputTokens === 'number' ? { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens } : undefined;
+    });
+    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, { inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }]));
+  }
+
+  /**
+   * One value per step that succeeded (and ran) in the workflow's last `runs` runs, grouped by fingerprint;
+   * `pick` sees the named columns only (outputs can be large, and are not read).
+   */
+  #samples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T | undefined): Map<string, T[]> {
     this.flush();
     const recent = this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
-    const samples = new Map<string, number[]>();
-    const timed = this.#db.prepare("SELECT step_id, started_at, finished_at FROM step_runs WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND started_at IS NOT NULL");
+    const samples = new Map<string, T[]>();
+    const rows = this.#db.prepare(`SELECT step_id, ${columns} FROM step_runs WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND ${where}`);
     for (const run of recent) {
       const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, s.fingerprint]));
-      for (const row of timed.all(run.id) as { step_id: string; started_at: number; finished_at: number }[]) {
-        const fingerprint = fingerprints.get(row.step_id);
-        if (fingerprint === undefined) continue;
-        const list = samples.get(fingerprint) ?? [];
-        list.push(row.finished_at - row.started_at);
-        samples.set(fingerprint, list);
+      for (const row of rows.all(run.id) as Record<string, unknown>[]) {
+        const fingerprint = fingerprints.get(String(row['step_id']));
+        const value = fingerprint === undefined ? undefined : pick(row);
+        if (value === undefined) continue;
+        const list = samples.get(fingerprint!);
+        if (list) list.push(value);
+        else samples.set(fingerprint!, [value]);
       }
     }
-    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
+    return samples;
   }
 
   close(): void {

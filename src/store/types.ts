@@ -77,5 +77,7 @@ export interface RunStore {
    * succeeded (and actually ran) in its last `runs` runs. The scheduler uses these as priorities.
    */
   durations(workflow: string, runs?: number): Map<string, number>;
+  /** The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`. */
+  usage?(workflow: string, runs?: number): Map<string, { inputTokens: number; outputTokens: number }>;
   close(): void;
 }

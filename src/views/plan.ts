@@ -5,12 +5,15 @@
  */
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
+import { median } from '../core/median.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { EdgeReason } from '../graph/plan.ts';
 import { formatDuration } from '../report/progress.ts';
 import { expectedDurations } from '../scheduler/durations.ts';
 import { estimateRun } from '../scheduler/estimate.ts';
 import { literalFields } from '../template/value.ts';
+
+const count = (n: number) => n.toLocaleString('en-US');
 
 export interface PlanReason {
   /** The step depended on. */
@@ -34,12 +37,23 @@ export interface PlanView {
    * out over each step's median duration), the critical path's length in time, and how many steps the record
    * timed (the others count as the median of their action, else its typical duration).
    */
-  expected?: { ms: number; criticalPathMs: number; timedSteps: number };
+  expected?: {
+    ms: number;
+    criticalPathMs: number;
+    timedSteps: number;
+    /**
+     * Tokens the run's model calls should use: each call's median in earlier runs, and for calls the record
+     * has no count of, the median of those it has. Absent when it has none.
+     */
+    tokens?: { input: number; output: number; knownCalls: number };
+  };
 }
 
 export interface PlanHistory {
-  /** Step id → median ms in earlier runs (see `historyDurations`). */
+  /** Step id → median ms in earlier runs (see `stepHistory`). */
   durations: Readonly<Record<string, number>>;
+  /** Step id → median tokens in earlier runs, for the steps that reported them. */
+  usage?: Readonly<Record<string, { inputTokens: number; outputTokens: number }>>;
   /** For each action's typical duration (default: the built-in actions). */
   actions?: ActionRegistry;
 }
@@ -83,9 +97,26 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
     effectiveConcurrency: Math.min(maxConcurrency, widest),
     calls,
     ...(estimate && history
-      ? { expected: { ms: Math.round(estimate.ms), criticalPathMs: Math.round(estimate.criticalPathMs), timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined).length } }
+      ? {
+          expected: {
+            ms: Math.round(estimate.ms),
+            criticalPathMs: Math.round(estimate.criticalPathMs),
+            timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined).length,
+            ...expectedTokens(spec, history),
+          },
+        }
       : {}),
   };
+}
+
+function expectedTokens(spec: WorkflowSpec, history: PlanHistory): { tokens?: NonNullable<PlanView['expected']>['tokens'] } {
+  const calls = spec.steps.filter((s) => s.action === 'llm');
+  const known = calls.map((s) => history.usage?.[s.id]).filter((u) => u !== undefined);
+  if (known.length === 0) return {};
+  const typical = { inputTokens: median(known.map((u) => u.inputTokens)), outputTokens: median(known.map((u) => u.outputTokens)) };
+  const each = calls.map((s) => history.usage?.[s.id] ?? typical);
+  const sum = (pick: (u: { inputTokens: number; outputTokens: number }) => number) => Math.round(each.reduce((total, u) => total + pick(u), 0));
+  return { tokens: { input: sum((u) => u.inputTokens), output: sum((u) => u.outputTokens), knownCalls: known.length } };
 }
 
 export function planText(view: PlanView, name: string): string {
@@ -108,6 +139,9 @@ export function planText(view: PlanView, name: string): string {
     `Critical path: ${view.criticalPath.join(' → ')} (${plural(view.criticalPath.length, 'step')}${expected ? `, about ${formatDuration(expected.criticalPathMs)}` : ''})`,
     `Concurrency: up to ${view.effectiveConcurrency} at once (limit ${view.maxConcurrency})`,
     ...(expected ? [`Expected time: about ${formatDuration(expected.ms)}, from earlier runs (${expected.timedSteps} of ${plural(n, 'step')} timed)`] : []),
+    ...(expected?.tokens
+      ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${expected.tokens.knownCalls} of ${plural(llm, 'LLM call')} from earlier runs)`]
+      : []),
     `Calls: ${plural(llm, 'LLM call')}, ${plural(http, 'HTTP request')}, ${plural(fileWrites, 'file write')}, ${plural(fileReads, 'file read')} (before retries)`,
   );
   return lines.join('\n') + '\n';

@@ -5,7 +5,7 @@ import { loadWorkflow } from '../../definition/load.ts';
 import type { WorkflowSpec } from '../../definition/types.ts';
 import { resolveInputs } from '../../scheduler/inputs.ts';
 import { stepFingerprint } from '../../store/fingerprint.ts';
-import { historyDurations } from '../../store/history.ts';
+import { stepHistory, type StepHistory } from '../../store/history.ts';
 import { storePath } from '../../store/home.ts';
 import { describePlan, planDot, planJson, planMermaid, planText } from '../../views/plan.ts';
 import { displayPath } from '../diagnostics.ts';
@@ -33,8 +33,8 @@ export const planCommand: Command = {
     const spec = await loadWorkflow(resolve(io.cwd, path));
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
-    const durations = values['no-store'] === true ? undefined : await recordedDurations(spec, inputs, values, io);
-    const view = describePlan(spec, limit, durations ? { durations } : undefined);
+    const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, values, io);
+    const view = describePlan(spec, limit, history);
     view.workflow = displayPath(view.workflow, io.cwd);
     const render = { text: () => planText(view, path), json: () => planJson(view), mermaid: () => planMermaid(view), dot: () => planDot(view) }[format as (typeof FORMATS)[number]];
     io.stdout.write(render());
@@ -42,14 +42,14 @@ export const planCommand: Command = {
   },
 };
 
-/** How long the steps took in earlier runs of this workflow; nothing (and no store opened) if none were recorded. */
-async function recordedDurations(spec: WorkflowSpec, inputs: Record<string, unknown>, values: Record<string, unknown>, io: CliIO): Promise<Record<string, number> | undefined> {
+/** What the steps took in earlier runs of this workflow; nothing (and no store opened) if none were recorded. */
+async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknown>, values: Record<string, unknown>, io: CliIO): Promise<StepHistory | undefined> {
   const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
   if (!existsSync(path)) return undefined;
   const { SqliteRunStore } = await import('../../store/sqlite.ts');
   const store = new SqliteRunStore(path);
   try {
-    return historyDurations(store, spec, spec.steps.map((step) => stepFingerprint(step, inputs)));
+    return stepHistory(store, spec, spec.steps.map((step) => stepFingerprint(step, inputs)));
   } finally {
     store.close();
   }
