@@ -38,8 +38,12 @@ export interface StepReport {
   reused?: true;
 }
 
-export interface ModelUsage {
-  calls: number;
+/** Tokens of one model call, or a sum of them. */
+export interface TokenCount {
   inputTokens: number;
   outputTokens: number;
+}
+
+export interface ModelUsage extends TokenCount {
+  calls: number;
 }

@@ -3,6 +3,7 @@
  * model calls, how many tokens it used — medians, matched by fingerprint, so a step that changed (or uses
  * other input values) is not judged by its old self. Read by `run` (scheduling priorities) and `plan`.
  */
+import type { TokenCount } from '../core/report.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { RunStore } from './types.ts';
 
@@ -10,7 +11,7 @@ export interface StepHistory {
   /** Step id → median ms. */
   durations: Record<string, number>;
   /** Step id → median tokens, for the steps that reported them. */
-  usage: Record<string, { inputTokens: number; outputTokens: number }>;
+  usage: Record<string, TokenCount>;
 }
 
 /** Step id → expected ms, for the steps the store has timed; undefined when it has timed none of them. */

@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { SetupError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
+import type { TokenCount } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
 import type { NewRun, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
 
@@ -250,7 +251,7 @@ export class SqliteRunStore implements RunStore {
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
-  usage(workflow: string, runs = 5): Map<string, { inputTokens: number; outputTokens: number }> {
+  usage(workflow: string, runs = 5): Map<string, TokenCount> {
     const samples = this.#samples(workflow, runs, 'properties', 'properties IS NOT NULL', (row) => {
       const usage = (JSON.parse(String(row['properties'])) as { usage?: { inputTokens?: unknown; outputTokens?: unknown } }).usage;
       return typeof usage?.inputTokens === 'number' && typeof usage.outputTokens === 'number' ? { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens } : undefined;

@@ -2,6 +2,7 @@
  * Run history, behind an interface: the engine and the CLI see only `RunStore`, so another store (a server
  * database, say) can be added without touching either.
  */
+import type { TokenCount } from '../core/report.ts';
 import type { FinalStepStatus, RunStatus, StepStatus } from '../core/status.ts';
 
 /** A run as recorded. `interrupted`: it was running when its process died (no live owner). */
@@ -78,6 +79,6 @@ export interface RunStore {
    */
   durations(workflow: string, runs?: number): Map<string, number>;
   /** The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`. */
-  usage?(workflow: string, runs?: number): Map<string, { inputTokens: number; outputTokens: number }>;
+  usage?(workflow: string, runs?: number): Map<string, TokenCount>;
   close(): void;
 }

@@ -6,6 +6,7 @@
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { median } from '../core/median.ts';
+import type { TokenCount } from '../core/report.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { EdgeReason } from '../graph/plan.ts';
 import { formatDuration } from '../report/progress.ts';
@@ -53,7 +54,7 @@ export interface PlanHistory {
   /** Step id → median ms in earlier runs (see `stepHistory`). */
   durations: Readonly<Record<string, number>>;
   /** Step id → median tokens in earlier runs, for the steps that reported them. */
-  usage?: Readonly<Record<string, { inputTokens: number; outputTokens: number }>>;
+  usage?: Readonly<Record<string, TokenCount>>;
   /** For each action's typical duration (default: the built-in actions). */
   actions?: ActionRegistry;
 }
@@ -115,7 +116,7 @@ function expectedTokens(spec: WorkflowSpec, history: PlanHistory): { tokens?: No
   if (known.length === 0) return {};
   const typical = { inputTokens: median(known.map((u) => u.inputTokens)), outputTokens: median(known.map((u) => u.outputTokens)) };
   const each = calls.map((s) => history.usage?.[s.id] ?? typical);
-  const sum = (pick: (u: { inputTokens: number; outputTokens: number }) => number) => Math.round(each.reduce((total, u) => total + pick(u), 0));
+  const sum = (pick: (u: TokenCount) => number) => Math.round(each.reduce((total, u) => total + pick(u), 0));
   return { tokens: { input: sum((u) => u.inputTokens), output: sum((u) => u.outputTokens), knownCalls: known.length } };
 }
 
