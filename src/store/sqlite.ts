@@ -252,18 +252,17 @@ export class SqliteRunStore implements RunStore {
   }
 
   usage(workflow: string, runs = 5): Map<string, TokenCount> {
-    const samples = this.#samples(workflow, runs, 'properties', 'properties IS NOT NULL', (row) => {
-      const usage = (JSON.parse(String(row['properties'])) as { usage?: { inputTokens?: unknown; outputTokens?: unknown } }).usage;
-      return typeof usage?.inputTokens === 'number' && typeof usage.outputTokens === 'number' ? { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens } : undefined;
-    });
+    // SQLite picks the two numbers out of the properties: no JSON parsed here for steps that report none.
+    const tokens = "json_extract(properties, '$.usage.inputTokens') AS input, json_extract(properties, '$.usage.outputTokens') AS output";
+    const samples = this.#samples(workflow, runs, tokens, "json_type(properties, '$.usage.inputTokens') IN ('integer', 'real') AND json_type(properties, '$.usage.outputTokens') IN ('integer', 'real')", (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']) }));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, { inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }]));
   }
 
   /**
-   * One value per step that succeeded (and ran) in the workflow's last `runs` runs, grouped by fingerprint;
-   * `pick` sees the named columns only (outputs can be large, and are not read).
+   * One value per step that succeeded (and ran) in the workflow's last `runs` runs and matches `where`,
+   * grouped by fingerprint; `pick` sees the named columns only (outputs can be large, and are not read).
    */
-  #samples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T | undefined): Map<string, T[]> {
+  #samples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T): Map<string, T[]> {
     this.flush();
     const recent = this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
     const samples = new Map<string, T[]>();
@@ -272,11 +271,10 @@ export class SqliteRunStore implements RunStore {
       const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, s.fingerprint]));
       for (const row of rows.all(run.id) as Record<string, unknown>[]) {
         const fingerprint = fingerprints.get(String(row['step_id']));
-        const value = fingerprint === undefined ? undefined : pick(row);
-        if (value === undefined) continue;
-        const list = samples.get(fingerprint!);
-        if (list) list.push(value);
-        else samples.set(fingerprint!, [value]);
+        if (fingerprint === undefined) continue;
+        const list = samples.get(fingerprint);
+        if (list) list.push(pick(row));
+        else samples.set(fingerprint, [pick(row)]);
       }
     }
     return samples;
