@@ -68,6 +68,28 @@ export interface ActionDefinition<Input = unknown> {
    * here stops the run before a single call is made.
    */
   preflight?(block: PreflightBlock, ctx: PreflightContext): { message: string; hint?: string } | undefined;
+  /**
+   * Bumped when the action does something different with the same input: it is part of every step
+   * fingerprint, so a result recorded by an older behaviour is never reused (default 1).
+   */
+  version?: number;
+  /**
+   * What a step runs with beyond its block once defaults apply (an `llm` step's effective model and endpoint),
+   * as plain JSON data with no secret in it. Part of the step's fingerprint: change a default, and the steps
+   * it reaches run again instead of reusing answers given under the old one.
+   */
+  identity?(block: PreflightBlock, ctx: PreflightContext): unknown;
+  /**
+   * Input keys that decide where data goes: a `path` on disk or a `url` to call. When a step's output flows
+   * into one, the engine confines it before the action runs (see scheduler/confine.ts); the action needs to
+   * do nothing about it.
+   */
+  destinations?: Readonly<Record<string, 'path' | 'url'>>;
+  /**
+   * Loads what the action's calls need (a client library) before the run starts, so no step's recorded
+   * time includes it. Called once per run, only for actions the workflow uses.
+   */
+  prepare?(): Promise<void>;
   /** A short description of what the step does, for failure messages ("GET http://…"). */
   describe?(input: Input): string;
   run(input: Input, ctx: ActionContext): Promise<ActionResult>;

@@ -82,6 +82,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       input: checked.compiled.value,
       dependsOn: step.depends_on ?? [],
       retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds },
+      ...(step.timeout === undefined ? {} : { timeout: step.timeout }),
       location: stepAt[i]!,
     });
   });
@@ -97,6 +98,9 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       ...(data.config?.model === undefined ? {} : { model: data.config.model }),
       ...(data.config?.timeout === undefined ? {} : { timeout: data.config.timeout }),
       rateLimits: data.config?.rateLimits ?? {},
+      secrets: data.config?.secrets ?? [],
+      allowedDirs: (data.config?.files?.allow ?? []).map((dir) => resolve(baseDir, dir)),
+      allowedHosts: (data.config?.http?.allowHosts ?? []).map((host) => host.toLowerCase()),
     },
     steps,
     outputs: Object.fromEntries(Object.entries(semantic.outputs).map(([k, v]) => [k, v.value])),

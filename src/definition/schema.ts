@@ -29,6 +29,11 @@ export function workflowSchema(actions: ActionRegistry) {
       )
       .optional()
       .describe('Retries for rate limits (429), server errors (5xx) and dropped connections. Default: 4 attempts, backoff 1 s doubling.'),
+    timeout: z
+      .number({ error: 'expected a number of seconds' })
+      .positive('expected a number of seconds greater than 0')
+      .optional()
+      .describe('Seconds each attempt may run (time waiting for a slot or a rate limit does not count). Default: `config.timeout`, else the action\'s own (llm 600, http 60).'),
     ...actionBlocks,
   });
   const input = z.strictObject({
@@ -60,7 +65,25 @@ export function workflowSchema(actions: ActionRegistry) {
           )
           .optional()
           .describe('Known request limits per provider, e.g. { openai: { rpm: 500 } }.'),
-      }, { error: 'expected a map (maxConcurrency, model, timeout, rateLimits)' })
+        secrets: z
+          .array(z.string({ error: 'expected an environment variable name' }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name (letters, digits and `_`)'), { error: 'expected a list of environment variable names' })
+          .optional()
+          .describe('Environment variables whose values are secrets, whatever their names: never printed, logged or stored.'),
+        files: z
+          .strictObject(
+            { allow: z.array(z.string({ error: 'expected a folder path' }).min(1, 'expected a folder path'), { error: 'expected a list of folders' }).optional() },
+            { error: 'expected a map: { allow }' },
+          )
+          .optional()
+          .describe('Folders besides the workflow\'s own where a `file` path chosen by a step\'s output may point (`allow: [out, /tmp/reports]`).'),
+        http: z
+          .strictObject(
+            { allowHosts: z.array(z.string({ error: 'expected a host name' }).min(1, 'expected a host name'), { error: 'expected a list of host names' }).optional() },
+            { error: 'expected a map: { allowHosts }' },
+          )
+          .optional()
+          .describe('Hosts an `http` URL chosen by a step\'s output may call (`allowHosts: [api.example.com, "*.example.org"]`).'),
+      }, { error: 'expected a map (maxConcurrency, model, timeout, rateLimits, secrets, files, http)' })
       .optional(),
     steps: z.array(step, { error: 'expected a list of steps' }).min(1, 'a workflow needs at least one step'),
     outputs: z.record(z.string(), z.unknown(), { error: 'expected a map of output names to values' }).optional(),

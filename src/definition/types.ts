@@ -28,6 +28,12 @@ export interface WorkflowConfig {
   readonly timeout?: number;
   /** Known request limits by provider name (`openai: { rpm: 500 }`). */
   readonly rateLimits: Readonly<Record<string, { readonly rpm: number }>>;
+  /** Environment variables whose values are secrets whatever their names (`config.secrets`). */
+  readonly secrets: readonly string[];
+  /** Folders (absolute) besides `baseDir` where a data-chosen `file` path may point (`config.files.allow`). */
+  readonly allowedDirs: readonly string[];
+  /** Hosts a data-chosen `http` URL may call (`config.http.allowHosts`; `*.` prefixes match subdomains). */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface StepSpec {
@@ -42,6 +48,8 @@ export interface StepSpec {
   /** `depends_on` as written (the plan holds every dependency, with reasons). */
   readonly dependsOn: readonly string[];
   readonly retry: RetryPolicy;
+  /** Seconds each attempt may run, when the step says (`timeout:`); else `config.timeout`, else the action's default. */
+  readonly timeout?: number;
   readonly location: SourceLocation;
 }
 
