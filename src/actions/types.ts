@@ -17,6 +17,11 @@ export interface ActionContext {
   runScope: Map<string, unknown>;
   /** Report progress that is not a result (e.g. waiting out a rate limit). */
   notify(event: ActionNotice): void;
+  /**
+   * Waits for `work` without counting the time against the step's timeout: the timeout is for the step's own
+   * running time, not time queued behind a rate limiter.
+   */
+  untimed<T>(work: Promise<T>): Promise<T>;
 }
 
 export type { ActionNotice } from '../core/events.ts';
@@ -85,6 +90,13 @@ export interface ActionDefinition<Input = unknown> {
    * do nothing about it.
    */
   destinations?: Readonly<Record<string, 'path' | 'url'>>;
+  /**
+   * Input keys where a value taken from `${env.*}` is a secret whatever the variable's name (http: `headers`,
+   * so `Authorization: ${env.API_AUTH}` is never shown or stored).
+   */
+  secretKeys?: readonly string[];
+  /** Values of a resolved input that are credentials (an `authorization` header): never shown or stored. */
+  secrets?(input: Input): Iterable<string>;
   /**
    * Loads what the action's calls need (a client library) before the run starts, so no step's recorded
    * time includes it. Called once per run, only for actions the workflow uses.

@@ -21,6 +21,8 @@ export type RunEvent =
       attempts?: number;
       /** The result was taken from an earlier run (`resume`), not executed. */
       reused?: true;
+      /** A secret was replaced in `output` or `properties`: what is shown is not what later steps used. */
+      redacted?: true;
     }
   | { type: 'run:end'; runId: string; report: RunReport; at: number };
 

@@ -15,6 +15,8 @@ export interface RunReport {
   usage: Record<string, ModelUsage>;
   /** Why the run did not succeed, in one line (the failed step's error, or the interruption). */
   error?: string;
+  /** The code of `error` when the run itself failed rather than a step (`store_failed`, …). */
+  errorCode?: string;
   /** What to do about `error`, when there is something to say (the failed step's hint). */
   hint?: string;
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { networkFailure, StepFailedError } from '../../core/errors.ts';
+import { CREDENTIAL_HEADERS } from '../../core/redact.ts';
 import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
 import { send, type HttpResponse } from './client.ts';
@@ -45,6 +46,10 @@ export const httpAction: ActionDefinition<HttpInput> = {
   // A call to an API: a few hundred ms.
   typicalMs: 300,
   describe: (input) => `${input.method ?? 'GET'} ${input.url}`,
+  // `Authorization: ${env.API_AUTH}`: whatever the variable is called, a header filled from the environment
+  // is a credential, and so is the value of a credential header written into the workflow.
+  secretKeys: ['headers'],
+  secrets: (input) => Object.entries(input.headers ?? {}).flatMap(([name, value]) => (CREDENTIAL_HEADERS.has(name.toLowerCase()) ? [String(value), String(value).replace(/^(Bearer|Basic|Token)\s+/i, '')] : [])),
   async run(input, ctx) {
     const method = input.method ?? 'GET';
     const what = `${method} ${input.url}`;
