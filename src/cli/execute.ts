@@ -7,10 +7,10 @@ import type { RunEvent } from '../core/events.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { liveReporter } from '../report/live.ts';
 import { plainReporter } from '../report/plain.ts';
-import { formatSummary } from '../report/summary.ts';
+import { formatFailure, formatSummary } from '../report/summary.ts';
 import { resolveInputs } from '../scheduler/inputs.ts';
 import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
-import { runRedactor } from '../scheduler/secrets.ts';
+import { Secrets } from '../core/redact.ts';
 import { stepFingerprint } from '../store/fingerprint.ts';
 import { historyDurations } from '../store/history.ts';
 import { storePath } from '../store/home.ts';
@@ -59,7 +59,10 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
   try {
     // One fingerprint per step, for both the record and the duration estimates.
     const fingerprints = store ? spec.steps.map((step) => stepFingerprint(step, typedInputs)) : undefined;
-    const record = store ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), fingerprints, ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    // One set of secrets for the run, its output and its record: the run fills it before the first event, and
+    // adds what it learns (a session cookie received) as it goes.
+    const secrets = new Secrets();
+    const record = store ? recorder(store, spec, { redact: secrets.redact, fingerprints, ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
@@ -74,14 +77,18 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
       ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
       ...(reuse ? { reuse } : {}),
       ...(estimates ? { estimates } : {}),
+      secrets,
+      // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
-        record?.(event);
         show?.(event);
+        record?.(event);
       },
     }).finally(() => live?.stop());
 
     if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
+      // --quiet keeps a successful run silent, never a failure: what failed and what to do goes to stderr.
+      if (quiet && report.status !== 'succeeded') io.stderr.write(formatFailure(report, style));
       if (!quiet) io.stderr.write(formatSummary(report, style) + (store ? style.dim(`  run ${report.runId}${report.status === 'succeeded' ? '' : ` · conductor resume ${report.runId.slice(0, 8)}`}\n`) : ''));
       if (Object.keys(report.outputs).length > 0) io.stdout.write(toYaml(report.outputs, { lineWidth: 0 }));
     }

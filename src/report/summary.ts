@@ -12,3 +12,10 @@ export function formatSummary(report: RunReport, style: Style): string {
   if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
   return lines.join('\n') + '\n';
 }
+
+/** Just why a run did not succeed (for `--quiet`): the run's error and hint, or that it was cancelled. */
+export function formatFailure(report: RunReport, style: Style): string {
+  const lines = [`${report.status === 'cancelled' ? style.yellow('cancelled') : style.red('failed')}: ${report.error ?? `the run ${report.status}`}`];
+  if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
+  return lines.join('\n') + '\n';
+}

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Gate, reply, StandIn } from '../../test/support/stand-in.ts';
 import { tempDir, workflow } from '../../test/support/workflow.ts';
 import type { RunEvent } from '../core/events.ts';
-import { WorkflowInvalidError } from '../core/errors.ts';
+import { ConductorError, WorkflowInvalidError } from '../core/errors.ts';
 import { runWorkflow } from './run.ts';
 
 let server: StandIn;
@@ -312,9 +312,9 @@ describe('retries', () => {
   });
 
   it('never waits past the run’s cancellation', async () => {
-    server.route('/later', (_req, res) => reply(res, 429, 'later', { 'retry-after': '3600' }));
+    server.route('/later', (_req, res) => reply(res, 429, 'later', { 'retry-after': '300' }));
     const controller = new AbortController();
-    const running = runWorkflow(workflow(`steps:\n  - id: later\n    http: { url: "${server.url}/later" }\n`), { signal: controller.signal, onEvent: (e) => e.type === 'step:notice' && controller.abort() });
+    const running = runWorkflow(workflow(`steps:\n  - id: later\n    timeout: 600\n    http: { url: "${server.url}/later" }\n`), { signal: controller.signal, onEvent: (e) => e.type === 'step:notice' && controller.abort() });
     const report = await running;
     assert.equal(report.steps['later']!.status, 'cancelled');
   });
@@ -345,7 +345,7 @@ steps:
     const report = await runWorkflow(spec);
     assert.equal(report.steps['slow']!.status, 'failed');
     assert.equal(report.steps['slow']!.errorCode, 'timeout');
-    assert.equal(report.steps['slow']!.error, `GET ${server.url}/slow: timed out after 0.05 s`);
+    assert.equal(report.steps['slow']!.error, `GET ${server.url}/slow: timed out after 0.05 s (set by \`http.timeout\`)`);
     await server.until(() => server.byPath('/slow')[0]?.endedAt !== undefined);
     assert.equal(server.byPath('/slow')[0]!.aborted, true);
     never.open();
@@ -361,5 +361,63 @@ steps:
     assert.equal(report.steps['down']!.status, 'failed');
     assert.equal(report.steps['down']!.error, `GET ${url}/***: request failed (ECONNREFUSED) (after 2 attempts)`);
     assert.ok(!JSON.stringify(report).includes(secret));
+  });
+});
+
+describe('a run never leaves work behind', () => {
+  it('a listener that throws aborts the steps in flight, waits for them, and ends the run failed with run:end', async () => {
+    const never = new Gate();
+    server.route('/listener/a', async () => never.wait());
+    server.route('/listener/b', async () => never.wait());
+    // `c` answers once both others are in flight; the listener throws on its step:end.
+    server.route('/listener/c', async (_req, res) => {
+      await server.until(() => server.byPath('/listener/a').length === 1 && server.byPath('/listener/b').length === 1);
+      reply(res, 200, { ok: true });
+    });
+    const spec = workflow(`steps:\n${httpSteps(['a', 'b', 'c'], 'listener')}`);
+    const events: RunEvent[] = [];
+    const report = await runWorkflow(spec, {
+      onEvent: (event) => {
+        events.push(event);
+        if (event.type === 'step:end' && event.stepId === 'c') throw new Error('the reporter broke');
+      },
+    });
+    never.open();
+    assert.equal(report.status, 'failed');
+    assert.equal(report.errorCode, 'listener_failed');
+    assert.match(report.error!, /an event listener failed: the reporter broke/);
+    assert.deepEqual([report.steps['a']!.status, report.steps['b']!.status, report.steps['c']!.status], ['cancelled', 'cancelled', 'succeeded']);
+    assert.equal(events.at(-1)!.type, 'run:end');
+    await server.until(() => ['a', 'b'].every((id) => server.byPath(`/listener/${id}`)[0]?.endedAt !== undefined));
+    assert.deepEqual(['a', 'b'].map((id) => server.byPath(`/listener/${id}`)[0]!.aborted), [true, true]);
+  });
+
+  it('a listener that throws a typed error (a store that failed) ends the run with that error', async () => {
+    const spec = workflow(`steps:\n${httpSteps(['a', 'b'], 'typed')}\n`);
+    const report = await runWorkflow(spec, {
+      onEvent: (event) => {
+        if (event.type === 'run:start') throw new ConductorError('store_failed', 'cannot record the run in /x/runs.db: database or disk is full', { hint: 'free some space' });
+      },
+    });
+    assert.equal(report.status, 'failed');
+    assert.equal(report.errorCode, 'store_failed');
+    assert.equal(report.hint, 'free some space');
+    assert.deepEqual([report.steps['a']!.status, report.steps['b']!.status], ['not_run', 'not_run']);
+    assert.equal(server.requests.filter((r) => r.path.startsWith('/typed/')).length, 0);
+  });
+
+  it('a signal aborted with a typed error fails the run with it, instead of cancelling', async () => {
+    const never = new Gate();
+    server.route('/external/a', async () => never.wait());
+    const controller = new AbortController();
+    const spec = workflow(`steps:\n${httpSteps(['a'], 'external')}`);
+    const running = runWorkflow(spec, { signal: controller.signal });
+    await server.until(() => server.byPath('/external/a').length === 1);
+    controller.abort(new ConductorError('store_failed', 'the run store failed'));
+    const report = await running;
+    never.open();
+    assert.equal(report.status, 'failed');
+    assert.equal(report.errorCode, 'store_failed');
+    assert.equal(report.steps['a']!.status, 'cancelled');
   });
 });

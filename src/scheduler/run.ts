@@ -18,19 +18,33 @@ import { resolveInputs } from './inputs.ts';
 import { checkBeforeRun } from './preflight.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
-import { runRedactor } from './secrets.ts';
+import { runSecrets } from './secrets.ts';
+import { credentialHeaderValues, Secrets, withoutCredentialHeaders } from '../core/redact.ts';
 import { expectedDurations } from './durations.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
 export interface RunOptions {
   /** Input values by name (text is typed per the workflow's `inputs`). */
   inputs?: Readonly<Record<string, unknown>>;
-  /** Aborting it cancels the run like Ctrl-C: in-flight steps are aborted, nothing new starts. */
+  /**
+   * Aborting it cancels the run like Ctrl-C: in-flight steps are aborted, nothing new starts. Aborted with a
+   * `ConductorError` as the reason (other than `interrupted`), the run fails with that error instead (the
+   * store behind a listener failed, say).
+   */
   signal?: AbortSignal;
   /** Overrides `config.maxConcurrency`. */
   maxConcurrency?: number;
-  /** Receives every event, synchronously, in order. */
+  /**
+   * Receives every event, synchronously, in order. Events carry no secret (see `secrets`). A listener that
+   * throws ends the run: in-flight steps are aborted and waited for, and the run fails with that error.
+   */
   onEvent?: RunEventListener;
+  /**
+   * The run's secret values, when the caller wants to share them (the CLI redacts what it prints and stores
+   * with the same set). The run adds every secret it knows of or learns; events, errors and the report come
+   * with each one replaced by `***`.
+   */
+  secrets?: Secrets;
   actions?: ActionRegistry;
   /** Environment for `${env.*}` and providers (default: `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
@@ -74,9 +88,25 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const defaults = { ...(model ? { model } : {}), maxConcurrency: limit, rateLimits: spec.config.rateLimits };
   checkBeforeRun(spec, stepActions, { env, defaults });
 
+  // Clients are loaded now, for the actions this workflow uses: no step's recorded time includes loading one.
+  await Promise.all([...new Set(stepActions)].map((action) => action.prepare?.()));
+
   const runId = options.runId ?? randomUUID();
-  const redact = runRedactor(spec, env, inputs);
-  const emit = (event: RunEvent) => options.onEvent?.(event);
+  const secrets = runSecrets(spec, env, inputs, stepActions, options.secrets);
+  const redact = secrets.redact;
+  const controller = new AbortController();
+  // A listener that throws (a store that failed, a reporter with a bug) must not leave steps running behind
+  // a rejected promise: the run stops the way a failed step stops it, and ends with that error.
+  let listenerFailure: ConductorError | undefined;
+  const emit = (event: RunEvent) => {
+    try {
+      options.onEvent?.(event);
+    } catch (error) {
+      if (listenerFailure) return;
+      listenerFailure = asRunError(error, redact);
+      controller.abort(listenerFailure);
+    }
+  };
 
   // Run state, owned by this function alone.
   const status: StepStatus[] = new Array<StepStatus>(n).fill('pending');
@@ -91,6 +121,10 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const priority = weightedRemaining(plan, expected);
   const ready = new ReadyQueue(priority);
   const reused = new Uint8Array(n);
+  // Results as events and the report show them (secrets replaced); `outputs` keeps what later steps use.
+  const shownOutputs: unknown[] = new Array(n);
+  const shownProperties: (Record<string, unknown> | undefined)[] = new Array(n);
+  const redacted = new Uint8Array(n);
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
     const i = plan.byId.get(id);
     if (i === undefined) throw new UsageError(`cannot reuse \`${id}\`: the workflow has no such step`);
@@ -107,11 +141,13 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   }
   for (let i = 0; i < n; i++) if (waitingOn[i] === 0 && !reused[i]) ready.push(i);
 
-  const controller = new AbortController();
   let interrupted = false;
+  let externalFailure: ConductorError | undefined;
   const onExternalAbort = () => {
-    interrupted = true;
-    controller.abort(options.signal?.reason ?? new ConductorError('interrupted', 'the run was interrupted'));
+    const reason: unknown = options.signal?.reason;
+    if (reason instanceof ConductorError && reason.code !== 'interrupted') externalFailure = asRunError(reason, redact);
+    else interrupted = true;
+    controller.abort(reason ?? new ConductorError('interrupted', 'the run was interrupted'));
   };
   if (options.signal?.aborted) onExternalAbort();
   else options.signal?.addEventListener('abort', onExternalAbort, { once: true });
@@ -139,13 +175,16 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     env,
     defaults: { ...defaults, ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
     runScope: new Map(),
-    notify: (stepId, notice) => emit({ type: 'step:notice', runId, stepId, notice, at: Date.now() }),
+    notify: (stepId, notice) => emit({ type: 'step:notice', runId, stepId, notice: { ...notice, reason: redact(notice.reason) }, at: Date.now() }),
+    secrets,
   };
 
   const startedAt = Date.now();
-  emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, inputs, at: startedAt });
+  emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, inputs: secrets.redactValue(inputs).value, at: startedAt });
   for (let i = 0; i < n; i++) {
-    if (reused[i]) emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'succeeded', at: startedAt, output: outputs[i], ...(properties[i] ? { properties: properties[i] } : {}), reused: true });
+    if (!reused[i]) continue;
+    shown(i);
+    emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'succeeded', at: startedAt, output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), reused: true, ...(redacted[i] ? { redacted: true as const } : {}) });
   }
 
   let running = 0;
@@ -180,6 +219,9 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
       if (outcome.status === 'succeeded') {
         outputs[i] = outcome.output;
         properties[i] = outcome.properties;
+        // A session cookie or token the step received is a secret from now on, wherever it turns up.
+        for (const value of credentialHeaderValues(outcome.properties)) secrets.add(value);
+        shown(i);
         for (const d of plan.steps[i]!.dependents) if (--waitingOn[d]! === 0) ready.push(d);
       } else if (outcome.status === 'failed') {
         errors[i] = { code: outcome.error.code, message: redact(outcome.error.message), ...(outcome.error.hint ? { hint: redact(outcome.error.hint) } : {}) };
@@ -195,7 +237,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         durationMs: finished[i]! - started[i]!,
         attempts: attempts[i]!,
         ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}) } : {}),
-        ...(outcome.status === 'succeeded' ? { output: outcome.output, ...(outcome.properties ? { properties: outcome.properties } : {}) } : {}),
+        ...(outcome.status === 'succeeded' ? { output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), ...(redacted[i] ? { redacted: true as const } : {}) } : {}),
       });
       if (outcome.status === 'failed' && !stopping) {
         // Fail fast: nothing new starts, and everything in flight is aborted through its signal.
@@ -214,16 +256,19 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     status[i] = blocked ? 'skipped' : 'not_run';
   }
 
-  const runStatus: RunStatus = failure !== undefined ? 'failed' : interrupted ? 'cancelled' : 'succeeded';
-  let runError = failure !== undefined ? `${steps[failure]!.id}: ${errors[failure]!.message}` : interrupted ? 'the run was interrupted' : undefined;
+  // What stopped the run: a step's failure first (it came first), then the run's own (a listener, the store).
+  const runFailure = failure === undefined ? (listenerFailure ?? externalFailure) : undefined;
+  const runStatus: RunStatus = failure !== undefined || runFailure ? 'failed' : interrupted ? 'cancelled' : 'succeeded';
+  let runError = failure !== undefined ? `${steps[failure]!.id}: ${errors[failure]!.message}` : runFailure ? runFailure.message : interrupted ? 'the run was interrupted' : undefined;
   let finalOutputs: Record<string, unknown> = {};
   if (runStatus === 'succeeded') {
     try {
-      finalOutputs = Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, lookup)]));
+      finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, lookup)]))).value;
     } catch (error) {
       runError = `outputs: ${redact((error as Error).message)}`;
     }
   }
+  const runHint = failure !== undefined ? errors[failure]!.hint : runFailure?.hint;
   const finishedAt = Date.now();
   const report: RunReport = {
     runId,
@@ -236,10 +281,23 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     outputs: finalOutputs,
     usage: usageByModel(properties.filter((_, i) => !reused[i])),
     ...(runError ? { error: runError } : {}),
-    ...(runError && failure !== undefined && errors[failure]!.hint ? { hint: errors[failure]!.hint } : {}),
+    ...(runFailure ? { errorCode: runFailure.code } : {}),
+    ...(runError && runHint ? { hint: runHint } : {}),
   };
+  const failedBefore = listenerFailure;
   emit({ type: 'run:end', runId, report, at: finishedAt });
+  // The last event's listener failed (the store could not record the end): the run is not what it says.
+  if (listenerFailure && !failedBefore) return { ...report, status: 'failed', error: listenerFailure.message, errorCode: listenerFailure.code, ...(listenerFailure.hint ? { hint: listenerFailure.hint } : {}) };
   return report;
+
+  /** What events and the report show of a step's result: secrets replaced, credential headers emptied. */
+  function shown(i: number): void {
+    const output = secrets.redactValue(outputs[i]);
+    const props = properties[i] ? secrets.redactValue(withoutCredentialHeaders(properties[i]!)) : undefined;
+    shownOutputs[i] = output.value;
+    shownProperties[i] = props?.value;
+    redacted[i] = output.redacted || props?.redacted === true ? 1 : 0;
+  }
 
   function stepReport(i: number): StepReport {
     const s = status[i] as StepReport['status'];
@@ -247,10 +305,10 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     const error = errors[i];
     return {
       status: s,
-      output: s === 'succeeded' ? outputs[i] : null,
+      output: s === 'succeeded' ? shownOutputs[i] : null,
       ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}) } : {}),
       ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]!, attempts: attempts[i]! } : {}),
-      ...(properties[i] ? { properties: properties[i] } : {}),
+      ...(shownProperties[i] ? { properties: shownProperties[i] } : {}),
       ...(reused[i] ? { reused: true } : {}),
     };
   }
@@ -268,4 +326,13 @@ function usageByModel(properties: readonly (Record<string, unknown> | undefined)
     total.outputTokens += usage.outputTokens ?? 0;
   }
   return totals;
+}
+
+/** A listener's or the store's failure as the run's error: typed, one line, no secret. */
+function asRunError(error: unknown, redact: (text: string) => string): ConductorError {
+  if (error instanceof ConductorError) {
+    return new ConductorError(error.code, redact(error.message), { ...(error.hint ? { hint: redact(error.hint) } : {}), cause: error });
+  }
+  const message = (error as Error)?.message ?? String(error);
+  return new ConductorError('listener_failed', `an event listener failed: ${redact(message)}`, { cause: error });
 }
