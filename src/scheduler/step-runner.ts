@@ -5,6 +5,7 @@
 import type { ActionContext, ActionNotice, AnyAction } from '../actions/types.ts';
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, RATE_LIMIT_WAITS } from '../core/retry.ts';
+import type { Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
 import { resolveValue, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
@@ -33,6 +34,17 @@ export interface StepEnvironment {
   defaults: ActionContext['defaults'] & Readonly<{ timeout?: number }>;
   runScope: Map<string, unknown>;
   notify(stepId: string, notice: ActionNotice): void;
+  /** The run's secrets: credentials found in a step's resolved input join them before the step runs. */
+  secrets: Secrets;
+}
+
+/** The longest a provider may ask a step to wait (Retry-After) before the step fails instead. */
+export const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/** How long each attempt of a step may run, and which key set it (for the hint when it runs out). */
+interface Timeout {
+  seconds: number | undefined;
+  source: string;
 }
 
 export async function runStep(step: StepSpec, action: AnyAction, lookup: ReferenceLookup, environment: StepEnvironment): Promise<StepOutcome> {
@@ -50,6 +62,8 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     return failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`);
   }
   const resolved = checked.data;
+  for (const value of action.secrets?.(resolved) ?? []) environment.secrets.add(value, true);
+  const timeout = timeoutFor(step, action, resolved, environment);
 
   // Retries: rate limits (429) are waited out patiently and do not use up `attempts`; other transient
   // failures (5xx, dropped connections) get `attempts` tries in all. Waiting never outlives the run.
@@ -58,7 +72,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
   let rateLimitWaits = 0;
   for (;;) {
     attempts++;
-    const outcome = await attempt(step, action, resolved, environment);
+    const outcome = await attempt(step, action, resolved, environment, timeout);
     if (outcome.status !== 'failed' || !outcome.error.retryable) return { ...outcome, attempts };
     const error = outcome.error;
     if (error.rateLimited) rateLimitWaits++;
@@ -67,6 +81,23 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     if (exhausted) {
       const tries = attempts === 1 ? '' : ` (after ${attempts} attempts)`;
       return { status: 'failed', error: { ...error, message: error.message + tries }, attempts };
+    }
+    // A provider that asks for a wait longer than the step may run (or than anyone should sit through) gets
+    // no wait: the step fails now and says what was asked, instead of showing "waiting 1440 min".
+    const bound = Math.min(MAX_RETRY_AFTER_MS, timeout.seconds === undefined ? Infinity : timeout.seconds * 1000);
+    if (error.retryAfterMs !== undefined && error.retryAfterMs > bound) {
+      const asked = formatWait(error.retryAfterMs);
+      const limit = bound === MAX_RETRY_AFTER_MS ? `more than ${formatWait(MAX_RETRY_AFTER_MS)}` : `longer than the step's timeout (${timeout.seconds} s, ${timeout.source})`;
+      return {
+        status: 'failed',
+        error: {
+          ...error,
+          retryable: false,
+          message: `${error.message} — the provider asked to wait ${asked} before trying again, ${limit}`,
+          hint: 'state the provider\'s limit in `config.rateLimits` so calls are paced under it, or `conductor resume` the run once the limit has reset',
+        },
+        attempts,
+      };
     }
     const delay = error.retryAfterMs ?? backoffMs(step.retry, error.rateLimited ? rateLimitWaits : transientFailures);
     const reason = error.rateLimited ? 'rate limited (429)' : `retry ${transientFailures + 1}/${step.retry.attempts}: ${error.message}`;
@@ -90,20 +121,48 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
+function formatWait(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(ms < 36_000_000 ? 1 : 0)} h`;
+}
+
+/** The step's own `timeout:`, else its block's (`http.timeout`, kept as an alias), else `config.timeout`, else the action's. */
+function timeoutFor(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment): Timeout {
+  if (step.timeout !== undefined) return { seconds: step.timeout, source: 'set by the step\'s `timeout`' };
+  const own = timeoutOf(input);
+  if (own !== undefined) return { seconds: own, source: `set by \`${step.action}.timeout\`` };
+  if (environment.defaults.timeout !== undefined) return { seconds: environment.defaults.timeout, source: 'set by `config.timeout`' };
+  return { seconds: action.defaultTimeoutSeconds, source: `the \`${step.action}\` default` };
+}
+
 /** One try: its own timeout, the run's cancellation, and every failure turned into an outcome. */
-async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment): Promise<StepOutcome> {
-  const timeoutSeconds = timeoutOf(input) ?? environment.defaults.timeout ?? action.defaultTimeoutSeconds;
+async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment, timeout: Timeout): Promise<StepOutcome> {
+  const timeoutSeconds = timeout.seconds;
   // One controller per try, aborted by the run or by the step's own timer: the action sees one signal.
   const { controller, release } = environment.scope.child();
   const signal = controller.signal;
   let timedOut = false;
-  const timer =
-    timeoutSeconds === undefined
-      ? undefined
-      : setTimeout(() => {
-          timedOut = true;
-          controller.abort(new ConductorError('timeout', `timed out after ${timeoutSeconds} s`));
-        }, timeoutSeconds * 1000);
+  // The clock runs while the step runs, and stops while it waits in `untimed` (a rate limiter's queue).
+  let remainingMs = timeoutSeconds === undefined ? Infinity : timeoutSeconds * 1000;
+  let armedAt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let paused = 0;
+  const arm = () => {
+    if (!Number.isFinite(remainingMs) || timedOut) return;
+    armedAt = performance.now();
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new ConductorError('timeout', `timed out after ${timeoutSeconds} s`));
+    }, Math.max(0, remainingMs));
+  };
+  const disarm = () => {
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    timer = undefined;
+    remainingMs -= performance.now() - armedAt;
+  };
+  arm();
 
   const ctx: ActionContext = {
     signal,
@@ -113,15 +172,23 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     defaults: environment.defaults,
     runScope: environment.runScope,
     notify: (notice) => environment.notify(step.id, notice),
+    untimed: async (work) => {
+      if (paused++ === 0) disarm();
+      try {
+        return await work;
+      } finally {
+        if (--paused === 0) arm();
+      }
+    },
   };
   try {
     // Race the action against its signal: an action that ignores the signal must not hold the run open.
     const result = await abortable(action.run(input, ctx), signal);
-    if (timedOut) return timeoutFailure(action, input, timeoutSeconds!);
+    if (timedOut) return timeoutFailure(action, input, timeout);
     return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}) };
   } catch (error) {
     if (environment.scope.signal.aborted) return { status: 'cancelled' };
-    if (timedOut) return timeoutFailure(action, input, timeoutSeconds!);
+    if (timedOut) return timeoutFailure(action, input, timeout);
     if (error instanceof ConductorError) {
       return {
         status: 'failed',
@@ -139,7 +206,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     const what = action.describe?.(input);
     return failed('action_error', `${what ? `${what}: ` : ''}${(error as Error)?.message ?? String(error)}`, error);
   } finally {
-    if (timer) clearTimeout(timer);
+    disarm();
     release();
   }
 }
@@ -149,9 +216,9 @@ function timeoutOf(input: unknown): number | undefined {
   return typeof t === 'number' ? t : undefined;
 }
 
-function timeoutFailure(action: AnyAction, input: unknown, seconds: number): StepOutcome {
+function timeoutFailure(action: AnyAction, input: unknown, timeout: Timeout): StepOutcome {
   const what = action.describe?.(input);
-  return failed('timeout', `${what ? `${what}: ` : ''}timed out after ${seconds} s`, undefined, 'raise `timeout` on the step (seconds) or `config.timeout` for the workflow');
+  return failed('timeout', `${what ? `${what}: ` : ''}timed out after ${timeout.seconds} s (${timeout.source})`, undefined, 'raise `timeout:` on the step (seconds, each attempt), or `config.timeout` for every step');
 }
 
 function failed(code: string, message: string, cause?: unknown, hint?: string): StepOutcome {

@@ -17,7 +17,7 @@ before(async () => (server = await StandIn.start()));
 after(() => server.close());
 
 function context(signal = new AbortController().signal): ActionContext {
-  return { signal, stepId: 'call', baseDir: process.cwd(), env: {}, defaults: { maxConcurrency: 10, rateLimits: {} }, runScope: new Map(), notify: () => {} };
+  return { signal, stepId: 'call', baseDir: process.cwd(), env: {}, defaults: { maxConcurrency: 10, rateLimits: {} }, runScope: new Map(), notify: () => {}, untimed: (work) => work };
 }
 
 const call = (input: HttpInput, ctx = context()) => httpAction.run(input, ctx);
