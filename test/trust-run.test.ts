@@ -1,0 +1,209 @@
+/**
+ * Issue #12, the run's side, through the real CLI: a closed pipe never stops a run, secrets never reach what is
+ * printed or stored, timeouts and Retry-After waits are bounded, and `--quiet` still says why a run failed.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT, run, TEST_HOME } from './support/cli.ts';
+import { addLlmRoutes } from './support/llm-stand-ins.ts';
+import { reply, StandIn } from './support/stand-in.ts';
+import { tempDir, writeWorkflow } from './support/workflow.ts';
+
+let server: StandIn;
+before(async () => (server = await StandIn.start()));
+after(() => server.close());
+
+const NO_STACK = /^\s+at /m;
+
+/** Runs a shell pipeline from the repository root; resolves with the exit status of every command in it. */
+function pipeline(command: string, env: Record<string, string>): Promise<{ statuses: number[]; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-c', `${command}; echo "STATUS \${PIPESTATUS[@]}"`], {
+      cwd: ROOT,
+      env: { PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env['PATH'] ?? ''}`, HOME: process.env['HOME'] ?? '', CONDUCTOR_HOME: TEST_HOME, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d));
+    child.stderr.on('data', (d: Buffer) => (output += d));
+    child.on('close', () => resolve({ statuses: (/STATUS ([\d ]+)/.exec(output)?.[1] ?? '').trim().split(' ').map(Number), output }));
+  });
+}
+
+describe('a closed stdout or stderr', () => {
+  it('never stops or corrupts a run: it finishes, is recorded, and exits with its own code', async (t) => {
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `
+steps:
+  - id: a
+    llm: { prompt: "first" }
+  - id: b
+    llm: { prompt: "then \${steps.a.output}" }
+  - id: write
+    file: { action: write, path: out.txt, content: "\${steps.b.output}" }
+outputs:
+  text: \${steps.b.output}
+`);
+    const store = join(dir, 'runs.db');
+    const conductor = `node bin/conductor.js run ${wf} --store ${store}`;
+    for (const [command, expected] of [
+      [`${conductor} 2>&1 | head -0`, 0],
+      [`${conductor} 2>&1 | head -1`, 0],
+      [`${conductor} --json | head -c 1`, 0],
+      [`${conductor} 2>/dev/null | true`, 0],
+    ] as const) {
+      const { statuses, output } = await pipeline(command, { CONDUCTOR_MODEL: 'echo' });
+      assert.equal(statuses[0], expected, `${command}: ${output}`);
+      assert.doesNotMatch(output, NO_STACK);
+    }
+    assert.equal(await readFile(join(dir, 'out.txt'), 'utf8'), 'then first');
+    const runs = JSON.parse((await run(['runs', '--json', '--store', store])).stdout) as { status: string }[];
+    assert.deepEqual(runs.map((r) => r.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  });
+
+  it('a failed run still exits 1 when nobody reads its output', async (t) => {
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `steps:\n  - id: read\n    file: { action: read, path: missing.txt }\n`);
+    const { statuses } = await pipeline(`node bin/conductor.js run ${wf} --no-store 2>&1 | head -0`, {});
+    assert.equal(statuses[0], 1);
+  });
+});
+
+describe('secrets', () => {
+  const KEY = 'sk-live-0123456789abcdefghij';
+  const AUTH = 'Bearer live-auth-value-42';
+  const TOKEN = 'tok-plain-name-value';
+  const NAMED = 'hunter2-named';
+  const COOKIE = 'session-cookie-value-99';
+
+  it('never reach run output, --json, --quiet, the live lines or the store, whatever their variable is called', async (t) => {
+    server.route('/secrets/login', (req, res) =>
+      reply(res, 200, { welcome: 'ok', sawAuth: req.headers['authorization'], sawToken: req.headers['x-token'] }, { 'set-cookie': `sid=${COOKIE}; Path=/; HttpOnly` }),
+    );
+    server.route('/secrets/echo', (req, res) => reply(res, 200, { echoed: req.body }));
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `
+config:
+  secrets: [PLAIN_NAMED]
+steps:
+  - id: model
+    llm: { prompt: "the key is \${env.MY_API_KEY} and \${env.PLAIN_NAMED}" }
+  - id: login
+    http:
+      url: ${server.url}/secrets/login
+      headers: { authorization: "\${env.API_AUTH}", x-token: "\${env.PLAIN_TOKEN}" }
+  - id: echo
+    http:
+      method: POST
+      url: ${server.url}/secrets/echo
+      body: { cookie: "\${steps.login.headers.set-cookie}", model: "\${steps.model.output}" }
+outputs:
+  model: \${steps.model.output}
+  login: \${steps.login.output}
+  echo: \${steps.echo.output}
+`);
+    const store = join(dir, 'runs.db');
+    const env = { CONDUCTOR_MODEL: 'echo', MY_API_KEY: KEY, API_AUTH: AUTH, PLAIN_TOKEN: TOKEN, PLAIN_NAMED: NAMED };
+    const results = [
+      await run(['run', wf, '--store', store], { env }),
+      await run(['run', wf, '--store', store, '--json'], { env }),
+      await run(['run', wf, '--store', store, '--quiet'], { env }),
+    ];
+    const recorded = await run(['runs', 'show', JSON.parse(results[1]!.stdout).runId, '--json', '--store', store]);
+    const listed = await run(['runs', '--json', '--store', store]);
+    for (const r of [...results, recorded, listed]) {
+      assert.equal(r.code, 0, r.stderr);
+      for (const secret of [KEY, AUTH, 'live-auth-value-42', TOKEN, NAMED, COOKIE]) {
+        assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), `${secret} leaked:\n${r.stdout}\n${r.stderr}`);
+      }
+    }
+    // The steps still got the real values: the server saw them, and the echo step sent the real cookie.
+    const login = server.byPath('/secrets/login').at(-1)!;
+    assert.equal(login.headers['authorization'], AUTH);
+    assert.equal(login.headers['x-token'], TOKEN);
+    assert.match(server.byPath('/secrets/echo').at(-1)!.body, new RegExp(COOKIE));
+    const report = JSON.parse(results[1]!.stdout) as { outputs: Record<string, any>; steps: Record<string, any> };
+    assert.equal(report.outputs['model'], 'the key is *** and ***');
+    assert.equal(report.steps['login'].properties.headers['set-cookie'], '***');
+  });
+});
+
+describe('--quiet', () => {
+  it('prints the failure on stderr: the step, its error and the hint', async (t) => {
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `steps:\n  - id: read\n    file: { action: read, path: missing.txt }\n`);
+    const r = await run(['run', wf, '--quiet', '--no-store']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^failed: read: .*missing\.txt/m);
+  });
+});
+
+describe('timeouts', () => {
+  it('a step-level `timeout` bounds each attempt, and the hint names the keys that exist', async (t) => {
+    server.route('/slow/never', () => {}); // never answers
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `
+steps:
+  - id: call
+    timeout: 0.3
+    retry: { attempts: 1 }
+    http: { url: ${server.url}/slow/never }
+`);
+    const r = await run(['run', wf, '--json', '--no-store']);
+    assert.equal(r.code, 1);
+    const step = JSON.parse(r.stdout).steps.call;
+    assert.equal(step.errorCode, 'timeout');
+    assert.match(step.error, /timed out after 0\.3 s \(set by the step's `timeout`\)/);
+    assert.match(step.hint, /`timeout:` on the step.*`config\.timeout`/);
+  });
+
+  it('an llm step whose provider sends headers and then nothing fails at its timeout', async (t) => {
+    const provider = await StandIn.start();
+    t.after(() => provider.close());
+    addLlmRoutes(provider, {
+      intercept: (_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+        return true; // and nothing more, ever
+      },
+    });
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `
+config: { timeout: 0.5 }
+steps:
+  - id: ask
+    retry: { attempts: 1 }
+    llm: { prompt: "hello", model: "openai:gpt-4o-mini" }
+`);
+    const r = await run(['run', wf, '--json', '--no-store'], { env: { OPENAI_API_KEY: 'sk-test-key-for-the-stand-in', OPENAI_BASE_URL: `${provider.url}/v1` } });
+    assert.equal(r.code, 1, r.stderr);
+    const step = JSON.parse(r.stdout).steps.ask;
+    assert.equal(step.errorCode, 'timeout');
+    assert.match(step.error, /set by `config\.timeout`/);
+    await provider.until(() => provider.requests.length === 1 && provider.requests[0]!.aborted);
+  });
+});
+
+describe('Retry-After', () => {
+  for (const [name, header, timeout, expected] of [
+    ['beyond 10 minutes', '86400', 'timeout: 3600', /asked to wait 24 h before trying again, more than 10 min/],
+    ['beyond the step timeout', '30', 'timeout: 5', /asked to wait 30 s before trying again, longer than the step's timeout \(5 s/],
+  ] as const) {
+    it(`a wait ${name} fails the step at once, naming the wait and what to do`, async (t) => {
+      const path = `/retry-after/${header}`;
+      server.route(path, (_req, res) => reply(res, 429, { error: 'slow down' }, { 'retry-after': header }));
+      const dir = await tempDir(t);
+      const wf = await writeWorkflow(dir, `steps:\n  - id: call\n    ${timeout}\n    http: { url: ${server.url}${path} }\n`);
+      const r = await run(['run', wf, '--no-store'], {});
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, expected);
+      assert.match(r.stderr, /hint: .*config\.rateLimits.*conductor resume/);
+      assert.doesNotMatch(r.stderr, /waiting/);
+      assert.equal(server.byPath(path).length, 1);
+    });
+  }
+});
