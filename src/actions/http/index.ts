@@ -41,6 +41,8 @@ export const httpAction: ActionDefinition<HttpInput> = {
   description: 'Call an HTTP API (output: parsed JSON or text; also statusCode and headers).',
   schema: schema as unknown as z.ZodType<HttpInput>,
   exposes: ['statusCode', 'headers'],
+  // A URL a step's output chooses is confined by the engine (scheduler/confine.ts): literal host, or allowHosts.
+  destinations: { url: 'url' },
   defaultTimeoutSeconds: 60,
   // A call to an API: a few hundred ms.
   typicalMs: 300,
