@@ -172,6 +172,8 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const environment: StepEnvironment = {
     scope: new CancelScope(controller.signal),
     baseDir: spec.baseDir,
+    allowedDirs: spec.config.allowedDirs,
+    allowedHosts: spec.config.allowedHosts,
     env,
     defaults: { ...defaults, ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
     runScope: new Map(),

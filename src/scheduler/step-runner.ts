@@ -8,7 +8,8 @@ import { backoffMs, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import type { Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
-import { resolveValue, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
+import { TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
+import { resolveInput, type Confinement } from './confine.ts';
 
 export type StepOutcome = (
   | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown> }
@@ -30,6 +31,9 @@ export interface StepEnvironment {
   /** The run's cancellation; each try gets a child signal from it. */
   scope: CancelScope;
   baseDir: string;
+  /** Where a destination chosen by a step's output may point besides `baseDir` (see confine.ts). */
+  allowedDirs?: Confinement['allowedDirs'];
+  allowedHosts?: Confinement['allowedHosts'];
   env: Readonly<Record<string, string | undefined>>;
   defaults: ActionContext['defaults'] & Readonly<{ timeout?: number }>;
   runScope: Map<string, unknown>;
@@ -50,9 +54,11 @@ interface Timeout {
 export async function runStep(step: StepSpec, action: AnyAction, lookup: ReferenceLookup, environment: StepEnvironment): Promise<StepOutcome> {
   let input: unknown;
   try {
-    input = resolveValue(step.input, lookup);
+    // A destination a step's output chose (a model's answer in a `path` or `url`) is confined here, before any try.
+    input = await resolveInput(step.input, action.destinations, lookup, environment);
   } catch (error) {
     if (error instanceof TemplateResolveError) return failed('template', error.message);
+    if (error instanceof ConductorError) return failed(error.code, error.message, error, error.hint);
     throw error;
   }
   const checked = action.schema.safeParse(input);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseTemplate } from './parse.ts';
-import { compileValue, resolveValue, TemplateResolveError } from './value.ts';
+import { compileValue, resolveEncoded, resolveValue, TemplateResolveError } from './value.ts';
 
 const lookup = (values: Record<string, unknown>) => (ref: Parameters<Parameters<typeof resolveValue>[1]>[0]) =>
   values[ref.root === 'steps' ? `steps.${ref.step}.${ref.property}` : `${ref.root}.${ref.name}`];
@@ -71,5 +71,19 @@ describe('typing rules', () => {
   it('an unresolved reference is an error, never left in place', () => {
     assert.throws(() => resolveValue(compileValue('${steps.a.output.items[3].name}').value, values), (e: unknown) => e instanceof TemplateResolveError && /`\[3\]` does not exist/.test((e as Error).message));
     assert.throws(() => resolveValue(compileValue('x ${inputs.missing}').value, values), /resolved to nothing/);
+  });
+});
+
+describe('resolveEncoded', () => {
+  const values = lookup({ 'steps.a.output': '../x?y#z', 'inputs.base': 'https://h', 'steps.o.output': { k: 'a b' } });
+  const url = (text: string, ref: { root: string }) => (ref.root === 'steps' ? encodeURIComponent(text) : text);
+
+  it('encodes each reference inside a longer string, leaving the literal text as written', () => {
+    assert.equal(resolveEncoded(compileValue('${inputs.base}/items/${steps.a.output}?o=${steps.o.output}').value, values, url), 'https://h/items/..%2Fx%3Fy%23z?o=%7B%22k%22%3A%22a%20b%22%7D');
+  });
+
+  it('leaves a field that is exactly one reference whole, and walks maps and lists', () => {
+    const compiled = compileValue({ whole: '${steps.a.output}', list: ['p/${steps.a.output}'] });
+    assert.deepEqual(resolveEncoded(compiled.value, values, url), { whole: '../x?y#z', list: ['p/..%2Fx%3Fy%23z'] });
   });
 });

@@ -99,6 +99,24 @@ export function resolveValue(value: TemplateValue, lookup: ReferenceLookup): unk
   }
 }
 
+/**
+ * `resolveValue`, with each reference inside a longer string passed through `encode` once stringified: how a
+ * URL takes values URL-encoded into their places. A string that is exactly one reference is the whole value,
+ * not a part of one, and keeps its type unencoded.
+ */
+export function resolveEncoded(value: TemplateValue, lookup: ReferenceLookup, encode: (text: string, ref: Reference) => string): unknown {
+  switch (value.kind) {
+    case 'concat':
+      return value.parts.map((p) => ('text' in p ? p.text : encode(stringify(resolveReference(p.ref, p.raw, lookup)), p.ref))).join('');
+    case 'array':
+      return value.items.map((item) => resolveEncoded(item, lookup, encode));
+    case 'object':
+      return Object.fromEntries(value.entries.map(([k, v]) => [k, resolveEncoded(v, lookup, encode)]));
+    default:
+      return resolveValue(value, lookup);
+  }
+}
+
 export function resolveReference(ref: Reference, raw: string, lookup: ReferenceLookup): unknown {
   let current = lookup(ref);
   if (current === undefined) throw new TemplateResolveError(`\`${raw}\` resolved to nothing`);

@@ -26,6 +26,24 @@ describe('plan views', () => {
     assert.deepEqual(view.calls, { llm: 0, http: 1, fileWrites: 1, fileReads: 1 });
   });
 
+  it('marks destinations a step output chooses, and says how the run confines them', () => {
+    const view = describePlan(
+      workflow(
+        `config:\n  http: { allowHosts: ["*.example.org"] }\nsteps:\n  - id: ask\n    llm: { prompt: x }\n  - id: save\n    file: { action: write, path: "out/\${steps.ask.output}.md", content: "\${steps.ask.output}" }\n  - id: get\n    http: { url: "https://api.example.com/items/\${steps.ask.output}" }\n  - id: post\n    http: { method: POST, url: "\${steps.ask.output}", body: "\${steps.ask.output}" }\n  - id: mine\n    file: { action: write, path: "../\${inputs.p}", content: "\${steps.ask.output}" }\ninputs:\n  p: { type: string }\n`,
+        '/tmp/p',
+      ),
+    );
+    assert.deepEqual(view.steps['save']!.dataChosen, ['path']);
+    assert.deepEqual(view.steps['post']!.dataChosen, ['url']);
+    assert.equal(view.steps['mine']!.dataChosen, undefined, 'paths from inputs are the author’s');
+    assert.equal(view.steps['ask']!.dataChosen, undefined);
+    const text = planText(view, 'wf.yaml');
+    assert.match(text, /^ {5}save ← ask \(\$\{steps\.ask\.output\}\)\n {5}data-chosen: save\.path ← \$\{steps\.ask\.output\} \(confined to the workflow folder\)$/m);
+    assert.match(text, /^ {5}data-chosen: get\.url ← \$\{steps\.ask\.output\} \(host api\.example\.com fixed by the template, the value URL-encoded\)$/m);
+    assert.match(text, /^ {5}data-chosen: post\.url ← \$\{steps\.ask\.output\} \(host must be in config\.http\.allowHosts: \*\.example\.org\)$/m);
+    assert.equal(text.match(/data-chosen/g)?.length, 3);
+  });
+
   it('measures the critical path in expected time: one API call outweighs a chain of file writes', () => {
     const view = describePlan(
       workflow(

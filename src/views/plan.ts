@@ -11,6 +11,7 @@ import type { WorkflowSpec } from '../definition/types.ts';
 import type { EdgeReason } from '../graph/plan.ts';
 import { formatDuration } from '../report/progress.ts';
 import { expectedDurations } from '../scheduler/durations.ts';
+import { dataChosen } from '../scheduler/confine.ts';
 import { estimateRun } from '../scheduler/estimate.ts';
 import { literalFields } from '../template/value.ts';
 
@@ -28,7 +29,12 @@ export interface PlanView {
   workflow: string;
   stages: string[][];
   criticalPath: string[];
-  steps: Record<string, { action: string; dependsOn: string[]; reasons: PlanReason[]; expectedMs?: number }>;
+  steps: Record<string, { action: string; dependsOn: string[]; reasons: PlanReason[]; expectedMs?: number; dataChosen?: string[] }>;
+  /**
+   * Destinations (a `file` path, an `http` URL) that a step's output chooses, and how the run confines them;
+   * absent when there are none. The step's `dataChosen` lists the same keys.
+   */
+  confinement?: { step: string; key: string; refs: string[]; rule: string }[];
   maxConcurrency: number;
   /** The most steps that can run at once here: the limit, or the widest stage if that is smaller. */
   effectiveConcurrency: number;
@@ -63,13 +69,14 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
   const { plan } = spec;
   let expected: Float64Array | undefined;
   let estimate: ReturnType<typeof estimateRun> | undefined;
+  const registry = history?.actions ?? builtinActions();
   if (history) {
-    const registry = history.actions ?? builtinActions();
     expected = expectedDurations(spec.steps, spec.steps.map((s) => registry.get(s.action)), history.durations);
     estimate = estimateRun(plan, expected, maxConcurrency);
   }
   const steps: PlanView['steps'] = {};
   const calls = { llm: 0, http: 0, fileWrites: 0, fileReads: 0 };
+  const confinement: NonNullable<PlanView['confinement']> = [];
   for (const step of spec.steps) {
     const node = plan.steps[step.index]!;
     const reasons: PlanReason[] = [];
@@ -79,7 +86,15 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
         reasons.push({ step: plan.steps[d]!.id, kind: r.kind, ...(detail ? { detail } : {}) });
       }
     }
-    steps[step.id] = { action: step.action, dependsOn: node.dependsOn.map((d) => plan.steps[d]!.id), reasons, ...(expected ? { expectedMs: Math.round(expected[step.index]!) } : {}) };
+    const chosen = dataChosen(step.input, registry.get(step.action)?.destinations);
+    for (const c of chosen) confinement.push({ step: step.id, key: c.key, refs: c.refs, rule: confinementRule(c, spec) });
+    steps[step.id] = {
+      action: step.action,
+      dependsOn: node.dependsOn.map((d) => plan.steps[d]!.id),
+      reasons,
+      ...(expected ? { expectedMs: Math.round(expected[step.index]!) } : {}),
+      ...(chosen.length ? { dataChosen: chosen.map((c) => c.key) } : {}),
+    };
     if (step.action === 'llm') calls.llm++;
     else if (step.action === 'http') calls.http++;
     else if (step.action === 'file') {
@@ -97,6 +112,7 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
     maxConcurrency,
     effectiveConcurrency: Math.min(maxConcurrency, widest),
     calls,
+    ...(confinement.length ? { confinement } : {}),
     ...(estimate && history
       ? {
           expected: {
@@ -108,6 +124,14 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
         }
       : {}),
   };
+}
+
+/** How the run will confine a destination a step's output chooses (see scheduler/confine.ts). */
+function confinementRule(chosen: ReturnType<typeof dataChosen>[number], spec: WorkflowSpec): string {
+  const { allowedDirs, allowedHosts } = spec.config;
+  if (chosen.kind === 'path') return allowedDirs.length ? 'confined to the workflow folder and config.files.allow' : 'confined to the workflow folder';
+  if (chosen.fixedHost) return `host ${chosen.fixedHost} fixed by the template, the value URL-encoded`;
+  return allowedHosts.length ? `host must be in config.http.allowHosts: ${allowedHosts.join(', ')}` : 'host must be written before it in the template, or listed in config.http.allowHosts';
 }
 
 function expectedTokens(spec: WorkflowSpec, history: PlanHistory): { tokens?: NonNullable<PlanView['expected']>['tokens'] } {
@@ -127,9 +151,11 @@ export function planText(view: PlanView, name: string): string {
     lines.push(`${k + 1}. ${stage.join(', ')}${stage.length > 1 ? '   (in parallel)' : ''}`);
     for (const id of stage) {
       const { reasons } = view.steps[id]!;
-      if (reasons.length === 0) continue;
       const why = reasons.map((r) => (r.kind === 'depends_on' ? `${r.step} (depends_on)` : r.kind === 'reference' ? `${r.step} (${r.detail})` : `${r.step} (same ${r.detail})`));
-      lines.push(`     ${id} ← ${why.join(', ')}`);
+      if (why.length) lines.push(`     ${id} ← ${why.join(', ')}`);
+      for (const c of view.confinement ?? []) {
+        if (c.step === id) lines.push(`     data-chosen: ${id}.${c.key} ← ${c.refs.join(', ')} (${c.rule})`);
+      }
     }
   });
   const { llm, http, fileWrites, fileReads } = view.calls;

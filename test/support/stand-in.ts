@@ -147,3 +147,21 @@ export class Gate {
     for (const w of this.#waiting.splice(0)) w();
   }
 }
+
+/**
+ * Sends `total` bytes of `fill` (default 'x'), chunk by chunk as the client takes them, and stops early if the
+ * client goes away — so a client that stops reading is seen as an aborted request, not a finished one.
+ */
+export async function streamBytes(res: ServerResponse, total: number, headers: Record<string, string> = {}, fill = 'x'): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/plain', ...headers });
+  const chunk = Buffer.alloc(64 * 1024, fill);
+  for (let sent = 0; sent < total && !res.destroyed; sent += chunk.length) {
+    if (!res.write(total - sent < chunk.length ? chunk.subarray(0, total - sent) : chunk)) {
+      await new Promise((resolve) => {
+        res.once('drain', resolve);
+        res.once('close', resolve);
+      });
+    }
+  }
+  if (!res.destroyed) res.end();
+}

@@ -37,7 +37,10 @@ export const fileAction: ActionDefinition<FileInput> = {
   name: 'file',
   description: 'Read, write, append, list, check or delete a file (paths relative to the workflow file).',
   schema: schema as z.ZodType<FileInput>,
+  version: 1,
   resources: (block, { baseDir }) => fileResources(block, baseDir),
+  // A path a step's output chooses is confined to the workflow's folder by the engine (scheduler/confine.ts).
+  destinations: { path: 'path' },
   describe: (input) => `${input.action} ${input.path}`,
   // A local read or write: about a millisecond.
   typicalMs: 1,

@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { Gate, reply, StandIn } from '../../../test/support/stand-in.ts';
+import { Gate, reply, StandIn, streamBytes } from '../../../test/support/stand-in.ts';
 import { StepFailedError } from '../../core/errors.ts';
 import type { ActionContext } from '../types.ts';
 import { httpAction, type HttpInput } from './index.ts';
@@ -149,6 +149,95 @@ describe('http action', () => {
     await assert.rejects(pending);
     await server.until(() => server.byPath('/slow')[0]?.aborted === true);
     gate.open();
+  });
+});
+
+describe('http action: bounds', () => {
+  const MB = 1024 * 1024;
+
+  it('stops reading a body past `maxBytes`, counted as it streams: the server sees the client leave', async () => {
+    server.route('/huge', (_req, res) => streamBytes(res, 30 * MB));
+    const error = await failure({ url: `${server.url}/huge`, maxBytes: MB });
+    assert.equal(error.code, 'response_too_large');
+    assert.equal(error.retryable, false);
+    assert.match(error.message, /^GET .*\/huge: the response is larger than 1 MB; reading stopped there$/);
+    assert.match(error.hint!, /raise `maxBytes`/);
+    await server.until(() => server.byPath('/huge')[0]?.endedAt !== undefined);
+    assert.equal(server.byPath('/huge')[0]!.aborted, true);
+  });
+
+  it('fails on a declared length over the cap before reading, and takes a body of exactly the cap', async () => {
+    server.route('/declared', (_req, res) => streamBytes(res, 2 * MB, { 'content-length': String(2 * MB) }));
+    assert.equal((await failure({ url: `${server.url}/declared`, maxBytes: MB })).code, 'response_too_large');
+    server.route('/exact', (_req, res) => streamBytes(res, 1000));
+    assert.equal(((await call({ url: `${server.url}/exact`, maxBytes: 1000 })).output as string).length, 1000);
+    assert.equal((await failure({ url: `${server.url}/exact`, maxBytes: 999 })).code, 'response_too_large');
+  });
+
+  it('counts after decompression: a gzip bomb stops at the cap (default 10 MB)', async () => {
+    const bomb = gzipSync(Buffer.alloc(20 * MB));
+    assert.ok(bomb.length < 100 * 1024, 'the bomb itself is small');
+    server.route('/bomb', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip' });
+      res.end(bomb);
+    });
+    assert.equal((await failure({ url: `${server.url}/bomb` })).code, 'response_too_large');
+    assert.match((await failure({ url: `${server.url}/bomb`, maxBytes: 64 * 1024 })).message, /larger than 64 KB/);
+  });
+
+  it('reads an empty encoded body (a HEAD) as empty, and a HEAD’s declared length is no body', async () => {
+    server.route('/head', (_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(50 * MB) });
+      res.end();
+    });
+    assert.equal((await call({ method: 'HEAD', url: `${server.url}/head`, maxBytes: 10 })).output, '');
+  });
+});
+
+describe('http action: failures that say what happened', () => {
+  it('does not retry 501 and 505 (the server cannot do this at all); other 5xx still are', async () => {
+    for (const status of [501, 505, 502]) server.route(`/status/${status}`, (_req, res) => reply(res, status, 'no'));
+    assert.equal((await failure({ url: `${server.url}/status/501` })).retryable, false);
+    assert.equal((await failure({ url: `${server.url}/status/505` })).retryable, false);
+    assert.equal((await failure({ url: `${server.url}/status/502` })).retryable, true);
+  });
+
+  it('shows the first non-empty line of an error body, cut short', async () => {
+    server.route('/html', (_req, res) => reply(res, 500, `\n\n  <!DOCTYPE html>\n<html>\n${'<p>noise</p>\n'.repeat(50)}</html>`));
+    server.route('/long', (_req, res) => reply(res, 400, 'e'.repeat(1000)));
+    assert.match((await failure({ url: `${server.url}/html` })).message, /→ HTTP 500: <!DOCTYPE html>…$/);
+    assert.match((await failure({ url: `${server.url}/long` })).message, /→ HTTP 400: e{200}…$/);
+  });
+
+  it('says so on a redirect loop, to the same address or round more than 20, and does not retry it', async () => {
+    server.route('/loop', (_req, res) => {
+      res.writeHead(302, { location: '/loop' });
+      res.end();
+    });
+    server.fallback((req, res) => {
+      const n = /^\/chain\/(\d+)$/.exec(req.path);
+      if (!n) return reply(res, 404, 'no');
+      res.writeHead(302, { location: `/chain/${Number(n[1]) + 1}` });
+      res.end();
+    });
+    const same = await failure({ url: `${server.url}/loop` });
+    assert.equal(same.code, 'http_redirect_loop');
+    assert.equal(same.retryable, false);
+    assert.match(same.message, /^GET .*\/loop: redirect loop: redirected back to an address already visited$/);
+    const before = server.requests.length;
+    const chain = await failure({ url: `${server.url}/chain/0` });
+    assert.match(chain.message, /redirect loop: more than 20 redirects$/);
+    assert.equal(chain.retryable, false);
+    assert.equal(server.requests.length - before, 21, 'the first request and 20 redirects');
+    server.fallback((_req, res) => reply(res, 200, { ok: true }));
+  });
+
+  it('prepare() loads the client ahead, once', async () => {
+    await httpAction.prepare!();
+    await httpAction.prepare!();
+    server.route('/after-prepare', (_req, res) => reply(res, 200, 'ready'));
+    assert.equal((await call({ url: `${server.url}/after-prepare` })).output, 'ready');
+    assert.equal(httpAction.version, 1);
   });
 });
 

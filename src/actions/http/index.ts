@@ -7,7 +7,7 @@ import { networkFailure, StepFailedError } from '../../core/errors.ts';
 import { CREDENTIAL_HEADERS } from '../../core/redact.ts';
 import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
-import { send, type HttpResponse } from './client.ts';
+import { DEFAULT_MAX_BYTES, prepare, RedirectLoopError, ResponseTooLargeError, send, type HttpResponse } from './client.ts';
 import type { ActionDefinition } from '../types.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
@@ -24,6 +24,9 @@ const schema = z.strictObject({
     .optional(),
   body: z.unknown().optional(),
   timeout: templated(z.number().positive('expected a number of seconds greater than 0')).optional(),
+  maxBytes: templated(z.number().int('expected a whole number of bytes').positive('expected a number of bytes greater than 0'))
+    .optional()
+    .describe('The largest response body to accept, in bytes after decompression (default 10485760, 10 MB); a larger one fails the step.'),
 });
 
 export interface HttpInput {
@@ -32,16 +35,24 @@ export interface HttpInput {
   headers?: Record<string, string | number | boolean>;
   body?: unknown;
   timeout?: number;
+  maxBytes?: number;
 }
 
-/** How much of an error response body goes into the failure message. */
-const BODY_PREVIEW = 300;
+/** Not retried although 5xx: the server says it cannot do this at all (not implemented, HTTP version refused). */
+const PERMANENT_5XX = new Set([501, 505]);
+
+/** How much of an error response body's first line goes into the failure message. */
+const BODY_PREVIEW = 200;
 
 export const httpAction: ActionDefinition<HttpInput> = {
   name: 'http',
   description: 'Call an HTTP API (output: parsed JSON or text; also statusCode and headers).',
   schema: schema as unknown as z.ZodType<HttpInput>,
   exposes: ['statusCode', 'headers'],
+  version: 1,
+  // A URL a step's output chooses is confined by the engine (scheduler/confine.ts): literal host, or allowHosts.
+  destinations: { url: 'url' },
+  prepare,
   defaultTimeoutSeconds: 60,
   // A call to an API: a few hundred ms.
   typicalMs: 300,
@@ -71,18 +82,27 @@ export const httpAction: ActionDefinition<HttpInput> = {
     }
     let response: HttpResponse;
     try {
-      response = await send({ method, url, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal });
+      response = await send({ method, url, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal, maxBytes: input.maxBytes ?? DEFAULT_MAX_BYTES });
     } catch (error) {
       if (ctx.signal.aborted) throw error;
+      if (error instanceof ResponseTooLargeError) {
+        throw new StepFailedError(ctx.stepId, 'response_too_large', `${what}: the response is larger than ${bytes(error.maxBytes)}; reading stopped there`, {
+          hint: 'raise `maxBytes` on the http block (bytes, after decompression; default 10 MB), or ask the API for less',
+          cause: error,
+        });
+      }
+      if (error instanceof RedirectLoopError) {
+        throw new StepFailedError(ctx.stepId, 'http_redirect_loop', `${what}: ${error.message}`, { hint: 'open the URL in a browser or with `curl -IL` to see where it leads', cause: error });
+      }
       const { reason, retryable, hint } = networkFailure(error);
       throw new StepFailedError(ctx.stepId, 'http_network', `${what}: request failed (${reason})`, { retryable, ...(hint ? { hint } : {}), cause: error });
     }
     const { status, text } = response;
     if (status < 200 || status > 299) {
-      const preview = text.length > BODY_PREVIEW ? `${text.slice(0, BODY_PREVIEW)}…` : text;
+      const preview = firstLine(text);
       const after = retryAfterMs(response.headers);
-      throw new StepFailedError(ctx.stepId, 'http_status', `${what} → HTTP ${status}${preview ? `: ${preview.trim()}` : ''}`, {
-        retryable: status === 429 || status >= 500,
+      throw new StepFailedError(ctx.stepId, 'http_status', `${what} → HTTP ${status}${preview ? `: ${preview}` : ''}`, {
+        retryable: status === 429 || (status >= 500 && !PERMANENT_5XX.has(status)),
         rateLimited: status === 429,
         ...(after === undefined ? {} : { retryAfterMs: after }),
       });
@@ -90,6 +110,24 @@ export const httpAction: ActionDefinition<HttpInput> = {
     return { output: parseBody(text, response.headers['content-type']), properties: { statusCode: status, headers: response.headers } };
   },
 };
+
+/**
+ * An error body in a message: its first non-empty line, cut short. A multi-line HTML page would otherwise
+ * flood every retry line and the summary.
+ */
+function firstLine(text: string): string {
+  const body = text.trim();
+  const line = body.split(/\r?\n/, 1)[0]!.trim();
+  const shown = line.length > BODY_PREVIEW ? line.slice(0, BODY_PREVIEW) : line;
+  return shown.length < body.length ? `${shown}…` : shown;
+}
+
+function bytes(n: number): string {
+  const mb = n / (1024 * 1024);
+  if (mb >= 1) return `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
+  const kb = n / 1024;
+  return kb >= 1 ? `${Number.isInteger(kb) ? kb : kb.toFixed(1)} KB` : `${n} bytes`;
+}
 
 function parseBody(text: string, contentType: string | undefined): unknown {
   if (contentType && /[/+]json\b/i.test(contentType) && text.trim() !== '') {
