@@ -207,3 +207,18 @@ describe('Retry-After', () => {
     });
   }
 });
+
+describe('error bodies', () => {
+  it('show their first line in messages; --json keeps the whole body', async (t) => {
+    const page = `<!DOCTYPE html>\n<html>\n${'<p>upstream noise</p>\n'.repeat(40)}</html>`;
+    server.route('/html-error', (_req, res) => reply(res, 503, page));
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `steps:\n  - id: call\n    retry: { attempts: 2, backoff: 0 }\n    http: { url: ${server.url}/html-error }\n`);
+    const text = await run(['run', wf, '--no-store']);
+    assert.equal(text.code, 1);
+    assert.doesNotMatch(text.stderr, /upstream noise/);
+    assert.match(text.stderr, /HTTP 503: <!DOCTYPE html>…/);
+    const json = await run(['run', wf, '--no-store', '--json']);
+    assert.equal(JSON.parse(json.stdout).steps.call.errorDetail, page);
+  });
+});

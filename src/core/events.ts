@@ -16,6 +16,8 @@ export type RunEvent =
       error?: string;
       errorCode?: string;
       hint?: string;
+      /** The whole of what `error` shows part of (an error response's body). */
+      errorDetail?: string;
       output?: unknown;
       properties?: Record<string, unknown>;
       attempts?: number;

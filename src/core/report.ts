@@ -29,6 +29,8 @@ export interface StepReport {
   errorCode?: string;
   /** What to do about the error, when there is something to say (`check OPENAI_API_KEY`, …). */
   hint?: string;
+  /** The whole of what `error` shows part of: an error response's body, of which `error` has the first line. */
+  errorDetail?: string;
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;

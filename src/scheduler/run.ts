@@ -114,7 +114,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const properties: (Record<string, unknown> | undefined)[] = new Array(n);
   const started = new Float64Array(n);
   const finished = new Float64Array(n);
-  const errors: ({ code: string; message: string; hint?: string } | undefined)[] = new Array(n);
+  const errors: ({ code: string; message: string; hint?: string; detail?: string } | undefined)[] = new Array(n);
   const attempts = new Int32Array(n);
   const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
   const expected = expectedDurations(steps, stepActions, options.estimates);
@@ -226,7 +226,8 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         shown(i);
         for (const d of plan.steps[i]!.dependents) if (--waitingOn[d]! === 0) ready.push(d);
       } else if (outcome.status === 'failed') {
-        errors[i] = { code: outcome.error.code, message: redact(outcome.error.message), ...(outcome.error.hint ? { hint: redact(outcome.error.hint) } : {}) };
+        const { code, message, hint, detail } = outcome.error;
+        errors[i] = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
         if (!stopping) failure = i;
       }
       const error = errors[i];
@@ -238,7 +239,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         at: finished[i]!,
         durationMs: finished[i]! - started[i]!,
         attempts: attempts[i]!,
-        ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}) } : {}),
+        ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
         ...(outcome.status === 'succeeded' ? { output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), ...(redacted[i] ? { redacted: true as const } : {}) } : {}),
       });
       if (outcome.status === 'failed' && !stopping) {
@@ -308,7 +309,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     return {
       status: s,
       output: s === 'succeeded' ? shownOutputs[i] : null,
-      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}) } : {}),
+      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
       ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]!, attempts: attempts[i]! } : {}),
       ...(shownProperties[i] ? { properties: shownProperties[i] } : {}),
       ...(reused[i] ? { reused: true } : {}),

@@ -24,6 +24,8 @@ export interface StepError {
   retryable: boolean;
   retryAfterMs?: number;
   rateLimited?: boolean;
+  /** The whole story when `message` shows part of it (an error body): see ConductorErrorOptions.detail. */
+  detail?: string;
   cause?: unknown;
 }
 
@@ -205,6 +207,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
           rateLimited: error.rateLimited,
           cause: error,
           ...(error.hint ? { hint: error.hint } : {}),
+          ...(error.detail === undefined ? {} : { detail: error.detail }),
           ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
         },
       };

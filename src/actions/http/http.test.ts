@@ -207,6 +207,9 @@ describe('http action: failures that say what happened', () => {
     server.route('/long', (_req, res) => reply(res, 400, 'e'.repeat(1000)));
     assert.match((await failure({ url: `${server.url}/html` })).message, /→ HTTP 500: <!DOCTYPE html>…$/);
     assert.match((await failure({ url: `${server.url}/long` })).message, /→ HTTP 400: e{200}…$/);
+    // The whole body is kept beside the message, for --json and the store.
+    assert.match((await failure({ url: `${server.url}/html` })).detail ?? '', /<p>noise<\/p>\n<p>noise<\/p>[\s\S]*<\/html>$/);
+    assert.equal((await failure({ url: `${server.url}/long` })).detail, 'e'.repeat(1000));
   });
 
   it('says so on a redirect loop, to the same address or round more than 20, and does not retry it', async () => {

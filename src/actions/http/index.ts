@@ -105,6 +105,7 @@ export const httpAction: ActionDefinition<HttpInput> = {
         retryable: status === 429 || (status >= 500 && !PERMANENT_5XX.has(status)),
         rateLimited: status === 429,
         ...(after === undefined ? {} : { retryAfterMs: after }),
+        ...(text.trim() && text.trim() !== preview ? { detail: text } : {}),
       });
     }
     return { output: parseBody(text, response.headers['content-type']), properties: { statusCode: status, headers: response.headers } };
