@@ -41,6 +41,12 @@ describe('templates from other tools', () => {
     assert.deepEqual(result.ok && result.spec.plan.stages, [['fetch', 'a']], 'text is not a reference: no dependency');
   });
 
+  it("GitHub Actions' `${{ … }}` is one error (it is not sent as written), with the one-brace spelling", () => {
+    const result = checkWorkflow('steps:\n  - id: a\n    llm: { prompt: hi }\n  - id: b\n    llm: { prompt: "x ${{ steps.a.output }}" }\n', 'w.yaml');
+    assert.deepEqual(result.warnings, []);
+    assert.deepEqual(result.diagnostics.map((d) => [d.line, d.column, d.code, d.hint]), [[5, 23, 'bad_template', 'a template takes one pair: write `${steps.a.output}`']]);
+  });
+
   it('are listed among the problems of an invalid workflow, in file order', () => {
     const text = 'steps:\n  - id: a\n    llm: { prompt: "{{ .steps.b.output }}" }\n  - id: b\n    llm: { prompt: "${steps.nope.output}" }\n';
     assert.throws(

@@ -54,6 +54,8 @@ export function foreignTemplates(raw: Record<string, unknown>, source: SourceFil
   };
   const inString = (value: string, at: PathKey[], inStep: boolean): Diagnostic[] =>
     [...value.matchAll(BRACES)].flatMap((match) => {
+      // `${{ … }}` is a template error already (see template/parse.ts), with its own hint.
+      if (value[match.index - 1] === '$') return [];
       const suggestion = spell(match[1]!, names);
       if (!suggestion) return [];
       const written = match[0];
