@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { MAX_DEPTH } from './depth.ts';
 import { checkWorkflow } from './load.ts';
 
-/** A valid workflow whose `llm.schema` is `value`, nested `depth` lists deep in all (the workflow's own four included). */
+/** A workflow whose `llm.schema` is `value`, written on line 5 from column 15. */
 const withSchema = (value: string) => `steps:\n  - id: a\n    llm:\n      prompt: hi\n      schema: ${value}\n`;
-// steps (map) → [ (list) → step (map) → llm (map): four levels before the schema's own.
+/** The levels around the schema: the workflow (map) → steps (list) → the step (map) → llm (map). */
 const OWN = 4;
 
 describe('nesting', () => {
