@@ -78,7 +78,7 @@ describe('conductor validate', () => {
     assert.doesNotMatch(result.stderr, /Warning|\(node:/);
   });
 
-  it('--json prints the problems as {file, line, column, code, message, hint}', async () => {
+  it('--json prints the problems as {file, line, column, code, message, hint, severity}', async () => {
     const result = await run(['validate', 'test/fixtures/invalid/cycle.yaml', '--json']);
     assert.equal(result.code, 2);
     assert.deepEqual(JSON.parse(result.stdout), [
@@ -89,6 +89,7 @@ describe('conductor validate', () => {
         code: 'cycle',
         message: 'dependency cycle: a → c → b → a',
         hint: 'each step waits for the next; remove one of these references or `depends_on` entries',
+        severity: 'error',
       },
     ]);
     assert.deepEqual(JSON.parse((await run(['validate', 'examples/parallel.yaml', '--json'])).stdout), []);

@@ -22,6 +22,11 @@ export interface Diagnostic {
   code: string;
   message: string;
   hint?: string;
+  /**
+   * Absent means `error`. A `warning` (text that looks like a template but is not one, say) never makes a
+   * workflow invalid: `validate`, `plan` and `run` show it and go on.
+   */
+  severity?: 'error' | 'warning';
 }
 
 export interface ConductorErrorOptions {
@@ -65,9 +70,11 @@ export class WorkflowInvalidError extends ConductorError {
   readonly diagnostics: readonly Diagnostic[];
 
   constructor(diagnostics: readonly Diagnostic[]) {
-    const first = diagnostics[0];
+    // Warnings may be listed among the problems (in file order); the summary names the problems.
+    const problems = diagnostics.filter((d) => d.severity !== 'warning');
+    const first = problems[0];
     const summary = first ? `${first.line > 0 ? `${first.file}:${first.line}:${first.column}` : first.file}: ${first.message}` : 'invalid workflow';
-    const more = diagnostics.length > 1 ? ` (and ${diagnostics.length - 1} more)` : '';
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
     super('workflow_invalid', summary + more);
     this.name = 'WorkflowInvalidError';
     this.diagnostics = diagnostics;

@@ -9,6 +9,9 @@ import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { DEFAULT_RETRY } from '../core/retry.ts';
+import { decodeWorkflow } from './decode.ts';
+import { depthProblem, tooDeepMessage, type DepthProblem } from './depth.ts';
+import { foreignTemplates } from './foreign-templates.ts';
 import { checkSemantics, isRecord } from './references.ts';
 import { workflowSchema } from './schema.ts';
 import { SourceFile } from './source.ts';
@@ -22,7 +25,11 @@ export interface LoadOptions {
   baseDir?: string;
 }
 
-export type CheckResult = { ok: true; spec: WorkflowSpec; diagnostics: [] } | { ok: false; diagnostics: Diagnostic[] };
+/**
+ * `diagnostics` are the problems (any makes the workflow invalid); `warnings` are things that are legal but
+ * probably not meant (`severity: 'warning'`), found in a file that parses, valid or not.
+ */
+export type CheckResult = { ok: true; spec: WorkflowSpec; diagnostics: []; warnings: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; warnings: Diagnostic[] };
 
 const schemaCache = new WeakMap<ActionRegistry, ReturnType<typeof workflowSchema>>();
 let defaultActions: ActionRegistry | undefined;
@@ -31,14 +38,19 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
   const actions = options.actions ?? (defaultActions ??= builtinActions());
   const baseDir = options.baseDir ?? dirname(resolve(file));
   const source = new SourceFile(file, text);
-  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics) });
+  let warnings: Diagnostic[] = [];
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics), warnings });
 
-  if (source.doc.errors.length > 0 || source.doc.warnings.length > 0) {
-    return fail([
-      ...source.doc.errors.map((e) => ({ ...source.at(syntaxErrorOffset(text, e.code, e.message, e.pos[0])), code: 'yaml_syntax', message: firstLine(e.message), hint: 'fix the YAML syntax first; other checks run once it parses' })),
-      // Warnings too: an unknown tag (`!include prompt.txt`) would otherwise leave its text in place, silently.
-      ...source.doc.warnings.map((w) => ({ ...source.at(w.pos[0]), ...yamlWarning(w.code, firstLine(w.message), text.slice(w.pos[0], w.pos[1])) })),
-    ]);
+  if (source.tooDeepAt !== undefined) return fail([{ ...source.at(source.tooDeepAt), ...tooDeepMessage() }]);
+  if (source.doc.errors.length > 0) {
+    // Only the first: one mistake (an unclosed quote, a tab) makes the parser report several, at the same
+    // place or all the way down the file, and only the first is sure to be a mistake of the user's.
+    const first = source.doc.errors.map((e) => ({ error: e, offset: syntaxErrorOffset(text, e.code, e.message, e.pos[0]) })).sort((a, b) => a.offset - b.offset)[0]!;
+    return fail([{ ...source.at(first.offset), code: 'yaml_syntax', message: syntaxMessage(first.error.code, first.error.message), hint: 'fix the YAML syntax first; other checks run once it parses' }]);
+  }
+  if (source.doc.warnings.length > 0) {
+    // An unknown tag (`!include prompt.txt`) would otherwise leave its text in place, silently.
+    return fail(source.doc.warnings.map((w) => ({ ...source.at(w.pos[0]), ...yamlWarning(w.code, firstLine(w.message), text.slice(w.pos[0], w.pos[1])) })));
   }
   let raw: unknown;
   try {
@@ -46,10 +58,15 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
   } catch (error) {
     return fail(aliasProblems(source, error));
   }
+  // Without aliases the values nest exactly as the text does, which the parser has checked.
+  const depth = source.mayHaveAliases ? depthProblem(raw) : undefined;
+  if (depth) return fail([depthDiagnostic(source, depth)]);
   if (raw === null || raw === undefined) return fail([{ file, line: 1, column: 1, code: 'empty', message: 'the file is empty', hint: 'a workflow needs at least `steps:`' }]);
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return fail([{ ...source.locate([]), code: 'invalid_type', message: `a workflow is a map with \`steps\`, got ${show(raw)}` }]);
   }
+
+  warnings = sortDiagnostics(foreignTemplates(raw as Record<string, unknown>, source, actions));
 
   let schema = schemaCache.get(actions);
   if (!schema) schemaCache.set(actions, (schema = workflowSchema(actions)));
@@ -105,14 +122,18 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
     steps,
     outputs: Object.fromEntries(Object.entries(semantic.outputs).map(([k, v]) => [k, v.value])),
     plan: semantic.plan,
+    warnings,
   };
-  return { ok: true, spec: Object.freeze(spec), diagnostics: [] };
+  return { ok: true, spec: Object.freeze(spec), diagnostics: [], warnings };
 }
 
-/** Parse and validate workflow text; throws `WorkflowInvalidError` with every problem. */
+/**
+ * Parse and validate workflow text; throws `WorkflowInvalidError` with every problem, and the warnings among
+ * them in file order (as `validate` shows them). A valid workflow's warnings are on `spec.warnings`.
+ */
 export function parseWorkflow(text: string, file = '<workflow>', options: LoadOptions = {}): WorkflowSpec {
   const result = checkWorkflow(text, file, options);
-  if (!result.ok) throw new WorkflowInvalidError(result.diagnostics);
+  if (!result.ok) throw new WorkflowInvalidError(result.warnings.length ? sortDiagnostics([...result.diagnostics, ...result.warnings]) : result.diagnostics);
   return result.spec;
 }
 
@@ -122,15 +143,20 @@ export async function loadWorkflow(path: string, options: LoadOptions = {}): Pro
   return parseWorkflow(await readWorkflowFile(path), file, options);
 }
 
+/** A workflow file's text; a file that cannot be read, or is not UTF-8, is a `WorkflowInvalidError`. */
 export async function readWorkflowFile(path: string): Promise<string> {
+  let bytes: Uint8Array;
   try {
-    return await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message =
       code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a folder, not a workflow file' : code === 'EACCES' ? 'cannot read it: permission denied' : `cannot read it: ${(error as Error).message}`;
     throw new WorkflowInvalidError([{ file: path, line: 0, column: 0, code: 'file_unreadable', message }]);
   }
+  const decoded = decodeWorkflow(bytes, path);
+  if (!decoded.ok) throw new WorkflowInvalidError([decoded.problem]);
+  return decoded.text;
 }
 
 function checkInputDefaults(raw: Record<string, unknown>, source: SourceFile): Diagnostic[] {
@@ -162,7 +188,8 @@ export function matchesType(value: unknown, type: string): boolean {
 /** The parser reports an unclosed quote where the file ends; point at the quote that opened it instead. */
 function syntaxErrorOffset(text: string, code: string, message: string, offset: number): number {
   if (code !== 'MISSING_CHAR') return offset;
-  const quote = /"/.test(message) && /quote/.test(message) ? (message.includes("'") ? "'" : '"') : undefined;
+  // "Missing closing "quote" or "Missing closing 'quote".
+  const quote = /closing "quote/.test(message) ? '"' : /closing 'quote/.test(message) ? "'" : undefined;
   if (!quote) return offset;
   for (let i = Math.min(offset, text.length) - 1; i >= 0; i--) if (text[i] === quote && text[i - 1] !== '\\') return i;
   return offset;
@@ -180,6 +207,24 @@ function aliasProblems(source: SourceFile, error: unknown): Diagnostic[] {
   });
   if (unresolved.length > 0) return unresolved;
   return [{ ...source.at(0), code: 'yaml_alias', message: `aliases expand too far: ${firstLine((error as Error).message)}`, hint: 'a workflow may expand aliases up to 1,000 times; write the values out' }];
+}
+
+function syntaxMessage(code: string, message: string): string {
+  if (code === 'MULTIPLE_DOCS') return 'a second YAML document starts here: a workflow file holds one';
+  return firstLine(message);
+}
+
+/** An alias that makes a value contain itself, or nest past the limit. */
+function depthDiagnostic(source: SourceFile, problem: DepthProblem): Diagnostic {
+  // The path leads through the alias; locating it stops at the alias, which is where to look.
+  const at = source.locate(problem.path);
+  if (problem.kind === 'too_deep') return { ...at, ...tooDeepMessage() };
+  return {
+    ...at,
+    code: 'yaml_alias',
+    message: 'this alias repeats a list or map inside itself: the value would nest without end',
+    hint: 'an alias can only repeat a value that does not contain it; write the value out',
+  };
 }
 
 function yamlWarning(code: string, message: string, written: string): { code: string; message: string; hint?: string } {

@@ -30,7 +30,8 @@ export interface SemanticResult {
   outputs: Record<string, CompiledValue>;
 }
 
-const BASE_PROPERTIES = ['output', 'status'];
+/** What every step has, whatever its action: `${steps.<id>.output}` and `.status`. */
+export const BASE_PROPERTIES: readonly string[] = ['output', 'status'];
 const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
 const NO_EDGES: ReadonlyMap<number, readonly EdgeReason[]> = new Map();
 

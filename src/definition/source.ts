@@ -2,22 +2,32 @@
  * Maps paths in the parsed document (`['steps', 2, 'llm', 'prompt']`) back to lines and columns, so every
  * problem can be reported where the user wrote it.
  */
-import { isCollection, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair } from 'yaml';
+import { Composer, isCollection, isMap, isScalar, isSeq, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node, type Pair } from 'yaml';
 import type { SourceLocation } from '../core/errors.ts';
 import type { PathKey } from '../template/parse.ts';
+import { MAX_DEPTH } from './depth.ts';
+
+const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 
 export class SourceFile {
   readonly file: string;
   readonly text: string;
+  /** Empty when the text nests too deeply (see `tooDeepAt`): it is not composed at all then. */
   readonly doc: Document.Parsed;
+  /** Where the text first nests lists and maps more than MAX_DEPTH deep: parsing stopped there. */
+  readonly tooDeepAt: number | undefined;
+  /** Whether the text may hold an alias (`*name`); if it does not, its values nest no deeper than its text. */
+  readonly mayHaveAliases: boolean;
   readonly #lines: LineCounter;
 
   constructor(file: string, text: string) {
     this.file = file;
     this.text = text;
     this.#lines = new LineCounter();
-    // logLevel 'error': the parser's warnings are reported as diagnostics (see load.ts), never printed by it.
-    this.doc = withPlainEnv(() => parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' }));
+    const parsed = withPlainEnv(() => parseBounded(text, this.#lines));
+    this.doc = parsed.doc;
+    this.tooDeepAt = parsed.tooDeepAt;
+    this.mayHaveAliases = parsed.mayHaveAliases;
   }
 
   at(offset: number): SourceLocation {
@@ -84,6 +94,44 @@ export class SourceFile {
     }
     return { node: node ?? undefined, ...(pair ? { pair } : {}), complete: true };
   }
+}
+
+/**
+ * yaml's `parseDocument`, with the parser's stack watched as it reads: the CST parser is iterative, but the
+ * composer after it recurses, and a parser fed 50,000 `[` takes seconds. Stopping at MAX_DEPTH nested
+ * collections costs one comparison per token for any sane file.
+ */
+function parseBounded(text: string, lines: LineCounter): { doc: Document.Parsed; tooDeepAt?: number; mayHaveAliases: boolean } {
+  const parser = new Parser(lines.addNewLine);
+  let tooDeepAt: number | undefined;
+  let mayHaveAliases = false;
+  function* tokens(): Generator<CST.Token> {
+    lines.addNewLine(0);
+    for (const lexeme of new Lexer().lex(text)) {
+      yield* parser.next(lexeme);
+      // `*` begins an alias wherever it begins a token (elsewhere it is inside a quoted or block scalar).
+      if (lexeme.charCodeAt(0) === 42) mayHaveAliases = true;
+      if (parser.stack.length > MAX_DEPTH) {
+        const open = parser.stack.filter((token) => COLLECTIONS.has(token.type));
+        if (open.length > MAX_DEPTH) {
+          tooDeepAt = open[MAX_DEPTH]!.offset;
+          return;
+        }
+      }
+    }
+    yield* parser.end();
+  }
+  // logLevel 'error': the parser's warnings are reported as diagnostics (see load.ts), never printed by it.
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
+  let doc: Document.Parsed | undefined;
+  for (const next of composer.compose(tokens(), true, text.length)) {
+    if (!doc) doc = next;
+    else {
+      doc.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+      break;
+    }
+  }
+  return { doc: doc!, ...(tooDeepAt === undefined ? {} : { tooDeepAt }), mayHaveAliases };
 }
 
 /**

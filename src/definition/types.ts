@@ -2,7 +2,7 @@
  * The validated, normalised, read-only form of a workflow. Progress is never recorded here: a run keeps its
  * own state (see scheduler/), so one spec can be run many times, even at once.
  */
-import type { SourceLocation } from '../core/errors.ts';
+import type { Diagnostic, SourceLocation } from '../core/errors.ts';
 import type { RetryPolicy } from '../core/retry.ts';
 import type { Plan } from '../graph/plan.ts';
 import type { TemplateValue } from '../template/value.ts';
@@ -67,4 +67,6 @@ export interface WorkflowSpec {
   readonly steps: readonly StepSpec[];
   readonly outputs: Readonly<Record<string, TemplateValue>>;
   readonly plan: Plan;
+  /** What is legal but probably not meant (`{{ .steps.a.output }}` text, say): shown before a run, never fatal. */
+  readonly warnings: readonly Diagnostic[];
 }

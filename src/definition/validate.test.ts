@@ -84,6 +84,25 @@ describe('validation reports every problem, located', () => {
     });
   });
 
+  it('reports a YAML syntax mistake once, where it was made, however many errors the parser reports for it', () => {
+    const cases: [string, number, number, RegExp][] = [
+      // The parser also reports the flow map as unclosed, at the end of the file.
+      ['steps:\n  - id: a\n    llm: {prompt: "x}\n', 3, 19, /Missing closing "quote/],
+      ["steps:\n  - id: a\n    llm:\n      prompt: 'hello\n", 4, 15, /Missing closing 'quote/],
+      // "Nested mappings are not allowed in compact mappings" and "Implicit keys need to be on a single line".
+      ['name: x\n  steps: y\n', 1, 7, /Nested mappings/],
+      ['steps:\n  - id: a\n\tllm: { prompt: hi }\n', 3, 1, /Tabs are not allowed/],
+      // A comment after a plain line ends the document: the parser reports each of the 15 tokens after it.
+      ['---\n$schema=x\n# a comment\nname: y\nsteps:\n  - id: a\n    llm: { prompt: hi }\n', 4, 1, /Unexpected scalar token/],
+      ['steps: []\n---\nsteps: []\n', 2, 1, /^a second YAML document starts here: a workflow file holds one$/],
+    ];
+    for (const [text, line, column, message] of cases) {
+      const { diagnostics } = checkWorkflow(text, 'x.yaml');
+      assert.deepEqual(diagnostics.map((d) => [d.line, d.column, d.code]), [[line, column, 'yaml_syntax']], JSON.stringify(text));
+      assert.match(diagnostics[0]!.message, message);
+    }
+  });
+
   it('rejects an empty file and a file that is not a map', () => {
     assert.equal(checkWorkflow('', 'x.yaml').diagnostics[0]?.code, 'empty');
     assert.match(checkWorkflow('- a\n- b\n', 'x.yaml').diagnostics[0]?.message ?? '', /a workflow is a map with `steps`/);

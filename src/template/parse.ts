@@ -74,6 +74,13 @@ type ExpressionResult = { ref: Reference } | { problem: string; hint?: string };
 
 function parseExpression(body: string): ExpressionResult {
   const expr = body.trim();
+  // GitHub Actions' `${{ steps.a.outputs.x }}`: the closing `}` found is the first of two.
+  if (expr.startsWith('{')) {
+    const inner = expr.slice(1).trim().replace(/^\./, '');
+    const keys = parsePath(inner);
+    const spelled = typeof keys !== 'string' && ROOTS.includes(String(keys[0])) ? `\`\${${inner}}\`` : '`${steps.<id>.output}`, `${inputs.<name>}` or `${env.<NAME>}`';
+    return { problem: '`${{` opens a template with two braces', hint: `a template takes one pair: write ${spelled}` };
+  }
   if (expr === '') return { problem: 'empty reference', hint: 'write `${steps.<id>.output}`, `${inputs.<name>}` or `${env.<NAME>}`' };
   const keys = parsePath(expr);
   if (typeof keys === 'string') return { problem: keys };

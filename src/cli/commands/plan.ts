@@ -8,7 +8,7 @@ import { stepFingerprint } from '../../store/fingerprint.ts';
 import { stepHistory, type StepHistory } from '../../store/history.ts';
 import { storePath } from '../../store/home.ts';
 import { describePlan, planDot, planJson, planMermaid, planText } from '../../views/plan.ts';
-import { displayPath } from '../diagnostics.ts';
+import { displayPath, printWarnings } from '../diagnostics.ts';
 import { INPUT_OPTION, parseInputs, parseLimit } from '../options.ts';
 import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
@@ -31,6 +31,7 @@ export const planCommand: Command = {
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`\`--format ${format}\`: expected one of ${FORMATS.join(', ')}`);
     const limit = parseLimit(values['max-concurrency'] as string | undefined);
     const spec = await loadWorkflow(resolve(io.cwd, path));
+    printWarnings(spec, io);
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
     const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, values, io);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadWorkflow } from '../../definition/load.ts';
+import { printWarnings } from '../diagnostics.ts';
 import { execute, RUN_OPTIONS } from '../execute.ts';
 import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
@@ -12,6 +13,7 @@ export const runCommand: Command = {
     const path = singleFile(positionals, this.usage);
     const inputs = await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd);
     const spec = await loadWorkflow(resolve(io.cwd, path));
+    printWarnings(spec, io);
     return execute({ spec, inputs, values, io });
   },
 };

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { UsageError, WorkflowInvalidError, type Diagnostic } from '../../core/errors.ts';
 import { checkWorkflow, readWorkflowFile } from '../../definition/load.ts';
-import { displayPath } from '../diagnostics.ts';
+import { displayPath, printWarnings } from '../diagnostics.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
@@ -9,34 +9,47 @@ import { createStyle } from '../../report/style.ts';
 export const validateCommand: Command = {
   usage: 'conductor validate <workflow.yaml> [--json]',
   options: {
-    json: { type: 'boolean', description: 'Print the problems as a JSON array of {file, line, column, code, message, hint}' },
+    json: { type: 'boolean', description: 'Print the problems and warnings as a JSON array of {file, line, column, code, message, hint, severity}' },
   },
   async run({ values, positionals }, io) {
     const path = singleFile(positionals, this.usage);
+    const file = resolve(io.cwd, path);
     const json = values['json'] === true;
-    let diagnostics: Diagnostic[];
+    let problems: Diagnostic[];
+    let warnings: Diagnostic[] = [];
+    let text: string | undefined;
     let summary = '';
     try {
-      const text = await readWorkflowFile(resolve(io.cwd, path));
-      const result = checkWorkflow(text, resolve(io.cwd, path));
-      diagnostics = result.diagnostics;
+      text = await readWorkflowFile(file);
+      const result = checkWorkflow(text, file);
+      problems = result.diagnostics;
+      warnings = result.warnings;
       if (result.ok) {
         const { steps, plan } = result.spec;
         summary = `${steps.length} step${steps.length === 1 ? '' : 's'} in ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, critical path ${plan.criticalPath.length}`;
       }
     } catch (error) {
       if (!(error instanceof WorkflowInvalidError)) throw error;
-      diagnostics = [...error.diagnostics];
+      problems = [...error.diagnostics];
     }
-    const shown = diagnostics.map((d) => ({ ...d, file: displayPath(d.file, io.cwd) }));
+    const exit = problems.length ? EXIT.invalid : EXIT.ok;
+    // In file order, problems and warnings together: a warning often explains the problem beside it.
+    const shown = [...problems.map((d) => ({ ...d, severity: 'error' as const })), ...warnings]
+      .sort((a, b) => a.line - b.line || a.column - b.column)
+      .map((d) => ({ ...d, file: displayPath(d.file, io.cwd) }));
     if (json) {
-      io.stdout.write(JSON.stringify(shown.map((d) => ({ file: d.file, line: d.line, column: d.column, code: d.code, message: d.message, hint: d.hint ?? null })), null, 2) + '\n');
-      return shown.length ? EXIT.invalid : EXIT.ok;
+      // The exit code says whether the file is valid; `severity` tells a warning from a problem.
+      const entries = shown.map((d) => ({ file: d.file, line: d.line, column: d.column, code: d.code, message: d.message, hint: d.hint ?? null, severity: d.severity ?? 'error' }));
+      io.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+      return exit;
     }
-    if (shown.length) throw new WorkflowInvalidError(diagnostics.map((d) => ({ ...d, file: resolve(io.cwd, d.file) })));
+    // Printed as every command prints an invalid workflow (warnings among the problems, in file order).
+    if (problems.length) throw new WorkflowInvalidError(shown.map((d) => ({ ...d, file: resolve(io.cwd, d.file) })));
+    printWarnings({ warnings, source: text ?? '' }, io);
     const style = createStyle(io.stdout, io.env);
-    io.stdout.write(`${style.green('✓')} ${path} is valid: ${summary}\n`);
-    return EXIT.ok;
+    const note = warnings.length ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : '';
+    io.stdout.write(`${style.green('✓')} ${path} is valid: ${summary}${note}\n`);
+    return exit;
   },
 };
 
