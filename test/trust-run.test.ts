@@ -222,3 +222,21 @@ describe('error bodies', () => {
     assert.equal(JSON.parse(json.stdout).steps.call.errorDetail, page);
   });
 });
+
+describe('the first screen', () => {
+  it('`npx conductor` through the system Node prints what conductor prints, and no npm warning', async (t) => {
+    // What a new user has: the machine's own node and npm, not the project's Node 24 first, and an npx cache
+    // that has not seen this project (npm warns about engines on the first look only).
+    const PATH = (process.env['PATH'] ?? '').split(':').filter((p) => !p.includes('node_modules')).join(':');
+    const cache = await tempDir(t);
+    const result = await new Promise<{ out: string; code: number | null }>((resolve) => {
+      const child = spawn('npx', ['conductor', '--version'], { cwd: ROOT, env: { PATH, HOME: process.env['HOME'] ?? '', npm_config_cache: cache }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.on('close', (code) => resolve({ out, code }));
+    });
+    assert.equal(result.code, 0, result.out);
+    assert.match(result.out, /^\d+\.\d+\.\d+\n$/);
+  });
+});
