@@ -9,6 +9,9 @@ import { tempDir, workflow } from '../../test/support/workflow.ts';
 import type { RunEvent } from '../core/events.ts';
 import { ConductorError, WorkflowInvalidError } from '../core/errors.ts';
 import { runWorkflow } from './run.ts';
+import { builtinActions } from '../actions/builtin.ts';
+import { ActionRegistry } from '../actions/registry.ts';
+import { z } from 'zod';
 
 let server: StandIn;
 before(async () => (server = await StandIn.start()));
@@ -419,5 +422,27 @@ describe('a run never leaves work behind', () => {
     assert.equal(report.status, 'failed');
     assert.equal(report.errorCode, 'store_failed');
     assert.equal(report.steps['a']!.status, 'cancelled');
+  });
+});
+
+describe('preparing actions', () => {
+  it('loads the clients of the actions a workflow uses before run:start, and no others', async () => {
+    const order: string[] = [];
+    const prepared = (name: string) => ({
+      name,
+      description: name,
+      schema: z.strictObject({ say: z.string() }),
+      prepare: async () => {
+        order.push(`prepare ${name}`);
+      },
+      run: async (input: { say: string }) => ({ output: input.say }),
+    });
+    const actions = new ActionRegistry([...builtinActions().all(), prepared('used'), prepared('unused')]);
+    const { parseWorkflow } = await import('../definition/load.ts');
+    const spec = parseWorkflow(`steps:\n  - id: a\n    used: { say: hi }\n  - id: b\n    used: { say: there }\n`, 'wf.yaml', { actions });
+    const report = await runWorkflow(spec, { actions, onEvent: (e) => order.push(e.type) });
+    assert.equal(report.status, 'succeeded');
+    assert.deepEqual(order.slice(0, 2), ['prepare used', 'run:start']);
+    assert.ok(!order.includes('prepare unused'));
   });
 });
