@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { conductor, run } from './support/cli.ts';
+import { addLlmRoutes } from './support/llm-stand-ins.ts';
 import { Gate, reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
 let server: StandIn;
-before(async () => (server = await StandIn.start()));
+before(async () => (server = addLlmRoutes(await StandIn.start())));
 after(() => server.close());
 
 const count = (prefix: string) => (step: string) => server.byPath(`/${prefix}/${step}`).length;
@@ -150,6 +151,39 @@ describe('resume', { timeout: 60_000 }, () => {
     const wrong = await run(['resume', first.runId, '--from', 'bb', ...storeArgs(dir)]);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /`--from bb`: the workflow has no step `bb`\n {2}hint: did you mean `b`\?/);
+  });
+});
+
+describe('resume reuses only results of the same work', { timeout: 60_000 }, () => {
+  it('runs an llm step again when the model it would use changed (--model, CONDUCTOR_MODEL, config.model), and reuses it when not', async (t) => {
+    const dir = await tempDir(t);
+    const text = (config: string) => `${config}steps:
+  - id: ask
+    llm: { prompt: "hello" }
+  - id: check
+    depends_on: [ask]
+    file: { action: read, path: ready.txt }
+`;
+    const file = await writeWorkflow(dir, text(''));
+    const env = (model: string) => ({ CONDUCTOR_MODEL: model, OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'test-key-not-secret-1234' });
+    const asked = () => server.byPath('/v1/chat/completions').map((r) => JSON.parse(r.body).model as string);
+    const before = asked().length;
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)], { env: env('echo') })).stdout);
+    assert.equal(first.steps.ask.output, 'hello');
+    const resume = async (model: string, ...args: string[]) => {
+      const result = await run(['resume', first.runId, ...args, ...storeArgs(dir)], { env: env(model) });
+      assert.equal(result.code, 1, result.stderr);
+      return /reused: ask\n/.test(result.stderr) ? 'reused' : /re-run: ask \(changed\)\n/.test(result.stderr) ? 'changed' : result.stderr;
+    };
+
+    assert.equal(await resume('echo'), 'reused', 'same model');
+    assert.equal(await resume('echo', '--model', 'openai:model-b'), 'changed', '--model');
+    assert.equal(await resume('openai:model-c'), 'changed', 'CONDUCTOR_MODEL');
+    await writeFile(file, text('config:\n  model: echo\n'));
+    assert.equal(await resume('openai:model-c'), 'reused', 'config.model names the model the step ran with');
+    await writeFile(file, text('config:\n  model: openai:model-d\n'));
+    assert.equal(await resume('echo'), 'changed', 'config.model');
+    assert.deepEqual(asked().slice(before), ['model-b', 'model-c', 'model-d'], 'each changed model was asked once');
   });
 });
 

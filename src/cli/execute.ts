@@ -11,7 +11,8 @@ import { formatSummary } from '../report/summary.ts';
 import { resolveInputs } from '../scheduler/inputs.ts';
 import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
 import { runRedactor } from '../scheduler/secrets.ts';
-import { stepFingerprint } from '../store/fingerprint.ts';
+import { builtinActions } from '../actions/builtin.ts';
+import { prepareFingerprints, preflightContext } from '../store/fingerprint.ts';
 import { historyDurations } from '../store/history.ts';
 import { storePath } from '../store/home.ts';
 import { recorder } from '../store/recorder.ts';
@@ -37,6 +38,14 @@ export function openStore(values: Record<string, unknown>, io: CliIO): RunStore 
   return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined));
 }
 
+/** Each step's fingerprint for this run (file order): what the record, the history and a resume match by. */
+export function runFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, values: Record<string, unknown>, io: CliIO): string[] {
+  const model = typeof values['model'] === 'string' ? values['model'] : undefined;
+  const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
+  const ctx = preflightContext(spec, io.env, { ...(model ? { model } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) });
+  return prepareFingerprints(spec, inputs, ctx, builtinActions());
+}
+
 export interface Execution {
   spec: WorkflowSpec;
   inputs: Record<string, unknown>;
@@ -44,11 +53,13 @@ export interface Execution {
   io: CliIO;
   reuse?: RunOptions['reuse'];
   resumedFrom?: string;
+  /** From `runFingerprints`, when the caller already has them (a resume planned with them). */
+  fingerprints?: readonly string[];
   /** Printed before the run starts (e.g. which steps a resume re-runs). */
   preface?: string;
 }
 
-export async function execute({ spec, inputs, values, io, reuse, resumedFrom, preface }: Execution): Promise<number> {
+export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fingerprints: given, preface }: Execution): Promise<number> {
   const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
   const json = values['json'] === true;
   const quiet = values['quiet'] === true;
@@ -58,8 +69,8 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
   const store = values['no-store'] === true ? undefined : openStore(values, io);
   try {
     // One fingerprint per step, for both the record and the duration estimates.
-    const fingerprints = store ? spec.steps.map((step) => stepFingerprint(step, typedInputs)) : undefined;
-    const record = store ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), fingerprints, ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const fingerprints = store ? (given ?? runFingerprints(spec, typedInputs, values, io)) : undefined;
+    const record = store && fingerprints ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), fingerprints, ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;

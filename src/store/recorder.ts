@@ -5,14 +5,14 @@
 import type { RunEventListener } from '../core/events.ts';
 import { withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
-import { contentHash, stepFingerprint } from './fingerprint.ts';
+import { contentHash } from './fingerprint.ts';
 import type { RunStore } from './types.ts';
 
 export interface RecorderOptions {
   resumedFrom?: string;
   redact: Redactor;
-  /** Each step's fingerprint, in file order, when the caller already computed them for this run's inputs. */
-  fingerprints?: readonly string[];
+  /** Each step's fingerprint, in file order (see `prepareFingerprints`). */
+  fingerprints: readonly string[];
 }
 
 export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
@@ -36,7 +36,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
           steps: spec.steps.map((s, i) => ({
             stepId: s.id,
-            fingerprint: options.fingerprints?.[i] ?? stepFingerprint(s, event.inputs),
+            fingerprint: options.fingerprints[i]!,
             dependsOn: spec.plan.steps[s.index]!.dependsOn.map((d) => spec.steps[d]!.id),
           })),
         });

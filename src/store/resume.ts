@@ -6,7 +6,6 @@
 import { SetupError, UsageError } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
-import { stepFingerprint } from './fingerprint.ts';
 import type { RunRecord, StepRecord } from './types.ts';
 
 export interface ResumePlan {
@@ -17,7 +16,8 @@ export interface ResumePlan {
   remaining: string[];
 }
 
-export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: StepRecord[] }, inputs: Readonly<Record<string, unknown>>, from?: string): ResumePlan {
+/** `fingerprints`: this run's, in file order (see `prepareFingerprints`). */
+export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: StepRecord[] }, fingerprints: readonly string[], from?: string): ResumePlan {
   if (record.run.status === 'running') {
     throw new SetupError('run_active', `run ${record.run.id} is still running (process ${record.run.pid} on ${record.run.host})`, { hint: 'wait for it to end, or stop it first (a run whose process is gone shows as interrupted within 30 s)' });
   }
@@ -36,7 +36,7 @@ export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: 
     if (!before) reason = 'new';
     else if (before.status !== 'succeeded') reason = 'remaining';
     else if (i === fromIndex) reason = 'from';
-    else if (before.fingerprint !== stepFingerprint(step, inputs)) reason = 'changed';
+    else if (before.fingerprint !== fingerprints[i]) reason = 'changed';
     else if (upstream) reason = 'upstream';
     if (reason === undefined) {
       plan.reuse[step.id] = { output: before!.output, ...(before!.properties ? { properties: before!.properties } : {}) };
