@@ -154,7 +154,34 @@ describe('resume', { timeout: 60_000 }, () => {
   });
 });
 
-describe('resume reuses only results of the same work', { timeout: 60_000 }, () => {
+describe('resume reuses only real results of the same work', { timeout: 60_000 }, () => {
+  it('runs again a step whose recorded output held a secret, so what it feeds on is the real value, not ***', async (t) => {
+    const dir = await tempDir(t);
+    const key = 'sk-live-resume-0123456789abcdef';
+    const file = await writeWorkflow(
+      dir,
+      `steps:
+  - id: key
+    llm: { model: echo, prompt: "token=\${env.MY_API_KEY}" }
+  - id: check
+    file: { action: read, path: ready.txt }
+  - id: save
+    file: { action: write, path: out.txt, content: "\${steps.key.output} \${steps.check.output}" }
+`,
+    );
+    const env = { MY_API_KEY: key };
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)], { env })).stdout);
+    assert.deepEqual([first.steps.key.status, first.steps.check.status, first.steps.save.status], ['succeeded', 'failed', 'skipped']);
+    await writeFile(join(dir, 'ready.txt'), 'ready');
+
+    const resumed = await run(['resume', first.runId, ...storeArgs(dir)], { env });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /\n {2}reused: nothing\n {2}re-run: key \(its recorded output held a secret\)\n {2}to run: check, save\n/);
+    assert.equal(await readFile(join(dir, 'out.txt'), 'utf8'), `token=${key} ready`);
+    const db = await readFile(join(dir, 'runs.db'), 'latin1') + (await readFile(join(dir, 'runs.db-wal'), 'latin1').catch(() => ''));
+    assert.ok(!db.includes(key), 'the store still holds no secret');
+  });
+
   it('runs an llm step again when the model it would use changed (--model, CONDUCTOR_MODEL, config.model), and reuses it when not', async (t) => {
     const dir = await tempDir(t);
     const text = (config: string) => `${config}steps:

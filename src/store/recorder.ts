@@ -1,12 +1,13 @@
 /**
  * Records a run into a store by following its events: the run when it starts, each step's result the moment
- * the step finishes, the outcome at the end. Secrets are redacted before anything is written.
+ * the step finishes, the outcome at the end. Secrets are redacted before anything is written, and a result
+ * that lost a secret to redaction is marked so: it is not the step's real result, and is never reused.
  */
 import type { RunEventListener } from '../core/events.ts';
 import { withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { contentHash } from './fingerprint.ts';
-import type { RunStore } from './types.ts';
+import type { RunStore, StepResult } from './types.ts';
 
 export interface RecorderOptions {
   resumedFrom?: string;
@@ -22,6 +23,16 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
     const text = JSON.stringify(value);
     const redacted = options.redact(text);
     return redacted === text ? value : (JSON.parse(redacted) as T);
+  };
+  /** A step's result as stored, and whether anything had to be taken out of it. */
+  const result = (output: unknown, properties: Record<string, unknown> | undefined): Pick<StepResult, 'outputJson' | 'propertiesJson' | 'redacted'> => {
+    const outputText = output === undefined ? undefined : JSON.stringify(output);
+    const outputJson = outputText === undefined ? undefined : options.redact(outputText);
+    const kept = properties ? withoutCredentialHeaders(properties) : undefined;
+    const propertiesText = kept ? JSON.stringify(kept) : undefined;
+    const propertiesJson = propertiesText === undefined ? undefined : options.redact(propertiesText);
+    const redacted = outputJson !== outputText || propertiesJson !== propertiesText || kept !== properties;
+    return { ...(outputJson === undefined ? {} : { outputJson }), ...(propertiesJson === undefined ? {} : { propertiesJson }), ...(redacted ? { redacted } : {}) };
   };
   const started = new Map<string, number>();
   return (event) => {
@@ -47,8 +58,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
       case 'step:end':
         store.recordStep(event.runId, event.stepId, {
           status: event.status,
-          ...(event.output === undefined ? {} : { outputJson: options.redact(JSON.stringify(event.output)) }),
-          ...(event.properties ? { propertiesJson: options.redact(JSON.stringify(withoutCredentialHeaders(event.properties))) } : {}),
+          ...result(event.output, event.properties),
           ...(event.error === undefined ? {} : { error: options.redact(event.error) }),
           ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
           ...(event.hint === undefined ? {} : { hint: options.redact(event.hint) }),

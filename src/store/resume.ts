@@ -1,7 +1,8 @@
 /**
  * Which steps a resumed run can take from the record and which must run: a step is reused only if it
- * succeeded, does exactly what it did then (same fingerprint), everything it depends on is reused too, and
- * `--from` does not name it or anything upstream of it.
+ * succeeded, does exactly what it did then (same fingerprint), its record is its real result (nothing was
+ * redacted from it: `***` in place of a secret would flow on as data), everything it depends on is reused
+ * too, and `--from` does not name it or anything upstream of it.
  */
 import { SetupError, UsageError } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
@@ -11,7 +12,7 @@ import type { RunRecord, StepRecord } from './types.ts';
 export interface ResumePlan {
   reuse: Record<string, { output: unknown; properties?: Record<string, unknown> }>;
   /** Steps that succeeded before but run again, and why. */
-  changed: { stepId: string; reason: 'changed' | 'new' | 'upstream' | 'from' }[];
+  changed: { stepId: string; reason: 'changed' | 'new' | 'secret' | 'upstream' | 'from' }[];
   /** Steps that run because they had not succeeded. */
   remaining: string[];
 }
@@ -37,6 +38,7 @@ export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: 
     else if (before.status !== 'succeeded') reason = 'remaining';
     else if (i === fromIndex) reason = 'from';
     else if (before.fingerprint !== fingerprints[i]) reason = 'changed';
+    else if (before.redacted) reason = 'secret';
     else if (upstream) reason = 'upstream';
     if (reason === undefined) {
       plan.reuse[step.id] = { output: before!.output, ...(before!.properties ? { properties: before!.properties } : {}) };

@@ -51,9 +51,12 @@ CREATE TABLE IF NOT EXISTS step_runs (
   started_at INTEGER,
   finished_at INTEGER,
   reused INTEGER NOT NULL DEFAULT 0,
+  -- 1: a secret was replaced by *** in output or properties, so the row is not the step's real result and is
+  -- never reused
+  redacted INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, step_id)
 );
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 `;
 /**
  * How each older schema is brought one version forward, in place. A store is migrated through every step
@@ -62,11 +65,13 @@ PRAGMA user_version = 4;
 const MIGRATIONS: Record<number, string> = {
   2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
   3: 'ALTER TABLE step_runs ADD COLUMN hint TEXT;',
+  // Which rows were redacted was not recorded before: any that shows `***` is taken to have been.
+  4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
 };
 
 /** The longest a finished step's result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 /** How often a running run's process says it is alive. */
 const HEARTBEAT_MS = 5_000;
 /**
@@ -134,8 +139,8 @@ export class SqliteRunStore implements RunStore {
       });
     }
     this.#recordStep = this.#db.prepare(
-      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, attempts, started_at, finished_at, reused, run_id, step_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, attempts, started_at, finished_at, reused, redacted, run_id, step_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -162,6 +167,7 @@ export class SqliteRunStore implements RunStore {
       r.startedAt ?? null,
       r.finishedAt ?? null,
       r.reused ? 1 : 0,
+      r.redacted ? 1 : 0,
       runId,
       stepId,
     ]);
@@ -228,7 +234,7 @@ export class SqliteRunStore implements RunStore {
     const steps = planned.map((p, position): StepRecord => {
       const s = finished.get(p.id);
       const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn };
-      if (!s) return { ...base, status: 'pending', reused: false };
+      if (!s) return { ...base, status: 'pending', reused: false, redacted: false };
       return {
         ...base,
         status: s['status'] as StepRecord['status'],
@@ -241,6 +247,7 @@ export class SqliteRunStore implements RunStore {
         ...(s['started_at'] === null ? {} : { startedAt: Number(s['started_at']) }),
         ...(s['finished_at'] === null ? {} : { finishedAt: Number(s['finished_at']) }),
         reused: s['reused'] === 1,
+        redacted: s['redacted'] === 1,
       };
     });
     return { run, steps };

@@ -63,6 +63,11 @@ export interface StepResult {
   startedAt?: number;
   finishedAt?: number;
   reused?: boolean;
+  /**
+   * Something was redacted from `output` or `properties` before they were stored: they hold `***` where the
+   * step's result held a secret, so they must never stand in for running the step (resume, a cache).
+   */
+  redacted?: boolean;
 }
 
 export interface RunStore {

@@ -38,7 +38,7 @@ export const resumeCommand: Command = {
     if (contentHash(spec.source) !== record.run.workflowHash) lines.push('  the workflow file changed since that run');
     const reused = spec.steps.filter((s) => s.id in plan.reuse).map((s) => s.id);
     lines.push(`  reused: ${reused.length ? reused.join(', ') : 'nothing'}`);
-    const why = { changed: 'changed', new: 'new step', upstream: 'a step it depends on re-runs', from: '--from' } as const;
+    const why = { changed: 'changed', new: 'new step', secret: 'its recorded output held a secret', upstream: 'a step it depends on re-runs', from: '--from' } as const;
     for (const c of plan.changed) lines.push(`  re-run: ${c.stepId} (${why[c.reason]})`);
     if (plan.remaining.length) lines.push(`  to run: ${plan.remaining.join(', ')}`);
     return execute({ spec, inputs, values, io, reuse: plan.reuse, resumedFrom: record.run.id, fingerprints, preface: lines.join('\n') + '\n' });
