@@ -212,7 +212,72 @@ describe('resume reuses only real results of the same work', { timeout: 60_000 }
     assert.equal(await resume('echo'), 'changed', 'config.model');
     assert.deepEqual(asked().slice(before), ['model-b', 'model-c', 'model-d'], 'each changed model was asked once');
   });
+
+  it('a resume killed at any instant loses nothing it reused: resuming whatever `runs` lists first re-runs no step that had succeeded', async (t) => {
+    // Three instants: before the new run is recorded (its first output), the moment its row is visible in the
+    // store, and while a step it re-runs is in flight. Each is an event, not a delay.
+    const instants = ['first output', 'run recorded', 'step in flight'] as const;
+    for (const instant of instants) {
+      const dir = await tempDir(t);
+      const prefix = `killed-${instants.indexOf(instant)}`;
+      const hold = new Gate();
+      let cFails = true;
+      server.fallback(async (req, res) => {
+        if (req.path === `/${prefix}/c` && cFails) return reply(res, 503, 'c is down');
+        if (req.path === `/${prefix}/c`) await hold.wait();
+        reply(res, 200, { value: req.path });
+      });
+      const file = await writeWorkflow(dir, chain(prefix));
+      const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+      assert.equal(first.status, 'failed');
+      cFails = false;
+
+      const { child, done } = conductor(['resume', first.runId, ...storeArgs(dir)]);
+      const store = join(dir, 'runs.db');
+      if (instant === 'first output') await new Promise((resolve) => child.stderr!.once('data', resolve));
+      if (instant === 'run recorded') await until(() => runRows(store) > 1);
+      if (instant === 'step in flight') await server.until(() => server.byPath(`/${prefix}/c`).length === 2);
+      child.kill('SIGKILL');
+      await done;
+      hold.open();
+
+      // Whatever was recorded, a run is never there without the results it reused.
+      const db = new DatabaseSync(store, { readOnly: true });
+      const killed = db.prepare('SELECT id FROM runs WHERE resumed_from IS NOT NULL').get() as { id: string } | undefined;
+      const reusedRows = killed ? (db.prepare('SELECT count(*) AS n FROM step_runs WHERE run_id = ? AND reused = 1').get(killed.id) as { n: number }).n : 3;
+      db.close();
+      assert.equal(reusedRows, 3, `${instant}: the killed run was recorded with a, b and d reused`);
+
+      const latest = JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout)[0];
+      const resumed = await run(['resume', latest.id, '--json', ...storeArgs(dir)]);
+      assert.equal(resumed.code, 0, `${instant}: ${resumed.stderr}`);
+      const n = count(prefix);
+      assert.deepEqual([n('a'), n('b'), n('d')], [1, 1, 1], `${instant}: a, b and d ran once, in the first run`);
+    }
+  });
 });
+
+/** Runs recorded in the store, read as another process sees them (0 until the file exists). */
+function runRows(path: string): number {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path, { readOnly: true });
+    return (db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db?.close();
+  }
+}
+
+/** Checks `test` on every turn of the event loop until it holds (10 s at most). */
+async function until(test: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe('the store', { timeout: 60_000 }, () => {
   it('survives concurrent runs of different workflows', async (t) => {

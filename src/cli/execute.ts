@@ -70,7 +70,7 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
   try {
     // One fingerprint per step, for both the record and the duration estimates.
     const fingerprints = store ? (given ?? runFingerprints(spec, typedInputs, values, io)) : undefined;
-    const record = store && fingerprints ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), fingerprints, ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const record = store && fingerprints ? recorder(store, spec, { redact: runRedactor(spec, io.env, typedInputs), fingerprints, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;

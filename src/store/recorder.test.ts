@@ -34,6 +34,21 @@ async function open(t: { after(fn: () => unknown): void }) {
 const start = { type: 'run:start', runId: 'r', workflow: spec.file, stepIds: ['a', 'b', 'c'], maxConcurrency: 10, inputs: {}, at: 1 } as const;
 
 describe('the recorder', () => {
+  it('records a resumed run and the results it reused in one commit, before anything else happens', async (t) => {
+    const { store, rows } = await open(t);
+    const listener = recorder(store, spec, { redact: (s) => s, fingerprints: ['fa', 'fb', 'fc'], reuse: { a: { output: 'A' }, b: { output: 'B', properties: { model: 'echo' } } } });
+    listener(start);
+    // A kill -9 here leaves exactly this.
+    assert.deepEqual(rows('r'), [
+      { step_id: 'a', output: '"A"', properties: null, reused: 1, redacted: 0 },
+      { step_id: 'b', output: '"B"', properties: '{"model":"echo"}', reused: 1, redacted: 0 },
+    ]);
+    // The run's own reused step:end events then change nothing.
+    listener({ type: 'step:end', runId: 'r', stepId: 'a', status: 'succeeded', at: 1, output: 'A', reused: true });
+    store.flush();
+    assert.equal(rows('r').length, 2);
+  });
+
   it('marks a result from which a secret (or a credential header) was taken out', async (t) => {
     const { store, rows } = await open(t);
     const listener = recorder(store, spec, { redact: createRedactor([SECRET]), fingerprints: ['fa', 'fb', 'fc'] });

@@ -1,7 +1,8 @@
 /**
- * Records a run into a store by following its events: the run when it starts, each step's result the moment
- * the step finishes, the outcome at the end. Secrets are redacted before anything is written, and a result
- * that lost a secret to redaction is marked so: it is not the step's real result, and is never reused.
+ * Records a run into a store by following its events: the run when it starts (with the steps a resume reused,
+ * in the same transaction), each step's result the moment the step finishes, the outcome at the end. Secrets
+ * are redacted before anything is written, and a result that lost a secret to redaction is marked so: it is
+ * not the step's real result, and is never reused.
  */
 import type { RunEventListener } from '../core/events.ts';
 import { withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
@@ -14,6 +15,8 @@ export interface RecorderOptions {
   redact: Redactor;
   /** Each step's fingerprint, in file order (see `prepareFingerprints`). */
   fingerprints: readonly string[];
+  /** The results this run takes from an earlier one (`RunOptions.reuse`): recorded with the run itself. */
+  reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
 }
 
 export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
@@ -35,9 +38,11 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
     return { ...(outputJson === undefined ? {} : { outputJson }), ...(propertiesJson === undefined ? {} : { propertiesJson }), ...(redacted ? { redacted } : {}) };
   };
   const started = new Map<string, number>();
+  const recordedWithRun = new Set<string>();
   return (event) => {
     switch (event.type) {
-      case 'run:start':
+      case 'run:start': {
+        const reused = Object.entries(options.reuse ?? {}).map(([stepId, r]) => ({ stepId, status: 'succeeded' as const, ...result(r.output, r.properties), reused: true }));
         store.startRun({
           id: event.runId,
           workflow: spec.file,
@@ -50,12 +55,16 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
             fingerprint: options.fingerprints[i]!,
             dependsOn: spec.plan.steps[s.index]!.dependsOn.map((d) => spec.steps[d]!.id),
           })),
+          reused,
         });
+        for (const r of reused) recordedWithRun.add(r.stepId);
         break;
+      }
       case 'step:start':
         started.set(event.stepId, event.at);
         break;
       case 'step:end':
+        if (event.reused && recordedWithRun.has(event.stepId)) break;
         store.recordStep(event.runId, event.stepId, {
           status: event.status,
           ...result(event.output, event.properties),

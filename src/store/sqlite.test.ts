@@ -123,6 +123,17 @@ describe('the run store', () => {
     assert.deepEqual(store.getRun('r')!.steps.map((s) => [s.stepId, s.redacted]), [['a', true], ['b', true], ['c', false]]);
   });
 
+  it('commits a run and the results it reused in one transaction', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    const other = new DatabaseSync(path, { readOnly: true });
+    t.after(() => other.close());
+    store.startRun({ ...newRun('r'), reused: [{ stepId: 'a', status: 'succeeded', output: 'kept', reused: true }] });
+    // Seen from another process the moment startRun returns: no later commit (and so no kill before it) is needed.
+    assert.deepEqual(other.prepare('SELECT step_id, output, reused FROM step_runs WHERE run_id = ?').all('r').map((r) => ({ ...r })), [{ step_id: 'a', output: '"kept"', reused: 1 }]);
+  });
+
   it('refuses a store written by a newer version, naming it', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
     const newer = new DatabaseSync(path);

@@ -101,12 +101,14 @@ interface RunRow {
   steps_done: number;
 }
 
+type Row = (string | number | null)[];
+
 export class SqliteRunStore implements RunStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #host = hostname();
   readonly #recordStep: StatementSync;
-  #pending: (string | number | null)[][] = [];
+  #pending: Row[] = [];
   #flushScheduled = false;
   #lastFlush = -Infinity;
   /** The runs this store started and has not finished: their heartbeat is ours to write. */
@@ -145,32 +147,23 @@ export class SqliteRunStore implements RunStore {
   }
 
   startRun(run: NewRun): void {
-    // One row: the steps themselves are a JSON list here, and get rows of their own as they finish.
+    // One row: the steps themselves are a JSON list here, and get rows of their own as they finish. Steps a
+    // resume takes from an earlier run are written in the same transaction: a process killed at any instant
+    // leaves either no run or the run with everything it reused.
     const steps = JSON.stringify(run.steps.map((s) => ({ id: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn })));
-    this.#db
-      .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps);
+    this.#transaction(() => {
+      this.#db
+        .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps);
+      for (const { stepId, ...result } of run.reused ?? []) this.#recordStep.run(...stepRow(run.id, stepId, result));
+    });
     this.#owned.add(run.id);
     // Unref'd: the run keeps the process alive, never the heartbeat.
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref();
   }
 
   recordStep(runId: string, stepId: string, r: StepResult): void {
-    this.#pending.push([
-      r.status,
-      r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
-      r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
-      r.error ?? null,
-      r.errorCode ?? null,
-      r.hint ?? null,
-      r.attempts ?? null,
-      r.startedAt ?? null,
-      r.finishedAt ?? null,
-      r.reused ? 1 : 0,
-      r.redacted ? 1 : 0,
-      runId,
-      stepId,
-    ]);
+    this.#pending.push(stepRow(runId, stepId, r));
     // Group commit. A result is committed at the end of the event-loop turn it arrived in, unless the last
     // commit was under COMMIT_EVERY_MS ago: then with everything else that arrives until that much has
     // passed. Steps that take seconds are each committed at once; a fan-out of thousands of short steps
@@ -340,4 +333,22 @@ export class SqliteRunStore implements RunStore {
       throw error;
     }
   }
+}
+
+function stepRow(runId: string, stepId: string, r: StepResult): Row {
+  return [
+    r.status,
+    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
+    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
+    r.error ?? null,
+    r.errorCode ?? null,
+    r.hint ?? null,
+    r.attempts ?? null,
+    r.startedAt ?? null,
+    r.finishedAt ?? null,
+    r.reused ? 1 : 0,
+    r.redacted ? 1 : 0,
+    runId,
+    stepId,
+  ];
 }

@@ -46,6 +46,11 @@ export interface NewRun {
   startedAt: number;
   resumedFrom?: string;
   steps: { stepId: string; fingerprint: string; dependsOn: string[] }[];
+  /**
+   * Results a resume takes from an earlier run, written in the same transaction as the run: a run is never
+   * recorded without the steps it reused.
+   */
+  reused?: (StepResult & { stepId: string })[];
 }
 
 export interface StepResult {
