@@ -12,7 +12,7 @@ export { ActionRegistry } from './actions/registry.ts';
 export { builtinActions } from './actions/builtin.ts';
 export type { ActionDefinition, ActionContext, ActionResult, Resource } from './actions/types.ts';
 export type { RunStore, RunRecord, StepRecord, NewRun, StepResult, RecordedRunStatus } from './store/types.ts';
-export { SqliteRunStore } from './store/sqlite.ts';
+export { SqliteRunStore, type SqliteStoreOptions } from './store/sqlite.ts';
 export { recorder, type RecorderOptions } from './store/recorder.ts';
 export { prepareFingerprints, preflightContext } from './store/fingerprint.ts';
 export { planResume, type ResumePlan } from './store/resume.ts';

@@ -14,9 +14,9 @@ import { runRedactor } from '../scheduler/secrets.ts';
 import { builtinActions } from '../actions/builtin.ts';
 import { prepareFingerprints, preflightContext } from '../store/fingerprint.ts';
 import { historyDurations } from '../store/history.ts';
-import { storePath } from '../store/home.ts';
+import { storeOptions, storePath } from '../store/home.ts';
 import { recorder } from '../store/recorder.ts';
-import { SqliteRunStore } from '../store/sqlite.ts';
+import { SqliteRunStore, type SqliteStoreOptions } from '../store/sqlite.ts';
 import type { RunStore } from '../store/types.ts';
 import { EXIT, type CliIO } from './io.ts';
 import { INPUT_OPTION, parseLimit } from './options.ts';
@@ -34,8 +34,8 @@ export const RUN_OPTIONS = {
   'no-store': { type: 'boolean', description: 'Do not record this run' },
 } satisfies Command['options'];
 
-export function openStore(values: Record<string, unknown>, io: CliIO): RunStore {
-  return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined));
+export function openStore(values: Record<string, unknown>, io: CliIO, options: SqliteStoreOptions = {}): RunStore {
+  return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined), { ...storeOptions(io.env), ...options });
 }
 
 /** Each step's fingerprint for this run (file order): what the record, the history and a resume match by. */
@@ -66,7 +66,10 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
   const style = createStyle(io.stderr, io.env);
   // Typed and checked here too, so the recorder sees the same values the run uses.
   const typedInputs = resolveInputs(spec, inputs);
-  const store = values['no-store'] === true ? undefined : openStore(values, io);
+  // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
+  // throws the store's error from the next event.
+  const storeFailed = new AbortController();
+  const store = values['no-store'] === true ? undefined : openStore(values, io, { onError: (error) => storeFailed.abort(error) });
   try {
     // One fingerprint per step, for both the record and the duration estimates.
     const fingerprints = store ? (given ?? runFingerprints(spec, typedInputs, values, io)) : undefined;
@@ -79,7 +82,7 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
     if (preface && !json && !quiet) io.stderr.write(preface);
     const report = await runWorkflow(spec, {
       inputs: typedInputs,
-      signal: io.signal,
+      signal: AbortSignal.any([io.signal, storeFailed.signal]),
       env: io.env,
       ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
       ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),

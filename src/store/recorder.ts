@@ -3,6 +3,9 @@
  * in the same transaction), each step's result the moment the step finishes, the outcome at the end. Secrets
  * are redacted before anything is written, and a result that lost a secret to redaction is marked so: it is
  * not the step's real result, and is never reused.
+ *
+ * A store failure is thrown from the listener (a `store_failed` ConductorError), synchronously where the store
+ * met it; see SqliteStoreOptions.onError for failures of writes made in the background.
  */
 import type { RunEventListener } from '../core/events.ts';
 import { withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
@@ -76,18 +79,31 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(event.reused ? { reused: true } : {}),
         });
         break;
-      case 'run:end':
+      case 'run:end': {
         // Steps that never started get no step:end; their final status (skipped, not run) is in the report.
+        // The outcome is written even when a step's record fails: whatever can still be written is.
+        let failure: unknown;
         for (const [stepId, step] of Object.entries(event.report.steps)) {
-          if (step.status === 'skipped' || step.status === 'not_run') store.recordStep(event.runId, stepId, { status: step.status });
+          if (step.status !== 'skipped' && step.status !== 'not_run') continue;
+          try {
+            store.recordStep(event.runId, stepId, { status: step.status });
+          } catch (error) {
+            failure ??= error;
+          }
         }
-        store.finishRun(event.runId, {
-          status: event.report.status,
-          ...(event.report.error ? { error: options.redact(event.report.error) } : {}),
-          finishedAt: event.at,
-          outputs: clean(event.report.outputs),
-        });
+        try {
+          store.finishRun(event.runId, {
+            status: event.report.status,
+            ...(event.report.error ? { error: options.redact(event.report.error) } : {}),
+            finishedAt: event.at,
+            outputs: clean(event.report.outputs),
+          });
+        } catch (error) {
+          failure ??= error;
+        }
+        if (failure !== undefined) throw failure;
         break;
+      }
       case 'step:notice':
         break;
     }

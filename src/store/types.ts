@@ -75,9 +75,17 @@ export interface StepResult {
   redacted?: boolean;
 }
 
+/**
+ * Every method that fails on the store itself throws a ConductorError with code `store_failed` (or
+ * `store_unavailable` when the store cannot be opened) naming the store and the cause.
+ */
 export interface RunStore {
   startRun(run: NewRun): void;
-  /** Records one step's result, called the moment the step finishes; durable within a few milliseconds. */
+  /**
+   * Records one step's result, called the moment the step finishes; durable within a few milliseconds. A write
+   * made after this returns that fails is thrown by the next call (and may be reported sooner, see
+   * SqliteStoreOptions.onError).
+   */
   recordStep(runId: string, stepId: string, result: StepResult): void;
   finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void;
   /** Newest first. */

@@ -7,7 +7,7 @@ import { resolveInputs } from '../../scheduler/inputs.ts';
 import { builtinActions } from '../../actions/builtin.ts';
 import { prepareFingerprints, preflightContext } from '../../store/fingerprint.ts';
 import { stepHistory, type StepHistory } from '../../store/history.ts';
-import { storePath } from '../../store/home.ts';
+import { storeOptions, storePath } from '../../store/home.ts';
 import { describePlan, planDot, planJson, planMermaid, planText } from '../../views/plan.ts';
 import { displayPath } from '../diagnostics.ts';
 import { INPUT_OPTION, parseInputs, parseLimit } from '../options.ts';
@@ -48,7 +48,7 @@ async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknow
   const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
   if (!existsSync(path)) return undefined;
   const { SqliteRunStore } = await import('../../store/sqlite.ts');
-  const store = new SqliteRunStore(path);
+  const store = new SqliteRunStore(path, { ...storeOptions(io.env), access: 'read' });
   try {
     // Matched as `run` records them (no --model here: config.model, else CONDUCTOR_MODEL).
     const ctx = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
