@@ -68,7 +68,7 @@ describe('a store that fails during a run', { timeout: 60_000 }, () => {
     const done = conductorAs(['run', file, '--store', store], { env: { CONDUCTOR_STORE_TIMEOUT: '0.3' } });
     await inFlight('locked');
     // Another process takes the write lock while the run is going, and keeps it.
-    const other = new DatabaseSync(store);
+    const other = new DatabaseSync(store, { timeout: 10_000 });
     other.exec('BEGIN IMMEDIATE');
     steps.release();
     const result = await done;
