@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { conductor, run } from './support/cli.ts';
+import { addLlmRoutes } from './support/llm-stand-ins.ts';
 import { Gate, reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
 let server: StandIn;
-before(async () => (server = await StandIn.start()));
+before(async () => (server = addLlmRoutes(await StandIn.start())));
 after(() => server.close());
 
 const count = (prefix: string) => (step: string) => server.byPath(`/${prefix}/${step}`).length;
@@ -153,6 +154,131 @@ describe('resume', { timeout: 60_000 }, () => {
   });
 });
 
+describe('resume reuses only real results of the same work', { timeout: 60_000 }, () => {
+  it('runs again a step whose recorded output held a secret, so what it feeds on is the real value, not ***', async (t) => {
+    const dir = await tempDir(t);
+    const key = 'sk-live-resume-0123456789abcdef';
+    const file = await writeWorkflow(
+      dir,
+      `steps:
+  - id: key
+    llm: { model: echo, prompt: "token=\${env.MY_API_KEY}" }
+  - id: check
+    file: { action: read, path: ready.txt }
+  - id: save
+    file: { action: write, path: out.txt, content: "\${steps.key.output} \${steps.check.output}" }
+`,
+    );
+    const env = { MY_API_KEY: key };
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)], { env })).stdout);
+    assert.deepEqual([first.steps.key.status, first.steps.check.status, first.steps.save.status], ['succeeded', 'failed', 'skipped']);
+    await writeFile(join(dir, 'ready.txt'), 'ready');
+
+    const resumed = await run(['resume', first.runId, ...storeArgs(dir)], { env });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /\n {2}reused: nothing\n {2}re-run: key \(its recorded output held a secret\)\n {2}to run: check, save\n/);
+    assert.equal(await readFile(join(dir, 'out.txt'), 'utf8'), `token=${key} ready`);
+    const db = await readFile(join(dir, 'runs.db'), 'latin1') + (await readFile(join(dir, 'runs.db-wal'), 'latin1').catch(() => ''));
+    assert.ok(!db.includes(key), 'the store still holds no secret');
+  });
+
+  it('runs an llm step again when the model it would use changed (--model, CONDUCTOR_MODEL, config.model), and reuses it when not', async (t) => {
+    const dir = await tempDir(t);
+    const text = (config: string) => `${config}steps:
+  - id: ask
+    llm: { prompt: "hello" }
+  - id: check
+    depends_on: [ask]
+    file: { action: read, path: ready.txt }
+`;
+    const file = await writeWorkflow(dir, text(''));
+    const env = (model: string) => ({ CONDUCTOR_MODEL: model, OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'test-key-not-secret-1234' });
+    const asked = () => server.byPath('/v1/chat/completions').map((r) => JSON.parse(r.body).model as string);
+    const before = asked().length;
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)], { env: env('echo') })).stdout);
+    assert.equal(first.steps.ask.output, 'hello');
+    const resume = async (model: string, ...args: string[]) => {
+      const result = await run(['resume', first.runId, ...args, ...storeArgs(dir)], { env: env(model) });
+      assert.equal(result.code, 1, result.stderr);
+      return /reused: ask\n/.test(result.stderr) ? 'reused' : /re-run: ask \(changed\)\n/.test(result.stderr) ? 'changed' : result.stderr;
+    };
+
+    assert.equal(await resume('echo'), 'reused', 'same model');
+    assert.equal(await resume('echo', '--model', 'openai:model-b'), 'changed', '--model');
+    assert.equal(await resume('openai:model-c'), 'changed', 'CONDUCTOR_MODEL');
+    await writeFile(file, text('config:\n  model: echo\n'));
+    assert.equal(await resume('openai:model-c'), 'reused', 'config.model names the model the step ran with');
+    await writeFile(file, text('config:\n  model: openai:model-d\n'));
+    assert.equal(await resume('echo'), 'changed', 'config.model');
+    assert.deepEqual(asked().slice(before), ['model-b', 'model-c', 'model-d'], 'each changed model was asked once');
+  });
+
+  it('a resume killed at any instant loses nothing it reused: resuming whatever `runs` lists first re-runs no step that had succeeded', async (t) => {
+    // Three instants: before the new run is recorded (its first output), the moment its row is visible in the
+    // store, and while a step it re-runs is in flight. Each is an event, not a delay.
+    const instants = ['first output', 'run recorded', 'step in flight'] as const;
+    for (const instant of instants) {
+      const dir = await tempDir(t);
+      const prefix = `killed-${instants.indexOf(instant)}`;
+      const hold = new Gate();
+      let cFails = true;
+      server.fallback(async (req, res) => {
+        if (req.path === `/${prefix}/c` && cFails) return reply(res, 503, 'c is down');
+        if (req.path === `/${prefix}/c`) await hold.wait();
+        reply(res, 200, { value: req.path });
+      });
+      const file = await writeWorkflow(dir, chain(prefix));
+      const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+      assert.equal(first.status, 'failed');
+      cFails = false;
+
+      const { child, done } = conductor(['resume', first.runId, ...storeArgs(dir)]);
+      const store = join(dir, 'runs.db');
+      if (instant === 'first output') await new Promise((resolve) => child.stderr!.once('data', resolve));
+      if (instant === 'run recorded') await until(() => runRows(store) > 1);
+      if (instant === 'step in flight') await server.until(() => server.byPath(`/${prefix}/c`).length === 2);
+      child.kill('SIGKILL');
+      await done;
+      hold.open();
+
+      // Whatever was recorded, a run is never there without the results it reused.
+      const db = new DatabaseSync(store, { readOnly: true });
+      const killed = db.prepare('SELECT id FROM runs WHERE resumed_from IS NOT NULL').get() as { id: string } | undefined;
+      const reusedRows = killed ? (db.prepare('SELECT count(*) AS n FROM step_runs WHERE run_id = ? AND reused = 1').get(killed.id) as { n: number }).n : 3;
+      db.close();
+      assert.equal(reusedRows, 3, `${instant}: the killed run was recorded with a, b and d reused`);
+
+      const latest = JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout)[0];
+      const resumed = await run(['resume', latest.id, '--json', ...storeArgs(dir)]);
+      assert.equal(resumed.code, 0, `${instant}: ${resumed.stderr}`);
+      const n = count(prefix);
+      assert.deepEqual([n('a'), n('b'), n('d')], [1, 1, 1], `${instant}: a, b and d ran once, in the first run`);
+    }
+  });
+});
+
+/** Runs recorded in the store, read as another process sees them (0 until the file exists). */
+function runRows(path: string): number {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path, { readOnly: true });
+    return (db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+  } catch {
+    return 0;
+  } finally {
+    db?.close();
+  }
+}
+
+/** Checks `test` on every turn of the event loop until it holds (10 s at most). */
+async function until(test: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 describe('the store', { timeout: 60_000 }, () => {
   it('survives concurrent runs of different workflows', async (t) => {
     const dir = await tempDir(t);
@@ -188,15 +314,19 @@ describe('the store', { timeout: 60_000 }, () => {
 
   it('remembers how long steps took, and schedules the next run by it', async (t) => {
     const dir = await tempDir(t);
-    server.route('/learn/slow', (_req, res) => void setTimeout(() => reply(res, 200, 'slow'), 150));
     server.fallback((req, res) => reply(res, 200, req.path));
     const file = await writeWorkflow(
       dir,
       `config:\n  maxConcurrency: 1\nsteps:\n  - id: q1\n    http: { url: "${server.url}/learn/q1" }\n  - id: q2\n    http: { url: "${server.url}/learn/q2?after=\${steps.q1.statusCode}" }\n  - id: slow\n    http: { url: "${server.url}/learn/slow" }\n`,
     );
     const order = () => server.requests.filter((r) => r.path.startsWith('/learn/')).map((r) => r.path.split('/')[2]);
-    await run(['run', file, ...storeArgs(dir)]);
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
     assert.deepEqual(order(), ['q1', 'q2', 'slow'], 'first run: by steps');
+    // What that run recorded, made unmistakable: `slow` took a second, the others a millisecond. (Timing real
+    // steps would order them by this machine's load.)
+    const db = new DatabaseSync(join(dir, 'runs.db'));
+    db.prepare("UPDATE step_runs SET finished_at = started_at + (CASE step_id WHEN 'slow' THEN 1000 ELSE 1 END) WHERE run_id = ?").run(first.runId);
+    db.close();
     await run(['run', file, ...storeArgs(dir)]);
     assert.deepEqual(order().slice(3), ['slow', 'q1', 'q2'], 'second run: the step that took longest first');
     await run(['run', file, '--no-store']);
@@ -229,7 +359,8 @@ describe('the store', { timeout: 60_000 }, () => {
     const result = await run(['run', file, '-i', `api_token=${key}`, ...storeArgs(dir)], { env: { SERVICE_TOKEN: token, OPENAI_API_KEY: key } });
     assert.equal(result.code, 0, result.stderr);
     const shown = (await run(['runs', 'show', JSON.parse((await run(['runs', '--json', ...storeArgs(dir)])).stdout)[0].id, '--json', ...storeArgs(dir)])).stdout;
-    assert.match(shown, /Bearer \*\*\*/);
+    // The whole credential header (scheme and token) is a secret, wherever it turns up.
+    assert.match(shown, /"sawAuthorization": "\*\*\*"/);
     let bytes = '';
     for (const name of ['runs.db', 'runs.db-wal']) bytes += await readFile(join(dir, name), 'latin1').catch(() => '');
     assert.ok(bytes.length > 0);

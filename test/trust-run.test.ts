@@ -218,8 +218,12 @@ describe('error bodies', () => {
     assert.equal(text.code, 1);
     assert.doesNotMatch(text.stderr, /upstream noise/);
     assert.match(text.stderr, /HTTP 503: <!DOCTYPE html>…/);
-    const json = await run(['run', wf, '--no-store', '--json']);
-    assert.equal(JSON.parse(json.stdout).steps.call.errorDetail, page);
+    const store = join(dir, 'runs.db');
+    const json = await run(['run', wf, '--store', store, '--json']);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.steps.call.errorDetail, page);
+    const shown = JSON.parse((await run(['runs', 'show', report.runId, '--json', '--store', store])).stdout);
+    assert.equal(shown.steps.find((s: { stepId: string }) => s.stepId === 'call').errorDetail, page);
   });
 });
 

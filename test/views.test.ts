@@ -81,12 +81,13 @@ describe('conductor plan', { timeout: 60_000 }, () => {
     const file = await writeWorkflow(dir, `steps:\n${step('a', 'one two three')}${step('b', 'four five')}`);
     const store = ['--store', join(dir, 'runs.db')];
     assert.equal((await run(['run', file, ...store], { env })).code, 0);
-    const plan = async () => JSON.parse((await run(['plan', file, '--format', 'json', ...store])).stdout);
+    // Planned as run: the same endpoint (OPENAI_BASE_URL) is part of what matches a step to its history.
+    const plan = async () => JSON.parse((await run(['plan', file, '--format', 'json', ...store], { env })).stdout);
     assert.deepEqual((await plan()).expected.tokens, { input: 3 + 2, output: 4 + 3, knownCalls: 2 });
 
     await writeFile(file, `steps:\n${step('a', 'one two three')}${step('b', 'four five')}${step('c', 'a new question')}`);
     assert.deepEqual((await plan()).expected.tokens, { input: 8, output: 11, knownCalls: 2 }, 'c counts as the median of a and b: 2.5 in, 3.5 out');
-    assert.match((await run(['plan', file, ...store])).stdout, /^Expected tokens: about 8 in, 11 out \(2 of 3 LLM calls from earlier runs\)$/m);
+    assert.match((await run(['plan', file, ...store], { env })).stdout, /^Expected tokens: about 8 in, 11 out \(2 of 3 LLM calls from earlier runs\)$/m);
   });
 
   it('bad formats and invalid workflows exit 2', async () => {

@@ -11,11 +11,12 @@ import { formatFailure, formatSummary } from '../report/summary.ts';
 import { resolveInputs } from '../scheduler/inputs.ts';
 import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
 import { Secrets } from '../core/redact.ts';
-import { stepFingerprint } from '../store/fingerprint.ts';
+import { builtinActions } from '../actions/builtin.ts';
+import { prepareFingerprints, preflightContext } from '../store/fingerprint.ts';
 import { historyDurations } from '../store/history.ts';
-import { storePath } from '../store/home.ts';
+import { storeOptions, storePath } from '../store/home.ts';
 import { recorder } from '../store/recorder.ts';
-import { SqliteRunStore } from '../store/sqlite.ts';
+import { SqliteRunStore, type SqliteStoreOptions } from '../store/sqlite.ts';
 import type { RunStore } from '../store/types.ts';
 import { EXIT, type CliIO } from './io.ts';
 import { INPUT_OPTION, parseLimit } from './options.ts';
@@ -33,8 +34,16 @@ export const RUN_OPTIONS = {
   'no-store': { type: 'boolean', description: 'Do not record this run' },
 } satisfies Command['options'];
 
-export function openStore(values: Record<string, unknown>, io: CliIO): RunStore {
-  return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined));
+export function openStore(values: Record<string, unknown>, io: CliIO, options: SqliteStoreOptions = {}): RunStore {
+  return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined), { ...storeOptions(io.env), ...options });
+}
+
+/** Each step's fingerprint for this run (file order): what the record, the history and a resume match by. */
+export function runFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, values: Record<string, unknown>, io: CliIO): string[] {
+  const model = typeof values['model'] === 'string' ? values['model'] : undefined;
+  const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
+  const ctx = preflightContext(spec, io.env, { ...(model ? { model } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) });
+  return prepareFingerprints(spec, inputs, ctx, builtinActions());
 }
 
 export interface Execution {
@@ -44,25 +53,30 @@ export interface Execution {
   io: CliIO;
   reuse?: RunOptions['reuse'];
   resumedFrom?: string;
+  /** From `runFingerprints`, when the caller already has them (a resume planned with them). */
+  fingerprints?: readonly string[];
   /** Printed before the run starts (e.g. which steps a resume re-runs). */
   preface?: string;
 }
 
-export async function execute({ spec, inputs, values, io, reuse, resumedFrom, preface }: Execution): Promise<number> {
+export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fingerprints: given, preface }: Execution): Promise<number> {
   const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
   const json = values['json'] === true;
   const quiet = values['quiet'] === true;
   const style = createStyle(io.stderr, io.env);
   // Typed and checked here too, so the recorder sees the same values the run uses.
   const typedInputs = resolveInputs(spec, inputs);
-  const store = values['no-store'] === true ? undefined : openStore(values, io);
+  // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
+  // throws the store's error from the next event.
+  const storeFailed = new AbortController();
+  const store = values['no-store'] === true ? undefined : openStore(values, io, { onError: (error) => storeFailed.abort(error) });
   try {
     // One fingerprint per step, for both the record and the duration estimates.
-    const fingerprints = store ? spec.steps.map((step) => stepFingerprint(step, typedInputs)) : undefined;
+    const fingerprints = store ? (given ?? runFingerprints(spec, typedInputs, values, io)) : undefined;
     // One set of secrets for the run, its output and its record: the run fills it before the first event, and
     // adds what it learns (a session cookie received) as it goes.
     const secrets = new Secrets();
-    const record = store ? recorder(store, spec, { redact: secrets.redact, fingerprints, ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const record = store && fingerprints ? recorder(store, spec, { redact: secrets.redact, fingerprints, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
@@ -71,7 +85,7 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, pr
     if (preface && !json && !quiet) io.stderr.write(preface);
     const report = await runWorkflow(spec, {
       inputs: typedInputs,
-      signal: io.signal,
+      signal: AbortSignal.any([io.signal, storeFailed.signal]),
       env: io.env,
       ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
       ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),

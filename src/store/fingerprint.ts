@@ -1,17 +1,57 @@
+/**
+ * A step's fingerprint: what it runs with, as a hash. Equal fingerprints mean a recorded result can stand in for
+ * running the step again (resume), and that the step's recorded durations and tokens predict this one (plan,
+ * scheduling). Computed once per run, here, for all three.
+ */
 import { hash } from 'node:crypto';
-import type { StepSpec } from '../definition/types.ts';
-import { referencesOf } from '../template/value.ts';
+import type { ActionRegistry } from '../actions/registry.ts';
+import type { PreflightContext } from '../actions/types.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import { literalFields, referencesOf } from '../template/value.ts';
+
+/** Bumped when what goes into a fingerprint changes: no result recorded under the old rule is then reused. */
+const FORMAT = 2;
 
 /**
- * What a step does, as a hash: its action, its block (templates as written), its `depends_on`, and the values
- * of the inputs it uses. Equal fingerprints mean a recorded result can stand in for running the step again.
- * Environment values are left out on purpose: they may be secrets, and a key rotation should not re-run work.
+ * Each step's fingerprint, in file order: its resolved, defaulted input as far as it is known before the run —
+ * the action and its `version`, the block (every parameter and the schema, templates as written), the values of
+ * the inputs it uses, its `depends_on`, and the action's `identity` (what defaults fill in: an `llm` step's
+ * effective model and endpoint). Change the default model, and the steps that use it get new fingerprints.
+ *
+ * Left out on purpose: environment values (they may be secrets, and a key rotation should not re-run work),
+ * and `retry` / `timeout`, which change how long a step may take, not its result.
  */
-export function stepFingerprint(step: StepSpec, inputs: Readonly<Record<string, unknown>>): string {
-  const used: Record<string, unknown> = {};
-  for (const ref of referencesOf(step.input)) if (ref.root === 'inputs') used[ref.name] = inputs[ref.name] ?? null;
-  const text = JSON.stringify([step.action, step.input, [...step.dependsOn].sort(), Object.entries(used).sort(([a], [b]) => a.localeCompare(b))]);
-  return hash('sha256', text).slice(0, 32);
+export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, ctx: PreflightContext, actions: ActionRegistry): string[] {
+  return spec.steps.map((step) => {
+    const action = actions.get(step.action);
+    const used: Record<string, unknown> = {};
+    for (const ref of referencesOf(step.input)) if (ref.root === 'inputs') used[ref.name] = inputs[ref.name] ?? null;
+    let identity: unknown = null;
+    try {
+      identity = action?.identity?.(literalFields(step.input), ctx) ?? null;
+    } catch {
+      // A default the action cannot make sense of (a malformed model name): the run's preflight reports it.
+    }
+    const text = JSON.stringify([
+      FORMAT,
+      step.action,
+      action?.version ?? 1,
+      step.input,
+      Object.entries(used).sort(([a], [b]) => a.localeCompare(b)),
+      [...step.dependsOn].sort(),
+      identity,
+    ]);
+    return hash('sha256', text).slice(0, 32);
+  });
+}
+
+/**
+ * The run's settings as actions see them before it starts, built as the run builds them (scheduler/run.ts):
+ * the default model is `config.model`, else the caller's (`--model`), else `CONDUCTOR_MODEL`.
+ */
+export function preflightContext(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, options: { model?: string; maxConcurrency?: number } = {}): PreflightContext {
+  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
+  return { env, defaults: { ...(model ? { model } : {}), maxConcurrency: options.maxConcurrency ?? spec.config.maxConcurrency, rateLimits: spec.config.rateLimits } };
 }
 
 export function contentHash(text: string): string {

@@ -1,18 +1,25 @@
 /**
- * Records a run into a store by following its events: the run when it starts, each step's result the moment
- * the step finishes, the outcome at the end. Secrets are redacted before anything is written.
+ * Records a run into a store by following its events: the run when it starts (with the steps a resume reused,
+ * in the same transaction), each step's result the moment the step finishes, the outcome at the end. Secrets
+ * are redacted before anything is written, and a result that lost a secret to redaction is marked so: it is
+ * not the step's real result, and is never reused.
+ *
+ * A store failure is thrown from the listener (a `store_failed` ConductorError), synchronously where the store
+ * met it; see SqliteStoreOptions.onError for failures of writes made in the background.
  */
 import type { RunEventListener } from '../core/events.ts';
 import { withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
-import { contentHash, stepFingerprint } from './fingerprint.ts';
-import type { RunStore } from './types.ts';
+import { contentHash } from './fingerprint.ts';
+import type { RunStore, StepResult } from './types.ts';
 
 export interface RecorderOptions {
   resumedFrom?: string;
   redact: Redactor;
-  /** Each step's fingerprint, in file order, when the caller already computed them for this run's inputs. */
-  fingerprints?: readonly string[];
+  /** Each step's fingerprint, in file order (see `prepareFingerprints`). */
+  fingerprints: readonly string[];
+  /** The results this run takes from an earlier one (`RunOptions.reuse`): recorded with the run itself. */
+  reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
 }
 
 export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
@@ -23,10 +30,22 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
     const redacted = options.redact(text);
     return redacted === text ? value : (JSON.parse(redacted) as T);
   };
+  /** A step's result as stored, and whether anything had to be taken out of it. */
+  const result = (output: unknown, properties: Record<string, unknown> | undefined): Pick<StepResult, 'outputJson' | 'propertiesJson' | 'redacted'> => {
+    const outputText = output === undefined ? undefined : JSON.stringify(output);
+    const outputJson = outputText === undefined ? undefined : options.redact(outputText);
+    const kept = properties ? withoutCredentialHeaders(properties) : undefined;
+    const propertiesText = kept ? JSON.stringify(kept) : undefined;
+    const propertiesJson = propertiesText === undefined ? undefined : options.redact(propertiesText);
+    const redacted = outputJson !== outputText || propertiesJson !== propertiesText || kept !== properties;
+    return { ...(outputJson === undefined ? {} : { outputJson }), ...(propertiesJson === undefined ? {} : { propertiesJson }), ...(redacted ? { redacted } : {}) };
+  };
   const started = new Map<string, number>();
+  const recordedWithRun = new Set<string>();
   return (event) => {
     switch (event.type) {
-      case 'run:start':
+      case 'run:start': {
+        const reused = Object.entries(options.reuse ?? {}).map(([stepId, r]) => ({ stepId, status: 'succeeded' as const, ...result(r.output, r.properties), reused: true }));
         store.startRun({
           id: event.runId,
           workflow: spec.file,
@@ -36,39 +55,58 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
           steps: spec.steps.map((s, i) => ({
             stepId: s.id,
-            fingerprint: options.fingerprints?.[i] ?? stepFingerprint(s, event.inputs),
+            fingerprint: options.fingerprints[i]!,
             dependsOn: spec.plan.steps[s.index]!.dependsOn.map((d) => spec.steps[d]!.id),
           })),
+          reused,
         });
+        for (const r of reused) recordedWithRun.add(r.stepId);
         break;
+      }
       case 'step:start':
         started.set(event.stepId, event.at);
         break;
       case 'step:end':
+        if (event.reused && recordedWithRun.has(event.stepId)) break;
         store.recordStep(event.runId, event.stepId, {
           status: event.status,
-          ...(event.output === undefined ? {} : { outputJson: options.redact(JSON.stringify(event.output)) }),
-          ...(event.properties ? { propertiesJson: options.redact(JSON.stringify(withoutCredentialHeaders(event.properties))) } : {}),
+          ...result(event.output, event.properties),
+          // The run redacts results before its events carry them; it says when it had to.
+          ...(event.redacted ? { redacted: true } : {}),
           ...(event.error === undefined ? {} : { error: options.redact(event.error) }),
           ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
           ...(event.hint === undefined ? {} : { hint: options.redact(event.hint) }),
+          ...(event.errorDetail === undefined ? {} : { errorDetail: options.redact(event.errorDetail) }),
           ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
           ...(started.has(event.stepId) ? { startedAt: started.get(event.stepId)!, finishedAt: event.at } : {}),
           ...(event.reused ? { reused: true } : {}),
         });
         break;
-      case 'run:end':
+      case 'run:end': {
         // Steps that never started get no step:end; their final status (skipped, not run) is in the report.
+        // The outcome is written even when a step's record fails: whatever can still be written is.
+        let failure: unknown;
         for (const [stepId, step] of Object.entries(event.report.steps)) {
-          if (step.status === 'skipped' || step.status === 'not_run') store.recordStep(event.runId, stepId, { status: step.status });
+          if (step.status !== 'skipped' && step.status !== 'not_run') continue;
+          try {
+            store.recordStep(event.runId, stepId, { status: step.status });
+          } catch (error) {
+            failure ??= error;
+          }
         }
-        store.finishRun(event.runId, {
-          status: event.report.status,
-          ...(event.report.error ? { error: options.redact(event.report.error) } : {}),
-          finishedAt: event.at,
-          outputs: clean(event.report.outputs),
-        });
+        try {
+          store.finishRun(event.runId, {
+            status: event.report.status,
+            ...(event.report.error ? { error: options.redact(event.report.error) } : {}),
+            finishedAt: event.at,
+            outputs: clean(event.report.outputs),
+          });
+        } catch (error) {
+          failure ??= error;
+        }
+        if (failure !== undefined) throw failure;
         break;
+      }
       case 'step:notice':
         break;
     }

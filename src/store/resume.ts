@@ -1,23 +1,24 @@
 /**
  * Which steps a resumed run can take from the record and which must run: a step is reused only if it
- * succeeded, does exactly what it did then (same fingerprint), everything it depends on is reused too, and
- * `--from` does not name it or anything upstream of it.
+ * succeeded, does exactly what it did then (same fingerprint), its record is its real result (nothing was
+ * redacted from it: `***` in place of a secret would flow on as data), everything it depends on is reused
+ * too, and `--from` does not name it or anything upstream of it.
  */
 import { SetupError, UsageError } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
-import { stepFingerprint } from './fingerprint.ts';
 import type { RunRecord, StepRecord } from './types.ts';
 
 export interface ResumePlan {
   reuse: Record<string, { output: unknown; properties?: Record<string, unknown> }>;
   /** Steps that succeeded before but run again, and why. */
-  changed: { stepId: string; reason: 'changed' | 'new' | 'upstream' | 'from' }[];
+  changed: { stepId: string; reason: 'changed' | 'new' | 'secret' | 'upstream' | 'from' }[];
   /** Steps that run because they had not succeeded. */
   remaining: string[];
 }
 
-export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: StepRecord[] }, inputs: Readonly<Record<string, unknown>>, from?: string): ResumePlan {
+/** `fingerprints`: this run's, in file order (see `prepareFingerprints`). */
+export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: StepRecord[] }, fingerprints: readonly string[], from?: string): ResumePlan {
   if (record.run.status === 'running') {
     throw new SetupError('run_active', `run ${record.run.id} is still running (process ${record.run.pid} on ${record.run.host})`, { hint: 'wait for it to end, or stop it first (a run whose process is gone shows as interrupted within 30 s)' });
   }
@@ -36,7 +37,8 @@ export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: 
     if (!before) reason = 'new';
     else if (before.status !== 'succeeded') reason = 'remaining';
     else if (i === fromIndex) reason = 'from';
-    else if (before.fingerprint !== stepFingerprint(step, inputs)) reason = 'changed';
+    else if (before.fingerprint !== fingerprints[i]) reason = 'changed';
+    else if (before.redacted) reason = 'secret';
     else if (upstream) reason = 'upstream';
     if (reason === undefined) {
       plan.reuse[step.id] = { output: before!.output, ...(before!.properties ? { properties: before!.properties } : {}) };

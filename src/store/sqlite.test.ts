@@ -97,7 +97,7 @@ describe('the run store', () => {
     const path = join(await tempDir(t), 'runs.db');
     new SqliteRunStore(path).close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN hint; PRAGMA user_version = 3;');
+    db.exec('ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; PRAGMA user_version = 3;');
     db.close();
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
@@ -106,11 +106,39 @@ describe('the run store', () => {
     assert.equal(store.getRun('r')!.steps[0]!.hint, 'check the key');
   });
 
+  it('brings a store from schema 4 up to date, taking every recorded `***` for a redacted secret', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store4 = new SqliteRunStore(path);
+    store4.startRun({ ...newRun('r'), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }, { stepId: 'b', fingerprint: 'f', dependsOn: [] }, { stepId: 'c', fingerprint: 'f', dependsOn: [] }] });
+    store4.recordStep('r', 'a', { status: 'succeeded', output: 'key=***' });
+    store4.recordStep('r', 'b', { status: 'succeeded', output: 'plain', properties: { headers: { 'set-cookie': '***' } } });
+    store4.recordStep('r', 'c', { status: 'succeeded', output: 'plain' });
+    store4.close();
+    const db = new DatabaseSync(path);
+    db.exec('ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; PRAGMA user_version = 4;');
+    db.close();
+
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    assert.deepEqual(store.getRun('r')!.steps.map((s) => [s.stepId, s.redacted]), [['a', true], ['b', true], ['c', false]]);
+  });
+
+  it('commits a run and the results it reused in one transaction', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    const other = new DatabaseSync(path, { readOnly: true });
+    t.after(() => other.close());
+    store.startRun({ ...newRun('r'), reused: [{ stepId: 'a', status: 'succeeded', output: 'kept', reused: true }] });
+    // Seen from another process the moment startRun returns: no later commit (and so no kill before it) is needed.
+    assert.deepEqual(other.prepare('SELECT step_id, output, reused FROM step_runs WHERE run_id = ?').all('r').map((r) => ({ ...r })), [{ step_id: 'a', output: '"kept"', reused: 1 }]);
+  });
+
   it('refuses a store written by a newer version, naming it', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
     const newer = new DatabaseSync(path);
     newer.exec('PRAGMA user_version = 99;');
     newer.close();
-    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 4\)/);
+    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 5\)/);
   });
 });

@@ -4,15 +4,21 @@
  * any instant (kill -9 included) leaves a consistent record. Several processes may share one file, and several
  * machines may (a store on a shared volume, a CI cache): a running run's process writes a heartbeat, so a run
  * whose machine or container is gone shows as interrupted instead of running forever.
+ *
+ * A failure of the file (locked by another process past the busy timeout, a full disk, damage) is one typed
+ * error naming the file and the cause (see errors.ts): thrown by the call that met it, or, for writes made in
+ * the background, given to `onError` and thrown by the next call.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { SetupError } from '../core/errors.ts';
+import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
 import type { TokenCount } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
+import { storeError, type StoreOperation } from './errors.ts';
 import type { NewRun, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
 
 const SCHEMA = `
@@ -51,9 +57,14 @@ CREATE TABLE IF NOT EXISTS step_runs (
   started_at INTEGER,
   finished_at INTEGER,
   reused INTEGER NOT NULL DEFAULT 0,
+  -- 1: a secret was replaced by *** in output or properties, so the row is not the step's real result and is
+  -- never reused
+  redacted INTEGER NOT NULL DEFAULT 0,
+  -- the whole of what \`error\` shows part of (an error response's body)
+  error_detail TEXT,
   PRIMARY KEY (run_id, step_id)
 );
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 `;
 /**
  * How each older schema is brought one version forward, in place. A store is migrated through every step
@@ -62,11 +73,19 @@ PRAGMA user_version = 4;
 const MIGRATIONS: Record<number, string> = {
   2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
   3: 'ALTER TABLE step_runs ADD COLUMN hint TEXT;',
+  // Which rows were redacted was not recorded before: any that shows `***` is taken to have been.
+  4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN error_detail TEXT; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
 };
 
 /** The longest a finished step's result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
+/** How long a write waits for another process's lock before it fails. */
+const BUSY_TIMEOUT_MS = 10_000;
+/** SQLite result codes (primary) this file acts on. */
+const PERM = 3;
+const READONLY = 8;
+const CANTOPEN = 14;
 /** How often a running run's process says it is alive. */
 const HEARTBEAT_MS = 5_000;
 /**
@@ -96,75 +115,150 @@ interface RunRow {
   steps_done: number;
 }
 
+export interface SqliteStoreOptions {
+  /** How often a running run's process says it is alive (default 5 s). */
+  heartbeatMs?: number;
+  /** How long to wait for another process's write lock before a write fails (default 10 s). */
+  busyTimeoutMs?: number;
+  /**
+   * `read`: this connection only reads (`runs`, `plan`). It takes no write lock, and works on a store it cannot
+   * write (a read-only file or folder): such a store is read as it is, without being migrated.
+   */
+  access?: 'read' | 'write';
+  /**
+   * A write that failed outside any call — a grouped commit of step results, a heartbeat — is reported here
+   * as a `store_failed` ConductorError (the CLI aborts the run on it), and thrown by the next `recordStep`
+   * or `finishRun`. Called at most once.
+   */
+  onError?: (error: ConductorError) => void;
+}
+
+type Row = (string | number | null)[];
+
 export class SqliteRunStore implements RunStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #host = hostname();
-  readonly #recordStep: StatementSync;
-  #pending: (string | number | null)[][] = [];
+  #recordStepStatement: StatementSync | undefined;
+  #pending: Row[] = [];
   #flushScheduled = false;
   #lastFlush = -Infinity;
   /** The runs this store started and has not finished: their heartbeat is ours to write. */
   readonly #owned = new Set<string>();
   readonly #heartbeatMs: number;
+  readonly #busyTimeoutMs: number;
+  readonly #onError: ((error: ConductorError) => void) | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
+  /**
+   * A write failed. Nothing more is written behind the caller's back (a locked file would stall the process for
+   * the busy timeout on every attempt); the results stay pending, and finishRun makes one last attempt.
+   */
+  #broken = false;
+  /** A failure of a background write that no call has thrown yet. */
+  #unreported: ConductorError | undefined;
+  /** A store failure has reached the caller (thrown or given to onError): later ones are the same story. */
+  #reported = false;
 
-  constructor(path: string, options: { heartbeatMs?: number } = {}) {
+  constructor(path: string, options: SqliteStoreOptions = {}) {
     this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
+    this.#onError = options.onError;
     this.path = path;
     try {
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-      this.#db = new DatabaseSync(path, { timeout: 10_000 });
-      this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+      this.#db = options.access === 'read' && path !== ':memory:' && existsSync(path) ? this.#openForReading() : this.#openForWriting();
+    } catch (error) {
+      throw this.#error('open', error);
+    }
+  }
+
+  #openForWriting(): DatabaseSync {
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    const db = new DatabaseSync(this.path, { timeout: this.#busyTimeoutMs });
+    try {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
       // Read and brought up to date under the write lock: two processes opening an older store at once
       // migrate it once.
-      this.#transaction(() => {
-        const { user_version: version } = this.#db.prepare('PRAGMA user_version').get() as { user_version: number };
+      transaction(db, () => {
+        const version = schemaVersion(db);
         // Version 0 is a new file. Any other needs every step from its version to ours.
         const pending = version === 0 ? [] : Array.from({ length: Math.max(0, SCHEMA_VERSION - version) }, (_, k) => MIGRATIONS[version + k]);
-        if (version > SCHEMA_VERSION || pending.includes(undefined)) {
-          throw new Error(`it was written by ${version > SCHEMA_VERSION ? 'a newer' : 'another'} version of Conductor (schema ${version}, this one reads ${SCHEMA_VERSION})`);
-        }
-        this.#db.exec(`${pending.join(' ')} ${SCHEMA}`);
+        if (version > SCHEMA_VERSION || pending.includes(undefined)) throw unreadable(version);
+        db.exec(`${pending.join(' ')} ${SCHEMA}`);
       });
+      return db;
     } catch (error) {
-      throw new SetupError('store_unavailable', `cannot open the run store ${path}: ${(error as Error).message}`, {
-        hint: 'set CONDUCTOR_HOME or --store to a writable place, or run with --no-store',
-        cause: error,
-      });
+      db.close();
+      throw error;
     }
-    this.#recordStep = this.#db.prepare(
-      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, attempts, started_at, finished_at, reused, run_id, step_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+  }
+
+  /**
+   * Read-only: no write lock is taken, so listing runs neither waits for a run that is writing nor needs a
+   * writable file. A store of an older schema is migrated when it can be written, and read as it is when not
+   * (every schema this version migrates from reads the same way, missing columns reading as their defaults).
+   */
+  #openForReading(): DatabaseSync {
+    let db = new DatabaseSync(this.path, { readOnly: true, timeout: this.#busyTimeoutMs });
+    let version: number;
+    try {
+      version = schemaVersion(db);
+    } catch (error) {
+      db.close();
+      if (!hasCode(error, CANTOPEN, READONLY)) throw error;
+      // A WAL store in a folder this process cannot write, without its -wal and -shm files: SQLite reads it only
+      // as immutable (what was checkpointed; a store closed cleanly has nothing else).
+      db = new DatabaseSync(new URL(`${pathToFileURL(this.path).href}?immutable=1`), { readOnly: true });
+      version = schemaVersion(db);
+    }
+    if (version > SCHEMA_VERSION || (version < SCHEMA_VERSION && version > 0 && MIGRATIONS[version] === undefined)) {
+      db.close();
+      throw unreadable(version);
+    }
+    if (version === SCHEMA_VERSION) return db;
+    try {
+      const writable = this.#openForWriting();
+      db.close();
+      return writable;
+    } catch (error) {
+      if (version === 0 || !hasCode(error, READONLY, CANTOPEN, PERM)) {
+        db.close();
+        throw error;
+      }
+      return db;
+    }
+  }
+
+  /** Prepared on first use: a store read as it is (an older schema) has no `redacted` column to write. */
+  get #recordStep(): StatementSync {
+    return (this.#recordStepStatement ??= this.#db.prepare(
+      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, run_id, step_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ));
   }
 
   startRun(run: NewRun): void {
-    // One row: the steps themselves are a JSON list here, and get rows of their own as they finish.
+    this.#check();
+    // One row: the steps themselves are a JSON list here, and get rows of their own as they finish. Steps a
+    // resume takes from an earlier run are written in the same transaction: a process killed at any instant
+    // leaves either no run or the run with everything it reused.
     const steps = JSON.stringify(run.steps.map((s) => ({ id: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn })));
-    this.#db
-      .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps);
+    this.#write(() =>
+      transaction(this.#db, () => {
+        this.#db
+          .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps);
+        for (const { stepId, ...result } of run.reused ?? []) this.#recordStep.run(...stepRow(run.id, stepId, result));
+      }),
+    );
     this.#owned.add(run.id);
     // Unref'd: the run keeps the process alive, never the heartbeat.
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref();
   }
 
   recordStep(runId: string, stepId: string, r: StepResult): void {
-    this.#pending.push([
-      r.status,
-      r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
-      r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
-      r.error ?? null,
-      r.errorCode ?? null,
-      r.hint ?? null,
-      r.attempts ?? null,
-      r.startedAt ?? null,
-      r.finishedAt ?? null,
-      r.reused ? 1 : 0,
-      runId,
-      stepId,
-    ]);
+    this.#pending.push(stepRow(runId, stepId, r));
+    this.#check();
+    if (this.#broken) return;
     // Group commit. A result is committed at the end of the event-loop turn it arrived in, unless the last
     // commit was under COMMIT_EVERY_MS ago: then with everything else that arrives until that much has
     // passed. Steps that take seconds are each committed at once; a fan-out of thousands of short steps
@@ -172,33 +266,80 @@ export class SqliteRunStore implements RunStore {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     const wait = this.#lastFlush + COMMIT_EVERY_MS - performance.now();
-    if (wait <= 0) setImmediate(() => this.flush());
-    else setTimeout(() => this.flush(), wait).unref();
+    if (wait <= 0) setImmediate(() => this.#flushInBackground());
+    else setTimeout(() => this.#flushInBackground(), wait).unref();
   }
 
   /** Commits the results recorded so far (also done by finishRun and close). */
   flush(): void {
     this.#flushScheduled = false;
     if (this.#pending.length === 0) return;
-    this.#lastFlush = performance.now();
+    try {
+      this.#commit();
+    } catch (error) {
+      throw this.#error('write', error);
+    }
+  }
+
+  #flushInBackground(): void {
+    this.#flushScheduled = false;
+    if (this.#broken) return;
+    try {
+      this.flush();
+    } catch (error) {
+      this.#failedInBackground(error as ConductorError);
+    }
+  }
+
+  /**
+   * Commits the pending results, and `also` in the same transaction. On failure they stay pending, ahead of
+   * anything recorded since (a later row for the same step wins), for one more attempt by finishRun.
+   */
+  #commit(also?: () => void): void {
     const batch = this.#pending;
     this.#pending = [];
-    this.#transaction(() => {
-      for (const row of batch) this.#recordStep.run(...row);
-    });
+    this.#lastFlush = performance.now();
+    try {
+      transaction(this.#db, () => {
+        for (const row of batch) this.#recordStep.run(...row);
+        also?.();
+      });
+    } catch (error) {
+      this.#pending = [...batch, ...this.#pending];
+      this.#broken = true;
+      throw error;
+    }
   }
 
   finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void {
-    this.flush();
-    this.#db.prepare('UPDATE runs SET status = ?, error = ?, finished_at = ?, outputs = ? WHERE id = ?').run(result.status, result.error ?? null, result.finishedAt, JSON.stringify(result.outputs), runId);
     this.#owned.delete(runId);
     if (this.#owned.size === 0) this.#stopHeartbeat();
+    // The results still pending and the outcome, together; after a failed write this is the one more attempt
+    // that writes whatever can still be written.
+    try {
+      this.#commit(() => {
+        this.#db.prepare('UPDATE runs SET status = ?, error = ?, finished_at = ?, outputs = ? WHERE id = ?').run(result.status, result.error ?? null, result.finishedAt, JSON.stringify(result.outputs), runId);
+      });
+    } catch (error) {
+      this.#broken = true;
+      // Already told: the run is failing because of this store; a second message would say the same.
+      if (this.#reported && !this.#unreported) return;
+      this.#unreported = undefined;
+      throw this.#raise(this.#error('write', error));
+    }
+    this.#check();
   }
 
   #beat(): void {
+    if (this.#broken) return;
     const now = Date.now();
-    const update = this.#db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
-    for (const id of this.#owned) update.run(now, id);
+    try {
+      const update = this.#db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
+      for (const id of this.#owned) update.run(now, id);
+    } catch (error) {
+      this.#broken = true;
+      this.#failedInBackground(this.#error('write', error));
+    }
   }
 
   #stopHeartbeat(): void {
@@ -206,44 +347,92 @@ export class SqliteRunStore implements RunStore {
     this.#heartbeat = undefined;
   }
 
+  /** Timers cannot throw to anyone: the failure goes to onError now and to the next call that can throw. */
+  #failedInBackground(error: ConductorError): void {
+    this.#broken = true;
+    if (this.#reported || this.#unreported) return;
+    this.#unreported = error;
+    if (this.#onError) {
+      this.#reported = true;
+      this.#onError(error);
+    }
+  }
+
+  /** Throws a background failure that no call has thrown yet. */
+  #check(): void {
+    const error = this.#unreported;
+    if (!error) return;
+    this.#unreported = undefined;
+    throw this.#raise(error);
+  }
+
+  #raise(error: ConductorError): ConductorError {
+    this.#reported = true;
+    return error;
+  }
+
+  #write(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      throw this.#raise(this.#error('write', error));
+    }
+  }
+
+  /** A read sees every result recorded so far (committed first, unless writing has failed). */
+  #read<T>(work: () => T): T {
+    if (!this.#broken) this.#write(() => this.flush());
+    try {
+      return work();
+    } catch (error) {
+      throw this.#raise(this.#error('read', error));
+    }
+  }
+
+  #error(operation: StoreOperation, error: unknown): ConductorError {
+    return storeError(this.path, operation, error, this.#busyTimeoutMs);
+  }
+
   listRuns(limit = 20): RunRecord[] {
-    this.flush();
-    const rows = this.#db
-      .prepare(`${RUNS_WITH_PROGRESS} ORDER BY started_at DESC, rowid DESC LIMIT ?`)
-      .all(limit) as unknown as RunRow[];
-    return rows.map((row) => this.#toRun(row));
+    return this.#read(() => {
+      const rows = this.#db.prepare(`${RUNS_WITH_PROGRESS} ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(limit) as unknown as RunRow[];
+      return rows.map((row) => this.#toRun(row));
+    });
   }
 
   getRun(id: string): { run: RunRecord; steps: StepRecord[] } | undefined {
-    this.flush();
     // A unique prefix is enough, as with git commits.
-    const rows = this.#db
-      .prepare(`${RUNS_WITH_PROGRESS} WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`)
-      .all(`${id.replace(/[%_]/g, '')}%`) as unknown as RunRow[];
+    const rows = this.#read(() => this.#db.prepare(`${RUNS_WITH_PROGRESS} WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`).all(`${id.replace(/[%_]/g, '')}%`) as unknown as RunRow[]);
     if (rows.length === 0) return undefined;
     if (rows.length > 1 && rows[0]!.id !== id) throw new SetupError('ambiguous_run', `more than one run starts with \`${id}\``, { hint: 'give more of the id' });
-    const run = this.#toRun(rows[0]!);
-    const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
-    const planned = JSON.parse(rows[0]!.steps) as { id: string; fingerprint: string; dependsOn: string[] }[];
-    const steps = planned.map((p, position): StepRecord => {
-      const s = finished.get(p.id);
-      const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn };
-      if (!s) return { ...base, status: 'pending', reused: false };
-      return {
-        ...base,
-        status: s['status'] as StepRecord['status'],
-        ...(s['output'] === null ? {} : { output: JSON.parse(String(s['output'])) }),
-        ...(s['properties'] === null ? {} : { properties: JSON.parse(String(s['properties'])) }),
-        ...(s['error'] === null ? {} : { error: String(s['error']) }),
-        ...(s['error_code'] === null ? {} : { errorCode: String(s['error_code']) }),
-        ...(s['hint'] === null ? {} : { hint: String(s['hint']) }),
-        ...(s['attempts'] === null ? {} : { attempts: Number(s['attempts']) }),
-        ...(s['started_at'] === null ? {} : { startedAt: Number(s['started_at']) }),
-        ...(s['finished_at'] === null ? {} : { finishedAt: Number(s['finished_at']) }),
-        reused: s['reused'] === 1,
-      };
+    return this.#read(() => {
+      const run = this.#toRun(rows[0]!);
+      const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
+      const planned = JSON.parse(rows[0]!.steps) as { id: string; fingerprint: string; dependsOn: string[] }[];
+      const steps = planned.map((p, position): StepRecord => {
+        const s = finished.get(p.id);
+        const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn };
+        if (!s) return { ...base, status: 'pending', reused: false, redacted: false };
+        return {
+          ...base,
+          status: s['status'] as StepRecord['status'],
+          ...(s['output'] === null ? {} : { output: JSON.parse(String(s['output'])) }),
+          ...(s['properties'] === null ? {} : { properties: JSON.parse(String(s['properties'])) }),
+          ...(s['error'] === null ? {} : { error: String(s['error']) }),
+          ...(s['error_code'] === null ? {} : { errorCode: String(s['error_code']) }),
+          ...(s['hint'] == null ? {} : { hint: String(s['hint']) }),
+          ...(s['error_detail'] == null ? {} : { errorDetail: String(s['error_detail']) }),
+          ...(s['attempts'] === null ? {} : { attempts: Number(s['attempts']) }),
+          ...(s['started_at'] === null ? {} : { startedAt: Number(s['started_at']) }),
+          ...(s['finished_at'] === null ? {} : { finishedAt: Number(s['finished_at']) }),
+          reused: s['reused'] === 1,
+          // A store read as it is, from before schema 5, has no such column: whether it held a secret is
+          // unknown, and is taken as yes (it runs again rather than feed `***` on).
+          redacted: s['redacted'] === undefined ? /\*\*\*/.test(`${s['output']}${s['properties']}`) : s['redacted'] === 1,
+        };
+      });
+      return { run, steps };
     });
-    return { run, steps };
   }
 
   durations(workflow: string, runs = 5): Map<string, number> {
@@ -263,27 +452,38 @@ export class SqliteRunStore implements RunStore {
    * grouped by fingerprint; `pick` sees the named columns only (outputs can be large, and are not read).
    */
   #samples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T): Map<string, T[]> {
-    this.flush();
-    const recent = this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
-    const samples = new Map<string, T[]>();
-    const rows = this.#db.prepare(`SELECT step_id, ${columns} FROM step_runs WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND ${where}`);
-    for (const run of recent) {
-      const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, s.fingerprint]));
-      for (const row of rows.all(run.id) as Record<string, unknown>[]) {
-        const fingerprint = fingerprints.get(String(row['step_id']));
-        if (fingerprint === undefined) continue;
-        const list = samples.get(fingerprint);
-        if (list) list.push(pick(row));
-        else samples.set(fingerprint, [pick(row)]);
+    return this.#read(() => {
+      const recent = this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
+      const samples = new Map<string, T[]>();
+      const rows = this.#db.prepare(`SELECT step_id, ${columns} FROM step_runs WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND ${where}`);
+      for (const run of recent) {
+        const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, s.fingerprint]));
+        for (const row of rows.all(run.id) as Record<string, unknown>[]) {
+          const fingerprint = fingerprints.get(String(row['step_id']));
+          if (fingerprint === undefined) continue;
+          const list = samples.get(fingerprint);
+          if (list) list.push(pick(row));
+          else samples.set(fingerprint, [pick(row)]);
+        }
       }
-    }
-    return samples;
+      return samples;
+    });
   }
 
+  /**
+   * Commits what is pending and closes the file. After a failed write there is no further attempt here (finishRun
+   * made it): on a locked file each one would stall the process for the busy timeout.
+   */
   close(): void {
-    this.flush();
     this.#stopHeartbeat();
-    this.#db.close();
+    try {
+      if (!this.#broken) this.flush();
+    } catch (error) {
+      // A failure already told is not told again (close runs in `finally` blocks, after the first error).
+      if (!this.#reported || this.#unreported) throw error;
+    } finally {
+      if (this.#db.isOpen) this.#db.close();
+    }
   }
 
   #toRun(row: RunRow): RunRecord {
@@ -313,7 +513,8 @@ export class SqliteRunStore implements RunStore {
    * and no guess about other machines.
    */
   #ownerAlive(row: RunRow): boolean {
-    const fresh = row.heartbeat_at === null || Date.now() - row.heartbeat_at < STALE_AFTER_MS;
+    // `== null`: a store of schema 2 read as it is has no heartbeat column at all.
+    const fresh = row.heartbeat_at == null || Date.now() - row.heartbeat_at < STALE_AFTER_MS;
     if (row.host !== this.#host) return fresh;
     try {
       process.kill(row.pid, 0);
@@ -322,15 +523,53 @@ export class SqliteRunStore implements RunStore {
     }
     return fresh;
   }
+}
 
-  #transaction(work: () => void): void {
-    this.#db.exec('BEGIN IMMEDIATE');
+function schemaVersion(db: DatabaseSync): number {
+  return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+}
+
+function unreadable(version: number): Error {
+  return new Error(`it was written by ${version > SCHEMA_VERSION ? 'a newer' : 'another'} version of Conductor (schema ${version}, this one reads ${SCHEMA_VERSION})`);
+}
+
+function hasCode(error: unknown, ...codes: number[]): boolean {
+  const code = (error as { errcode?: unknown })?.errcode;
+  return typeof code === 'number' && codes.includes(code & 0xff);
+}
+
+function transaction(db: DatabaseSync, work: () => void): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    work();
+    db.exec('COMMIT');
+  } catch (error) {
+    // A COMMIT that failed on a full disk or an I/O error has already rolled back: ROLLBACK then fails with
+    // "cannot rollback - no transaction is active", and must not replace the error that says what happened.
     try {
-      work();
-      this.#db.exec('COMMIT');
-    } catch (error) {
-      this.#db.exec('ROLLBACK');
-      throw error;
+      if (db.isTransaction) db.exec('ROLLBACK');
+    } catch {
+      // the first error is the one to report
     }
+    throw error;
   }
+}
+
+function stepRow(runId: string, stepId: string, r: StepResult): Row {
+  return [
+    r.status,
+    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
+    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
+    r.error ?? null,
+    r.errorCode ?? null,
+    r.hint ?? null,
+    r.errorDetail ?? null,
+    r.attempts ?? null,
+    r.startedAt ?? null,
+    r.finishedAt ?? null,
+    r.reused ? 1 : 0,
+    r.redacted ? 1 : 0,
+    runId,
+    stepId,
+  ];
 }

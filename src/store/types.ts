@@ -46,6 +46,11 @@ export interface NewRun {
   startedAt: number;
   resumedFrom?: string;
   steps: { stepId: string; fingerprint: string; dependsOn: string[] }[];
+  /**
+   * Results a resume takes from an earlier run, written in the same transaction as the run: a run is never
+   * recorded without the steps it reused.
+   */
+  reused?: (StepResult & { stepId: string })[];
 }
 
 export interface StepResult {
@@ -59,15 +64,30 @@ export interface StepResult {
   errorCode?: string;
   /** What to do about the error (`check OPENAI_API_KEY`, …). */
   hint?: string;
+  /** The whole of what `error` shows part of (an error response's body). */
+  errorDetail?: string;
   attempts?: number;
   startedAt?: number;
   finishedAt?: number;
   reused?: boolean;
+  /**
+   * Something was redacted from `output` or `properties` before they were stored: they hold `***` where the
+   * step's result held a secret, so they must never stand in for running the step (resume, a cache).
+   */
+  redacted?: boolean;
 }
 
+/**
+ * Every method that fails on the store itself throws a ConductorError with code `store_failed` (or
+ * `store_unavailable` when the store cannot be opened) naming the store and the cause.
+ */
 export interface RunStore {
   startRun(run: NewRun): void;
-  /** Records one step's result, called the moment the step finishes; durable within a few milliseconds. */
+  /**
+   * Records one step's result, called the moment the step finishes; durable within a few milliseconds. A write
+   * made after this returns that fails is thrown by the next call (and may be reported sooner, see
+   * SqliteStoreOptions.onError).
+   */
   recordStep(runId: string, stepId: string, result: StepResult): void;
   finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void;
   /** Newest first. */

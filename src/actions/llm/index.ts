@@ -54,6 +54,13 @@ export const llmAction: ActionDefinition<LlmInput> = {
     const problem = missingKey(endpointFor(model.provider, ctx.env));
     return problem ? { message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } : undefined;
   },
+  // The model and endpoint a step runs with once defaults apply (part of its fingerprint). A templated model is
+  // covered by the template and its input values. Minimal: the llm work may widen it.
+  identity(block, ctx) {
+    if (block['model'] === undefined && 'model' in block) return undefined;
+    const model = resolveModel(typeof block['model'] === 'string' ? block['model'] : undefined, ctx.defaults.model, ctx.env);
+    return { model: model.id, ...(model.provider === 'echo' ? {} : { endpoint: endpointFor(model.provider, ctx.env).baseURL }) };
+  },
   async run(input, ctx) {
     const model: ModelRef = resolveModel(input.model, ctx.defaults.model, ctx.env);
     if (model.provider === 'echo') {

@@ -4,9 +4,10 @@ import { UsageError } from '../../core/errors.ts';
 import { loadWorkflow } from '../../definition/load.ts';
 import type { WorkflowSpec } from '../../definition/types.ts';
 import { resolveInputs } from '../../scheduler/inputs.ts';
-import { stepFingerprint } from '../../store/fingerprint.ts';
+import { builtinActions } from '../../actions/builtin.ts';
+import { prepareFingerprints, preflightContext } from '../../store/fingerprint.ts';
 import { stepHistory, type StepHistory } from '../../store/history.ts';
-import { storePath } from '../../store/home.ts';
+import { storeOptions, storePath } from '../../store/home.ts';
 import { describePlan, planDot, planJson, planMermaid, planText } from '../../views/plan.ts';
 import { displayPath, printWarnings } from '../diagnostics.ts';
 import { INPUT_OPTION, parseInputs, parseLimit } from '../options.ts';
@@ -34,7 +35,7 @@ export const planCommand: Command = {
     printWarnings(spec, io);
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
-    const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, values, io);
+    const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, limit, values, io);
     const view = describePlan(spec, limit, history);
     view.workflow = displayPath(view.workflow, io.cwd);
     const render = { text: () => planText(view, path), json: () => planJson(view), mermaid: () => planMermaid(view), dot: () => planDot(view) }[format as (typeof FORMATS)[number]];
@@ -44,13 +45,15 @@ export const planCommand: Command = {
 };
 
 /** What the steps took in earlier runs of this workflow; nothing (and no store opened) if none were recorded. */
-async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknown>, values: Record<string, unknown>, io: CliIO): Promise<StepHistory | undefined> {
+async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknown>, limit: number | undefined, values: Record<string, unknown>, io: CliIO): Promise<StepHistory | undefined> {
   const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
   if (!existsSync(path)) return undefined;
   const { SqliteRunStore } = await import('../../store/sqlite.ts');
-  const store = new SqliteRunStore(path);
+  const store = new SqliteRunStore(path, { ...storeOptions(io.env), access: 'read' });
   try {
-    return stepHistory(store, spec, spec.steps.map((step) => stepFingerprint(step, inputs)));
+    // Matched as `run` records them (no --model here: config.model, else CONDUCTOR_MODEL).
+    const ctx = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
+    return stepHistory(store, spec, prepareFingerprints(spec, inputs, ctx, builtinActions()));
   } finally {
     store.close();
   }

@@ -4,7 +4,7 @@ import { resolveInputs } from '../../scheduler/inputs.ts';
 import { contentHash } from '../../store/fingerprint.ts';
 import { planResume } from '../../store/resume.ts';
 import { displayPath } from '../diagnostics.ts';
-import { execute, openStore, RUN_OPTIONS } from '../execute.ts';
+import { execute, openStore, RUN_OPTIONS, runFingerprints } from '../execute.ts';
 import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
@@ -30,15 +30,17 @@ export const resumeCommand: Command = {
     // The original inputs, with any given now on top.
     const given = { ...record.run.inputs, ...(await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd)) };
     const inputs = resolveInputs(spec, given);
-    const plan = planResume(spec, record, inputs, values['from'] as string | undefined);
+    // Computed once: the plan, the record of the new run and its duration estimates all match by them.
+    const fingerprints = runFingerprints(spec, inputs, values, io);
+    const plan = planResume(spec, record, fingerprints, values['from'] as string | undefined);
     const style = createStyle(io.stderr, io.env);
     const lines = [`${style.bold('resuming')} run ${record.run.id} (${record.run.status}) of ${displayPath(record.run.workflow, io.cwd)}`];
     if (contentHash(spec.source) !== record.run.workflowHash) lines.push('  the workflow file changed since that run');
     const reused = spec.steps.filter((s) => s.id in plan.reuse).map((s) => s.id);
     lines.push(`  reused: ${reused.length ? reused.join(', ') : 'nothing'}`);
-    const why = { changed: 'changed', new: 'new step', upstream: 'a step it depends on re-runs', from: '--from' } as const;
+    const why = { changed: 'changed', new: 'new step', secret: 'its recorded output held a secret', upstream: 'a step it depends on re-runs', from: '--from' } as const;
     for (const c of plan.changed) lines.push(`  re-run: ${c.stepId} (${why[c.reason]})`);
     if (plan.remaining.length) lines.push(`  to run: ${plan.remaining.join(', ')}`);
-    return execute({ spec, inputs, values, io, reuse: plan.reuse, resumedFrom: record.run.id, preface: lines.join('\n') + '\n' });
+    return execute({ spec, inputs, values, io, reuse: plan.reuse, resumedFrom: record.run.id, fingerprints, preface: lines.join('\n') + '\n' });
   },
 };

@@ -22,7 +22,8 @@ export const runsCommand: Command = {
   async run({ values, positionals }, io) {
     const json = values['json'] === true;
     const style = createStyle(io.stdout, io.env);
-    const store = openStore(values, io);
+    // Read-only: listing works while a run writes, and on a store this user cannot write.
+    const store = openStore(values, io, { access: 'read' });
     try {
       if (positionals[0] === 'show') {
         if (positionals.length !== 2) throw new UsageError('expected one run id', { hint: 'conductor runs show <run-id>' });
