@@ -71,6 +71,7 @@ export class AdaptiveLimiter {
         signal,
         onAbort: () => {
           this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          this.#disarmIfIdle();
           reject(signal.reason);
         },
       };
@@ -115,10 +116,16 @@ export class AdaptiveLimiter {
         this.#pump();
       });
     }
+    this.#disarmIfIdle();
     this.#schedule(now);
   }
 
-  /** Wake up when a pause ends or a token arrives, if someone is waiting for it. */
+  /**
+   * Wake up when a pause ends or a token arrives, if someone is waiting for it. The timer is not unref'd: a
+   * call waiting here is work in progress, and the process must stay alive for it (an unref'd timer let Node
+   * exit mid-run, code 13, as soon as every call was waiting). It never outlives its waiters instead: when the
+   * last one is served or aborted, it is cleared.
+   */
   #schedule(now: number): void {
     if (this.#timer || this.#waiters.length === 0 || this.inFlight >= Math.floor(this.limit)) return;
     const at = Math.max(this.pausedUntil, this.#nextTokenAt());
@@ -127,7 +134,17 @@ export class AdaptiveLimiter {
       this.#timer = undefined;
       this.#pump();
     }, at - now);
-    this.#timer.unref?.();
+  }
+
+  #disarmIfIdle(): void {
+    if (this.#timer === undefined || this.#waiters.length > 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Calls waiting for a slot, a token or the end of a pause. */
+  get waiting(): number {
+    return this.#waiters.length;
   }
 
   #feedback(feedback: CallFeedback, startedAt: number): void {
