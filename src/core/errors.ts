@@ -32,6 +32,11 @@ export interface ConductorErrorOptions {
   retryAfterMs?: number;
   /** The failure was a rate limit (HTTP 429): retried patiently, and it slows the provider's concurrency. */
   rateLimited?: boolean;
+  /**
+   * The whole text the one-line message was cut from (an error page's body, a model's last answer), for
+   * machine-readable output; messages stay one line.
+   */
+  detail?: string;
   cause?: unknown;
 }
 
@@ -41,6 +46,7 @@ export class ConductorError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly rateLimited: boolean;
+  readonly detail: string | undefined;
 
   constructor(code: string, message: string, options: ConductorErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -50,6 +56,7 @@ export class ConductorError extends Error {
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
     this.rateLimited = options.rateLimited ?? false;
+    this.detail = options.detail;
   }
 }
 
