@@ -62,7 +62,8 @@ describe('waiting keeps the process alive until the call is made', () => {
 
   it('a provider saying no requests are left until its reset', async (t) => {
     const model = 'exhausted';
-    const headers = () => ({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '300ms' });
+    // b starts within milliseconds of a's answer; a reset a second away leaves it waiting even on a busy machine.
+    const headers = () => ({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1s' });
     const r = await conduct(t, model, { headers }, `steps:\n${step('a', model, 'one')}${step('b', model, 'after ${steps.a.output}')}`);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /b rate limited: waiting for the provider/);
