@@ -38,8 +38,8 @@ export interface ConductorErrorOptions {
   /** The failure was a rate limit (HTTP 429): retried patiently, and it slows the provider's concurrency. */
   rateLimited?: boolean;
   /**
-   * The whole of what explains the failure when the message shows only part of it (an error response's
-   * body, of which the message keeps the first line): kept in `--json` and the run store.
+   * The whole text the one-line message was cut from (an error page's body, a model's last answer): kept
+   * in `--json` and the run store, redacted like everything else; messages stay one line.
    */
   detail?: string;
   cause?: unknown;

@@ -3,27 +3,89 @@
  * `--version`, `validate`) never load provider code. The SDK's own retries are off: retries, backoff and
  * rate limits are the engine's, so they follow the step's policy and never outlive the run.
  */
-import { APICallError, generateText, jsonSchema, Output, streamText, type LanguageModel } from 'ai';
+import { generateText, jsonSchema, NoObjectGeneratedError, Output, streamText, type LanguageModel, type ModelMessage } from 'ai';
 import type { ActionContext, ActionResult } from '../actions/types.ts';
 import type { LlmInput } from '../actions/llm/index.ts';
-import { ConductorError, networkFailure, StepFailedError } from '../core/errors.ts';
-import { retryAfterMs } from '../core/retry.ts';
+import { StepFailedError } from '../core/errors.ts';
+import type { TokenCount } from '../core/report.ts';
+import { cappedFetch } from './answer-cap.ts';
 import { endpointFor, missingKey, type Endpoint } from './endpoint.ts';
+import { explain } from './failure.ts';
+import { answerCheck, type AnswerCheck } from './json-schema.ts';
 import { AdaptiveLimiter, type CallFeedback } from './limiter.ts';
 import type { ModelRef } from './model.ts';
+
+/** One call's answer: its text, and with a `schema` the parsed value (undefined when it was not JSON). */
+interface Answer {
+  text: string;
+  parsed?: { value: unknown } | { error: string };
+  usage: TokenCount;
+  finishReason: string;
+}
 
 export async function generate(model: ModelRef, input: LlmInput, ctx: ActionContext): Promise<ActionResult> {
   if (model.provider === 'echo') throw new Error('echo is answered by the llm action itself');
   const endpoint = endpointFor(model.provider, ctx.env);
   const keyProblem = missingKey(endpoint);
   if (keyProblem) throw keyProblem;
+  if (!input.schema) {
+    const answer = await call(model, endpoint, input, [{ role: 'user', content: input.prompt }], ctx);
+    return result(model, answer.text, [answer]);
+  }
+  return structured(model, endpoint, input, input.schema, ctx);
+}
+
+/**
+ * A `schema` step: the answer is checked against the schema. A mismatch is given back to the model once, with
+ * what was wrong; a second mismatch fails the step, naming the first offending path.
+ */
+async function structured(model: ModelRef, endpoint: Endpoint, input: LlmInput, schema: Record<string, unknown>, ctx: ActionContext): Promise<ActionResult> {
+  let check: AnswerCheck;
+  try {
+    check = answerCheck(schema, ctx.runScope);
+  } catch (error) {
+    throw explain(error, model, endpoint, ctx.stepId);
+  }
+  const messages: ModelMessage[] = [{ role: 'user', content: input.prompt }];
+  const first = await call(model, endpoint, input, messages, ctx, schema);
+  const firstProblem = mismatch(first, check);
+  if (firstProblem === undefined) return result(model, (first.parsed as { value: unknown }).value, [first]);
+  messages.push(
+    { role: 'assistant', content: first.text },
+    { role: 'user', content: `Your ${firstProblem}. Answer again with only the corrected JSON.` },
+  );
+  const second = await call(model, endpoint, input, messages, ctx, schema);
+  const secondProblem = mismatch(second, check);
+  if (secondProblem === undefined) return result(model, (second.parsed as { value: unknown }).value, [first, second]);
+  throw new StepFailedError(ctx.stepId, 'schema_mismatch', `${model.id}: the ${secondProblem} (also when asked again with the error)`, {
+    hint: 'say in the prompt what each field must hold, or loosen the step’s `schema`',
+    detail: second.text,
+  });
+}
+
+/** What is wrong with an answer ("answer does not match …"), as the model is told it; undefined when nothing is. */
+function mismatch(answer: Answer, check: AnswerCheck): string | undefined {
+  const parsed = answer.parsed;
+  if (!parsed || 'error' in parsed) return `answer is not JSON (${parsed && 'error' in parsed ? parsed.error : 'empty'})`;
+  const problem = check(parsed.value);
+  return problem === undefined ? undefined : `answer does not match the JSON Schema: ${problem}`;
+}
+
+function result(model: ModelRef, output: unknown, answers: readonly Answer[]): ActionResult {
+  const usage = answers.reduce((sum, a) => ({ inputTokens: sum.inputTokens + a.usage.inputTokens, outputTokens: sum.outputTokens + a.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 });
+  return { output, properties: { model: model.id, usage, finishReason: answers.at(-1)!.finishReason } };
+}
+
+/** One request to the provider, through its limiter: it waits its turn, and tells the limiter how it went. */
+async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messages: ModelMessage[], ctx: ActionContext, schema?: Record<string, unknown>): Promise<Answer> {
   const limiter = limiterFor(endpoint, ctx);
-  const release = await limiter.acquire(ctx.signal, (reason, untilMs) => ctx.notify({ type: 'waiting', reason, untilMs }));
+  // Time queued behind the provider's limits is not the step's running time: its timeout does not count it.
+  const release = await ctx.untimed(limiter.acquire(ctx.signal, (reason, untilMs) => ctx.notify({ type: 'waiting', reason, untilMs })));
   let feedback: CallFeedback = { rateLimited: false };
   try {
     const common = {
       model: await modelFor(model, endpoint, ctx),
-      prompt: input.prompt,
+      messages,
       ...(input.system === undefined ? {} : { instructions: input.system }),
       ...(input.temperature === undefined ? {} : { temperature: input.temperature }),
       ...(input.maxTokens === undefined ? {} : { maxOutputTokens: input.maxTokens }),
@@ -33,39 +95,43 @@ export async function generate(model: ModelRef, input: LlmInput, ctx: ActionCont
       // events copied for integrations) cost ~10 % of a call's CPU with nothing listening.
       telemetry: { isEnabled: false },
     };
-    let output: unknown;
-    let usage: { inputTokens?: number | undefined; outputTokens?: number | undefined };
-    let finishReason: string;
+    let answer: Answer;
     let headers: Record<string, string> | undefined;
-    if (input.schema || !input.stream) {
-      const structured = input.schema ? { output: Output.object({ schema: jsonSchema(input.schema as Parameters<typeof jsonSchema>[0]) }) } : {};
-      const result = await generateText({ ...common, ...structured });
-      output = input.schema ? result.output : result.text;
-      usage = result.usage;
-      finishReason = result.finishReason;
-      headers = result.response.headers;
+    if (schema) {
+      try {
+        // Asks for structured output (the provider's JSON mode); the answer is checked here, not by the SDK.
+        const output = Output.object({ schema: jsonSchema(schema as Parameters<typeof jsonSchema>[0]) });
+        const r = await generateText({ ...common, output });
+        answer = { text: r.text || JSON.stringify(r.output), parsed: { value: r.output }, usage: tokens(r.usage), finishReason: r.finishReason };
+        headers = r.response.headers;
+      } catch (error) {
+        // Not JSON: an answer all the same, which the model gets a chance to correct.
+        if (!NoObjectGeneratedError.isInstance(error)) throw error;
+        const why = ((error.cause as Error | undefined)?.message ?? error.message).split('\n')[0]!;
+        answer = { text: error.text ?? '', parsed: { error: why }, usage: tokens(error.usage), finishReason: error.finishReason ?? 'unknown' };
+        headers = error.response?.headers;
+      }
+    } else if (!input.stream) {
+      const r = await generateText(common);
+      answer = { text: r.text, usage: tokens(r.usage), finishReason: r.finishReason };
+      headers = r.response.headers;
     } else {
       // Streaming: the answer arrives as it is written; a cancelled run closes the connection mid-answer.
       // Errors arrive as stream parts and are handled below; the SDK's default would print them.
-      const result = streamText({ ...common, onError: () => {} });
+      const r = streamText({ ...common, onError: () => {} });
       let text = '';
       let failure: unknown;
-      for await (const part of result.fullStream) {
+      for await (const part of r.fullStream) {
         if (part.type === 'text-delta') text += part.text;
         else if (part.type === 'error') failure = part.error;
       }
       if (failure !== undefined) throw failure;
       ctx.signal.throwIfAborted();
-      output = text;
-      usage = await result.totalUsage;
-      finishReason = await result.finishReason;
-      headers = (await result.response).headers;
+      answer = { text, usage: tokens(await r.totalUsage), finishReason: await r.finishReason };
+      headers = (await r.response).headers;
     }
     feedback = { rateLimited: false, ...(headers ? { headers } : {}) };
-    return {
-      output,
-      properties: { model: model.id, usage: { inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 }, finishReason },
-    };
+    return answer;
   } catch (error) {
     if (ctx.signal.aborted) throw error;
     const failure = explain(error, model, endpoint, ctx.stepId);
@@ -74,6 +140,10 @@ export async function generate(model: ModelRef, input: LlmInput, ctx: ActionCont
   } finally {
     release(feedback);
   }
+}
+
+function tokens(usage: { inputTokens?: number | undefined; outputTokens?: number | undefined } | undefined): TokenCount {
+  return { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 };
 }
 
 function limiterFor(endpoint: Endpoint, ctx: ActionContext): AdaptiveLimiter {
@@ -95,49 +165,44 @@ function modelFor(model: ModelRef, endpoint: Endpoint, ctx: ActionContext): Prom
   return created;
 }
 
-async function createModel(model: ModelRef, endpoint: Endpoint): Promise<LanguageModel> {
-  switch (endpoint.provider) {
-    case 'openai': {
-      const { createOpenAI } = await import('@ai-sdk/openai');
-      // Chat Completions, not the Responses API: every OpenAI-compatible server speaks it.
-      return createOpenAI({ baseURL: endpoint.baseURL, apiKey: endpoint.apiKey ?? 'not-needed' }).chat(model.model);
-    }
-    case 'anthropic': {
-      const { createAnthropic } = await import('@ai-sdk/anthropic');
-      return createAnthropic({ baseURL: endpoint.baseURL, apiKey: endpoint.apiKey ?? 'not-needed' })(model.model);
-    }
-    case 'ollama': {
-      const { createOllama } = await import('ollama-ai-provider-v2');
-      return createOllama({ baseURL: `${endpoint.baseURL}/api` })(model.model);
-    }
-  }
+const SDKS = {
+  openai: () => import('@ai-sdk/openai'),
+  anthropic: () => import('@ai-sdk/anthropic'),
+  ollama: () => import('ollama-ai-provider-v2'),
+};
+type Sdks = { [P in keyof typeof SDKS]: Awaited<ReturnType<(typeof SDKS)[P]>> };
+const loaded = new Map<keyof typeof SDKS, Promise<unknown>>();
+
+function sdk<P extends keyof typeof SDKS>(provider: P): Promise<Sdks[P]> {
+  let module = loaded.get(provider);
+  if (!module) loaded.set(provider, (module = SDKS[provider]()));
+  return module as Promise<Sdks[P]>;
 }
 
-/** One line that says what went wrong and what to set; keys never appear (they are not in these texts). */
-function explain(error: unknown, model: ModelRef, endpoint: Endpoint, stepId: string): StepFailedError {
-  if (error instanceof ConductorError) return new StepFailedError(stepId, error.code, error.message, { ...(error.hint ? { hint: error.hint } : {}), cause: error });
-  if (APICallError.isInstance(error)) {
-    const status = error.statusCode;
-    if (status === undefined) {
-      const { reason, retryable, hint } = networkFailure(error);
-      return new StepFailedError(stepId, 'llm_unreachable', `${model.id}: cannot reach ${endpoint.baseURL} (${reason})`, {
-        hint: `${hint ?? 'is the server running?'} (the endpoint comes from ${endpoint.urlVar})`,
-        retryable,
-        cause: error,
-      });
+/**
+ * Loads every provider SDK, so the first call of a run pays for none (the `llm` action's `prepare`). All three
+ * together cost about a tenth of what `ai` itself does, and which ones a run needs is not known here.
+ */
+export async function preload(): Promise<void> {
+  await Promise.all((Object.keys(SDKS) as (keyof typeof SDKS)[]).map((p) => sdk(p)));
+}
+
+async function createModel(model: ModelRef, endpoint: Endpoint): Promise<LanguageModel> {
+  // Every answer is read through a byte cap (see answer-cap.ts).
+  const fetch = cappedFetch();
+  switch (endpoint.provider) {
+    case 'openai': {
+      const { createOpenAI } = await sdk('openai');
+      // Chat Completions, not the Responses API: every OpenAI-compatible server speaks it.
+      return createOpenAI({ baseURL: endpoint.baseURL, apiKey: endpoint.apiKey ?? 'not-needed', fetch }).chat(model.model);
     }
-    const after = retryAfterMs(error.responseHeaders);
-    const body = (error.responseBody ?? '').trim();
-    const preview = body.length > 300 ? `${body.slice(0, 300)}…` : body;
-    const hint = status === 401 || status === 403 ? `check ${endpoint.keyVar ?? 'the API key'}` : status === 404 ? `is \`${model.model}\` a model this endpoint serves?` : undefined;
-    return new StepFailedError(stepId, status === 429 ? 'rate_limited' : 'llm_http', `${model.id}: HTTP ${status}${preview ? `: ${preview}` : ''}`, {
-      retryable: status === 429 || status >= 500,
-      rateLimited: status === 429,
-      ...(after === undefined ? {} : { retryAfterMs: after }),
-      ...(hint ? { hint } : {}),
-      cause: error,
-    });
+    case 'anthropic': {
+      const { createAnthropic } = await sdk('anthropic');
+      return createAnthropic({ baseURL: endpoint.baseURL, apiKey: endpoint.apiKey ?? 'not-needed', fetch })(model.model);
+    }
+    case 'ollama': {
+      const { createOllama } = await sdk('ollama');
+      return createOllama({ baseURL: `${endpoint.baseURL}/api`, fetch })(model.model);
+    }
   }
-  const message = (error as Error)?.message ?? String(error);
-  return new StepFailedError(stepId, 'llm_error', `${model.id}: ${message}`, { cause: error });
 }

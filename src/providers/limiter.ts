@@ -8,6 +8,11 @@
  *   in the last second, and it then creeps back up (about one request per second, per second).
  */
 
+import { ConductorError } from '../core/errors.ts';
+
+/** The longest provider pause a call waits out (see `acquire`); matches the step runner's Retry-After bound. */
+const MAX_PAUSE_MS = 10 * 60_000;
+
 export interface LimiterOptions {
   maxConcurrency: number;
   /** Requests per minute, when the user states it. */
@@ -61,9 +66,21 @@ export class AdaptiveLimiter {
     this.#lastRefill = this.#now();
   }
 
-  /** Waits for a slot (calling `notice` when the wait is the provider's doing), then returns its release. */
-  acquire(signal: AbortSignal, notice?: WaitNotice): Promise<Release> {
+  /**
+   * Waits for a slot (calling `notice` when the wait is the provider's doing), then returns its release. A
+   * provider pause that ends more than `maxPauseMs` from now (its rate-limit headers said "reset in 2 h") is
+   * not waited out: the call is refused at once with a `rate_limited` error that says how long it would be.
+   */
+  acquire(signal: AbortSignal, notice?: WaitNotice, maxPauseMs = MAX_PAUSE_MS): Promise<Release> {
     signal.throwIfAborted();
+    const pause = this.pausedUntil - this.#now();
+    if (pause > maxPauseMs) {
+      return Promise.reject(
+        new ConductorError('rate_limited', `the provider asked to pause all calls for ${Math.round(pause / 60_000)} min, more than ${Math.round(maxPauseMs / 60_000)} min`, {
+          hint: 'state the provider\'s limit in `config.rateLimits` so calls are paced under it, or `conductor resume` the run once the limit has reset',
+        }),
+      );
+    }
     return new Promise<Release>((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
@@ -71,6 +88,7 @@ export class AdaptiveLimiter {
         signal,
         onAbort: () => {
           this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          this.#disarmIfIdle();
           reject(signal.reason);
         },
       };
@@ -115,10 +133,16 @@ export class AdaptiveLimiter {
         this.#pump();
       });
     }
+    this.#disarmIfIdle();
     this.#schedule(now);
   }
 
-  /** Wake up when a pause ends or a token arrives, if someone is waiting for it. */
+  /**
+   * Wake up when a pause ends or a token arrives, if someone is waiting for it. The timer is not unref'd: a
+   * call waiting here is work in progress, and the process must stay alive for it (an unref'd timer let Node
+   * exit mid-run, code 13, as soon as every call was waiting). It never outlives its waiters instead: when the
+   * last one is served or aborted, it is cleared.
+   */
   #schedule(now: number): void {
     if (this.#timer || this.#waiters.length === 0 || this.inFlight >= Math.floor(this.limit)) return;
     const at = Math.max(this.pausedUntil, this.#nextTokenAt());
@@ -127,7 +151,17 @@ export class AdaptiveLimiter {
       this.#timer = undefined;
       this.#pump();
     }, at - now);
-    this.#timer.unref?.();
+  }
+
+  #disarmIfIdle(): void {
+    if (this.#timer === undefined || this.#waiters.length > 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Calls waiting for a slot, a token or the end of a pause. */
+  get waiting(): number {
+    return this.#waiters.length;
   }
 
   #feedback(feedback: CallFeedback, startedAt: number): void {

@@ -22,10 +22,13 @@ export interface LlmStandInOptions {
   intercept?: (request: ChatRequest, res: ServerResponse) => boolean | Promise<boolean>;
   /** Called after the first streamed chunk, before the rest: a test can hold the stream open here. */
   midStream?: (request: ChatRequest) => Promise<void>;
+  /** Extra response headers for a successful answer (rate-limit headers, say). */
+  headers?: (request: ChatRequest) => Record<string, string> | undefined;
 }
 
 export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): StandIn {
   const answer = options.answer ?? ((r) => `${r.provider}: ${r.prompt}`);
+  const extra = (r: ChatRequest) => options.headers?.(r) ?? {};
   const handle = (provider: ChatRequest['provider'], respond: (r: ChatRequest, text: string, res: ServerResponse) => Promise<void>) => async (record: RecordedRequest, res: ServerResponse) => {
     const body = JSON.parse(record.body) as Record<string, any>;
     const request = parseChat(provider, body, record);
@@ -38,10 +41,10 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
   server.route('/v1/chat/completions', handle('openai', async (r, text, res) => {
     const usage = { prompt_tokens: tokens(r.prompt), completion_tokens: tokens(text), total_tokens: tokens(r.prompt) + tokens(text) };
     if (!r.stream) {
-      reply(res, 200, { id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: r.model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage });
+      reply(res, 200, { id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: r.model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage }, extra(r));
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.writeHead(200, { 'content-type': 'text/event-stream', ...extra(r) });
     const chunk = (delta: object, finish: string | null) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 0, model: r.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     const parts = chunks(text);
     res.write(chunk({ role: 'assistant', content: parts[0] }, null));
@@ -55,10 +58,10 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
   server.route('/v1/messages', handle('anthropic', async (r, text, res) => {
     const usage = { input_tokens: tokens(r.prompt), output_tokens: tokens(text) };
     if (!r.stream) {
-      reply(res, 200, { id: 'msg_1', type: 'message', role: 'assistant', model: r.model, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage });
+      reply(res, 200, { id: 'msg_1', type: 'message', role: 'assistant', model: r.model, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage }, extra(r));
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.writeHead(200, { 'content-type': 'text/event-stream', ...extra(r) });
     const event = (name: string, data: object) => res.write(`event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`);
     event('message_start', { message: { id: 'msg_1', type: 'message', role: 'assistant', model: r.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: usage.input_tokens, output_tokens: 0 } } });
     event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
@@ -76,10 +79,10 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
     const done = { done: true, done_reason: 'stop', prompt_eval_count: tokens(r.prompt), eval_count: tokens(text), total_duration: 1, load_duration: 0, prompt_eval_duration: 0, eval_duration: 1 };
     const created_at = '2026-01-01T00:00:00Z';
     if (!r.stream) {
-      reply(res, 200, { model: r.model, created_at, message: { role: 'assistant', content: text }, ...done });
+      reply(res, 200, { model: r.model, created_at, message: { role: 'assistant', content: text }, ...done }, extra(r));
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', ...extra(r) });
     const parts = chunks(text);
     res.write(JSON.stringify({ model: r.model, created_at, message: { role: 'assistant', content: parts[0] }, done: false }) + '\n');
     await options.midStream?.(r);
@@ -96,4 +99,43 @@ function parseChat(provider: ChatRequest['provider'], body: Record<string, any>,
   const system = provider === 'anthropic' ? (body['system'] === undefined ? undefined : text(body['system'])) : messages.filter((m) => m.role === 'system').map((m) => text(m.content)).join('\n') || undefined;
   const user = messages.filter((m) => m.role === 'user').at(-1);
   return { provider, model: String(body['model']), system, prompt: text(user?.content), stream: body['stream'] === true, body, record };
+}
+
+/**
+ * An OpenAI answer whose connection drops partway: a stream after its first chunk, a whole response after half
+ * its promised body. The client sees status 200, then a socket that closes.
+ */
+export function cutAnswer(res: ServerResponse, stream: boolean): void {
+  // The connection closes once the part written has been handed to the socket.
+  const cut = () => res.destroy();
+  if (stream) {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta: { role: 'assistant', content: 'The beginning of' }, finish_reason: null }] })}\n\n`, cut);
+  } else {
+    const body = JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'a whole answer' }, finish_reason: 'stop' }] });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    res.write(body.slice(0, body.length >> 1), cut);
+  }
+}
+
+/**
+ * A 200 whose body goes on for `total` bytes, generated as it is sent (never held whole), with no length
+ * announced. Resolves with the bytes written by the time the client stopped reading or the end was reached.
+ */
+export async function endlessAnswer(res: ServerResponse, total: number): Promise<number> {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  const chunk = Buffer.alloc(64 * 1024, 'a');
+  let written = 0;
+  res.write('{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"');
+  while (written < total && !res.destroyed) {
+    written += chunk.length;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => (res.off('drain', done), res.off('close', done), resolve());
+        res.on('drain', done).on('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) res.end('"},"finish_reason":"stop"}]}');
+  return written;
 }

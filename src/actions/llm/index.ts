@@ -1,13 +1,15 @@
 /**
  * `llm`: prompt a model. The provider is chosen by the model string (`provider:model`); provider code is loaded
- * only when a step actually calls one, so validating or planning never pays for it.
+ * by `prepare` before a run that uses it (or by the first call), so validating or planning never pays for it.
  */
 import { z } from 'zod';
 import { StepFailedError, type ConductorError } from '../../core/errors.ts';
 import { endpointFor, missingKey } from '../../providers/endpoint.ts';
+import { answerCheck, schemaProblem } from '../../providers/json-schema.ts';
+import { minimalValue } from '../../providers/minimal.ts';
 import { KNOWN_PROVIDERS, resolveModel, type ModelRef } from '../../providers/model.ts';
 import { templated } from '../templated.ts';
-import type { ActionDefinition } from '../types.ts';
+import type { ActionContext, ActionDefinition } from '../types.ts';
 
 const schema = z.strictObject({
   prompt: z.string({ error: 'expected the prompt text (a string)' }),
@@ -15,7 +17,15 @@ const schema = z.strictObject({
   model: z.string({ error: `expected \`provider:model\`, e.g. \`openai:gpt-4o-mini\` (providers: ${KNOWN_PROVIDERS.join(', ')})` }).optional(),
   temperature: templated(z.number().min(0, 'expected a temperature from 0 to 2').max(2, 'expected a temperature from 0 to 2')).optional(),
   maxTokens: templated(z.number().int('expected a whole number of tokens').positive('expected a whole number of tokens')).optional(),
-  schema: z.record(z.string(), z.unknown(), { error: 'expected a JSON Schema (a map)' }).optional(),
+  schema: z
+    .record(z.string(), z.unknown(), { error: 'expected a JSON Schema (a map)' })
+    .superRefine((value, ctx) => {
+      // One with a template in it is checked once the run has resolved it (this same schema checks it again).
+      if (JSON.stringify(value).includes('${')) return;
+      const problem = schemaProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, params: { code: 'invalid_schema' } });
+    })
+    .optional(),
   stream: z.boolean({ error: 'expected true or false' }).optional(),
 });
 
@@ -40,7 +50,28 @@ export const llmAction: ActionDefinition<LlmInput> = {
   exposes: ['model', 'usage', 'finishReason'],
   // A model's answer: seconds (an order of magnitude beyond an API call).
   typicalMs: 3000,
+  // A model that has not answered in ten minutes is not going to: the step fails instead of hanging the run.
+  defaultTimeoutSeconds: 600,
   describe: (input) => `llm ${input.model ?? ''}`.trim(),
+  // 2: answers are checked against `schema` (and `echo` answers a schema step with a matching object), so an
+  // answer recorded unchecked is not one this version would give.
+  version: 2,
+  identity(block, ctx) {
+    // The model a step really runs with once defaults apply, and where it is reached; unknown when templated.
+    if (block['model'] === undefined && 'model' in block) return { model: undefined, endpoint: undefined };
+    let model: ModelRef;
+    try {
+      model = resolveModel(typeof block['model'] === 'string' ? block['model'] : undefined, ctx.defaults.model, ctx.env);
+    } catch {
+      return { model: undefined, endpoint: undefined };
+    }
+    return { model: model.id, endpoint: model.provider === 'echo' ? undefined : publicURL(endpointFor(model.provider, ctx.env).baseURL) };
+  },
+  async prepare() {
+    // The AI SDK and the provider SDKs take a few hundred ms to load: paid before the run, not by its first step.
+    const { preload } = await (providers ??= import('../../providers/generate.ts'));
+    await preload();
+  },
   preflight(block, ctx) {
     // A model named by a template is only known at run time; anything else is checked now.
     if (block['model'] === undefined && 'model' in block) return undefined;
@@ -54,19 +85,14 @@ export const llmAction: ActionDefinition<LlmInput> = {
     const problem = missingKey(endpointFor(model.provider, ctx.env));
     return problem ? { message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } : undefined;
   },
-  // The model and endpoint a step runs with once defaults apply (part of its fingerprint). A templated model is
-  // covered by the template and its input values. Minimal: the llm work may widen it.
-  identity(block, ctx) {
-    if (block['model'] === undefined && 'model' in block) return undefined;
-    const model = resolveModel(typeof block['model'] === 'string' ? block['model'] : undefined, ctx.defaults.model, ctx.env);
-    return { model: model.id, ...(model.provider === 'echo' ? {} : { endpoint: endpointFor(model.provider, ctx.env).baseURL }) };
-  },
   async run(input, ctx) {
     const model: ModelRef = resolveModel(input.model, ctx.defaults.model, ctx.env);
     if (model.provider === 'echo') {
-      // Not a model: answers with the prompt it was given, for trying a workflow's wiring offline.
+      // Not a model: answers with the prompt it was given (with a `schema`, the simplest object it allows), for
+      // trying a workflow's wiring offline.
       const text = input.system ? `${input.system}\n\n${input.prompt}` : input.prompt;
-      return { output: text, properties: { model: model.id, usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop' } };
+      const output = input.schema ? echoStructured(input.schema, ctx) : text;
+      return { output, properties: { model: model.id, usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop' } };
     }
     const { generate } = await (providers ??= import('../../providers/generate.ts'));
     try {
@@ -77,3 +103,27 @@ export const llmAction: ActionDefinition<LlmInput> = {
     }
   },
 };
+
+function echoStructured(schema: Record<string, unknown>, ctx: ActionContext): unknown {
+  const value = minimalValue(schema);
+  let problem: string | undefined;
+  try {
+    problem = answerCheck(schema, ctx.runScope)(value);
+  } catch (error) {
+    throw new StepFailedError(ctx.stepId, (error as ConductorError).code ?? 'schema_invalid', `echo: ${(error as Error).message}`, { cause: error });
+  }
+  if (problem === undefined) return value;
+  throw new StepFailedError(ctx.stepId, 'schema_mismatch', `echo: the simplest answer echo can build does not match the schema: ${problem}`, {
+    hint: 'echo cannot satisfy every schema (a `pattern`, a `not`); try this step with a real model',
+  });
+}
+
+/** A base URL as a fingerprint may hold it: no user, password or query (where credentials sometimes ride). */
+function publicURL(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return url;
+  }
+}
