@@ -60,6 +60,15 @@ describe('waiting keeps the process alive until the call is made', () => {
     assert.equal(r.requests.length, 3);
   });
 
+  it('time queued behind a rate limit does not count against the step\'s timeout', async (t) => {
+    const model = 'queued';
+    // 20 a minute: the second call waits about 3 s for its turn, twice its 1.5 s timeout, and still runs.
+    const r = await conduct(t, model, {}, `config:\n  rateLimits: { openai: { rpm: 20 } }\nsteps:\n${step('a', model, 'one', '    timeout: 1.5\n')}${step('b', model, 'two', '    timeout: 1.5\n')}`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /rate limit: pacing requests, waiting [23]/);
+    assert.equal(r.requests.length, 2);
+  });
+
   it('a provider saying no requests are left until its reset', async (t) => {
     const model = 'exhausted';
     // b starts within milliseconds of a's answer; a reset a second away leaves it waiting even on a busy machine.

@@ -3,7 +3,7 @@ import { loadWorkflow } from '../../definition/load.ts';
 import { resolveInputs } from '../../scheduler/inputs.ts';
 import { contentHash } from '../../store/fingerprint.ts';
 import { planResume } from '../../store/resume.ts';
-import { displayPath } from '../diagnostics.ts';
+import { displayPath, printWarnings } from '../diagnostics.ts';
 import { execute, openStore, RUN_OPTIONS, runFingerprints } from '../execute.ts';
 import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
@@ -27,6 +27,7 @@ export const resumeCommand: Command = {
     }
     if (!record) throw new UsageError(`no run \`${positionals[0]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
     const spec = await loadWorkflow(record.run.workflow);
+    printWarnings(spec, io);
     // The original inputs, with any given now on top.
     const given = { ...record.run.inputs, ...(await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd)) };
     const inputs = resolveInputs(spec, given);
