@@ -8,15 +8,9 @@ import { ConductorError, SetupError } from '../core/errors.ts';
 
 export type StoreOperation = 'open' | 'read' | 'write';
 
-/** SQLite's primary result codes that a user can do something about. */
-const BUSY = 5;
-const LOCKED = 6;
-const READONLY = 8;
-const IOERR = 10;
-const CORRUPT = 11;
-const FULL = 13;
-const CANTOPEN = 14;
-const NOTADB = 26;
+/** SQLite's primary result codes that the store acts on or a user can do something about. */
+export const SQLITE = { PERM: 3, BUSY: 5, LOCKED: 6, READONLY: 8, IOERR: 10, CORRUPT: 11, FULL: 13, CANTOPEN: 14, NOTADB: 26 } as const;
+const { BUSY, LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB } = SQLITE;
 
 export function storeError(path: string, operation: StoreOperation, error: unknown, waitedMs: number): ConductorError {
   if (error instanceof ConductorError) return error;

@@ -18,7 +18,7 @@ import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
 import type { TokenCount } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
-import { storeError, type StoreOperation } from './errors.ts';
+import { SQLITE, storeError, type StoreOperation } from './errors.ts';
 import type { NewRun, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
 
 const SCHEMA = `
@@ -82,10 +82,7 @@ const COMMIT_EVERY_MS = 10;
 const SCHEMA_VERSION = 5;
 /** How long a write waits for another process's lock before it fails. */
 const BUSY_TIMEOUT_MS = 10_000;
-/** SQLite result codes (primary) this file acts on. */
-const PERM = 3;
-const READONLY = 8;
-const CANTOPEN = 14;
+const { PERM, READONLY, CANTOPEN } = SQLITE;
 /** How often a running run's process says it is alive. */
 const HEARTBEAT_MS = 5_000;
 /**
