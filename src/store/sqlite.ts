@@ -9,80 +9,22 @@
  * error naming the file and the cause (see errors.ts): thrown by the call that met it, or, for writes made in
  * the background, given to `onError` and thrown by the next call.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
 import type { TokenCount } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
-import { SQLITE, storeError, type StoreOperation } from './errors.ts';
+import { storeError, type StoreOperation } from './errors.ts';
+import { openForReading, openForWriting, transaction } from './sqlite-file.ts';
 import type { NewRun, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY,
-  workflow TEXT NOT NULL,
-  workflow_hash TEXT NOT NULL,
-  inputs TEXT NOT NULL,
-  status TEXT NOT NULL,
-  error TEXT,
-  started_at INTEGER NOT NULL,
-  finished_at INTEGER,
-  pid INTEGER NOT NULL,
-  host TEXT NOT NULL,
-  -- while running: when its process last showed it was alive (see HEARTBEAT_MS)
-  heartbeat_at INTEGER,
-  resumed_from TEXT,
-  step_count INTEGER NOT NULL,
-  -- every step of the workflow as it was: [{ id, fingerprint, dependsOn }], in file order
-  steps TEXT NOT NULL,
-  outputs TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at DESC);
--- one row per step that finished (or was reused); steps without a row never finished
-CREATE TABLE IF NOT EXISTS step_runs (
-  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-  step_id TEXT NOT NULL,
-  status TEXT NOT NULL,
-  output TEXT,
-  properties TEXT,
-  error TEXT,
-  error_code TEXT,
-  -- what to do about the error, when there is something to say
-  hint TEXT,
-  attempts INTEGER,
-  started_at INTEGER,
-  finished_at INTEGER,
-  reused INTEGER NOT NULL DEFAULT 0,
-  -- 1: a secret was replaced by *** in output or properties, so the row is not the step's real result and is
-  -- never reused
-  redacted INTEGER NOT NULL DEFAULT 0,
-  -- the whole of what \`error\` shows part of (an error response's body)
-  error_detail TEXT,
-  PRIMARY KEY (run_id, step_id)
-);
-PRAGMA user_version = 5;
-`;
-/**
- * How each older schema is brought one version forward, in place. A store is migrated through every step
- * up to SCHEMA_VERSION; one from before schema 2, or written by a newer Conductor, is refused.
- */
-const MIGRATIONS: Record<number, string> = {
-  2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
-  3: 'ALTER TABLE step_runs ADD COLUMN hint TEXT;',
-  // Which rows were redacted was not recorded before: any that shows `***` is taken to have been.
-  4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN error_detail TEXT; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
-};
 
 /** The longest a finished step's result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
-const SCHEMA_VERSION = 5;
 /** How long a write waits for another process's lock before it fails. */
 const BUSY_TIMEOUT_MS = 10_000;
-const { PERM, READONLY, CANTOPEN } = SQLITE;
 /** How often a running run's process says it is alive. */
 const HEARTBEAT_MS = 5_000;
 /**
@@ -162,66 +104,9 @@ export class SqliteRunStore implements RunStore {
     this.#onError = options.onError;
     this.path = path;
     try {
-      this.#db = options.access === 'read' && path !== ':memory:' && existsSync(path) ? this.#openForReading() : this.#openForWriting();
+      this.#db = options.access === 'read' && path !== ':memory:' && existsSync(path) ? openForReading(path, this.#busyTimeoutMs) : openForWriting(path, this.#busyTimeoutMs);
     } catch (error) {
       throw this.#error('open', error);
-    }
-  }
-
-  #openForWriting(): DatabaseSync {
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
-    const db = new DatabaseSync(this.path, { timeout: this.#busyTimeoutMs });
-    try {
-      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
-      // Read and brought up to date under the write lock: two processes opening an older store at once
-      // migrate it once.
-      transaction(db, () => {
-        const version = schemaVersion(db);
-        // Version 0 is a new file. Any other needs every step from its version to ours.
-        const pending = version === 0 ? [] : Array.from({ length: Math.max(0, SCHEMA_VERSION - version) }, (_, k) => MIGRATIONS[version + k]);
-        if (version > SCHEMA_VERSION || pending.includes(undefined)) throw unreadable(version);
-        db.exec(`${pending.join(' ')} ${SCHEMA}`);
-      });
-      return db;
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-  }
-
-  /**
-   * Read-only: no write lock is taken, so listing runs neither waits for a run that is writing nor needs a
-   * writable file. A store of an older schema is migrated when it can be written, and read as it is when not
-   * (every schema this version migrates from reads the same way, missing columns reading as their defaults).
-   */
-  #openForReading(): DatabaseSync {
-    let db = new DatabaseSync(this.path, { readOnly: true, timeout: this.#busyTimeoutMs });
-    let version: number;
-    try {
-      version = schemaVersion(db);
-    } catch (error) {
-      db.close();
-      if (!hasCode(error, CANTOPEN, READONLY)) throw error;
-      // A WAL store in a folder this process cannot write, without its -wal and -shm files: SQLite reads it only
-      // as immutable (what was checkpointed; a store closed cleanly has nothing else).
-      db = new DatabaseSync(new URL(`${pathToFileURL(this.path).href}?immutable=1`), { readOnly: true });
-      version = schemaVersion(db);
-    }
-    if (version > SCHEMA_VERSION || (version < SCHEMA_VERSION && version > 0 && MIGRATIONS[version] === undefined)) {
-      db.close();
-      throw unreadable(version);
-    }
-    if (version === SCHEMA_VERSION) return db;
-    try {
-      const writable = this.#openForWriting();
-      db.close();
-      return writable;
-    } catch (error) {
-      if (version === 0 || !hasCode(error, READONLY, CANTOPEN, PERM)) {
-        db.close();
-        throw error;
-      }
-      return db;
     }
   }
 
@@ -519,36 +404,6 @@ export class SqliteRunStore implements RunStore {
       if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
     }
     return fresh;
-  }
-}
-
-function schemaVersion(db: DatabaseSync): number {
-  return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
-}
-
-function unreadable(version: number): Error {
-  return new Error(`it was written by ${version > SCHEMA_VERSION ? 'a newer' : 'another'} version of Conductor (schema ${version}, this one reads ${SCHEMA_VERSION})`);
-}
-
-function hasCode(error: unknown, ...codes: number[]): boolean {
-  const code = (error as { errcode?: unknown })?.errcode;
-  return typeof code === 'number' && codes.includes(code & 0xff);
-}
-
-function transaction(db: DatabaseSync, work: () => void): void {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    work();
-    db.exec('COMMIT');
-  } catch (error) {
-    // A COMMIT that failed on a full disk or an I/O error has already rolled back: ROLLBACK then fails with
-    // "cannot rollback - no transaction is active", and must not replace the error that says what happened.
-    try {
-      if (db.isTransaction) db.exec('ROLLBACK');
-    } catch {
-      // the first error is the one to report
-    }
-    throw error;
   }
 }
 
