@@ -244,3 +244,86 @@ describe('the first screen', () => {
     assert.match(result.out, /^\d+\.\d+\.\d+\n$/);
   });
 });
+
+describe('secrets, the hard cases', () => {
+  const scan = (texts: string[], secrets: string[]) => {
+    for (const text of texts) for (const secret of secrets) assert.ok(!text.includes(secret), `${secret} leaked in:\n${text}`);
+  };
+  /** Runs a workflow three ways (plain, --json, and its record), and gives every text a user or the store holds. */
+  async function everything(t: { after(fn: () => unknown): void }, text: string, env: Record<string, string>, args: string[] = []) {
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, text);
+    const store = join(dir, 'runs.db');
+    const plain = await run(['run', wf, '--store', store, ...args], { env });
+    const json = await run(['run', wf, '--store', store, '--json', ...args], { env });
+    const runId = (JSON.parse(json.stdout) as { runId: string }).runId;
+    const shown = await run(['runs', 'show', runId, '--json', '--store', store]);
+    let bytes = '';
+    for (const name of ['runs.db', 'runs.db-wal']) bytes += await readFile(join(dir, name), 'latin1').catch(() => '');
+    return { plain, json, report: JSON.parse(json.stdout), texts: [plain.stdout, plain.stderr, json.stdout, json.stderr, shown.stdout, bytes] };
+  }
+
+  it('a token one step receives and another sends as a credential is masked in the first one’s result too', async (t) => {
+    const TOKEN = 'tok_SUPER_login_token_0042';
+    server.route('/hard/login', (_req, res) => reply(res, 200, { token: TOKEN, user: 'bob' }));
+    server.route('/hard/use', (req, res) => reply(res, 200, { ok: req.headers['authorization'] === `Bearer ${TOKEN}` }));
+    const { report, texts } = await everything(t, `
+steps:
+  - id: login
+    http: { method: POST, url: ${server.url}/hard/login }
+  - id: use
+    http: { url: ${server.url}/hard/use, headers: { authorization: "Bearer \${steps.login.output.token}" } }
+outputs:
+  ok: \${steps.use.output.ok}
+`, {});
+    assert.equal(report.outputs.ok, true, 'the real token was sent');
+    assert.deepEqual(report.steps.login.output, { token: '***', user: 'bob' });
+    scan(texts, [TOKEN]);
+  });
+
+  it('what is left of a secret where a message was cut is masked too', async (t) => {
+    const KEY = 'sk-live-ABCDEFGHIJKLMNOP0123';
+    server.route('/hard/cut', (_req, res) => reply(res, 400, `${'x'.repeat(190)}${KEY}\nmore`));
+    const { plain, texts } = await everything(t, `steps:\n  - id: call\n    http: { url: ${server.url}/hard/cut }\n`, { MY_API_KEY: KEY });
+    assert.equal(plain.code, 1);
+    scan(texts, [KEY.slice(0, 6), KEY.slice(-6)]);
+  });
+
+  it('escaped spellings, numbers, short named values, encoded URLs and URL passwords', async (t) => {
+    const QUOTED = 'pa"ss\\word-1234';
+    const PIN = '12345678';
+    server.route('/hard/echo', (req, res) => reply(res, 200, { body: req.body, url: req.url, n: Number(PIN) }));
+    const { plain, report, texts } = await everything(t, `
+steps:
+  - id: echo
+    http:
+      method: POST
+      url: "${server.url}/hard/echo?key=\${env.SPACED_API_KEY}"
+      body: { k: "\${env.QUOTED_API_KEY}", short: "\${env.DB_PASSWORD}" }
+  - id: fail
+    http: { url: "http://user:\${env.URL_PASS}@127.0.0.1:1/x" }
+    retry: { attempts: 1 }
+    depends_on: [echo]
+`, { QUOTED_API_KEY: QUOTED, PIN_PASSWORD: PIN, DB_PASSWORD: 'hunt2r', SPACED_API_KEY: 'my "pass" word<>é', URL_PASS: 'correct horse battery' });
+    assert.equal(plain.code, 1);
+    assert.doesNotMatch(plain.stderr, /internal error/);
+    assert.equal(report.steps.echo.output.n, '***');
+    scan(texts, [QUOTED, JSON.stringify(QUOTED).slice(1, -1), PIN, 'hunt2r', encodeURIComponent('my "pass" word<>é'), 'correct horse battery', 'correct%20horse']);
+  });
+
+  it('secret inputs: every string in them, and never echoed back when they are wrong', async (t) => {
+    const { texts } = await everything(
+      t,
+      `inputs:\n  credentials: { type: object }\nsteps:\n  - id: show\n    llm: { prompt: "as \${inputs.credentials.user} with \${inputs.credentials.pass}" }\noutputs:\n  said: \${steps.show.output}\n`,
+      { CONDUCTOR_MODEL: 'echo' },
+      ['-i', 'credentials={"user":"bobby","pass":"Tr0ub4dor&3x"}'],
+    );
+    scan(texts, ['Tr0ub4dor&3x', 'bobby']);
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `inputs:\n  session_token: { type: object }\nsteps:\n  - id: a\n    file: { action: exists, path: x }\n`);
+    const wrong = await run(['run', wf, '--no-store', '-i', 'session_token=eyJhbGciOi.SECRETPAYLOAD']);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /input `session_token`: expected a JSON object, got a value \(not shown: the input is secret\)/);
+    scan([wrong.stderr, wrong.stdout], ['SECRETPAYLOAD']);
+  });
+});

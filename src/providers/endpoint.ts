@@ -54,3 +54,16 @@ export function missingKey(endpoint: Endpoint): ConductorError | undefined {
 function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
+
+/**
+ * A base URL as messages and fingerprints may show it: no user, password or query (where credentials sometimes
+ * ride: `https://user:pass@proxy/v1`, `?code=<function key>`).
+ */
+export function publicURL(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return url;
+  }
+}

@@ -6,7 +6,7 @@ import { APICallError } from 'ai';
 import { ConductorError, networkFailure, StepFailedError } from '../core/errors.ts';
 import { retryAfterMs } from '../core/retry.ts';
 import { AnswerTooLargeError } from './answer-cap.ts';
-import type { Endpoint } from './endpoint.ts';
+import { publicURL, type Endpoint } from './endpoint.ts';
 import type { ModelRef } from './model.ts';
 
 /** Statuses that say the server cannot do this at all, whatever the moment: 501 Not Implemented, 505 HTTP Version. */
@@ -27,7 +27,7 @@ export function explain(error: unknown, model: ModelRef, endpoint: Endpoint, ste
   // The answer had begun (a status, or a stream) when the connection went: a network failure, not the answer.
   const dropped = droppedConnection(error);
   if (dropped && (status === undefined || status < 300)) {
-    return new StepFailedError(stepId, 'llm_unreachable', `${model.id}: the connection to ${endpoint.baseURL} dropped mid-answer (${dropped})`, {
+    return new StepFailedError(stepId, 'llm_unreachable', `${model.id}: the connection to ${publicURL(endpoint.baseURL)} dropped mid-answer (${dropped})`, {
       hint: 'retried; if it keeps happening, something between here and the server cuts long answers',
       retryable: true,
       cause: error,
@@ -36,7 +36,7 @@ export function explain(error: unknown, model: ModelRef, endpoint: Endpoint, ste
   if (APICallError.isInstance(error)) {
     if (status === undefined) {
       const { reason, retryable, hint } = networkFailure(error);
-      return new StepFailedError(stepId, 'llm_unreachable', `${model.id}: cannot reach ${endpoint.baseURL} (${reason})`, {
+      return new StepFailedError(stepId, 'llm_unreachable', `${model.id}: cannot reach ${publicURL(endpoint.baseURL)} (${reason})`, {
         hint: `${hint ?? 'is the server running?'} (the endpoint comes from ${endpoint.urlVar})`,
         retryable,
         cause: error,

@@ -6,6 +6,7 @@ import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
 import { matchesType } from '../definition/load.ts';
 import type { InputSpec, WorkflowSpec } from '../definition/types.ts';
+import { SECRET_INPUT } from './secrets.ts';
 
 /** With `partial`, a required input that was not given is left out instead of reported (`plan` needs no inputs). */
 export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string, unknown>> = {}, options: { partial?: boolean } = {}): Record<string, unknown> {
@@ -19,7 +20,8 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
       problems.push({ file: spec.file, line: 0, column: 0, code: 'unknown_input', message: `unknown input \`${name}\``, hint });
       continue;
     }
-    const typed = coerce(value, def);
+    // A value given for a secret input is never shown back, even when it is wrong.
+    const typed = coerce(value, def, SECRET_INPUT.test(name) ? () => 'a value (not shown: the input is secret)' : show);
     if ('problem' in typed) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${typed.problem}` });
     else values[name] = typed.value;
   }
@@ -34,18 +36,23 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
   return values;
 }
 
-function coerce(value: unknown, def: InputSpec): { value: unknown } | { problem: string } {
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+function coerce(value: unknown, def: InputSpec, shown: (value: unknown) => string): { value: unknown } | { problem: string } {
   if (typeof value === 'string' && def.type !== 'string') {
     const text = value.trim();
     switch (def.type) {
       case 'number': {
         const n = Number(text);
-        return text !== '' && Number.isFinite(n) ? { value: n } : { problem: `expected a number, got ${JSON.stringify(value)}` };
+        return text !== '' && Number.isFinite(n) ? { value: n } : { problem: `expected a number, got ${shown(value)}` };
       }
       case 'boolean':
         if (/^(true|yes|1)$/i.test(text)) return { value: true };
         if (/^(false|no|0)$/i.test(text)) return { value: false };
-        return { problem: `expected true or false, got ${JSON.stringify(value)}` };
+        return { problem: `expected true or false, got ${shown(value)}` };
       case 'object':
       case 'array':
         try {
@@ -54,9 +61,9 @@ function coerce(value: unknown, def: InputSpec): { value: unknown } | { problem:
         } catch {
           // fall through to the message below
         }
-        return { problem: `expected ${def.type === 'array' ? 'a JSON array' : 'a JSON object'}, got ${JSON.stringify(value.length > 60 ? value.slice(0, 57) + '…' : value)}` };
+        return { problem: `expected ${def.type === 'array' ? 'a JSON array' : 'a JSON object'}, got ${shown(value)}` };
     }
   }
-  if (!matchesType(value, def.type)) return { problem: `expected a ${def.type}, got ${JSON.stringify(value)}` };
+  if (!matchesType(value, def.type)) return { problem: `expected a ${def.type}, got ${shown(value)}` };
   return { value };
 }

@@ -13,13 +13,13 @@ import type { RunStatus, StepStatus } from '../core/status.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { weightedRemaining } from '../graph/plan.ts';
 import type { Reference } from '../template/parse.ts';
-import { resolveValue } from '../template/value.ts';
+import { resolveReference, resolveValue } from '../template/value.ts';
 import { resolveInputs } from './inputs.ts';
 import { checkBeforeRun } from './preflight.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
-import { runSecrets } from './secrets.ts';
-import { credentialHeaderValues, Secrets, withoutCredentialHeaders } from '../core/redact.ts';
+import { credentialSources, runSecrets } from './secrets.ts';
+import { credentialHeaderValues, leaves, Secrets, withoutCredentialHeaders } from '../core/redact.ts';
 import { expectedDurations } from './durations.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
@@ -93,6 +93,8 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
 
   const runId = options.runId ?? randomUUID();
   const secrets = runSecrets(spec, env, inputs, stepActions, options.secrets);
+  // Results that other steps send as credentials (a login's token): masked in the result itself.
+  const credentials = credentialSources(spec, stepActions);
   const redact = secrets.redact;
   const controller = new AbortController();
   // A listener that throws (a store that failed, a reporter with a bug) must not leave steps running behind
@@ -125,6 +127,8 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const shownOutputs: unknown[] = new Array(n);
   const shownProperties: (Record<string, unknown> | undefined)[] = new Array(n);
   const redacted = new Uint8Array(n);
+  /** `secrets.version` when each step's shown result was made: a secret learned later redoes it for the report. */
+  const shownAt = new Int32Array(n);
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
     const i = plan.byId.get(id);
     if (i === undefined) throw new UsageError(`cannot reuse \`${id}\`: the workflow has no such step`);
@@ -222,7 +226,14 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         outputs[i] = outcome.output;
         properties[i] = outcome.properties;
         // A session cookie or token the step received is a secret from now on, wherever it turns up.
-        for (const value of credentialHeaderValues(outcome.properties)) secrets.add(value);
+        for (const [value, named] of credentialHeaderValues(outcome.properties)) secrets.add(value, named);
+        for (const { ref, raw } of credentials.get(i) ?? []) {
+          try {
+            for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, true);
+          } catch {
+            // the part another step sends is missing: that step fails on it, and there is nothing to mask
+          }
+        }
         shown(i);
         for (const d of plan.steps[i]!.dependents) if (--waitingOn[d]! === 0) ready.push(d);
       } else if (outcome.status === 'failed') {
@@ -300,16 +311,19 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     shownOutputs[i] = output.value;
     shownProperties[i] = props?.value;
     redacted[i] = output.redacted || props?.redacted === true ? 1 : 0;
+    shownAt[i] = secrets.version;
   }
 
   function stepReport(i: number): StepReport {
     const s = status[i] as StepReport['status'];
+    if (s === 'succeeded' && shownAt[i] !== secrets.version) shown(i);
     const ran = started[i]! > 0;
     const error = errors[i];
     return {
       status: s,
       output: s === 'succeeded' ? shownOutputs[i] : null,
-      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
+      // Redacted again: a secret may have been learned after the step ended.
+      ...(error ? { error: redact(error.message), errorCode: error.code, ...(error.hint ? { hint: redact(error.hint) } : {}), ...(error.detail === undefined ? {} : { errorDetail: redact(error.detail) }) } : {}),
       ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]!, attempts: attempts[i]! } : {}),
       ...(shownProperties[i] ? { properties: shownProperties[i] } : {}),
       ...(reused[i] ? { reused: true } : {}),

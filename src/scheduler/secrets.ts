@@ -1,17 +1,19 @@
 /** What a run must never show or store: credentials from the environment, and secret values the workflow uses. */
 import type { AnyAction } from '../actions/types.ts';
-import { SECRET_ENV, Secrets } from '../core/redact.ts';
+import { leaves, SECRET_ENV, Secrets, urlPasswords } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
+import type { Reference } from '../template/parse.ts';
 import { referencesOf, type TemplateValue } from '../template/value.ts';
 
 const TOKEN_LIKE = /^[A-Za-z0-9_\-.~+/=:]{20,}$/;
-const SECRET_INPUT = /(key|token|secret|password|credential)/i;
+export const SECRET_INPUT = /(key|token|secret|password|passwd|credential)/i;
 
 /**
- * The run's secrets before it starts: credentials in the environment (by name: `*_API_KEY`, `*_TOKEN`, …),
- * every variable `config.secrets` names, any `${env.*}` a step uses that looks like a key (a long token with no
- * spaces) or that fills a field its action says holds credentials (http headers), and inputs whose names say
- * they are secret. The run adds what it learns as it goes (credential headers sent and received).
+ * The run's secrets before it starts: credentials in the environment (by name: `*_API_KEY`, `*_TOKEN`, …, and
+ * the password of any URL's userinfo), every variable `config.secrets` names, any `${env.*}` a step uses that
+ * looks like a key (a long token with no spaces) or that fills a field its action says holds credentials (http
+ * headers), and inputs whose names say they are secret, every string in them. The run adds what it learns as it
+ * goes (credential headers sent and received, and step outputs that feed one: see `credentialSources`).
  */
 export function runSecrets(
   spec: WorkflowSpec,
@@ -20,12 +22,16 @@ export function runSecrets(
   actions?: readonly (AnyAction | undefined)[],
   secrets = new Secrets(),
 ): Secrets {
-  for (const [name, value] of Object.entries(env)) if (value && SECRET_ENV.test(name)) secrets.add(value);
+  for (const [name, value] of Object.entries(env)) {
+    if (!value) continue;
+    if (SECRET_ENV.test(name)) secrets.add(value, true);
+    for (const password of urlPasswords(value)) secrets.add(password, true);
+  }
   for (const name of spec.config.secrets) secrets.add(env[name], true);
   spec.steps.forEach((step, i) => {
     for (const ref of referencesOf(step.input)) {
       const value = ref.root === 'env' ? env[ref.name] : undefined;
-      if (value && ref.root === 'env' && (SECRET_ENV.test(ref.name) || TOKEN_LIKE.test(value))) secrets.add(value);
+      if (value && ref.root === 'env' && TOKEN_LIKE.test(value)) secrets.add(value);
     }
     for (const key of actions?.[i]?.secretKeys ?? []) {
       const field = fieldOf(step.input, key);
@@ -33,8 +39,72 @@ export function runSecrets(
       for (const ref of referencesOf(field)) if (ref.root === 'env') secrets.add(env[ref.name], true);
     }
   });
-  for (const [name, value] of Object.entries(inputs)) if (typeof value === 'string' && SECRET_INPUT.test(name)) secrets.add(value);
+  for (const [name, value] of Object.entries(inputs)) if (SECRET_INPUT.test(name)) for (const leaf of leaves(value)) secrets.add(leaf, true);
   return secrets;
+}
+
+/** A reference to another step's result that ends up in a credential (`authorization: Bearer ${steps.login.output.token}`). */
+export interface CredentialSource {
+  ref: Reference;
+  raw: string;
+}
+
+const SENTINEL = /\u0001(\d+)\u0001/g;
+
+/**
+ * For each step, the references into its result that other steps send as credentials. The step that logs in
+ * must have its token masked in its own result, which is shown and stored before the step that sends it runs.
+ * Found by asking each action which values of a probe input are credentials (its `secrets` hook), with every
+ * step reference replaced by a marker: no action needs to say more than it already does.
+ */
+export function credentialSources(spec: WorkflowSpec, actions: readonly (AnyAction | undefined)[]): Map<number, CredentialSource[]> {
+  const sources = new Map<number, CredentialSource[]>();
+  spec.steps.forEach((step, i) => {
+    const secretsOf = actions[i]?.secrets;
+    if (!secretsOf) return;
+    const refs: CredentialSource[] = [];
+    const probe = probeValue(step.input, refs);
+    if (refs.length === 0) return;
+    let found: Iterable<string>;
+    try {
+      found = secretsOf(probe);
+    } catch {
+      return; // a probe the action cannot read has nothing to say
+    }
+    for (const value of found) {
+      for (const [, k] of String(value).matchAll(SENTINEL)) {
+        const source = refs[Number(k)]!;
+        if (source.ref.root !== 'steps') continue;
+        const producer = spec.plan.byId.get(source.ref.step);
+        if (producer === undefined) continue;
+        const list = sources.get(producer) ?? [];
+        if (!list.some((s) => s.raw === source.raw)) list.push(source);
+        sources.set(producer, list);
+      }
+    }
+  });
+  return sources;
+}
+
+/** A block with each step reference replaced by a marker naming it (and other references by nothing). */
+function probeValue(value: TemplateValue, refs: CredentialSource[]): unknown {
+  const mark = (ref: Reference, raw: string) => {
+    if (ref.root !== 'steps') return '';
+    refs.push({ ref, raw });
+    return `\u0001${refs.length - 1}\u0001`;
+  };
+  switch (value.kind) {
+    case 'literal':
+      return value.value;
+    case 'single':
+      return mark(value.ref, value.raw);
+    case 'concat':
+      return value.parts.map((p) => ('text' in p ? p.text : mark(p.ref, p.raw))).join('');
+    case 'array':
+      return value.items.map((item) => probeValue(item, refs));
+    case 'object':
+      return Object.fromEntries(value.entries.map(([k, v]) => [k, probeValue(v, refs)]));
+  }
 }
 
 function fieldOf(block: TemplateValue, key: string): TemplateValue | undefined {

@@ -8,7 +8,7 @@
  * met it; see SqliteStoreOptions.onError for failures of writes made in the background.
  */
 import type { RunEventListener } from '../core/events.ts';
-import { withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
+import { redactDeep, withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { contentHash } from './fingerprint.ts';
 import type { RunStore, StepResult } from './types.ts';
@@ -23,22 +23,20 @@ export interface RecorderOptions {
 }
 
 export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
-  // Redact through the JSON text; skip the round trip when the text holds no secret (the common case).
-  const clean = <T>(value: T): T => {
-    if (value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean') return value;
-    const text = JSON.stringify(value);
-    const redacted = options.redact(text);
-    return redacted === text ? value : (JSON.parse(redacted) as T);
-  };
+  // Redacted value by value, then written as JSON: redacting JSON text would miss escaped spellings and could
+  // break it (a secret of digits inside a number). Values come back unchanged, uncopied, when nothing matched.
+  const clean = <T>(value: T): T => redactDeep(value, options.redact) as T;
   /** A step's result as stored, and whether anything had to be taken out of it. */
   const result = (output: unknown, properties: Record<string, unknown> | undefined): Pick<StepResult, 'outputJson' | 'propertiesJson' | 'redacted'> => {
-    const outputText = output === undefined ? undefined : JSON.stringify(output);
-    const outputJson = outputText === undefined ? undefined : options.redact(outputText);
+    const cleanOutput = clean(output);
     const kept = properties ? withoutCredentialHeaders(properties) : undefined;
-    const propertiesText = kept ? JSON.stringify(kept) : undefined;
-    const propertiesJson = propertiesText === undefined ? undefined : options.redact(propertiesText);
-    const redacted = outputJson !== outputText || propertiesJson !== propertiesText || kept !== properties;
-    return { ...(outputJson === undefined ? {} : { outputJson }), ...(propertiesJson === undefined ? {} : { propertiesJson }), ...(redacted ? { redacted } : {}) };
+    const cleanProperties = clean(kept);
+    const redacted = cleanOutput !== output || cleanProperties !== kept || kept !== properties;
+    return {
+      ...(cleanOutput === undefined ? {} : { outputJson: JSON.stringify(cleanOutput) }),
+      ...(cleanProperties === undefined ? {} : { propertiesJson: JSON.stringify(cleanProperties) }),
+      ...(redacted ? { redacted } : {}),
+    };
   };
   const started = new Map<string, number>();
   const recordedWithRun = new Set<string>();

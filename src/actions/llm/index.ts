@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { StepFailedError, type ConductorError } from '../../core/errors.ts';
-import { endpointFor, missingKey } from '../../providers/endpoint.ts';
+import { endpointFor, missingKey, publicURL } from '../../providers/endpoint.ts';
 import { answerCheck, schemaProblem } from '../../providers/json-schema.ts';
 import { minimalValue } from '../../providers/minimal.ts';
 import { KNOWN_PROVIDERS, resolveModel, type ModelRef } from '../../providers/model.ts';
@@ -116,14 +116,4 @@ function echoStructured(schema: Record<string, unknown>, ctx: ActionContext): un
   throw new StepFailedError(ctx.stepId, 'schema_mismatch', `echo: the simplest answer echo can build does not match the schema: ${problem}`, {
     hint: 'echo cannot satisfy every schema (a `pattern`, a `not`); try this step with a real model',
   });
-}
-
-/** A base URL as a fingerprint may hold it: no user, password or query (where credentials sometimes ride). */
-function publicURL(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}`;
-  } catch {
-    return url;
-  }
 }
