@@ -134,7 +134,7 @@ describe('resume', { timeout: 60_000 }, () => {
     await writeFile(file, (await readFile(file, 'utf8')).replace(`/edit/b?from=`, `/edit/b?v=2&from=`));
     const resumed = await run(['resume', first.runId, ...storeArgs(dir)]);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stderr, /the workflow file changed since that run\n {2}reused: a, d\n {2}re-run: b \(changed\)\n {2}re-run: c \(a step it depends on re-runs\)\n/);
+    assert.match(resumed.stderr, /the workflow file changed since that run\n {2}reused: a, d\n {2}re-run: b \(changed: its definition, the input values it uses, or its model\)\n {2}re-run: c \(a step it depends on re-runs\)\n/);
     const n = count('edit');
     assert.deepEqual([n('a'), n('b'), n('c'), n('d')], [1, 2, 2, 1]);
   });
@@ -182,6 +182,21 @@ describe('resume reuses only real results of the same work', { timeout: 60_000 }
     assert.ok(!db.includes(key), 'the store still holds no secret');
   });
 
+  it('resumes with the run’s own --model and --max-concurrency unless they are given again', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, `steps:\n  - id: ask\n    llm: { prompt: "hello" }\n  - id: check\n    depends_on: [ask]\n    file: { action: read, path: ready.txt }\n`);
+    // No key and no CONDUCTOR_MODEL: without the recorded --model, the resume would fall back to another model.
+    const first = JSON.parse((await run(['run', file, '--model', 'echo', '--max-concurrency', '3', '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(first.status, 'failed');
+    await writeFile(join(dir, 'ready.txt'), 'yes');
+    const resumed = await run(['resume', first.runId, '--json', ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const report = JSON.parse(resumed.stdout);
+    assert.equal(report.steps.ask.reused, true);
+    const shown = JSON.parse((await run(['runs', 'show', report.runId, '--json', ...storeArgs(dir)])).stdout);
+    assert.deepEqual(shown.run.options, { model: 'echo', maxConcurrency: 3 });
+  });
+
   it('runs an llm step again when the model it would use changed (--model, CONDUCTOR_MODEL, config.model), and reuses it when not', async (t) => {
     const dir = await tempDir(t);
     const text = (config: string) => `${config}steps:
@@ -200,7 +215,7 @@ describe('resume reuses only real results of the same work', { timeout: 60_000 }
     const resume = async (model: string, ...args: string[]) => {
       const result = await run(['resume', first.runId, ...args, ...storeArgs(dir)], { env: env(model) });
       assert.equal(result.code, 1, result.stderr);
-      return /reused: ask\n/.test(result.stderr) ? 'reused' : /re-run: ask \(changed\)\n/.test(result.stderr) ? 'changed' : result.stderr;
+      return /reused: ask\n/.test(result.stderr) ? 'reused' : /re-run: ask \(changed: its definition, the input values it uses, or its model\)\n/.test(result.stderr) ? 'changed' : result.stderr;
     };
 
     assert.equal(await resume('echo'), 'reused', 'same model');

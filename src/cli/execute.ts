@@ -76,7 +76,8 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
     // One set of secrets for the run, its output and its record: the run fills it before the first event, and
     // adds what it learns (a session cookie received) as it goes.
     const secrets = new Secrets();
-    const record = store && fingerprints ? recorder(store, spec, { redact: secrets.redact, fingerprints, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const settings = { ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) };
+    const record = store && fingerprints ? recorder(store, spec, { redact: secrets.redact, fingerprints, settings, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;

@@ -11,13 +11,15 @@ import type { RunEventListener } from '../core/events.ts';
 import { redactDeep, withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { contentHash } from './fingerprint.ts';
-import type { RunStore, StepResult } from './types.ts';
+import type { RunSettings, RunStore, StepResult } from './types.ts';
 
 export interface RecorderOptions {
   resumedFrom?: string;
   redact: Redactor;
   /** Each step's fingerprint, in file order (see `prepareFingerprints`). */
   fingerprints: readonly string[];
+  /** What the command line set (`--model`, `--max-concurrency`): `resume` runs with the same by default. */
+  settings?: RunSettings;
   /** The results this run takes from an earlier one (`RunOptions.reuse`): recorded with the run itself. */
   reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
 }
@@ -51,6 +53,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           inputs: clean(event.inputs),
           startedAt: event.at,
           ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
+          ...(options.settings && Object.keys(options.settings).length ? { options: options.settings } : {}),
           steps: spec.steps.map((s, i) => ({
             stepId: s.id,
             fingerprint: options.fingerprints[i]!,

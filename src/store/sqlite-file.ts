@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS runs (
   step_count INTEGER NOT NULL,
   -- every step of the workflow as it was: [{ id, fingerprint, dependsOn }], in file order
   steps TEXT NOT NULL,
-  outputs TEXT
+  outputs TEXT,
+  -- what the command line set for the run ({ model, maxConcurrency }): resume runs with the same by default
+  options TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at DESC);
 -- one row per step that finished (or was reused); steps without a row never finished
@@ -66,7 +68,7 @@ const MIGRATIONS: Record<number, string> = {
   2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
   3: 'ALTER TABLE step_runs ADD COLUMN hint TEXT;',
   // Which rows were redacted was not recorded before: any that shows `***` is taken to have been.
-  4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN error_detail TEXT; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
+  4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN error_detail TEXT; ALTER TABLE runs ADD COLUMN options TEXT; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
 };
 
 export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSync {

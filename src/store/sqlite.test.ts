@@ -97,7 +97,7 @@ describe('the run store', () => {
     const path = join(await tempDir(t), 'runs.db');
     new SqliteRunStore(path).close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; PRAGMA user_version = 3;');
+    db.exec('ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; PRAGMA user_version = 3;');
     db.close();
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
@@ -115,7 +115,7 @@ describe('the run store', () => {
     store4.recordStep('r', 'c', { status: 'succeeded', output: 'plain' });
     store4.close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; PRAGMA user_version = 4;');
+    db.exec('ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; PRAGMA user_version = 4;');
     db.close();
 
     const store = new SqliteRunStore(path);

@@ -18,7 +18,7 @@ import type { TokenCount } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
 import { storeError, type StoreOperation } from './errors.ts';
 import { openForReading, openForWriting, transaction } from './sqlite-file.ts';
-import type { NewRun, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
+import type { NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
 
 
 /** The longest a finished step's result waits before it is committed (see recordStep). */
@@ -52,6 +52,7 @@ interface RunRow {
   outputs: string | null;
   steps: string;
   steps_done: number;
+  options?: string | null;
 }
 
 export interface SqliteStoreOptions {
@@ -127,8 +128,8 @@ export class SqliteRunStore implements RunStore {
     this.#write(() =>
       transaction(this.#db, () => {
         this.#db
-          .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps);
+          .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps, run.options ? JSON.stringify(run.options) : null);
         for (const { stepId, ...result } of run.reused ?? []) this.#recordStep.run(...stepRow(run.id, stepId, result));
       }),
     );
@@ -384,6 +385,8 @@ export class SqliteRunStore implements RunStore {
       stepCount: row.step_count,
       stepsDone: row.steps_done,
       ...(row.outputs === null ? {} : { outputs: JSON.parse(row.outputs) as Record<string, unknown> }),
+      // Absent in a store read as it is, from before schema 5.
+      ...(row.options == null ? {} : { options: JSON.parse(row.options) as RunSettings }),
     };
   }
 

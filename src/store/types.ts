@@ -22,6 +22,7 @@ export interface RunRecord {
   resumedFrom?: string;
   stepCount: number;
   stepsDone: number;
+  options?: RunSettings;
   outputs?: Record<string, unknown>;
 }
 
@@ -38,8 +39,15 @@ export interface StepRecord extends Omit<StepResult, 'status' | 'reused'> {
   reused: boolean;
 }
 
+/** What the command line set for a run, beside the workflow: `resume` runs with the same unless told otherwise. */
+export interface RunSettings {
+  model?: string;
+  maxConcurrency?: number;
+}
+
 export interface NewRun {
   id: string;
+  options?: RunSettings;
   workflow: string;
   workflowHash: string;
   inputs: Record<string, unknown>;

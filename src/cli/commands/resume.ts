@@ -10,15 +10,15 @@ import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 
 export const resumeCommand: Command = {
-  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--store PATH]',
+  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--store PATH]',
   // Everything `run` takes except --no-store: resume reads the store and records the new run in it.
   options: {
     ...Object.fromEntries(Object.entries(RUN_OPTIONS).filter(([name]) => name !== 'no-store')),
     from: { type: 'string', value: 'step', description: 'Re-run this step and everything downstream of it, even if it succeeded' },
   },
-  async run({ values, positionals }, io) {
+  async run({ values: given, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError(positionals.length ? 'expected one run id' : 'missing the run id', { hint: 'run `conductor runs` to list recent runs' });
-    const store = openStore(values, io);
+    const store = openStore(given, io);
     let record;
     try {
       record = store.getRun(positionals[0]!);
@@ -26,11 +26,17 @@ export const resumeCommand: Command = {
       store.close();
     }
     if (!record) throw new UsageError(`no run \`${positionals[0]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
+    // The run's own --model and --max-concurrency, unless given again: a resume does what the run did.
+    const recorded = record.run.options ?? {};
+    const values: Record<string, unknown> = {
+      ...(recorded.model ? { model: recorded.model } : {}),
+      ...(recorded.maxConcurrency ? { 'max-concurrency': String(recorded.maxConcurrency) } : {}),
+      ...given,
+    };
     const spec = await loadWorkflow(record.run.workflow);
     printWarnings(spec, io);
     // The original inputs, with any given now on top.
-    const given = { ...record.run.inputs, ...(await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd)) };
-    const inputs = resolveInputs(spec, given);
+    const inputs = resolveInputs(spec, { ...record.run.inputs, ...(await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd)) });
     // Computed once: the plan, the record of the new run and its duration estimates all match by them.
     const fingerprints = runFingerprints(spec, inputs, values, io);
     const plan = planResume(spec, record, fingerprints, values['from'] as string | undefined);
@@ -39,7 +45,7 @@ export const resumeCommand: Command = {
     if (contentHash(spec.source) !== record.run.workflowHash) lines.push('  the workflow file changed since that run');
     const reused = spec.steps.filter((s) => s.id in plan.reuse).map((s) => s.id);
     lines.push(`  reused: ${reused.length ? reused.join(', ') : 'nothing'}`);
-    const why = { changed: 'changed', new: 'new step', secret: 'its recorded output held a secret', upstream: 'a step it depends on re-runs', from: '--from' } as const;
+    const why = { changed: 'changed: its definition, the input values it uses, or its model', new: 'new step', secret: 'its recorded output held a secret', upstream: 'a step it depends on re-runs', from: '--from' } as const;
     for (const c of plan.changed) lines.push(`  re-run: ${c.stepId} (${why[c.reason]})`);
     if (plan.remaining.length) lines.push(`  to run: ${plan.remaining.join(', ')}`);
     return execute({ spec, inputs, values, io, reuse: plan.reuse, resumedFrom: record.run.id, fingerprints, preface: lines.join('\n') + '\n' });
