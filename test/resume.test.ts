@@ -182,6 +182,20 @@ describe('resume reuses only real results of the same work', { timeout: 60_000 }
     assert.ok(!db.includes(key), 'the store still holds no secret');
   });
 
+  it('asks for a secret input again instead of sending the record’s *** in its place', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, `inputs:\n  api_token: { type: string }\nsteps:\n  - id: use\n    file: { action: write, path: out.txt, content: "token=\${inputs.api_token}" }\n  - id: check\n    depends_on: [use]\n    file: { action: read, path: ready.txt }\n`);
+    const first = JSON.parse((await run(['run', file, '-i', 'api_token=tok-realvalue-123456', '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(first.status, 'failed');
+    const refused = await run(['resume', first.runId, ...storeArgs(dir)]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /error: the run's input `api_token` held a secret, which the record does not keep\n {2}hint: give it again: -i api_token=…/);
+    await writeFile(join(dir, 'ready.txt'), 'yes');
+    const resumed = await run(['resume', first.runId, '-i', 'api_token=tok-realvalue-123456', ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(await readFile(join(dir, 'out.txt'), 'utf8'), 'token=tok-realvalue-123456');
+  });
+
   it('resumes with the run’s own --model and --max-concurrency unless they are given again', async (t) => {
     const dir = await tempDir(t);
     const file = await writeWorkflow(dir, `steps:\n  - id: ask\n    llm: { prompt: "hello" }\n  - id: check\n    depends_on: [ask]\n    file: { action: read, path: ready.txt }\n`);

@@ -98,6 +98,13 @@ export interface ActionDefinition<Input = unknown> {
   /** Values of a resolved input that are credentials (an `authorization` header): never shown or stored. */
   secrets?(input: Input): Iterable<string>;
   /**
+   * Values in a step's result that are credentials (a session cookie the server set), each with whether it is
+   * certainly one or only when long enough to be: masked wherever they turn up from then on.
+   */
+  resultSecrets?(result: ActionResult): Iterable<[value: string, named: boolean]>;
+  /** A result's properties as they may be shown or stored, credentials taken out (header names kept). */
+  withoutCredentials?(properties: Record<string, unknown>): Record<string, unknown>;
+  /**
    * Loads what the action's calls need (a client library) before the run starts, so no step's recorded
    * time includes it. Called once per run, only for actions the workflow uses.
    */

@@ -1,7 +1,7 @@
 /** Keeps secrets out of everything shown or stored: every known secret value is replaced by `***`. */
 
 /** Environment variables that hold credentials, whatever a workflow references. */
-export const SECRET_ENV = /(_API_KEY|_TOKEN|_SECRET|_PASSWORD|_PASSWD|_CREDENTIALS?|^AUTHORIZATION)$/i;
+export const SECRET_ENV = /(_KEY|_TOKEN|_SECRET|_PASSWORD|_PASSWD|_CREDENTIALS?|^AUTHORIZATION)$/i;
 
 export type Redactor = (text: string) => string;
 
@@ -138,42 +138,4 @@ export function urlPasswords(text: string): string[] {
 
 export function createRedactor(secrets: Iterable<string | undefined>): Redactor {
   return new Secrets(secrets).redact;
-}
-
-/** Request and response headers that carry credentials or sessions, whatever their value looks like. */
-export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization', 'x-api-key', 'api-key']);
-
-/**
- * The values of credential headers in a step's `headers` property (an http step's response), each with whether
- * it is known to be secret (a whole header value) or only taken for one (a piece: a cookie's value, which may be
- * as short as `dark` in `theme=dark`, counts only when it is as long as a guessed secret).
- */
-export function credentialHeaderValues(properties: Record<string, unknown> | undefined): [value: string, named: boolean][] {
-  const headers = properties?.['headers'];
-  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return [];
-  const values: [string, boolean][] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (!CREDENTIAL_HEADERS.has(name.toLowerCase()) || typeof value !== 'string') continue;
-    values.push([value, true]);
-    // Joined repeats (`a=1, b=2`) and the cookie's own value (`sid=…; Path=/`) are echoed on their own.
-    for (const part of value.split(/,\s*|;\s*/)) {
-      values.push([part, false]);
-      const eq = part.indexOf('=');
-      if (eq > 0) values.push([part.slice(eq + 1), false]);
-    }
-  }
-  return values;
-}
-
-/**
- * Step properties as they may be shown or stored: a `headers` map (an http step's) keeps its names but not the
- * values of credential headers. Anything else is returned as it is.
- */
-export function withoutCredentialHeaders(properties: Record<string, unknown>): Record<string, unknown> {
-  const headers = properties['headers'];
-  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return properties;
-  const names = Object.keys(headers);
-  if (!names.some((name) => CREDENTIAL_HEADERS.has(name.toLowerCase()))) return properties;
-  const kept = Object.fromEntries(names.map((name) => [name, CREDENTIAL_HEADERS.has(name.toLowerCase()) ? '***' : (headers as Record<string, unknown>)[name]]));
-  return { ...properties, headers: kept };
 }

@@ -31,3 +31,9 @@ export function backoffMs(policy: RetryPolicy, attempt: number, random = Math.ra
   const ceiling = Math.min(MAX_BACKOFF_SECONDS, policy.backoffSeconds * 2 ** (attempt - 1)) * 1000;
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
+
+/** The longest wait a provider may ask for (Retry-After, a rate-limit pause) before the call fails instead. */
+export const MAX_PROVIDER_WAIT_MS = 10 * 60_000;
+
+/** What to do when a provider asks for a wait longer than that: the same words for an API and a model. */
+export const LONG_WAIT_HINT = '`conductor resume` the run once the provider\'s limit has reset (for a model provider, `config.rateLimits` paces calls under a limit you know)';

@@ -9,9 +9,7 @@
  */
 
 import { ConductorError } from '../core/errors.ts';
-
-/** The longest provider pause a call waits out (see `acquire`); matches the step runner's Retry-After bound. */
-const MAX_PAUSE_MS = 10 * 60_000;
+import { LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS } from '../core/retry.ts';
 
 export interface LimiterOptions {
   maxConcurrency: number;
@@ -71,13 +69,13 @@ export class AdaptiveLimiter {
    * provider pause that ends more than `maxPauseMs` from now (its rate-limit headers said "reset in 2 h") is
    * not waited out: the call is refused at once with a `rate_limited` error that says how long it would be.
    */
-  acquire(signal: AbortSignal, notice?: WaitNotice, maxPauseMs = MAX_PAUSE_MS): Promise<Release> {
+  acquire(signal: AbortSignal, notice?: WaitNotice, maxPauseMs = MAX_PROVIDER_WAIT_MS): Promise<Release> {
     signal.throwIfAborted();
     const pause = this.pausedUntil - this.#now();
     if (pause > maxPauseMs) {
       return Promise.reject(
         new ConductorError('rate_limited', `the provider asked to pause all calls for ${Math.round(pause / 60_000)} min, more than ${Math.round(maxPauseMs / 60_000)} min`, {
-          hint: 'state the provider\'s limit in `config.rateLimits` so calls are paced under it, or `conductor resume` the run once the limit has reset',
+          hint: LONG_WAIT_HINT,
         }),
       );
     }

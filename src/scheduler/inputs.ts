@@ -6,7 +6,7 @@ import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
 import { matchesType } from '../definition/load.ts';
 import type { InputSpec, WorkflowSpec } from '../definition/types.ts';
-import { SECRET_INPUT } from './secrets.ts';
+import { secretInputName } from './secrets.ts';
 
 /** With `partial`, a required input that was not given is left out instead of reported (`plan` needs no inputs). */
 export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string, unknown>> = {}, options: { partial?: boolean } = {}): Record<string, unknown> {
@@ -21,7 +21,7 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
       continue;
     }
     // A value given for a secret input is never shown back, even when it is wrong.
-    const typed = coerce(value, def, SECRET_INPUT.test(name) ? () => 'a value (not shown: the input is secret)' : show);
+    const typed = coerce(value, def, secretInputName(name) ? () => 'a value (not shown: the input is secret)' : show);
     if ('problem' in typed) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${typed.problem}` });
     else values[name] = typed.value;
   }

@@ -446,3 +446,58 @@ describe('preparing actions', () => {
     assert.ok(!order.includes('prepare unused'));
   });
 });
+
+describe('a run leaves nothing behind', () => {
+  const action = (name: string, run: (input: { n: number }, ctx: import('../actions/types.ts').ActionContext) => Promise<{ output: unknown }>) => ({
+    name,
+    description: name,
+    schema: z.strictObject({ n: z.number() }),
+    run,
+  });
+
+  it('a listener that throws on step:start starts nothing more', async () => {
+    const started: number[] = [];
+    const actions = new ActionRegistry([
+      ...builtinActions().all(),
+      action('work', async (input, ctx) => {
+        started.push(input.n);
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        return { output: null };
+      }),
+    ]);
+    const { parseWorkflow } = await import('../definition/load.ts');
+    const spec = parseWorkflow(`steps:\n${[1, 2, 3, 4].map((n) => `  - id: s${n}\n    work: { n: ${n} }\n`).join('')}`, 'wf.yaml', { actions });
+    const report = await runWorkflow(spec, {
+      actions,
+      onEvent: (e) => {
+        if (e.type === 'step:start' && e.stepId === 's2') throw new Error('broken reporter');
+      },
+    });
+    assert.equal(report.status, 'failed');
+    assert.deepEqual(Object.values(report.steps).map((s) => s.status).slice(2), ['not_run', 'not_run']);
+    assert.ok(!started.includes(3) && !started.includes(4));
+  });
+
+  it('no timer of a finished step is left running, even when it waited untimed until the run stopped', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const actions = new ActionRegistry([
+      ...builtinActions().all(),
+      // Waits "in a queue" (untimed) until the run is aborted, then the queue lets it go a moment later.
+      action('queued', async (_input, ctx) => {
+        await ctx.untimed(new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => setImmediate(resolve), { once: true })));
+        return { output: null };
+      }),
+      action('boom', async () => {
+        throw new Error('boom');
+      }),
+    ]);
+    const { parseWorkflow } = await import('../definition/load.ts');
+    const spec = parseWorkflow(`steps:\n  - id: q\n    timeout: 300\n    queued: { n: 1 }\n  - id: b\n    boom: { n: 2 }\n`, 'wf.yaml', { actions });
+    const before = timers();
+    const report = await runWorkflow(spec, { actions });
+    assert.equal(report.status, 'failed');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(timers(), before, 'the queued step did not start its 300 s clock again');
+  });
+});

@@ -19,7 +19,7 @@ import { checkBeforeRun } from './preflight.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { credentialSources, runSecrets } from './secrets.ts';
-import { credentialHeaderValues, leaves, Secrets, withoutCredentialHeaders } from '../core/redact.ts';
+import { leaves, Secrets } from '../core/redact.ts';
 import { expectedDurations } from './durations.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
@@ -197,7 +197,8 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   let stopping = controller.signal.aborted;
   let failure: number | undefined;
   for (;;) {
-    while (!stopping && running < limit && ready.size > 0) {
+    // A listener that threw on step:start aborted the run inside this loop: nothing more starts.
+    while (!stopping && !controller.signal.aborted && running < limit && ready.size > 0) {
       const i = ready.pop()!;
       status[i] = 'running';
       running++;
@@ -226,7 +227,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         outputs[i] = outcome.output;
         properties[i] = outcome.properties;
         // A session cookie or token the step received is a secret from now on, wherever it turns up.
-        for (const [value, named] of credentialHeaderValues(outcome.properties)) secrets.add(value, named);
+        for (const [value, named] of stepActions[i]!.resultSecrets?.({ output: outcome.output, ...(outcome.properties ? { properties: outcome.properties } : {}) }) ?? []) secrets.add(value, named);
         for (const { ref, raw } of credentials.get(i) ?? []) {
           try {
             for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, true);
@@ -307,10 +308,11 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   /** What events and the report show of a step's result: secrets replaced, credential headers emptied. */
   function shown(i: number): void {
     const output = secrets.redactValue(outputs[i]);
-    const props = properties[i] ? secrets.redactValue(withoutCredentialHeaders(properties[i]!)) : undefined;
+    const kept = properties[i] ? (stepActions[i]!.withoutCredentials?.(properties[i]!) ?? properties[i]!) : undefined;
+    const props = kept ? secrets.redactValue(kept) : undefined;
     shownOutputs[i] = output.value;
     shownProperties[i] = props?.value;
-    redacted[i] = output.redacted || props?.redacted === true ? 1 : 0;
+    redacted[i] = output.redacted || props?.redacted === true || kept !== properties[i] ? 1 : 0;
     shownAt[i] = secrets.version;
   }
 

@@ -5,8 +5,24 @@ import type { WorkflowSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
 import { referencesOf, type TemplateValue } from '../template/value.ts';
 
-const TOKEN_LIKE = /^[A-Za-z0-9_\-.~+/=:]{20,}$/;
-export const SECRET_INPUT = /(key|token|secret|password|passwd|credential)/i;
+/**
+ * A value that looks like a key although its variable's name does not say so: 20 or more characters of a token's
+ * alphabet, letters with several digits or mixed case with a digit (`sk-proj-4fT…`, `ghp_…`), or 32 or more hex
+ * digits. A
+ * project name (`acme-analytics-prod-eu1`) or a URL is not one: masking it would hide ordinary text and stop
+ * every step that shows it from being reused.
+ */
+export function tokenLike(value: string): boolean {
+  if (/^[0-9a-f]{32,}$/i.test(value)) return true;
+  if (!/^[A-Za-z0-9_\-.~+/=]{20,}$/.test(value) || !/[A-Za-z]/.test(value)) return false;
+  const digits = value.replace(/[^0-9]/g, '').length;
+  return digits >= 4 || (/[a-z]/.test(value) && /[A-Z]/.test(value) && digits >= 1);
+}
+
+/** Input names that say their value is secret: `api_key`, `apiKey`, `token`, `db-password`, not `keywords` or `monkey`. */
+export function secretInputName(name: string): boolean {
+  return /(?:^|[_\-.])(?:api_?key|apikey|key|token|secret|password|passwd|credentials?)$/i.test(name) || /^apikey$|[a-z](?:Key|Token|Secret|Password|Passwd|Credentials?)$/.test(name);
+}
 
 /**
  * The run's secrets before it starts: credentials in the environment (by name: `*_API_KEY`, `*_TOKEN`, …, and
@@ -31,7 +47,7 @@ export function runSecrets(
   spec.steps.forEach((step, i) => {
     for (const ref of referencesOf(step.input)) {
       const value = ref.root === 'env' ? env[ref.name] : undefined;
-      if (value && ref.root === 'env' && TOKEN_LIKE.test(value)) secrets.add(value);
+      if (value && ref.root === 'env' && tokenLike(value)) secrets.add(value);
     }
     for (const key of actions?.[i]?.secretKeys ?? []) {
       const field = fieldOf(step.input, key);
@@ -39,7 +55,7 @@ export function runSecrets(
       for (const ref of referencesOf(field)) if (ref.root === 'env') secrets.add(env[ref.name], true);
     }
   });
-  for (const [name, value] of Object.entries(inputs)) if (SECRET_INPUT.test(name)) for (const leaf of leaves(value)) secrets.add(leaf, true);
+  for (const [name, value] of Object.entries(inputs)) if (secretInputName(name)) for (const leaf of leaves(value)) secrets.add(leaf, true);
   return secrets;
 }
 

@@ -4,7 +4,7 @@
  */
 import type { ActionContext, ActionNotice, AnyAction } from '../actions/types.ts';
 import { ConductorError } from '../core/errors.ts';
-import { backoffMs, RATE_LIMIT_WAITS } from '../core/retry.ts';
+import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import type { Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
@@ -44,8 +44,6 @@ export interface StepEnvironment {
   secrets: Secrets;
 }
 
-/** The longest a provider may ask a step to wait (Retry-After) before the step fails instead. */
-export const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
 /** How long each attempt of a step may run, and which key set it (for the hint when it runs out). */
 interface Timeout {
@@ -92,17 +90,17 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     }
     // A provider that asks for a wait longer than the step may run (or than anyone should sit through) gets
     // no wait: the step fails now and says what was asked, instead of showing "waiting 1440 min".
-    const bound = Math.min(MAX_RETRY_AFTER_MS, timeout.seconds === undefined ? Infinity : timeout.seconds * 1000);
+    const bound = Math.min(MAX_PROVIDER_WAIT_MS, timeout.seconds === undefined ? Infinity : timeout.seconds * 1000);
     if (error.retryAfterMs !== undefined && error.retryAfterMs > bound) {
       const asked = formatWait(error.retryAfterMs);
-      const limit = bound === MAX_RETRY_AFTER_MS ? `more than ${formatWait(MAX_RETRY_AFTER_MS)}` : `longer than the step's timeout (${timeout.seconds} s, ${timeout.source})`;
+      const limit = bound === MAX_PROVIDER_WAIT_MS ? `more than ${formatWait(MAX_PROVIDER_WAIT_MS)}` : `longer than the step's timeout (${timeout.seconds} s, ${timeout.source})`;
       return {
         status: 'failed',
         error: {
           ...error,
           retryable: false,
           message: `${error.message} — the provider asked to wait ${asked} before trying again, ${limit}`,
-          hint: 'state the provider\'s limit in `config.rateLimits` so calls are paced under it, or `conductor resume` the run once the limit has reset',
+          hint: LONG_WAIT_HINT,
         },
         attempts,
       };
@@ -156,8 +154,11 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
   let armedAt = 0;
   let timer: NodeJS.Timeout | undefined;
   let paused = 0;
+  // Set when the attempt is over: an `untimed` wait that ends later (a limiter released by the abort) must not
+  // start the clock again, or a finished step's timer would hold the process open.
+  let over = false;
   const arm = () => {
-    if (!Number.isFinite(remainingMs) || timedOut) return;
+    if (!Number.isFinite(remainingMs) || timedOut || over || signal.aborted) return;
     armedAt = performance.now();
     timer = setTimeout(() => {
       timedOut = true;
@@ -215,6 +216,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     const what = action.describe?.(input);
     return failed('action_error', `${what ? `${what}: ` : ''}${(error as Error)?.message ?? String(error)}`, error);
   } finally {
+    over = true;
     disarm();
     release();
   }

@@ -61,8 +61,14 @@ describe('step fingerprints', () => {
     assert.notEqual(fingerprints({ text: TEXT.replace('  - id: b\n', '  - id: b\n    depends_on: [a]\n') })[1], base[1], 'depends_on');
   });
 
-  it('leave out environment values (secrets), retries and timeouts', () => {
-    assert.deepEqual(fingerprints({ env: { SOME_KEY: 'rotated-0123456789' } }), fingerprints({ env: { SOME_KEY: 'old-0123456789' } }));
+  it('change with the environment values a step uses (\`model: \${env.M}\`), but not with secrets', () => {
+    const plain = TEXT.replace('SOME_KEY', 'SOME_MODEL');
+    assert.notEqual(fingerprints({ text: plain, env: { SOME_MODEL: 'openai:gpt-4o' } })[1], fingerprints({ text: plain, env: { SOME_MODEL: 'echo' } })[1], 'a plain value');
+    const secret = TEXT.replace('SOME_KEY', 'SOME_API_KEY');
+    assert.deepEqual(fingerprints({ text: secret, env: { SOME_API_KEY: 'rotated-0123456789' } }), fingerprints({ text: secret, env: { SOME_API_KEY: 'old-0123456789' } }), 'a key rotated');
+  });
+
+  it('leave out secrets, retries and timeouts', () => {
     assert.equal(fingerprints({ text: TEXT.replace('  - id: a\n', '  - id: a\n    timeout: 5\n    retry: { attempts: 1 }\n') })[0], base[0]);
   });
 });

@@ -7,10 +7,11 @@ import { hash } from 'node:crypto';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { PreflightContext } from '../actions/types.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
+import { runSecrets } from '../scheduler/secrets.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
 
 /** Bumped when what goes into a fingerprint changes: no result recorded under the old rule is then reused. */
-const FORMAT = 2;
+const FORMAT = 3;
 
 /**
  * Each step's fingerprint, in file order: its resolved, defaulted input as far as it is known before the run —
@@ -18,14 +19,22 @@ const FORMAT = 2;
  * the inputs it uses, its `depends_on`, and the action's `identity` (what defaults fill in: an `llm` step's
  * effective model and endpoint). Change the default model, and the steps that use it get new fingerprints.
  *
- * Left out on purpose: environment values (they may be secrets, and a key rotation should not re-run work),
- * and `retry` / `timeout`, which change how long a step may take, not its result.
+ * The values of the environment variables it uses count too (`model: ${env.MODEL}`, `url: ${env.API}/…`),
+ * except secrets: a key rotation should not re-run work, and a secret's hash is not kept. Left out on purpose:
+ * `retry` / `timeout`, which change how long a step may take, not its result.
  */
 export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, ctx: PreflightContext, actions: ActionRegistry): string[] {
+  const secrets = runSecrets(spec, ctx.env, inputs, spec.steps.map((s) => actions.get(s.action)));
   return spec.steps.map((step) => {
     const action = actions.get(step.action);
     const used: Record<string, unknown> = {};
-    for (const ref of referencesOf(step.input)) if (ref.root === 'inputs') used[ref.name] = inputs[ref.name] ?? null;
+    for (const ref of referencesOf(step.input)) {
+      if (ref.root === 'inputs') used[ref.name] = secrets.redactValue(inputs[ref.name] ?? null).redacted ? 'secret' : (inputs[ref.name] ?? null);
+      else if (ref.root === 'env') {
+        const value = ctx.env[ref.name];
+        used[`env.${ref.name}`] = value === undefined ? null : secrets.redact(value) === value ? value : 'secret';
+      }
+    }
     let identity: unknown = null;
     try {
       identity = action?.identity?.(literalFields(step.input), ctx) ?? null;

@@ -49,14 +49,15 @@ describe('the recorder', () => {
     assert.equal(rows('r').length, 2);
   });
 
-  it('marks a result from which a secret (or a credential header) was taken out', async (t) => {
+  it('marks a result from which a secret was taken out, by it or by the run (a credential header)', async (t) => {
     const { store, rows } = await open(t);
     const listener = recorder(store, spec, { redact: createRedactor([SECRET]), fingerprints: ['fa', 'fb', 'fc'] });
     listener(start);
-    const end = (stepId: string, output: unknown, properties?: Record<string, unknown>) =>
-      listener({ type: 'step:end', runId: 'r', stepId, status: 'succeeded', at: 2, output, ...(properties ? { properties } : {}) });
+    const end = (stepId: string, output: unknown, properties?: Record<string, unknown>, redacted?: true) =>
+      listener({ type: 'step:end', runId: 'r', stepId, status: 'succeeded', at: 2, output, ...(properties ? { properties } : {}), ...(redacted ? { redacted } : {}) });
     end('a', `key=${SECRET}`);
-    end('b', 'plain', { headers: { 'set-cookie': 'session=abc', 'content-type': 'text/plain' } });
+    // The run took the cookie's value out before the event (the http action's withoutCredentials) and says so.
+    end('b', 'plain', { headers: { 'set-cookie': '***', 'content-type': 'text/plain' } }, true);
     end('c', 'plain', { model: 'echo' });
     store.flush();
     assert.deepEqual(

@@ -8,7 +8,7 @@
  * met it; see SqliteStoreOptions.onError for failures of writes made in the background.
  */
 import type { RunEventListener } from '../core/events.ts';
-import { redactDeep, withoutCredentialHeaders, type Redactor } from '../core/redact.ts';
+import { redactDeep, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { contentHash } from './fingerprint.ts';
 import type { RunSettings, RunStore, StepResult } from './types.ts';
@@ -31,9 +31,9 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
   /** A step's result as stored, and whether anything had to be taken out of it. */
   const result = (output: unknown, properties: Record<string, unknown> | undefined): Pick<StepResult, 'outputJson' | 'propertiesJson' | 'redacted'> => {
     const cleanOutput = clean(output);
-    const kept = properties ? withoutCredentialHeaders(properties) : undefined;
-    const cleanProperties = clean(kept);
-    const redacted = cleanOutput !== output || cleanProperties !== kept || kept !== properties;
+    // The run's events come with credentials already taken out (and say so in `redacted`); this is the guard.
+    const cleanProperties = clean(properties);
+    const redacted = cleanOutput !== output || cleanProperties !== properties;
     return {
       ...(cleanOutput === undefined ? {} : { outputJson: JSON.stringify(cleanOutput) }),
       ...(cleanProperties === undefined ? {} : { propertiesJson: JSON.stringify(cleanProperties) }),

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { networkFailure, StepFailedError } from '../../core/errors.ts';
-import { CREDENTIAL_HEADERS, urlPasswords } from '../../core/redact.ts';
+import { answerSecrets, requestSecrets, withoutCredentialHeaders } from './credentials.ts';
 import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
 import { DEFAULT_MAX_BYTES, prepare, RedirectLoopError, ResponseTooLargeError, send, type HttpResponse } from './client.ts';
@@ -60,10 +60,9 @@ export const httpAction: ActionDefinition<HttpInput> = {
   // `Authorization: ${env.API_AUTH}`: whatever the variable is called, a header filled from the environment
   // is a credential, and so is the value of a credential header written into the workflow.
   secretKeys: ['headers'],
-  secrets: (input) => [
-    ...Object.entries(input.headers ?? {}).flatMap(([name, value]) => (CREDENTIAL_HEADERS.has(name.toLowerCase()) ? [String(value), String(value).replace(/^(Bearer|Basic|Token)\s+/i, '')] : [])),
-    ...urlPasswords(input.url),
-  ],
+  secrets: requestSecrets,
+  resultSecrets: (result) => answerSecrets(result.properties),
+  withoutCredentials: withoutCredentialHeaders,
   async run(input, ctx) {
     const method = input.method ?? 'GET';
     const what = `${method} ${input.url}`;

@@ -1,4 +1,5 @@
 import { UsageError } from '../../core/errors.ts';
+import { leaves } from '../../core/redact.ts';
 import { loadWorkflow } from '../../definition/load.ts';
 import { resolveInputs } from '../../scheduler/inputs.ts';
 import { contentHash } from '../../store/fingerprint.ts';
@@ -36,7 +37,16 @@ export const resumeCommand: Command = {
     const spec = await loadWorkflow(record.run.workflow);
     printWarnings(spec, io);
     // The original inputs, with any given now on top.
-    const inputs = resolveInputs(spec, { ...record.run.inputs, ...(await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd)) });
+    const givenNow = await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd);
+    // The record keeps a secret input as `***`: sending that in its place would be a wrong value, silently.
+    const lost = Object.entries(record.run.inputs).filter(([name, value]) => !(name in givenNow) && leaves(value).some((leaf) => leaf.includes('***')));
+    if (lost.length > 0) {
+      const names = lost.map(([name]) => `\`${name}\``).join(', ');
+      throw new UsageError(`the run's input${lost.length > 1 ? 's' : ''} ${names} held a secret, which the record does not keep`, {
+        hint: `give ${lost.length > 1 ? 'them' : 'it'} again: ${lost.map(([name]) => `-i ${name}=…`).join(' ')}`,
+      });
+    }
+    const inputs = resolveInputs(spec, { ...record.run.inputs, ...givenNow });
     // Computed once: the plan, the record of the new run and its duration estimates all match by them.
     const fingerprints = runFingerprints(spec, inputs, values, io);
     const plan = planResume(spec, record, fingerprints, values['from'] as string | undefined);
