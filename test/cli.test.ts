@@ -168,7 +168,7 @@ describe('conductor run', () => {
     const never = new Gate();
     t.after(() => never.open());
     server.route('/hangs', async () => never.wait());
-    const file = await writeWorkflow(dir, `steps:\n  - id: slow\n    http: { url: "${server.url}/hangs", timeout: 0.05 }\n`);
+    const file = await writeWorkflow(dir, `steps:\n  - id: slow\n    retry: { attempts: 1 }\n    http: { url: "${server.url}/hangs", timeout: 0.05 }\n`);
     const human = await run(['run', file]);
     assert.equal(human.code, 1);
     assert.match(human.stderr, /\n {2}slow: GET .*\/hangs: timed out after 0\.05 s \(set by `http\.timeout`\)\n {2}hint: raise `timeout:` on the step \(seconds, each attempt\), or `config\.timeout` for every step\n/);

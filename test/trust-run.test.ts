@@ -161,6 +161,19 @@ steps:
     assert.match(step.hint, /`timeout:` on the step.*`config\.timeout`/);
   });
 
+  it('a timed-out attempt is retried within `attempts`, like a dropped connection', async (t) => {
+    let calls = 0;
+    server.route('/slow/once', (_req, res) => {
+      if (++calls === 1) return; // the first attempt hangs until its timeout
+      reply(res, 200, { ok: true });
+    });
+    const dir = await tempDir(t);
+    const wf = await writeWorkflow(dir, `steps:\n  - id: call\n    timeout: 0.3\n    retry: { attempts: 2, backoff: 0 }\n    http: { url: ${server.url}/slow/once }\n`);
+    const r = await run(['run', wf, '--json', '--no-store']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).steps.call.attempts, 2);
+  });
+
   it('an llm step whose provider sends headers and then nothing fails at its timeout', async (t) => {
     const provider = await StandIn.start();
     t.after(() => provider.close());

@@ -344,7 +344,7 @@ steps:
   it('fails a step that times out, with a clear message, and aborts the request', async () => {
     const never = new Gate();
     server.route('/slow', async () => never.wait());
-    const spec = workflow(`steps:\n  - id: slow\n    http: { url: "${server.url}/slow", timeout: 0.05 }\n`);
+    const spec = workflow(`steps:\n  - id: slow\n    retry: { attempts: 1 }\n    http: { url: "${server.url}/slow", timeout: 0.05 }\n`);
     const report = await runWorkflow(spec);
     assert.equal(report.steps['slow']!.status, 'failed');
     assert.equal(report.steps['slow']!.errorCode, 'timeout');

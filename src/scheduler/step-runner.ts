@@ -229,7 +229,16 @@ function timeoutOf(input: unknown): number | undefined {
 
 function timeoutFailure(action: AnyAction, input: unknown, timeout: Timeout): StepOutcome {
   const what = action.describe?.(input);
-  return failed('timeout', `${what ? `${what}: ` : ''}timed out after ${timeout.seconds} s (${timeout.source})`, undefined, 'raise `timeout:` on the step (seconds, each attempt), or `config.timeout` for every step');
+  // Retried like a dropped connection (a provider that hung once may answer the next try), within `attempts`.
+  return {
+    status: 'failed',
+    error: {
+      code: 'timeout',
+      message: `${what ? `${what}: ` : ''}timed out after ${timeout.seconds} s (${timeout.source})`,
+      retryable: true,
+      hint: 'raise `timeout:` on the step (seconds, each attempt), or `config.timeout` for every step',
+    },
+  };
 }
 
 function failed(code: string, message: string, cause?: unknown, hint?: string): StepOutcome {
