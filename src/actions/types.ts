@@ -22,6 +22,13 @@ export interface ActionContext {
    * running time, not time queued behind a rate limiter.
    */
   untimed<T>(work: Promise<T>): Promise<T>;
+  /**
+   * Throws `not_allowed` (a ConductorError) if `value`, a new destination for input key `key` — the target of a
+   * redirect — is not allowed for this step: when a step's output chose the first one, every later one is held
+   * to the same rule. A no-op when the key was not data-chosen. Absent outside the engine (an action called
+   * directly, in a test).
+   */
+  confine?(key: string, value: string): void;
 }
 
 export type { ActionNotice } from '../core/events.ts';
@@ -85,11 +92,19 @@ export interface ActionDefinition<Input = unknown> {
    */
   identity?(block: PreflightBlock, ctx: PreflightContext): unknown;
   /**
-   * Input keys that decide where data goes: a `path` on disk or a `url` to call. When a step's output flows
-   * into one, the engine confines it before the action runs (see scheduler/confine.ts); the action needs to
-   * do nothing about it.
+   * Input keys that decide where data goes: a `path` on disk, a `url` to call, a `model` string (its provider
+   * is where the prompt goes), or a map of HTTP `headers` (its `Host`, `X-Forwarded-Host` and `Forwarded`
+   * entries). When a step's output flows into one, the engine confines it before the action runs (see
+   * scheduler/confine.ts); the action needs to do nothing about it.
    */
-  destinations?: Readonly<Record<string, 'path' | 'url'>>;
+  destinations?: Readonly<Record<string, DestinationKind>>;
+  /**
+   * Whether this resolved input changes what is at its `path` destinations (a write, an append, a delete)
+   * rather than only looking (a read, a listing). A data-chosen path that changes something may not be the
+   * workflow file, a folder holding it, an allowed folder itself, or anything in a `.git` folder. Absent: every
+   * use counts as a change.
+   */
+  changes?(input: Readonly<Record<string, unknown>>): boolean;
   /**
    * Input keys where a value taken from `${env.*}` is a secret whatever the variable's name (http: `headers`,
    * so `Authorization: ${env.API_AUTH}` is never shown or stored).
@@ -115,6 +130,9 @@ export interface ActionDefinition<Input = unknown> {
 }
 
 export type AnyAction = ActionDefinition<any>;
+
+/** What a destination input key holds (see `ActionDefinition.destinations`). */
+export type DestinationKind = 'path' | 'url' | 'model' | 'headers';
 
 /** A block's values where they are literal; templated ones are `undefined` (unknown until the run). */
 export type PreflightBlock = Readonly<Record<string, unknown>>;

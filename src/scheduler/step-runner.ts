@@ -9,7 +9,7 @@ import type { Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
 import { TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
-import { resolveInput, type Confinement } from './confine.ts';
+import { resolveInput, type Confinement, type ResolvedInput } from './confine.ts';
 
 export type StepOutcome = (
   | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown> }
@@ -53,9 +53,11 @@ interface Timeout {
 
 export async function runStep(step: StepSpec, action: AnyAction, lookup: ReferenceLookup, environment: StepEnvironment): Promise<StepOutcome> {
   let input: unknown;
+  let confine: ResolvedInput['confine'];
   try {
-    // A destination a step's output chose (a model's answer in a `path` or `url`) is confined here, before any try.
-    input = await resolveInput(step.input, action.destinations, lookup, environment);
+    // A destination a step's output chose (a model's answer in a `path` or `url`) is confined here, before any
+    // try, and so is every later one (a redirect) through `ctx.confine`. The step was written in the workflow file.
+    ({ value: input, confine } = await resolveInput(step.input, action, lookup, { ...environment, workflowFile: step.location.file }));
   } catch (error) {
     if (error instanceof TemplateResolveError) return failed('template', error.message);
     if (error instanceof ConductorError) return failed(error.code, error.message, error, error.hint);
@@ -78,7 +80,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
   let rateLimitWaits = 0;
   for (;;) {
     attempts++;
-    const outcome = await attempt(step, action, resolved, environment, timeout);
+    const outcome = await attempt(step, action, resolved, environment, timeout, confine);
     if (outcome.status !== 'failed' || !outcome.error.retryable) return { ...outcome, attempts };
     const error = outcome.error;
     if (error.rateLimited) rateLimitWaits++;
@@ -143,7 +145,7 @@ function timeoutFor(step: StepSpec, action: AnyAction, input: unknown, environme
 }
 
 /** One try: its own timeout, the run's cancellation, and every failure turned into an outcome. */
-async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment, timeout: Timeout): Promise<StepOutcome> {
+async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment, timeout: Timeout, confine: ResolvedInput['confine']): Promise<StepOutcome> {
   const timeoutSeconds = timeout.seconds;
   // One controller per try, aborted by the run or by the step's own timer: the action sees one signal.
   const { controller, release } = environment.scope.child();
@@ -181,6 +183,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     defaults: environment.defaults,
     runScope: environment.runScope,
     notify: (notice) => environment.notify(step.id, notice),
+    confine,
     untimed: async (work) => {
       if (paused++ === 0) disarm();
       try {

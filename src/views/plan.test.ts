@@ -44,6 +44,20 @@ describe('plan views', () => {
     assert.equal(text.match(/data-chosen/g)?.length, 3);
   });
 
+  it('says what the run does with a host the author’s input may fix, a host header and a model', () => {
+    const view = describePlan(
+      workflow(
+        `inputs:\n  base: { type: string }\nconfig:\n  http: { allowHosts: ["api.example.com"] }\nsteps:\n  - id: ask\n    llm: { prompt: x }\n  - id: get\n    http: { url: "\${inputs.base}/v1/\${steps.ask.output}", headers: { X-Forwarded-Host: "\${steps.ask.output}" } }\n  - id: said\n    llm: { prompt: x, model: "\${env.PROVIDER}:\${steps.ask.output}" }\n`,
+        '/tmp/p',
+      ),
+    );
+    assert.deepEqual(view.steps['get']!.dataChosen, ['url', 'headers.X-Forwarded-Host']);
+    const text = planText(view, 'wf.yaml');
+    assert.match(text, /^ {5}data-chosen: get\.url ← \$\{steps\.ask\.output\} \(host fixed by \$\{inputs\.base\}\/v1\/ when it gives a scheme and host and a `\/`, the value URL-encoded; else the host must be listed in config\.http\.allowHosts \(api\.example\.com\)\)$/m);
+    assert.match(text, /^ {5}data-chosen: get\.headers\.X-Forwarded-Host ← \$\{steps\.ask\.output\} \(host must be in config\.http\.allowHosts: api\.example\.com\)$/m);
+    assert.match(text, /^ {5}data-chosen: said\.model ← \$\{steps\.ask\.output\} \(provider fixed by \$\{env\.PROVIDER\}: when it gives one \(`provider:`\); else refused\)$/m);
+  });
+
   it('measures the critical path in expected time: one API call outweighs a chain of file writes', () => {
     const view = describePlan(
       workflow(

@@ -11,7 +11,7 @@ import type { WorkflowSpec } from '../definition/types.ts';
 import type { EdgeReason } from '../graph/plan.ts';
 import { formatDuration } from '../report/progress.ts';
 import { expectedDurations } from '../scheduler/durations.ts';
-import { dataChosen } from '../scheduler/confine.ts';
+import { dataChosen, type DataChosen } from '../scheduler/confine.ts';
 import { estimateRun } from '../scheduler/estimate.ts';
 import { literalFields } from '../template/value.ts';
 
@@ -31,7 +31,7 @@ export interface PlanView {
   criticalPath: string[];
   steps: Record<string, { action: string; dependsOn: string[]; reasons: PlanReason[]; expectedMs?: number; dataChosen?: string[] }>;
   /**
-   * Destinations (a `file` path, an `http` URL) that a step's output chooses, and how the run confines them;
+   * Destinations (a `file` path, an `http` URL or host header, an `llm` model) that a step's output chooses, and how the run confines them;
    * absent when there are none. The step's `dataChosen` lists the same keys.
    */
   confinement?: { step: string; key: string; refs: string[]; rule: string }[];
@@ -127,11 +127,25 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
 }
 
 /** How the run will confine a destination a step's output chooses (see scheduler/confine.ts). */
-function confinementRule(chosen: ReturnType<typeof dataChosen>[number], spec: WorkflowSpec): string {
+function confinementRule(chosen: DataChosen, spec: WorkflowSpec): string {
   const { allowedDirs, allowedHosts } = spec.config;
-  if (chosen.kind === 'path') return allowedDirs.length ? 'confined to the workflow folder and config.files.allow' : 'confined to the workflow folder';
-  if (chosen.fixedHost) return `host ${chosen.fixedHost} fixed by the template, the value URL-encoded`;
-  return allowedHosts.length ? `host must be in config.http.allowHosts: ${allowedHosts.join(', ')}` : 'host must be written before it in the template, or listed in config.http.allowHosts';
+  const listed = allowedHosts.length ? `config.http.allowHosts: ${allowedHosts.join(', ')}` : undefined;
+  const orListed = `else the host must be listed in config.http.allowHosts${listed ? ` (${allowedHosts.join(', ')})` : ''}`;
+  switch (chosen.kind) {
+    case 'path':
+      return allowedDirs.length ? 'confined to the workflow folder and config.files.allow' : 'confined to the workflow folder';
+    case 'url':
+      if (chosen.fixedHost) return `host ${chosen.fixedHost} fixed by the template, the value URL-encoded`;
+      // The run counts the author's inputs and environment before the value as the template's own text.
+      if (chosen.authorPrefix) return `host fixed by ${chosen.authorPrefix} when it gives a scheme and host and a \`/\`, the value URL-encoded; ${orListed}`;
+      return listed ? `host must be in ${listed}` : 'host must be written before it in the template, or listed in config.http.allowHosts';
+    case 'headers':
+      return listed ? `host must be in ${listed}` : 'refused: config.http.allowHosts lists no host';
+    case 'model':
+      if (chosen.fixedProvider) return `provider ${chosen.fixedProvider} fixed by the template`;
+      if (chosen.authorPrefix) return `provider fixed by ${chosen.authorPrefix} when it gives one (\`provider:\`); else refused`;
+      return `refused: the provider must be written before it in the template, e.g. \`openai:${chosen.refs[0]}\``;
+  }
 }
 
 function expectedTokens(spec: WorkflowSpec, history: PlanHistory): { tokens?: NonNullable<PlanView['expected']>['tokens'] } {

@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runWorkflow } from '../../scheduler/run.ts';
+import { fileAction } from './index.ts';
 import { tempDir, workflow } from '../../../test/support/workflow.ts';
 
 describe('the file action', () => {
@@ -88,5 +89,11 @@ steps:
     const report = await runWorkflow(workflow(`steps:\n  - id: read\n    file: { action: read, path: nothere.txt }\n`, dir));
     assert.equal(report.status, 'failed');
     assert.equal(report.steps['read']!.error, `read ${join(dir, 'nothere.txt')}: no such file or folder`);
+  });
+
+  it('says which operations change what is at their path (the engine guards those when data chooses it)', () => {
+    const changes = (action: unknown) => fileAction.changes!({ action, path: 'x' });
+    assert.deepEqual(['read', 'exists', 'list'].map(changes), [false, false, false]);
+    assert.deepEqual(['write', 'append', 'delete', 'unknown'].map(changes), [true, true, true, true]);
   });
 });

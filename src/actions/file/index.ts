@@ -14,6 +14,8 @@ import type { ActionDefinition, Resource } from '../types.ts';
 
 const FILE_ACTIONS = ['read', 'write', 'append', 'exists', 'list', 'delete'] as const;
 type FileOp = (typeof FILE_ACTIONS)[number];
+/** The operations that only look at their path; any other (an unknown one too) may change what is there. */
+const LOOKS: ReadonlySet<FileOp> = new Set(['read', 'exists', 'list']);
 
 const schema = z
   .strictObject({
@@ -39,8 +41,10 @@ export const fileAction: ActionDefinition<FileInput> = {
   schema: schema as z.ZodType<FileInput>,
   version: 1,
   resources: (block, { baseDir }) => fileResources(block, baseDir),
-  // A path a step's output chooses is confined to the workflow's folder by the engine (scheduler/confine.ts).
+  // A path a step's output chooses is confined to the workflow's folder by the engine (scheduler/confine.ts);
+  // one that a write, an append or a delete would change is kept off the workflow itself, roots and `.git`.
   destinations: { path: 'path' },
+  changes: (input) => !LOOKS.has(input['action'] as FileOp),
   describe: (input) => `${input.action} ${input.path}`,
   // A local read or write: about a millisecond.
   typicalMs: 1,

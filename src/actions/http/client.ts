@@ -2,8 +2,10 @@
  * The `http` action's transport: undici's `request` API (the library behind Node's own `fetch`), through one
  * keep-alive connection pool per origin for the whole process. `fetch` spends much of its CPU on the web
  * streams and Request/Response objects its specification requires; `request` skips them, and in a
- * 2,000-request fan-out costs less than half the CPU per call. What `fetch` did for us is kept: redirects are
- * followed (up to 20), and gzip, deflate and brotli bodies are decoded.
+ * 2,000-request fan-out costs less than half the CPU per call. What `fetch` did for us is kept: gzip, deflate
+ * and brotli bodies are decoded, and redirects are followed (up to 20) — here, by hand, so that each one can be
+ * checked before it is sent (`HttpRequest.redirecting`) and the workflow's headers stay with the origin they
+ * were written for.
  *
  * A body is read as a stream and counted after decoding, so neither a huge answer nor a small gzip bomb can
  * take more memory than `maxBytes` (and the zlib window) before the read stops.
@@ -22,6 +24,8 @@ export interface HttpRequest {
   signal: AbortSignal;
   /** The most bytes of body (after decoding) to accept (default 10 MB). */
   maxBytes?: number;
+  /** Called with a redirect's target before it is requested: throwing stops there, with nothing sent. */
+  redirecting?(to: URL): void;
 }
 
 export interface HttpResponse {
@@ -48,11 +52,28 @@ export class ResponseTooLargeError extends Error {
 
 /** The redirects went round: more than MAX_REDIRECTS of them, or back to an address already visited. */
 export class RedirectLoopError extends Error {
-  constructor(message: string, options?: { cause: unknown }) {
-    super(message, options);
+  constructor(message: string) {
+    super(message);
     this.name = 'RedirectLoopError';
   }
 }
+
+/** A redirect that cannot be followed: its `location` is not an http(s) URL. */
+export class BadRedirectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadRedirectError';
+  }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/**
+ * The headers a request keeps when a redirect takes it to another origin: none that could be a credential,
+ * whether it came from the environment or was written into the workflow — they were meant for the first origin.
+ */
+const CROSS_ORIGIN_SAFE = new Set(['accept', 'accept-encoding', 'user-agent', 'content-type']);
+/** Headers that describe a body: dropped with it (fetch's "request-body-header names", and the length). */
+const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 
 const decoders: Record<string, () => Transform> = {
   gzip: createGunzip,
@@ -68,8 +89,8 @@ type Client = { request: typeof import('undici').request; pool: Dispatcher };
 let client: Promise<Client> | undefined;
 
 async function load(): Promise<Client> {
-  const { Agent, interceptors, request } = await import('undici');
-  return { request, pool: new Agent().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS, throwOnMaxRedirect: true })) };
+  const { Agent, request } = await import('undici');
+  return { request, pool: new Agent() };
 }
 
 /** Loads undici and builds the pool now, so no step's recorded time includes it (~45 ms). */
@@ -79,35 +100,66 @@ export async function prepare(): Promise<void> {
 
 export async function send(req: HttpRequest): Promise<HttpResponse> {
   const { request, pool } = await (client ??= load());
-  const headers = 'accept-encoding' in req.headers ? req.headers : { ...req.headers, 'accept-encoding': ACCEPT_ENCODING };
-  let response: Dispatcher.ResponseData;
-  try {
-    response = await request(req.url, {
-      method: req.method as Dispatcher.HttpMethod,
-      headers,
-      ...(req.body === undefined ? {} : { body: req.body }),
+  let hop: Hop = { url: req.url, method: req.method, headers: 'accept-encoding' in req.headers ? req.headers : { ...req.headers, 'accept-encoding': ACCEPT_ENCODING }, body: req.body };
+  const visited = new Set<string>();
+  for (let redirects = 0; ; redirects++) {
+    visited.add(`${hop.method} ${hop.url.href}`);
+    const response = await request(hop.url, {
+      method: hop.method as Dispatcher.HttpMethod,
+      headers: hop.headers,
+      ...(hop.body === undefined ? {} : { body: hop.body }),
       signal: req.signal,
       dispatcher: pool,
     });
-  } catch (error) {
-    throw redirectLoop(error) ?? error;
+    const flat: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const location = REDIRECTS.has(response.statusCode) ? flat['location'] : undefined;
+    if (location === undefined) {
+      const text = await readBody(response.body, flat, hop.method, req.maxBytes ?? DEFAULT_MAX_BYTES);
+      return { status: response.statusCode, headers: flat, text: text.toString('utf8') };
+    }
+    // A redirect's own body is not wanted: read a little of it so the connection can be reused, else drop it.
+    await response.body.dump({ limit: 128 * 1024, signal: req.signal }).catch(() => {});
+    if (redirects === MAX_REDIRECTS) throw new RedirectLoopError(`redirect loop: more than ${MAX_REDIRECTS} redirects`);
+    const next = redirect(hop, response.statusCode, location);
+    if (visited.has(`${next.method} ${next.url.href}`)) throw new RedirectLoopError('redirect loop: redirected back to an address already visited');
+    req.redirecting?.(next.url);
+    hop = next;
   }
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  const body = await readBody(response.body, flat, req.method, req.maxBytes ?? DEFAULT_MAX_BYTES);
-  return { status: response.statusCode, headers: flat, text: body.toString('utf8') };
 }
 
-/** undici's two ways of giving up on redirects, as one error that says what happened. */
-function redirectLoop(error: unknown): RedirectLoopError | undefined {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (code === 'UND_ERR_REDIRECT_MAX') return new RedirectLoopError(`redirect loop: more than ${MAX_REDIRECTS} redirects`, { cause: error });
-  if (code === 'UND_ERR_INVALID_ARG' && typeof message === 'string' && /redirect loop/i.test(message)) {
-    return new RedirectLoopError('redirect loop: redirected back to an address already visited', { cause: error });
+/** One request of a chain of redirects. */
+interface Hop {
+  url: URL;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+/** The request a redirect asks for, as the fetch standard says, less the headers that must not follow it. */
+function redirect(from: Hop, status: number, location: string): Hop {
+  let url: URL;
+  try {
+    url = new URL(location, from.url);
+  } catch {
+    throw new BadRedirectError(`redirected to \`${location}\`, which is not a URL`);
   }
-  return undefined;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new BadRedirectError(`redirected to \`${url.href}\`, which is not an http or https URL`);
+  // After a 303, and after a 301 or 302 to a POST, the request goes on as a GET without its body; a 307 or 308
+  // keeps both.
+  const toGet = (status === 303 && from.method !== 'GET' && from.method !== 'HEAD') || ((status === 301 || status === 302) && from.method === 'POST');
+  const body = toGet ? undefined : from.body;
+  const crossOrigin = url.origin !== from.url.origin;
+  const headers = Object.fromEntries(
+    Object.entries(from.headers).filter(([name]) => {
+      if (name === 'host') return false; // the Host written was for the first URL
+      if (body === undefined && BODY_HEADERS.includes(name)) return false;
+      return !crossOrigin || CROSS_ORIGIN_SAFE.has(name);
+    }),
+  );
+  return { url, method: toGet ? 'GET' : from.method, headers, body };
 }
 
 /**

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Gate, reply, StandIn, streamBytes } from '../../../test/support/stand-in.ts';
-import { StepFailedError } from '../../core/errors.ts';
+import { ConductorError, StepFailedError } from '../../core/errors.ts';
 import type { ActionContext } from '../types.ts';
 import { httpAction, type HttpInput } from './index.ts';
 
@@ -82,6 +82,40 @@ describe('http action', () => {
     const result = await call({ url: `${server.url}/old` });
     assert.deepEqual(result.output, { here: true });
     assert.equal(server.byPath('/new').length, 1);
+  });
+
+  it('asks ctx.confine about each redirect before following it: a refusal stops there, with nothing sent', async () => {
+    server.route('/to-forbidden', (_req, res) => {
+      res.writeHead(307, { location: '/old' });
+      res.end();
+    });
+    server.route('/forbidden-hop', (_req, res) => {
+      res.writeHead(302, { location: '/forbidden' });
+      res.end();
+    });
+    const asked: string[] = [];
+    const ctx: ActionContext = {
+      ...context(),
+      confine: (key, value) => {
+        asked.push(`${key} ${new URL(value).pathname}`);
+        if (value.endsWith('/forbidden')) throw new ConductorError('not_allowed', `refused ${value}`);
+      },
+    };
+    assert.deepEqual((await call({ url: `${server.url}/to-forbidden` }, ctx)).output, { here: true });
+    assert.deepEqual(asked, ['url /old', 'url /new']);
+    await assert.rejects(call({ url: `${server.url}/forbidden-hop` }, ctx), (e) => e instanceof ConductorError && e.code === 'not_allowed');
+    assert.deepEqual(server.byPath('/forbidden'), []);
+  });
+
+  it('fails without retrying on a redirect to a URL that is not http(s)', async () => {
+    server.route('/to-file', (_req, res) => {
+      res.writeHead(301, { location: 'file:///etc/passwd' });
+      res.end();
+    });
+    const error = await failure({ url: `${server.url}/to-file` });
+    assert.equal(error.code, 'http_bad_redirect');
+    assert.equal(error.retryable, false);
+    assert.match(error.message, /redirected to `file:\/\/\/etc\/passwd`, which is not an http or https URL$/);
   });
 
   it('asks for compressed answers and decodes gzip and brotli', async () => {

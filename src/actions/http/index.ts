@@ -3,11 +3,11 @@
  * JSON, else its text; `statusCode` and `headers` are exposed too. A non-2xx response fails the step.
  */
 import { z } from 'zod';
-import { networkFailure, StepFailedError } from '../../core/errors.ts';
+import { ConductorError, networkFailure, StepFailedError } from '../../core/errors.ts';
 import { answerSecrets, requestSecrets, withoutCredentialHeaders } from './credentials.ts';
 import { retryAfterMs } from '../../core/retry.ts';
 import { templated } from '../templated.ts';
-import { DEFAULT_MAX_BYTES, prepare, RedirectLoopError, ResponseTooLargeError, send, type HttpResponse } from './client.ts';
+import { BadRedirectError, DEFAULT_MAX_BYTES, prepare, RedirectLoopError, ResponseTooLargeError, send, type HttpResponse } from './client.ts';
 import type { ActionDefinition } from '../types.ts';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
@@ -50,8 +50,9 @@ export const httpAction: ActionDefinition<HttpInput> = {
   schema: schema as unknown as z.ZodType<HttpInput>,
   exposes: ['statusCode', 'headers'],
   version: 1,
-  // A URL a step's output chooses is confined by the engine (scheduler/confine.ts): literal host, or allowHosts.
-  destinations: { url: 'url' },
+  // A URL a step's output chooses is confined by the engine (scheduler/confine.ts): literal host, or allowHosts;
+  // its redirects too (`ctx.confine`, below). So is a `Host` (or `X-Forwarded-Host`, `Forwarded`) header.
+  destinations: { url: 'url', headers: 'headers' },
   prepare,
   defaultTimeoutSeconds: 60,
   // A call to an API: a few hundred ms.
@@ -84,9 +85,18 @@ export const httpAction: ActionDefinition<HttpInput> = {
     }
     let response: HttpResponse;
     try {
-      response = await send({ method, url, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal, maxBytes: input.maxBytes ?? DEFAULT_MAX_BYTES });
+      response = await send({
+        method,
+        url,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        signal: ctx.signal,
+        maxBytes: input.maxBytes ?? DEFAULT_MAX_BYTES,
+        redirecting: (to) => ctx.confine?.('url', to.href),
+      });
     } catch (error) {
       if (ctx.signal.aborted) throw error;
+      if (error instanceof ConductorError) throw error; // a redirect the engine refused (`not_allowed`)
       if (error instanceof ResponseTooLargeError) {
         throw new StepFailedError(ctx.stepId, 'response_too_large', `${what}: the response is larger than ${bytes(error.maxBytes)}; reading stopped there`, {
           hint: 'raise `maxBytes` on the http block (bytes, after decompression; default 10 MB), or ask the API for less',
@@ -95,6 +105,9 @@ export const httpAction: ActionDefinition<HttpInput> = {
       }
       if (error instanceof RedirectLoopError) {
         throw new StepFailedError(ctx.stepId, 'http_redirect_loop', `${what}: ${error.message}`, { hint: 'open the URL in a browser or with `curl -IL` to see where it leads', cause: error });
+      }
+      if (error instanceof BadRedirectError) {
+        throw new StepFailedError(ctx.stepId, 'http_bad_redirect', `${what}: ${error.message}`, { hint: 'the server sent a `location` that cannot be followed: check the URL, or ask the API\'s owner', cause: error });
       }
       const { reason, retryable, hint } = networkFailure(error);
       throw new StepFailedError(ctx.stepId, 'http_network', `${what}: request failed (${reason})`, { retryable, ...(hint ? { hint } : {}), cause: error });

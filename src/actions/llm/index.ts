@@ -48,6 +48,7 @@ export const llmAction: ActionDefinition<LlmInput> = {
   description: 'Prompt a model (`provider:model`); output is the generated text, or the parsed object with `schema`.',
   schema: schema as unknown as z.ZodType<LlmInput>,
   exposes: ['model', 'usage', 'finishReason'],
+  destinations: { model: 'model' }, // the provider is where the prompt goes: a step's output may not pick it (scheduler/confine.ts)
   // A model's answer: seconds (an order of magnitude beyond an API call).
   typicalMs: 3000,
   // A model that has not answered in ten minutes is not going to: the step fails instead of hanging the run.
