@@ -139,6 +139,8 @@ describe('--quiet', () => {
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^failed: read: .*missing\.txt/m);
+    const recorded = await run(['run', wf, '--quiet', '--store', join(dir, 'runs.db')]);
+    assert.match(recorded.stderr, /^failed: read: .*\n {2}run [0-9a-f-]+ · conductor resume [0-9a-f]{8}\n$/m);
   });
 });
 

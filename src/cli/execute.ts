@@ -103,8 +103,9 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
     if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
       // --quiet keeps a successful run silent, never a failure: what failed and what to do goes to stderr.
-      if (quiet && report.status !== 'succeeded') io.stderr.write(formatFailure(report, style));
-      if (!quiet) io.stderr.write(formatSummary(report, style) + (store ? style.dim(`  run ${report.runId}${report.status === 'succeeded' ? '' : ` · conductor resume ${report.runId.slice(0, 8)}`}\n`) : ''));
+      const runLine = store ? style.dim(`  run ${report.runId}${report.status === 'succeeded' ? '' : ` · conductor resume ${report.runId.slice(0, 8)}`}\n`) : '';
+      if (quiet && report.status !== 'succeeded') io.stderr.write(formatFailure(report, style) + runLine);
+      if (!quiet) io.stderr.write(formatSummary(report, style) + runLine);
       if (Object.keys(report.outputs).length > 0) io.stdout.write(toYaml(report.outputs, { lineWidth: 0 }));
     }
     return report.status === 'succeeded' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;

@@ -5,6 +5,10 @@
 import { z } from 'zod';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { INPUT_TYPES } from './types.ts';
+import { KNOWN_PROVIDERS } from '../providers/model.ts';
+
+/** Providers whose calls a stated limit paces (`echo` makes none). */
+const RATE_LIMITED_PROVIDERS = KNOWN_PROVIDERS.filter((p) => p !== 'echo');
 
 export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -58,8 +62,8 @@ export function workflowSchema(actions: ActionRegistry) {
         model: z.string({ error: 'expected `provider:model`, e.g. `openai:gpt-4o-mini`' }).optional().describe('Default model for llm steps.'),
         timeout: z.number({ error: 'expected a number of seconds' }).positive('expected a number of seconds greater than 0').optional().describe('Default step timeout in seconds.'),
         rateLimits: z
-          .record(
-            z.string(),
+          .partialRecord(
+            z.enum(RATE_LIMITED_PROVIDERS, { error: `expected a provider: ${RATE_LIMITED_PROVIDERS.join(', ')}` }),
             z.strictObject({ rpm: z.number({ error: 'expected requests per minute' }).positive('expected requests per minute, more than 0') }, { error: 'expected a map: { rpm }' }),
             { error: 'expected a map of provider names to { rpm }' },
           )

@@ -24,7 +24,7 @@ export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: 
   }
   const fromIndex = from === undefined ? undefined : spec.plan.byId.get(from);
   if (from !== undefined && fromIndex === undefined) {
-    throw new UsageError(`\`--from ${from}\`: the workflow has no step \`${from}\``, { hint: didYouMean(from, spec.plan.byId.keys()) ?? 'run `conductor validate` to list the steps' });
+    throw new UsageError(`\`--from ${from}\`: the workflow has no step \`${from}\``, { hint: didYouMean(from, spec.plan.byId.keys()) ?? 'run `conductor plan` on the workflow to list its steps' });
   }
   const recorded = new Map(record.steps.map((s) => [s.stepId, s]));
   const rerun = new Uint8Array(spec.steps.length);
