@@ -107,14 +107,21 @@ export function redactDeep(value: unknown, redact: Redactor): unknown {
     });
     return copy ?? value;
   }
-  let changed = false;
-  const entries = Object.entries(value).map(([k, v]) => {
+  // No copy (and no array of entries) unless something changes: most results hold no secret.
+  const source = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  const keys = Object.keys(source);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     const key = redact(k);
-    const out = redactDeep(v, redact);
-    if (key !== k || out !== v) changed = true;
-    return [key, out] as const;
-  });
-  return changed ? Object.fromEntries(entries) : value;
+    const out = redactDeep(source[k], redact);
+    if (copy === undefined && (key !== k || out !== source[k])) {
+      copy = {};
+      for (let j = 0; j < i; j++) copy[keys[j]!] = source[keys[j]!];
+    }
+    if (copy !== undefined) copy[key] = out;
+  }
+  return copy ?? value;
 }
 
 /** Every string in a value (and numbers, as text): the leaves of a secret input that is not a plain string. */

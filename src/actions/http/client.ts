@@ -181,6 +181,21 @@ async function readBody(body: Readable, headers: Record<string, string>, method:
     body.destroy();
     throw new ResponseTooLargeError(maxBytes);
   }
+  // The common case, a body sent as it is: read it directly. A stream pipeline costs an AbortController (and a
+  // DOMException at its end) per response, which was a third of the engine's CPU in a 2,000-request fan-out.
+  if (stages.length === 0) {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        body.destroy();
+        throw new ResponseTooLargeError(maxBytes);
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, size);
+  }
   let raw = 0;
   let size = 0;
   const chunks: Buffer[] = [];
@@ -199,7 +214,7 @@ async function readBody(body: Readable, headers: Record<string, string>, method:
     },
   });
   try {
-    await pipeline([body, ...(stages.length ? [countRaw, ...stages] : []), sink]);
+    await pipeline([body, countRaw, ...stages, sink]);
   } catch (error) {
     // An empty body (a HEAD, a 204) with a content encoding is not a truncated one.
     if (raw === 0 && stages.length > 0 && String((error as { code?: unknown }).code).startsWith('Z_')) return Buffer.alloc(0);
