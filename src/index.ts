@@ -14,7 +14,8 @@ export type { ActionDefinition, ActionContext, ActionResult, Resource } from './
 export type { RunStore, RunRecord, StepRecord, NewRun, StepResult, RecordedRunStatus } from './store/types.ts';
 export { SqliteRunStore, type SqliteStoreOptions } from './store/sqlite.ts';
 export { recorder, type RecorderOptions } from './store/recorder.ts';
-export { prepareFingerprints, preflightContext } from './store/fingerprint.ts';
+export { prepareFingerprints } from './store/fingerprint.ts';
+export { preflightContext } from './scheduler/preflight.ts';
 export { planResume, type ResumePlan } from './store/resume.ts';
 export { runRedactor } from './scheduler/secrets.ts';
 export { describePlan, planText, planJson, planMermaid, planDot, type PlanView, type PlanReason } from './views/plan.ts';

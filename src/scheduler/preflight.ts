@@ -33,3 +33,12 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
   }
   if (problems.length) throw new WorkflowInvalidError(problems);
 }
+
+/**
+ * The run's settings as actions see them before it starts, one definition for the run, its fingerprints and its plan:
+ * the default model is `config.model`, else the caller's (`--model`), else `CONDUCTOR_MODEL`.
+ */
+export function preflightContext(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, options: { model?: string; maxConcurrency?: number } = {}): PreflightContext {
+  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
+  return { env, defaults: { ...(model ? { model } : {}), maxConcurrency: options.maxConcurrency ?? spec.config.maxConcurrency, rateLimits: spec.config.rateLimits } };
+}

@@ -15,7 +15,7 @@ import { weightedRemaining } from '../graph/plan.ts';
 import type { Reference } from '../template/parse.ts';
 import { resolveReference, resolveValue } from '../template/value.ts';
 import { resolveInputs } from './inputs.ts';
-import { checkBeforeRun } from './preflight.ts';
+import { checkBeforeRun, preflightContext } from './preflight.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { credentialSources, runSecrets } from './secrets.ts';
@@ -84,8 +84,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     return action;
   });
 
-  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
-  const defaults = { ...(model ? { model } : {}), maxConcurrency: limit, rateLimits: spec.config.rateLimits };
+  const { defaults } = preflightContext(spec, env, { ...(options.model ? { model: options.model } : {}), maxConcurrency: limit });
   checkBeforeRun(spec, stepActions, { env, defaults });
 
   // Clients are loaded now, for the actions this workflow uses: no step's recorded time includes loading one.

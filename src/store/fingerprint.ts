@@ -6,6 +6,7 @@
 import { hash } from 'node:crypto';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { PreflightContext } from '../actions/types.ts';
+export { preflightContext } from '../scheduler/preflight.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { runSecrets } from '../scheduler/secrets.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
@@ -52,15 +53,6 @@ export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<
     ]);
     return hash('sha256', text).slice(0, 32);
   });
-}
-
-/**
- * The run's settings as actions see them before it starts, built as the run builds them (scheduler/run.ts):
- * the default model is `config.model`, else the caller's (`--model`), else `CONDUCTOR_MODEL`.
- */
-export function preflightContext(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, options: { model?: string; maxConcurrency?: number } = {}): PreflightContext {
-  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
-  return { env, defaults: { ...(model ? { model } : {}), maxConcurrency: options.maxConcurrency ?? spec.config.maxConcurrency, rateLimits: spec.config.rateLimits } };
 }
 
 export function contentHash(text: string): string {
