@@ -171,7 +171,7 @@ describe('conductor run', () => {
     const file = await writeWorkflow(dir, `steps:\n  - id: slow\n    retry: { attempts: 1 }\n    http: { url: "${server.url}/hangs", timeout: 0.05 }\n`);
     const human = await run(['run', file]);
     assert.equal(human.code, 1);
-    assert.match(human.stderr, /\n {2}slow: GET .*\/hangs: timed out after 0\.05 s \(set by `http\.timeout`\)\n {2}hint: raise `timeout:` on the step \(seconds, each attempt\), or `config\.timeout` for every step\n/);
+    assert.match(human.stderr, /\n {2}slow: GET .*\/hangs: timed out after 0\.05 s \(set by `http\.timeout`\)\n {2}hint: raise `timeout:` on the step \(seconds\), or `config\.timeout` for every step\n/);
     const report = JSON.parse((await run(['run', file, '--json'])).stdout);
     assert.match(report.steps.slow.hint, /^raise `timeout:`/);
     assert.equal(report.hint, report.steps.slow.hint);

@@ -184,7 +184,7 @@ describe('resume reuses only real results of the same work', { timeout: 60_000 }
 
   it('asks for a secret input again instead of sending the record’s *** in its place', async (t) => {
     const dir = await tempDir(t);
-    const file = await writeWorkflow(dir, `inputs:\n  api_token: { type: string }\nsteps:\n  - id: use\n    file: { action: write, path: out.txt, content: "token=\${inputs.api_token}" }\n  - id: check\n    depends_on: [use]\n    file: { action: read, path: ready.txt }\n`);
+    const file = await writeWorkflow(dir, `inputs:\n  api_token: { type: string }\n  api_key: { type: string, default: public-demo-key }\nsteps:\n  - id: use\n    file: { action: write, path: out.txt, content: "token=\${inputs.api_token}" }\n  - id: check\n    depends_on: [use]\n    file: { action: read, path: ready.txt }\n`);
     const first = JSON.parse((await run(['run', file, '-i', 'api_token=tok-realvalue-123456', '--json', ...storeArgs(dir)])).stdout);
     assert.equal(first.status, 'failed');
     const refused = await run(['resume', first.runId, ...storeArgs(dir)]);

@@ -163,17 +163,15 @@ steps:
     assert.match(step.hint, /`timeout:` on the step.*`config\.timeout`/);
   });
 
-  it('a timed-out attempt is retried within `attempts`, like a dropped connection', async (t) => {
-    let calls = 0;
-    server.route('/slow/once', (_req, res) => {
-      if (++calls === 1) return; // the first attempt hangs until its timeout
-      reply(res, 200, { ok: true });
-    });
+  it('a timed-out step fails at its timeout: it is not retried (the call may have been carried out)', async (t) => {
+    server.route('/slow/once', () => {}); // never answers
     const dir = await tempDir(t);
-    const wf = await writeWorkflow(dir, `steps:\n  - id: call\n    timeout: 0.3\n    retry: { attempts: 2, backoff: 0 }\n    http: { url: ${server.url}/slow/once }\n`);
+    const wf = await writeWorkflow(dir, `steps:\n  - id: call\n    timeout: 0.3\n    retry: { attempts: 3, backoff: 0 }\n    http: { method: POST, url: ${server.url}/slow/once }\n`);
     const r = await run(['run', wf, '--json', '--no-store']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).steps.call.attempts, 2);
+    assert.equal(r.code, 1, r.stderr);
+    const step = JSON.parse(r.stdout).steps.call;
+    assert.deepEqual([step.errorCode, step.attempts], ['timeout', 1]);
+    assert.equal(server.byPath('/slow/once').length, 1, 'the server saw the POST once');
   });
 
   it('an llm step whose provider sends headers and then nothing fails at its timeout', async (t) => {
@@ -324,6 +322,18 @@ steps:
     assert.doesNotMatch(plain.stderr, /internal error/);
     assert.equal(report.steps.echo.output.n, '***');
     scan(texts, [QUOTED, JSON.stringify(QUOTED).slice(1, -1), PIN, 'hunt2r', encodeURIComponent('my "pass" word<>é'), 'correct horse battery', 'correct%20horse']);
+  });
+
+  it('an API answer nested 20,000 deep is kept as text, not a crash', async (t) => {
+    server.route('/hard/deep', (_req, res) => reply(res, 200, `${'['.repeat(20_000)}1${']'.repeat(20_000)}`, { 'content-type': 'application/json' }));
+    const { plain, report } = await everything(t, `steps:\n  - id: deep\n    http: { url: ${server.url}/hard/deep }\n`, { MY_API_KEY: 'sk-live-ABCDEFGHIJKLMNOP0123' });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(typeof report.steps.deep.output, 'string');
+  });
+
+  it('a secret input is masked by its name, however short', async (t) => {
+    const { texts } = await everything(t, `inputs:\n  db_password: { type: string }\nsteps:\n  - id: a\n    file: { action: exists, path: x }\n`, {}, ['-i', 'db_password=abc']);
+    for (const text of texts.slice(0, 5)) assert.doesNotMatch(text, /"abc"/);
   });
 
   it('secret inputs: every string in them, and never echoed back when they are wrong', async (t) => {

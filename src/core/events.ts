@@ -3,7 +3,18 @@ import type { RunReport } from './report.ts';
 import type { FinalStepStatus } from './status.ts';
 
 export type RunEvent =
-  | { type: 'run:start'; runId: string; workflow: string; stepIds: readonly string[]; maxConcurrency: number; inputs: Readonly<Record<string, unknown>>; at: number }
+  | {
+      type: 'run:start';
+      runId: string;
+      workflow: string;
+      stepIds: readonly string[];
+      maxConcurrency: number;
+      /** The run's inputs as they may be shown: secret ones are `***`. */
+      inputs: Readonly<Record<string, unknown>>;
+      /** The inputs whose names say they are secret: not in `inputs` as given, so `resume` asks for them again. */
+      secretInputs?: readonly string[];
+      at: number;
+    }
   | { type: 'step:start'; runId: string; stepId: string; at: number }
   | { type: 'step:notice'; runId: string; stepId: string; notice: ActionNotice; at: number }
   | {

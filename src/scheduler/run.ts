@@ -18,8 +18,8 @@ import { resolveInputs } from './inputs.ts';
 import { checkBeforeRun, preflightContext } from './preflight.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
-import { credentialSources, runSecrets } from './secrets.ts';
-import { leaves, Secrets } from '../core/redact.ts';
+import { credentialSources, runSecrets, secretInputName } from './secrets.ts';
+import { leaves, MIN_GUESSED, MIN_NAMED, Secrets } from '../core/redact.ts';
 import { expectedDurations } from './durations.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
@@ -128,6 +128,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   const redacted = new Uint8Array(n);
   /** `secrets.version` when each step's shown result was made: a secret learned later redoes it for the report. */
   const shownAt = new Int32Array(n);
+  const redactorsSince = new Map<number, (text: string) => string>();
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
     const i = plan.byId.get(id);
     if (i === undefined) throw new UsageError(`cannot reuse \`${id}\`: the workflow has no such step`);
@@ -185,7 +186,10 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   };
 
   const startedAt = Date.now();
-  emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, inputs: secrets.redactValue(inputs).value, at: startedAt });
+  // A secret input is never shown, whatever its length: `-i db_password=abc` is masked by its name.
+  const secretInputs = Object.keys(inputs).filter(secretInputName);
+  const shownInputs = secrets.redactValue({ ...inputs, ...Object.fromEntries(secretInputs.map((name) => [name, '***'])) }).value;
+  emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, inputs: shownInputs, ...(secretInputs.length ? { secretInputs } : {}), at: startedAt });
   for (let i = 0; i < n; i++) {
     if (!reused[i]) continue;
     shown(i);
@@ -226,10 +230,10 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
         outputs[i] = outcome.output;
         properties[i] = outcome.properties;
         // A session cookie or token the step received is a secret from now on, wherever it turns up.
-        for (const [value, named] of stepActions[i]!.resultSecrets?.({ output: outcome.output, ...(outcome.properties ? { properties: outcome.properties } : {}) }) ?? []) secrets.add(value, named);
+        for (const [value, named] of stepActions[i]!.resultSecrets?.({ output: outcome.output, ...(outcome.properties ? { properties: outcome.properties } : {}) }) ?? []) secrets.add(value, named ? MIN_NAMED : MIN_GUESSED);
         for (const { ref, raw } of credentials.get(i) ?? []) {
           try {
-            for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, true);
+            for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, MIN_NAMED);
           } catch {
             // the part another step sends is missing: that step fails on it, and there is nothing to mask
           }
@@ -317,7 +321,15 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
 
   function stepReport(i: number): StepReport {
     const s = status[i] as StepReport['status'];
-    if (s === 'succeeded' && shownAt[i] !== secrets.version) shown(i);
+    if (s === 'succeeded' && shownAt[i] !== secrets.version) {
+      // Only the secrets learned since: cheap even when a server sets a new cookie on every answer.
+      const since = shownAt[i]!;
+      const later = redactorsSince.get(since) ?? redactorsSince.set(since, secrets.redactorSince(since)).get(since)!;
+      const output = secrets.redactValue(shownOutputs[i], later);
+      const props = shownProperties[i] ? secrets.redactValue(shownProperties[i], later) : undefined;
+      shownOutputs[i] = output.value;
+      shownProperties[i] = props?.value;
+    }
     const ran = started[i]! > 0;
     const error = errors[i];
     return {

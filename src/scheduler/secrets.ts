@@ -1,6 +1,6 @@
 /** What a run must never show or store: credentials from the environment, and secret values the workflow uses. */
 import type { AnyAction } from '../actions/types.ts';
-import { leaves, SECRET_ENV, Secrets, urlPasswords } from '../core/redact.ts';
+import { leaves, MIN_BY_NAME, MIN_NAMED, SECRET_ENV, Secrets, urlPasswords } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
 import { referencesOf, type TemplateValue } from '../template/value.ts';
@@ -40,10 +40,10 @@ export function runSecrets(
 ): Secrets {
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
-    if (SECRET_ENV.test(name)) secrets.add(value, true);
-    for (const password of urlPasswords(value)) secrets.add(password, true);
+    if (SECRET_ENV.test(name)) secrets.add(value, MIN_BY_NAME);
+    for (const password of urlPasswords(value)) secrets.add(password, MIN_NAMED);
   }
-  for (const name of spec.config.secrets) secrets.add(env[name], true);
+  for (const name of spec.config.secrets) secrets.add(env[name], MIN_NAMED);
   spec.steps.forEach((step, i) => {
     for (const ref of referencesOf(step.input)) {
       const value = ref.root === 'env' ? env[ref.name] : undefined;
@@ -52,10 +52,10 @@ export function runSecrets(
     for (const key of actions?.[i]?.secretKeys ?? []) {
       const field = fieldOf(step.input, key);
       if (!field) continue;
-      for (const ref of referencesOf(field)) if (ref.root === 'env') secrets.add(env[ref.name], true);
+      for (const ref of referencesOf(field)) if (ref.root === 'env') secrets.add(env[ref.name], MIN_NAMED);
     }
   });
-  for (const [name, value] of Object.entries(inputs)) if (secretInputName(name)) for (const leaf of leaves(value)) secrets.add(leaf, true);
+  for (const [name, value] of Object.entries(inputs)) if (secretInputName(name)) for (const leaf of leaves(value)) secrets.add(leaf, MIN_NAMED);
   return secrets;
 }
 

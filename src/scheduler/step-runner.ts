@@ -5,7 +5,7 @@
 import type { ActionContext, ActionNotice, AnyAction } from '../actions/types.ts';
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } from '../core/retry.ts';
-import type { Secrets } from '../core/redact.ts';
+import { MIN_NAMED, type Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
 import { TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
@@ -70,7 +70,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     return failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`);
   }
   const resolved = checked.data;
-  for (const value of action.secrets?.(resolved) ?? []) environment.secrets.add(value, true);
+  for (const value of action.secrets?.(resolved) ?? []) environment.secrets.add(value, MIN_NAMED);
   const timeout = timeoutFor(step, action, resolved, environment);
 
   // Retries: rate limits (429) are waited out patiently and do not use up `attempts`; other transient
@@ -232,16 +232,9 @@ function timeoutOf(input: unknown): number | undefined {
 
 function timeoutFailure(action: AnyAction, input: unknown, timeout: Timeout): StepOutcome {
   const what = action.describe?.(input);
-  // Retried like a dropped connection (a provider that hung once may answer the next try), within `attempts`.
-  return {
-    status: 'failed',
-    error: {
-      code: 'timeout',
-      message: `${what ? `${what}: ` : ''}timed out after ${timeout.seconds} s (${timeout.source})`,
-      retryable: true,
-      hint: 'raise `timeout:` on the step (seconds, each attempt), or `config.timeout` for every step',
-    },
-  };
+  // Not retried: a call that hung may still have been carried out (a POST, a paid model call), and a step that
+  // times out should fail at its timeout, not four timeouts later.
+  return failed('timeout', `${what ? `${what}: ` : ''}timed out after ${timeout.seconds} s (${timeout.source})`, undefined, 'raise `timeout:` on the step (seconds), or `config.timeout` for every step');
 }
 
 function failed(code: string, message: string, cause?: unknown, hint?: string): StepOutcome {

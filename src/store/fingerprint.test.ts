@@ -68,6 +68,12 @@ describe('step fingerprints', () => {
     assert.deepEqual(fingerprints({ text: secret, env: { SOME_API_KEY: 'rotated-0123456789' } }), fingerprints({ text: secret, env: { SOME_API_KEY: 'old-0123456789' } }), 'a key rotated');
   });
 
+  it('keep the rest of a value that holds a secret: `la***` and `con***` differ', () => {
+    const text = TEXT.replace('SOME_KEY', 'SOME_MODEL');
+    const env = (value: string) => ({ SOME_MODEL: value, X_TOKEN: 'test-token' });
+    assert.notEqual(fingerprints({ text, env: env('latest-test-token') })[1], fingerprints({ text, env: env('contest-test-token') })[1]);
+  });
+
   it('leave out secrets, retries and timeouts', () => {
     assert.equal(fingerprints({ text: TEXT.replace('  - id: a\n', '  - id: a\n    timeout: 5\n    retry: { attempts: 1 }\n') })[0], base[0]);
   });

@@ -30,10 +30,11 @@ export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<
     const action = actions.get(step.action);
     const used: Record<string, unknown> = {};
     for (const ref of referencesOf(step.input)) {
-      if (ref.root === 'inputs') used[ref.name] = secrets.redactValue(inputs[ref.name] ?? null).redacted ? 'secret' : (inputs[ref.name] ?? null);
+      // A secret's place is kept (`la***`), not its value: a changed value around it still changes the step.
+      if (ref.root === 'inputs') used[ref.name] = secrets.redactValue(inputs[ref.name] ?? null).value;
       else if (ref.root === 'env') {
         const value = ctx.env[ref.name];
-        used[`env.${ref.name}`] = value === undefined ? null : secrets.redact(value) === value ? value : 'secret';
+        used[`env.${ref.name}`] = value === undefined ? null : secrets.redact(value);
       }
     }
     let identity: unknown = null;

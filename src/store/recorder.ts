@@ -54,6 +54,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           startedAt: event.at,
           ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}),
           ...(options.settings && Object.keys(options.settings).length ? { options: options.settings } : {}),
+          ...(event.secretInputs?.length ? { secretInputs: event.secretInputs } : {}),
           steps: spec.steps.map((s, i) => ({
             stepId: s.id,
             fingerprint: options.fingerprints[i]!,

@@ -11,7 +11,7 @@ import { SQLITE } from './errors.ts';
 
 const { PERM, READONLY, CANTOPEN } = SQLITE;
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS runs (
   steps TEXT NOT NULL,
   outputs TEXT,
   -- what the command line set for the run ({ model, maxConcurrency }): resume runs with the same by default
-  options TEXT
+  options TEXT,
+  -- the names of inputs kept as *** (secret): resume asks for them again
+  secret_inputs TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at DESC);
 -- one row per step that finished (or was reused); steps without a row never finished
@@ -68,7 +70,8 @@ const MIGRATIONS: Record<number, string> = {
   2: 'ALTER TABLE runs ADD COLUMN heartbeat_at INTEGER;',
   3: 'ALTER TABLE step_runs ADD COLUMN hint TEXT;',
   // Which rows were redacted was not recorded before: any that shows `***` is taken to have been.
-  4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN error_detail TEXT; ALTER TABLE runs ADD COLUMN options TEXT; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
+  4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN error_detail TEXT; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
+  5: 'ALTER TABLE runs ADD COLUMN options TEXT; ALTER TABLE runs ADD COLUMN secret_inputs TEXT;',
 };
 
 export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSync {

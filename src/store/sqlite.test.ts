@@ -97,7 +97,7 @@ describe('the run store', () => {
     const path = join(await tempDir(t), 'runs.db');
     new SqliteRunStore(path).close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; PRAGMA user_version = 3;');
+    db.exec('ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 3;');
     db.close();
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
@@ -115,12 +115,25 @@ describe('the run store', () => {
     store4.recordStep('r', 'c', { status: 'succeeded', output: 'plain' });
     store4.close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; PRAGMA user_version = 4;');
+    db.exec('ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 4;');
     db.close();
 
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
     assert.deepEqual(store.getRun('r')!.steps.map((s) => [s.stepId, s.redacted]), [['a', true], ['b', true], ['c', false]]);
+  });
+
+  it('brings a store from schema 5 (no recorded options or secret inputs) up to date', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    new SqliteRunStore(path).close();
+    const db = new DatabaseSync(path);
+    db.exec('ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 5;');
+    db.close();
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    store.startRun({ ...newRun('r'), options: { model: 'echo' }, secretInputs: ['api_key'] });
+    const { run } = store.getRun('r')!;
+    assert.deepEqual([run.options, run.secretInputs], [{ model: 'echo' }, ['api_key']]);
   });
 
   it('commits a run and the results it reused in one transaction', async (t) => {
@@ -139,6 +152,6 @@ describe('the run store', () => {
     const newer = new DatabaseSync(path);
     newer.exec('PRAGMA user_version = 99;');
     newer.close();
-    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 5\)/);
+    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 6\)/);
   });
 });

@@ -53,6 +53,7 @@ interface RunRow {
   steps: string;
   steps_done: number;
   options?: string | null;
+  secret_inputs?: string | null;
 }
 
 export interface SqliteStoreOptions {
@@ -128,8 +129,8 @@ export class SqliteRunStore implements RunStore {
     this.#write(() =>
       transaction(this.#db, () => {
         this.#db
-          .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-          .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps, run.options ? JSON.stringify(run.options) : null);
+          .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps, options, secret_inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps, run.options ? JSON.stringify(run.options) : null, run.secretInputs?.length ? JSON.stringify(run.secretInputs) : null);
         for (const { stepId, ...result } of run.reused ?? []) this.#recordStep.run(...stepRow(run.id, stepId, result));
       }),
     );
@@ -385,8 +386,9 @@ export class SqliteRunStore implements RunStore {
       stepCount: row.step_count,
       stepsDone: row.steps_done,
       ...(row.outputs === null ? {} : { outputs: JSON.parse(row.outputs) as Record<string, unknown> }),
-      // Absent in a store read as it is, from before schema 5.
+      // Absent in a store read as it is, from before schema 6.
       ...(row.options == null ? {} : { options: JSON.parse(row.options) as RunSettings }),
+      ...(row.secret_inputs == null ? {} : { secretInputs: JSON.parse(row.secret_inputs) as string[] }),
     };
   }
 

@@ -23,6 +23,8 @@ export interface RunRecord {
   stepCount: number;
   stepsDone: number;
   options?: RunSettings;
+  /** Inputs recorded as `***` (secret): `resume` needs them given again. Absent in runs recorded before schema 6. */
+  secretInputs?: string[];
   outputs?: Record<string, unknown>;
 }
 
@@ -48,6 +50,8 @@ export interface RunSettings {
 export interface NewRun {
   id: string;
   options?: RunSettings;
+  /** Inputs recorded as `***` because their names say they are secret. */
+  secretInputs?: readonly string[];
   workflow: string;
   workflowHash: string;
   inputs: Record<string, unknown>;

@@ -145,8 +145,15 @@ function bytes(n: number): string {
   return kb >= 1 ? `${Number.isInteger(kb) ? kb : kb.toFixed(1)} KB` : `${n} bytes`;
 }
 
+/**
+ * How deep a JSON answer may nest and still be parsed: no API answers deeper, and past a few thousand levels
+ * nothing can walk it (redaction, the store, `--json` all recurse). A deeper one stays text.
+ */
+const MAX_JSON_DEPTH = 200;
+
 function parseBody(text: string, contentType: string | undefined): unknown {
   if (contentType && /[/+]json\b/i.test(contentType) && text.trim() !== '') {
+    if (jsonDepth(text) > MAX_JSON_DEPTH) return text;
     try {
       return JSON.parse(text);
     } catch {
@@ -154,4 +161,21 @@ function parseBody(text: string, contentType: string | undefined): unknown {
     }
   }
   return text;
+}
+
+/** The deepest nesting of `[` and `{` in JSON text (outside strings), in one pass. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) deepest = Math.max(deepest, ++depth);
+    else if (c === 93 || c === 125) depth--;
+  }
+  return deepest;
 }

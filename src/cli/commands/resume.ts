@@ -1,5 +1,6 @@
 import { UsageError } from '../../core/errors.ts';
 import { leaves } from '../../core/redact.ts';
+import { secretInputName } from '../../scheduler/secrets.ts';
 import { loadWorkflow } from '../../definition/load.ts';
 import { resolveInputs } from '../../scheduler/inputs.ts';
 import { contentHash } from '../../store/fingerprint.ts';
@@ -38,15 +39,19 @@ export const resumeCommand: Command = {
     printWarnings(spec, io);
     // The original inputs, with any given now on top.
     const givenNow = await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd);
-    // The record keeps a secret input as `***`: sending that in its place would be a wrong value, silently.
-    const lost = Object.entries(record.run.inputs).filter(([name, value]) => !(name in givenNow) && leaves(value).some((leaf) => leaf.includes('***')));
+    // The record keeps a secret input as `***`: sending that in its place would be a wrong value, silently. One
+    // with a default takes the default again; one without must be given again. (Runs recorded before the record
+    // named them: a secret-named input that shows `***`.)
+    const secret = new Set(record.run.secretInputs ?? Object.entries(record.run.inputs).filter(([name, value]) => secretInputName(name) && leaves(value).some((leaf) => leaf.includes('***'))).map(([name]) => name));
+    const kept = Object.fromEntries(Object.entries(record.run.inputs).filter(([name]) => !secret.has(name)));
+    const lost = [...secret].filter((name) => !(name in givenNow) && spec.inputs[name]?.default === undefined && spec.inputs[name]?.required !== false);
     if (lost.length > 0) {
-      const names = lost.map(([name]) => `\`${name}\``).join(', ');
+      const names = lost.map((name) => `\`${name}\``).join(', ');
       throw new UsageError(`the run's input${lost.length > 1 ? 's' : ''} ${names} held a secret, which the record does not keep`, {
-        hint: `give ${lost.length > 1 ? 'them' : 'it'} again: ${lost.map(([name]) => `-i ${name}=…`).join(' ')}`,
+        hint: `give ${lost.length > 1 ? 'them' : 'it'} again: ${lost.map((name) => `-i ${name}=…`).join(' ')}`,
       });
     }
-    const inputs = resolveInputs(spec, { ...record.run.inputs, ...givenNow });
+    const inputs = resolveInputs(spec, { ...kept, ...givenNow });
     // Computed once: the plan, the record of the new run and its duration estimates all match by them.
     const fingerprints = runFingerprints(spec, inputs, values, io);
     const plan = planResume(spec, record, fingerprints, values['from'] as string | undefined);
