@@ -127,7 +127,11 @@ function fieldOf(block: TemplateValue, key: string): TemplateValue | undefined {
   return block.kind === 'object' ? block.entries.find(([k]) => k === key)?.[1] : undefined;
 }
 
-/** The run's secrets as a plain redactor (kept for the library API; `runSecrets` is the full form). */
-export function runRedactor(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, inputs: Readonly<Record<string, unknown>> = {}): (text: string) => string {
-  return runSecrets(spec, env, inputs).redact;
+/**
+ * The run's secrets as known before it starts, as a plain redactor (kept for the library API). Pass the actions
+ * the steps use (`spec.steps.map((s) => registry.get(s.action))`) so the fields they mark count too; a run's
+ * own set (`RunOptions.secrets`) also holds what it learns as it goes.
+ */
+export function runRedactor(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, inputs: Readonly<Record<string, unknown>> = {}, actions?: readonly (AnyAction | undefined)[]): (text: string) => string {
+  return runSecrets(spec, env, inputs, actions).redact;
 }
