@@ -5,6 +5,7 @@
  * counts body bytes as they arrive (after decompression, so a gzip bomb counts at its real size) and stops
  * reading, closing the connection, past the cap.
  */
+import { formatBytes } from '../core/bytes.ts';
 
 /**
  * 10 MB of body. The longest answer a model gives today (128k output tokens) is about 0.6 MB of JSON, so a
@@ -28,10 +29,6 @@ export class AnswerTooLargeError extends Error {
     this.name = 'AnswerTooLargeError';
     this.limit = limit;
   }
-}
-
-export function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${+(bytes / 1024 / 1024).toFixed(1)} MB` : bytes >= 1024 ? `${+(bytes / 1024).toFixed(1)} KB` : `${bytes} bytes`;
 }
 
 /** `fetch` with every response body bounded to `limit` bytes (`limit × STREAM_ANSWER_FACTOR` for a stream). */

@@ -3,6 +3,7 @@
  * JSON, else its text; `statusCode` and `headers` are exposed too. A non-2xx response fails the step.
  */
 import { z } from 'zod';
+import { formatBytes } from '../../core/bytes.ts';
 import { ConductorError, networkFailure, StepFailedError } from '../../core/errors.ts';
 import { answerSecrets, requestSecrets, withoutCredentialHeaders } from './credentials.ts';
 import { retryAfterMs } from '../../core/retry.ts';
@@ -98,7 +99,7 @@ export const httpAction: ActionDefinition<HttpInput> = {
       if (ctx.signal.aborted) throw error;
       if (error instanceof ConductorError) throw error; // a redirect the engine refused (`not_allowed`)
       if (error instanceof ResponseTooLargeError) {
-        throw new StepFailedError(ctx.stepId, 'response_too_large', `${what}: the response is larger than ${bytes(error.maxBytes)}; reading stopped there`, {
+        throw new StepFailedError(ctx.stepId, 'response_too_large', `${what}: the response is larger than ${formatBytes(error.maxBytes)}; reading stopped there`, {
           hint: 'raise `maxBytes` on the http block (bytes, after decompression; default 10 MB), or ask the API for less',
           cause: error,
         });
@@ -136,13 +137,6 @@ function firstLine(text: string): string {
   const line = body.split(/\r?\n/, 1)[0]!.trim();
   const shown = line.length > BODY_PREVIEW ? line.slice(0, BODY_PREVIEW) : line;
   return shown.length < body.length ? `${shown}…` : shown;
-}
-
-function bytes(n: number): string {
-  const mb = n / (1024 * 1024);
-  if (mb >= 1) return `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
-  const kb = n / 1024;
-  return kb >= 1 ? `${Number.isInteger(kb) ? kb : kb.toFixed(1)} KB` : `${n} bytes`;
 }
 
 /**
