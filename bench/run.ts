@@ -327,7 +327,7 @@ async function fanOutScenario(): Promise<void> {
       const shares: number[] = [];
       for (let k = 0; k < 4; k++) {
         spent = 0;
-        const total = await span(spec, timed(recorder(store, spec, { redact: (t) => t, fingerprints: prepareFingerprints(spec, {}, preflightContext(spec, env), builtinActions()) })));
+        const total = await span(spec, timed(recorder(store, spec, { fingerprints: prepareFingerprints(spec, {}, preflightContext(spec, env), builtinActions()) })));
         if (k > 0) shares.push(spent / total);
       }
       return median(shares);

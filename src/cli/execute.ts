@@ -10,7 +10,6 @@ import { plainReporter } from '../report/plain.ts';
 import { formatFailure, formatSummary } from '../report/summary.ts';
 import { resolveInputs } from '../scheduler/inputs.ts';
 import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
-import { Secrets } from '../core/redact.ts';
 import { builtinActions } from '../actions/builtin.ts';
 import { prepareFingerprints, preflightContext } from '../store/fingerprint.ts';
 import { historyDurations } from '../store/history.ts';
@@ -73,11 +72,10 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
   try {
     // One fingerprint per step, for both the record and the duration estimates.
     const fingerprints = store ? (given ?? runFingerprints(spec, typedInputs, values, io)) : undefined;
-    // One set of secrets for the run, its output and its record: the run fills it before the first event, and
-    // adds what it learns (a session cookie received) as it goes.
-    const secrets = new Secrets();
+    // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
+    // the recorder show and store them as they are.
     const settings = { ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) };
-    const record = store && fingerprints ? recorder(store, spec, { redact: secrets.redact, fingerprints, settings, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const record = store && fingerprints ? recorder(store, spec, { fingerprints, settings, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
@@ -92,7 +90,6 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
       ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
       ...(reuse ? { reuse } : {}),
       ...(estimates ? { estimates } : {}),
-      secrets,
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
         show?.(event);

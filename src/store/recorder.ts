@@ -1,8 +1,10 @@
 /**
  * Records a run into a store by following its events: the run when it starts (with the steps a resume reused,
- * in the same transaction), each step's result the moment the step finishes, the outcome at the end. Secrets
- * are redacted before anything is written, and a result that lost a secret to redaction is marked so: it is
- * not the step's real result, and is never reused.
+ * in the same transaction), each step's result the moment the step finishes, the outcome at the end. A result
+ * that lost a secret to redaction is marked so: it is not the step's real result, and is never reused.
+ *
+ * `runWorkflow`'s events carry no secret already (the run redacts each result once, and says so in `redacted`):
+ * recording them needs no `redact`. Give one for events from elsewhere, and everything is redacted again here.
  *
  * A store failure is thrown from the listener (a `store_failed` ConductorError), synchronously where the store
  * met it; see SqliteStoreOptions.onError for failures of writes made in the background.
@@ -15,7 +17,8 @@ import type { RunSettings, RunStore, StepResult } from './types.ts';
 
 export interface RecorderOptions {
   resumedFrom?: string;
-  redact: Redactor;
+  /** Applied to everything before it is written: for events that do not come from `runWorkflow` redacted. */
+  redact?: Redactor;
   /** Each step's fingerprint, in file order (see `prepareFingerprints`). */
   fingerprints: readonly string[];
   /** What the command line set (`--model`, `--max-concurrency`): `resume` runs with the same by default. */
@@ -27,11 +30,12 @@ export interface RecorderOptions {
 export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
   // Redacted value by value, then written as JSON: redacting JSON text would miss escaped spellings and could
   // break it (a secret of digits inside a number). Values come back unchanged, uncopied, when nothing matched.
-  const clean = <T>(value: T): T => redactDeep(value, options.redact) as T;
+  const redact = options.redact;
+  const clean = <T>(value: T): T => (redact ? (redactDeep(value, redact) as T) : value);
+  const text = (value: string): string => (redact ? redact(value) : value);
   /** A step's result as stored, and whether anything had to be taken out of it. */
   const result = (output: unknown, properties: Record<string, unknown> | undefined): Pick<StepResult, 'outputJson' | 'propertiesJson' | 'redacted'> => {
     const cleanOutput = clean(output);
-    // The run's events come with credentials already taken out (and say so in `redacted`); this is the guard.
     const cleanProperties = clean(properties);
     const redacted = cleanOutput !== output || cleanProperties !== properties;
     return {
@@ -75,10 +79,10 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...result(event.output, event.properties),
           // The run redacts results before its events carry them; it says when it had to.
           ...(event.redacted ? { redacted: true } : {}),
-          ...(event.error === undefined ? {} : { error: options.redact(event.error) }),
+          ...(event.error === undefined ? {} : { error: text(event.error) }),
           ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
-          ...(event.hint === undefined ? {} : { hint: options.redact(event.hint) }),
-          ...(event.errorDetail === undefined ? {} : { errorDetail: options.redact(event.errorDetail) }),
+          ...(event.hint === undefined ? {} : { hint: text(event.hint) }),
+          ...(event.errorDetail === undefined ? {} : { errorDetail: text(event.errorDetail) }),
           ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
           ...(started.has(event.stepId) ? { startedAt: started.get(event.stepId)!, finishedAt: event.at } : {}),
           ...(event.reused ? { reused: true } : {}),
@@ -99,7 +103,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         try {
           store.finishRun(event.runId, {
             status: event.report.status,
-            ...(event.report.error ? { error: options.redact(event.report.error) } : {}),
+            ...(event.report.error ? { error: text(event.report.error) } : {}),
             finishedAt: event.at,
             outputs: clean(event.report.outputs),
           });
