@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { run } from './support/cli.ts';
 import { addLlmRoutes } from './support/llm-stand-ins.ts';
-import { reply, StandIn } from './support/stand-in.ts';
+import { addRedirects, reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
 /** Two stand-ins: two origins on 127.0.0.1. `home` is the one workflows allow; `elsewhere` must receive nothing. */
@@ -19,12 +19,7 @@ let home: StandIn;
 let elsewhere: StandIn;
 before(async () => {
   [home, elsewhere] = await Promise.all([StandIn.start(), StandIn.start()]);
-  // `/hop?to=URL&code=N` answers N (default 307) with `location: URL`.
-  home.route('/hop', (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    res.writeHead(Number(url.searchParams.get('code') ?? 307), { location: url.searchParams.get('to') ?? '/' });
-    res.end();
-  });
+  addRedirects(home);
   addLlmRoutes(elsewhere);
 });
 after(() => Promise.all([home.close(), elsewhere.close()]));

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { run } from './support/cli.ts';
-import { reply, StandIn } from './support/stand-in.ts';
+import { addRedirects, reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
 /** Two origins on 127.0.0.1: the one a workflow calls, and another it gets sent to. */
@@ -13,11 +13,7 @@ let home: StandIn;
 let other: StandIn;
 before(async () => {
   [home, other] = await Promise.all([StandIn.start(), StandIn.start()]);
-  home.route('/hop', (req, res) => {
-    const url = new URL(req.url, 'http://x');
-    res.writeHead(Number(url.searchParams.get('code')), { location: url.searchParams.get('to')! });
-    res.end();
-  });
+  addRedirects(home);
   other.fallback((req, res) => reply(res, 200, { method: req.method }));
   home.route('/landed', (req, res) => reply(res, 200, { method: req.method }));
 });

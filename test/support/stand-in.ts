@@ -134,6 +134,15 @@ export function reply(res: ServerResponse, status: number, body: unknown, header
   res.end(text);
 }
 
+/** `path?to=URL&code=N` answers N (default 307) with `location: URL` (default `/`): a redirect a test chooses. */
+export function addRedirects(server: StandIn, path = '/hop'): StandIn {
+  return server.route(path, (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    res.writeHead(Number(url.searchParams.get('code') ?? 307), { location: url.searchParams.get('to') ?? '/' });
+    res.end();
+  });
+}
+
 /** A latch: requests wait on it until the test opens it. */
 export class Gate {
   #open = false;
