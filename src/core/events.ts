@@ -1,6 +1,6 @@
 /** The events a run emits. The core never prints: reporters and stores subscribe to these. */
 import type { RunReport } from './report.ts';
-import type { FinalStepStatus } from './status.ts';
+import type { FinalStepStatus, ItemStatus, SkipReason } from './status.ts';
 
 export type RunEvent =
   | {
@@ -36,6 +36,38 @@ export type RunEvent =
       reused?: true;
       /** A secret was replaced in `output` or `properties`: what is shown is not what later steps used. */
       redacted?: true;
+      /** Why a `skipped` step did not run. */
+      skipReason?: SkipReason;
+      /** `continueOnError`: the step failed (for a foreach step, some item did) and the run went on. */
+      continued?: true;
+      /** A foreach step: each item's final status (as `${steps.<id>.items}` reads it). */
+      items?: readonly ItemSummary[];
+    }
+  /** A foreach step's list was resolved: `count` items will run (after `step:start`). */
+  | { type: 'step:items'; runId: string; stepId: string; count: number; at: number }
+  | { type: 'item:start'; runId: string; stepId: string; index: number; at: number }
+  | {
+      type: 'item:end';
+      runId: string;
+      stepId: string;
+      index: number;
+      /**
+       * Identifies what the item ran with: a hash of its value and of every other value its step's block uses
+       * (secrets redacted). `resume` reuses a succeeded item only at the same index with the same key.
+       */
+      key: string;
+      status: Exclude<ItemStatus, 'not_run'>;
+      at: number;
+      durationMs?: number;
+      attempts?: number;
+      error?: string;
+      errorCode?: string;
+      hint?: string;
+      errorDetail?: string;
+      output?: unknown;
+      properties?: Record<string, unknown>;
+      reused?: true;
+      redacted?: true;
     }
   | { type: 'run:end'; runId: string; report: RunReport; at: number };
 
@@ -43,3 +75,11 @@ export type RunEventListener = (event: RunEvent) => void;
 
 /** Progress a step reports that is not a result: waiting out a rate limit or a retry's backoff. */
 export type ActionNotice = { type: 'waiting'; reason: string; untilMs: number };
+
+/** One item of a foreach step, as `${steps.<id>.items}` and reports show it. */
+export interface ItemSummary {
+  index: number;
+  status: ItemStatus;
+  error?: string;
+  attempts: number;
+}

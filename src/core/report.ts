@@ -1,4 +1,5 @@
-import type { FinalStepStatus, RunStatus } from './status.ts';
+import type { ItemSummary } from './events.ts';
+import type { FinalStepStatus, RunStatus, SkipReason } from './status.ts';
 
 /** What `conductor run --json` prints and `runWorkflow` returns. Times are ISO 8601; durations in ms. */
 export interface RunReport {
@@ -19,6 +20,11 @@ export interface RunReport {
   errorCode?: string;
   /** What to do about `error`, when there is something to say (the failed step's hint). */
   hint?: string;
+  /**
+   * Steps that failed with `continueOnError` (the run went on), in file order. Present only when there are
+   * some; a run whose only failures are these `succeeded`.
+   */
+  continued?: string[];
 }
 
 export interface StepReport {
@@ -38,6 +44,20 @@ export interface StepReport {
   attempts?: number;
   /** Extra values the action exposed (`statusCode`, `headers`, `usage`, …). */
   properties?: Record<string, unknown>;
+  /** Taken from an earlier run by `resume`, not executed. */
+  reused?: true;
+  /** Why a `skipped` step did not run. */
+  skipReason?: SkipReason;
+  /** `continueOnError`: the step failed (for a foreach step, some item did) and the run went on. */
+  continued?: true;
+  /** A foreach step: every item, in item order (`output` holds their outputs, `null` where one failed). */
+  items?: ItemReport[];
+}
+
+export interface ItemReport extends ItemSummary {
+  errorCode?: string;
+  hint?: string;
+  durationMs?: number;
   /** Taken from an earlier run by `resume`, not executed. */
   reused?: true;
 }

@@ -4,10 +4,22 @@
  * - `succeeded`
  * - `failed`: it ran and failed (this is what stopped the run)
  * - `cancelled`: it was running when the run stopped, and was aborted
- * - `skipped`: it never started because a step it depends on did not succeed
+ * - `skipped`: it never started: its `if` was false, or a step it depends on did not succeed (see SkipReason)
  * - `not_run`: it never started because the run stopped first (it did not depend on the failure)
  */
 export type StepStatus = 'pending' | 'running' | FinalStepStatus;
 export type FinalStepStatus = 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'not_run';
 
 export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+
+/**
+ * Why a step was skipped (one `skipped` status, always with a reason):
+ * - `condition`: its `if` was false;
+ * - `upstream_skipped`: a step it depends on was skipped;
+ * - `upstream_failed`: a step it depends on failed (continued, or the failure that stopped the run);
+ * - `upstream_cancelled`: a step it depends on was cancelled when the run stopped.
+ */
+export type SkipReason = 'condition' | 'upstream_skipped' | 'upstream_failed' | 'upstream_cancelled';
+
+/** Final statuses of one item of a `foreach` step (`not_run`: the run stopped before it started). */
+export type ItemStatus = 'succeeded' | 'failed' | 'cancelled' | 'not_run';

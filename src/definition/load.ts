@@ -100,6 +100,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       dependsOn: step.depends_on ?? [],
       retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds },
       ...(step.timeout === undefined ? {} : { timeout: step.timeout }),
+      continueOnError: false,
       location: stepAt[i]!,
     });
   });
@@ -118,6 +119,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       secrets: data.config?.secrets ?? [],
       allowedDirs: (data.config?.files?.allow ?? []).map((dir) => resolve(baseDir, dir)),
       allowedHosts: (data.config?.http?.allowHosts ?? []).map((host) => host.toLowerCase()),
+      maxItems: 10_000,
     },
     steps,
     outputs: Object.fromEntries(Object.entries(semantic.outputs).map(([k, v]) => [k, v.value])),

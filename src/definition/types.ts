@@ -34,6 +34,41 @@ export interface WorkflowConfig {
   readonly allowedDirs: readonly string[];
   /** Hosts a data-chosen `http` URL may call (`config.http.allowHosts`; `*.` prefixes match subdomains). */
   readonly allowedHosts: readonly string[];
+  /** The longest list a `foreach` step may run over (`config.maxItems`, default 10,000). */
+  readonly maxItems: number;
+}
+
+/**
+ * A `foreach` step: its action runs once per item of a list, each item its own unit of work (a slot, retries,
+ * a timeout, cancellation and a record of its own). The step's output is the array of item outputs.
+ */
+export interface ForeachSpec {
+  /** The list: exactly one reference (resolved when the step becomes ready), or a literal YAML list. */
+  readonly items: TemplateValue;
+  /** The item variable (`as`, default `item`): `${item}` in the step's block. */
+  readonly as: string;
+  /** This step's items at once, inside the global limit (absent: only the global limit). */
+  readonly maxConcurrency?: number;
+}
+
+/**
+ * An `if` condition: a CEL expression over `steps`, `inputs` and `env`, bound as variables (never spliced into
+ * the text), evaluated when every step it depends on has settled (see condition/).
+ */
+export interface ConditionSpec {
+  /** The expression as evaluated (without `${ }` when it was written inside one). */
+  readonly expression: string;
+  readonly location: SourceLocation;
+  /** The steps it names (`steps.x…` / `steps["x"]…`): each is a dependency of the step. */
+  readonly steps: readonly string[];
+  /**
+   * The steps whose `status` it reads: when one of them is skipped or failed-and-continued, the condition
+   * decides whether the step runs (a fallback), instead of the step being skipped.
+   */
+  readonly statusOf: readonly string[];
+  /** Inputs and environment variables it names: only these are bound. */
+  readonly inputs: readonly string[];
+  readonly env: readonly string[];
 }
 
 export interface StepSpec {
@@ -50,6 +85,12 @@ export interface StepSpec {
   readonly retry: RetryPolicy;
   /** Seconds each attempt may run, when the step says (`timeout:`); else `config.timeout`, else the action's default. */
   readonly timeout?: number;
+  /** `foreach`: run the action once per item. */
+  readonly foreach?: ForeachSpec;
+  /** `if`: run only when this is true (else the step is `skipped`, reason `condition`). */
+  readonly condition?: ConditionSpec;
+  /** `continueOnError`: a final failure (per item, for a foreach step) does not stop the run. */
+  readonly continueOnError: boolean;
   readonly location: SourceLocation;
 }
 

@@ -8,6 +8,8 @@ export type EdgeReason =
   | { kind: 'reference'; ref: string }
   /** Listed in `depends_on`: order without data. */
   | { kind: 'depends_on' }
+  /** Named in the step's `if` condition (the expression, as written). */
+  | { kind: 'condition'; expression: string }
   /** Both touch the same resource (a file path) and at least one changes it; file order decides. */
   | { kind: 'resource'; label: string };
 

@@ -9,7 +9,11 @@ export type PathKey = string | number;
 export type Reference =
   | { root: 'steps'; step: string; property: string; path: PathKey[] }
   | { root: 'inputs'; name: string; path: PathKey[] }
-  | { root: 'env'; name: string };
+  | { root: 'env'; name: string }
+  /** A `foreach` step's item variable (`${item}`, or the name `as` gives), and a path into the item. */
+  | { root: 'item'; name: string; path: PathKey[] }
+  /** `${foreach.index}` (0-based) and `${foreach.count}` inside a `foreach` step. */
+  | { root: 'foreach'; name: 'index' | 'count' };
 
 export type Segment =
   | { kind: 'text'; value: string }
