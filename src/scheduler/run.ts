@@ -57,11 +57,23 @@ export interface RunOptions {
    */
   reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
   /**
+   * Items of foreach steps that run again, done in an earlier run (`resume`), by step id and item index: an
+   * item is taken instead of run only when its `key` (see the `item:end` event) is the one this run computes —
+   * the same value at the same index, with the same other values.
+   */
+  reuseItems?: Readonly<Record<string, ReadonlyMap<number, ReusableItem>>>;
+  /**
    * Step durations in ms from earlier runs of the same steps. The ready queue puts the longest remaining path
    * *in time* first; steps without one count as other steps of their action did, else as the action's
    * typical duration (see `expectedDurations`).
    */
   estimates?: Readonly<Record<string, number>>;
+}
+
+export interface ReusableItem {
+  key: string;
+  output: unknown;
+  properties?: Record<string, unknown>;
 }
 
 interface Completion {
