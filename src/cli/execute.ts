@@ -51,6 +51,8 @@ export interface Execution {
   values: Record<string, unknown>;
   io: CliIO;
   reuse?: RunOptions['reuse'];
+  /** Items of foreach steps that run again, from an earlier run (`resume`). */
+  reuseItems?: RunOptions['reuseItems'];
   resumedFrom?: string;
   /** From `runFingerprints`, when the caller already has them (a resume planned with them). */
   fingerprints?: readonly string[];
@@ -58,7 +60,7 @@ export interface Execution {
   preface?: string;
 }
 
-export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fingerprints: given, preface }: Execution): Promise<number> {
+export async function execute({ spec, inputs, values, io, reuse, reuseItems, resumedFrom, fingerprints: given, preface }: Execution): Promise<number> {
   const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
   const json = values['json'] === true;
   const quiet = values['quiet'] === true;
@@ -75,7 +77,7 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
     // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
     // the recorder show and store them as they are.
     const settings = { ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) };
-    const record = store && fingerprints ? recorder(store, spec, { fingerprints, settings, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const record = store && fingerprints ? recorder(store, spec, { fingerprints, settings, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
@@ -89,6 +91,7 @@ export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fi
       ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
       ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
       ...(reuse ? { reuse } : {}),
+      ...(reuseItems ? { reuseItems } : {}),
       ...(estimates ? { estimates } : {}),
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {

@@ -9,7 +9,7 @@ import type { PreflightContext } from '../actions/types.ts';
 export { preflightContext } from '../scheduler/preflight.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { runSecrets } from '../scheduler/secrets.ts';
-import { literalFields, referencesOf } from '../template/value.ts';
+import { literalFields, referencesOf, type TemplateValue } from '../template/value.ts';
 
 /** Bumped when what goes into a fingerprint changes: no result recorded under the old rule is then reused. */
 const FORMAT = 3;
@@ -22,38 +22,62 @@ const FORMAT = 3;
  *
  * The values of the environment variables it uses count too (`model: ${env.MODEL}`, `url: ${env.API}/…`),
  * except secrets: a key rotation should not re-run work, and a secret's hash is not kept. Left out on purpose:
- * `retry` / `timeout`, which change how long a step may take, not its result.
+ * `retry` / `timeout`, which change how long a step may take, not its result, and `continueOnError` and a
+ * foreach step's `maxConcurrency`, likewise. An `if` condition counts (its expression and the values it names).
+ *
+ * A foreach step's fingerprint has two parts, `<item>.<list>`: what each item does (everything above, and the
+ * item variable's name), then its list and condition. A step whose list alone changed (a literal list edited)
+ * re-runs, but what its items did may still be reused item by item (by their keys); with another `<item>`
+ * part, nothing of it is. See `itemFingerprint`.
  */
 export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, ctx: PreflightContext, actions: ActionRegistry): string[] {
   const secrets = runSecrets(spec, ctx.env, inputs, spec.steps.map((s) => actions.get(s.action)));
+  // A secret's place is kept (`la***`), not its value: a changed value around it still changes the step.
+  const input = (name: string) => secrets.redactValue(inputs[name] ?? null).value;
+  const env = (name: string) => {
+    const value = ctx.env[name];
+    return value === undefined ? null : secrets.redact(value);
+  };
+  const valuesUsed = (value: TemplateValue): [string, unknown][] => {
+    const used: Record<string, unknown> = {};
+    for (const ref of referencesOf(value)) {
+      if (ref.root === 'inputs') used[ref.name] = input(ref.name);
+      else if (ref.root === 'env') used[`env.${ref.name}`] = env(ref.name);
+    }
+    return sorted(used);
+  };
   return spec.steps.map((step) => {
     const action = actions.get(step.action);
-    const used: Record<string, unknown> = {};
-    for (const ref of referencesOf(step.input)) {
-      // A secret's place is kept (`la***`), not its value: a changed value around it still changes the step.
-      if (ref.root === 'inputs') used[ref.name] = secrets.redactValue(inputs[ref.name] ?? null).value;
-      else if (ref.root === 'env') {
-        const value = ctx.env[ref.name];
-        used[`env.${ref.name}`] = value === undefined ? null : secrets.redact(value);
-      }
-    }
     let identity: unknown = null;
     try {
       identity = action?.identity?.(literalFields(step.input), ctx) ?? null;
     } catch {
       // A default the action cannot make sense of (a malformed model name): the run's preflight reports it.
     }
-    const text = JSON.stringify([
-      FORMAT,
-      step.action,
-      action?.version ?? 1,
-      step.input,
-      Object.entries(used).sort(([a], [b]) => a.localeCompare(b)),
-      [...step.dependsOn].sort(),
-      identity,
-    ]);
-    return hash('sha256', text).slice(0, 32);
+    const what: unknown[] = [FORMAT, step.action, action?.version ?? 1, step.input, valuesUsed(step.input), [...step.dependsOn].sort(), identity];
+    // Added only when there is one: the fingerprints of steps without them stay what they were before these
+    // keys existed (no need to bump FORMAT and re-run every recorded step once).
+    const condition = step.condition
+      ? { if: step.condition.expression, values: sorted({ ...Object.fromEntries(step.condition.inputs.map((name) => [name, input(name)])), ...Object.fromEntries(step.condition.env.map((name) => [`env.${name}`, env(name)])) }) }
+      : undefined;
+    if (!step.foreach) return hash('sha256', JSON.stringify(condition ? [...what, condition] : what)).slice(0, 32);
+    const item = hash('sha256', JSON.stringify([...what, { as: step.foreach.as }])).slice(0, 32);
+    const list = hash('sha256', JSON.stringify([FORMAT, step.foreach.items, valuesUsed(step.foreach.items), condition ?? null])).slice(0, 16);
+    return `${item}.${list}`;
   });
+}
+
+/**
+ * What each item of a foreach step does, whatever its list (the first part of its fingerprint); a step that
+ * is not a foreach step, its whole fingerprint. Item durations are matched by it.
+ */
+export function itemFingerprint(fingerprint: string): string {
+  const dot = fingerprint.indexOf('.');
+  return dot === -1 ? fingerprint : fingerprint.slice(0, dot);
+}
+
+function sorted(values: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(values).sort(([a], [b]) => a.localeCompare(b));
 }
 
 export function contentHash(text: string): string {

@@ -2,9 +2,14 @@
  * What the run store knows about a workflow's steps from their recent runs: how long each took and, for
  * model calls, how many tokens it used — medians, matched by fingerprint, so a step that changed (or uses
  * other input values) is not judged by its old self. Read by `run` (scheduling priorities) and `plan`.
+ *
+ * A foreach step has both: its whole duration (`durations`, as any step), and how long one of its items takes
+ * (`itemDurations`, matched by what each item does whatever the list, so a list that grew still has one):
+ * median item time × items ÷ the step's concurrency estimates a list of another length.
  */
 import type { TokenCount } from '../core/report.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
+import { itemFingerprint } from './fingerprint.ts';
 import type { RunStore } from './types.ts';
 
 export interface StepHistory {
@@ -12,6 +17,8 @@ export interface StepHistory {
   durations: Record<string, number>;
   /** Step id → median tokens, for the steps that reported them. */
   usage: Record<string, TokenCount>;
+  /** Foreach step id → median ms of one item, for the foreach steps whose items the store has timed. */
+  itemDurations: Record<string, number>;
 }
 
 /** Step id → expected ms, for the steps the store has timed; undefined when it has timed none of them. */
@@ -19,11 +26,23 @@ export function historyDurations(store: RunStore, spec: WorkflowSpec, fingerprin
   return byStep(store.durations(spec.file), spec, fingerprints);
 }
 
-/** Durations and token counts together; undefined when the store has timed none of the steps. */
+/** Foreach step id → expected ms of one of its items; undefined when the store has timed none. */
+export function historyItemDurations(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, number> | undefined {
+  if (!store.itemDurations || !spec.steps.some((s) => s.foreach)) return undefined;
+  const known = store.itemDurations(spec.file);
+  const values: Record<string, number> = {};
+  spec.steps.forEach((step, i) => {
+    const ms = step.foreach ? known.get(itemFingerprint(fingerprints[i]!)) : undefined;
+    if (ms !== undefined) values[step.id] = ms;
+  });
+  return Object.keys(values).length > 0 ? values : undefined;
+}
+
+/** Durations, item durations and token counts together; undefined when the store has timed none of the steps. */
 export function stepHistory(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): StepHistory | undefined {
   const durations = historyDurations(store, spec, fingerprints);
   if (!durations) return undefined;
-  return { durations, usage: byStep(store.usage?.(spec.file) ?? new Map(), spec, fingerprints) ?? {} };
+  return { durations, usage: byStep(store.usage?.(spec.file) ?? new Map(), spec, fingerprints) ?? {}, itemDurations: historyItemDurations(store, spec, fingerprints) ?? {} };
 }
 
 function byStep<T>(known: ReadonlyMap<string, T>, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, T> | undefined {

@@ -6,10 +6,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import type { RunEvent } from '../core/events.ts';
 import { createRedactor } from '../core/redact.ts';
+import type { RunReport } from '../core/report.ts';
 import { tempDir, workflow } from '../../test/support/workflow.ts';
 import { recorder } from './recorder.ts';
 import { SqliteRunStore } from './sqlite.ts';
+import type { NewRun, RunStore } from './types.ts';
 
 const spec = workflow(`steps:
   - id: a
@@ -64,5 +67,125 @@ describe('the recorder', () => {
       rows('r').map((r) => [r['step_id'], r['output'], r['redacted']]),
       [['a', '"key=***"', 1], ['b', '"plain"', 1], ['c', '"plain"', 0]],
     );
+  });
+});
+
+/** A store that keeps every call, to see what the recorder asks of it (and what it does not). */
+function callLog(): { store: RunStore; calls: [string, ...unknown[]][] } {
+  const calls: [string, ...unknown[]][] = [];
+  const store: RunStore = {
+    startRun: (run) => void calls.push(['startRun', run]),
+    recordStep: (_runId, stepId, result) => void calls.push(['recordStep', stepId, result]),
+    recordItem: (_runId, stepId, item) => void calls.push(['recordItem', stepId, item]),
+    finishRun: (_runId, result) => void calls.push(['finishRun', result.status]),
+    listRuns: () => [],
+    getRun: () => undefined,
+    durations: () => new Map(),
+    close: () => undefined,
+  };
+  return { store, calls };
+}
+
+const foreachSpec = workflow(`steps:
+  - id: list
+    llm: { model: echo, prompt: "a" }
+  - id: each
+    llm: { model: echo, prompt: "\${steps.list.output}" }
+  - id: urgent
+    llm: { model: echo, prompt: "\${steps.list.output}" }
+  - id: combine
+    llm: { model: echo, prompt: "\${steps.each.output}" }
+`);
+const run4 = { ...start, stepIds: ['list', 'each', 'urgent', 'combine'] };
+const report = (steps: RunReport['steps']): RunReport => ({ runId: 'r', workflow: foreachSpec.file, status: 'succeeded', startedAt: '', finishedAt: '', durationMs: 1, steps, outputs: {}, usage: {} });
+
+describe('the recorder, with foreach steps, conditions and continued failures', () => {
+  it('records each item as it ends (timed from its item:start), the step with its continued failure and item count, and each skip once, with its reason', () => {
+    const { store, calls } = callLog();
+    const listener = recorder(store, foreachSpec, { fingerprints: ['fl', 'fe', 'fu', 'fc'], redact: createRedactor([SECRET]) });
+    const events: RunEvent[] = [
+      run4,
+      { type: 'step:start', runId: 'r', stepId: 'list', at: 2 },
+      { type: 'step:end', runId: 'r', stepId: 'list', status: 'succeeded', at: 3, output: ['x', 'y', 'z'] },
+      // Skipped during the run: a step:end without a step:start.
+      { type: 'step:end', runId: 'r', stepId: 'urgent', status: 'skipped', skipReason: 'condition', at: 3 },
+      { type: 'step:start', runId: 'r', stepId: 'each', at: 4 },
+      { type: 'step:items', runId: 'r', stepId: 'each', count: 3, at: 4 },
+      { type: 'item:start', runId: 'r', stepId: 'each', index: 0, at: 5 },
+      { type: 'item:start', runId: 'r', stepId: 'each', index: 1, at: 6 },
+      { type: 'item:end', runId: 'r', stepId: 'each', index: 1, key: 'k1', status: 'failed', at: 9, attempts: 2, error: `bad key ${SECRET}`, errorCode: 'http_error', hint: 'check it' },
+      { type: 'item:end', runId: 'r', stepId: 'each', index: 0, key: 'k0', status: 'succeeded', at: 10, attempts: 1, output: 'X', properties: { model: 'echo' } },
+      { type: 'item:start', runId: 'r', stepId: 'each', index: 2, at: 11 },
+      { type: 'item:end', runId: 'r', stepId: 'each', index: 2, key: 'k2', status: 'succeeded', at: 12, attempts: 1, output: `z ${SECRET}` },
+      {
+        type: 'step:end', runId: 'r', stepId: 'each', status: 'failed', continued: true, at: 13, error: '1 of 3 items failed', attempts: 1,
+        items: [{ index: 0, status: 'succeeded', attempts: 1 }, { index: 1, status: 'failed', attempts: 2, error: 'bad key ***' }, { index: 2, status: 'succeeded', attempts: 1 }],
+      },
+      {
+        type: 'run:end', runId: 'r', at: 14,
+        report: report({
+          list: { status: 'succeeded', output: ['x', 'y', 'z'] },
+          each: { status: 'failed', output: ['X', null, 'z ***'], continued: true },
+          urgent: { status: 'skipped', output: null, skipReason: 'condition' },
+          combine: { status: 'skipped', output: null, skipReason: 'upstream_failed' },
+        }),
+      },
+    ];
+    for (const event of events) listener(event);
+    const recorded = calls.slice(1);
+    assert.deepEqual(recorded, [
+      ['recordStep', 'list', { status: 'succeeded', outputJson: '["x","y","z"]', startedAt: 2, finishedAt: 3 }],
+      ['recordStep', 'urgent', { status: 'skipped', skipReason: 'condition' }],
+      ['recordItem', 'each', { index: 1, key: 'k1', status: 'failed', error: 'bad key ***', errorCode: 'http_error', hint: 'check it', attempts: 2, startedAt: 6, finishedAt: 9 }],
+      ['recordItem', 'each', { index: 0, key: 'k0', status: 'succeeded', outputJson: '"X"', propertiesJson: '{"model":"echo"}', attempts: 1, startedAt: 5, finishedAt: 10 }],
+      ['recordItem', 'each', { index: 2, key: 'k2', status: 'succeeded', outputJson: '"z ***"', redacted: true, attempts: 1, startedAt: 11, finishedAt: 12 }],
+      ['recordStep', 'each', { status: 'failed', error: '1 of 3 items failed', attempts: 1, startedAt: 4, finishedAt: 13, continued: true, itemCount: 3 }],
+      // Only the step the run left pending: urgent was recorded when it was skipped.
+      ['recordStep', 'combine', { status: 'skipped', skipReason: 'upstream_failed' }],
+      ['finishRun', 'succeeded'],
+    ]);
+  });
+
+  it('keeps the item count of a step that ends without its summary (cancelled mid-list), and records cancelled items', () => {
+    const { store, calls } = callLog();
+    const listener = recorder(store, foreachSpec, { fingerprints: ['fl', 'fe', 'fu', 'fc'] });
+    listener(run4);
+    listener({ type: 'step:start', runId: 'r', stepId: 'each', at: 4 });
+    listener({ type: 'step:items', runId: 'r', stepId: 'each', count: 500, at: 4 });
+    listener({ type: 'item:start', runId: 'r', stepId: 'each', index: 0, at: 5 });
+    listener({ type: 'item:end', runId: 'r', stepId: 'each', index: 0, key: 'k0', status: 'cancelled', at: 6, error: 'the run was interrupted', errorCode: 'interrupted' });
+    listener({ type: 'step:end', runId: 'r', stepId: 'each', status: 'cancelled', at: 7 });
+    assert.deepEqual(calls.slice(1), [
+      ['recordItem', 'each', { index: 0, key: 'k0', status: 'cancelled', error: 'the run was interrupted', errorCode: 'interrupted', startedAt: 5, finishedAt: 6 }],
+      ['recordStep', 'each', { status: 'cancelled', startedAt: 4, finishedAt: 7, itemCount: 500 }],
+    ]);
+  });
+
+  it('records the items a resume carries in with the run, and afterwards only the items the run ran again', () => {
+    const { store, calls } = callLog();
+    const reuseItems = { each: new Map([[0, { key: 'k0', output: 'X' }], [2, { key: 'k2', output: 'Z', properties: { model: 'echo' } }]]) };
+    // `list` reused whole, with its items (a foreach step too, say): they go with the run as well.
+    const reuse = { list: { output: ['x'], items: [{ index: 0, key: 'kx', output: 'x' }] } };
+    const listener = recorder(store, foreachSpec, { fingerprints: ['fl', 'fe', 'fu', 'fc'], reuse, reuseItems });
+    listener(run4);
+    const started = calls[0]![1] as NewRun;
+    assert.deepEqual(started.reusedItems, [
+      { stepId: 'list', items: [{ index: 0, key: 'kx', status: 'succeeded', outputJson: '"x"', reused: true }] },
+      { stepId: 'each', items: [{ index: 0, key: 'k0', status: 'succeeded', outputJson: '"X"', reused: true }, { index: 2, key: 'k2', status: 'succeeded', outputJson: '"Z"', propertiesJson: '{"model":"echo"}', reused: true }] },
+    ]);
+    listener({ type: 'step:end', runId: 'r', stepId: 'list', status: 'succeeded', at: 1, output: ['x'], reused: true });
+    listener({ type: 'step:start', runId: 'r', stepId: 'each', at: 2 });
+    listener({ type: 'step:items', runId: 'r', stepId: 'each', count: 3, at: 2 });
+    // Reused: the run found the same key at that index. No item:start.
+    listener({ type: 'item:end', runId: 'r', stepId: 'each', index: 0, key: 'k0', status: 'succeeded', at: 2, output: 'X', reused: true });
+    // Index 2's value changed: it runs, and its new result replaces the one carried in.
+    listener({ type: 'item:start', runId: 'r', stepId: 'each', index: 2, at: 3 });
+    listener({ type: 'item:end', runId: 'r', stepId: 'each', index: 2, key: 'k2-new', status: 'succeeded', at: 5, output: 'Z2' });
+    listener({ type: 'item:start', runId: 'r', stepId: 'each', index: 1, at: 3 });
+    listener({ type: 'item:end', runId: 'r', stepId: 'each', index: 1, key: 'k1', status: 'succeeded', at: 6, output: 'Y' });
+    assert.deepEqual(calls.slice(1), [
+      ['recordItem', 'each', { index: 2, key: 'k2-new', status: 'succeeded', outputJson: '"Z2"', startedAt: 3, finishedAt: 5 }],
+      ['recordItem', 'each', { index: 1, key: 'k1', status: 'succeeded', outputJson: '"Y"', startedAt: 3, finishedAt: 6 }],
+    ]);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Records a run into a store by following its events: the run when it starts (with the steps a resume reused,
- * in the same transaction), each step's result the moment the step finishes, the outcome at the end. A result
- * that lost a secret to redaction is marked so: it is not the step's real result, and is never reused.
+ * Records a run into a store by following its events: the run when it starts (with the steps and items a resume
+ * reused, in the same transaction), each step's and each foreach item's result the moment it finishes, the
+ * outcome at the end. A result that lost a secret to redaction is marked so: it is not the step's (or item's)
+ * real result, and is never reused.
  *
  * `runWorkflow`'s events carry no secret already (the run redacts each result once, and says so in `redacted`):
  * recording them needs no `redact`. Give one for events from elsewhere, and everything is redacted again here.
@@ -12,8 +13,9 @@
 import type { RunEventListener } from '../core/events.ts';
 import { redactDeep, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
+import type { ReusableItem } from '../scheduler/run.ts';
 import { contentHash } from './fingerprint.ts';
-import type { RunSettings, RunStore, StepResult } from './types.ts';
+import type { ItemResult, NewRun, RunSettings, RunStore, StepResult } from './types.ts';
 
 export interface RecorderOptions {
   resumedFrom?: string;
@@ -23,8 +25,23 @@ export interface RecorderOptions {
   fingerprints: readonly string[];
   /** What the command line set (`--model`, `--max-concurrency`): `resume` runs with the same by default. */
   settings?: RunSettings;
-  /** The results this run takes from an earlier one (`RunOptions.reuse`): recorded with the run itself. */
-  reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown> }>>;
+  /**
+   * The results this run takes from an earlier one (`RunOptions.reuse`): recorded with the run itself. A foreach
+   * step's entry may carry its items (as `planResume` gives them): recorded too, so that a later resume that
+   * runs the step again still finds them.
+   */
+  reuse?: Readonly<Record<string, { output: unknown; properties?: Record<string, unknown>; items?: readonly ReusedItem[] }>>;
+  /**
+   * Items of foreach steps that run again, as an earlier run finished them (`RunOptions.reuseItems`): recorded
+   * with the run as reused, so a resume killed before it reaches those steps loses none of them. Each one the
+   * run runs instead (its key no longer matches) is replaced by what its `item:end` says.
+   */
+  reuseItems?: Readonly<Record<string, ReadonlyMap<number, ReusableItem>>>;
+}
+
+/** An item of a foreach step reused whole (see RecorderOptions.reuse). */
+export interface ReusedItem extends ReusableItem {
+  index: number;
 }
 
 export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
@@ -45,11 +62,26 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
     };
   };
   const started = new Map<string, number>();
+  /** Items started and not yet ended, by step and index. */
+  const itemsStarted = new Map<string, Map<number, number>>();
+  const itemCounts = new Map<string, number>();
   const recordedWithRun = new Set<string>();
+  /** Items written with the run (see RecorderOptions.reuseItems): a reused `item:end` for one changes nothing. */
+  const carried = new Map<string, Set<number>>();
+  /** Steps with a record from during the run: run:end does not write them again. */
+  const recorded = new Set<string>();
+  const reusedItem = (index: number, item: ReusableItem): ItemResult => ({ index, key: item.key, status: 'succeeded', ...result(item.output, item.properties), reused: true });
   return (event) => {
     switch (event.type) {
       case 'run:start': {
         const reused = Object.entries(options.reuse ?? {}).map(([stepId, r]) => ({ stepId, status: 'succeeded' as const, ...result(r.output, r.properties), reused: true }));
+        const reusedItems: NonNullable<NewRun['reusedItems']> = [];
+        for (const [stepId, r] of Object.entries(options.reuse ?? {})) if (r.items?.length) reusedItems.push({ stepId, items: r.items.map((item) => reusedItem(item.index, item)) });
+        for (const [stepId, items] of Object.entries(options.reuseItems ?? {})) {
+          if (items.size === 0 || stepId in (options.reuse ?? {})) continue;
+          reusedItems.push({ stepId, items: Array.from(items, ([index, item]) => reusedItem(index, item)) });
+          carried.set(stepId, new Set(items.keys()));
+        }
         store.startRun({
           id: event.runId,
           workflow: spec.file,
@@ -65,6 +97,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
             dependsOn: spec.plan.steps[s.index]!.dependsOn.map((d) => spec.steps[d]!.id),
           })),
           reused,
+          ...(reusedItems.length ? { reusedItems } : {}),
         });
         for (const r of reused) recordedWithRun.add(r.stepId);
         break;
@@ -72,8 +105,42 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
       case 'step:start':
         started.set(event.stepId, event.at);
         break;
-      case 'step:end':
+      case 'step:items':
+        itemCounts.set(event.stepId, event.count);
+        break;
+      case 'item:start': {
+        const byIndex = itemsStarted.get(event.stepId);
+        if (byIndex) byIndex.set(event.index, event.at);
+        else itemsStarted.set(event.stepId, new Map([[event.index, event.at]]));
+        break;
+      }
+      case 'item:end': {
+        // Already written with the run, with this very key: the run reuses an item only when its key matches.
+        if (event.reused && carried.get(event.stepId)?.has(event.index)) break;
+        const byIndex = itemsStarted.get(event.stepId);
+        const startedAt = byIndex?.get(event.index);
+        byIndex?.delete(event.index);
+        store.recordItem(event.runId, event.stepId, {
+          index: event.index,
+          key: event.key,
+          status: event.status,
+          ...(event.status === 'succeeded' ? result(event.output, event.properties) : {}),
+          ...(event.redacted ? { redacted: true } : {}),
+          ...(event.error === undefined ? {} : { error: text(event.error) }),
+          ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
+          ...(event.hint === undefined ? {} : { hint: text(event.hint) }),
+          ...(event.errorDetail === undefined ? {} : { errorDetail: text(event.errorDetail) }),
+          ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
+          ...(startedAt !== undefined ? { startedAt, finishedAt: event.at } : event.durationMs !== undefined && !event.reused ? { startedAt: event.at - event.durationMs, finishedAt: event.at } : {}),
+          ...(event.reused ? { reused: true } : {}),
+        });
+        break;
+      }
+      case 'step:end': {
+        recorded.add(event.stepId);
+        itemsStarted.delete(event.stepId);
         if (event.reused && recordedWithRun.has(event.stepId)) break;
+        const itemCount = event.items?.length ?? itemCounts.get(event.stepId);
         store.recordStep(event.runId, event.stepId, {
           status: event.status,
           ...result(event.output, event.properties),
@@ -86,16 +153,21 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
           ...(started.has(event.stepId) ? { startedAt: started.get(event.stepId)!, finishedAt: event.at } : {}),
           ...(event.reused ? { reused: true } : {}),
+          ...(event.skipReason ? { skipReason: event.skipReason } : {}),
+          ...(event.continued ? { continued: true } : {}),
+          ...(itemCount === undefined ? {} : { itemCount }),
         });
         break;
+      }
       case 'run:end': {
-        // Steps that never started get no step:end; their final status (skipped, not run) is in the report.
-        // The outcome is written even when a step's record fails: whatever can still be written is.
+        // Steps left pending when the run stopped get no step:end; their final status (skipped with its reason,
+        // not run) is in the report. A step recorded during the run (a skip the run settled as it went) is not
+        // written again. The outcome is written even when a step's record fails: whatever can still be is.
         let failure: unknown;
         for (const [stepId, step] of Object.entries(event.report.steps)) {
-          if (step.status !== 'skipped' && step.status !== 'not_run') continue;
+          if ((step.status !== 'skipped' && step.status !== 'not_run') || recorded.has(stepId)) continue;
           try {
-            store.recordStep(event.runId, stepId, { status: step.status });
+            store.recordStep(event.runId, stepId, { status: step.status, ...(step.skipReason ? { skipReason: step.skipReason } : {}) });
           } catch (error) {
             failure ??= error;
           }

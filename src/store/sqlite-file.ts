@@ -11,7 +11,7 @@ import { SQLITE } from './errors.ts';
 
 const { PERM, READONLY, CANTOPEN } = SQLITE;
 
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -58,7 +58,35 @@ CREATE TABLE IF NOT EXISTS step_runs (
   redacted INTEGER NOT NULL DEFAULT 0,
   -- the whole of what \`error\` shows part of (an error response's body)
   error_detail TEXT,
+  -- why a skipped step did not run: condition, upstream_skipped, upstream_failed, upstream_cancelled
+  skip_reason TEXT,
+  -- 1: it failed under continueOnError and the run went on
+  continued INTEGER NOT NULL DEFAULT 0,
+  -- a foreach step: how many items its list had (the rows in step_items may be fewer: the run stopped first)
+  item_count INTEGER,
   PRIMARY KEY (run_id, step_id)
+);
+-- one row per item of a foreach step that finished, or that a resume carried in from an earlier run (reused)
+CREATE TABLE IF NOT EXISTS step_items (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  step_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  -- what the item ran with (its value and the other values of its block), as a hash: resume reuses an item
+  -- only at the same index with the same key
+  key TEXT NOT NULL,
+  status TEXT NOT NULL,
+  output TEXT,
+  properties TEXT,
+  error TEXT,
+  error_code TEXT,
+  hint TEXT,
+  error_detail TEXT,
+  attempts INTEGER,
+  started_at INTEGER,
+  finished_at INTEGER,
+  reused INTEGER NOT NULL DEFAULT 0,
+  redacted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, step_id, idx)
 );
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
@@ -72,6 +100,8 @@ const MIGRATIONS: Record<number, string> = {
   // Which rows were redacted was not recorded before: any that shows `***` is taken to have been.
   4: "ALTER TABLE step_runs ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN error_detail TEXT; UPDATE step_runs SET redacted = 1 WHERE instr(output, '***') > 0 OR instr(properties, '***') > 0;",
   5: 'ALTER TABLE runs ADD COLUMN options TEXT; ALTER TABLE runs ADD COLUMN secret_inputs TEXT;',
+  // step_items itself is made by SCHEMA (CREATE TABLE IF NOT EXISTS), as for a new file.
+  6: 'ALTER TABLE step_runs ADD COLUMN skip_reason TEXT; ALTER TABLE step_runs ADD COLUMN continued INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN item_count INTEGER;',
 };
 
 export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSync {
@@ -131,7 +161,7 @@ export function openForReading(path: string, busyTimeoutMs: number): DatabaseSyn
   }
 }
 
-function schemaVersion(db: DatabaseSync): number {
+export function schemaVersion(db: DatabaseSync): number {
   return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
 }
 

@@ -13,6 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../../test/support/workflow.ts';
 import { SqliteRunStore } from './sqlite.ts';
 
+/** Undoes schema 7 on a store made by this version: what a store of schema 6 lacks. */
+const WITHOUT_7 = 'DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count;';
+
 const newRun = (id: string) => ({ id, workflow: '/w/workflow.yaml', workflowHash: 'h', inputs: {}, startedAt: Date.now(), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }] });
 
 /** A pid that was just in use and is not any more. */
@@ -97,7 +100,7 @@ describe('the run store', () => {
     const path = join(await tempDir(t), 'runs.db');
     new SqliteRunStore(path).close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 3;');
+    db.exec(WITHOUT_7 + 'ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 3;');
     db.close();
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
@@ -115,7 +118,7 @@ describe('the run store', () => {
     store4.recordStep('r', 'c', { status: 'succeeded', output: 'plain' });
     store4.close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 4;');
+    db.exec(WITHOUT_7 + 'ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 4;');
     db.close();
 
     const store = new SqliteRunStore(path);
@@ -127,7 +130,7 @@ describe('the run store', () => {
     const path = join(await tempDir(t), 'runs.db');
     new SqliteRunStore(path).close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 5;');
+    db.exec(WITHOUT_7 + 'ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 5;');
     db.close();
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
@@ -152,6 +155,6 @@ describe('the run store', () => {
     const newer = new DatabaseSync(path);
     newer.exec('PRAGMA user_version = 99;');
     newer.close();
-    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 6\)/);
+    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 7\)/);
   });
 });

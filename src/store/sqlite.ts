@@ -15,13 +15,14 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
 import type { TokenCount } from '../core/report.ts';
-import type { RunStatus } from '../core/status.ts';
+import type { RunStatus, SkipReason } from '../core/status.ts';
 import { storeError, type StoreOperation } from './errors.ts';
-import { openForReading, openForWriting, transaction } from './sqlite-file.ts';
-import type { NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
+import { itemFingerprint } from './fingerprint.ts';
+import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
+import type { ItemRecord, ItemResult, NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
 
 
-/** The longest a finished step's result waits before it is committed (see recordStep). */
+/** The longest a finished step's (or item's) result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
 /** How long a write waits for another process's lock before it fails. */
 const BUSY_TIMEOUT_MS = 10_000;
@@ -81,7 +82,12 @@ export class SqliteRunStore implements RunStore {
   readonly #db: DatabaseSync;
   readonly #host = hostname();
   #recordStepStatement: StatementSync | undefined;
+  #recordItemStatement: StatementSync | undefined;
+  /** Results not committed yet: steps' and items', each in the order they arrived. */
   #pending: Row[] = [];
+  #pendingItems: Row[] = [];
+  /** Schema 7 or later: there are items to read (a store read as it is, from before, has no step_items). */
+  readonly #hasItems: boolean;
   #flushScheduled = false;
   #lastFlush = -Infinity;
   /** The runs this store started and has not finished: their heartbeat is ours to write. */
@@ -110,13 +116,21 @@ export class SqliteRunStore implements RunStore {
     } catch (error) {
       throw this.#error('open', error);
     }
+    this.#hasItems = schemaVersion(this.#db) >= 7;
   }
 
   /** Prepared on first use: a store read as it is (an older schema) has no `redacted` column to write. */
   get #recordStep(): StatementSync {
     return (this.#recordStepStatement ??= this.#db.prepare(
-      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, run_id, step_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, skip_reason, continued, item_count, run_id, step_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ));
+  }
+
+  get #recordItem(): StatementSync {
+    return (this.#recordItemStatement ??= this.#db.prepare(
+      `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, run_id, step_id, idx)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ));
   }
 
@@ -132,6 +146,7 @@ export class SqliteRunStore implements RunStore {
           .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps, options, secret_inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
           .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps, run.options ? JSON.stringify(run.options) : null, run.secretInputs?.length ? JSON.stringify(run.secretInputs) : null);
         for (const { stepId, ...result } of run.reused ?? []) this.#recordStep.run(...stepRow(run.id, stepId, result));
+        for (const { stepId, items } of run.reusedItems ?? []) for (const item of items) this.#recordItem.run(...itemRow(run.id, stepId, { ...item, reused: true }));
       }),
     );
     this.#owned.add(run.id);
@@ -141,12 +156,22 @@ export class SqliteRunStore implements RunStore {
 
   recordStep(runId: string, stepId: string, r: StepResult): void {
     this.#pending.push(stepRow(runId, stepId, r));
+    this.#scheduleFlush();
+  }
+
+  recordItem(runId: string, stepId: string, item: ItemResult): void {
+    this.#pendingItems.push(itemRow(runId, stepId, item));
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
     this.#check();
     if (this.#broken) return;
     // Group commit. A result is committed at the end of the event-loop turn it arrived in, unless the last
     // commit was under COMMIT_EVERY_MS ago: then with everything else that arrives until that much has
-    // passed. Steps that take seconds are each committed at once; a fan-out of thousands of short steps
-    // makes a few commits a second instead of hundreds (a commit per step cost a quarter of its time).
+    // passed. Steps that take seconds are each committed at once; a fan-out of thousands of short steps (or a
+    // foreach of thousands of items) makes a few commits a second instead of hundreds (a commit per step cost
+    // a quarter of its time).
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     const wait = this.#lastFlush + COMMIT_EVERY_MS - performance.now();
@@ -157,7 +182,7 @@ export class SqliteRunStore implements RunStore {
   /** Commits the results recorded so far (also done by finishRun and close). */
   flush(): void {
     this.#flushScheduled = false;
-    if (this.#pending.length === 0) return;
+    if (this.#pending.length === 0 && this.#pendingItems.length === 0) return;
     try {
       this.#commit();
     } catch (error) {
@@ -181,15 +206,20 @@ export class SqliteRunStore implements RunStore {
    */
   #commit(also?: () => void): void {
     const batch = this.#pending;
+    const items = this.#pendingItems;
     this.#pending = [];
+    this.#pendingItems = [];
     this.#lastFlush = performance.now();
     try {
       transaction(this.#db, () => {
+        // Items first: a step's row (its end) is never committed before the items it ended with.
+        for (const row of items) this.#recordItem.run(...row);
         for (const row of batch) this.#recordStep.run(...row);
         also?.();
       });
     } catch (error) {
       this.#pending = [...batch, ...this.#pending];
+      this.#pendingItems = [...items, ...this.#pendingItems];
       this.#broken = true;
       throw error;
     }
@@ -292,10 +322,14 @@ export class SqliteRunStore implements RunStore {
     return this.#read(() => {
       const run = this.#toRun(rows[0]!);
       const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
+      const items = this.#items(run.id);
       const planned = JSON.parse(rows[0]!.steps) as { id: string; fingerprint: string; dependsOn: string[] }[];
       const steps = planned.map((p, position): StepRecord => {
         const s = finished.get(p.id);
-        const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn };
+        const count = s?.['item_count'] == null ? undefined : Number(s['item_count']);
+        // Items a resume carried in beyond the list the step then had are not the step's.
+        const own = count === undefined ? items.get(p.id) : items.get(p.id)?.filter((item) => item.index < count);
+        const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn, ...(own ? { items: own } : {}) };
         if (!s) return { ...base, status: 'pending', reused: false, redacted: false };
         return {
           ...base,
@@ -313,14 +347,69 @@ export class SqliteRunStore implements RunStore {
           // A store read as it is, from before schema 5, has no such column: whether it held a secret is
           // unknown, and is taken as yes (it runs again rather than feed `***` on).
           redacted: s['redacted'] === undefined ? /\*\*\*/.test(`${s['output']}${s['properties']}`) : s['redacted'] === 1,
+          // Absent in a store read as it is, from before schema 7.
+          ...(s['skip_reason'] == null ? {} : { skipReason: String(s['skip_reason']) as SkipReason }),
+          ...(s['continued'] === 1 ? { continued: true } : {}),
+          ...(count === undefined ? {} : { itemCount: count }),
         };
       });
       return { run, steps };
     });
   }
 
+  /** Every recorded item of a run, by step, in index order. */
+  #items(runId: string): Map<string, ItemRecord[]> {
+    const byStep = new Map<string, ItemRecord[]>();
+    if (!this.#hasItems) return byStep;
+    // In primary-key order: by step, then index.
+    for (const r of this.#db.prepare('SELECT * FROM step_items WHERE run_id = ? ORDER BY step_id, idx').iterate(runId) as Iterable<Record<string, unknown>>) {
+      const stepId = String(r['step_id']);
+      const item: ItemRecord = {
+        index: Number(r['idx']),
+        key: String(r['key']),
+        status: r['status'] as ItemRecord['status'],
+        ...(r['output'] === null ? {} : { output: JSON.parse(String(r['output'])) }),
+        ...(r['properties'] === null ? {} : { properties: JSON.parse(String(r['properties'])) }),
+        ...(r['error'] === null ? {} : { error: String(r['error']) }),
+        ...(r['error_code'] === null ? {} : { errorCode: String(r['error_code']) }),
+        ...(r['hint'] === null ? {} : { hint: String(r['hint']) }),
+        ...(r['error_detail'] === null ? {} : { errorDetail: String(r['error_detail']) }),
+        ...(r['attempts'] === null ? {} : { attempts: Number(r['attempts']) }),
+        ...(r['started_at'] === null ? {} : { startedAt: Number(r['started_at']) }),
+        ...(r['finished_at'] === null ? {} : { finishedAt: Number(r['finished_at']) }),
+        reused: r['reused'] === 1,
+        redacted: r['redacted'] === 1,
+      };
+      const list = byStep.get(stepId);
+      if (list) list.push(item);
+      else byStep.set(stepId, [item]);
+    }
+    return byStep;
+  }
+
   durations(workflow: string, runs = 5): Map<string, number> {
     const samples = this.#samples(workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL', (row) => Number(row['finished_at']) - Number(row['started_at']));
+    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
+  }
+
+  itemDurations(workflow: string, runs = 5): Map<string, number> {
+    const samples = new Map<string, number[]>();
+    if (!this.#hasItems) return new Map();
+    this.#read(() => {
+      const rows = this.#db.prepare("SELECT step_id, finished_at - started_at AS ms FROM step_items WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND started_at IS NOT NULL AND finished_at IS NOT NULL");
+      // Rows as arrays: a foreach of 100,000 items is 100,000 rows per run, and objects cost twice the time.
+      rows.setReturnArrays(true);
+      for (const run of this.#recentRuns(workflow, runs)) {
+        const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, itemFingerprint(s.fingerprint)]));
+        for (const [stepId, ms] of rows.iterate(run.id) as Iterable<[string, number]>) {
+          const fingerprint = fingerprints.get(stepId);
+          if (fingerprint === undefined) continue;
+          const list = samples.get(fingerprint);
+          if (list) list.push(ms);
+          else samples.set(fingerprint, [ms]);
+        }
+      }
+    });
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
@@ -337,7 +426,7 @@ export class SqliteRunStore implements RunStore {
    */
   #samples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T): Map<string, T[]> {
     return this.#read(() => {
-      const recent = this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
+      const recent = this.#recentRuns(workflow, runs);
       const samples = new Map<string, T[]>();
       const rows = this.#db.prepare(`SELECT step_id, ${columns} FROM step_runs WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND ${where}`);
       for (const run of recent) {
@@ -352,6 +441,10 @@ export class SqliteRunStore implements RunStore {
       }
       return samples;
     });
+  }
+
+  #recentRuns(workflow: string, runs: number): { id: string; steps: string }[] {
+    return this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
   }
 
   /**
@@ -426,7 +519,31 @@ function stepRow(runId: string, stepId: string, r: StepResult): Row {
     r.finishedAt ?? null,
     r.reused ? 1 : 0,
     r.redacted ? 1 : 0,
+    r.skipReason ?? null,
+    r.continued ? 1 : 0,
+    r.itemCount ?? null,
     runId,
     stepId,
+  ];
+}
+
+function itemRow(runId: string, stepId: string, r: ItemResult): Row {
+  return [
+    r.key,
+    r.status,
+    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
+    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
+    r.error ?? null,
+    r.errorCode ?? null,
+    r.hint ?? null,
+    r.errorDetail ?? null,
+    r.attempts ?? null,
+    r.startedAt ?? null,
+    r.finishedAt ?? null,
+    r.reused ? 1 : 0,
+    r.redacted ? 1 : 0,
+    runId,
+    stepId,
+    r.index,
   ];
 }

@@ -3,7 +3,7 @@
  * database, say) can be added without touching either.
  */
 import type { TokenCount } from '../core/report.ts';
-import type { FinalStepStatus, RunStatus, StepStatus } from '../core/status.ts';
+import type { FinalStepStatus, ItemStatus, RunStatus, SkipReason, StepStatus } from '../core/status.ts';
 
 /** A run as recorded. `interrupted`: it was running when its process died (no live owner). */
 export type RecordedRunStatus = RunStatus | 'running' | 'interrupted';
@@ -39,6 +39,17 @@ export interface StepRecord extends Omit<StepResult, 'status' | 'reused'> {
   status: StepStatus | FinalStepStatus;
   /** Taken from an earlier run by `resume`, not executed again. */
   reused: boolean;
+  /**
+   * A foreach step: the items recorded for it, by index (a run that stopped mid-step has fewer than
+   * `itemCount`; items it never started have none). Absent for other steps.
+   */
+  items?: ItemRecord[];
+}
+
+/** One item of a foreach step, as recorded. */
+export interface ItemRecord extends Omit<ItemResult, 'outputJson' | 'propertiesJson' | 'reused' | 'redacted'> {
+  reused: boolean;
+  redacted: boolean;
 }
 
 /** What the command line set for a run, beside the workflow: `resume` runs with the same unless told otherwise. */
@@ -63,6 +74,12 @@ export interface NewRun {
    * recorded without the steps it reused.
    */
   reused?: (StepResult & { stepId: string })[];
+  /**
+   * Items of foreach steps that run again, as an earlier run finished them (`RunOptions.reuseItems`): written
+   * with the run, marked reused, so a resume killed before it gets to those steps still has them for the next
+   * resume. The run's own events then replace each one it runs instead (its key no longer matched).
+   */
+  reusedItems?: { stepId: string; items: ItemResult[] }[];
 }
 
 export interface StepResult {
@@ -87,6 +104,36 @@ export interface StepResult {
    * step's result held a secret, so they must never stand in for running the step (resume, a cache).
    */
   redacted?: boolean;
+  /** Why a `skipped` step did not run. */
+  skipReason?: SkipReason;
+  /** `continueOnError`: it failed (a foreach step: some item did) and the run went on. */
+  continued?: boolean;
+  /** A foreach step: how many items its list had. */
+  itemCount?: number;
+}
+
+/** One item of a foreach step: its result, recorded the moment it finishes (see `RunStore.recordItem`). */
+export interface ItemResult {
+  index: number;
+  /** What the item ran with, as a hash (the `item:end` event's `key`): resume reuses it only when it matches. */
+  key: string;
+  status: Exclude<ItemStatus, 'not_run'>;
+  output?: unknown;
+  properties?: Record<string, unknown>;
+  /** As for StepResult: already JSON text. */
+  outputJson?: string;
+  propertiesJson?: string;
+  error?: string;
+  errorCode?: string;
+  hint?: string;
+  errorDetail?: string;
+  attempts?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** Taken from an earlier run by `resume`, not executed. */
+  reused?: boolean;
+  /** As for StepResult: a secret was replaced in `output` or `properties`, so it is never reused. */
+  redacted?: boolean;
 }
 
 /**
@@ -101,6 +148,11 @@ export interface RunStore {
    * SqliteStoreOptions.onError).
    */
   recordStep(runId: string, stepId: string, result: StepResult): void;
+  /**
+   * Records one item of a foreach step, called the moment the item finishes; durable and failing as
+   * recordStep does (the two are committed together). A second record of the same index replaces the first.
+   */
+  recordItem(runId: string, stepId: string, item: ItemResult): void;
   finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void;
   /** Newest first. */
   listRuns(limit?: number): RunRecord[];
@@ -110,6 +162,12 @@ export interface RunStore {
    * succeeded (and actually ran) in its last `runs` runs. The scheduler uses these as priorities.
    */
   durations(workflow: string, runs?: number): Map<string, number>;
+  /**
+   * How long one item of a foreach step took: the median duration in ms of the items that succeeded (and ran)
+   * in the workflow's last `runs` runs, by *item* fingerprint (see `itemFingerprint`: what each item does,
+   * whatever the list). For a foreach step, `durations` is the whole step's time.
+   */
+  itemDurations?(workflow: string, runs?: number): Map<string, number>;
   /** The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`. */
   usage?(workflow: string, runs?: number): Map<string, TokenCount>;
   close(): void;

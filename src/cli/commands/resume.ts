@@ -63,6 +63,12 @@ export const resumeCommand: Command = {
     const why = { changed: 'changed: its definition, the input values it uses, or its model', new: 'new step', secret: 'its recorded output held a secret', upstream: 'a step it depends on re-runs', from: '--from' } as const;
     for (const c of plan.changed) lines.push(`  re-run: ${c.stepId} (${why[c.reason]})`);
     if (plan.remaining.length) lines.push(`  to run: ${plan.remaining.join(', ')}`);
-    return execute({ spec, inputs, values, io, reuse: plan.reuse, resumedFrom: record.run.id, fingerprints, preface: lines.join('\n') + '\n' });
+    // Offered, not promised: the run reuses an item only where its value (and the step's other values) is the same.
+    for (const { stepId, reusable, total } of plan.items) {
+      const of = total === undefined ? '' : ` of ${total}`;
+      const rest = total === undefined ? 'the rest' : `${total - reusable}`;
+      lines.push(`  items of ${stepId}: ${reusable ? `${reusable}${of} reused where unchanged, ${rest} to run` : `all${total === undefined ? '' : ` ${total}`} to run`}`);
+    }
+    return execute({ spec, inputs, values, io, reuse: plan.reuse, reuseItems: plan.reuseItems, resumedFrom: record.run.id, fingerprints, preface: lines.join('\n') + '\n' });
   },
 };

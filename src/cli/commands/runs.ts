@@ -81,19 +81,59 @@ function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string,
     '',
   ];
   const idWidth = Math.max(4, ...steps.map((s) => s.stepId.length));
+  const byId = new Map(steps.map((s) => [s.stepId, s]));
+  const indent = `  ${' '.repeat(idWidth)}  `;
+  /** One line, cut to the terminal's width. */
+  const fit = (head: string, text: string) => {
+    const room = Math.max(10, width - head.replace(/\u001b\[[0-9;]*m/g, '').length - 1);
+    const flat = text.replace(/\s+/g, ' ').trim();
+    return (head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat)).trimEnd();
+  };
   for (const s of steps) {
     const took = s.reused ? 'reused' : s.startedAt !== undefined && s.finishedAt !== undefined ? formatDuration(s.finishedAt - s.startedAt) : '';
     const tries = s.attempts && s.attempts > 1 ? ` ×${s.attempts}` : '';
-    const detail = s.error ?? (s.output === undefined ? '' : typeof s.output === 'string' ? s.output : JSON.stringify(s.output));
+    const result = s.error ?? (s.output === undefined ? '' : typeof s.output === 'string' ? s.output : JSON.stringify(s.output));
+    const detail = s.skipReason ? skipped(s, byId) : s.continued ? `continued · ${result}` : result;
     // A step without a result in a run that is over never got to run.
     const status = s.status === 'not_run' || (s.status === 'pending' && run.status !== 'running') ? 'not run' : s.status;
-    const head = `  ${s.stepId.padEnd(idWidth)}  ${statusText(status, style)} ${took.padEnd(9)}${tries}  `;
-    const room = Math.max(10, width - head.replace(/\u001b\[[0-9;]*m/g, '').length - 1);
-    const flat = detail.replace(/\s+/g, ' ').trim();
-    lines.push((head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat)).trimEnd());
-    if (s.hint) lines.push(`  ${' '.repeat(idWidth)}  ${style.cyan('hint')}: ${s.hint}`);
+    lines.push(fit(`  ${s.stepId.padEnd(idWidth)}  ${statusText(status, style)} ${took.padEnd(9)}${tries}  `, detail));
+    if (s.hint) lines.push(`${indent}${style.cyan('hint')}: ${s.hint}`);
+    if (s.items || s.itemCount !== undefined) lines.push(...itemLines(s, indent, style, fit));
   }
   return lines.join('\n') + '\n';
+}
+
+/** Why a step was skipped, and which of the steps it depends on made it so. */
+function skipped(s: StepRecord, byId: ReadonlyMap<string, StepRecord>): string {
+  const upstream = { upstream_failed: 'failed', upstream_skipped: 'skipped', upstream_cancelled: 'cancelled', condition: undefined }[s.skipReason!];
+  const which = upstream ? s.dependsOn.filter((d) => byId.get(d)?.status === upstream) : [];
+  return `(${s.skipReason}${which.length ? `: ${which.join(', ')}` : ''})`;
+}
+
+/** Failed items shown one by one; the rest are counted (a list of 10,000 must not flood the terminal). */
+const FAILED_ITEMS_SHOWN = 10;
+
+/** A foreach step's items: one line of counts, then its first failed items with their errors. */
+function itemLines(s: StepRecord, indent: string, style: Style, fit: (head: string, text: string) => string): string[] {
+  const items = s.items ?? [];
+  const count = (status: string) => items.filter((i) => i.status === status).length;
+  const total = s.itemCount ?? items.length;
+  const reused = items.filter((i) => i.reused).length;
+  const counts = [
+    `${count('succeeded')} succeeded`,
+    `${count('failed')} failed`,
+    ...(count('cancelled') ? [`${count('cancelled')} cancelled`] : []),
+    // Items a run stopped before starting have no record.
+    ...(total > items.length ? [`${total - items.length} not run`] : []),
+    `${total} total`,
+  ];
+  const lines = [`${indent}items: ${counts.join(' · ')}${reused ? ` (${reused} reused)` : ''}`];
+  const failed = items.filter((i) => i.status === 'failed');
+  const shown = failed.slice(0, FAILED_ITEMS_SHOWN);
+  const width = String(shown.at(-1)?.index ?? 0).length;
+  for (const item of shown) lines.push(fit(`${indent}  ${style.red(`item ${String(item.index).padStart(width)}`)}  `, item.error ?? ''));
+  if (failed.length > FAILED_ITEMS_SHOWN) lines.push(`${indent}  … and ${failed.length - FAILED_ITEMS_SHOWN} more failed items (\`runs show --json\` lists every item)`);
+  return lines;
 }
 
 async function showTimeline(run: RunRecord, steps: StepRecord[], values: Record<string, unknown>, io: CliIO): Promise<number> {
