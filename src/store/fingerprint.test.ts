@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { ActionRegistry } from '../actions/registry.ts';
 import type { AnyAction } from '../actions/types.ts';
 import { parseWorkflow } from '../definition/load.ts';
-import { prepareFingerprints, preflightContext } from './fingerprint.ts';
+import type { TemplateValue } from '../template/value.ts';
+import { itemFingerprint, prepareFingerprints, preflightContext } from './fingerprint.ts';
 
 const block = z.record(z.string(), z.unknown());
 const ask = (extra: Partial<AnyAction> = {}): AnyAction => ({
@@ -76,5 +77,54 @@ describe('step fingerprints', () => {
 
   it('leave out secrets, retries and timeouts', () => {
     assert.equal(fingerprints({ text: TEXT.replace('  - id: a\n', '  - id: a\n    timeout: 5\n    retry: { attempts: 1 }\n') })[0], base[0]);
+  });
+});
+
+describe('fingerprints of foreach steps and conditions', () => {
+  const actions = new ActionRegistry([ask(), note]);
+  const spec = parseWorkflow(TEXT, 'workflow.yaml', { actions });
+  const list = (items: unknown[]): TemplateValue => ({ kind: 'literal', value: items });
+  /** Step `a` with a foreach list and/or a condition, as the loader would give them. */
+  function stepA(foreach?: { items: TemplateValue; as?: string; maxConcurrency?: number }, condition?: { expression: string; inputs?: string[]; env?: string[] }, inputs: Record<string, unknown> = { topic: 'x' }, env: Record<string, string> = {}): string {
+    const steps = spec.steps.map((s, i) =>
+      i === 0
+        ? {
+            ...s,
+            ...(foreach ? { foreach: { as: 'item', ...foreach } } : {}),
+            ...(condition ? { condition: { expression: condition.expression, location: s.location, steps: [], statusOf: [], inputs: condition.inputs ?? [], env: condition.env ?? [] } } : {}),
+          }
+        : s,
+    );
+    const changed = { ...spec, steps };
+    return prepareFingerprints(changed, inputs, preflightContext(changed, env, {}), actions)[0]!;
+  }
+
+  it('leave the steps without them as they were', () => {
+    assert.equal(stepA(), fingerprints()[0]);
+    assert.doesNotMatch(stepA(), /\./);
+  });
+
+  it('split in two for a foreach step: what each item does, then its list (and condition)', () => {
+    const [item, listPart] = stepA({ items: list(['a', 'b']) }).split('.');
+    assert.match(item!, /^[0-9a-f]{32}$/);
+    assert.match(listPart!, /^[0-9a-f]{16}$/);
+    assert.equal(itemFingerprint(stepA({ items: list(['a', 'b', 'c']) })), item, 'another list: the same work per item');
+    assert.notEqual(stepA({ items: list(['a', 'b', 'c']) }), stepA({ items: list(['a', 'b']) }), '…but another step');
+    assert.equal(stepA({ items: list(['a']), maxConcurrency: 2 }), stepA({ items: list(['a']) }), 'maxConcurrency changes how long, not what');
+    assert.notEqual(itemFingerprint(stepA({ items: list(['a']), as: 'doc' })), item, 'the item variable’s name');
+    assert.notEqual(itemFingerprint(stepA({ items: list(['a']) }, undefined, { topic: 'y' })), item, 'a value the block uses');
+    const fromInput: TemplateValue = { kind: 'single', ref: { root: 'inputs', name: 'unused', path: [] }, raw: '${inputs.unused}' };
+    assert.notEqual(stepA({ items: fromInput }, undefined, { topic: 'x', unused: ['a'] }), stepA({ items: fromInput }, undefined, { topic: 'x', unused: ['b'] }), 'the value of an input the list names');
+    assert.equal(itemFingerprint(stepA({ items: fromInput }, undefined, { topic: 'x', unused: ['b'] })), item);
+  });
+
+  it('change with a condition’s expression and the values of the inputs and environment it names', () => {
+    const plain = stepA(undefined, { expression: 'inputs.topic == "x"', inputs: ['topic'] });
+    assert.notEqual(plain, fingerprints()[0], 'a condition added');
+    assert.notEqual(stepA(undefined, { expression: 'inputs.topic != "x"', inputs: ['topic'] }), plain, 'its expression');
+    assert.notEqual(stepA(undefined, { expression: 'env.MODE == "x"', env: ['MODE'] }, { topic: 'x' }, { MODE: 'a' }), stepA(undefined, { expression: 'env.MODE == "x"', env: ['MODE'] }, { topic: 'x' }, { MODE: 'b' }), 'an environment value');
+    const each = stepA({ items: list(['a']) }, { expression: 'true' });
+    assert.equal(itemFingerprint(each), itemFingerprint(stepA({ items: list(['a']) })), 'a foreach step’s condition is not what its items do');
+    assert.notEqual(each, stepA({ items: list(['a']) }));
   });
 });
