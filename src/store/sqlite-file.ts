@@ -75,17 +75,18 @@ CREATE TABLE IF NOT EXISTS step_items (
   -- only at the same index with the same key
   key TEXT NOT NULL,
   status TEXT NOT NULL,
-  output TEXT,
-  properties TEXT,
-  error TEXT,
-  error_code TEXT,
-  hint TEXT,
-  error_detail TEXT,
   attempts INTEGER,
   started_at INTEGER,
   finished_at INTEGER,
   reused INTEGER NOT NULL DEFAULT 0,
   redacted INTEGER NOT NULL DEFAULT 0,
+  error_code TEXT,
+  error TEXT,
+  hint TEXT,
+  error_detail TEXT,
+  -- last: large values spill into overflow pages, which reading the columns above (history) then skips
+  output TEXT,
+  properties TEXT,
   PRIMARY KEY (run_id, step_id, idx)
 );
 PRAGMA user_version = ${SCHEMA_VERSION};

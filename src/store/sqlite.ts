@@ -24,6 +24,8 @@ import type { ItemRecord, ItemResult, NewRun, RunRecord, RunSettings, RunStore, 
 
 /** The longest a finished step's (or item's) result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
+/** About how many items of one foreach step in one run `itemDurations` takes its median over. */
+const ITEM_SAMPLES = 1_000;
 /** How long a write waits for another process's lock before it fails. */
 const BUSY_TIMEOUT_MS = 10_000;
 /** How often a running run's process says it is alive. */
@@ -361,28 +363,26 @@ export class SqliteRunStore implements RunStore {
   #items(runId: string): Map<string, ItemRecord[]> {
     const byStep = new Map<string, ItemRecord[]>();
     if (!this.#hasItems) return byStep;
-    // In primary-key order: by step, then index.
-    for (const r of this.#db.prepare('SELECT * FROM step_items WHERE run_id = ? ORDER BY step_id, idx').iterate(runId) as Iterable<Record<string, unknown>>) {
-      const stepId = String(r['step_id']);
-      const item: ItemRecord = {
-        index: Number(r['idx']),
-        key: String(r['key']),
-        status: r['status'] as ItemRecord['status'],
-        ...(r['output'] === null ? {} : { output: JSON.parse(String(r['output'])) }),
-        ...(r['properties'] === null ? {} : { properties: JSON.parse(String(r['properties'])) }),
-        ...(r['error'] === null ? {} : { error: String(r['error']) }),
-        ...(r['error_code'] === null ? {} : { errorCode: String(r['error_code']) }),
-        ...(r['hint'] === null ? {} : { hint: String(r['hint']) }),
-        ...(r['error_detail'] === null ? {} : { errorDetail: String(r['error_detail']) }),
-        ...(r['attempts'] === null ? {} : { attempts: Number(r['attempts']) }),
-        ...(r['started_at'] === null ? {} : { startedAt: Number(r['started_at']) }),
-        ...(r['finished_at'] === null ? {} : { finishedAt: Number(r['finished_at']) }),
-        reused: r['reused'] === 1,
-        redacted: r['redacted'] === 1,
-      };
-      const list = byStep.get(stepId);
-      if (list) list.push(item);
-      else byStep.set(stepId, [item]);
+    // In primary-key order: by step, then index. Rows as arrays, fields set one by one: a run can hold 100,000.
+    const rows = this.#db.prepare(
+      'SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted FROM step_items WHERE run_id = ? ORDER BY step_id, idx',
+    );
+    rows.setReturnArrays(true);
+    type ItemRow = [string, number, string, ItemRecord['status'], ...(string | number | null)[]];
+    let list: ItemRecord[] = [];
+    for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted] of rows.iterate(runId) as Iterable<ItemRow>) {
+      if (!byStep.has(stepId)) byStep.set(stepId, (list = []));
+      const item: ItemRecord = { index, key, status, reused: reused === 1, redacted: redacted === 1 };
+      if (output !== null) item.output = JSON.parse(String(output));
+      if (properties !== null) item.properties = JSON.parse(String(properties)) as Record<string, unknown>;
+      if (error !== null) item.error = String(error);
+      if (errorCode !== null) item.errorCode = String(errorCode);
+      if (hint !== null) item.hint = String(hint);
+      if (errorDetail !== null) item.errorDetail = String(errorDetail);
+      if (attempts !== null) item.attempts = Number(attempts);
+      if (startedAt !== null) item.startedAt = Number(startedAt);
+      if (finishedAt !== null) item.finishedAt = Number(finishedAt);
+      list.push(item);
     }
     return byStep;
   }
@@ -396,17 +396,27 @@ export class SqliteRunStore implements RunStore {
     const samples = new Map<string, number[]>();
     if (!this.#hasItems) return new Map();
     this.#read(() => {
-      const rows = this.#db.prepare("SELECT step_id, finished_at - started_at AS ms FROM step_items WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND started_at IS NOT NULL AND finished_at IS NOT NULL");
-      // Rows as arrays: a foreach of 100,000 items is 100,000 rows per run, and objects cost twice the time.
-      rows.setReturnArrays(true);
+      const last = this.#db.prepare('SELECT max(idx) AS last FROM step_items WHERE run_id = ? AND step_id = ?');
+      // Every k-th item of a long list, spread over the whole of it, each found through the primary key: a
+      // median of ~ITEM_SAMPLES items is as good an estimate as one of 100,000, and reading every row of those
+      // would cost every `plan` a second.
+      const every = this.#db.prepare(
+        `WITH RECURSIVE k (idx) AS (SELECT 0 UNION ALL SELECT idx + :stride FROM k WHERE idx + :stride <= :last)
+         SELECT i.finished_at - i.started_at FROM k CROSS JOIN step_items i ON i.run_id = :run AND i.step_id = :step AND i.idx = k.idx
+         WHERE i.status = 'succeeded' AND i.reused = 0 AND i.started_at IS NOT NULL AND i.finished_at IS NOT NULL`,
+      );
+      every.setReturnArrays(true);
       for (const run of this.#recentRuns(workflow, runs)) {
-        const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, itemFingerprint(s.fingerprint)]));
-        for (const [stepId, ms] of rows.iterate(run.id) as Iterable<[string, number]>) {
-          const fingerprint = fingerprints.get(stepId);
-          if (fingerprint === undefined) continue;
-          const list = samples.get(fingerprint);
-          if (list) list.push(ms);
-          else samples.set(fingerprint, [ms]);
+        for (const { id, fingerprint } of JSON.parse(run.steps) as { id: string; fingerprint: string }[]) {
+          // Only foreach steps have two-part fingerprints (see prepareFingerprints).
+          if (!fingerprint.includes('.')) continue;
+          const end = (last.get(run.id, id) as { last: number | null }).last;
+          if (end === null) continue;
+          const stride = Math.max(1, Math.floor((end + 1) / ITEM_SAMPLES));
+          const ms = (every.all({ stride, last: end, run: run.id, step: id }) as unknown as [number][]).map(([d]) => d);
+          if (ms.length === 0) continue;
+          const key = itemFingerprint(fingerprint);
+          samples.set(key, [...(samples.get(key) ?? []), ...ms]);
         }
       }
     });
