@@ -15,17 +15,16 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
 import type { TokenCount } from '../core/report.ts';
-import type { RunStatus, SkipReason } from '../core/status.ts';
+import type { RunStatus } from '../core/status.ts';
 import { storeError, type StoreOperation } from './errors.ts';
-import { itemFingerprint } from './fingerprint.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
+import { itemDurationSamples, stepSamples } from './sqlite-history.ts';
+import { INSERT_ITEM, INSERT_STEP, itemRow, readItems, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
 import type { ItemRecord, ItemResult, NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
 
 
 /** The longest a finished step's (or item's) result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
-/** About how many items of one foreach step in one run `itemDurations` takes its median over. */
-const ITEM_SAMPLES = 1_000;
 /** How long a write waits for another process's lock before it fails. */
 const BUSY_TIMEOUT_MS = 10_000;
 /** How often a running run's process says it is alive. */
@@ -77,8 +76,6 @@ export interface SqliteStoreOptions {
   onError?: (error: ConductorError) => void;
 }
 
-type Row = (string | number | null)[];
-
 export class SqliteRunStore implements RunStore {
   readonly path: string;
   readonly #db: DatabaseSync;
@@ -123,17 +120,11 @@ export class SqliteRunStore implements RunStore {
 
   /** Prepared on first use: a store read as it is (an older schema) has no `redacted` column to write. */
   get #recordStep(): StatementSync {
-    return (this.#recordStepStatement ??= this.#db.prepare(
-      `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, skip_reason, continued, item_count, run_id, step_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ));
+    return (this.#recordStepStatement ??= this.#db.prepare(INSERT_STEP));
   }
 
   get #recordItem(): StatementSync {
-    return (this.#recordItemStatement ??= this.#db.prepare(
-      `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, run_id, step_id, idx)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ));
+    return (this.#recordItemStatement ??= this.#db.prepare(INSERT_ITEM));
   }
 
   startRun(run: NewRun): void {
@@ -324,137 +315,30 @@ export class SqliteRunStore implements RunStore {
     return this.#read(() => {
       const run = this.#toRun(rows[0]!);
       const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
-      const items = this.#items(run.id);
-      const planned = JSON.parse(rows[0]!.steps) as { id: string; fingerprint: string; dependsOn: string[] }[];
-      const steps = planned.map((p, position): StepRecord => {
-        const s = finished.get(p.id);
-        const count = s?.['item_count'] == null ? undefined : Number(s['item_count']);
-        // Items a resume carried in beyond the list the step then had are not the step's.
-        const own = count === undefined ? items.get(p.id) : items.get(p.id)?.filter((item) => item.index < count);
-        const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn, ...(own ? { items: own } : {}) };
-        if (!s) return { ...base, status: 'pending', reused: false, redacted: false };
-        return {
-          ...base,
-          status: s['status'] as StepRecord['status'],
-          ...(s['output'] === null ? {} : { output: JSON.parse(String(s['output'])) }),
-          ...(s['properties'] === null ? {} : { properties: JSON.parse(String(s['properties'])) }),
-          ...(s['error'] === null ? {} : { error: String(s['error']) }),
-          ...(s['error_code'] === null ? {} : { errorCode: String(s['error_code']) }),
-          ...(s['hint'] == null ? {} : { hint: String(s['hint']) }),
-          ...(s['error_detail'] == null ? {} : { errorDetail: String(s['error_detail']) }),
-          ...(s['attempts'] === null ? {} : { attempts: Number(s['attempts']) }),
-          ...(s['started_at'] === null ? {} : { startedAt: Number(s['started_at']) }),
-          ...(s['finished_at'] === null ? {} : { finishedAt: Number(s['finished_at']) }),
-          reused: s['reused'] === 1,
-          // A store read as it is, from before schema 5, has no such column: whether it held a secret is
-          // unknown, and is taken as yes (it runs again rather than feed `***` on).
-          redacted: s['redacted'] === undefined ? /\*\*\*/.test(`${s['output']}${s['properties']}`) : s['redacted'] === 1,
-          // Absent in a store read as it is, from before schema 7.
-          ...(s['skip_reason'] == null ? {} : { skipReason: String(s['skip_reason']) as SkipReason }),
-          ...(s['continued'] === 1 ? { continued: true } : {}),
-          ...(count === undefined ? {} : { itemCount: count }),
-        };
-      });
+      const planned = JSON.parse(rows[0]!.steps) as PlannedStep[];
+      const items = this.#hasItems ? readItems(this.#db, run.id) : new Map<string, ItemRecord[]>();
+      const steps = planned.map((p, position) => stepRecord(p, position, finished.get(p.id), items.get(p.id)));
       return { run, steps };
     });
   }
 
-  /** Every recorded item of a run, by step, in index order. */
-  #items(runId: string): Map<string, ItemRecord[]> {
-    const byStep = new Map<string, ItemRecord[]>();
-    if (!this.#hasItems) return byStep;
-    // In primary-key order: by step, then index. Rows as arrays, fields set one by one: a run can hold 100,000.
-    const rows = this.#db.prepare(
-      'SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted FROM step_items WHERE run_id = ? ORDER BY step_id, idx',
-    );
-    rows.setReturnArrays(true);
-    type ItemRow = [string, number, string, ItemRecord['status'], ...(string | number | null)[]];
-    let list: ItemRecord[] = [];
-    for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted] of rows.iterate(runId) as Iterable<ItemRow>) {
-      if (!byStep.has(stepId)) byStep.set(stepId, (list = []));
-      const item: ItemRecord = { index, key, status, reused: reused === 1, redacted: redacted === 1 };
-      if (output !== null) item.output = JSON.parse(String(output));
-      if (properties !== null) item.properties = JSON.parse(String(properties)) as Record<string, unknown>;
-      if (error !== null) item.error = String(error);
-      if (errorCode !== null) item.errorCode = String(errorCode);
-      if (hint !== null) item.hint = String(hint);
-      if (errorDetail !== null) item.errorDetail = String(errorDetail);
-      if (attempts !== null) item.attempts = Number(attempts);
-      if (startedAt !== null) item.startedAt = Number(startedAt);
-      if (finishedAt !== null) item.finishedAt = Number(finishedAt);
-      list.push(item);
-    }
-    return byStep;
-  }
-
   durations(workflow: string, runs = 5): Map<string, number> {
-    const samples = this.#samples(workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL', (row) => Number(row['finished_at']) - Number(row['started_at']));
+    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL', (row) => Number(row['finished_at']) - Number(row['started_at'])));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
   itemDurations(workflow: string, runs = 5): Map<string, number> {
-    const samples = new Map<string, number[]>();
     if (!this.#hasItems) return new Map();
-    this.#read(() => {
-      const last = this.#db.prepare('SELECT max(idx) AS last FROM step_items WHERE run_id = ? AND step_id = ?');
-      // Every k-th item of a long list, spread over the whole of it, each found through the primary key: a
-      // median of ~ITEM_SAMPLES items is as good an estimate as one of 100,000, and reading every row of those
-      // would cost every `plan` a second.
-      const every = this.#db.prepare(
-        `WITH RECURSIVE k (idx) AS (SELECT 0 UNION ALL SELECT idx + :stride FROM k WHERE idx + :stride <= :last)
-         SELECT i.finished_at - i.started_at FROM k CROSS JOIN step_items i ON i.run_id = :run AND i.step_id = :step AND i.idx = k.idx
-         WHERE i.status = 'succeeded' AND i.reused = 0 AND i.started_at IS NOT NULL AND i.finished_at IS NOT NULL`,
-      );
-      every.setReturnArrays(true);
-      for (const run of this.#recentRuns(workflow, runs)) {
-        for (const { id, fingerprint } of JSON.parse(run.steps) as { id: string; fingerprint: string }[]) {
-          // Only foreach steps have two-part fingerprints (see prepareFingerprints).
-          if (!fingerprint.includes('.')) continue;
-          const end = (last.get(run.id, id) as { last: number | null }).last;
-          if (end === null) continue;
-          const stride = Math.max(1, Math.floor((end + 1) / ITEM_SAMPLES));
-          const ms = (every.all({ stride, last: end, run: run.id, step: id }) as unknown as [number][]).map(([d]) => d);
-          if (ms.length === 0) continue;
-          const key = itemFingerprint(fingerprint);
-          samples.set(key, [...(samples.get(key) ?? []), ...ms]);
-        }
-      }
-    });
+    const samples = this.#read(() => itemDurationSamples(this.#db, workflow, runs));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
   usage(workflow: string, runs = 5): Map<string, TokenCount> {
     // SQLite picks the two numbers out of the properties: no JSON parsed here for steps that report none.
     const tokens = "json_extract(properties, '$.usage.inputTokens') AS input, json_extract(properties, '$.usage.outputTokens') AS output";
-    const samples = this.#samples(workflow, runs, tokens, "json_type(properties, '$.usage.inputTokens') IN ('integer', 'real') AND json_type(properties, '$.usage.outputTokens') IN ('integer', 'real')", (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']) }));
+    const where = "json_type(properties, '$.usage.inputTokens') IN ('integer', 'real') AND json_type(properties, '$.usage.outputTokens') IN ('integer', 'real')";
+    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']) })));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, { inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }]));
-  }
-
-  /**
-   * One value per step that succeeded (and ran) in the workflow's last `runs` runs and matches `where`,
-   * grouped by fingerprint; `pick` sees the named columns only (outputs can be large, and are not read).
-   */
-  #samples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T): Map<string, T[]> {
-    return this.#read(() => {
-      const recent = this.#recentRuns(workflow, runs);
-      const samples = new Map<string, T[]>();
-      const rows = this.#db.prepare(`SELECT step_id, ${columns} FROM step_runs WHERE run_id = ? AND status = 'succeeded' AND reused = 0 AND ${where}`);
-      for (const run of recent) {
-        const fingerprints = new Map((JSON.parse(run.steps) as { id: string; fingerprint: string }[]).map((s) => [s.id, s.fingerprint]));
-        for (const row of rows.all(run.id) as Record<string, unknown>[]) {
-          const fingerprint = fingerprints.get(String(row['step_id']));
-          if (fingerprint === undefined) continue;
-          const list = samples.get(fingerprint);
-          if (list) list.push(pick(row));
-          else samples.set(fingerprint, [pick(row)]);
-        }
-      }
-      return samples;
-    });
-  }
-
-  #recentRuns(workflow: string, runs: number): { id: string; steps: string }[] {
-    return this.#db.prepare('SELECT id, steps FROM runs WHERE workflow = ? ORDER BY started_at DESC LIMIT ?').all(workflow, runs) as { id: string; steps: string }[];
   }
 
   /**
@@ -513,47 +397,4 @@ export class SqliteRunStore implements RunStore {
     }
     return fresh;
   }
-}
-
-function stepRow(runId: string, stepId: string, r: StepResult): Row {
-  return [
-    r.status,
-    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
-    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
-    r.error ?? null,
-    r.errorCode ?? null,
-    r.hint ?? null,
-    r.errorDetail ?? null,
-    r.attempts ?? null,
-    r.startedAt ?? null,
-    r.finishedAt ?? null,
-    r.reused ? 1 : 0,
-    r.redacted ? 1 : 0,
-    r.skipReason ?? null,
-    r.continued ? 1 : 0,
-    r.itemCount ?? null,
-    runId,
-    stepId,
-  ];
-}
-
-function itemRow(runId: string, stepId: string, r: ItemResult): Row {
-  return [
-    r.key,
-    r.status,
-    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
-    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
-    r.error ?? null,
-    r.errorCode ?? null,
-    r.hint ?? null,
-    r.errorDetail ?? null,
-    r.attempts ?? null,
-    r.startedAt ?? null,
-    r.finishedAt ?? null,
-    r.reused ? 1 : 0,
-    r.redacted ? 1 : 0,
-    runId,
-    stepId,
-    r.index,
-  ];
 }

@@ -1,0 +1,125 @@
+/**
+ * The store's rows and the records they stand for: a step's or an item's result as the values of a row to
+ * write, and a row read back as a StepRecord or ItemRecord (columns a store of an older schema lacks read as
+ * their defaults).
+ */
+import type { DatabaseSync } from 'node:sqlite';
+import type { SkipReason } from '../core/status.ts';
+import type { ItemRecord, ItemResult, StepRecord, StepResult } from './types.ts';
+
+export type Row = (string | number | null)[];
+
+/** A step as the run planned it (the run's `steps` list). */
+export interface PlannedStep {
+  id: string;
+  fingerprint: string;
+  dependsOn: string[];
+}
+
+/** A step's result: a later one for the same step replaces it. Values from `stepRow`. */
+export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, skip_reason, continued, item_count, run_id, step_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** An item's result: a later one for the same index replaces it. Values from `itemRow`. */
+export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, run_id, step_id, idx)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+
+export function stepRow(runId: string, stepId: string, r: StepResult): Row {
+  return [
+    r.status,
+    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
+    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
+    r.error ?? null,
+    r.errorCode ?? null,
+    r.hint ?? null,
+    r.errorDetail ?? null,
+    r.attempts ?? null,
+    r.startedAt ?? null,
+    r.finishedAt ?? null,
+    r.reused ? 1 : 0,
+    r.redacted ? 1 : 0,
+    r.skipReason ?? null,
+    r.continued ? 1 : 0,
+    r.itemCount ?? null,
+    runId,
+    stepId,
+  ];
+}
+
+export function itemRow(runId: string, stepId: string, r: ItemResult): Row {
+  return [
+    r.key,
+    r.status,
+    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
+    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
+    r.error ?? null,
+    r.errorCode ?? null,
+    r.hint ?? null,
+    r.errorDetail ?? null,
+    r.attempts ?? null,
+    r.startedAt ?? null,
+    r.finishedAt ?? null,
+    r.reused ? 1 : 0,
+    r.redacted ? 1 : 0,
+    runId,
+    stepId,
+    r.index,
+  ];
+}
+
+/** A step of a run as recorded: `s` its step_runs row, absent for a step that never finished. */
+export function stepRecord(p: PlannedStep, position: number, s: Record<string, unknown> | undefined, items: ItemRecord[] | undefined): StepRecord {
+  const count = s?.['item_count'] == null ? undefined : Number(s['item_count']);
+  // Items a resume carried in beyond the list the step then had are not the step's.
+  const own = count === undefined ? items : items?.filter((item) => item.index < count);
+  const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn, ...(own ? { items: own } : {}) };
+  if (!s) return { ...base, status: 'pending', reused: false, redacted: false };
+  return {
+    ...base,
+    status: s['status'] as StepRecord['status'],
+    ...(s['output'] === null ? {} : { output: JSON.parse(String(s['output'])) }),
+    ...(s['properties'] === null ? {} : { properties: JSON.parse(String(s['properties'])) }),
+    ...(s['error'] === null ? {} : { error: String(s['error']) }),
+    ...(s['error_code'] === null ? {} : { errorCode: String(s['error_code']) }),
+    ...(s['hint'] == null ? {} : { hint: String(s['hint']) }),
+    ...(s['error_detail'] == null ? {} : { errorDetail: String(s['error_detail']) }),
+    ...(s['attempts'] === null ? {} : { attempts: Number(s['attempts']) }),
+    ...(s['started_at'] === null ? {} : { startedAt: Number(s['started_at']) }),
+    ...(s['finished_at'] === null ? {} : { finishedAt: Number(s['finished_at']) }),
+    reused: s['reused'] === 1,
+    // A store read as it is, from before schema 5, has no such column: whether it held a secret is
+    // unknown, and is taken as yes (it runs again rather than feed `***` on).
+    redacted: s['redacted'] === undefined ? /\*\*\*/.test(`${s['output']}${s['properties']}`) : s['redacted'] === 1,
+    // Absent in a store read as it is, from before schema 7.
+    ...(s['skip_reason'] == null ? {} : { skipReason: String(s['skip_reason']) as SkipReason }),
+    ...(s['continued'] === 1 ? { continued: true } : {}),
+    ...(count === undefined ? {} : { itemCount: count }),
+  };
+}
+
+/** Every recorded item of a run, by step, in index order (schema 7 and later). */
+export function readItems(db: DatabaseSync, runId: string): Map<string, ItemRecord[]> {
+  const byStep = new Map<string, ItemRecord[]>();
+  // In primary-key order: by step, then index. Rows as arrays, fields set one by one: a run can hold 100,000.
+  const rows = db.prepare(
+    'SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted FROM step_items WHERE run_id = ? ORDER BY step_id, idx',
+  );
+  rows.setReturnArrays(true);
+  type ItemRow = [string, number, string, ItemRecord['status'], ...(string | number | null)[]];
+  let list: ItemRecord[] = [];
+  for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted] of rows.iterate(runId) as Iterable<ItemRow>) {
+    if (!byStep.has(stepId)) byStep.set(stepId, (list = []));
+    const item: ItemRecord = { index, key, status, reused: reused === 1, redacted: redacted === 1 };
+    if (output !== null) item.output = JSON.parse(String(output));
+    if (properties !== null) item.properties = JSON.parse(String(properties)) as Record<string, unknown>;
+    if (error !== null) item.error = String(error);
+    if (errorCode !== null) item.errorCode = String(errorCode);
+    if (hint !== null) item.hint = String(hint);
+    if (errorDetail !== null) item.errorDetail = String(errorDetail);
+    if (attempts !== null) item.attempts = Number(attempts);
+    if (startedAt !== null) item.startedAt = Number(startedAt);
+    if (finishedAt !== null) item.finishedAt = Number(finishedAt);
+    list.push(item);
+  }
+  return byStep;
+}
