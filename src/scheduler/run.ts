@@ -255,7 +255,14 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   let finalOutputs: Record<string, unknown> = {};
   if (runStatus === 'succeeded') {
     try {
-      finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, lookup)]))).value;
+      // A step that was skipped, or failed and was continued, has no output: an output naming it is null, not
+      // a failure of a run that succeeded (a fallback's unused branch, say).
+      const outputLookup = (ref: Reference): unknown => {
+        if (ref.root !== 'steps' || ref.property !== 'output') return lookup(ref);
+        const status = state.status[plan.byId.get(ref.step)!];
+        return status === 'skipped' || (status === 'failed' && outputs[plan.byId.get(ref.step)!] === undefined) ? null : lookup(ref);
+      };
+      finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, outputLookup)]))).value;
     } catch (error) {
       runError = `outputs: ${redact((error as Error).message)}`;
     }
@@ -450,7 +457,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const status = fanout.outcome();
     finished[i] = Date.now();
     outputs[i] = fanout.outputs;
-    properties[i] = { ...fanout.mergedProperties() };
+    properties[i] = fanout.mergedProperties();
     const error = status === 'failed' ? fanout.error() : undefined;
     if (error) errors[i] = error;
     const continuedHere = status === 'failed' && fanout.fatal === undefined;
