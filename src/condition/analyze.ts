@@ -69,8 +69,15 @@ export function analyzeCondition(expression: string): ConditionAnalysis {
     analysis.problems.push(syntaxProblem(expression, error));
     return analysis;
   }
-  new Walker(expression, analysis).visit(parsed.ast, new Set());
-  const checked = parsed.check();
+  let checked;
+  try {
+    new Walker(expression, analysis).visit(parsed.ast, new Set());
+    checked = parsed.check();
+  } catch (error) {
+    // Not expected from a parsed expression; a problem to report, never a crash of `validate`.
+    analysis.problems.push({ offset: 0, code: 'condition_type', message: `the condition could not be checked: ${lowerFirst(String((error as Error)?.message ?? error))}` });
+    return analysis;
+  }
   const dashed = analysis.problems.some((p) => p.code === 'condition_dashed_id');
   if (!checked.valid) {
     // `steps.fetch-data` also leaves `data` an unknown name: the dashed-id problem already says why.
