@@ -58,7 +58,7 @@ export function workflowSchema(actions: ActionRegistry) {
       .optional()
       .describe('When the step finally fails (after retries), the run goes on: the step is `failed` and `continued`, its output absent. With `foreach`, per item: failed items are `null` in the output.'),
     if: z
-      .string({ error: 'expected a condition (a CEL expression, as a string): to write a constant, quote it, `if: "false"`' })
+      .string({ error: 'expected a condition, a CEL expression as a string (a constant is quoted: `if: "false"`)' })
       .optional()
       .describe('Run the step only when this CEL expression is true (else it is `skipped`, reason `condition`): bare, or exactly one `${ … }`. It reads `steps.<id>.output`, `.status`, `inputs.<name>` and `env.<NAME>`; every step it names is waited for. Ids with `-`: `steps["fetch-data"]`.'),
     retry: z
