@@ -9,6 +9,7 @@ import type { PreflightContext } from '../actions/types.ts';
 export { preflightContext } from '../scheduler/preflight.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { runSecrets } from '../scheduler/secrets.ts';
+import type { Secrets } from '../core/redact.ts';
 import { literalFields, referencesOf, type TemplateValue } from '../template/value.ts';
 
 /** Bumped when what goes into a fingerprint changes: no result recorded under the old rule is then reused. */
@@ -21,17 +22,16 @@ const FORMAT = 3;
  * effective model and endpoint). Change the default model, and the steps that use it get new fingerprints.
  *
  * The values of the environment variables it uses count too (`model: ${env.MODEL}`, `url: ${env.API}/…`),
- * except secrets: a key rotation should not re-run work, and a secret's hash is not kept. Left out on purpose:
- * `retry` / `timeout`, which change how long a step may take, not its result, and `continueOnError` and a
- * foreach step's `maxConcurrency`, likewise. An `if` condition counts (its expression and the values it names).
+ * except secrets: a key rotation should not re-run work, and a secret's hash is not kept. A `foreach` list (as
+ * written), an `if` (its expression and the values it reads) and `continueOnError` count. Left out on purpose:
+ * `retry`, `timeout` and a foreach step's `maxConcurrency`, which change how long a step may take, not its result.
  *
  * A foreach step's fingerprint has two parts, `<item>.<list>`: what each item does (everything above, and the
- * item variable's name), then its list and condition. A step whose list alone changed (a literal list edited)
- * re-runs, but what its items did may still be reused item by item (by their keys); with another `<item>`
- * part, nothing of it is. See `itemFingerprint`.
+ * item variable's name), then its list, condition and `continueOnError`. A step whose list alone changed (a
+ * literal list edited) re-runs, but what its items did may still be reused item by item (by their keys, which
+ * cover values, not the block as written); with another `<item>` part, nothing of it is. See `itemFingerprint`.
  */
-export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, ctx: PreflightContext, actions: ActionRegistry): string[] {
-  const secrets = runSecrets(spec, ctx.env, inputs, spec.steps.map((s) => actions.get(s.action)));
+export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, ctx: PreflightContext, actions: ActionRegistry, secrets: Secrets = runSecrets(spec, ctx.env, inputs, spec.steps.map((s) => actions.get(s.action)))): string[] {
   // A secret's place is kept (`la***`), not its value: a changed value around it still changes the step.
   const input = (name: string) => secrets.redactValue(inputs[name] ?? null).value;
   const env = (name: string) => {
@@ -55,14 +55,15 @@ export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<
       // A default the action cannot make sense of (a malformed model name): the run's preflight reports it.
     }
     const what: unknown[] = [FORMAT, step.action, action?.version ?? 1, step.input, valuesUsed(step.input), [...step.dependsOn].sort(), identity];
-    // Added only when there is one: the fingerprints of steps without them stay what they were before these
+    // Added only when there are some: the fingerprints of steps without them stay what they were before these
     // keys existed (no need to bump FORMAT and re-run every recorded step once).
     const condition = step.condition
       ? { if: step.condition.expression, values: sorted({ ...Object.fromEntries(step.condition.inputs.map((name) => [name, input(name)])), ...Object.fromEntries(step.condition.env.map((name) => [`env.${name}`, env(name)])) }) }
-      : undefined;
-    if (!step.foreach) return hash('sha256', JSON.stringify(condition ? [...what, condition] : what)).slice(0, 32);
+      : null;
+    const flow = condition || step.continueOnError ? [condition, step.continueOnError] : [];
+    if (!step.foreach) return hash('sha256', JSON.stringify([...what, ...flow])).slice(0, 32);
     const item = hash('sha256', JSON.stringify([...what, { as: step.foreach.as }])).slice(0, 32);
-    const list = hash('sha256', JSON.stringify([FORMAT, step.foreach.items, valuesUsed(step.foreach.items), condition ?? null])).slice(0, 16);
+    const list = hash('sha256', JSON.stringify([FORMAT, step.foreach.items, valuesUsed(step.foreach.items), ...flow])).slice(0, 16);
     return `${item}.${list}`;
   });
 }
