@@ -11,9 +11,6 @@ import { conductor, run, type CliResult } from './support/cli.ts';
 import { Gate, reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
-/** Until the run loop that runs foreach steps is on this branch (see issue #13). */
-const LOOP = { todo: 'needs run loop' } as const;
-
 let server: StandIn;
 before(async () => (server = await StandIn.start()));
 after(() => server.close());
@@ -52,7 +49,7 @@ async function whileRunning(done: Promise<CliResult>, until: Promise<void>): Pro
 }
 
 describe('resume of foreach steps', { timeout: 60_000 }, () => {
-  it('after a foreach with 3 failed items (continueOnError), re-runs exactly those 3 and reuses the other 7', LOOP, async (t) => {
+  it('after a foreach with 3 failed items (continueOnError), re-runs exactly those 3 and reuses the other 7', async (t) => {
     const dir = await tempDir(t);
     const stand = failing('three', ['c', 'f', 'h']);
     const file = await writeWorkflow(dir, fanOut('three', { continueOnError: true }));
@@ -82,7 +79,7 @@ describe('resume of foreach steps', { timeout: 60_000 }, () => {
     assert.match(human.stderr, /\n {2}to run: each, combine\n {2}items of each: 7 of 10 reused where unchanged, 3 to run\n/);
   });
 
-  it('after an item failed and stopped the run, re-runs the failed item and those that never ran, not those that succeeded', LOOP, async (t) => {
+  it('after an item failed and stopped the run, re-runs the failed item and those that never ran, not those that succeeded', async (t) => {
     const dir = await tempDir(t);
     const stand = failing('stop', ['d']);
     // One item at a time, in order: a, b, c succeed, d fails and stops the run before e…j start.
@@ -96,7 +93,7 @@ describe('resume of foreach steps', { timeout: 60_000 }, () => {
     assert.deepEqual(perItem('stop'), [1, 1, 1, 2, 1, 1, 1, 1, 1, 1]);
   });
 
-  it('after the list was edited, re-runs only the items whose value changed', LOOP, async (t) => {
+  it('after the list was edited, re-runs only the items whose value changed', async (t) => {
     const dir = await tempDir(t);
     failing('edit', []);
     const file = await writeWorkflow(dir, fanOut('edit'));
@@ -111,7 +108,52 @@ describe('resume of foreach steps', { timeout: 60_000 }, () => {
     assert.deepEqual(JSON.parse(resumed.stdout).steps.each.output.map((o: { value: string }) => o.value), ['a', 'z', ...LETTERS.slice(2)]);
   });
 
-  it('--from a foreach step re-runs all its items; a foreach step below it reuses what is unchanged', LOOP, async (t) => {
+  it('after the step itself was edited (what each item does), re-runs every item, whatever their keys', async (t) => {
+    const dir = await tempDir(t);
+    failing('block', []);
+    failing('block2', []);
+    const file = await writeWorkflow(dir, fanOut('block', { items: ['a', 'b', 'c'] }));
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(first.status, 'succeeded');
+    // Another URL for the same values: the items' keys (values only) are the same, their work is not.
+    await writeFile(file, (await readFile(file, 'utf8')).replace(`/block/\${item}`, `/block2/\${item}`));
+    const resumed = await run(['resume', first.runId, ...storeArgs(dir)]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /\n {2}re-run: each \(changed: .*\)\n(.*\n)* {2}items of each: all 3 to run\n/);
+    assert.deepEqual(['a', 'b', 'c'].map((l) => server.byPath(`/block2/${l}`).length), [1, 1, 1]);
+  });
+
+  it('a foreach step reused whole keeps its items in the new run: a later resume that re-runs it still reuses them', async (t) => {
+    const dir = await tempDir(t);
+    failing('whole', []);
+    const file = await writeWorkflow(
+      dir,
+      `steps:
+  - id: gate
+    http: { url: "${server.url}/whole/gate" }
+  - id: each
+    depends_on: [gate]
+    foreach: ["a", "b", "c"]
+    http: { url: "${server.url}/whole/\${item}" }
+  - id: check
+    depends_on: [each]
+    file: { action: read, path: ready.txt }
+`,
+    );
+    const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
+    assert.equal(first.status, 'failed');
+    // Resumed once: gate and each reused whole, check fails again.
+    const second = JSON.parse((await run(['resume', first.runId, '--json', ...storeArgs(dir)])).stdout);
+    assert.deepEqual([second.status, second.steps.each.reused], ['failed', true]);
+    await writeFile(join(dir, 'ready.txt'), 'yes');
+    // From the second run, --from gate: each runs again, and finds its items in the second run's record.
+    const third = await run(['resume', second.runId, '--from', 'gate', '--json', ...storeArgs(dir)]);
+    assert.equal(third.code, 0, third.stderr);
+    assert.deepEqual(['a', 'b', 'c'].map((l) => server.byPath(`/whole/${l}`).length), [1, 1, 1]);
+    assert.equal(server.byPath('/whole/gate').length, 2);
+  });
+
+  it('--from a foreach step re-runs all its items; a foreach step below it reuses what is unchanged', async (t) => {
     const dir = await tempDir(t);
     failing('from', []);
     const file = await writeWorkflow(
@@ -136,7 +178,7 @@ describe('resume of foreach steps', { timeout: 60_000 }, () => {
     assert.deepEqual(count('from-again'), [1, 1, 1], 'the same values at the same indexes: reused');
   });
 
-  it('after kill -9 mid-list, resumes without re-running the items that had finished', LOOP, async (t) => {
+  it('after kill -9 mid-list, resumes without re-running the items that had finished', async (t) => {
     const dir = await tempDir(t);
     const hold = new Gate();
     server.fallback(async (req, res) => {
@@ -163,7 +205,7 @@ describe('resume of foreach steps', { timeout: 60_000 }, () => {
     assert.deepEqual(perItem('kill'), [1, 1, 1, 1, 1, 2, 1, 1, 1, 1], 'a…e ran once; f was in flight');
   });
 
-  it('a resume killed before it reaches the foreach step keeps the items it carried: the next resume still reuses them', LOOP, async (t) => {
+  it('a resume killed before it reaches the foreach step keeps the items it carried: the next resume still reuses them', async (t) => {
     const dir = await tempDir(t);
     const hold = new Gate();
     let cDown = true;
@@ -203,7 +245,7 @@ describe('resume of foreach steps', { timeout: 60_000 }, () => {
 });
 
 describe('the store, for conditions and skips', { timeout: 60_000 }, () => {
-  it('records a false condition and the skips it cascades, each with its reason, and runs them again on resume', LOOP, async (t) => {
+  it('records a false condition and the skips it cascades, each with its reason, and runs them again on resume', async (t) => {
     const dir = await tempDir(t);
     server.fallback((req, res) => reply(res, 200, { urgency: 1, path: req.path }));
     const file = await writeWorkflow(
