@@ -18,6 +18,7 @@ import { recorder } from '../src/store/recorder.ts';
 import { SqliteRunStore } from '../src/store/sqlite.ts';
 import { barrierTrap, fanOut, instantDag, randomDag, starvation, type BenchGraph } from './graphs.ts';
 import { rateLimited } from './rate-limited.ts';
+import { foreachScenario } from './foreach.ts';
 import { RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
 import { lowerBoundMs, simulate } from './simulate.ts';
@@ -112,6 +113,10 @@ async function main(): Promise<void> {
     await fanOutScenario();
   }
   if (wanted(6)) await scenario6();
+  if (wanted(7)) {
+    progress('scenario 7: foreach');
+    await foreachScenario(out);
+  }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
   if (only.size === 0) await writeFile(join(ROOT, 'bench/RESULTS.md'), lines.join('\n') + '\n');
 }

@@ -8,10 +8,8 @@ import type { WorkflowSpec } from '../definition/types.ts';
 import { liveReporter } from '../report/live.ts';
 import { plainReporter } from '../report/plain.ts';
 import { formatFailure, formatSummary } from '../report/summary.ts';
-import { resolveInputs } from '../scheduler/inputs.ts';
-import { runWorkflow, type RunOptions } from '../scheduler/run.ts';
-import { builtinActions } from '../actions/builtin.ts';
-import { prepareFingerprints, preflightContext } from '../store/fingerprint.ts';
+import { prepareRun, withEstimates, type PreparedRun } from '../scheduler/prepare.ts';
+import { runPrepared, type RunOptions } from '../scheduler/run.ts';
 import { historyDurations } from '../store/history.ts';
 import { storeOptions, storePath } from '../store/home.ts';
 import { recorder } from '../store/recorder.ts';
@@ -37,59 +35,48 @@ export function openStore(values: Record<string, unknown>, io: CliIO, options: S
   return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined), { ...storeOptions(io.env), ...options });
 }
 
-/** Each step's fingerprint for this run (file order): what the record, the history and a resume match by. */
-export function runFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, values: Record<string, unknown>, io: CliIO): string[] {
+/** The run as `run` and `resume` start it: inputs typed, settings from the flags, fingerprints, secrets (see prepare.ts). */
+export function prepareFromFlags(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, values: Record<string, unknown>, io: CliIO): PreparedRun {
   const model = typeof values['model'] === 'string' ? values['model'] : undefined;
   const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
-  const ctx = preflightContext(spec, io.env, { ...(model ? { model } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) });
-  return prepareFingerprints(spec, inputs, ctx, builtinActions());
+  return prepareRun(spec, { inputs, env: io.env, ...(model ? { model } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) });
 }
 
 export interface Execution {
-  spec: WorkflowSpec;
-  inputs: Record<string, unknown>;
+  /** From `prepareFromFlags`: the run's inputs, settings, secrets and fingerprints, prepared once. */
+  prepared: PreparedRun;
   values: Record<string, unknown>;
   io: CliIO;
   reuse?: RunOptions['reuse'];
+  reuseItems?: RunOptions['reuseItems'];
   resumedFrom?: string;
-  /** From `runFingerprints`, when the caller already has them (a resume planned with them). */
-  fingerprints?: readonly string[];
   /** Printed before the run starts (e.g. which steps a resume re-runs). */
   preface?: string;
 }
 
-export async function execute({ spec, inputs, values, io, reuse, resumedFrom, fingerprints: given, preface }: Execution): Promise<number> {
-  const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
+export async function execute({ prepared, values, io, reuse, reuseItems, resumedFrom, preface }: Execution): Promise<number> {
+  const spec = prepared.spec;
   const json = values['json'] === true;
   const quiet = values['quiet'] === true;
   const style = createStyle(io.stderr, io.env);
-  // Typed and checked here too, so the recorder sees the same values the run uses.
-  const typedInputs = resolveInputs(spec, inputs);
   // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
   // throws the store's error from the next event.
   const storeFailed = new AbortController();
   const store = values['no-store'] === true ? undefined : openStore(values, io, { onError: (error) => storeFailed.abort(error) });
   try {
-    // One fingerprint per step, for both the record and the duration estimates.
-    const fingerprints = store ? (given ?? runFingerprints(spec, typedInputs, values, io)) : undefined;
     // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
     // the recorder show and store them as they are.
-    const settings = { ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) };
-    const record = store && fingerprints ? recorder(store, spec, { fingerprints, settings, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const record = store ? recorder(store, spec, { fingerprints: prepared.fingerprints, settings: prepared.settings, ...(reuse ? { reuse } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
     // Durations from earlier runs of the same steps let the scheduler put the longest path in time first.
-    const estimates = store && fingerprints ? historyDurations(store, spec, fingerprints) : undefined;
+    const run = store ? withEstimates(prepared, historyDurations(store, spec, prepared.fingerprints)) : prepared;
     if (preface && !json && !quiet) io.stderr.write(preface);
-    const report = await runWorkflow(spec, {
-      inputs: typedInputs,
+    const report = await runPrepared(run, {
       signal: AbortSignal.any([io.signal, storeFailed.signal]),
-      env: io.env,
-      ...(maxConcurrency === undefined ? {} : { maxConcurrency }),
-      ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}),
       ...(reuse ? { reuse } : {}),
-      ...(estimates ? { estimates } : {}),
+      ...(reuseItems ? { reuseItems } : {}),
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
         show?.(event);

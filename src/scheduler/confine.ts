@@ -18,6 +18,7 @@ import { readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import type { ActionDefinition, DestinationKind } from '../actions/types.ts';
 import { ConductorError } from '../core/errors.ts';
+import type { Reference } from '../template/parse.ts';
 import { resolveReference, resolveValue, stringify, type ReferenceLookup, type TemplateValue } from '../template/value.ts';
 
 export type Destinations = Readonly<Record<string, DestinationKind>>;
@@ -34,6 +35,11 @@ export interface Confinement {
   allowedHosts?: readonly string[] | undefined;
   /** The workflow file: data may not change it, or a later `resume` would run what a model wrote. */
   workflowFile?: string | undefined;
+  /**
+   * The step is a `foreach` over a list a step's output made: its item (`${item}`) is data like the output it
+   * came from. Over a list written in the workflow, the item is the author's.
+   */
+  itemIsData?: boolean | undefined;
 }
 
 /** A step's input with its data-chosen destinations confined. */
@@ -76,7 +82,7 @@ export async function resolveInput(input: TemplateValue, rules: DestinationRules
   const chosen: [string, DestinationKind, TemplateValue, string[]][] = [];
   for (const [key, value] of input.entries) {
     const kind = destinations[key];
-    const refs = kind ? dataReferences(value) : [];
+    const refs = kind ? dataReferences(value, where.itemIsData) : [];
     out[key] = refs.length ? undefined : resolveValue(value, lookup); // data-chosen ones next, in their place
     if (kind && refs.length) chosen.push([key, kind, value, refs]);
   }
@@ -97,7 +103,7 @@ export async function resolveInput(input: TemplateValue, rules: DestinationRules
         out[key] = confineHeaders(value, lookup, where);
         break;
       case 'model':
-        out[key] = confineModel(key, value, refs, lookup);
+        out[key] = confineModel(key, value, refs, lookup, where.itemIsData);
         break;
     }
   }
@@ -105,27 +111,27 @@ export async function resolveInput(input: TemplateValue, rules: DestinationRules
 }
 
 /** The destinations of a step that its block fills from step outputs. */
-export function dataChosen(input: TemplateValue, destinations: Destinations | undefined): DataChosen[] {
+export function dataChosen(input: TemplateValue, destinations: Destinations | undefined, itemIsData = false): DataChosen[] {
   if (!destinations || input.kind !== 'object') return [];
   const out: DataChosen[] = [];
   for (const [key, value] of input.entries) {
     const kind = destinations[key];
     if (kind === 'headers' && value.kind === 'object') {
       for (const [name, v] of value.entries) {
-        const refs = HOST_HEADERS.has(name.toLowerCase()) ? dataReferences(v) : [];
+        const refs = HOST_HEADERS.has(name.toLowerCase()) ? dataReferences(v, itemIsData) : [];
         if (refs.length) out.push({ key: `${key}.${name}`, kind, refs });
       }
       continue;
     }
-    const refs = kind ? dataReferences(value) : [];
+    const refs = kind ? dataReferences(value, itemIsData) : [];
     if (!kind || refs.length === 0) continue;
-    out.push({ key, kind, refs, ...(value.kind === 'concat' && (kind === 'url' || kind === 'model') ? prefixFacts(kind, value.parts) : {}) });
+    out.push({ key, kind, refs, ...(value.kind === 'concat' && (kind === 'url' || kind === 'model') ? prefixFacts(kind, value.parts, itemIsData) : {}) });
   }
   return out;
 }
 
 /** What the template's start says about a URL's host or a model's provider, before the run. */
-function prefixFacts(kind: 'url' | 'model', parts: Parts): Pick<DataChosen, 'fixedHost' | 'fixedProvider' | 'authorPrefix'> {
+function prefixFacts(kind: 'url' | 'model', parts: Parts, itemIsData: boolean): Pick<DataChosen, 'fixedHost' | 'fixedProvider' | 'authorPrefix'> {
   let literal = '';
   for (const p of parts) {
     if ('ref' in p) break;
@@ -133,33 +139,38 @@ function prefixFacts(kind: 'url' | 'model', parts: Parts): Pick<DataChosen, 'fix
   }
   const fixed = (kind === 'url' ? FIXED_ORIGIN : FIXED_PROVIDER).exec(literal)?.[1];
   if (fixed) return kind === 'url' ? { fixedHost: fixed } : { fixedProvider: fixed };
-  const first = parts.findIndex((p) => 'ref' in p && p.ref.root === 'steps');
+  const first = parts.findIndex((p) => 'ref' in p && isData(p.ref, itemIsData));
   const before = parts.slice(0, first);
   if (!before.some((p) => 'ref' in p)) return {};
   return { authorPrefix: before.map((p) => ('text' in p ? p.text : p.raw)).join('') };
 }
 
-/** The `${steps.…}` references in a value, as written: any of them makes a destination data-chosen. */
-function dataReferences(value: TemplateValue): string[] {
+/** A reference to data: a step's output, or the item of a foreach over one. */
+function isData(ref: Reference, itemIsData: boolean | undefined): boolean {
+  return ref.root === 'steps' || (ref.root === 'item' && itemIsData === true);
+}
+
+/** The `${steps.…}` references in a value, as written (and `${item}` when it is data): any makes a destination data-chosen. */
+function dataReferences(value: TemplateValue, itemIsData: boolean | undefined): string[] {
   switch (value.kind) {
     case 'literal':
       return [];
     case 'single':
-      return value.ref.root === 'steps' ? [value.raw] : [];
+      return isData(value.ref, itemIsData) ? [value.raw] : [];
     case 'concat':
-      return value.parts.flatMap((p) => ('ref' in p && p.ref.root === 'steps' ? [p.raw] : []));
+      return value.parts.flatMap((p) => ('ref' in p && isData(p.ref, itemIsData) ? [p.raw] : []));
     case 'array':
-      return value.items.flatMap(dataReferences);
+      return value.items.flatMap((v) => dataReferences(v, itemIsData));
     case 'object':
-      return value.entries.flatMap(([, v]) => dataReferences(v));
+      return value.entries.flatMap(([, v]) => dataReferences(v, itemIsData));
   }
 }
 
 type Parts = Extract<TemplateValue, { kind: 'concat' }>['parts'];
 
 /** The text before the first step reference, the author's own values (inputs, environment) resolved into it. */
-function authorPrefix(parts: Parts, lookup: ReferenceLookup): string {
-  const first = parts.findIndex((p) => 'ref' in p && p.ref.root === 'steps');
+function authorPrefix(parts: Parts, lookup: ReferenceLookup, itemIsData: boolean | undefined): string {
+  const first = parts.findIndex((p) => 'ref' in p && isData(p.ref, itemIsData));
   return parts
     .slice(0, first)
     .map((p) => ('text' in p ? p.text : stringify(resolveReference(p.ref, p.raw, lookup))))
@@ -246,9 +257,9 @@ async function realLocation(target: string, hops = 0): Promise<string> {
 function confineUrl(key: string, value: TemplateValue, refs: string[], lookup: ReferenceLookup, where: Confinement): { url: unknown; origin?: string } {
   if (value.kind === 'concat') {
     // The author's own values (inputs, environment) may write the origin; a step's value may not.
-    const fixed = FIXED_ORIGIN.exec(authorPrefix(value.parts, lookup));
+    const fixed = FIXED_ORIGIN.exec(authorPrefix(value.parts, lookup, where.itemIsData));
     if (fixed) {
-      const { url, data } = encodeSteps(value.parts, lookup);
+      const { url, data } = encodeSteps(value.parts, lookup, where.itemIsData);
       const segment = dotSegment(url, fixed[0].length - 1, data);
       if (segment !== undefined) {
         throw new ConductorError('not_allowed', `the ${key} \`${clip(url)}\`: ${refs.join(', ')} makes the path segment \`${segment}\`, which would climb the path the template fixes`, {
@@ -276,12 +287,12 @@ function confineUrl(key: string, value: TemplateValue, refs: string[], lookup: R
 }
 
 /** The URL with every step value URL-encoded into its place, and where those values are in it. */
-function encodeSteps(parts: Parts, lookup: ReferenceLookup): { url: string; data: [number, number][] } {
+function encodeSteps(parts: Parts, lookup: ReferenceLookup, itemIsData: boolean | undefined): { url: string; data: [number, number][] } {
   let url = '';
   const data: [number, number][] = [];
   for (const p of parts) {
     if ('text' in p) url += p.text;
-    else if (p.ref.root !== 'steps') url += stringify(resolveReference(p.ref, p.raw, lookup));
+    else if (!isData(p.ref, itemIsData)) url += stringify(resolveReference(p.ref, p.raw, lookup));
     else {
       const text = encodeURIComponent(stringify(resolveReference(p.ref, p.raw, lookup)));
       data.push([url.length, url.length + text.length]);
@@ -339,9 +350,9 @@ function confineHeaders(value: TemplateValue, lookup: ReferenceLookup, where: Co
   const headers = resolveValue(value, lookup);
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) return headers; // the schema refuses it next
   // Written as a map, only its entries with step values are data-chosen; a map from a step is all data-chosen.
-  const chosen = value.kind === 'object' ? new Map(value.entries.map(([name, v]) => [name, dataReferences(v)])) : undefined;
+  const chosen = value.kind === 'object' ? new Map(value.entries.map(([name, v]) => [name, dataReferences(v, where.itemIsData)])) : undefined;
   for (const [name, v] of Object.entries(headers)) {
-    const refs = chosen ? (chosen.get(name) ?? []) : dataReferences(value);
+    const refs = chosen ? (chosen.get(name) ?? []) : dataReferences(value, where.itemIsData);
     if (!HOST_HEADERS.has(name.toLowerCase()) || refs.length === 0) continue;
     const text = stringify(v);
     for (const host of hostsNamed(name.toLowerCase(), text)) {
@@ -396,8 +407,8 @@ function bare(host: string): string {
 // ---- models ----
 
 /** A data-chosen model: its provider (where the prompt goes) must be written before the step value. */
-function confineModel(key: string, value: TemplateValue, refs: string[], lookup: ReferenceLookup): unknown {
-  if (value.kind === 'concat' && FIXED_PROVIDER.test(authorPrefix(value.parts, lookup))) return resolveValue(value, lookup);
+function confineModel(key: string, value: TemplateValue, refs: string[], lookup: ReferenceLookup, itemIsData: boolean | undefined): unknown {
+  if (value.kind === 'concat' && FIXED_PROVIDER.test(authorPrefix(value.parts, lookup, itemIsData))) return resolveValue(value, lookup);
   const model = stringify(resolveValue(value, lookup));
   throw new ConductorError('not_allowed', `the ${key} \`${clip(model)}\`, chosen by ${refs.join(', ')}, does not keep its provider in the template: a step's output may not choose where a prompt goes`, {
     hint: `write the provider before it (\`openai:${refs[0]}\`, or the provider meant): the value then picks a model of that provider only`,

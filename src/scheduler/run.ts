@@ -1,55 +1,41 @@
 /**
- * The run loop. One loop owns all scheduling state (statuses, the ready queue, the running count); steps only
- * report back. A step starts the moment its own dependencies have succeeded and a slot is free: no waves, no
- * barriers. A step is marked running before it is started, so it can never start twice.
+ * The run loop. One loop owns all scheduling state (statuses and readiness in RunState, the ready queue, the
+ * running count); steps and items only report back. A step starts the moment its own dependencies have settled
+ * as its readiness rule wants (state.ts) and a slot is free: no waves, no barriers. Each item of a foreach step
+ * is a unit of work of its own — a slot of the run's limit and of its step's, retries, a timeout, a record —
+ * and takes its step's place in the queue (critical path first). A unit is marked running before it is
+ * started, so it can never start twice.
  */
 import { randomUUID } from 'node:crypto';
-import { builtinActions } from '../actions/builtin.ts';
-import type { ActionRegistry } from '../actions/registry.ts';
 import type { RunEvent, RunEventListener } from '../core/events.ts';
 import { ConductorError, UsageError } from '../core/errors.ts';
 import type { ModelUsage, RunReport, StepReport } from '../core/report.ts';
-import type { RunStatus, StepStatus } from '../core/status.ts';
-import type { WorkflowSpec } from '../definition/types.ts';
-import { weightedRemaining } from '../graph/plan.ts';
+import type { RunStatus, SkipReason } from '../core/status.ts';
+import type { ConditionSpec, StepSpec, WorkflowSpec } from '../definition/types.ts';
+import { evaluateCondition, type ConditionStep, type ConditionVariables } from '../condition/index.ts';
 import type { Reference } from '../template/parse.ts';
-import { resolveReference, resolveValue } from '../template/value.ts';
-import { resolveInputs } from './inputs.ts';
-import { checkBeforeRun, preflightContext } from './preflight.ts';
+import { referencesOf, resolveReference, resolveValue } from '../template/value.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
-import { credentialSources, runSecrets, secretInputName } from './secrets.ts';
-import { leaves, MIN_GUESSED, MIN_NAMED, Secrets } from '../core/redact.ts';
-import { expectedDurations } from './durations.ts';
+import { secretInputName } from './secrets.ts';
+import { leaves, MIN_GUESSED, MIN_NAMED } from '../core/redact.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
+import { Fanout } from './fanout.ts';
+import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
+import { RunState } from './state.ts';
 
-export interface RunOptions {
-  /** Input values by name (text is typed per the workflow's `inputs`). */
-  inputs?: Readonly<Record<string, unknown>>;
+export interface RunOptions extends PrepareOptions {
   /**
    * Aborting it cancels the run like Ctrl-C: in-flight steps are aborted, nothing new starts. Aborted with a
    * `ConductorError` as the reason (other than `interrupted`), the run fails with that error instead (the
    * store behind a listener failed, say).
    */
   signal?: AbortSignal;
-  /** Overrides `config.maxConcurrency`. */
-  maxConcurrency?: number;
   /**
    * Receives every event, synchronously, in order. Events carry no secret (see `secrets`). A listener that
    * throws ends the run: in-flight steps are aborted and waited for, and the run fails with that error.
    */
   onEvent?: RunEventListener;
-  /**
-   * The run's secret values, when the caller wants to share them (the CLI redacts what it prints and stores
-   * with the same set). The run adds every secret it knows of or learns; events, errors and the report come
-   * with each one replaced by `***`.
-   */
-  secrets?: Secrets;
-  actions?: ActionRegistry;
-  /** Environment for `${env.*}` and providers (default: `process.env`). */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** Default model when neither the step nor `config.model` names one (the CLI's `--model`). */
-  model?: string;
   runId?: string;
   /**
    * Steps already done in an earlier run (`resume`): they are not executed; their recorded results feed the
@@ -62,12 +48,6 @@ export interface RunOptions {
    * the same value at the same index, with the same other values.
    */
   reuseItems?: Readonly<Record<string, ReadonlyMap<number, ReusableItem>>>;
-  /**
-   * Step durations in ms from earlier runs of the same steps. The ready queue puts the longest remaining path
-   * *in time* first; steps without one count as other steps of their action did, else as the action's
-   * typical duration (see `expectedDurations`).
-   */
-  estimates?: Readonly<Record<string, number>>;
 }
 
 export interface ReusableItem {
@@ -76,36 +56,34 @@ export interface ReusableItem {
   properties?: Record<string, unknown>;
 }
 
+/** A unit of work that ended: a step, or one item of a foreach step. */
 interface Completion {
   index: number;
+  item?: number;
   outcome: StepOutcome;
 }
 
+type StepFailure = { code: string; message: string; hint?: string; detail?: string };
+
+/** Prepare the run (`prepareRun`) and run it: the library's one call. */
 export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Promise<RunReport> {
-  const limit = options.maxConcurrency ?? spec.config.maxConcurrency;
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`Expected \`maxConcurrency\` to be an integer ≥ 1, got \`${String(limit)}\``);
-  const env = options.env ?? process.env;
-  const inputs = resolveInputs(spec, options.inputs);
-  const actions = options.actions ?? builtinActions();
+  return runPrepared(prepareRun(spec, options), options);
+}
+
+/** What a prepared run is started with: how it is stopped and watched, and what it takes from an earlier one. */
+export type RunControls = Pick<RunOptions, 'signal' | 'onEvent' | 'runId' | 'reuse' | 'reuseItems'>;
+
+/** Runs a prepared run (see prepare.ts); the CLI prepares once, records by the fingerprints, then calls this. */
+export async function runPrepared(prepared: PreparedRun, options: RunControls = {}): Promise<RunReport> {
+  const { spec, limit, env, inputs, stepActions, defaults, secrets, credentials } = prepared;
   const steps = spec.steps;
   const plan = spec.plan;
   const n = steps.length;
-  const stepActions = steps.map((s) => {
-    const action = actions.get(s.action);
-    if (!action) throw new UsageError(`step \`${s.id}\` uses the action \`${s.action}\`, which is not registered`);
-    return action;
-  });
-
-  const { defaults } = preflightContext(spec, env, { ...(options.model ? { model: options.model } : {}), maxConcurrency: limit });
-  checkBeforeRun(spec, stepActions, { env, defaults });
 
   // Clients are loaded now, for the actions this workflow uses: no step's recorded time includes loading one.
   await Promise.all([...new Set(stepActions)].map((action) => action.prepare?.()));
 
   const runId = options.runId ?? randomUUID();
-  const secrets = runSecrets(spec, env, inputs, stepActions, options.secrets);
-  // Results that other steps send as credentials (a login's token): masked in the result itself.
-  const credentials = credentialSources(spec, stepActions);
   const redact = secrets.redact;
   const controller = new AbortController();
   // A listener that throws (a store that failed, a reporter with a bug) must not leave steps running behind
@@ -121,18 +99,21 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     }
   };
 
-  // Run state, owned by this function alone.
-  const status: StepStatus[] = new Array<StepStatus>(n).fill('pending');
+  // Run state, owned by this function alone: statuses and readiness in `state`, results beside it.
+  const state = new RunState(
+    plan,
+    steps.map((s) => (s.condition ? new Set(s.condition.statusOf.map((id) => plan.byId.get(id)!)) : undefined)),
+  );
   const outputs: unknown[] = new Array(n);
   const properties: (Record<string, unknown> | undefined)[] = new Array(n);
   const started = new Float64Array(n);
   const finished = new Float64Array(n);
-  const errors: ({ code: string; message: string; hint?: string; detail?: string } | undefined)[] = new Array(n);
+  const errors: (StepFailure | undefined)[] = new Array(n);
   const attempts = new Int32Array(n);
-  const waitingOn = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
-  const expected = expectedDurations(steps, stepActions, options.estimates);
-  const priority = weightedRemaining(plan, expected);
-  const ready = new ReadyQueue(priority);
+  const fanouts: (Fanout | undefined)[] = new Array(n);
+  /** 1 while a step is in the ready queue: a foreach step goes back in while it has items to start. */
+  const queued = new Uint8Array(n);
+  const ready = new ReadyQueue(prepared.priority);
   const reused = new Uint8Array(n);
   // Results as events and the report show them (secrets replaced); `outputs` keeps what later steps use.
   const shownOutputs: unknown[] = new Array(n);
@@ -141,21 +122,22 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   /** `secrets.version` when each step's shown result was made: a secret learned later redoes it for the report. */
   const shownAt = new Int32Array(n);
   const redactorsSince = new Map<number, (text: string) => string>();
+  /** Steps whose dependencies have all settled: each is admitted (run, condition, or skip) in turn. */
+  const settledDeps: number[] = [];
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
     const i = plan.byId.get(id);
     if (i === undefined) throw new UsageError(`cannot reuse \`${id}\`: the workflow has no such step`);
     reused[i] = 1;
-    status[i] = 'succeeded';
     outputs[i] = result.output;
     properties[i] = result.properties;
-    for (const d of plan.steps[i]!.dependents) waitingOn[d]!--;
   }
   for (const id of Object.keys(options.reuse ?? {})) {
     // A reused result stands for what its dependencies were then; they must be reused too.
     const missing = plan.steps[plan.byId.get(id)!]!.dependsOn.find((d) => !reused[d]);
     if (missing !== undefined) throw new UsageError(`cannot reuse \`${id}\` while \`${steps[missing]!.id}\`, which it depends on, runs again`);
   }
-  for (let i = 0; i < n; i++) if (waitingOn[i] === 0 && !reused[i]) ready.push(i);
+  for (let i = 0; i < n; i++) if (reused[i]) settledDeps.push(...state.settle(i, 'succeeded'));
+  settledDeps.push(...state.roots());
 
   let interrupted = false;
   let externalFailure: ConductorError | undefined;
@@ -177,10 +159,19 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
       case 'steps': {
         const i = plan.byId.get(ref.step)!;
         if (ref.property === 'output') return outputs[i];
-        if (ref.property === 'status') return status[i];
+        if (ref.property === 'status') return state.status[i];
+        if (ref.property === 'items' && fanouts[i]) return fanouts[i]!.summaries();
         return properties[i]?.[ref.property];
       }
+      default:
+        // `${item}` and `${foreach.*}` are resolved by each item's own lookup (see `itemLookup`).
+        return undefined;
     }
+  };
+  const itemLookup = (fanout: Fanout, index: number) => (ref: Reference): unknown => {
+    if (ref.root === 'item') return fanout.list[index];
+    if (ref.root === 'foreach') return ref.name === 'index' ? index : fanout.count;
+    return lookup(ref);
   };
 
   const completions: Completion[] = [];
@@ -196,6 +187,8 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     notify: (stepId, notice) => emit({ type: 'step:notice', runId, stepId, notice: { ...notice, reason: redact(notice.reason) }, at: Date.now() }),
     secrets,
   };
+  // Over a list a step's output made, a foreach item is data: it may not choose a destination (see confine.ts).
+  const itemEnvironments = steps.map((s) => (s.foreach && referencesOf(s.foreach.items).some((r) => r.root === 'steps') ? { ...environment, itemIsData: true } : environment));
 
   const startedAt = Date.now();
   // A secret input is never shown, whatever its length: `-i db_password=abc` is masked by its name.
@@ -211,80 +204,49 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   let running = 0;
   let stopping = controller.signal.aborted;
   let failure: number | undefined;
+  const continuedSteps: number[] = [];
+  const enqueue = (i: number) => {
+    if (queued[i]) return;
+    queued[i] = 1;
+    ready.push(i);
+  };
+  admit();
   for (;;) {
     // A listener that threw on step:start aborted the run inside this loop: nothing more starts.
     while (!stopping && !controller.signal.aborted && running < limit && ready.size > 0) {
       const i = ready.pop()!;
-      status[i] = 'running';
-      running++;
-      started[i] = Date.now();
-      emit({ type: 'step:start', runId, stepId: steps[i]!.id, at: started[i]! });
-      const report = (outcome: StepOutcome) => {
-        completions.push({ index: i, outcome });
-        wake?.();
-      };
-      // runStep turns every failure into an outcome; a bug that still throws must not leave the run hanging.
-      runStep(steps[i]!, stepActions[i]!, lookup, environment).then(report, (error: unknown) =>
-        report({ status: 'failed', error: { code: 'internal_error', message: `internal error: ${(error as Error)?.message ?? String(error)}`, retryable: false, cause: error } }),
-      );
+      queued[i] = 0;
+      if (!steps[i]!.foreach) {
+        startStep(i);
+        continue;
+      }
+      const fanout = fanouts[i] ?? expand(i);
+      if (!fanout) {
+        admit(); // settled at once (a list that was empty, wrong, or reused whole): its dependents are due
+        continue;
+      }
+      startItem(fanout);
+      // Items take the step's priority: it goes back in the queue while it may start more.
+      if (fanout.canStart) enqueue(i);
     }
     if (running === 0) break;
     if (completions.length === 0) await new Promise<void>((resolve) => (wake = resolve));
     wake = undefined;
     // Drain every completion that arrived; each may free a slot and make dependents ready.
     for (let c = completions.shift(); c; c = completions.shift()) {
-      const { index: i, outcome } = c;
       running--;
-      finished[i] = Date.now();
-      status[i] = outcome.status;
-      attempts[i] = outcome.attempts ?? 1;
-      if (outcome.status === 'succeeded') {
-        outputs[i] = outcome.output;
-        properties[i] = outcome.properties;
-        // A session cookie or token the step received is a secret from now on, wherever it turns up.
-        for (const [value, named] of stepActions[i]!.resultSecrets?.({ output: outcome.output, ...(outcome.properties ? { properties: outcome.properties } : {}) }) ?? []) secrets.add(value, named ? MIN_NAMED : MIN_GUESSED);
-        for (const { ref, raw } of credentials.get(i) ?? []) {
-          try {
-            for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, MIN_NAMED);
-          } catch {
-            // the part another step sends is missing: that step fails on it, and there is nothing to mask
-          }
-        }
-        shown(i);
-        for (const d of plan.steps[i]!.dependents) if (--waitingOn[d]! === 0) ready.push(d);
-      } else if (outcome.status === 'failed') {
-        const { code, message, hint, detail } = outcome.error;
-        errors[i] = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
-        if (!stopping) failure = i;
-      }
-      const error = errors[i];
-      emit({
-        type: 'step:end',
-        runId,
-        stepId: steps[i]!.id,
-        status: outcome.status,
-        at: finished[i]!,
-        durationMs: finished[i]! - started[i]!,
-        attempts: attempts[i]!,
-        ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
-        ...(outcome.status === 'succeeded' ? { output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), ...(redacted[i] ? { redacted: true as const } : {}) } : {}),
-      });
-      if (outcome.status === 'failed' && !stopping) {
-        // Fail fast: nothing new starts, and everything in flight is aborted through its signal.
-        stopping = true;
-        controller.abort(new ConductorError('run_failed', `step \`${steps[i]!.id}\` failed`));
-      }
+      if (c.item === undefined) stepEnded(c.index, c.outcome);
+      else itemEnded(fanouts[c.index]!, c.item, c.outcome);
     }
     if (controller.signal.aborted) stopping = true;
+    admit();
   }
   options.signal?.removeEventListener('abort', onExternalAbort);
 
-  // Steps that never started: `skipped` if something they depend on did not succeed, else `not_run`.
-  for (const i of plan.order) {
-    if (status[i] !== 'pending') continue;
-    const blocked = plan.steps[i]!.dependsOn.some((d) => status[d] === 'failed' || status[d] === 'cancelled' || status[d] === 'skipped');
-    status[i] = blocked ? 'skipped' : 'not_run';
-  }
+  // Foreach steps the run stopped while they had items left: settled now, their unstarted items `not_run`.
+  for (const fanout of fanouts) if (fanout && state.status[fanout.step] === 'running') settleFanout(fanout);
+  // Steps that never started: `skipped` (with why) if something they depend on did not succeed, else `not_run`.
+  state.finish();
 
   // What stopped the run: a step's failure first (it came first), then the run's own (a listener, the store).
   const runFailure = failure === undefined ? (listenerFailure ?? externalFailure) : undefined;
@@ -293,13 +255,21 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   let finalOutputs: Record<string, unknown> = {};
   if (runStatus === 'succeeded') {
     try {
-      finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, lookup)]))).value;
+      // A step that was skipped, or failed and was continued, has no output: an output naming it is null, not
+      // a failure of a run that succeeded (a fallback's unused branch, say).
+      const outputLookup = (ref: Reference): unknown => {
+        if (ref.root !== 'steps' || ref.property !== 'output') return lookup(ref);
+        const status = state.status[plan.byId.get(ref.step)!];
+        return status === 'skipped' || (status === 'failed' && outputs[plan.byId.get(ref.step)!] === undefined) ? null : lookup(ref);
+      };
+      finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, outputLookup)]))).value;
     } catch (error) {
       runError = `outputs: ${redact((error as Error).message)}`;
     }
   }
   const runHint = failure !== undefined ? errors[failure]!.hint : runFailure?.hint;
   const finishedAt = Date.now();
+  const continued = continuedSteps.sort((a, b) => a - b).map((i) => steps[i]!.id);
   const report: RunReport = {
     runId,
     workflow: spec.file,
@@ -309,10 +279,11 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     durationMs: finishedAt - startedAt,
     steps: Object.fromEntries(steps.map((s, i) => [s.id, stepReport(i)])),
     outputs: finalOutputs,
-    usage: usageByModel(properties.filter((_, i) => !reused[i])),
+    usage: usageByModel(steps.map((_, i) => (reused[i] ? [] : fanouts[i] ? fanouts[i]!.properties.filter((_, k) => !fanouts[i]!.reused[k]) : [properties[i]])).flat()),
     ...(runError ? { error: runError } : {}),
     ...(runFailure ? { errorCode: runFailure.code } : {}),
     ...(runError && runHint ? { hint: runHint } : {}),
+    ...(continued.length ? { continued } : {}),
   };
   const failedBefore = listenerFailure;
   emit({ type: 'run:end', runId, report, at: finishedAt });
@@ -320,10 +291,291 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   if (listenerFailure && !failedBefore) return { ...report, status: 'failed', error: listenerFailure.message, errorCode: listenerFailure.code, ...(listenerFailure.hint ? { hint: listenerFailure.hint } : {}) };
   return report;
 
+  /**
+   * Every step whose dependencies have all settled goes where the readiness rule sends it: into the ready
+   * queue, through its condition first, or skipped (which settles it, and may free its own dependents).
+   * A worklist, not recursion: a skip can cascade down a chain of thousands of steps.
+   */
+  function admit(): void {
+    for (let i = settledDeps.pop(); i !== undefined; i = settledDeps.pop()) {
+      if (stopping || state.status[i] !== 'pending') continue; // a stopping run settles what is left at the end
+      const readiness = state.readiness(i);
+      if (readiness.kind === 'skip') skip(i, readiness.reason);
+      else if (readiness.kind === 'run') enqueue(i);
+      else {
+        const result = evaluateCondition(steps[i]!.condition!, conditionVariables(steps[i]!.condition!));
+        if (!result.ok) failBeforeStart(i, { code: result.code, message: `if: ${result.message}`, ...(result.hint ? { hint: result.hint } : {}) });
+        else if (result.value) enqueue(i);
+        else skip(i, 'condition');
+      }
+    }
+  }
+
+  function skip(i: number, reason: SkipReason): void {
+    settledDeps.push(...state.settle(i, 'skipped', { skipReason: reason }));
+    emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'skipped', skipReason: reason, at: Date.now() });
+  }
+
+  /** What `steps.<id>` reads in a condition: status, and output and properties where the step has them. */
+  function conditionVariables(condition: ConditionSpec): ConditionVariables {
+    const stepValues: Record<string, ConditionStep> = {};
+    for (const id of condition.steps) {
+      const j = plan.byId.get(id)!;
+      const status = state.status[j]!;
+      // A continued foreach step keeps its items' outputs (null where one failed); other failures have none.
+      const has = status === 'succeeded' || (status === 'failed' && fanouts[j] !== undefined);
+      stepValues[id] = { ...(has ? properties[j] : {}), status, ...(has ? { output: outputs[j] } : {}), ...(fanouts[j] ? { items: fanouts[j]!.summaries() } : {}) };
+    }
+    return { steps: stepValues, inputs, env: Object.fromEntries(condition.env.map((name) => [name, env[name]])) };
+  }
+
+  function startStep(i: number): void {
+    state.start(i);
+    running++;
+    started[i] = Date.now();
+    emit({ type: 'step:start', runId, stepId: steps[i]!.id, at: started[i]! });
+    // runStep turns every failure into an outcome; a bug that still throws must not leave the run hanging.
+    track(runStep(steps[i]!, stepActions[i]!, lookup, environment), { index: i });
+  }
+
+  function track(work: Promise<StepOutcome>, unit: Omit<Completion, 'outcome'>): void {
+    const report = (outcome: StepOutcome) => {
+      completions.push({ ...unit, outcome });
+      wake?.();
+    };
+    work.then(report, (error: unknown) =>
+      report({ status: 'failed', error: { code: 'internal_error', message: `internal error: ${(error as Error)?.message ?? String(error)}`, retryable: false, cause: error } }),
+    );
+  }
+
+  /**
+   * A foreach step takes its list when its first item is about to start: resolved, checked, and its items
+   * taken from an earlier run where they match. Undefined when that settles the step at once.
+   */
+  function expand(i: number): Fanout | undefined {
+    const step = steps[i]!;
+    const foreach = step.foreach!;
+    state.start(i);
+    started[i] = Date.now();
+    emit({ type: 'step:start', runId, stepId: step.id, at: started[i]! });
+    let list: unknown;
+    try {
+      list = resolveValue(foreach.items, lookup);
+    } catch (error) {
+      failStarted(i, { code: 'template', message: `foreach: ${(error as Error).message}` });
+      return undefined;
+    }
+    if (!Array.isArray(list)) {
+      const what = list === null ? 'null' : typeof list === 'string' ? 'a string' : typeof list === 'object' ? 'an object' : `a ${typeof list}`;
+      failStarted(i, {
+        code: 'foreach_not_list',
+        message: `foreach: the list is ${what}, not an array`,
+        hint: typeof list === 'string' ? 'a string is never split into items: make the step before it return a JSON array (an `llm` step with a `schema` of type array, say)' : 'point `foreach` at an array (a field of the output, perhaps: `${steps.<id>.output.items}`)',
+      });
+      return undefined;
+    }
+    if (list.length > spec.config.maxItems) {
+      failStarted(i, { code: 'too_many_items', message: `foreach: the list has ${list.length.toLocaleString('en-US')} items, more than \`config.maxItems\` (${spec.config.maxItems.toLocaleString('en-US')})`, hint: 'raise `config.maxItems` if that many calls are meant, or narrow the list first' });
+      return undefined;
+    }
+    const fanout = new Fanout(i, list, foreach.maxConcurrency ?? Infinity, baseKey(step));
+    fanouts[i] = fanout;
+    emit({ type: 'step:items', runId, stepId: step.id, count: list.length, at: Date.now() });
+    const reusable = options.reuseItems?.[step.id];
+    if (reusable) {
+      for (let k = 0; k < list.length; k++) {
+        const before = reusable.get(k);
+        if (!before) continue;
+        const key = fanout.key(secrets.redactValue(list[k]).value);
+        if (before.key !== key) continue;
+        fanout.reuse(k, before.output, before.properties);
+        const output = secrets.redactValue(before.output);
+        emit({ type: 'item:end', runId, stepId: step.id, index: k, key, status: 'succeeded', at: Date.now(), output: output.value, ...(before.properties ? { properties: before.properties } : {}), reused: true, ...(output.redacted ? { redacted: true as const } : {}) });
+      }
+    }
+    if (fanout.done) {
+      settleFanout(fanout);
+      return undefined;
+    }
+    return fanout;
+  }
+
+  /** Hash of the values a foreach step's block uses besides its item: with the item, an item's `key`. */
+  function baseKey(step: StepSpec): string {
+    const values = referencesOf(step.input)
+      .filter((r) => r.root === 'steps' || r.root === 'inputs' || r.root === 'env')
+      .map((r) => {
+        const value = lookup(r);
+        return [JSON.stringify(r), r.root === 'env' ? (value === undefined ? null : redact(String(value))) : secrets.redactValue(value ?? null).value];
+      });
+    return JSON.stringify([step.id, values]);
+  }
+
+  function startItem(fanout: Fanout): void {
+    const at = Date.now();
+    const index = fanout.start(at);
+    running++;
+    const step = steps[fanout.step]!;
+    emit({ type: 'item:start', runId, stepId: step.id, index, at });
+    track(runStep(step, stepActions[fanout.step]!, itemLookup(fanout, index), itemEnvironments[fanout.step]!), { index: fanout.step, item: index });
+  }
+
+  function itemEnded(fanout: Fanout, index: number, outcome: StepOutcome): void {
+    const i = fanout.step;
+    const step = steps[i]!;
+    const at = Date.now();
+    const tries = outcome.attempts ?? 1;
+    const key = fanout.key(secrets.redactValue(fanout.list[index]).value);
+    if (outcome.status === 'succeeded') {
+      fanout.succeed(index, at, tries, outcome.output, outcome.properties);
+      learnSecrets(i, outcome.output, outcome.properties);
+      const output = secrets.redactValue(outcome.output);
+      const kept = outcome.properties ? (stepActions[i]!.withoutCredentials?.(outcome.properties) ?? outcome.properties) : undefined;
+      const props = kept ? secrets.redactValue(kept) : undefined;
+      const wasRedacted = output.redacted || props?.redacted === true || kept !== outcome.properties;
+      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'succeeded', at, durationMs: at - fanout.started[index]!, attempts: tries, output: output.value, ...(props ? { properties: props.value } : {}), ...(wasRedacted ? { redacted: true as const } : {}) });
+    } else if (outcome.status === 'failed') {
+      const { code, message, hint, detail } = outcome.error;
+      const error = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
+      fanout.fail(index, at, tries, error);
+      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'failed', at, durationMs: at - fanout.started[index]!, attempts: tries, error: error.message, errorCode: code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) });
+      if (!step.continueOnError && !stopping) {
+        fanout.fatal = index;
+        stop(i);
+      }
+    } else {
+      fanout.cancel(index, at, tries);
+      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'cancelled', at, durationMs: at - fanout.started[index]!, attempts: tries });
+    }
+    if (fanout.done || (stopping && fanout.running === 0)) settleFanout(fanout);
+    else if (!stopping && fanout.canStart) enqueue(i);
+  }
+
+  /** A foreach step whose items have all ended (or whose run stopped): its result, from theirs. */
+  function settleFanout(fanout: Fanout): void {
+    const i = fanout.step;
+    const status = fanout.outcome();
+    finished[i] = Date.now();
+    outputs[i] = fanout.outputs;
+    properties[i] = fanout.mergedProperties();
+    const error = status === 'failed' ? fanout.error() : undefined;
+    if (error) errors[i] = error;
+    const continuedHere = status === 'failed' && fanout.fatal === undefined;
+    if (continuedHere) continuedSteps.push(i);
+    shown(i);
+    settledDeps.push(...state.settle(i, status, { continued: continuedHere }));
+    emit({
+      type: 'step:end',
+      runId,
+      stepId: steps[i]!.id,
+      status,
+      at: finished[i]!,
+      durationMs: finished[i]! - started[i]!,
+      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
+      ...(status !== 'cancelled' ? { output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), ...(redacted[i] ? { redacted: true as const } : {}) } : {}),
+      ...(continuedHere ? { continued: true as const } : {}),
+      items: fanout.summaries(),
+    });
+  }
+
+  function stepEnded(i: number, outcome: StepOutcome): void {
+    finished[i] = Date.now();
+    attempts[i] = outcome.attempts ?? 1;
+    let continuedHere = false;
+    if (outcome.status === 'succeeded') {
+      outputs[i] = outcome.output;
+      properties[i] = outcome.properties;
+      learnSecrets(i, outcome.output, outcome.properties);
+      shown(i);
+    } else if (outcome.status === 'failed') {
+      const { code, message, hint, detail } = outcome.error;
+      errors[i] = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
+      continuedHere = steps[i]!.continueOnError && !stopping;
+      if (continuedHere) continuedSteps.push(i);
+    }
+    const freed = state.settle(i, outcome.status, { continued: continuedHere });
+    settledDeps.push(...freed);
+    const error = errors[i];
+    emit({
+      type: 'step:end',
+      runId,
+      stepId: steps[i]!.id,
+      status: outcome.status,
+      at: finished[i]!,
+      durationMs: finished[i]! - started[i]!,
+      attempts: attempts[i]!,
+      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
+      ...(outcome.status === 'succeeded' ? { output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), ...(redacted[i] ? { redacted: true as const } : {}) } : {}),
+      ...(continuedHere ? { continued: true as const } : {}),
+    });
+    if (outcome.status === 'failed' && !continuedHere && !stopping) stop(i);
+  }
+
+  /** A step failed before it could start (its condition could not be decided): it ends failed, without a slot. */
+  function failBeforeStart(i: number, error: StepFailure): void {
+    state.start(i);
+    started[i] = Date.now();
+    emit({ type: 'step:start', runId, stepId: steps[i]!.id, at: started[i]! });
+    failStarted(i, error);
+  }
+
+  /** A started step that fails without running its action (a foreach list that is not one, say). */
+  function failStarted(i: number, error: StepFailure): void {
+    finished[i] = Date.now();
+    errors[i] = { ...error, message: redact(error.message) };
+    const continuedHere = steps[i]!.continueOnError && !stopping;
+    if (continuedHere) continuedSteps.push(i);
+    settledDeps.push(...state.settle(i, 'failed', { continued: continuedHere }));
+    emit({
+      type: 'step:end',
+      runId,
+      stepId: steps[i]!.id,
+      status: 'failed',
+      at: finished[i]!,
+      durationMs: finished[i]! - started[i]!,
+      error: errors[i]!.message,
+      errorCode: error.code,
+      ...(error.hint ? { hint: error.hint } : {}),
+      ...(continuedHere ? { continued: true as const } : {}),
+    });
+    if (!continuedHere && !stopping) stop(i);
+  }
+
+  /** Fail fast: nothing new starts, and everything in flight is aborted through its signal. */
+  function stop(i: number): void {
+    failure = i;
+    stopping = true;
+    controller.abort(new ConductorError('run_failed', `step \`${steps[i]!.id}\` failed`));
+  }
+
+  /** Credentials a step's result holds: secrets from now on, wherever they turn up. */
+  function learnSecrets(i: number, output: unknown, props: Record<string, unknown> | undefined): void {
+    // A session cookie or token the step received is a secret from now on, wherever it turns up.
+    for (const [value, named] of stepActions[i]!.resultSecrets?.({ output, ...(props ? { properties: props } : {}) }) ?? []) secrets.add(value, named ? MIN_NAMED : MIN_GUESSED);
+    if (fanouts[i]) return; // the credential sources below read the step's whole result, which is not made yet
+    for (const { ref, raw } of credentials.get(i) ?? []) {
+      try {
+        for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, MIN_NAMED);
+      } catch {
+        // the part another step sends is missing: that step fails on it, and there is nothing to mask
+      }
+    }
+  }
+
   /** What events and the report show of a step's result: secrets replaced, credential headers emptied. */
   function shown(i: number): void {
+    if (fanouts[i]) {
+      // Credential sources read the foreach step's whole result, known only now.
+      for (const { ref, raw } of credentials.get(i) ?? []) {
+        try {
+          for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, MIN_NAMED);
+        } catch {
+          // nothing to mask
+        }
+      }
+    }
     const output = secrets.redactValue(outputs[i]);
-    const kept = properties[i] ? (stepActions[i]!.withoutCredentials?.(properties[i]!) ?? properties[i]!) : undefined;
+    const kept = properties[i] ? (fanouts[i] ? properties[i] : (stepActions[i]!.withoutCredentials?.(properties[i]!) ?? properties[i]!)) : undefined;
     const props = kept ? secrets.redactValue(kept) : undefined;
     shownOutputs[i] = output.value;
     shownProperties[i] = props?.value;
@@ -332,8 +584,10 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
   }
 
   function stepReport(i: number): StepReport {
-    const s = status[i] as StepReport['status'];
-    if (s === 'succeeded' && shownAt[i] !== secrets.version) {
+    const s = state.status[i] as StepReport['status'];
+    const fanout = fanouts[i];
+    const hasOutput = s === 'succeeded' || (s === 'failed' && fanout !== undefined && fanout.fatal === undefined);
+    if (hasOutput && shownAt[i] !== secrets.version) {
       // Only the secrets learned since: cheap even when a server sets a new cookie on every answer.
       const since = shownAt[i]!;
       const later = redactorsSince.get(since) ?? redactorsSince.set(since, secrets.redactorSince(since)).get(since)!;
@@ -344,18 +598,23 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
     }
     const ran = started[i]! > 0;
     const error = errors[i];
+    const skipReason = state.skipReason[i];
     return {
       status: s,
-      output: s === 'succeeded' ? shownOutputs[i] : null,
+      output: hasOutput ? shownOutputs[i] : null,
       // Redacted again: a secret may have been learned after the step ended.
       ...(error ? { error: redact(error.message), errorCode: error.code, ...(error.hint ? { hint: redact(error.hint) } : {}), ...(error.detail === undefined ? {} : { errorDetail: redact(error.detail) }) } : {}),
-      ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]!).toISOString(), durationMs: finished[i]! - started[i]!, attempts: attempts[i]! } : {}),
-      ...(shownProperties[i] ? { properties: shownProperties[i] } : {}),
+      ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]! || started[i]!).toISOString(), durationMs: (finished[i]! || started[i]!) - started[i]!, ...(fanout ? {} : { attempts: attempts[i]! }) } : {}),
+      ...(hasOutput && shownProperties[i] ? { properties: shownProperties[i] } : {}),
       ...(reused[i] ? { reused: true } : {}),
+      ...(skipReason ? { skipReason } : {}),
+      ...(state.continued[i] ? { continued: true } : {}),
+      ...(fanout ? { items: fanout.reports(redact) } : {}),
     };
   }
 }
 
+/** Tokens by model over the given results' properties (a foreach step's: each item's). */
 function usageByModel(properties: readonly (Record<string, unknown> | undefined)[]): Record<string, ModelUsage> {
   const totals: Record<string, ModelUsage> = {};
   for (const p of properties) {

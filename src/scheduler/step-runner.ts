@@ -42,6 +42,8 @@ export interface StepEnvironment {
   notify(stepId: string, notice: ActionNotice): void;
   /** The run's secrets: credentials found in a step's resolved input join them before the step runs. */
   secrets: Secrets;
+  /** A foreach step over a list a step's output made: its item is data (see Confinement.itemIsData). */
+  itemIsData?: boolean;
 }
 
 

@@ -9,6 +9,7 @@ import type { PreflightContext } from '../actions/types.ts';
 export { preflightContext } from '../scheduler/preflight.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { runSecrets } from '../scheduler/secrets.ts';
+import type { Secrets } from '../core/redact.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
 
 /** Bumped when what goes into a fingerprint changes: no result recorded under the old rule is then reused. */
@@ -21,15 +22,21 @@ const FORMAT = 3;
  * effective model and endpoint). Change the default model, and the steps that use it get new fingerprints.
  *
  * The values of the environment variables it uses count too (`model: ${env.MODEL}`, `url: ${env.API}/…`),
- * except secrets: a key rotation should not re-run work, and a secret's hash is not kept. Left out on purpose:
- * `retry` / `timeout`, which change how long a step may take, not its result.
+ * except secrets: a key rotation should not re-run work, and a secret's hash is not kept. A `foreach` list (as
+ * written), an `if` (and the values it reads) and `continueOnError` count. Left out on purpose: `retry`,
+ * `timeout` and a foreach step's `maxConcurrency`, which change how long a step may take, not its result.
  */
-export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, ctx: PreflightContext, actions: ActionRegistry): string[] {
-  const secrets = runSecrets(spec, ctx.env, inputs, spec.steps.map((s) => actions.get(s.action)));
+export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, ctx: PreflightContext, actions: ActionRegistry, secrets: Secrets = runSecrets(spec, ctx.env, inputs, spec.steps.map((s) => actions.get(s.action)))): string[] {
   return spec.steps.map((step) => {
     const action = actions.get(step.action);
     const used: Record<string, unknown> = {};
-    for (const ref of referencesOf(step.input)) {
+    const condition = step.condition;
+    const refs = [
+      ...referencesOf(step.input),
+      ...(step.foreach ? referencesOf(step.foreach.items) : []),
+      ...(condition ? [...condition.inputs.map((name) => ({ root: 'inputs' as const, name, path: [] })), ...condition.env.map((name) => ({ root: 'env' as const, name }))] : []),
+    ];
+    for (const ref of refs) {
       // A secret's place is kept (`la***`), not its value: a changed value around it still changes the step.
       if (ref.root === 'inputs') used[ref.name] = secrets.redactValue(inputs[ref.name] ?? null).value;
       else if (ref.root === 'env') {
@@ -51,6 +58,8 @@ export function prepareFingerprints(spec: WorkflowSpec, inputs: Readonly<Record<
       Object.entries(used).sort(([a], [b]) => a.localeCompare(b)),
       [...step.dependsOn].sort(),
       identity,
+      // Only when present, so the fingerprints of steps without them are what they were.
+      ...(step.foreach || condition || step.continueOnError ? [step.foreach ? { items: step.foreach.items, as: step.foreach.as } : null, condition?.expression ?? null, step.continueOnError] : []),
     ]);
     return hash('sha256', text).slice(0, 32);
   });

@@ -2,11 +2,10 @@ import { UsageError } from '../../core/errors.ts';
 import { leaves } from '../../core/redact.ts';
 import { secretInputName } from '../../scheduler/secrets.ts';
 import { loadWorkflow } from '../../definition/load.ts';
-import { resolveInputs } from '../../scheduler/inputs.ts';
 import { contentHash } from '../../store/fingerprint.ts';
 import { planResume } from '../../store/resume.ts';
 import { displayPath, printWarnings } from '../diagnostics.ts';
-import { execute, openStore, RUN_OPTIONS, runFingerprints } from '../execute.ts';
+import { execute, openStore, prepareFromFlags, RUN_OPTIONS } from '../execute.ts';
 import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
@@ -51,10 +50,9 @@ export const resumeCommand: Command = {
         hint: `give ${lost.length > 1 ? 'them' : 'it'} again: ${lost.map((name) => `-i ${name}=…`).join(' ')}`,
       });
     }
-    const inputs = resolveInputs(spec, { ...kept, ...givenNow });
-    // Computed once: the plan, the record of the new run and its duration estimates all match by them.
-    const fingerprints = runFingerprints(spec, inputs, values, io);
-    const plan = planResume(spec, record, fingerprints, values['from'] as string | undefined);
+    // Prepared once: the resume plan, the record of the new run and its duration estimates match by its fingerprints.
+    const prepared = prepareFromFlags(spec, { ...kept, ...givenNow }, values, io);
+    const plan = planResume(spec, record, prepared.fingerprints, values['from'] as string | undefined);
     const style = createStyle(io.stderr, io.env);
     const lines = [`${style.bold('resuming')} run ${record.run.id} (${record.run.status}) of ${displayPath(record.run.workflow, io.cwd)}`];
     if (contentHash(spec.source) !== record.run.workflowHash) lines.push('  the workflow file changed since that run');
@@ -63,6 +61,6 @@ export const resumeCommand: Command = {
     const why = { changed: 'changed: its definition, the input values it uses, or its model', new: 'new step', secret: 'its recorded output held a secret', upstream: 'a step it depends on re-runs', from: '--from' } as const;
     for (const c of plan.changed) lines.push(`  re-run: ${c.stepId} (${why[c.reason]})`);
     if (plan.remaining.length) lines.push(`  to run: ${plan.remaining.join(', ')}`);
-    return execute({ spec, inputs, values, io, reuse: plan.reuse, resumedFrom: record.run.id, fingerprints, preface: lines.join('\n') + '\n' });
+    return execute({ prepared, values, io, reuse: plan.reuse, resumedFrom: record.run.id, preface: lines.join('\n') + '\n' });
   },
 };

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadWorkflow } from '../../definition/load.ts';
 import { printWarnings } from '../diagnostics.ts';
-import { execute, RUN_OPTIONS } from '../execute.ts';
+import { execute, prepareFromFlags, RUN_OPTIONS } from '../execute.ts';
 import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
@@ -14,6 +14,6 @@ export const runCommand: Command = {
     const inputs = await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd);
     const spec = await loadWorkflow(resolve(io.cwd, path));
     printWarnings(spec, io);
-    return execute({ spec, inputs, values, io });
+    return execute({ prepared: prepareFromFlags(spec, inputs, values, io), values, io });
   },
 };

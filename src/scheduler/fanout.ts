@@ -1,0 +1,189 @@
+/**
+ * The items of one `foreach` step while it runs: which have started, how each ended, and what the step's
+ * result is once they all have. Pure bookkeeping; the run loop owns it and decides when items start.
+ */
+import { hash } from 'node:crypto';
+import type { ItemSummary } from '../core/events.ts';
+import type { ItemReport } from '../core/report.ts';
+import type { ItemStatus } from '../core/status.ts';
+
+export interface ItemError {
+  code: string;
+  message: string;
+  hint?: string;
+  detail?: string;
+}
+
+const PENDING = 0;
+const RUNNING = 1;
+const SUCCEEDED = 2;
+const FAILED = 3;
+const CANCELLED = 4;
+const STATUS: readonly ItemStatus[] = ['not_run', 'not_run', 'succeeded', 'failed', 'cancelled'];
+
+export class Fanout {
+  readonly step: number;
+  readonly list: readonly unknown[];
+  /** Items of this step at once (the step's `maxConcurrency`), inside the run's limit. */
+  readonly cap: number;
+  readonly #base: string;
+  readonly #state: Uint8Array;
+  readonly outputs: unknown[];
+  readonly properties: (Record<string, unknown> | undefined)[];
+  readonly attempts: Int32Array;
+  readonly started: Float64Array;
+  readonly finished: Float64Array;
+  readonly errors: (ItemError | undefined)[] = [];
+  readonly reused: Uint8Array;
+  /** Items not yet started are taken from here on. */
+  #next = 0;
+  running = 0;
+  settled = 0;
+  failed = 0;
+  /** The item whose failure stopped the run (not continued), if one did. */
+  fatal: number | undefined;
+
+  /** `base`: a hash of every value the step's block uses besides the item (see `key`). */
+  constructor(step: number, list: readonly unknown[], cap: number, base: string) {
+    const n = list.length;
+    this.step = step;
+    this.list = list;
+    this.cap = cap;
+    this.#base = base;
+    this.#state = new Uint8Array(n);
+    this.outputs = new Array(n).fill(null);
+    this.properties = new Array(n);
+    this.attempts = new Int32Array(n);
+    this.started = new Float64Array(n);
+    this.finished = new Float64Array(n);
+    this.reused = new Uint8Array(n);
+  }
+
+  get count(): number {
+    return this.list.length;
+  }
+
+  /**
+   * What item `index` runs with, as a key: its value (as shown: secrets redacted) with every other value the
+   * block uses. A resume takes a recorded item only at the same index under the same key.
+   */
+  key(shownValue: unknown): string {
+    return hash('sha256', `${this.#base}\u0000${JSON.stringify(shownValue) ?? 'undefined'}`).slice(0, 32);
+  }
+
+  /** Whether an item is left to start. */
+  get hasNext(): boolean {
+    while (this.#next < this.#state.length && this.#state[this.#next] !== PENDING) this.#next++;
+    return this.#next < this.#state.length;
+  }
+
+  /** Whether another item may start now (one is left, and the step is below its own cap). */
+  get canStart(): boolean {
+    return this.running < this.cap && this.hasNext;
+  }
+
+  /** The next item to run, marked running. */
+  start(at: number): number {
+    if (!this.hasNext) throw new Error('no item left to start');
+    const index = this.#next++;
+    this.#state[index] = RUNNING;
+    this.started[index] = at;
+    this.running++;
+    return index;
+  }
+
+  /** An item taken from an earlier run: settled before anything starts. */
+  reuse(index: number, output: unknown, properties: Record<string, unknown> | undefined): void {
+    this.#state[index] = SUCCEEDED;
+    this.reused[index] = 1;
+    this.outputs[index] = output;
+    this.properties[index] = properties;
+    this.settled++;
+  }
+
+  succeed(index: number, at: number, attempts: number, output: unknown, properties: Record<string, unknown> | undefined): void {
+    this.#end(index, SUCCEEDED, at, attempts);
+    this.outputs[index] = output;
+    this.properties[index] = properties;
+  }
+
+  fail(index: number, at: number, attempts: number, error: ItemError): void {
+    this.#end(index, FAILED, at, attempts);
+    this.errors[index] = error;
+    this.failed++;
+  }
+
+  cancel(index: number, at: number, attempts: number): void {
+    this.#end(index, CANCELLED, at, attempts);
+  }
+
+  get done(): boolean {
+    return this.settled === this.#state.length;
+  }
+
+  status(index: number): ItemStatus {
+    return STATUS[this.#state[index]!]!;
+  }
+
+  /** The step's status once no item runs: failed (fatally, or continued), cancelled (the run stopped), or succeeded. */
+  outcome(): 'succeeded' | 'failed' | 'cancelled' {
+    if (this.fatal !== undefined) return 'failed';
+    if (!this.done) return this.failed > 0 ? 'failed' : 'cancelled';
+    return this.failed > 0 ? 'failed' : 'succeeded';
+  }
+
+  /** The error the step reports: the fatal item's, or how many failed and the first. */
+  error(): ItemError | undefined {
+    const first = this.fatal ?? this.errors.findIndex((e) => e !== undefined);
+    const error = first === -1 ? undefined : this.errors[first];
+    if (!error) return undefined;
+    const prefix = this.fatal !== undefined ? `item ${first}` : `${this.failed} of ${this.count} items failed; item ${first}`;
+    return { ...error, message: `${prefix}: ${error.message}` };
+  }
+
+  /** `${steps.<id>.items}`: each item's status, in item order. */
+  summaries(): ItemSummary[] {
+    const out: ItemSummary[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) {
+      const error = this.errors[i];
+      out[i] = { index: i, status: this.status(i), ...(error ? { error: error.message } : {}), attempts: this.attempts[i]! };
+    }
+    return out;
+  }
+
+  /** The report's items: the summaries with codes, hints, durations and reuse. */
+  reports(redact: (text: string) => string): ItemReport[] {
+    const out: ItemReport[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) {
+      const error = this.errors[i];
+      const ran = this.started[i]! > 0 && this.finished[i]! > 0;
+      out[i] = {
+        index: i,
+        status: this.status(i),
+        attempts: this.attempts[i]!,
+        ...(error ? { error: redact(error.message), errorCode: error.code, ...(error.hint ? { hint: redact(error.hint) } : {}) } : {}),
+        ...(ran ? { durationMs: this.finished[i]! - this.started[i]! } : {}),
+        ...(this.reused[i] ? { reused: true as const } : {}),
+      };
+    }
+    return out;
+  }
+
+  /** Each property the items' results expose, as an array in item order (`null` where an item has none). */
+  mergedProperties(): Record<string, unknown[]> | undefined {
+    let names: Set<string> | undefined;
+    for (const p of this.properties) if (p) for (const name of Object.keys(p)) (names ??= new Set()).add(name);
+    if (!names) return undefined;
+    const out: Record<string, unknown[]> = {};
+    for (const name of names) out[name] = this.properties.map((p) => p?.[name] ?? null);
+    return out;
+  }
+
+  #end(index: number, state: number, at: number, attempts: number): void {
+    this.#state[index] = state;
+    this.finished[index] = at;
+    this.attempts[index] = attempts;
+    this.running--;
+    this.settled++;
+  }
+}
