@@ -11,7 +11,7 @@ import { criticalPathBy, weightedRemaining, type EdgeReason } from '../graph/pla
 import { formatDuration } from '../report/progress.ts';
 import { dataChosen, type DataChosen } from '../scheduler/confine.ts';
 import { estimateRun } from '../scheduler/estimate.ts';
-import { literalFields } from '../template/value.ts';
+import { literalFields, referencesOf } from '../template/value.ts';
 import { flowDurations, flowTokens, foreachLabel, foreachView, stepWidth, type PlanForeach } from './plan-flow.ts';
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -119,7 +119,9 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
         reasons.push({ step: plan.steps[d]!.id, kind: r.kind, ...(detail ? { detail } : {}) });
       }
     }
-    const chosen = dataChosen(step.input, registry.get(step.action)?.destinations);
+    // Over a list a step's output made, the item is data like that output (as the run confines it).
+    const itemIsData = step.foreach !== undefined && referencesOf(step.foreach.items).some((r) => r.root === 'steps');
+    const chosen = dataChosen(step.input, registry.get(step.action)?.destinations, itemIsData);
     for (const c of chosen) confinement.push({ step: step.id, key: c.key, refs: c.refs, rule: confinementRule(c, spec) });
     const f = foreach[step.index];
     const item = itemMs[step.index];
