@@ -134,6 +134,11 @@ describe('a foreach step in the plain log', () => {
     assert.ok(lines.length < 40, `${lines.length} lines`);
   });
 
+  it('a step of a few items prints no tenths: they would be a line per item', () => {
+    const lines = log(foreachEvents(8, 8, 0, new Set([2])));
+    assert.deepEqual(lines.filter((l) => l.includes('summarize')), ['  ▶ summarize started', '  ▸ summarize 8 items', '  ✗ summarize[2] failed: boom 2']);
+  });
+
   it('a long step says how far it got when it has printed nothing for a minute of the run’s own time', () => {
     // 1,000 items, one every 25 s of event time: a tenth takes 100 items, so the heartbeat decides.
     const events: RunEvent[] = [start(['slow']), stepStart('slow'), items('slow', 1000)];

@@ -5,7 +5,8 @@
  * - `▸ step 100 items` when its list is resolved;
  * - each failed item (`✗ step[3] failed: …`), up to PRINTED_ITEM_FAILURES per step; the rest are counted;
  * - a progress line (`▸ step 37/100 items · 4 running · 2 failed`) each time another tenth of its items has
- *   ended (at most 9 lines: the last tenth is the step's own closing line), and when a step has printed nothing
+ *   ended, for steps of TENTHS_FROM items or more (at most 9 lines: the last tenth is the step's own closing
+ *   line; fewer items would make it a line per item), and whenever a step has printed nothing
  *   for HEARTBEAT_MS of the run's own event times, so a long step still shows signs of life in CI.
  *   Both rules read only the events (counts and their `at`), never a clock: the same events print the same
  *   lines however fast the machine is.
@@ -17,6 +18,8 @@ import { count, formatDuration, formatItems, newItemProgress, skipText, type Ite
 
 export const PRINTED_ITEM_FAILURES = 20;
 export const HEARTBEAT_MS = 60_000;
+/** Fewer items than this print no tenths (they would be a line per item); the heartbeat still applies. */
+export const TENTHS_FROM = 20;
 
 interface StepLog {
   items: ItemProgress;
@@ -77,7 +80,7 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
         }
         if (items.done >= items.total) break; // the step's closing line says the rest
         const tenth = Math.floor((items.done * 10) / items.total);
-        if (tenth > log.tenth) {
+        if (tenth > log.tenth && items.total >= TENTHS_FROM) {
           log.tenth = tenth;
           progressLine(event.stepId, log, event.at);
         } else if (event.at - log.lastLineAt >= HEARTBEAT_MS) progressLine(event.stepId, log, event.at);
