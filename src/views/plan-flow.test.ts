@@ -124,7 +124,7 @@ describe('plan: foreach, if and continueOnError', () => {
       few: { foreach: [1, 2] },
       open: { foreach: '${inputs.files}' },
     });
-    const history = { durations: { other: 300, open: 7000 }, itemHistory: { each: 50, few: 80, open: 90 } };
+    const history = { durations: { other: 300, open: 7000 }, itemDurations: { each: 50, few: 80, open: 90 } };
     const view = describePlan(spec, 10, history);
     assert.equal(view.steps['each']!.expectedMs, (50 * 100) / 4, '4 at once, inside the limit of 10');
     assert.equal(describePlan(spec, 2, history).steps['each']!.expectedMs, (50 * 100) / 2, 'the global limit is tighter');

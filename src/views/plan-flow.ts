@@ -53,7 +53,7 @@ export interface FlowHistory {
   /** Step id → median ms of the whole step in earlier runs. */
   durations: Readonly<Record<string, number>>;
   /** Foreach step id → median ms of one of its items in earlier runs. */
-  itemHistory?: Readonly<Record<string, number>>;
+  itemDurations?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -70,7 +70,7 @@ export function flowDurations(steps: readonly StepSpec[], foreach: readonly (Pla
   // Per-call times for the action medians: a foreach step's item time is one call; its whole time is not.
   const perCall: Record<string, number> = {};
   steps.forEach((step, i) => {
-    const ms = foreach[i] ? history.itemHistory?.[step.id] : history.durations[step.id];
+    const ms = foreach[i] ? history.itemDurations?.[step.id] : history.durations[step.id];
     if (ms !== undefined) perCall[step.id] = ms;
   });
   const perItem = expectedDurations(steps, actions, perCall);
@@ -78,7 +78,7 @@ export function flowDurations(steps: readonly StepSpec[], foreach: readonly (Pla
   const expected = Float64Array.from(steps, (step, i) => {
     const f = foreach[i];
     if (!f) return perItem[i]!;
-    const item = history.itemHistory?.[step.id];
+    const item = history.itemDurations?.[step.id];
     const whole = history.durations[step.id];
     itemMs[i] = item;
     if (f.count === 0) return 0;

@@ -83,8 +83,11 @@ export type CallKind = 'llm' | 'http' | 'fileWrites' | 'fileReads';
 export interface PlanHistory {
   /** Step id → median ms in earlier runs (see `stepHistory`). */
   durations: Readonly<Record<string, number>>;
-  /** Foreach step id → median ms of one item in earlier runs. */
-  itemHistory?: Readonly<Record<string, number>>;
+  /**
+   * Foreach step id → median ms of one item in earlier runs. Named as the store's `StepHistory.itemDurations`
+   * (what the brief called `itemHistory`), so `plan` passes the store's history through unchanged.
+   */
+  itemDurations?: Readonly<Record<string, number>>;
   /** Step id → median tokens in earlier runs, for the steps that reported them (a foreach step: over its items). */
   usage?: Readonly<Record<string, TokenCount>>;
   /** For each action's typical duration (default: the built-in actions). */
@@ -158,7 +161,7 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
           expected: {
             ms: Math.round(estimate.ms),
             criticalPathMs: Math.round(estimate.criticalPathMs),
-            timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined || history.itemHistory?.[s.id] !== undefined).length,
+            timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined || history.itemDurations?.[s.id] !== undefined).length,
             ...(tokens ? { tokens } : {}),
           },
         }

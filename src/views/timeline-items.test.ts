@@ -38,9 +38,11 @@ describe('items on the timeline', () => {
   });
 
   it('text: a foreach step is one row of items in flight and one line of what they did', () => {
-    const t = buildTimeline(run, [step('list', 0, 1000, 1100), step('summarize', 1, 1100, 1900, { status: 'failed', continued: true, dependsOn: ['list'] }), step('urgent', 2, undefined, undefined, { status: 'skipped', skipReason: 'condition' })], {
-      summarize: items(16, 200, 4, 1100, (i) => i === 3 || i === 9),
-    });
+    const t = buildTimeline(run, [
+      step('list', 0, 1000, 1100),
+      step('summarize', 1, 1100, 1900, { status: 'failed', continued: true, dependsOn: ['list'], items: items(16, 200, 4, 1100, (i) => i === 3 || i === 9) }),
+      step('urgent', 2, undefined, undefined, { status: 'skipped', skipReason: 'condition' }),
+    ]);
     const text = timelineText(t, 80, plain);
     for (const line of text.split('\n')) assert.ok([...line].length <= 80, line);
     const lines = text.split('\n');
@@ -58,7 +60,7 @@ describe('items on the timeline', () => {
 
   it('100,000 items stay one row in text, and about width × lanes rects in SVG', () => {
     const many = items(100_000, 80, 8, 1000, (i) => i % 10_000 === 7);
-    const t = buildTimeline({ ...run, finishedAt: 1000 + 1_000_000 }, [step('each', 0, 1000, 1000 + 1_000_000)], { each: many });
+    const t = buildTimeline({ ...run, finishedAt: 1000 + 1_000_000 }, [step('each', 0, 1000, 1000 + 1_000_000, { items: many })]);
     assert.equal(t.bars[0]!.items!.peak, 8);
     const rows = timelineText(t, 100, plain).split('\n').filter((l) => l.includes('▕'));
     assert.equal(rows.length, 1);
@@ -69,6 +71,12 @@ describe('items on the timeline', () => {
     assert.match(svg, /<rect class="item failed" data-step="each" data-lane="7" data-items="\d+" x="180\.0" [^>]*><title>each: \d+ items, 1 failed<\/title>/);
     const drawn = [...svg.matchAll(/data-items="(\d+)"/g)].reduce((sum, m) => sum + Number(m[1]), 0);
     assert.equal(drawn, 100_000, 'every item is in some rect');
+  });
+
+  it('items a stopped run never started count as not run', () => {
+    const t = buildTimeline(run, [step('each', 0, 1000, 1300, { status: 'cancelled', items: items(3, 100, 1, 1000), itemCount: 10 })]);
+    assert.deepEqual({ ...t.bars[0]!.items!, bars: undefined }, { total: 10, succeeded: 3, failed: 0, cancelled: 0, notRun: 7, reused: 0, peak: 1, bars: undefined });
+    assert.match(timelineText(t, 80, plain), /└ 10 items, up to 1 at once, 7 not run/);
   });
 
   it('a step recorded without items draws as before', () => {

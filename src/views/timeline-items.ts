@@ -41,8 +41,9 @@ export interface TimelineItems {
   bars: ItemBar[];
 }
 
-export function packItems(items: readonly TimelineItemInput[], runStart: number): TimelineItems {
-  const summary: TimelineItems = { total: items.length, succeeded: 0, failed: 0, cancelled: 0, notRun: 0, reused: 0, peak: 0, bars: [] };
+/** `total`: how many items the list had, when more than were recorded (the others never started). */
+export function packItems(items: readonly TimelineItemInput[], runStart: number, total = items.length): TimelineItems {
+  const summary: TimelineItems = { total: Math.max(total, items.length), succeeded: 0, failed: 0, cancelled: 0, notRun: Math.max(0, total - items.length), reused: 0, peak: 0, bars: [] };
   const ran: ItemBar[] = [];
   for (const item of items) {
     if (item.status === 'not_run') summary.notRun++;

@@ -11,8 +11,12 @@ import { inFlight, packItems, type TimelineItemInput, type TimelineItems } from 
 
 export type { ItemBar, TimelineItemInput, TimelineItems } from './timeline-items.ts';
 
-/** A step as recorded; `skipReason` and `continued` when the record has them. */
-export type TimelineStep = StepRecord & { skipReason?: SkipReason; continued?: boolean };
+/**
+ * A step as the store records it, with what it records for #13 when it has it: why a step was skipped,
+ * whether its failure was continued, and a foreach step's items (`itemCount` of them; those never started
+ * have no record).
+ */
+export type TimelineStep = StepRecord & { skipReason?: SkipReason; continued?: boolean; items?: readonly TimelineItemInput[]; itemCount?: number };
 
 export interface TimelineBar {
   id: string;
@@ -43,7 +47,7 @@ export interface Timeline {
  * Times are whole milliseconds, so fast steps tie: among steps that ended in the same millisecond, the last
  * is one that none of the others waited for.
  */
-export function buildTimeline(run: RunRecord, steps: TimelineStep[], items: Readonly<Record<string, readonly TimelineItemInput[]>> = {}): Timeline {
+export function buildTimeline(run: RunRecord, steps: TimelineStep[]): Timeline {
   const ran = (s: StepRecord) => !s.reused && s.startedAt !== undefined && s.finishedAt !== undefined;
   const byId = new Map(steps.map((s) => [s.stepId, s]));
   const critical = new Set<string>();
@@ -72,7 +76,7 @@ export function buildTimeline(run: RunRecord, steps: TimelineStep[], items: Read
       critical: critical.has(s.stepId),
       ...(s.skipReason ? { skipReason: s.skipReason } : {}),
       ...(s.continued ? { continued: true as const } : {}),
-      ...(items[s.stepId] ? { items: packItems(items[s.stepId]!, run.startedAt) } : {}),
+      ...(s.items || s.itemCount !== undefined ? { items: packItems(s.items ?? [], run.startedAt, s.itemCount) } : {}),
     })),
   };
 }
