@@ -84,8 +84,8 @@ export interface PlanHistory {
   /** Step id → median ms in earlier runs (see `stepHistory`). */
   durations: Readonly<Record<string, number>>;
   /**
-   * Foreach step id → median ms of one item in earlier runs. Named as the store's `StepHistory.itemDurations`
-   * (what the brief called `itemHistory`), so `plan` passes the store's history through unchanged.
+   * Foreach step id → median ms of one item in earlier runs. Named as the store's `StepHistory.itemDurations`,
+   * so `plan` passes the store's history through unchanged.
    */
   itemDurations?: Readonly<Record<string, number>>;
   /** Step id → median tokens in earlier runs, for the steps that reported them (a foreach step: over its items). */
