@@ -16,7 +16,7 @@ export type { ItemBar, TimelineItemInput, TimelineItems } from './timeline-items
  * whether its failure was continued, and a foreach step's items (`itemCount` of them; those never started
  * have no record).
  */
-export type TimelineStep = StepRecord & { skipReason?: SkipReason; continued?: boolean; items?: readonly TimelineItemInput[]; itemCount?: number };
+export type TimelineStep = Omit<StepRecord, 'skipReason' | 'continued' | 'items' | 'itemCount'> & { skipReason?: SkipReason; continued?: boolean; items?: readonly TimelineItemInput[]; itemCount?: number };
 
 export interface TimelineBar {
   id: string;
@@ -48,7 +48,7 @@ export interface Timeline {
  * is one that none of the others waited for.
  */
 export function buildTimeline(run: RunRecord, steps: TimelineStep[]): Timeline {
-  const ran = (s: StepRecord) => !s.reused && s.startedAt !== undefined && s.finishedAt !== undefined;
+  const ran = (s: TimelineStep) => !s.reused && s.startedAt !== undefined && s.finishedAt !== undefined;
   const byId = new Map(steps.map((s) => [s.stepId, s]));
   const critical = new Set<string>();
   const timed = steps.filter(ran);
@@ -60,7 +60,7 @@ export function buildTimeline(run: RunRecord, steps: TimelineStep[]): Timeline {
     critical.add(current.stepId);
     current = current.dependsOn
       .map((d) => byId.get(d))
-      .filter((d): d is StepRecord => d !== undefined && ran(d))
+      .filter((d): d is TimelineStep => d !== undefined && ran(d))
       .sort((a, b) => b.finishedAt! - a.finishedAt! || a.position - b.position)[0];
   }
   const end = Math.max(run.finishedAt ?? 0, ...steps.filter(ran).map((s) => s.finishedAt!));
