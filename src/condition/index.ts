@@ -1,11 +1,18 @@
 /**
  * `if` conditions: CEL expressions (Common Expression Language), compiled once and evaluated with `steps`,
- * `inputs` and `env` bound as variables — values are never spliced into the expression text.
+ * `inputs` and `env` bound as variables — values are never spliced into the expression text, so a quote, a
+ * `-` or a newline in an output cannot change what the condition means.
  *
- * CONTRACT (the implementation is being written): the run loop calls `evaluateCondition` when every step the
- * condition depends on has settled.
+ * The run loop calls `evaluateCondition` when every step the condition depends on has settled; `validate`
+ * uses `unwrapCondition` and `analyzeCondition` (see definition/references.ts).
  */
+import type { ParseResult } from '@marcbachmann/cel-js';
 import type { ConditionSpec } from '../definition/types.ts';
+import { parseCondition } from './environment.ts';
+
+export { analyzeCondition, type ConditionAnalysis, type ConditionProblem, type NameAccess, type StepAccess } from './analyze.ts';
+export { CONDITION_LIMITS, CONDITION_ROOTS, MAX_CONDITION_LENGTH } from './environment.ts';
+export { unwrapCondition, type Unwrapped } from './unwrap.ts';
 
 /** What `steps.<id>` reads in a condition: the step's status, and its output and properties when it has them. */
 export interface ConditionStep {
@@ -28,8 +35,106 @@ export interface ConditionVariables {
  */
 export type ConditionResult = { ok: true; value: boolean } | { ok: false; code: 'condition_not_boolean' | 'condition_error'; message: string; hint?: string };
 
+/**
+ * Compiled expressions by their text. A workflow has a handful; the bound only matters to a process that
+ * runs many different workflows (a server), where the oldest are dropped first.
+ */
+const compiled = new Map<string, ParseResult>();
+const MAX_COMPILED = 1000;
+
+function compile(expression: string): ParseResult {
+  let program = compiled.get(expression);
+  if (!program) {
+    program = parseCondition(expression);
+    if (compiled.size >= MAX_COMPILED) compiled.delete(compiled.keys().next().value!);
+    compiled.set(expression, program);
+  }
+  return program;
+}
+
+/**
+ * Numbers in outputs and inputs are JSON numbers, which CEL reads as doubles; a double compares with an int
+ * literal (`count > 10` holds for 11 and for 11.5), but arithmetic between them does not exist in CEL: the
+ * hint for that error says so.
+ */
 export function evaluateCondition(condition: ConditionSpec, variables: ConditionVariables): ConditionResult {
-  void condition;
-  void variables;
-  return { ok: false, code: 'condition_error', message: 'conditions are not implemented yet' };
+  const expression = condition.expression;
+  let value: unknown;
+  try {
+    value = compile(expression)({ steps: variables.steps, inputs: variables.inputs, env: variables.env });
+  } catch (error) {
+    return failure(expression, error);
+  }
+  if (typeof value === 'boolean') return { ok: true, value };
+  return {
+    ok: false,
+    code: 'condition_not_boolean',
+    message: `the condition \`${clip(oneLine(expression))}\` is ${describeValue(value)}, not true or false`,
+    hint: 'compare it to something, e.g. `… == "yes"`, `… > 0`, or test it with `has(…)` or `size(…) > 0`',
+  };
+}
+
+function failure(expression: string, error: unknown): ConditionResult {
+  type Located = { start?: number; end?: number };
+  const e = error as { code?: string; summary?: string; message?: string; node?: Located; range?: Located } | undefined;
+  const summary = oneLine(e?.summary ?? e?.message ?? String(error));
+  // The node is the whole access (`steps.a.output.key`); the range only its last part (`key`).
+  const span = typeof e?.node?.start === 'number' ? e.node : e?.range;
+  const part = span && typeof span.start === 'number' && typeof span.end === 'number' && span.end > span.start ? oneLine(expression.slice(span.start, span.end)) : undefined;
+  // The part that failed, as written, when it is not the whole condition.
+  const where = part && part !== oneLine(expression) ? ` in \`${clip(part)}\`` : '';
+  const message = `the condition failed${where}: ${lowerFirst(summary)}`;
+  const hint = hintFor(e?.code, summary, part);
+  return { ok: false, code: 'condition_error', message, ...(hint ? { hint } : {}) };
+}
+
+function hintFor(code: string | undefined, summary: string, part: string | undefined): string | undefined {
+  switch (code) {
+    case 'no_such_key': {
+      // `steps.a.output.key`: the failing access is the whole path; test for it with `has()`.
+      if (part && /^[\w.]+$/.test(part) && part.includes('.')) return `test for it first: \`has(${part}) && …\``;
+      return 'test for it first with `has(x.key)`, or `"key" in x` for a key that is not a name';
+    }
+    case 'no_such_overload':
+      if (/\bdouble\b/.test(summary) && /\bint\b/.test(summary)) return 'JSON numbers are doubles in CEL: write `1.0` instead of `1` in arithmetic, or convert with `int(…)` or `double(…)`';
+      return 'CEL does not convert between types: convert with `string(…)`, `int(…)` or `double(…)`, or compare like with like';
+    case 'index_out_of_bounds':
+      return 'check the length first: `size(list) > i && …`';
+    case 'division_by_zero':
+    case 'modulus_by_zero':
+      return 'check the divisor first: `d != 0 && …`';
+    case 'invalid_regular_expression':
+      return 'fix the pattern given to `matches`';
+    default:
+      return undefined;
+  }
+}
+
+/** A CEL value as a person reads it: `a string ("yes")`, `an int (3)`, `a list of 2`. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'bigint') return `an int (${value})`;
+  if (typeof value === 'number') return `a double (${value})`;
+  if (typeof value === 'string') return `a string (${clip(JSON.stringify(value))})`;
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value instanceof Uint8Array) return 'bytes';
+  if (value instanceof Map) return 'a map';
+  if (value instanceof Date) return 'a timestamp';
+  if (typeof value === 'object') {
+    const name = value.constructor?.name;
+    return name && name !== 'Object' ? `a ${name}` : 'a map';
+  }
+  return `a ${typeof value}`;
+}
+
+function clip(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+function oneLine(text: string): string {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+}
+
+function lowerFirst(text: string): string {
+  return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }

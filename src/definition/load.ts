@@ -31,6 +31,9 @@ export interface LoadOptions {
  */
 export type CheckResult = { ok: true; spec: WorkflowSpec; diagnostics: []; warnings: Diagnostic[] } | { ok: false; diagnostics: Diagnostic[]; warnings: Diagnostic[] };
 
+/** `config.maxItems` when the workflow does not say. */
+export const DEFAULT_MAX_ITEMS = 10_000;
+
 const schemaCache = new WeakMap<ActionRegistry, ReturnType<typeof workflowSchema>>();
 let defaultActions: ActionRegistry | undefined;
 
@@ -97,10 +100,12 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       index: i,
       action: checked.action,
       input: checked.compiled.value,
-      dependsOn: step.depends_on ?? [],
+      dependsOn: step.dependsOn ?? step.depends_on ?? [],
       retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds },
       ...(step.timeout === undefined ? {} : { timeout: step.timeout }),
-      continueOnError: false,
+      ...(checked.foreach ? { foreach: { items: checked.foreach.items, as: checked.foreach.as, ...(step.maxConcurrency === undefined ? {} : { maxConcurrency: step.maxConcurrency }) } } : {}),
+      ...(checked.condition ? { condition: checked.condition } : {}),
+      continueOnError: step.continueOnError ?? false,
       location: stepAt[i]!,
     });
   });
@@ -119,7 +124,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       secrets: data.config?.secrets ?? [],
       allowedDirs: (data.config?.files?.allow ?? []).map((dir) => resolve(baseDir, dir)),
       allowedHosts: (data.config?.http?.allowHosts ?? []).map((host) => host.toLowerCase()),
-      maxItems: 10_000,
+      maxItems: data.config?.maxItems ?? DEFAULT_MAX_ITEMS,
     },
     steps,
     outputs: Object.fromEntries(Object.entries(semantic.outputs).map(([k, v]) => [k, v.value])),

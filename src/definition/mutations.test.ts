@@ -17,7 +17,34 @@ const seeds = [
   ...readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'examples', f)),
   ...readdirSync(join(ROOT, 'test/fixtures/invalid')).map((f) => join(ROOT, 'test/fixtures/invalid', f)),
 ].map((f) => readFileSync(f, 'utf8'));
-const TOKENS = ['${', '}', '${steps.', '.output', ':', '- ', '  ', '\n', '"', "'", '[', ']', '{', '#', '&a ', '*a', '!!str ', '!tag ', '|', '>', '~', 'null', '0', '-1', '1e9', 'llm:', 'http:', 'file:', 'depends_on: [', 'id: ', '$${', '\t', '? ', '<<: ', '%YAML 1.2\n---\n', '...\n', '${inputs.', '${env.', '[0]', '["a"]', 'prompt: ', 'steps:', 'inputs:', 'outputs:', 'config:', '{{ .steps.a.response }}', '{{', '['.repeat(120), '{a: '.repeat(120), '&a [*a]\n', ' &a [*a, *a]'];
+// The flow-control keys, so conditions and foreach lists are mutated too.
+seeds.push(
+  [
+    'inputs:',
+    '  mode: { type: string, default: fast }',
+    'steps:',
+    '  - id: list',
+    '    file: { action: list, path: notes }',
+    '  - id: fetch-data',
+    '    http: { url: "http://127.0.0.1:1/x" }',
+    '    continueOnError: true',
+    '  - id: each',
+    '    foreach: ${steps.list.output}',
+    '    as: doc',
+    '    maxConcurrency: 2',
+    '    llm: { prompt: "Summarise ${doc} (${foreach.index} of ${foreach.count})" }',
+    '  - id: when',
+    '    if: steps.each.output.exists(s, s.contains("x")) && inputs.mode != "dry-run" || steps["fetch-data"].status == "failed"',
+    '    dependsOn: [list]',
+    '    llm: { prompt: "${steps.each.items}" }',
+    '  - id: wrapped',
+    "    if: '${ has(steps.when.output.ok) && size(steps.list.output) > 1 }'",
+    '    foreach: [a, "${inputs.mode}"]',
+    '    file: { action: read, path: "${item}" }',
+    '',
+  ].join('\n'),
+);
+const TOKENS = ['${', '}', '${steps.', '.output', ':', '- ', '  ', '\n', '"', "'", '[', ']', '{', '#', '&a ', '*a', '!!str ', '!tag ', '|', '>', '~', 'null', '0', '-1', '1e9', 'llm:', 'http:', 'file:', 'depends_on: [', 'id: ', '$${', '\t', '? ', '<<: ', '%YAML 1.2\n---\n', '...\n', '${inputs.', '${env.', '[0]', '["a"]', 'prompt: ', 'steps:', 'inputs:', 'outputs:', 'config:', '{{ .steps.a.response }}', '{{', '['.repeat(120), '{a: '.repeat(120), '&a [*a]\n', ' &a [*a, *a]', 'foreach: ', 'if: ', 'as: ', '${item}', '${foreach.index}', 'steps["a"]', ' && ', ' == ', '(', ')', '.exists(x, ', 'continueOnError: ', 'dependsOn: ['];
 
 /** A small deterministic generator (the same cases on every machine). */
 function generator(seed: number) {

@@ -11,15 +11,20 @@ import { buildPlan, type EdgeReason, type Plan } from '../graph/plan.ts';
 import { resourceEdges } from '../graph/resources.ts';
 import { parseModel } from '../providers/model.ts';
 import type { PathKey } from '../template/parse.ts';
-import { compileValue, type CompiledValue, type LocatedReference } from '../template/value.ts';
+import { compileValue, type CompiledValue, type LocatedReference, type TemplateValue } from '../template/value.ts';
 import { isTemplate } from '../actions/templated.ts';
+import { aStep, checkCondition, checkFlowKeys, checkForeach, type FlowContext } from './flow.ts';
 import { STEP_ID } from './schema.ts';
 import type { SourceFile } from './source.ts';
+import type { ConditionSpec } from './types.ts';
 
 export interface CheckedStep {
   id: string;
   action: string;
   compiled: CompiledValue;
+  /** The `foreach` list, compiled, and the item's name. */
+  foreach?: { items: TemplateValue; as: string };
+  condition?: ConditionSpec;
 }
 
 export interface SemanticResult {
@@ -32,6 +37,8 @@ export interface SemanticResult {
 
 /** What every step has, whatever its action: `${steps.<id>.output}` and `.status`. */
 export const BASE_PROPERTIES: readonly string[] = ['output', 'status'];
+/** What a `foreach` step has besides: each item's status (`${steps.<id>.items}`). */
+export const FOREACH_PROPERTIES: readonly string[] = ['items'];
 const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
 const NO_EDGES: ReadonlyMap<number, readonly EdgeReason[]> = new Map();
 
@@ -42,8 +49,14 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
 
   const rawSteps = Array.isArray(raw['steps']) ? (raw['steps'] as unknown[]) : [];
   const inputNames = isRecord(raw['inputs']) ? Object.keys(raw['inputs']) : [];
+  const inputTypes = new Map(inputNames.map((name) => {
+    const def = (raw['inputs'] as Record<string, unknown>)[name];
+    const type = isRecord(def) && typeof def['type'] === 'string' ? def['type'] : 'string';
+    return [name, type];
+  }));
   const ids = new Map<string, number>();
   const actionOf: (string | undefined)[] = [];
+  const isForeach: boolean[] = [];
   const actionNames = actions.names();
 
   // Pass 1: ids and actions, so references in pass 2 can be checked against the whole file.
@@ -60,6 +73,7 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
     }
     const present = Object.keys(step).filter((k) => actions.get(k));
     actionOf[i] = present.length === 1 ? present[0] : undefined;
+    isForeach[i] = 'foreach' in step;
     const label = typeof id === 'string' ? `step \`${id}\`` : `step ${i + 1}`;
     if (present.length === 0) {
       // An unknown key that looks like an action (`llmm`) is already reported with its suggestion.
@@ -86,9 +100,21 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
   };
   const steps: (CheckedStep | undefined)[] = [];
   const accesses: (readonly Resource[])[] = new Array(rawSteps.length).fill(NO_RESOURCES);
-  const allowedProperties = new Map<string | undefined, string[]>();
+  const allowedProperties = new Map<string, string[]>();
+  const propertiesOf = (target: number) => {
+    const action = actionOf[target];
+    const foreach = isForeach[target] === true;
+    const key = `${action ?? ''}${foreach ? ' foreach' : ''}`;
+    let properties = allowedProperties.get(key);
+    if (!properties) {
+      properties = [...BASE_PROPERTIES, ...(foreach ? FOREACH_PROPERTIES : []), ...((action && actions.get(action)?.exposes) ?? [])];
+      allowedProperties.set(key, properties);
+    }
+    return { properties, action, foreach };
+  };
 
   const checkReference = (r: LocatedReference, base: PathKey[], self: number | undefined): number | undefined => {
+    // The item and `foreach.…` name nothing outside the step: no edge, nothing to check.
     const at = () => source.locateInString([...base, ...r.path], r.offset, r.raw);
     const ref = r.ref;
     if (ref.root === 'inputs') {
@@ -107,42 +133,56 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
       report(at(), 'self_reference', `step \`${ref.step}\` refers to itself in \`${r.raw}\``, 'a step can only use the results of other steps');
       return undefined;
     }
-    const action = actionOf[target];
-    let allowed = allowedProperties.get(action);
-    if (!allowed) allowedProperties.set(action, (allowed = [...BASE_PROPERTIES, ...((action && actions.get(action)?.exposes) ?? [])]));
+    const { properties: allowed, action, foreach } = propertiesOf(target);
     if (!allowed.includes(ref.property)) {
-      report(at(), 'unknown_property', `\`${r.raw}\`: a${action ? `n \`${action}\`` : ''} step has no \`${ref.property}\``, didYouMean(ref.property, allowed) ?? `available: ${allowed.join(', ')}`);
+      const hint = ref.property === 'items' && !foreach ? 'only a step with `foreach` has `items`' : (didYouMean(ref.property, allowed) ?? `available: ${allowed.join(', ')}`);
+      report(at(), 'unknown_property', `\`${r.raw}\`: ${aStep(action)} has no \`${ref.property}\``, hint);
       return undefined;
     }
     if (self !== undefined) addEdge(self, target, { kind: 'reference', ref: r.raw }, at);
     return target;
   };
 
-  const reportTemplateProblems = (compiled: CompiledValue, base: PathKey[]) => {
+  function reportTemplateProblems(compiled: CompiledValue, base: PathKey[]) {
     for (const p of compiled.problems) report(source.locateInString([...base, ...p.path], p.offset, '${'), 'bad_template', p.message, p.hint);
-  };
+  }
+
+  const flow: FlowContext = { raw, source, report, reportTemplateProblems, checkReference, addEdge, ids, inputs: inputTypes, propertiesOf };
 
   rawSteps.forEach((step, i) => {
+    if (!isRecord(step)) return;
+    // The flow keys are checked even in a step with no sound action, so one pass reports them all.
+    const item = checkFlowKeys(step, i, flow);
+    const foreach = item !== undefined && 'foreach' in step ? checkForeach(step['foreach'], i, item, flow) : undefined;
+    const condition = typeof step['if'] === 'string' ? checkCondition(step['if'], i, flow) : undefined;
+    for (const key of ['dependsOn', 'depends_on'] as const) {
+      const dependsOn = Array.isArray(step[key]) ? step[key] : [];
+      dependsOn.forEach((name, j) => {
+        if (typeof name !== 'string') return;
+        const at = () => source.locate(['steps', i, key, j]);
+        const target = ids.get(name);
+        if (target === undefined) report(at(), 'unknown_step', `unknown step \`${name}\` in \`${key}\``, didYouMean(name, ids.keys()) ?? 'no step has that id');
+        else if (target === i) report(at(), 'self_reference', `step \`${name}\` cannot depend on itself`);
+        else addEdge(i, target, { kind: 'depends_on' }, at);
+      });
+    }
     const action = actionOf[i];
-    if (!isRecord(step) || action === undefined) return;
+    if (action === undefined) return;
     const block = step[action];
     const base: PathKey[] = ['steps', i, action];
-    const compiled = compileValue(block);
+    const compiled = compileValue(block, item === undefined ? {} : { item });
     reportTemplateProblems(compiled, base);
     for (const r of compiled.references) checkReference(r, base, i);
-    const dependsOn = Array.isArray(step['depends_on']) ? step['depends_on'] : [];
-    dependsOn.forEach((name, j) => {
-      if (typeof name !== 'string') return;
-      const at = () => source.locate(['steps', i, 'depends_on', j]);
-      const target = ids.get(name);
-      if (target === undefined) report(at(), 'unknown_step', `unknown step \`${name}\` in \`depends_on\``, didYouMean(name, ids.keys()) ?? 'no step has that id');
-      else if (target === i) report(at(), 'self_reference', `step \`${name}\` cannot depend on itself`);
-      else addEdge(i, target, { kind: 'depends_on' }, at);
-    });
     if (action === 'llm' && isRecord(block)) checkModel(block['model'], [...base, 'model'], source, report);
     const resources = isRecord(block) ? actions.get(action)?.resources : undefined;
     if (resources) accesses[i] = resources(block as Record<string, unknown>, { baseDir });
-    steps[i] = { id: String(step['id']), action, compiled };
+    steps[i] = {
+      id: String(step['id']),
+      action,
+      compiled,
+      ...(foreach && item !== undefined ? { foreach: { items: foreach, as: item } } : {}),
+      ...(condition ? { condition } : {}),
+    };
   });
 
   const rawOutputs = isRecord(raw['outputs']) ? raw['outputs'] : {};

@@ -14,15 +14,53 @@ export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 const stepId = z.string({ error: 'expected a step id (a string)' }).regex(STEP_ID, 'a step id starts with a letter or `_` and holds only letters, digits, `_` and `-`');
 
+/** A `foreach` step's item variable (`as`): no `-`, so `${doc.title}` reads one way. */
+export const ITEM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Names `as` may not take: the roots a template reads. */
+export const RESERVED_ITEM_NAMES: readonly string[] = ['steps', 'inputs', 'env', 'foreach'];
+
+const integer = (min: number, max: number | undefined, what: string) => {
+  const message = max === undefined ? `expected ${what}, ${min} or more` : `expected ${what} from ${min} to ${max}`;
+  const base = z.number({ error: message }).int(message).min(min, message);
+  return max === undefined ? base : base.max(max, message);
+};
+
 export function workflowSchema(actions: ActionRegistry) {
   const actionBlocks = Object.fromEntries(actions.all().map((a) => [a.name, a.schema.optional().describe(a.description)]));
   const step = z.strictObject({
     id: stepId.describe('Unique id; other steps refer to this one as `${steps.<id>.output}`.'),
     name: z.string({ error: 'expected a name (a string)' }).optional().describe('A human-readable name.'),
+    dependsOn: z
+      .array(stepId, { error: 'expected a list of step ids' })
+      .optional()
+      .describe('Steps that must finish first even though no data flows from them (also spelled `depends_on`).'),
     depends_on: z
       .array(stepId, { error: 'expected a list of step ids' })
       .optional()
-      .describe('Steps that must finish first even though no data flows from them.'),
+      .describe('The older spelling of `dependsOn`, still accepted (not both in one step).'),
+    foreach: z
+      .unknown()
+      .optional()
+      // Any value passes here: a value that is not a list, or a string that is not exactly one reference, is
+      // reported by the semantic checks, with a hint. The JSON Schema still says what is expected.
+      .meta({ anyOf: [{ type: 'string' }, { type: 'array' }] })
+      .describe('Run the action once per item of a list: exactly one reference (`${steps.list.output}`), or a YAML list. The step\'s output is the list of item outputs, in order; `${steps.<id>.items}` is each item\'s status.'),
+    as: z
+      .string({ error: 'expected a name for the item (a string)' })
+      .regex(ITEM_NAME, 'a name starts with a letter or `_` and holds only letters, digits and `_`')
+      .optional()
+      .describe('The item\'s name in the step\'s block with `foreach` (default `item`: `${item}`). Not `steps`, `inputs`, `env` or `foreach`.'),
+    maxConcurrency: integer(1, 1000, 'an integer')
+      .optional()
+      .describe('With `foreach`: how many of this step\'s items may run at once, inside `config.maxConcurrency` (default: only that limit).'),
+    continueOnError: z
+      .boolean({ error: 'expected true or false' })
+      .optional()
+      .describe('When the step finally fails (after retries), the run goes on: the step is `failed` and `continued`, its output absent. With `foreach`, per item: failed items are `null` in the output.'),
+    if: z
+      .string({ error: 'expected a condition, a CEL expression as a string (a constant is quoted: `if: "false"`)' })
+      .optional()
+      .describe('Run the step only when this CEL expression is true (else it is `skipped`, reason `condition`): bare, or exactly one `${ … }`. It reads `steps.<id>.output`, `.status`, `inputs.<name>` and `env.<NAME>`; every step it names is waited for. Ids with `-`: `steps["fetch-data"]`.'),
     retry: z
       .strictObject(
         {
@@ -52,13 +90,12 @@ export function workflowSchema(actions: ActionRegistry) {
     inputs: z.record(z.string().regex(STEP_ID, 'an input name starts with a letter or `_` and holds only letters, digits, `_` and `-`'), input, { error: 'expected a map of input names to definitions' }).optional(),
     config: z
       .strictObject({
-        maxConcurrency: z
-          .number({ error: 'expected an integer from 1 to 1000' })
-          .int('expected an integer from 1 to 1000')
-          .min(1, 'expected an integer from 1 to 1000')
-          .max(1000, 'expected an integer from 1 to 1000')
+        maxConcurrency: integer(1, 1000, 'an integer')
           .optional()
-          .describe('How many steps may run at once (default 10).'),
+          .describe('How many steps (and `foreach` items) may run at once (default 10).'),
+        maxItems: integer(1, undefined, 'a whole number')
+          .optional()
+          .describe('The longest list a `foreach` step may run over (default 10,000): a longer one fails the step.'),
         model: z.string({ error: 'expected `provider:model`, e.g. `openai:gpt-4o-mini`' }).optional().describe('Default model for llm steps.'),
         timeout: z.number({ error: 'expected a number of seconds' }).positive('expected a number of seconds greater than 0').optional().describe('Default step timeout in seconds.'),
         rateLimits: z
@@ -87,7 +124,7 @@ export function workflowSchema(actions: ActionRegistry) {
           )
           .optional()
           .describe('Hosts an `http` URL chosen by a step\'s output may call (`allowHosts: [api.example.com, "*.example.org"]`).'),
-      }, { error: 'expected a map (maxConcurrency, model, timeout, rateLimits, secrets, files, http)' })
+      }, { error: 'expected a map (maxConcurrency, maxItems, model, timeout, rateLimits, secrets, files, http)' })
       .optional(),
     steps: z.array(step, { error: 'expected a list of steps' }).min(1, 'a workflow needs at least one step'),
     outputs: z.record(z.string(), z.unknown(), { error: 'expected a map of output names to values' }).optional(),

@@ -69,6 +69,47 @@ export class SourceFile {
     return this.at(start + Math.max(best, 0));
   }
 
+  /**
+   * Where character `offset` of the string at `path` is written, for a position inside a longer text (a CEL
+   * syntax error in an `if`). Quoting, escapes, folding and block indentation change only whitespace and
+   * escapes, so the n-th character that is not whitespace in the parsed string is the n-th written one,
+   * counting an escape (`\"`, `\u00e9`, `''`) as the one character it stands for.
+   */
+  locateInValue(path: readonly PathKey[], offset: number): SourceLocation {
+    const { node, complete } = this.#walk(path);
+    const range = node?.range;
+    if (!complete || !range || !isScalar(node) || typeof node.value !== 'string') return this.at(range?.[0] ?? 0);
+    const value = node.value;
+    let wanted = 0;
+    for (let i = 0; i < Math.min(offset, value.length); i++) if (!WHITESPACE.test(value[i]!)) wanted++;
+    const [start, end] = range;
+    const text = this.text;
+    const type = node.type;
+    let i = start;
+    if (type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') i++;
+    else if (type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') i = Math.max(text.indexOf('\n', start) + 1, start);
+    const close = type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE' ? end - 1 : end;
+    let last = i;
+    while (i < close) {
+      const ch = text[i]!;
+      if (WHITESPACE.test(ch)) {
+        i++;
+        continue;
+      }
+      let length = 1;
+      let units = 1;
+      if (type === 'QUOTE_DOUBLE' && ch === '\\') [length, units] = escapeAt(text, i);
+      else if (type === 'QUOTE_SINGLE' && ch === "'" && text[i + 1] === "'") length = 2;
+      if (units > 0) {
+        if (wanted <= 0) return this.at(i);
+        wanted -= units;
+      }
+      i += length;
+      last = i;
+    }
+    return this.at(last);
+  }
+
   #walk(path: readonly PathKey[]): { node: Node | undefined; pair?: Pair; complete: boolean } {
     let node = this.doc.contents as Node | null;
     let pair: Pair | undefined;
@@ -148,4 +189,28 @@ function withPlainEnv<T>(parse: () => T): T {
   } finally {
     process.env = env;
   }
+}
+
+const WHITESPACE = /\s/;
+const ESCAPES: Record<string, string> = { '0': '\0', a: '\x07', b: '\b', t: '\t', '\t': '\t', n: '\n', v: '\v', f: '\f', r: '\r', e: '\x1b', ' ': ' ', '"': '"', '/': '/', '\\': '\\', N: '\x85', _: '\xa0', L: '\u2028', P: '\u2029' };
+const HEX_DIGITS: Record<string, number> = { x: 2, u: 4, U: 8 };
+
+/**
+ * A double-quoted escape at `i`: how many characters it is written with, and how many characters that are not
+ * whitespace it stands for in the parsed string (UTF-16 units: 2 for `\U0001F600`, 0 for `\t`).
+ */
+function escapeAt(text: string, i: number): [number, number] {
+  const next = text[i + 1];
+  if (next === undefined) return [1, 1];
+  // A `\` before a line break joins the lines: it stands for nothing.
+  if (next === '\n' || next === '\r') return [2, 0];
+  const digits = HEX_DIGITS[next];
+  if (digits !== undefined) {
+    const code = Number.parseInt(text.slice(i + 2, i + 2 + digits), 16);
+    if (!Number.isFinite(code) || code > 0x10ffff) return [2 + digits, 1];
+    const char = String.fromCodePoint(code);
+    return [2 + digits, WHITESPACE.test(char) ? 0 : char.length];
+  }
+  const char = ESCAPES[next];
+  return [2, char !== undefined && WHITESPACE.test(char) ? 0 : 1];
 }

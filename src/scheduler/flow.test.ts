@@ -208,7 +208,7 @@ steps:
   - id: after-calm
     http: { url: "${server.url}/if/after?x=\${steps.calm.output}" }
   - id: after-after
-    http: { url: "${server.url}/if/after2?x=\${steps[\"after-calm\"].output}" }
+    http: { url: '${server.url}/if/after2?x=\${steps["after-calm"].output}' }
 `));
     assert.equal(report.status, 'succeeded');
     assert.equal(report.steps['urgent']!.status, 'succeeded');

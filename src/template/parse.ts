@@ -1,5 +1,6 @@
 /**
- * The template language, parsed: `${steps.<id>.<property>…}`, `${inputs.<name>…}`, `${env.<NAME>}`.
+ * The template language, parsed: `${steps.<id>.<property>…}`, `${inputs.<name>…}`, `${env.<NAME>}`, and inside
+ * a `foreach` step its item (`${item…}`, or the name `as` gives) and `${foreach.index}` / `${foreach.count}`.
  * Pure functions over strings; the validator and the runtime both use them, so a template means the same
  * thing when it is checked and when it is resolved.
  */
@@ -26,6 +27,15 @@ export interface TemplateProblem {
   hint?: string;
 }
 
+/** Where a template is written. */
+export interface TemplateOptions {
+  /**
+   * The item variable's name (`as`, default `item`) when the template is inside a `foreach` step; absent
+   * elsewhere, where `${item}` and `${foreach.…}` are problems.
+   */
+  item?: string;
+}
+
 export interface ParsedTemplate {
   segments: Segment[];
   problems: TemplateProblem[];
@@ -35,7 +45,7 @@ const ROOTS = ['steps', 'inputs', 'env'];
 const IDENT = /^[A-Za-z_][A-Za-z0-9_-]*/;
 
 /** Parse one string. `$${` is a literal `${`. Problems are collected, never thrown. */
-export function parseTemplate(source: string): ParsedTemplate {
+export function parseTemplate(source: string, options: TemplateOptions = {}): ParsedTemplate {
   const segments: Segment[] = [];
   const problems: TemplateProblem[] = [];
   let text = '';
@@ -62,9 +72,10 @@ export function parseTemplate(source: string): ParsedTemplate {
     if (text) segments.push({ kind: 'text', value: text });
     text = '';
     const raw = source.slice(at, close + 1);
-    const parsed = parseExpression(source.slice(at + 2, close));
+    const parsed = parseExpression(source.slice(at + 2, close), options);
     if ('problem' in parsed) {
-      problems.push({ offset: at, message: `${parsed.problem} in \`${raw}\``, ...(parsed.hint ? { hint: parsed.hint } : {}) });
+      const message = parsed.quotesRaw ? `\`${raw}\` ${parsed.problem}` : `${parsed.problem} in \`${raw}\``;
+      problems.push({ offset: at, message, ...(parsed.hint ? { hint: parsed.hint } : {}) });
     } else {
       segments.push({ kind: 'ref', ref: parsed.ref, raw, offset: at, length: raw.length });
     }
@@ -74,9 +85,13 @@ export function parseTemplate(source: string): ParsedTemplate {
   return { segments, problems };
 }
 
-type ExpressionResult = { ref: Reference } | { problem: string; hint?: string };
+/** `quotesRaw`: the problem reads after the reference as written (`` `${item}` only exists … ``). */
+type ExpressionResult = { ref: Reference } | { problem: string; hint?: string; quotesRaw?: true };
 
-function parseExpression(body: string): ExpressionResult {
+const FOREACH_HINT = 'write `${foreach.index}` (the item\'s place, from 0) or `${foreach.count}` (how many items there are)';
+const OUTSIDE_FOREACH_HINT = 'it is the current item of a step with `foreach:`; elsewhere, read a foreach step\'s results as `${steps.<id>.output}`';
+
+function parseExpression(body: string, options: TemplateOptions): ExpressionResult {
   const expr = body.trim();
   // GitHub Actions' `${{ steps.a.outputs.x }}`: the closing `}` found is the first of two.
   if (expr.startsWith('{')) {
@@ -89,10 +104,28 @@ function parseExpression(body: string): ExpressionResult {
   const keys = parsePath(expr);
   if (typeof keys === 'string') return { problem: keys };
   const [root, ...rest] = keys;
+  const item = options.item;
+  // A name that would shadow a root never does (`as: steps` is rejected by the validator).
+  if (item !== undefined && root === item && !ROOTS.includes(item) && item !== 'foreach') return { ref: { root: 'item', name: item, path: rest } };
+  if (root === 'foreach') {
+    if (item === undefined) return { problem: 'only exists inside a `foreach` step', hint: OUTSIDE_FOREACH_HINT, quotesRaw: true };
+    const [name, ...deeper] = rest;
+    if (name === 'index' || name === 'count') {
+      if (deeper.length === 0) return { ref: { root: 'foreach', name } };
+      return { problem: `\`foreach.${name}\` is a number and has no fields`, hint: FOREACH_HINT };
+    }
+    const problem = name === undefined ? '`foreach` needs a name after it' : typeof name === 'string' ? `\`foreach.${name}\` does not exist` : `\`foreach\` has no \`[${name}]\``;
+    return { problem, hint: FOREACH_HINT };
+  }
   if (typeof root !== 'string' || !ROOTS.includes(root)) {
+    if (root === 'item' && item === undefined) return { problem: 'only exists inside a `foreach` step', hint: OUTSIDE_FOREACH_HINT, quotesRaw: true };
+    if (root === 'item') return { problem: `unknown reference root \`item\``, hint: `this step names its item \`${item}\` (\`as: ${item}\`): write \`\${${item}}\`` };
     return {
       problem: `unknown reference root \`${String(root)}\``,
-      hint: 'references start with `steps.`, `inputs.` or `env.`',
+      hint:
+        item === undefined
+          ? 'references start with `steps.`, `inputs.` or `env.`; `${item}` and `${foreach.index}` exist only inside a `foreach` step'
+          : `references start with \`steps.\`, \`inputs.\`, \`env.\`, \`foreach.\` or this step's item, \`\${${item}}\``,
     };
   }
   const name = rest[0];

@@ -87,3 +87,62 @@ describe('resolveEncoded', () => {
     assert.deepEqual(resolveEncoded(compiled.value, values, url), { whole: '../x?y#z', list: ['p/..%2Fx%3Fy%23z'] });
   });
 });
+
+describe('inside a foreach step', () => {
+  const refs = (text: string, options = {}) => parseTemplate(text, options).segments.flatMap((s) => (s.kind === 'ref' ? [s.ref] : []));
+
+  it('reads the item (by its `as` name, with a path into it) and `foreach.index` / `foreach.count`', () => {
+    assert.deepEqual(refs('${item} ${item.title} ${item[0]["a b"]} ${foreach.index}/${foreach.count}', { item: 'item' }), [
+      { root: 'item', name: 'item', path: [] },
+      { root: 'item', name: 'item', path: ['title'] },
+      { root: 'item', name: 'item', path: [0, 'a b'] },
+      { root: 'foreach', name: 'index' },
+      { root: 'foreach', name: 'count' },
+    ]);
+    assert.deepEqual(refs('${doc.path} ${steps.a.output}', { item: 'doc' }), [
+      { root: 'item', name: 'doc', path: ['path'] },
+      { root: 'steps', step: 'a', property: 'output', path: [] },
+    ]);
+  });
+
+  it('keeps its type when it is the whole value, and is stringified inside text', () => {
+    const values = (ref: Parameters<Parameters<typeof resolveValue>[1]>[0]) => (ref.root === 'item' ? { n: 2, tags: ['x'] } : ref.root === 'foreach' ? (ref.name === 'index' ? 0 : 3) : undefined);
+    assert.deepEqual(resolveValue(compileValue('${doc}', { item: 'doc' }).value, values), { n: 2, tags: ['x'] });
+    assert.equal(resolveValue(compileValue('${doc.n} (${foreach.index} of ${foreach.count}) ${doc.tags}', { item: 'doc' }).value, values), '2 (0 of 3) ["x"]');
+  });
+
+  it('says where the item exists when it is used outside a foreach step', () => {
+    for (const text of ['${item}', '${item.title}', '${foreach.index}']) {
+      const { problems } = parseTemplate(`x ${text}`);
+      assert.equal(problems.length, 1, text);
+      assert.equal(problems[0]!.message, `\`${text}\` only exists inside a \`foreach\` step`);
+      assert.equal(problems[0]!.offset, 2);
+      assert.match(problems[0]!.hint ?? '', /a step with `foreach:`/);
+    }
+    const other = parseTemplate('${doc}').problems[0]!;
+    assert.match(other.message, /^unknown reference root `doc` in `\$\{doc\}`$/);
+    assert.match(other.hint ?? '', /`\$\{item\}` and `\$\{foreach\.index\}` exist only inside a `foreach` step/);
+  });
+
+  it('points at the `as` name when `${item}` is written in a step that renamed it, and at index/count for other properties', () => {
+    const renamed = parseTemplate('${item}', { item: 'doc' }).problems[0]!;
+    assert.match(renamed.message, /unknown reference root `item`/);
+    assert.match(renamed.hint ?? '', /`as: doc`\): write `\$\{doc\}`/);
+    const cases: [string, RegExp][] = [
+      ['${foreach.size}', /^`foreach\.size` does not exist in `\$\{foreach\.size\}`$/],
+      ['${foreach}', /^`foreach` needs a name after it/],
+      ['${foreach[0]}', /^`foreach` has no `\[0\]`/],
+      ['${foreach.index.x}', /^`foreach\.index` is a number and has no fields/],
+    ];
+    for (const [text, message] of cases) {
+      const { problems } = parseTemplate(text, { item: 'item' });
+      assert.equal(problems.length, 1, text);
+      assert.match(problems[0]!.message, message, text);
+      assert.match(problems[0]!.hint ?? '', /`\$\{foreach\.index\}`.*`\$\{foreach\.count\}`/, text);
+    }
+  });
+
+  it('never lets an item name shadow a root', () => {
+    assert.deepEqual(refs('${steps.a.output}', { item: 'steps' }), [{ root: 'steps', step: 'a', property: 'output', path: [] }]);
+  });
+});

@@ -6,7 +6,7 @@
  * - a reference inside a longer string is stringified: strings as they are, objects and arrays as JSON;
  * - a reference that resolves to nothing is an error, never left in place.
  */
-import { formatPath, parseTemplate, type PathKey, type Reference, type TemplateProblem } from './parse.ts';
+import { formatPath, parseTemplate, type PathKey, type Reference, type TemplateOptions, type TemplateProblem } from './parse.ts';
 
 export type TemplateValue =
   | { kind: 'literal'; value: unknown }
@@ -35,17 +35,18 @@ export interface CompiledValue {
   problems: LocatedProblem[];
 }
 
-export function compileValue(input: unknown): CompiledValue {
+/** `options.item`: the value is inside a `foreach` step whose item is named so (see `TemplateOptions`). */
+export function compileValue(input: unknown, options: TemplateOptions = {}): CompiledValue {
   const references: LocatedReference[] = [];
   const problems: LocatedProblem[] = [];
-  const value = compile(input, [], references, problems);
+  const value = compile(input, [], references, problems, options);
   return { value, references, problems };
 }
 
-function compile(input: unknown, path: PathKey[], refs: LocatedReference[], problems: LocatedProblem[]): TemplateValue {
+function compile(input: unknown, path: PathKey[], refs: LocatedReference[], problems: LocatedProblem[], options: TemplateOptions): TemplateValue {
   if (typeof input === 'string') {
     if (!input.includes('${')) return { kind: 'literal', value: input };
-    const parsed = parseTemplate(input);
+    const parsed = parseTemplate(input, options);
     for (const p of parsed.problems) problems.push({ ...p, path });
     const parts: ({ text: string } | { ref: Reference; raw: string })[] = [];
     for (const s of parsed.segments) {
@@ -61,12 +62,12 @@ function compile(input: unknown, path: PathKey[], refs: LocatedReference[], prob
     return { kind: 'concat', parts };
   }
   if (Array.isArray(input)) {
-    const items = input.map((item, i) => compile(item, [...path, i], refs, problems));
+    const items = input.map((item, i) => compile(item, [...path, i], refs, problems, options));
     // Rebuild literals from their compiled form: `$${` escapes inside them are already unescaped.
     return items.every((i) => i.kind === 'literal') ? { kind: 'literal', value: items.map((i) => i.value) } : { kind: 'array', items };
   }
   if (input !== null && typeof input === 'object') {
-    const entries = Object.entries(input).map(([k, v]): [string, TemplateValue] => [k, compile(v, [...path, k], refs, problems)]);
+    const entries = Object.entries(input).map(([k, v]): [string, TemplateValue] => [k, compile(v, [...path, k], refs, problems, options)]);
     return entries.every(([, v]) => v.kind === 'literal')
       ? { kind: 'literal', value: Object.fromEntries(entries.map(([k, v]) => [k, (v as { value: unknown }).value])) }
       : { kind: 'object', entries };
