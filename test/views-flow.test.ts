@@ -1,22 +1,12 @@
 /**
  * foreach, if and continueOnError through the CLI: `plan` (text, --json, Mermaid, DOT), the plain log and the
- * closing summary of a real run against the stand-in. Skipped while the definition does not read `foreach`.
+ * closing summary of a real run against the stand-in.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseWorkflow } from '../src/definition/load.ts';
 import { run } from './support/cli.ts';
 import { reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
-
-const parses = (() => {
-  try {
-    return parseWorkflow('steps:\n  - id: a\n    foreach: [1]\n    llm: { prompt: x }\n', '/tmp/probe.yaml').steps[0]?.foreach !== undefined;
-  } catch {
-    return false;
-  }
-})();
-const skip = !parses && 'the definition does not read `foreach` yet';
 
 let server: StandIn;
 before(async () => (server = await StandIn.start()));
@@ -46,7 +36,7 @@ steps:
     llm: { model: "echo:x", prompt: "\${steps.summarize.output} \${steps.titles.output}" }
 `;
 
-describe('plan with foreach, if and continueOnError', { skip, timeout: 60_000 }, () => {
+describe('plan with foreach, if and continueOnError', { timeout: 60_000 }, () => {
   it('shows ×N, × items of <list>, conditions on edges and continueOnError, in every format', async (t) => {
     const dir = await tempDir(t);
     const file = await writeWorkflow(dir, workflowText(server.url));
@@ -76,7 +66,7 @@ describe('plan with foreach, if and continueOnError', { skip, timeout: 60_000 },
   });
 });
 
-describe('a run with continued item failures, in the log and the summary', { skip, timeout: 60_000 }, () => {
+describe('a run with continued item failures, in the log and the summary', { timeout: 60_000 }, () => {
   it('prints failed items, not every item; exits 0; the summary lists the failures by index and the skips by reason', async (t) => {
     const dir = await tempDir(t);
     server.route('/flow/list', (_req, res) => reply(res, 200, [1, 2, 3, 4, 5, 6, 7, 8], { 'content-type': 'application/json' }));
