@@ -62,9 +62,9 @@ describe('evaluateCondition', () => {
 
   it('a value that is not a boolean is condition_not_boolean, described by its CEL type (BigInt included)', () => {
     const cases: [string, RegExp][] = [
-      ['steps.a.output', /is a string \("yes"\), not true or false$/],
-      ['size(steps.a.output)', /is an int \(3\), not true or false$/],
-      ['steps.b.output', /is a double \(1\.5\)/],
+      ['steps.a.output', /^the condition `steps\.a\.output` is a string, not true or false$/],
+      ['size(steps.a.output)', /is an int, not true or false$/],
+      ['steps.b.output', /is a double/],
       ['steps.c.output', /is a list of 2/],
       ['steps.d.output', /is a map/],
       ['steps.e.output', /is null/],
@@ -76,19 +76,23 @@ describe('evaluateCondition', () => {
       assert.match(result.message, message, expression);
       assert.match(result.hint ?? '', /compare it/);
     }
+    const text = evaluate('steps.a.output', vars({ a: { status: 's', output: 'True' } }));
+    assert.ok(!text.ok);
+    assert.equal(text.message, 'the condition `steps.a.output` is the string "True", not true or false');
+    assert.equal(text.hint, 'compare the text: `steps.a.output == "True"`');
   });
 
   it('an evaluation error is condition_error with one line and a hint, never a throw', () => {
     const steps = { x: { status: 'succeeded', output: { count: 2, list: [1], text: 'a' } }, f: { status: 'failed' } };
     const cases: [string, RegExp, RegExp][] = [
-      ['steps.x.output.key == 1', /^the condition failed in `steps\.x\.output\.key`: no such key: key$/, /^test for it first: `has\(steps\.x\.output\.key\) && …`$/],
-      ['steps.f.output.ok', /no such key: output/, /has\(steps\.f\.output\)/],
-      ['env.UNSET == "1"', /no such key: UNSET/, /has\(env\.UNSET\)/],
+      ['steps.x.output.key == 1', /^the condition failed in `steps\.x\.output\.key`: no such key$/, /^test for it first: `has\(steps\.x\.output\.key\) && …`$/],
+      ['steps.f.output.ok', /in `steps\.f\.output`: no such key$/, /has\(steps\.f\.output\)/],
+      ['env.UNSET == "1"', /in `env\.UNSET`: no such key$/, /has\(env\.UNSET\)/],
       ['steps.x.output.count + 1 > 2', /no such overload: dyn<double> \+ int/, /JSON numbers are doubles in CEL: write `1\.0`/],
       ['steps.x.output.text > 1', /no such overload/, /convert with `string/],
       ['steps.x.output.list[3] == 1', /index out of bounds/, /size\(list\) > i/],
       ['1 / (size(steps.x.output.list) - 1) == 1', /division by zero/, /divisor/],
-      ['steps.x.output.text.matches("(")', /invalid regular expression/i, /pattern/],
+      ['steps.x.output.text.matches("(")', /the pattern is not a valid regular expression$/, /pattern/],
     ];
     for (const [expression, message, hint] of cases) {
       const result = evaluate(expression, vars(steps, {}, { SET: '1' }));
@@ -96,6 +100,15 @@ describe('evaluateCondition', () => {
       assert.match(result.message, message, expression);
       assert.ok(!result.message.includes('\n'), expression);
       assert.match(result.hint ?? '', hint, expression);
+    }
+  });
+
+  it('never quotes a value in its message (a value may be a secret): only the expression as written', () => {
+    const secret = 'sk-secret(';
+    for (const expression of ['env.S', 'steps.x.output[env.S] == 1', 'steps.x.output.text.matches(env.S)', 'int(env.S) > 1', 'env.S > 1', 'steps.x.output.list[size(env.S)] == 1']) {
+      const result = evaluate(expression, vars({ x: { status: 'succeeded', output: { text: 'a', list: [] } } }, {}, { S: secret }));
+      assert.ok(!result.ok, expression);
+      assert.ok(!`${result.message} ${result.hint}`.includes('secret'), `${expression}: ${result.message}`);
     }
   });
 

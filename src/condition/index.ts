@@ -66,11 +66,13 @@ export function evaluateCondition(condition: ConditionSpec, variables: Condition
     return failure(expression, error);
   }
   if (typeof value === 'boolean') return { ok: true, value };
+  // The text "true" or "false" (a model's answer, say) is the one value worth naming: it explains itself.
+  const text = typeof value === 'string' && /^(true|false)$/i.test(value.trim()) ? value.trim() : undefined;
   return {
     ok: false,
     code: 'condition_not_boolean',
-    message: `the condition \`${clip(oneLine(expression))}\` is ${describeValue(value)}, not true or false`,
-    hint: 'compare it to something, e.g. `… == "yes"`, `… > 0`, or test it with `has(…)` or `size(…) > 0`',
+    message: `the condition \`${clip(oneLine(expression))}\` is ${text === undefined ? describeValue(value) : `the string "${text}"`}, not true or false`,
+    hint: text === undefined ? 'compare it to something, e.g. `… == "yes"`, `… > 0`, or test it with `has(…)` or `size(…) > 0`' : `compare the text: \`${clip(oneLine(expression))} == "${text}"\``,
   };
 }
 
@@ -83,9 +85,25 @@ function failure(expression: string, error: unknown): ConditionResult {
   const part = span && typeof span.start === 'number' && typeof span.end === 'number' && span.end > span.start ? oneLine(expression.slice(span.start, span.end)) : undefined;
   // The part that failed, as written, when it is not the whole condition.
   const where = part && part !== oneLine(expression) ? ` in \`${clip(part)}\`` : '';
-  const message = `the condition failed${where}: ${lowerFirst(summary)}`;
+  const message = `the condition failed${where}: ${withoutValues(e?.code, summary)}`;
   const hint = hintFor(e?.code, summary, part);
   return { ok: false, code: 'condition_error', message, ...(hint ? { hint } : {}) };
+}
+
+/**
+ * The library's message, without the data values some of them quote (a key read through `[…]`, the text of a
+ * pattern given to `matches`): a value may be a secret, and the message is printed and stored. The part of the
+ * expression that failed, as written, already says which key or pattern.
+ */
+function withoutValues(code: string | undefined, summary: string): string {
+  switch (code) {
+    case 'no_such_key':
+      return /index out of bounds/.test(summary) ? 'index out of bounds' : 'no such key';
+    case 'invalid_regular_expression':
+      return 'the pattern is not a valid regular expression';
+    default:
+      return lowerFirst(summary);
+  }
 }
 
 function hintFor(code: string | undefined, summary: string, part: string | undefined): string | undefined {
@@ -110,20 +128,19 @@ function hintFor(code: string | undefined, summary: string, part: string | undef
   }
 }
 
-/** A CEL value as a person reads it: `a string ("yes")`, `an int (3)`, `a list of 2`. */
+/**
+ * A CEL value as a person reads it, by its type only (`a string`, `an int`, `a list of 2`): the value itself
+ * may be a secret, and the message is printed and stored.
+ */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
-  if (typeof value === 'bigint') return `an int (${value})`;
-  if (typeof value === 'number') return `a double (${value})`;
-  if (typeof value === 'string') return `a string (${clip(JSON.stringify(value))})`;
+  if (typeof value === 'bigint') return 'an int';
+  if (typeof value === 'number') return 'a double';
+  if (typeof value === 'string') return 'a string';
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (value instanceof Uint8Array) return 'bytes';
-  if (value instanceof Map) return 'a map';
   if (value instanceof Date) return 'a timestamp';
-  if (typeof value === 'object') {
-    const name = value.constructor?.name;
-    return name && name !== 'Object' ? `a ${name}` : 'a map';
-  }
+  if (value instanceof Map || typeof value === 'object') return 'a map';
   return `a ${typeof value}`;
 }
 

@@ -34,19 +34,20 @@ const LIST_HINT = 'write a YAML list (`foreach: [a, b]`) or exactly one referenc
 /** `as`, `maxConcurrency` without `foreach`; `as` that would hide a root; `dependsOn` spelled twice. The item's name. */
 export function checkFlowKeys(step: Record<string, unknown>, i: number, ctx: FlowContext): string | undefined {
   const { source, raw, report } = ctx;
-  const label = describePath(['steps', i], raw);
+  // Made only for a problem: this runs for every step of a 10,000-step file.
+  const label = () => describePath(['steps', i], raw);
   const foreach = 'foreach' in step;
   for (const key of ['as', 'maxConcurrency']) {
-    if (key in step && !foreach) report(source.locate(['steps', i, key], { key: true }), 'needs_foreach', `${label}: \`${key}\` applies only to a step with \`foreach\``, `add \`foreach:\` with the list to run over, or remove \`${key}\``);
+    if (key in step && !foreach) report(source.locate(['steps', i, key], { key: true }), 'needs_foreach', `${label()}: \`${key}\` applies only to a step with \`foreach\``, `add \`foreach:\` with the list to run over, or remove \`${key}\``);
   }
   if ('dependsOn' in step && 'depends_on' in step) {
     // At whichever of the two comes second.
     const later = [source.locate(['steps', i, 'dependsOn'], { key: true }), source.locate(['steps', i, 'depends_on'], { key: true })].sort((a, b) => a.line - b.line || a.column - b.column)[1]!;
-    report(later, 'duplicate_key', `${label} has both \`dependsOn\` and \`depends_on\`: they are one key, spelled two ways`, 'keep `dependsOn` and list every step there');
+    report(later, 'duplicate_key', `${label()} has both \`dependsOn\` and \`depends_on\`: they are one key, spelled two ways`, 'keep `dependsOn` and list every step there');
   }
   const as = step['as'];
   if (typeof as === 'string' && RESERVED_ITEM_NAMES.includes(as)) {
-    report(source.locate(['steps', i, 'as']), 'as_shadows_root', `${label} → as: \`${as}\` would hide the \`\${${as}.…}\` references`, 'choose another name for the item, e.g. `as: doc`');
+    report(source.locate(['steps', i, 'as']), 'as_shadows_root', `${label()} → as: \`${as}\` would hide the \`\${${as}.…}\` references`, 'choose another name for the item, e.g. `as: doc`');
     return foreach ? 'item' : undefined;
   }
   if (!foreach) return undefined;
