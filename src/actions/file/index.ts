@@ -24,8 +24,18 @@ const schema = z
   .strictObject({
     action: z.enum(FILE_ACTIONS, { error: `expected one of ${FILE_ACTIONS.join(', ')}` }),
     // One of these two, as the action says (below): zod cannot make a key's presence depend on another's value.
-    path: z.string({ error: 'expected a path (a string)' }).min(1, 'expected a non-empty path').optional(),
-    pattern: z.string({ error: 'expected a glob pattern (a string, such as `notes/*.txt`)' }).min(1, 'expected a non-empty pattern').optional(),
+    path: z
+      .string({ error: 'expected a path (a string)' })
+      .min(1, 'expected a non-empty path')
+      .optional()
+      .describe('The file or folder, relative to the workflow file (every action but `glob`).'),
+    pattern: z
+      .string({ error: 'expected a glob pattern (a string, such as `notes/*.txt`)' })
+      .min(1, 'expected a non-empty pattern')
+      .optional()
+      .describe(
+        'For `glob`: a pattern relative to the workflow file (`notes/*.txt`, `**/*.md`). Output: the matching files (never folders) as sorted paths relative to the workflow file; `*` and `**` skip dot files unless the pattern spells the dot; `.git` and anything outside the folder (symlinks too) are left out.',
+      ),
     content: z.unknown().optional(),
   })
   .superRefine((block, ctx) => {
@@ -61,8 +71,7 @@ export type FileInput = { action: FileOp; path?: string; pattern?: string; conte
 
 export const fileAction: ActionDefinition<FileInput> = {
   name: 'file',
-  description:
-    'Read, write, append, list, check or delete a file, or `glob` the files a `pattern` matches: files only, sorted, `.git` left out (paths relative to the workflow file).',
+  description: 'Read, write, append, list, check or delete a file, or `glob` the files a pattern matches (paths relative to the workflow file).',
   schema: schema as z.ZodType<FileInput>,
   version: 1,
   resources: (block, { baseDir }) => fileResources(block, baseDir),

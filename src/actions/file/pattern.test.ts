@@ -5,8 +5,8 @@ import { matchesFile, mayHoldMatches, patternProblem, patternShape } from './pat
 describe('a glob pattern', () => {
   it('is relative to the workflow’s folder and never climbs out of it', () => {
     for (const ok of ['notes/*.txt', '**/*.md', './notes/a.txt', 'a..b.txt', '${inputs.dir}/*.txt', '.env', 'notes/.*']) assert.equal(patternProblem(ok), undefined, ok);
-    for (const absolute of ['/etc/*', '\\\\server\\share\\*', 'C:/data/*', 'c:notes']) assert.match(patternProblem(absolute)!, /is absolute/, absolute);
-    for (const climbs of ['../*', 'notes/../../x', '..', 'notes\\..\\..\\x', '**/..', '${inputs.dir}/../*']) assert.match(patternProblem(climbs)!, /may not climb out/, climbs);
+    for (const absolute of ['/etc/*', '\\\\server\\share\\*', 'C:/data/*', 'c:notes']) assert.match(patternProblem(absolute)!, /got the absolute/, absolute);
+    for (const climbs of ['../*', 'notes/../../x', '..', 'notes\\..\\..\\x', '**/..', '${inputs.dir}/../*']) assert.match(patternProblem(climbs)!, /climbs out of it with `\.\.`/, climbs);
   });
 
   it('splits at its first segment that is not plain text: the folder before it is certain', () => {

@@ -16,10 +16,10 @@ const SEPARATORS = /[/\\]+/;
  */
 export function patternProblem(pattern: string): string | undefined {
   if (/^[/\\]/.test(pattern) || /^[A-Za-z]:/.test(pattern)) {
-    return `a pattern is relative to the workflow's folder, and \`${clip(pattern)}\` is absolute: write it from the workflow's folder (\`notes/*.txt\`)`;
+    return `expected a pattern relative to the workflow's folder (\`notes/*.txt\`), got the absolute \`${clip(pattern)}\``;
   }
   if (pattern.split(SEPARATORS).includes('..')) {
-    return `a pattern may not climb out of the workflow's folder with \`..\` (\`${clip(pattern)}\`): move the workflow up, or the files into its folder`;
+    return `expected a pattern inside the workflow's folder, got \`${clip(pattern)}\`, which climbs out of it with \`..\``;
   }
   return undefined;
 }
