@@ -9,8 +9,9 @@ import type { EdgeReason } from './plan.ts';
  * A resource with `match` reads a set of keys (a glob's matches). Each set gets a key of its own that every
  * change (write or add) of a key it holds counts as an add to, and that the set's readers read: readers wait
  * for the changes since the last reader, changes wait for the last readers, and the edges stay linear as above.
- * A set first read after some of its keys changed starts with their latest changes. The rule is tested once per
- * (set, key) pair, and keys are only indexed once a set appears: a workflow without one pays nothing.
+ * A set first read after some of its keys changed starts with their latest changes. A rule is tested on a key
+ * only when the key changes (reads, most accesses, cost nothing), so the work is changes × distinct rules over
+ * their folder; keys are only indexed once a set appears: a workflow without one pays nothing.
  *
  * `accesses[i]` lists step i's resources; the result adds `[dependency, reason]` pairs per step.
  */
@@ -28,8 +29,6 @@ export function resourceEdges(accesses: readonly (readonly Resource[])[]): Map<n
     match: (rest: string) => boolean;
     /** Why a change of a key it holds waits for its readers: the set, not the key ("glob /abs/notes/*.txt"). */
     reason: EdgeReason;
-    /** The rule's answer per key, so each key is tested once. */
-    holds: Map<string, boolean>;
   }
   const states = new Map<string, KeyState>();
   const edges: Map<number, EdgeReason>[] = accesses.map(() => new Map());
@@ -60,11 +59,7 @@ export function resourceEdges(accesses: readonly (readonly Resource[])[]): Map<n
   const holders = (key: string): KeySet[] => {
     const out: KeySet[] = [];
     for (const prefix of prefixes(key)) {
-      for (const set of sets.get(prefix)?.values() ?? []) {
-        let held = set.holds.get(key);
-        if (held === undefined) set.holds.set(key, (held = set.match(key.slice(prefix.length))));
-        if (held) out.push(set);
-      }
+      for (const set of sets.get(prefix)?.values() ?? []) if (set.match(key.slice(prefix.length))) out.push(set);
     }
     return out;
   };
@@ -75,13 +70,13 @@ export function resourceEdges(accesses: readonly (readonly Resource[])[]): Map<n
       below = new Map();
       for (const key of states.keys()) for (const prefix of prefixes(key)) push(below, prefix, key);
     }
-    const set: KeySet = { id: `\0set ${++setCount} ${prefix}`, match, reason: { kind: 'resource', label }, holds: new Map() };
+    const set: KeySet = { id: `\0set ${++setCount} ${prefix}`, match, reason: { kind: 'resource', label } };
     const changes = new Set<number>();
     for (const key of below.get(prefix) ?? []) {
-      const held = match(key.slice(prefix.length));
-      set.holds.set(key, held);
       const state = states.get(key)!;
-      if (held) for (const d of state.mode === 'read' ? state.before : state.group) changes.add(d);
+      const latest = state.mode === 'read' ? state.before : state.group;
+      if (latest.length === 0) continue; // only read so far: tested if it ever changes
+      if (match(key.slice(prefix.length))) for (const d of latest) changes.add(d);
     }
     if (changes.size) states.set(set.id, { mode: 'add', group: [...changes].sort((a, b) => a - b), before: [] });
     const atPrefix = sets.get(prefix) ?? new Map<KeySet['match'], KeySet>();

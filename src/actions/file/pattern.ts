@@ -64,10 +64,32 @@ function remembered(key: string, make: () => Rule): Rule {
   return rule;
 }
 
-/** Whether a file at `path` (below the pattern's folder) is one the pattern matches. */
+/**
+ * Whether a file at `path` (below the pattern's folder) is one the pattern matches. A plan may test thousands
+ * of paths against each pattern, and `matchesGlob` parses its pattern on every call: paths whose name lacks the
+ * pattern's literal start or end (`report-` and `.txt` in `report-*.txt`) are answered without it.
+ */
 export function matchesFile(rest: string): Rule {
   if (rest === '') return noPath;
-  return remembered(`file ${rest}`, () => (path) => matchesGlob(path, rest));
+  return remembered(`file ${rest}`, () => {
+    const name = rest.split(SEPARATORS).pop()!;
+    const fixed = /[{(]/.test(rest) || name.includes('**') ? undefined : literalEnds(name);
+    if (!fixed) return (path) => matchesGlob(path, rest);
+    const [head, tail] = fixed;
+    return (path) => {
+      const base = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+      return base.length >= head.length + tail.length && base.startsWith(head) && base.endsWith(tail) && matchesGlob(path, rest);
+    };
+  });
+}
+
+/** The plain text a glob segment starts and ends with (`report-`, `.txt` in `report-*.txt`). */
+function literalEnds(segment: string): [string, string] | undefined {
+  const first = segment.search(MAGIC);
+  if (first === -1) return [segment, ''];
+  let last = segment.length;
+  while (last > first && !MAGIC.test(segment[last - 1]!)) last--;
+  return [segment.slice(0, first), segment.slice(last)];
 }
 
 /**
