@@ -65,6 +65,12 @@ const schema = z
     if (!writes && block.content !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['content'], message: `\`content\` is only used by \`write\` and \`append\`, not \`${block.action}\`` });
     }
+  })
+  // The JSON Schema cannot see the refinement: say in it which key each action takes, so editors flag it too.
+  .meta({
+    if: { properties: { action: { const: 'glob' } }, required: ['action'] },
+    then: { required: ['pattern'], not: { required: ['path'] } },
+    else: { required: ['path'], not: { required: ['pattern'] } },
   });
 
 export type FileInput = { action: FileOp; path?: string; pattern?: string; content?: unknown };
