@@ -27,6 +27,12 @@ describe('a glob pattern', () => {
     assert.deepEqual(['a.txt', 'sub/b.txt', 'x/y/z.txt', '.hidden/c.txt', 'a.md'].map(deep), [true, true, true, false, false]);
     assert.deepEqual(['a.txt', 'b.md', 'c.csv'].map(matchesFile('*.{txt,md}')), [true, true, false]);
     assert.equal(matchesFile('')('a.txt'), false);
+    // The quick check of a name's literal start and end never changes an answer.
+    const report = matchesFile('**/report-*.txt');
+    assert.deepEqual(['report-.txt', 'a/b/report-1.txt', 'report-1.txt.bak', 'my-report-1.txt', 'report.txt'].map(report), [true, true, false, false, false]);
+    if (process.platform !== 'win32') assert.equal(matchesFile('**/ab*.txt')('x/ab\\c.txt'), true, 'on POSIX a backslash in a name is part of the name');
+    assert.deepEqual(['abc', 'ac', 'abbc', 'xabc'].map(matchesFile('a?c')), [true, false, false, false]);
+    assert.equal(matchesFile('notes/a.txt'), matchesFile('notes/a.txt'), 'the same rule for the same pattern, so the plan groups its readers');
   });
 
   it('knows which deletions could take a match away: the match itself, or a folder on the way to one', () => {

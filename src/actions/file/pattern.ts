@@ -3,7 +3,7 @@
  * can match, so the plan orders a glob against the steps that write those paths. Matching uses Node's own
  * `path.matchesGlob`, the matcher `fs.glob` walks with (same options: `*` skips dot files, `\` is a separator).
  */
-import { matchesGlob } from 'node:path';
+import { matchesGlob, sep } from 'node:path';
 
 /** A segment with any of these may be more than its text (a wildcard, a class, braces, an extglob). */
 const MAGIC = /[*?[\]{}()!+@]/;
@@ -77,7 +77,7 @@ export function matchesFile(rest: string): Rule {
     if (!fixed) return (path) => matchesGlob(path, rest);
     const [head, tail] = fixed;
     return (path) => {
-      const base = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+      const base = path.slice(Math.max(path.lastIndexOf('/'), sep === '\\' ? path.lastIndexOf('\\') : -1) + 1);
       return base.length >= head.length + tail.length && base.startsWith(head) && base.endsWith(tail) && matchesGlob(path, rest);
     };
   });
@@ -102,7 +102,7 @@ export function mayHoldMatches(rest: string): Rule {
   if (/[{(]/.test(rest)) return anyPath;
   const parts = rest.split('/');
   return remembered(`tree ${rest}`, () => (path) => {
-    const segments = path.split(SEPARATORS);
+    const segments = path.split(sep === '\\' ? SEPARATORS : '/'); // on POSIX a `\\` is part of a name
     for (let i = 0; i < segments.length; i++) {
       const part = parts[i];
       if (part === undefined) return false; // deeper than any match
