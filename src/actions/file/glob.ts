@@ -6,7 +6,7 @@
  * What counts as a match:
  * - files only: a folder is never listed (`notes/**` lists the files below notes, not notes/sub);
  * - never `.git` or anything in it, even when the pattern names it;
- * - dot files only when the pattern spells the dot (`notes/.*`, `**\/.env`), as in a shell;
+ * - dot files only when the pattern spells the dot (`notes/.*`, `config/.env`), as in a shell;
  * - a symlink counts when it leads to a file inside the workflow's folder, and is listed by its own path;
  *   one that leads outside (or nowhere) is left out, as is any file reached through a symlinked folder that
  *   leads outside. A listed path is always one a data-chosen `file: read` of it may open. (As fs.glob walks,

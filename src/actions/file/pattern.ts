@@ -102,7 +102,7 @@ export function mayHoldMatches(rest: string): Rule {
   if (/[{(]/.test(rest)) return anyPath;
   const parts = rest.split('/');
   return remembered(`tree ${rest}`, () => (path) => {
-    const segments = path.split(sep === '\\' ? SEPARATORS : '/'); // on POSIX a `\\` is part of a name
+    const segments = path.split(sep === '\\' ? SEPARATORS : '/'); // on POSIX a backslash is part of a name
     for (let i = 0; i < segments.length; i++) {
       const part = parts[i];
       if (part === undefined) return false; // deeper than any match
