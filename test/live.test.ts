@@ -44,3 +44,35 @@ it('draws one line per step on a terminal, redrawn in place, then the summary', 
   assert.match(plain, /✓ succeeded in .* \(3 succeeded\)/);
   assert.match(screen, /\u001b\[3\dm/, 'colour on a terminal');
 });
+
+it('draws a foreach step as one line of item counts, and a continued failure apart', { skip: !hasScript && 'needs `script` (util-linux)', timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const gate = new Gate();
+  server.route('/live/item', async (req, res) => {
+    await gate.wait();
+    if (/n=(3|7)$/.test(req.url)) reply(res, 500, 'boom');
+    else reply(res, 200, 'ok');
+  });
+  const file = await writeWorkflow(dir, `steps:\n  - id: each\n    foreach: [1, 2, 3, 4, 5, 6, 7, 8]\n    maxConcurrency: 2\n    continueOnError: true\n    retry: { attempts: 1 }\n    http: { url: "${server.url}/live/item?n=\${item}" }\n  - id: after\n    http: { url: "${server.url}/live/quick?\${steps.each.output}" }\n`);
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin/conductor.js'))} run ${JSON.stringify(file)}`;
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', CONDUCTOR_HOME: TEST_HOME, TERM: 'xterm-256color', COLUMNS: '80', LINES: '24' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let screen = '';
+  child.stdout!.on('data', (d: Buffer) => (screen += d));
+  const done = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const plain = () => screen.replace(/\u001b\[[0-9;]*m/g, '');
+  // Two items held at the stand-in: the view has drawn them running.
+  await server.until(() => server.byPath('/live/item').length === 2);
+  const deadline = Date.now() + 10_000;
+  while (!/▸ 0\/8 items · 2 running/.test(plain()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  gate.open();
+  assert.equal(await done, 0, plain());
+  assert.match(plain(), /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] each +▸ 0\/8 items · 2 running · \d+ ms/, 'one line: items done of all, running');
+  assert.match(plain(), /! each +continued · 2 of 8 items failed/);
+  assert.match(plain(), /− after +skipped · a dependency failed/);
+  assert.doesNotMatch(plain(), /each\[\d\]/, 'no line per item');
+  assert.match(plain(), /✓ succeeded in .* \(1 failed and continued, 1 skipped\)/);
+  assert.match(screen, /\u001b\[33m!/, 'the continued failure in yellow, not red');
+});

@@ -49,6 +49,13 @@ export interface Resource {
   mode: 'read' | 'add' | 'write';
   /** How the plan explains the resulting edge ("file /abs/data.txt"). */
   label: string;
+  /**
+   * Makes this a read of a set of keys known by a rule (a glob's matches) instead of one key: `key` is then a
+   * prefix ending in `/` (or `\`), and the set is every key, changed before this step or after it, that starts
+   * with `key` and whose rest (the text after `key`) `match` accepts. Pass the same function for the same rule:
+   * steps reading one set are grouped like readers of one file (any function is correct, the same one is lean).
+   */
+  match?: (rest: string) => boolean;
 }
 
 export interface StaticContext {

@@ -88,7 +88,9 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
     if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
       // --quiet keeps a successful run silent, never a failure: what failed and what to do goes to stderr.
-      const runLine = store ? style.dim(`  run ${report.runId}${report.status === 'succeeded' ? '' : ` · conductor resume ${report.runId.slice(0, 8)}`}\n`) : '';
+      // A run that succeeded past continued failures can be resumed too: only the failed steps and items re-run.
+      const resumable = report.status !== 'succeeded' || (report.continued?.length ?? 0) > 0;
+      const runLine = store ? style.dim(`  run ${report.runId}${resumable ? ` · conductor resume ${report.runId.slice(0, 8)}` : ''}\n`) : '';
       if (quiet && report.status !== 'succeeded') io.stderr.write(formatFailure(report, style) + runLine);
       if (!quiet) io.stderr.write(formatSummary(report, style) + runLine);
       if (Object.keys(report.outputs).length > 0) io.stdout.write(toYaml(report.outputs, { lineWidth: 0 }));

@@ -48,7 +48,7 @@ const cases: Record<string, Expected[]> = {
   'bad-values.yaml': [
     [2, 19, 'invalid_value', /`config\.maxConcurrency`: expected an integer from 1 to 1000, got `0`/],
     [6, 15, 'invalid_value', /http\.method: expected one of GET, POST, PUT, PATCH, DELETE, HEAD, got `"FETCH"`/],
-    [10, 15, 'invalid_value', /file\.action: expected one of read, write, append, exists, list, delete, got `"remove"`/],
+    [10, 15, 'invalid_value', /file\.action: expected one of read, write, append, exists, list, delete, glob, got `"remove"`/],
     [14, 7, 'missing_key', /a `write` needs `content`/],
   ],
   'max-concurrency-3.yaml': [[2, 19, 'invalid_value', /expected an integer from 1 to 1000, got `-3`/]],

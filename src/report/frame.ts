@@ -4,7 +4,7 @@
  * When there are more steps than rows, it shows what matters: running and failed steps, then counts.
  */
 import type { Style } from './style.ts';
-import { formatCounts, formatDuration, type RunProgress, type StepProgress } from './progress.ts';
+import { count, formatCounts, formatDuration, formatItems, skipText, type RunProgress, type StepProgress } from './progress.ts';
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -23,7 +23,9 @@ export function renderFrame(progress: RunProgress, { width, height, now, style }
   const tokens = progress.tokens > 0 ? style.dim(` · ${formatTokens(progress.tokens)} tokens`) : '';
   const waiting = progress.steps.filter((s) => s.status === 'running' && s.waiting && s.waiting.untilMs > now).length;
   const limited = waiting > 0 ? style.yellow(` · ${waiting} rate-limited`) : '';
-  const summary = fit(`${style.dim(`${elapsed} · `)}${formatCounts(counts) || 'starting'}${tokens}${limited}`, width, style);
+  const items = itemTotals(progress);
+  const itemPart = items ? ` · ${count(items.done)}/${count(items.total)} items` : '';
+  const summary = fit(`${style.dim(`${elapsed} · `)}${formatCounts(counts, progress.continuedCount()) || 'starting'}${itemPart}${tokens}${limited}`, width, style);
   const room = Math.max(1, height - 2);
   if (progress.steps.length <= room) return [...progress.steps.map(lineFor), summary];
   // Compact: running steps (longest-running first), then failures, as many as fit.
@@ -44,20 +46,53 @@ function stepLine(step: StepProgress, idWidth: number, now: number, style: Style
       const frame = SPINNER[Math.floor(now / 80) % SPINNER.length];
       const elapsed = formatDuration(now - (step.startedAt ?? now));
       const wait = step.waiting && step.waiting.untilMs > now ? style.yellow(` · ${step.waiting.reason}, ${formatDuration(step.waiting.untilMs - now)} left`) : '';
+      // A foreach step is one line however many items it has: what they are doing, then the step's time.
+      if (step.items) return `${style.cyan(frame!)} ${id}  ▸ ${itemsText(step, style)} · ${elapsed}${wait}`;
       return `${style.cyan(frame!)} ${id}  ${elapsed}${wait}`;
     }
-    case 'succeeded':
+    case 'succeeded': {
       if (step.reused) return `${style.dim('↺')} ${id}  ${style.dim('reused')}`;
-      return `${style.green('✓')} ${id}  ${style.dim(formatDuration(step.durationMs ?? 0))}`;
+      const items = step.items ? `${count(step.items.total)} item${step.items.total === 1 ? '' : 's'}${step.items.reused ? ` (${count(step.items.reused)} reused)` : ''} · ` : '';
+      return `${style.green('✓')} ${id}  ${style.dim(items + formatDuration(step.durationMs ?? 0))}`;
+    }
     case 'failed':
-      return `${style.red('✗')} ${id}  ${style.red(firstLine(step.error ?? 'failed'))}`;
+      // A failure the run went on after: its own mark and colour, so it never reads as what stopped the run.
+      if (step.continued) return `${style.yellow('!')} ${id}  ${style.yellow(`continued · ${failureText(step)}`)}`;
+      return `${style.red('✗')} ${id}  ${style.red(failureText(step))}`;
     case 'cancelled':
       return `${style.yellow('⊘')} ${id}  ${style.yellow('cancelled')}`;
     case 'skipped':
-      return `${style.dim('−')} ${id}  ${style.dim('skipped')}`;
+      return `${style.dim('−')} ${id}  ${style.dim(step.skipReason ? `skipped · ${skipText(step.skipReason)}` : 'skipped')}`;
     case 'not_run':
       return `${style.dim('−')} ${id}  ${style.dim('not run')}`;
   }
+}
+
+function itemsText(step: StepProgress, style: Style): string {
+  const text = formatItems(step.items!);
+  return step.items!.failed > 0 ? text.replace(/\d[\d,]* failed/, (m) => style.red(m)) : text;
+}
+
+/** A failed step in a few words: its error, and for a foreach step how many of its items failed. */
+function failureText(step: StepProgress): string {
+  const items = step.items;
+  if (!items) return firstLine(step.error ?? 'failed');
+  const failed = `${count(items.failed)} of ${count(items.total)} items failed`;
+  return step.continued || !step.error ? failed : `${firstLine(step.error)} · ${failed}`;
+}
+
+/** Items done and in all, over every foreach step; undefined when the run has none. O(steps), once per frame. */
+function itemTotals(progress: RunProgress): { done: number; total: number } | undefined {
+  let done = 0;
+  let total = 0;
+  let any = false;
+  for (const step of progress.steps) {
+    if (!step.items) continue;
+    any = true;
+    done += step.items.done;
+    total += step.items.total;
+  }
+  return any ? { done, total } : undefined;
 }
 
 export function formatTokens(n: number): string {

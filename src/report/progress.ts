@@ -1,6 +1,27 @@
-/** Follows a run's events into a small model the reporters draw from. */
+/**
+ * Follows a run's events into a small model the reporters draw from. Every event costs O(1): a foreach step's
+ * items are counters on its one StepProgress, never a record each, so a step of 100,000 items is as cheap to
+ * follow as a step of one (the step's closing `items` list is read once, at `step:end`).
+ */
 import type { RunEvent } from '../core/events.ts';
-import type { StepStatus } from '../core/status.ts';
+import type { SkipReason, StepStatus } from '../core/status.ts';
+
+/** A foreach step's items so far. `done` counts every item that ended (reused ones too). */
+export interface ItemProgress {
+  /** From `step:items`; 0 until the list is resolved. */
+  total: number;
+  done: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  reused: number;
+  /** The first few item failures, in the order they ended (the reporters show these, and count the rest). */
+  errors: { index: number; error: string }[];
+}
+
+/** How many item failures a step keeps the text of. */
+export const KEPT_ITEM_ERRORS = 3;
 
 export interface StepProgress {
   id: string;
@@ -9,8 +30,18 @@ export interface StepProgress {
   durationMs?: number;
   error?: string;
   reused?: boolean;
+  /** Why a `skipped` step did not run. */
+  skipReason?: SkipReason;
+  /** Failed under `continueOnError`: the run went on. */
+  continued?: boolean;
+  /** A foreach step (set by `step:items`, or by an item event that came first). */
+  items?: ItemProgress;
   /** Set while the step waits out a rate limit or before a retry. */
   waiting?: { reason: string; untilMs: number };
+}
+
+export function newItemProgress(total = 0): ItemProgress {
+  return { total, done: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0, errors: [] };
 }
 
 export class RunProgress {
@@ -45,6 +76,34 @@ export class RunProgress {
         if (step) step.waiting = { reason: event.notice.reason, untilMs: event.notice.untilMs };
         return step;
       }
+      case 'step:items': {
+        const step = this.#byId.get(event.stepId);
+        if (step) {
+          step.items ??= newItemProgress();
+          step.items.total = event.count;
+        }
+        return step;
+      }
+      case 'item:start': {
+        const step = this.#byId.get(event.stepId);
+        if (step) (step.items ??= newItemProgress()).running++;
+        return step;
+      }
+      case 'item:end': {
+        const step = this.#byId.get(event.stepId);
+        if (step) {
+          const items = (step.items ??= newItemProgress());
+          // A reused item never started (no item:start): it holds no running slot.
+          if (event.reused) items.reused++;
+          else if (items.running > 0) items.running--;
+          items.done++;
+          items[event.status]++;
+          if (event.status === 'failed' && items.errors.length < KEPT_ITEM_ERRORS) items.errors.push({ index: event.index, error: event.error ?? 'failed' });
+          const usage = event.properties?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined;
+          if (usage && !event.reused) this.tokens += (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+        }
+        return step;
+      }
       case 'step:end': {
         const step = this.#byId.get(event.stepId);
         if (step) {
@@ -53,7 +112,11 @@ export class RunProgress {
           if (event.durationMs !== undefined) step.durationMs = event.durationMs;
           if (event.error !== undefined) step.error = event.error;
           if (event.reused) step.reused = true;
-          const usage = event.properties?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined;
+          if (event.skipReason) step.skipReason = event.skipReason;
+          if (event.continued) step.continued = true;
+          if (event.items) step.items = settleItems(step.items, event.items);
+          // A foreach step's usage is the sum over its items, already counted as they ended.
+          const usage = step.items ? undefined : (event.properties?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined);
           if (usage && !event.reused) this.tokens += (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
         }
         return step;
@@ -62,7 +125,10 @@ export class RunProgress {
         this.finishedAt = event.at;
         for (const [id, report] of Object.entries(event.report.steps)) {
           const step = this.#byId.get(id);
-          if (step) step.status = report.status;
+          if (!step) continue;
+          step.status = report.status;
+          if (report.skipReason) step.skipReason = report.skipReason;
+          if (report.continued) step.continued = true;
         }
         return undefined;
     }
@@ -71,6 +137,26 @@ export class RunProgress {
   counts(): Record<StepStatus, number> {
     return countStatuses(this.steps.map((s) => s.status));
   }
+
+  /** How many failed steps the run went on after (`continueOnError`). */
+  continuedCount(): number {
+    let n = 0;
+    for (const s of this.steps) if (s.continued && s.status === 'failed') n++;
+    return n;
+  }
+}
+
+/** The step's final item counts, from its closing list (items that never ran count as not done). */
+function settleItems(seen: ItemProgress | undefined, final: readonly { index: number; status: string; error?: string }[]): ItemProgress {
+  const items = newItemProgress(final.length);
+  items.reused = seen?.reused ?? 0;
+  for (const item of final) {
+    if (item.status === 'not_run') continue;
+    items.done++;
+    if (item.status === 'succeeded' || item.status === 'failed' || item.status === 'cancelled') items[item.status]++;
+    if (item.status === 'failed' && items.errors.length < KEPT_ITEM_ERRORS) items.errors.push({ index: item.index, error: item.error ?? 'failed' });
+  }
+  return items;
 }
 
 export function countStatuses(statuses: Iterable<StepStatus>): Record<StepStatus, number> {
@@ -86,11 +172,45 @@ export function formatDuration(ms: number): string {
   return `${minutes} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-/** "3 succeeded, 1 failed, 2 cancelled" — only the statuses that occurred. */
-export function formatCounts(counts: Record<StepStatus, number>): string {
+/**
+ * "3 succeeded, 1 failed, 2 cancelled" — only the statuses that occurred. `continued`: how many of the failed
+ * ones the run went on after ("2 failed (1 continued)", or "1 failed and continued" when all were).
+ */
+export function formatCounts(counts: Record<StepStatus, number>, continued = 0): string {
   const order: StepStatus[] = ['succeeded', 'failed', 'cancelled', 'skipped', 'not_run', 'running', 'pending'];
   return order
     .filter((s) => counts[s] > 0)
-    .map((s) => `${counts[s]} ${s === 'not_run' ? 'not run' : s === 'pending' ? 'waiting' : s}`)
+    .map((s) => {
+      if (s === 'failed' && continued > 0) return continued === counts.failed ? `${counts.failed} failed and continued` : `${counts.failed} failed (${continued} continued)`;
+      return `${counts[s]} ${s === 'not_run' ? 'not run' : s === 'pending' ? 'waiting' : s}`;
+    })
     .join(', ');
+}
+
+/** Why a step was skipped, in a few words (the live view, the log, the summary and the timeline say the same). */
+export function skipText(reason: SkipReason | undefined): string {
+  switch (reason) {
+    case 'condition':
+      return 'condition false';
+    case 'upstream_skipped':
+      return 'a dependency was skipped';
+    case 'upstream_failed':
+      return 'a dependency failed';
+    case 'upstream_cancelled':
+      return 'a dependency was cancelled';
+    case undefined:
+      return 'skipped';
+  }
+}
+
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+/** "37/100 items · 4 running · 2 failed": what a foreach step's items are doing (the parts that are not 0). */
+export function formatItems(items: ItemProgress): string {
+  const parts = [`${count(items.done)}/${count(items.total)} items`];
+  if (items.running > 0) parts.push(`${count(items.running)} running`);
+  if (items.failed > 0) parts.push(`${count(items.failed)} failed`);
+  if (items.cancelled > 0) parts.push(`${count(items.cancelled)} cancelled`);
+  if (items.reused > 0) parts.push(`${count(items.reused)} reused`);
+  return parts.join(' · ');
 }

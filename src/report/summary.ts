@@ -1,16 +1,63 @@
 /** The closing lines of a human-readable run: how it ended, why, and the counts. */
-import type { RunReport } from '../core/report.ts';
+import type { RunReport, StepReport } from '../core/report.ts';
+import type { SkipReason } from '../core/status.ts';
 import type { Style } from './style.ts';
-import { countStatuses, formatCounts, formatDuration } from './progress.ts';
+import { count, countStatuses, formatCounts, formatDuration, skipText } from './progress.ts';
 
+/** Item errors shown per continued foreach step; the others are counted. */
+export const SHOWN_ITEM_ERRORS = 3;
+/** Step names listed per skip reason; the others are counted. */
+const SHOWN_SKIPPED = 10;
+
+/**
+ * A run that succeeded with continued failures still reads as a success (a green mark, exit 0), but says
+ * which steps failed and why, and for a foreach step how many items and which: nothing is hidden.
+ * Skipped steps are listed by reason. In a run that failed or was cancelled, only the skips its conditions
+ * chose are listed: the others follow from the failure, and the counts say how many.
+ */
 export function formatSummary(report: RunReport, style: Style): string {
-  const counts = countStatuses(Object.values(report.steps).map((s) => s.status));
+  const steps = Object.entries(report.steps);
+  const counts = countStatuses(steps.map(([, s]) => s.status));
+  const continued = report.continued ?? steps.filter(([, s]) => s.continued && s.status === 'failed').map(([id]) => id);
   const took = formatDuration(report.durationMs);
   const mark = report.status === 'succeeded' ? style.green('✓ succeeded') : report.status === 'failed' ? style.red('✗ failed') : style.yellow('⊘ cancelled');
-  const lines = [`${mark} in ${took} (${formatCounts(counts)})`];
+  const lines = [`${mark} in ${took} (${formatCounts(counts, continued.length)})`];
   if (report.error) lines.push(`  ${report.error}`);
   if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
+  if (continued.length > 0) {
+    lines.push(`  ${style.yellow('!')} continued after failure: ${continued.join(', ')}`);
+    for (const id of continued) lines.push(...continuedLines(id, report.steps[id], style));
+  }
+  lines.push(...skippedLines(steps, report.status === 'succeeded', style));
   return lines.join('\n') + '\n';
+}
+
+function continuedLines(id: string, step: StepReport | undefined, style: Style): string[] {
+  if (!step) return [];
+  if (!step.items) return [`    ${id}: ${style.yellow(firstLine(step.error ?? 'failed'))}`];
+  const failed = step.items.filter((item) => item.status === 'failed');
+  const lines = [`    ${id}: ${style.yellow(`${count(failed.length)} of ${count(step.items.length)} items failed`)}`];
+  for (const item of failed.slice(0, SHOWN_ITEM_ERRORS)) lines.push(`      [${item.index}] ${firstLine(item.error ?? 'failed')}`);
+  if (failed.length > SHOWN_ITEM_ERRORS) lines.push(style.dim(`      … and ${count(failed.length - SHOWN_ITEM_ERRORS)} more`));
+  return lines;
+}
+
+function skippedLines(steps: [string, StepReport][], all: boolean, style: Style): string[] {
+  const byReason = new Map<SkipReason | undefined, string[]>();
+  for (const [id, step] of steps) {
+    if (step.status !== 'skipped' || (!all && step.skipReason !== 'condition')) continue;
+    const list = byReason.get(step.skipReason);
+    if (list) list.push(id);
+    else byReason.set(step.skipReason, [id]);
+  }
+  return [...byReason].map(([reason, ids]) => {
+    const more = ids.length > SHOWN_SKIPPED ? ` and ${count(ids.length - SHOWN_SKIPPED)} more` : '';
+    return `  ${style.dim('−')} skipped${reason ? ` (${skipText(reason)})` : ''}: ${ids.slice(0, SHOWN_SKIPPED).join(', ')}${more}`;
+  });
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!;
 }
 
 /** Just why a run did not succeed (for `--quiet`): the run's error and hint, or that it was cancelled. */

@@ -5,15 +5,14 @@
  */
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
-import { median } from '../core/median.ts';
 import type { TokenCount } from '../core/report.ts';
-import type { WorkflowSpec } from '../definition/types.ts';
-import type { EdgeReason } from '../graph/plan.ts';
+import type { StepSpec, WorkflowSpec } from '../definition/types.ts';
+import { criticalPathBy, weightedRemaining, type EdgeReason } from '../graph/plan.ts';
 import { formatDuration } from '../report/progress.ts';
-import { expectedDurations } from '../scheduler/durations.ts';
 import { dataChosen, type DataChosen } from '../scheduler/confine.ts';
 import { estimateRun } from '../scheduler/estimate.ts';
-import { literalFields } from '../template/value.ts';
+import { literalFields, referencesOf } from '../template/value.ts';
+import { flowDurations, flowTokens, foreachLabel, foreachView, stepWidth, type PlanForeach } from './plan-flow.ts';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
@@ -21,24 +20,47 @@ export interface PlanReason {
   /** The step depended on. */
   step: string;
   kind: EdgeReason['kind'];
-  /** The reference (`${steps.x.output}`), or the resource (`file /abs/path`); absent for depends_on. */
+  /** The reference (`${steps.x.output}`), the resource (`file /abs/path`) or the condition's expression; absent for depends_on. */
   detail?: string;
+}
+
+export type { PlanForeach } from './plan-flow.ts';
+
+export interface PlanStepView {
+  action: string;
+  dependsOn: string[];
+  reasons: PlanReason[];
+  expectedMs?: number;
+  dataChosen?: string[];
+  /** A foreach step: how many items (when the file gives the list), or which list decides at run time. */
+  foreach?: PlanForeach;
+  /** Foreach steps whose items earlier runs timed: the median item time (`expectedMs` is for all of them). */
+  expectedItemMs?: number;
+  /** The step's `if`, as evaluated: it runs only when this is true. */
+  condition?: string;
+  /** A final failure does not stop the run. */
+  continueOnError?: true;
 }
 
 export interface PlanView {
   workflow: string;
   stages: string[][];
   criticalPath: string[];
-  steps: Record<string, { action: string; dependsOn: string[]; reasons: PlanReason[]; expectedMs?: number; dataChosen?: string[] }>;
+  steps: Record<string, PlanStepView>;
   /**
-   * Destinations (a `file` path, an `http` URL or host header, an `llm` model) that a step's output chooses, and how the run confines them;
+   * Destinations (a `file` path, an `http` URL or host header, an `llm` model) that a step output chooses, and how the run confines them;
    * absent when there are none. The step's `dataChosen` lists the same keys.
    */
   confinement?: { step: string; key: string; refs: string[]; rule: string }[];
   maxConcurrency: number;
-  /** The most steps that can run at once here: the limit, or the widest stage if that is smaller. */
+  /** The most steps (or items) that can run at once here: the limit, or the widest stage if that is smaller. */
   effectiveConcurrency: number;
-  calls: { llm: number; http: number; fileWrites: number; fileReads: number };
+  /**
+   * Calls the run makes before retries, a foreach step counting once per item when the file gives its list.
+   * `perItem`: the foreach steps whose count is known only at run time (not in the numbers): each makes one
+   * call of `call` per item of `of`.
+   */
+  calls: { llm: number; http: number; fileWrites: number; fileReads: number; perItem?: { step: string; of?: string; call: CallKind }[] };
   /**
    * With a record of earlier runs: the expected wall time at this concurrency (the scheduler's policy played
    * out over each step's median duration), the critical path's length in time, and how many steps the record
@@ -56,10 +78,17 @@ export interface PlanView {
   };
 }
 
+export type CallKind = 'llm' | 'http' | 'fileWrites' | 'fileReads';
+
 export interface PlanHistory {
   /** Step id → median ms in earlier runs (see `stepHistory`). */
   durations: Readonly<Record<string, number>>;
-  /** Step id → median tokens in earlier runs, for the steps that reported them. */
+  /**
+   * Foreach step id → median ms of one item in earlier runs. Named as the store's `StepHistory.itemDurations`,
+   * so `plan` passes the store's history through unchanged.
+   */
+  itemDurations?: Readonly<Record<string, number>>;
+  /** Step id → median tokens in earlier runs, for the steps that reported them (a foreach step: over its items). */
   usage?: Readonly<Record<string, TokenCount>>;
   /** For each action's typical duration (default: the built-in actions). */
   actions?: ActionRegistry;
@@ -68,46 +97,60 @@ export interface PlanHistory {
 export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency, history?: PlanHistory): PlanView {
   const { plan } = spec;
   let expected: Float64Array | undefined;
+  let itemMs: (number | undefined)[] = [];
   let estimate: ReturnType<typeof estimateRun> | undefined;
   const registry = history?.actions ?? builtinActions();
+  const foreach = spec.steps.map((s) => (s.foreach ? foreachView(s.foreach) : undefined));
+  const actions = spec.steps.map((s) => registry.get(s.action));
   if (history) {
-    expected = expectedDurations(spec.steps, spec.steps.map((s) => registry.get(s.action)), history.durations);
+    ({ expected, itemMs } = flowDurations(spec.steps, foreach, actions, history, maxConcurrency));
     estimate = estimateRun(plan, expected, maxConcurrency);
   }
+  // Without a record, the plan's own path weighs each step as one call of its action; a foreach step of 100
+  // calls weighs as 100 calls shared among its slots.
+  const weighted = !history && foreach.some((f) => f?.count !== undefined) ? criticalPathBy(plan.steps, weightedRemaining(plan, flowDurations(spec.steps, foreach, actions, { durations: {} }, maxConcurrency).expected)) : undefined;
   const steps: PlanView['steps'] = {};
-  const calls = { llm: 0, http: 0, fileWrites: 0, fileReads: 0 };
+  const calls: PlanView['calls'] = { llm: 0, http: 0, fileWrites: 0, fileReads: 0 };
+  const perItem: NonNullable<PlanView['calls']['perItem']> = [];
   const confinement: NonNullable<PlanView['confinement']> = [];
   for (const step of spec.steps) {
     const node = plan.steps[step.index]!;
     const reasons: PlanReason[] = [];
     for (const d of node.dependsOn) {
       for (const r of node.reasons.get(d) ?? []) {
-        const detail = r.kind === 'reference' ? r.ref : r.kind === 'resource' ? r.label : undefined;
+        const detail = r.kind === 'reference' ? r.ref : r.kind === 'resource' ? r.label : r.kind === 'condition' ? r.expression : undefined;
         reasons.push({ step: plan.steps[d]!.id, kind: r.kind, ...(detail ? { detail } : {}) });
       }
     }
-    const chosen = dataChosen(step.input, registry.get(step.action)?.destinations);
+    // Over a list a step's output made, the item is data like that output (as the run confines it).
+    const itemIsData = step.foreach !== undefined && referencesOf(step.foreach.items).some((r) => r.root === 'steps');
+    const chosen = dataChosen(step.input, registry.get(step.action)?.destinations, itemIsData);
     for (const c of chosen) confinement.push({ step: step.id, key: c.key, refs: c.refs, rule: confinementRule(c, spec) });
+    const f = foreach[step.index];
+    const item = itemMs[step.index];
     steps[step.id] = {
       action: step.action,
       dependsOn: node.dependsOn.map((d) => plan.steps[d]!.id),
       reasons,
       ...(expected ? { expectedMs: Math.round(expected[step.index]!) } : {}),
       ...(chosen.length ? { dataChosen: chosen.map((c) => c.key) } : {}),
+      ...(f ? { foreach: f } : {}),
+      ...(item === undefined ? {} : { expectedItemMs: Math.round(item) }),
+      ...(step.condition ? { condition: step.condition.expression } : {}),
+      ...(step.continueOnError ? { continueOnError: true as const } : {}),
     };
-    if (step.action === 'llm') calls.llm++;
-    else if (step.action === 'http') calls.http++;
-    else if (step.action === 'file') {
-      const op = literalFields(step.input)['action'];
-      if (op === 'write' || op === 'append' || op === 'delete') calls.fileWrites++;
-      else calls.fileReads++;
-    }
+    const call = callKind(step);
+    if (!call) continue;
+    if (f?.count === undefined && f) perItem.push({ step: step.id, ...(f.of ? { of: f.of } : {}), call });
+    else calls[call] += f ? f.count! : 1;
   }
-  const widest = Math.max(...plan.stages.map((s) => s.length));
+  if (perItem.length) calls.perItem = perItem;
+  const widest = Math.max(...plan.stages.map((stage) => stage.reduce((sum, id) => sum + stepWidth(steps[id]!.foreach, maxConcurrency), 0)));
+  const tokens = history ? flowTokens(spec.steps, foreach, history.usage) : undefined;
   return {
     workflow: spec.file,
     stages: plan.stages.map((s) => [...s]),
-    criticalPath: estimate ? estimate.criticalPath.map((i) => spec.steps[i]!.id) : [...plan.criticalPath],
+    criticalPath: (estimate?.criticalPath ?? weighted)?.map((i) => spec.steps[i]!.id) ?? [...plan.criticalPath],
     steps,
     maxConcurrency,
     effectiveConcurrency: Math.min(maxConcurrency, widest),
@@ -118,12 +161,21 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
           expected: {
             ms: Math.round(estimate.ms),
             criticalPathMs: Math.round(estimate.criticalPathMs),
-            timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined).length,
-            ...expectedTokens(spec, history),
+            timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined || history.itemDurations?.[s.id] !== undefined).length,
+            ...(tokens ? { tokens } : {}),
           },
         }
       : {}),
   };
+}
+
+/** Which kind of call one run of the step's action makes (undefined for actions that make none of these). */
+function callKind(step: StepSpec): CallKind | undefined {
+  if (step.action === 'llm') return 'llm';
+  if (step.action === 'http') return 'http';
+  if (step.action !== 'file') return undefined;
+  const op = literalFields(step.input)['action'];
+  return op === 'write' || op === 'append' || op === 'delete' ? 'fileWrites' : 'fileReads';
 }
 
 /** How the run will confine a destination a step's output chooses (see scheduler/confine.ts). */
@@ -148,42 +200,64 @@ function confinementRule(chosen: DataChosen, spec: WorkflowSpec): string {
   }
 }
 
-function expectedTokens(spec: WorkflowSpec, history: PlanHistory): { tokens?: NonNullable<PlanView['expected']>['tokens'] } {
-  const calls = spec.steps.filter((s) => s.action === 'llm');
-  const known = calls.map((s) => history.usage?.[s.id]).filter((u) => u !== undefined);
-  if (known.length === 0) return {};
-  const typical = { inputTokens: median(known.map((u) => u.inputTokens)), outputTokens: median(known.map((u) => u.outputTokens)) };
-  const each = calls.map((s) => history.usage?.[s.id] ?? typical);
-  const sum = (pick: (u: TokenCount) => number) => Math.round(each.reduce((total, u) => total + pick(u), 0));
-  return { tokens: { input: sum((u) => u.inputTokens), output: sum((u) => u.outputTokens), knownCalls: known.length } };
+/** A step as the stage list names it: `summarize ×100`, `summarize × items of list`, `(if)`, `(continueOnError)`. */
+function stepLabel(id: string, step: PlanStepView): string {
+  return `${id}${step.foreach ? ` ${foreachLabel(step.foreach)}` : ''}${step.condition ? ' (if)' : ''}${step.continueOnError ? ' (continueOnError)' : ''}`;
+}
+
+function reasonText(r: PlanReason): string {
+  switch (r.kind) {
+    case 'depends_on':
+      return `${r.step} (depends_on)`;
+    case 'reference':
+      return `${r.step} (${r.detail})`;
+    case 'condition':
+      return `${r.step} (if: ${r.detail})`;
+    case 'resource':
+      return `${r.step} (same ${r.detail})`;
+  }
 }
 
 export function planText(view: PlanView, name: string): string {
   const n = Object.keys(view.steps).length;
   const lines = [`Plan for ${name}: ${n} step${n === 1 ? '' : 's'} in ${view.stages.length} stage${view.stages.length === 1 ? '' : 's'}`, ''];
   view.stages.forEach((stage, k) => {
-    lines.push(`${k + 1}. ${stage.join(', ')}${stage.length > 1 ? '   (in parallel)' : ''}`);
+    lines.push(`${k + 1}. ${stage.map((id) => stepLabel(id, view.steps[id]!)).join(', ')}${stage.length > 1 ? '   (in parallel)' : ''}`);
     for (const id of stage) {
-      const { reasons } = view.steps[id]!;
-      const why = reasons.map((r) => (r.kind === 'depends_on' ? `${r.step} (depends_on)` : r.kind === 'reference' ? `${r.step} (${r.detail})` : `${r.step} (same ${r.detail})`));
-      if (why.length) lines.push(`     ${id} ← ${why.join(', ')}`);
+      const step = view.steps[id]!;
+      const { reasons } = step;
+      if (reasons.length) lines.push(`     ${id} ← ${reasons.map(reasonText).join(', ')}`);
+      // A condition that names no step has no edge to show it on.
+      if (step.condition && !reasons.some((r) => r.kind === 'condition')) lines.push(`     ${id} if: ${step.condition}`);
+      if (step.foreach) {
+        const slots = step.foreach.maxConcurrency === undefined ? '' : `up to ${Math.min(step.foreach.maxConcurrency, view.maxConcurrency)} items at once`;
+        const each = step.expectedItemMs === undefined ? '' : `about ${formatDuration(step.expectedItemMs)} an item`;
+        const said = [slots, each].filter(Boolean).join(', ');
+        if (said) lines.push(`     ${id} ${foreachLabel(step.foreach)}: ${said}`);
+      }
       for (const c of view.confinement ?? []) {
         if (c.step === id) lines.push(`     data-chosen: ${id}.${c.key} ← ${c.refs.join(', ')} (${c.rule})`);
       }
     }
   });
-  const { llm, http, fileWrites, fileReads } = view.calls;
-  const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+  const { llm } = view.calls;
+  const plural = (count: number, one: string, many = `${one}s`) => `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
   const { expected } = view;
+  const conditional = Object.values(view.steps).filter((s) => s.condition).length;
+  const calls = (kind: CallKind, one: string) => {
+    const per = new Map<string, number>();
+    for (const p of view.calls.perItem ?? []) if (p.call === kind) per.set(p.of ?? 'its list', (per.get(p.of ?? 'its list') ?? 0) + 1);
+    return plural(view.calls[kind], one) + [...per].map(([of, k]) => ` + ${k} per item of ${of}`).join('');
+  };
   lines.push(
     '',
     `Critical path: ${view.criticalPath.join(' → ')} (${plural(view.criticalPath.length, 'step')}${expected ? `, about ${formatDuration(expected.criticalPathMs)}` : ''})`,
     `Concurrency: up to ${view.effectiveConcurrency} at once (limit ${view.maxConcurrency})`,
     ...(expected ? [`Expected time: about ${formatDuration(expected.ms)}, from earlier runs (${expected.timedSteps} of ${plural(n, 'step')} timed)`] : []),
     ...(expected?.tokens
-      ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${expected.tokens.knownCalls} of ${plural(llm, 'LLM call')} from earlier runs)`]
+      ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${count(expected.tokens.knownCalls)} of ${plural(llm, 'LLM call')} from earlier runs)`]
       : []),
-    `Calls: ${plural(llm, 'LLM call')}, ${plural(http, 'HTTP request')}, ${plural(fileWrites, 'file write')}, ${plural(fileReads, 'file read')} (before retries)`,
+    `Calls: ${calls('llm', 'LLM call')}, ${calls('http', 'HTTP request')}, ${calls('fileWrites', 'file write')}, ${calls('fileReads', 'file read')} (before retries${conditional ? `; ${plural(conditional, 'step runs', 'steps run')} only if ${conditional === 1 ? 'its condition holds' : 'their conditions hold'}` : ''})`,
   );
   return lines.join('\n') + '\n';
 }
@@ -192,17 +266,36 @@ export function planJson(view: PlanView): string {
   return JSON.stringify(view, null, 2) + '\n';
 }
 
-/** Mermaid flowchart: one node per step (labelled with its action), an edge per dependency; the critical path in bold. */
+/** The label of a step's node: its id (`×N` for a foreach step), its action, and `continueOnError` when it has it. */
+function nodeLines(step: string, info: PlanStepView): string[] {
+  return [`${step}${info.foreach ? ` ${foreachLabel(info.foreach)}` : ''}`, info.action, ...(info.continueOnError ? ['continueOnError'] : [])];
+}
+
+/** The edge's label: the condition when the dependency is named in the step's `if`. */
+function edgeLabel(info: PlanStepView, dep: string): string | undefined {
+  const condition = info.reasons.find((r) => r.step === dep && r.kind === 'condition');
+  return condition ? `if: ${condition.detail}` : undefined;
+}
+
+/** Text inside a quoted Mermaid label: quotes and markup as Mermaid's entity codes. */
+const mermaidText = (s: string) => s.replace(/[#"<>&|]/g, (c) => `#${c.charCodeAt(0)};`);
+
+/**
+ * Mermaid flowchart: one node per step (labelled with its action; `×N` for a foreach step), an edge per
+ * dependency (labelled `if: …` when it is named in a condition); the critical path in bold, steps that
+ * continue on error with a dashed border.
+ */
 export function planMermaid(view: PlanView): string {
   const id = (step: string) => `s_${step.replace(/[^A-Za-z0-9_]/g, '_')}`;
   const lines = ['flowchart LR'];
-  for (const [step, info] of Object.entries(view.steps)) lines.push(`  ${id(step)}["${step} · ${info.action}"]`);
+  for (const [step, info] of Object.entries(view.steps)) lines.push(`  ${id(step)}["${mermaidText(nodeLines(step, info).join(' · '))}"]`);
   const critical = new Set(view.criticalPath.slice(1).map((s, i) => `${view.criticalPath[i]}>${s}`));
   let edge = 0;
   const criticalEdges: number[] = [];
   for (const [step, info] of Object.entries(view.steps)) {
     for (const dep of info.dependsOn) {
-      lines.push(`  ${id(dep)} --> ${id(step)}`);
+      const label = edgeLabel(info, dep);
+      lines.push(`  ${id(dep)} -->${label ? `|"${mermaidText(label)}"|` : ''} ${id(step)}`);
       if (critical.has(`${dep}>${step}`)) criticalEdges.push(edge);
       edge++;
     }
@@ -210,18 +303,27 @@ export function planMermaid(view: PlanView): string {
   lines.push(`  classDef critical stroke-width:3px`);
   if (view.criticalPath.length) lines.push(`  class ${view.criticalPath.map(id).join(',')} critical`);
   if (criticalEdges.length) lines.push(`  linkStyle ${criticalEdges.join(',')} stroke-width:3px`);
+  const continues = Object.entries(view.steps).filter(([, info]) => info.continueOnError).map(([step]) => id(step));
+  if (continues.length) lines.push('  classDef continues stroke-dasharray:5 3', `  class ${continues.join(',')} continues`);
   return lines.join('\n') + '\n';
 }
 
-/** Graphviz DOT: the same graph, stages as ranks, the critical path in bold. */
+/** Graphviz DOT: the same graph, stages as ranks, the critical path in bold, `if:` on condition edges. */
 export function planDot(view: PlanView): string {
   const q = (s: string) => JSON.stringify(s);
   const onPath = new Set(view.criticalPath);
   const critical = new Set(view.criticalPath.slice(1).map((s, i) => `${view.criticalPath[i]}>${s}`));
   const lines = ['digraph workflow {', '  rankdir=LR;', '  node [shape=box, style=rounded];'];
-  for (const [step, info] of Object.entries(view.steps)) lines.push(`  ${q(step)} [label=${q(`${step}\n${info.action}`)}${onPath.has(step) ? ', penwidth=3' : ''}];`);
   for (const [step, info] of Object.entries(view.steps)) {
-    for (const dep of info.dependsOn) lines.push(`  ${q(dep)} -> ${q(step)}${critical.has(`${dep}>${step}`) ? ' [penwidth=3]' : ''};`);
+    const attrs = [`label=${q(nodeLines(step, info).join('\n'))}`, ...(onPath.has(step) ? ['penwidth=3'] : []), ...(info.continueOnError ? ['style="rounded,dashed"'] : [])];
+    lines.push(`  ${q(step)} [${attrs.join(', ')}];`);
+  }
+  for (const [step, info] of Object.entries(view.steps)) {
+    for (const dep of info.dependsOn) {
+      const label = edgeLabel(info, dep);
+      const attrs = [...(label ? [`label=${q(label)}`] : []), ...(critical.has(`${dep}>${step}`) ? ['penwidth=3'] : [])];
+      lines.push(`  ${q(dep)} -> ${q(step)}${attrs.length ? ` [${attrs.join(', ')}]` : ''};`);
+    }
   }
   view.stages.forEach((stage) => lines.push(`  { rank=same; ${stage.map(q).join('; ')}; }`));
   lines.push('}');

@@ -93,7 +93,72 @@ steps:
 
   it('says which operations change what is at their path (the engine guards those when data chooses it)', () => {
     const changes = (action: unknown) => fileAction.changes!({ action, path: 'x' });
-    assert.deepEqual(['read', 'exists', 'list'].map(changes), [false, false, false]);
+    assert.deepEqual(['read', 'exists', 'list', 'glob'].map(changes), [false, false, false, false]);
     assert.deepEqual(['write', 'append', 'delete', 'unknown'].map(changes), [true, true, true, true]);
+    assert.equal(fileAction.destinations!['pattern'], 'path', 'a data-chosen pattern is confined like a path');
+  });
+});
+
+describe('the file action’s glob', () => {
+  const problems = (block: unknown) => {
+    const parsed = fileAction.schema.safeParse(block);
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('takes a `pattern` and no `path`; the other operations take a `path` and no `pattern`', () => {
+    assert.deepEqual(problems({ action: 'glob', pattern: 'notes/*.txt' }), []);
+    assert.deepEqual(problems({ action: 'glob', pattern: '${steps.pick.output}' }), []);
+    assert.deepEqual(problems({ action: 'glob' }), ['pattern: expected a glob pattern (a string, such as `notes/*.txt`)']);
+    assert.deepEqual(problems({ action: 'glob', pattern: 'n/*', path: 'n' }), ['path: `path` is not used by `glob`: write the folder into `pattern` (`notes/*.txt`)']);
+    assert.deepEqual(problems({ action: 'glob', pattern: 'n/*', content: 'x' }), ['content: `content` is only used by `write` and `append`, not `glob`']);
+    assert.deepEqual(problems({ action: 'read', pattern: 'n/*' }), ['path: expected a path (a string)', 'pattern: `pattern` is only used by `glob`, not `read`: did you mean `action: glob`?']);
+    assert.deepEqual(problems({ action: 'list', path: 'n', pattern: 'n/*' }), ['pattern: `pattern` is only used by `glob`, not `list`']);
+    assert.match(problems({ action: 'glob', pattern: '/etc/*' })[0]!, /^pattern: expected a pattern relative to the workflow's folder/);
+    assert.match(problems({ action: 'glob', pattern: 'a/../../b/*' })[0]!, /^pattern: expected a pattern inside the workflow's folder/);
+    assert.deepEqual(problems({ action: 'glob', pattern: '' }), ['pattern: expected a non-empty pattern']);
+  });
+
+  it('sees the files earlier steps wrote, and not those later steps write', async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'notes'));
+    await writeFile(join(dir, 'notes/old.txt'), 'old');
+    const spec = workflow(
+      `
+steps:
+  - id: early
+    file: { action: write, path: notes/new.txt, content: x }
+  - id: list
+    file: { action: glob, pattern: "notes/*.txt" }
+  - id: late
+    file: { action: write, path: notes/late.txt, content: x }
+  - id: none
+    file: { action: glob, pattern: "notes/*.csv" }
+`,
+      dir,
+    );
+    const report = await runWorkflow(spec);
+    assert.equal(report.status, 'succeeded', report.error);
+    assert.deepEqual(report.steps['list']!.output, ['notes/new.txt', 'notes/old.txt']);
+    assert.deepEqual(report.steps['none']!.output, [], 'no match is an empty list, not a failure');
+  });
+
+  it('keeps a data-chosen pattern inside the workflow’s folder', async (t) => {
+    const dir = await tempDir(t);
+    const spec = workflow(
+      `
+inputs:
+  answer: { type: string }
+config: { model: echo }
+steps:
+  - id: ask
+    llm: { prompt: "\${inputs.answer}" }
+  - id: list
+    file: { action: glob, pattern: "\${steps.ask.output}" }
+`,
+      dir,
+    );
+    const report = await runWorkflow(spec, { inputs: { answer: '../*' } });
+    assert.equal(report.steps['list']!.status, 'failed');
+    assert.equal(report.steps['list']!.errorCode, 'not_allowed');
   });
 });

@@ -1,29 +1,63 @@
 /**
- * `file`: read and write files. Relative paths resolve against the workflow file's folder. Writes are atomic
- * (a temporary file in the same folder, then a rename), so a reader never sees half a file.
+ * `file`: read and write files, and find them by pattern. Relative paths resolve against the workflow file's
+ * folder. Writes are atomic (a temporary file in the same folder, then a rename), so a reader never sees half a
+ * file. `glob` lists the files a pattern matches (glob.ts says which count).
  */
 import { randomBytes } from 'node:crypto';
 import { readFile as readFileCallback } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { StepFailedError } from '../../core/errors.ts';
 import { stringify } from '../../template/value.ts';
 import { isTemplate } from '../templated.ts';
 import type { ActionDefinition, Resource } from '../types.ts';
+import { globFiles } from './glob.ts';
+import { anyPath, matchesFile, mayHoldMatches, patternProblem, patternShape } from './pattern.ts';
 
-const FILE_ACTIONS = ['read', 'write', 'append', 'exists', 'list', 'delete'] as const;
+const FILE_ACTIONS = ['read', 'write', 'append', 'exists', 'list', 'delete', 'glob'] as const;
 type FileOp = (typeof FILE_ACTIONS)[number];
-/** The operations that only look at their path; any other (an unknown one too) may change what is there. */
-const LOOKS: ReadonlySet<FileOp> = new Set(['read', 'exists', 'list']);
+/** The operations that only look; any other (an unknown one too) may change what is at its path. */
+const LOOKS: ReadonlySet<FileOp> = new Set(['read', 'exists', 'list', 'glob']);
 
 const schema = z
   .strictObject({
     action: z.enum(FILE_ACTIONS, { error: `expected one of ${FILE_ACTIONS.join(', ')}` }),
-    path: z.string({ error: 'expected a path (a string)' }).min(1, 'expected a non-empty path'),
+    // One of these two, as the action says (below): zod cannot make a key's presence depend on another's value.
+    path: z
+      .string({ error: 'expected a path (a string)' })
+      .min(1, 'expected a non-empty path')
+      .optional()
+      .describe('The file or folder, relative to the workflow file (every action but `glob`).'),
+    pattern: z
+      .string({ error: 'expected a glob pattern (a string, such as `notes/*.txt`)' })
+      .min(1, 'expected a non-empty pattern')
+      .optional()
+      .describe(
+        'For `glob`: a pattern relative to the workflow file (`notes/*.txt`, `**/*.md`). Output: the matching files (never folders) as sorted paths relative to the workflow file; `*` and `**` skip dot files unless the pattern spells the dot; `.git` and anything outside the folder (symlinks too) are left out.',
+      ),
     content: z.unknown().optional(),
   })
   .superRefine((block, ctx) => {
+    if (block.action === 'glob') {
+      if (block.pattern === undefined) {
+        // As a missing key is reported by zod itself, so a misspelt `patern` is told once, as a typo.
+        ctx.addIssue({ code: 'invalid_type', expected: 'string', input: undefined, path: ['pattern'], message: 'expected a glob pattern (a string, such as `notes/*.txt`)' });
+      } else {
+        const problem = patternProblem(block.pattern);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['pattern'], message: problem });
+      }
+      if (block.path !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['path'], message: '`path` is not used by `glob`: write the folder into `pattern` (`notes/*.txt`)', params: { code: 'unknown_key' } });
+      }
+    } else {
+      if (block.path === undefined) {
+        ctx.addIssue({ code: 'invalid_type', expected: 'string', input: undefined, path: ['path'], message: 'expected a path (a string)' });
+      }
+      if (block.pattern !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['pattern'], message: `\`pattern\` is only used by \`glob\`, not \`${block.action}\`${block.path === undefined ? ': did you mean `action: glob`?' : ''}`, params: { code: 'unknown_key' } });
+      }
+    }
     const writes = block.action === 'write' || block.action === 'append';
     if (writes && block.content === undefined) {
       ctx.addIssue({ code: 'custom', path: ['content'], message: `a \`${block.action}\` needs \`content\``, params: { code: 'missing_key' } });
@@ -31,26 +65,43 @@ const schema = z
     if (!writes && block.content !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['content'], message: `\`content\` is only used by \`write\` and \`append\`, not \`${block.action}\`` });
     }
+  })
+  // The JSON Schema cannot see the refinement: say in it which key each action takes, so editors flag it too.
+  .meta({
+    if: { properties: { action: { const: 'glob' } }, required: ['action'] },
+    then: { required: ['pattern'], not: { required: ['path'] } },
+    else: { required: ['path'], not: { required: ['pattern'] } },
   });
 
-export type FileInput = { action: FileOp; path: string; content?: unknown };
+export type FileInput = { action: FileOp; path?: string; pattern?: string; content?: unknown };
 
 export const fileAction: ActionDefinition<FileInput> = {
   name: 'file',
-  description: 'Read, write, append, list, check or delete a file (paths relative to the workflow file).',
+  description: 'Read, write, append, list, check or delete a file, or `glob` the files a pattern matches (paths relative to the workflow file).',
   schema: schema as z.ZodType<FileInput>,
   version: 1,
   resources: (block, { baseDir }) => fileResources(block, baseDir),
   // A path a step's output chooses is confined to the workflow's folder by the engine (scheduler/confine.ts);
-  // one that a write, an append or a delete would change is kept off the workflow itself, roots and `.git`.
-  destinations: { path: 'path' },
+  // one that a write, an append or a delete would change is kept off the workflow itself, roots and `.git`. A
+  // pattern is confined the same way: its literal folder must lead inside (through symlinks too); glob.ts
+  // keeps the matches inside the workflow's folder whatever the pattern spells.
+  destinations: { path: 'path', pattern: 'path' },
   changes: (input) => !LOOKS.has(input['action'] as FileOp),
-  describe: (input) => `${input.action} ${input.path}`,
+  describe: (input) => `${input.action} ${input.action === 'glob' ? input.pattern : input.path}`,
   // A local read or write: about a millisecond.
   typicalMs: 1,
   async run(input, ctx) {
-    const path = resolve(ctx.baseDir, input.path);
     ctx.signal.throwIfAborted();
+    if (input.action === 'glob') {
+      const pattern = input.pattern!;
+      try {
+        return { output: await globFiles(ctx.baseDir, pattern, ctx.signal) };
+      } catch (error) {
+        if (ctx.signal.aborted) throw error;
+        throw new StepFailedError(ctx.stepId, 'file_error', `glob ${pattern} in ${ctx.baseDir}: ${explain(error as NodeJS.ErrnoException)}`, { cause: error });
+      }
+    }
+    const path = resolve(ctx.baseDir, input.path!);
     try {
       switch (input.action) {
         case 'read':
@@ -129,10 +180,12 @@ function explain(error: NodeJS.ErrnoException): string {
  * - `entries:D` the names in folder D (read by list D; added to by creating or deleting anything in D, and
  *               two additions commute, so writers of different files in one folder still run in parallel);
  * - `tree:P`    P and everything below it (written by delete P, read by any access at or below P).
- * Paths that are still templates are keyed by their text, so two identical templates are ordered too.
+ * Paths that are still templates are keyed by their text, so two identical templates are ordered too. A glob
+ * reads sets of these keys (globResources).
  */
 export function fileResources(block: Record<string, unknown>, baseDir: string): Resource[] {
   const op = block['action'];
+  if (op === 'glob') return typeof block['pattern'] === 'string' ? globResources(block['pattern'], baseDir) : [];
   const raw = block['path'];
   if (typeof raw !== 'string' || typeof op !== 'string' || !(FILE_ACTIONS as readonly string[]).includes(op)) return [];
   if (isTemplate(raw)) {
@@ -176,4 +229,28 @@ export function fileResources(block: Record<string, unknown>, baseDir: string): 
       break;
   }
   return out;
+}
+
+/**
+ * What a glob reads: every file below its literal folder that the pattern matches (so it runs after earlier
+ * writes, appends and deletes of a match, and later ones wait for it), every path below whose deletion could
+ * remove a match, and the folder and its ancestors as a whole (deleting `notes` empties `notes/*.txt`).
+ * Writers of files it does not match stay parallel to it. A pattern with a reference is only known at run time:
+ * it is taken to match everything below its literal folder, the safe side (`${inputs.dir}/*.txt` is ordered
+ * against every writer in the workflow's folder; a glob never leaves it).
+ */
+export function globResources(pattern: string, baseDir: string): Resource[] {
+  const shape = patternShape(pattern);
+  if (patternProblem(pattern) !== undefined) return []; // refused by the schema
+  const folder = resolve(baseDir, ...shape.folder);
+  const below = folder.endsWith(sep) ? folder : folder + sep;
+  const label = `glob ${below}${shape.rest}`;
+  const out: Resource[] = [
+    { key: `file:${below}`, mode: 'read', label, match: shape.templated ? anyPath : matchesFile(shape.rest) },
+    { key: `tree:${below}`, mode: 'read', label, match: shape.templated ? anyPath : mayHoldMatches(shape.rest) },
+  ];
+  for (let d = folder; ; d = dirname(d)) {
+    out.push({ key: `tree:${d}`, mode: 'read', label });
+    if (dirname(d) === d) return out;
+  }
 }

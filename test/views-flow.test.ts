@@ -1,0 +1,88 @@
+/**
+ * foreach, if and continueOnError through the CLI: `plan` (text, --json, Mermaid, DOT), the plain log and the
+ * closing summary of a real run against the stand-in.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { run } from './support/cli.ts';
+import { reply, StandIn } from './support/stand-in.ts';
+import { tempDir, writeWorkflow } from './support/workflow.ts';
+
+let server: StandIn;
+before(async () => (server = await StandIn.start()));
+after(() => server.close());
+
+const workflowText = (url: string) => `inputs:
+  mode: { type: string, default: live }
+steps:
+  - id: list
+    http: { url: "${url}/flow/list" }
+  - id: titles
+    foreach: [a, b, c]
+    llm: { model: "echo:x", prompt: "title \${item}" }
+  - id: summarize
+    foreach: \${steps.list.output}
+    as: doc
+    maxConcurrency: 2
+    continueOnError: true
+    retry: { attempts: 1 }
+    http: { url: "${url}/flow/item?n=\${doc}" }
+  - id: classify
+    llm: { model: "echo:x", prompt: "urgency" }
+  - id: urgent
+    if: steps.classify.output == "urgent" && inputs.mode != "dry-run"
+    llm: { model: "echo:x", prompt: "escalate" }
+  - id: combine
+    llm: { model: "echo:x", prompt: "\${steps.summarize.output} \${steps.titles.output}" }
+`;
+
+describe('plan with foreach, if and continueOnError', { timeout: 60_000 }, () => {
+  it('shows ×N, × items of <list>, conditions on edges and continueOnError, in every format', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, workflowText(server.url));
+    const text = await run(['plan', file, '--no-store']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^1\. list, titles ×3, classify   \(in parallel\)$/m);
+    assert.match(text.stdout, /^2\. summarize × items of list \(continueOnError\), urgent \(if\)   \(in parallel\)$/m);
+    assert.match(text.stdout, /^ {5}urgent ← classify \(if: steps\.classify\.output == "urgent" && inputs\.mode != "dry-run"\)$/m);
+    assert.match(text.stdout, /^ {5}summarize × items of list: up to 2 items at once$/m);
+    assert.match(text.stdout, /^Calls: 6 LLM calls, 1 HTTP request \+ 1 per item of list, 0 file writes, 0 file reads \(before retries; 1 step runs only if its condition holds\)$/m);
+
+    const json = JSON.parse((await run(['plan', file, '--no-store', '--format', 'json'])).stdout);
+    assert.deepEqual(json.steps.titles.foreach, { count: 3 });
+    assert.deepEqual(json.steps.summarize.foreach, { of: 'list', maxConcurrency: 2 });
+    assert.equal(json.steps.summarize.continueOnError, true);
+    assert.equal(json.steps.urgent.condition, 'steps.classify.output == "urgent" && inputs.mode != "dry-run"');
+    assert.deepEqual(json.steps.urgent.reasons, [{ step: 'classify', kind: 'condition', detail: 'steps.classify.output == "urgent" && inputs.mode != "dry-run"' }]);
+    assert.deepEqual(json.steps.classify, { action: 'llm', dependsOn: [], reasons: [] }, 'a plain step keeps its shape');
+    assert.deepEqual(json.calls, { llm: 6, http: 1, fileWrites: 0, fileReads: 0, perItem: [{ step: 'summarize', of: 'list', call: 'http' }] });
+
+    const mermaid = (await run(['plan', file, '--no-store', '--format', 'mermaid'])).stdout;
+    assert.match(mermaid, /^ {2}s_titles\["titles ×3 · llm"\]$/m);
+    assert.match(mermaid, /^ {2}s_classify -->\|"if: steps\.classify\.output == #34;urgent#34; #38;#38; inputs\.mode != #34;dry-run#34;"\| s_urgent$/m);
+    const dot = (await run(['plan', file, '--no-store', '--format', 'dot'])).stdout;
+    assert.match(dot, /^ {2}"summarize" \[label="summarize × items of list\\nhttp\\ncontinueOnError"[^\]]*style="rounded,dashed"\];$/m);
+    assert.match(dot, /^ {2}"classify" -> "urgent" \[label="if: steps\.classify\.output == \\"urgent\\" && inputs\.mode != \\"dry-run\\""/m);
+  });
+});
+
+describe('a run with continued item failures, in the log and the summary', { timeout: 60_000 }, () => {
+  it('prints failed items, not every item; exits 0; the summary lists the failures by index and the skips by reason', async (t) => {
+    const dir = await tempDir(t);
+    server.route('/flow/list', (_req, res) => reply(res, 200, [1, 2, 3, 4, 5, 6, 7, 8], { 'content-type': 'application/json' }));
+    server.route('/flow/item', (req, res) => (/n=(3|7)$/.test(req.url) ? reply(res, 500, 'boom') : reply(res, 200, req.url)));
+    const file = await writeWorkflow(dir, workflowText(server.url));
+    const result = await run(['run', file, '--no-store']);
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stderr.split('\n');
+    assert.deepEqual(lines.filter((l) => /summarize\[\d\] failed/.test(l)).map((l) => l.match(/summarize\[(\d)\]/)![1]).sort(), ['2', '6']);
+    assert.equal(lines.filter((l) => /^ {2}\S summarize\b/.test(l)).length, 5, `started, 8 items, 2 failed items, the end; no line per item:\n${result.stderr}`);
+    assert.match(result.stderr, /^ {2}▸ summarize 8 items$/m);
+    assert.match(result.stderr, /^ {2}! summarize failed in .+, continued: 2 of 8 items failed$/m);
+    assert.match(result.stderr, /^ {2}− urgent skipped: condition false$/m);
+    assert.match(result.stderr, /^ {2}− combine skipped: a dependency failed$/m);
+    assert.match(result.stderr, /^✓ succeeded in .+ \(\d succeeded, 1 failed and continued, 2 skipped\)$/m);
+    assert.match(result.stderr, /^ {2}! continued after failure: summarize\n {4}summarize: 2 of 8 items failed\n {6}\[2\] .*500.*\n {6}\[6\] .*500/m);
+    assert.match(result.stderr, /^ {2}− skipped \(condition false\): urgent$/m);
+  });
+});
