@@ -29,7 +29,7 @@ outputs:
 async function notes(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const dir = await tempDir(t);
   await mkdir(join(dir, 'notes'));
-  for (const [name, text] of [['b.txt', 'beta'], ['a.txt', 'alpha'], ['c.txt', 'gamma'], ['skip.md', 'no']]) await writeFile(join(dir, 'notes', name), text);
+  for (const [name, text] of [['b.txt', 'beta'], ['a.txt', 'alpha'], ['c.txt', 'gamma'], ['skip.md', 'no']] as const) await writeFile(join(dir, 'notes', name), text);
   return dir;
 }
 

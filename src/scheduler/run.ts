@@ -22,6 +22,7 @@ import { leaves, MIN_GUESSED, MIN_NAMED } from '../core/redact.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 import { Fanout } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
+import { itemFingerprint } from '../store/fingerprint.ts';
 import { RunState } from './state.ts';
 
 export interface RunOptions extends PrepareOptions {
@@ -408,7 +409,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
         const value = lookup(r);
         return [JSON.stringify(r), r.root === 'env' ? (value === undefined ? null : redact(String(value))) : secrets.redactValue(value ?? null).value];
       });
-    return JSON.stringify([step.id, values]);
+    // What each item does (the block as written, the action's version, its model…: the part of the step's
+    // fingerprint that is not about the list), so an edited step never takes an item recorded before the edit.
+    return JSON.stringify([step.id, itemFingerprint(prepared.fingerprints[step.index]!), values]);
   }
 
   function startItem(fanout: Fanout): void {
