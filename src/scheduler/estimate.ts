@@ -5,6 +5,7 @@
  */
 import { criticalPathBy, weightedRemaining, type Plan } from '../graph/plan.ts';
 import { ReadyQueue } from './ready-queue.ts';
+import { RunState } from './state.ts';
 
 export interface RunEstimate {
   /** Expected wall time of the whole run. */
@@ -22,18 +23,20 @@ export function estimateRun(plan: Plan, expected: ArrayLike<number>, limit: numb
   // Running steps, soonest end first: a second queue whose priority is the negated end time.
   const negatedEnd = new Float64Array(n);
   const running = new ReadyQueue(negatedEnd);
-  const waiting = Int32Array.from(plan.steps, (s) => s.dependsOn.length);
-  for (let i = 0; i < n; i++) if (waiting[i] === 0) ready.push(i);
+  // The run's own state and readiness rule, every step succeeding (no conditions: an estimate runs them all).
+  const state = new RunState(plan, []);
+  for (const i of state.roots()) ready.push(i);
   let now = 0;
   for (let done = 0; done < n; done++) {
     while (running.size < limit && ready.size > 0) {
       const step = ready.pop()!;
+      state.start(step);
       negatedEnd[step] = -(now + expected[step]!);
       running.push(step);
     }
     const ended = running.pop()!;
     now = -negatedEnd[ended]!;
-    for (const m of plan.steps[ended]!.dependents) if (--waiting[m]! === 0) ready.push(m);
+    for (const m of state.settle(ended, 'succeeded')) if (state.readiness(m).kind !== 'skip') ready.push(m);
   }
   return { ms: now, criticalPath, criticalPathMs: criticalPath.length ? remaining[criticalPath[0]!]! : 0 };
 }
