@@ -112,6 +112,18 @@ describe('review: secrets', () => {
     const stepEnd = events.find((e) => e.type === 'step:end' && e.stepId === 'each')! as Extract<RunEvent, { type: 'step:end' }>;
     assert.equal((stepEnd.properties as { headers: Record<string, string>[] }).headers[0]!['set-cookie'], '***', 'its step:end hides it');
   });
+  it('a reused item\'s properties are redacted in item:end like its output', { todo: 'defect: expand() emits before.properties as given, without secrets.redactValue or withoutCredentials' }, async () => {
+    const spec = workflow(`inputs:\n  api_key: { type: string }\nsteps:\n  - id: each\n    foreach: [a]\n    llm: { model: "echo:x", prompt: "S \${item}" }\n`);
+    const inputs = { api_key: 'supersecret-1234' };
+    const first: RunEvent[] = [];
+    await runWorkflow(spec, { inputs, onEvent: (e) => first.push(e) });
+    const { key } = recordedItems(first, 'each').get(0)!;
+    const events: RunEvent[] = [];
+    await runWorkflow(spec, { inputs, reuseItems: { each: new Map([[0, { key, output: 'S a', properties: { note: 'supersecret-1234' } }]]) }, onEvent: (e) => events.push(e) });
+    const end = events.find((e) => e.type === 'item:end')! as Extract<RunEvent, { type: 'item:end' }>;
+    assert.equal(end.reused, true);
+    assert.deepEqual(end.properties, { note: '***' });
+  });
 });
 
 describe('review: resume keys (reuseItems)', () => {
