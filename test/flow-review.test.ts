@@ -1,6 +1,6 @@
 /**
  * Review of #13 through the CLI: what `run` and `resume` promise for foreach steps, as the stand-in server sees it
- * (a request is an item that ran). Defects are marked `todo: 'defect: …'` until fixed.
+ * (a request is an item that ran). It failed before items were recorded and resumed.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ after(() => server.close());
 const storeArgs = (dir: string) => ['--store', join(dir, 'runs.db')];
 
 describe('review: resume after a continued foreach', { timeout: 60_000 }, () => {
-  it('re-runs exactly the 3 failed items, and reuses the 7 that succeeded', { todo: 'defect: items are never recorded (recorder ignores item:end) and resume.ts never passes reuseItems to execute(), so the whole foreach step runs again' }, async (t) => {
+  it('re-runs exactly the 3 failed items, and reuses the 7 that succeeded', async (t) => {
     const dir = await tempDir(t);
     let fixed = false;
     const broken = new Set(['i2', 'i5', 'i7']);

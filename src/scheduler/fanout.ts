@@ -170,12 +170,13 @@ export class Fanout {
   }
 
   /** Each property the items' results expose, as an array in item order (`null` where an item has none). */
-  mergedProperties(): Record<string, unknown[]> | undefined {
+  mergedProperties(each: (properties: Record<string, unknown>) => Record<string, unknown> = (p) => p): Record<string, unknown[]> | undefined {
+    const items = this.properties.map((p) => (p ? each(p) : undefined));
     let names: Set<string> | undefined;
-    for (const p of this.properties) if (p) for (const name of Object.keys(p)) (names ??= new Set()).add(name);
+    for (const p of items) if (p) for (const name of Object.keys(p)) (names ??= new Set()).add(name);
     if (!names) return undefined;
     const out: Record<string, unknown[]> = {};
-    for (const name of names) out[name] = this.properties.map((p) => p?.[name] ?? null);
+    for (const name of names) out[name] = items.map((p) => p?.[name] ?? null);
     return out;
   }
 

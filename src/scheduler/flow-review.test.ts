@@ -1,6 +1,6 @@
 /**
  * Review of the run loop's side of #13 (foreach, if, continueOnError, skips): defects found by adversarial tests,
- * each marked `todo: 'defect: …'` until it is fixed (the test fails today and passes once fixed), and guards for
+ * each failed before its fix, and guards for
  * what was probed and holds. Deterministic: deferred promises, microtask order, a stand-in server; no clock.
  */
 import assert from 'node:assert/strict';
@@ -69,7 +69,7 @@ function orderProblems(events: RunEvent[]): string[] {
 }
 
 describe('review: secrets', () => {
-  it('an item whose output feeds another step\'s credential never shows it in item:end', { todo: 'defect: learnSecrets skips credential sources for foreach steps until settleFanout, so each item:end carries the token raw' }, async () => {
+  it('an item whose output feeds another step\'s credential never shows it in item:end', async () => {
     server.route('/rv-cred/login/u1', (_req, res) => reply(res, 200, { token: 'tok-abcdefgh-12345' }));
     server.fallback((_req, res) => reply(res, 200, { ok: true }));
     const events: RunEvent[] = [];
@@ -89,7 +89,7 @@ describe('review: secrets', () => {
     assert.ok(!shown.includes('tok-abcdefgh-12345'), 'no event carries the credential');
   });
 
-  it('a foreach step\'s merged properties hide credential headers as a plain step\'s do', { todo: 'defect: shown() skips withoutCredentials for foreach steps, so a short set-cookie (< MIN_NAMED) is shown and stored in step:end and the report' }, async () => {
+  it('a foreach step\'s merged properties hide credential headers as a plain step\'s do', async () => {
     server.route('/rv-cookie/one', (_req, res) => reply(res, 200, { ok: 1 }, { 'set-cookie': 'k=v' }));
     server.route('/rv-cookie/each/a', (_req, res) => reply(res, 200, { ok: 1 }, { 'set-cookie': 'k=v' }));
     const events: RunEvent[] = [];
@@ -112,7 +112,7 @@ describe('review: secrets', () => {
     const stepEnd = events.find((e) => e.type === 'step:end' && e.stepId === 'each')! as Extract<RunEvent, { type: 'step:end' }>;
     assert.equal((stepEnd.properties as { headers: Record<string, string>[] }).headers[0]!['set-cookie'], '***', 'its step:end hides it');
   });
-  it('a reused item\'s properties are redacted in item:end like its output', { todo: 'defect: expand() emits before.properties as given, without secrets.redactValue or withoutCredentials' }, async () => {
+  it('a reused item\'s properties are redacted in item:end like its output', async () => {
     const spec = workflow(`inputs:\n  api_key: { type: string }\nsteps:\n  - id: each\n    foreach: [a]\n    llm: { model: "echo:x", prompt: "S \${item}" }\n`);
     const inputs = { api_key: 'supersecret-1234' };
     const first: RunEvent[] = [];
@@ -127,20 +127,20 @@ describe('review: secrets', () => {
 });
 
 describe('review: resume keys (reuseItems)', () => {
-  it('an item recorded under another prompt text is not reused', { todo: 'defect: baseKey hashes the referenced values only, not the block as written: an edited prompt reuses old answers' }, async () => {
+  it('an item recorded under another prompt text is not reused', async () => {
     const wf = (prompt: string) => `steps:\n  - id: each\n    foreach: [a, b]\n    llm: { model: "echo:x", prompt: "${prompt} \${item}" }\n`;
     const report = await rerunWithItems(wf('Summarise'), wf('Translate'));
     assert.deepEqual(report.steps['each']!.output, ['Translate a', 'Translate b']);
     assert.ok(report.steps['each']!.items!.every((i) => !i.reused));
   });
 
-  it('an item whose ${foreach.count} changed is not reused', { todo: 'defect: the item key leaves out foreach.count, so "0 of 3" is reused when the list has 4 items' }, async () => {
+  it('an item whose ${foreach.count} changed is not reused', async () => {
     const wf = (list: string) => `steps:\n  - id: each\n    foreach: ${list}\n    llm: { model: "echo:x", prompt: "\${item} of \${foreach.count}" }\n`;
     const report = await rerunWithItems(wf('[a, b, c]'), wf('[a, b, c, d]'));
     assert.deepEqual(report.steps['each']!.output, ['a of 4', 'b of 4', 'c of 4', 'd of 4']);
   });
 
-  it('an item recorded with another model is not reused', { todo: 'defect: the item key leaves out the model (written, config.model or --model), so a resume with another model reuses the old model\'s answers' }, async () => {
+  it('an item recorded with another model is not reused', async () => {
     const wf = `steps:\n  - id: each\n    foreach: [a, b]\n    llm: { prompt: "S \${item}" }\n`;
     const report = await rerunWithItems(wf, wf, { first: { model: 'echo:small' }, second: { model: 'echo:large' } });
     assert.ok(report.steps['each']!.items!.every((i) => !i.reused), 'answers of echo:small are not taken for echo:large');
@@ -173,7 +173,7 @@ describe('review: a foreach step taken whole from an earlier run (resume)', () =
       { actions: echoCtl },
     );
 
-  it('still has its items: ${steps.each.items} and a condition reading them work as in the first run', { todo: 'defect: lookup and conditionVariables read items only from a Fanout, which a reused step has not; RunOptions.reuse cannot carry them' }, async () => {
+  it('still has its items: ${steps.each.items} and a condition reading them work as in the first run', async () => {
     const first = await runWorkflow(spec(), { actions: echoCtl });
     assert.equal(first.status, 'succeeded');
     const resumed = await runWorkflow(spec(), { actions: echoCtl, reuse: { each: { output: first.steps['each']!.output, ...(first.steps['each']!.properties ? { properties: first.steps['each']!.properties } : {}) } } });
@@ -184,7 +184,7 @@ describe('review: a foreach step taken whole from an earlier run (resume)', () =
 });
 
 describe('review: continued', () => {
-  it('a foreach step without continueOnError is never reported continued', { todo: 'defect: settleFanout marks a failed fanout continued whenever fatal is unset, ignoring step.continueOnError (an item that failed while the run was already stopping)' }, async () => {
+  it('a foreach step without continueOnError is never reported continued', async () => {
     const reject = new Map<string, (e: Error) => void>();
     const actions = withCtl(
       (input, ctx) =>
@@ -212,7 +212,7 @@ describe('review: continued', () => {
 });
 
 describe('review: outputs of a run that succeeded', () => {
-  it('an output naming the items of a skipped foreach step is null, not a failure', { todo: 'defect: outputLookup turns only `.output` of a skipped or continued step into null; `.items` (or any property) fails the succeeded run' }, async () => {
+  it('an output naming the items of a skipped foreach step is null, not a failure', async () => {
     const spec = parseWorkflow(
       `inputs:\n  go: { type: boolean, default: false }\nsteps:\n  - id: each\n    if: inputs.go\n    foreach: [a, b]\n    ctl: { k: "\${item}" }\noutputs:\n  out: \${steps.each.output}\n  items: \${steps.each.items}\n`,
       'wf.yaml',
@@ -226,7 +226,7 @@ describe('review: outputs of a run that succeeded', () => {
 });
 
 describe('review: confinement of items', () => {
-  it('an item written in the workflow is the author\'s even when another item of the list comes from a step', { todo: 'defect: itemIsData is decided for the whole list (any ${steps…} in it), so a literal item is confined like data' }, async (t) => {
+  it('an item written in the workflow is the author\'s even when another item of the list comes from a step', async (t) => {
     const root = await tempDir(t);
     const dir = join(root, 'wf');
     await mkdir(dir);
@@ -266,12 +266,12 @@ describe('review: confinement of items', () => {
 describe('review: priorities (prepare.ts)', () => {
   const spec = () => workflow(`steps:\n  - id: each\n    foreach: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n    maxConcurrency: 2\n    llm: { model: "echo:x", prompt: "\${item}" }\n`);
 
-  it('a foreach step\'s history (its whole wall time, as the store records it) is not multiplied by its items again', { todo: 'defect: priorities() multiplies expected[i] by ceil(items / slots) even when it came from history, which already spans every item' }, () => {
+  it('a foreach step\'s history (its whole wall time, as the store records it) is not multiplied by its items again', () => {
     const prepared = withEstimates(prepareRun(spec()), { each: 5000 });
     assert.equal(prepared.expected[0], 5000);
   });
 
-  it('the item factor uses the run\'s limit (--max-concurrency), not config.maxConcurrency', { todo: 'defect: priorities() divides by spec.config.maxConcurrency, ignoring the maxConcurrency option that overrides it' }, () => {
+  it('the item factor uses the run\'s limit (--max-concurrency), not config.maxConcurrency', () => {
     const one = workflow(`steps:\n  - id: each\n    foreach: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n    llm: { model: "echo:x", prompt: "\${item}" }\n`);
     const wide = prepareRun(one);
     const narrow = prepareRun(one, { maxConcurrency: 1 });

@@ -85,20 +85,23 @@ export function prepareRun(spec: WorkflowSpec, options: PrepareOptions = {}): Pr
     credentials: credentialSources(spec, stepActions),
     fingerprints: prepareFingerprints(spec, inputs, ctx, registry, secrets),
   };
-  return { ...base, ...priorities(spec, stepActions, options.estimates) };
+  return { ...base, ...priorities(spec, stepActions, limit, options.estimates) };
 }
 
 /** The same run, scheduled by durations from earlier runs (the store's, found by `fingerprints`). */
 export function withEstimates(prepared: PreparedRun, estimates: Readonly<Record<string, number>> | undefined): PreparedRun {
-  return estimates ? { ...prepared, ...priorities(prepared.spec, prepared.stepActions, estimates) } : prepared;
+  return estimates ? { ...prepared, ...priorities(prepared.spec, prepared.stepActions, prepared.limit, estimates) } : prepared;
 }
 
-function priorities(spec: WorkflowSpec, stepActions: readonly AnyAction[], estimates: Readonly<Record<string, number>> | undefined): { expected: Float64Array; priority: Float64Array } {
+function priorities(spec: WorkflowSpec, stepActions: readonly AnyAction[], limit: number, estimates: Readonly<Record<string, number>> | undefined): { expected: Float64Array; priority: Float64Array } {
   const expected = expectedDurations(spec.steps, stepActions, estimates);
-  // A foreach step over a list written in the workflow takes its items' time over the slots they may use.
+  // A foreach step over a list written in the workflow takes its items' time over the slots they may use
+  // (the history of a foreach step is its whole time already: it is not multiplied again).
   spec.steps.forEach((step, i) => {
     const items = step.foreach?.items;
-    if (items?.kind === 'literal' && Array.isArray(items.value)) expected[i] = expected[i]! * Math.ceil(items.value.length / Math.min(step.foreach!.maxConcurrency ?? Infinity, spec.config.maxConcurrency)) || expected[i]!;
+    const count = items?.kind === 'literal' && Array.isArray(items.value) ? items.value.length : items?.kind === 'array' ? items.items.length : undefined;
+    if (count === undefined || count === 0 || estimates?.[step.id] !== undefined) return;
+    expected[i] = expected[i]! * Math.ceil(count / Math.min(step.foreach!.maxConcurrency ?? Infinity, limit));
   });
   return { expected, priority: weightedRemaining(spec.plan, expected) };
 }

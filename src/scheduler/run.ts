@@ -7,11 +7,12 @@
  * started, so it can never start twice.
  */
 import { randomUUID } from 'node:crypto';
-import type { RunEvent, RunEventListener } from '../core/events.ts';
+import type { ItemSummary, RunEvent, RunEventListener } from '../core/events.ts';
 import { ConductorError, UsageError } from '../core/errors.ts';
 import type { ModelUsage, RunReport, StepReport } from '../core/report.ts';
 import type { RunStatus, SkipReason } from '../core/status.ts';
 import type { ConditionSpec, StepSpec, WorkflowSpec } from '../definition/types.ts';
+import type { TemplateValue } from '../template/value.ts';
 import { evaluateCondition, type ConditionStep, type ConditionVariables } from '../condition/index.ts';
 import type { Reference } from '../template/parse.ts';
 import { referencesOf, resolveReference, resolveValue } from '../template/value.ts';
@@ -125,6 +126,12 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   const redactorsSince = new Map<number, (text: string) => string>();
   /** Steps whose dependencies have all settled: each is admitted (run, condition, or skip) in turn. */
   const settledDeps: number[] = [];
+  // A loop, not `push(...list)`: a spread of 150,000 steps overflows the call's arguments.
+  const due = (list: readonly number[]) => {
+    for (const d of list) settledDeps.push(d);
+  };
+  /** A foreach step's item statuses once it has settled (templates may read them once per item of another step). */
+  const itemSummaries: (ItemSummary[] | undefined)[] = new Array(n);
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
     const i = plan.byId.get(id);
     if (i === undefined) throw new UsageError(`cannot reuse \`${id}\`: the workflow has no such step`);
@@ -137,8 +144,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const missing = plan.steps[plan.byId.get(id)!]!.dependsOn.find((d) => !reused[d]);
     if (missing !== undefined) throw new UsageError(`cannot reuse \`${id}\` while \`${steps[missing]!.id}\`, which it depends on, runs again`);
   }
-  for (let i = 0; i < n; i++) if (reused[i]) settledDeps.push(...state.settle(i, 'succeeded'));
-  settledDeps.push(...state.roots());
+  for (let i = 0; i < n; i++) if (reused[i]) due(state.settle(i, 'succeeded'));
+  due(state.roots());
 
   let interrupted = false;
   let externalFailure: ConductorError | undefined;
@@ -161,7 +168,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
         const i = plan.byId.get(ref.step)!;
         if (ref.property === 'output') return outputs[i];
         if (ref.property === 'status') return state.status[i];
-        if (ref.property === 'items' && fanouts[i]) return fanouts[i]!.summaries();
+        if (ref.property === 'items') return summariesOf(i);
         return properties[i]?.[ref.property];
       }
       default:
@@ -189,7 +196,14 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     secrets,
   };
   // Over a list a step's output made, a foreach item is data: it may not choose a destination (see confine.ts).
-  const itemEnvironments = steps.map((s) => (s.foreach && referencesOf(s.foreach.items).some((r) => r.root === 'steps') ? { ...environment, itemIsData: true } : environment));
+  // In a list written in the workflow, each item is decided on its own: the author's, unless it holds a step's value.
+  const dataEnvironment: StepEnvironment = { ...environment, itemIsData: true };
+  const fromSteps = (value: TemplateValue) => referencesOf(value).some((r) => r.root === 'steps');
+  const itemEnvironment = (step: StepSpec, index: number): StepEnvironment => {
+    const items = step.foreach!.items;
+    if (items.kind === 'array') return items.items[index] && fromSteps(items.items[index]!) ? dataEnvironment : environment;
+    return fromSteps(items) ? dataEnvironment : environment;
+  };
 
   const startedAt = Date.now();
   // A secret input is never shown, whatever its length: `-i db_password=abc` is masked by its name.
@@ -259,7 +273,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       // A step that was skipped, or failed and was continued, has no output: an output naming it is null, not
       // a failure of a run that succeeded (a fallback's unused branch, say).
       const outputLookup = (ref: Reference): unknown => {
-        if (ref.root !== 'steps' || ref.property !== 'output') return lookup(ref);
+        if (ref.root !== 'steps' || ref.property === 'status') return lookup(ref);
         const status = state.status[plan.byId.get(ref.step)!];
         return status === 'skipped' || (status === 'failed' && outputs[plan.byId.get(ref.step)!] === undefined) ? null : lookup(ref);
       };
@@ -313,7 +327,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   }
 
   function skip(i: number, reason: SkipReason): void {
-    settledDeps.push(...state.settle(i, 'skipped', { skipReason: reason }));
+    due(state.settle(i, 'skipped', { skipReason: reason }));
     emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'skipped', skipReason: reason, at: Date.now() });
   }
 
@@ -325,7 +339,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       const status = state.status[j]!;
       // A continued foreach step keeps its items' outputs (null where one failed); other failures have none.
       const has = status === 'succeeded' || (status === 'failed' && fanouts[j] !== undefined);
-      stepValues[id] = { ...(has ? properties[j] : {}), status, ...(has ? { output: outputs[j] } : {}), ...(fanouts[j] ? { items: fanouts[j]!.summaries() } : {}) };
+      const items = summariesOf(j);
+      stepValues[id] = { ...(has ? properties[j] : {}), status, ...(has ? { output: outputs[j] } : {}), ...(items ? { items } : {}) };
     }
     return { steps: stepValues, inputs, env: Object.fromEntries(condition.env.map((name) => [name, env[name]])) };
   }
@@ -379,8 +394,10 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       failStarted(i, { code: 'too_many_items', message: `foreach: the list has ${list.length.toLocaleString('en-US')} items, more than \`config.maxItems\` (${spec.config.maxItems.toLocaleString('en-US')})`, hint: 'raise `config.maxItems` if that many calls are meant, or narrow the list first' });
       return undefined;
     }
-    const fanout = new Fanout(i, list, foreach.maxConcurrency ?? Infinity, baseKey(step));
+    const fanout = new Fanout(i, list, foreach.maxConcurrency ?? Infinity, baseKey(step, list.length));
     fanouts[i] = fanout;
+    // Fills in as items end: what a credential source reads while the step runs (see learnSecrets).
+    outputs[i] = fanout.outputs;
     emit({ type: 'step:items', runId, stepId: step.id, count: list.length, at: Date.now() });
     const reusable = options.reuseItems?.[step.id];
     if (reusable) {
@@ -390,8 +407,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
         const key = fanout.key(secrets.redactValue(list[k]).value);
         if (before.key !== key) continue;
         fanout.reuse(k, before.output, before.properties);
-        const output = secrets.redactValue(before.output);
-        emit({ type: 'item:end', runId, stepId: step.id, index: k, key, status: 'succeeded', at: Date.now(), output: output.value, ...(before.properties ? { properties: before.properties } : {}), reused: true, ...(output.redacted ? { redacted: true as const } : {}) });
+        const shownItem = shownResult(i, before.output, before.properties);
+        emit({ type: 'item:end', runId, stepId: step.id, index: k, key, status: 'succeeded', at: Date.now(), output: shownItem.output, ...(shownItem.properties ? { properties: shownItem.properties } : {}), reused: true, ...(shownItem.redacted ? { redacted: true as const } : {}) });
       }
     }
     if (fanout.done) {
@@ -402,7 +419,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   }
 
   /** Hash of the values a foreach step's block uses besides its item: with the item, an item's `key`. */
-  function baseKey(step: StepSpec): string {
+  function baseKey(step: StepSpec, count: number): string {
     const values = referencesOf(step.input)
       .filter((r) => r.root === 'steps' || r.root === 'inputs' || r.root === 'env')
       .map((r) => {
@@ -411,7 +428,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       });
     // What each item does (the block as written, the action's version, its model…: the part of the step's
     // fingerprint that is not about the list), so an edited step never takes an item recorded before the edit.
-    return JSON.stringify([step.id, itemFingerprint(prepared.fingerprints[step.index]!), values]);
+    // `${foreach.count}` makes an item's input depend on the list's length ("item 1 of 3" is not "item 1 of 4").
+    const usesCount = referencesOf(step.input).some((r) => r.root === 'foreach' && r.name === 'count');
+    return JSON.stringify([step.id, itemFingerprint(prepared.fingerprints[step.index]!), values, usesCount ? count : null]);
   }
 
   function startItem(fanout: Fanout): void {
@@ -420,7 +439,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     running++;
     const step = steps[fanout.step]!;
     emit({ type: 'item:start', runId, stepId: step.id, index, at });
-    track(runStep(step, stepActions[fanout.step]!, itemLookup(fanout, index), itemEnvironments[fanout.step]!), { index: fanout.step, item: index });
+    track(runStep(step, stepActions[fanout.step]!, itemLookup(fanout, index), itemEnvironment(step, index)), { index: fanout.step, item: index });
   }
 
   function itemEnded(fanout: Fanout, index: number, outcome: StepOutcome): void {
@@ -432,11 +451,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     if (outcome.status === 'succeeded') {
       fanout.succeed(index, at, tries, outcome.output, outcome.properties);
       learnSecrets(i, outcome.output, outcome.properties);
-      const output = secrets.redactValue(outcome.output);
-      const kept = outcome.properties ? (stepActions[i]!.withoutCredentials?.(outcome.properties) ?? outcome.properties) : undefined;
-      const props = kept ? secrets.redactValue(kept) : undefined;
-      const wasRedacted = output.redacted || props?.redacted === true || kept !== outcome.properties;
-      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'succeeded', at, durationMs: at - fanout.started[index]!, attempts: tries, output: output.value, ...(props ? { properties: props.value } : {}), ...(wasRedacted ? { redacted: true as const } : {}) });
+      const shownItem = shownResult(i, outcome.output, outcome.properties);
+      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'succeeded', at, durationMs: at - fanout.started[index]!, attempts: tries, output: shownItem.output, ...(shownItem.properties ? { properties: shownItem.properties } : {}), ...(shownItem.redacted ? { redacted: true as const } : {}) });
     } else if (outcome.status === 'failed') {
       const { code, message, hint, detail } = outcome.error;
       const error = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
@@ -463,10 +479,10 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     properties[i] = fanout.mergedProperties();
     const error = status === 'failed' ? fanout.error() : undefined;
     if (error) errors[i] = error;
-    const continuedHere = status === 'failed' && fanout.fatal === undefined;
+    const continuedHere = status === 'failed' && fanout.fatal === undefined && steps[i]!.continueOnError;
     if (continuedHere) continuedSteps.push(i);
     shown(i);
-    settledDeps.push(...state.settle(i, status, { continued: continuedHere }));
+    due(state.settle(i, status, { continued: continuedHere }));
     emit({
       type: 'step:end',
       runId,
@@ -497,7 +513,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       if (continuedHere) continuedSteps.push(i);
     }
     const freed = state.settle(i, outcome.status, { continued: continuedHere });
-    settledDeps.push(...freed);
+    due(freed);
     const error = errors[i];
     emit({
       type: 'step:end',
@@ -525,10 +541,10 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   /** A started step that fails without running its action (a foreach list that is not one, say). */
   function failStarted(i: number, error: StepFailure): void {
     finished[i] = Date.now();
-    errors[i] = { ...error, message: redact(error.message) };
+    errors[i] = { ...error, message: redact(error.message), ...(error.hint ? { hint: redact(error.hint) } : {}) };
     const continuedHere = steps[i]!.continueOnError && !stopping;
     if (continuedHere) continuedSteps.push(i);
-    settledDeps.push(...state.settle(i, 'failed', { continued: continuedHere }));
+    due(state.settle(i, 'failed', { continued: continuedHere }));
     emit({
       type: 'step:end',
       runId,
@@ -538,7 +554,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       durationMs: finished[i]! - started[i]!,
       error: errors[i]!.message,
       errorCode: error.code,
-      ...(error.hint ? { hint: error.hint } : {}),
+      ...(errors[i]!.hint ? { hint: errors[i]!.hint } : {}),
       ...(continuedHere ? { continued: true as const } : {}),
     });
     if (!continuedHere && !stopping) stop(i);
@@ -555,7 +571,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   function learnSecrets(i: number, output: unknown, props: Record<string, unknown> | undefined): void {
     // A session cookie or token the step received is a secret from now on, wherever it turns up.
     for (const [value, named] of stepActions[i]!.resultSecrets?.({ output, ...(props ? { properties: props } : {}) }) ?? []) secrets.add(value, named ? MIN_NAMED : MIN_GUESSED);
-    if (fanouts[i]) return; // the credential sources below read the step's whole result, which is not made yet
+    // Parts of the result another step sends as a credential: for a foreach step, read from the items so far
+    // (its output array fills in as they end), so an item's own event never shows one.
     for (const { ref, raw } of credentials.get(i) ?? []) {
       try {
         for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, MIN_NAMED);
@@ -567,23 +584,40 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
 
   /** What events and the report show of a step's result: secrets replaced, credential headers emptied. */
   function shown(i: number): void {
-    if (fanouts[i]) {
-      // Credential sources read the foreach step's whole result, known only now.
-      for (const { ref, raw } of credentials.get(i) ?? []) {
-        try {
-          for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, MIN_NAMED);
-        } catch {
-          // nothing to mask
-        }
-      }
-    }
     const output = secrets.redactValue(outputs[i]);
-    const kept = properties[i] ? (fanouts[i] ? properties[i] : (stepActions[i]!.withoutCredentials?.(properties[i]!) ?? properties[i]!)) : undefined;
+    const strip = (p: Record<string, unknown>) => stepActions[i]!.withoutCredentials?.(p) ?? p;
+    // A foreach step's properties are its items', each with its credentials taken out before they are merged.
+    const kept = properties[i] ? (fanouts[i] ? fanouts[i]!.mergedProperties(strip) : strip(properties[i]!)) : undefined;
     const props = kept ? secrets.redactValue(kept) : undefined;
     shownOutputs[i] = output.value;
     shownProperties[i] = props?.value;
     redacted[i] = output.redacted || props?.redacted === true || kept !== properties[i] ? 1 : 0;
     shownAt[i] = secrets.version;
+  }
+
+  /** One item's result as its event shows it: credentials taken out, secrets replaced. */
+  function shownResult(i: number, output: unknown, props: Record<string, unknown> | undefined): { output: unknown; properties?: Record<string, unknown>; redacted: boolean } {
+    const shownOutput = secrets.redactValue(output);
+    const kept = props ? (stepActions[i]!.withoutCredentials?.(props) ?? props) : undefined;
+    const shownProps = kept ? secrets.redactValue(kept) : undefined;
+    return { output: shownOutput.value, ...(shownProps ? { properties: shownProps.value } : {}), redacted: shownOutput.redacted || shownProps?.redacted === true || kept !== props };
+  }
+
+  /** `${steps.<id>.items}` of a foreach step: live while it runs, kept once it settled (or taken whole from a record). */
+  function summariesOf(i: number): ItemSummary[] | undefined {
+    const known = itemSummaries[i];
+    if (known) return known;
+    const fanout = fanouts[i];
+    if (fanout) {
+      const list = fanout.summaries();
+      if (state.status[i] !== 'running') itemSummaries[i] = list;
+      return list;
+    }
+    if (!steps[i]!.foreach) return undefined;
+    // Reused whole (every item succeeded then: each counted as tried once, as a first run of it reads), or failed
+    // before its list could be taken: no item ran now.
+    if (reused[i]) return (itemSummaries[i] = Array.isArray(outputs[i]) ? (outputs[i] as unknown[]).map((_, index) => ({ index, status: 'succeeded', attempts: 1 })) : []);
+    return state.status[i] === 'failed' ? (itemSummaries[i] = []) : undefined;
   }
 
   function stepReport(i: number): StepReport {
