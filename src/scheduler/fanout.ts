@@ -40,6 +40,7 @@ export class Fanout {
   running = 0;
   settled = 0;
   failed = 0;
+  cancelled = 0;
   /** The item whose failure stopped the run (not continued), if one did. */
   fatal: number | undefined;
 
@@ -115,6 +116,7 @@ export class Fanout {
 
   cancel(index: number, at: number, attempts: number): void {
     this.#end(index, CANCELLED, at, attempts);
+    this.cancelled++;
   }
 
   get done(): boolean {
@@ -125,10 +127,14 @@ export class Fanout {
     return STATUS[this.#state[index]!]!;
   }
 
-  /** The step's status once no item runs: failed (fatally, or continued), cancelled (the run stopped), or succeeded. */
+  /**
+   * The step's status once no item runs: `failed` when one of its items stopped the run; `cancelled` when the
+   * run stopped it before every item ended (an item cancelled in flight, or one never started) — it did not
+   * finish, so nothing of it may pass for a result; else `failed` (continued) if an item failed, or `succeeded`.
+   */
   outcome(): 'succeeded' | 'failed' | 'cancelled' {
     if (this.fatal !== undefined) return 'failed';
-    if (!this.done) return this.failed > 0 ? 'failed' : 'cancelled';
+    if (this.cancelled > 0 || !this.done) return 'cancelled';
     return this.failed > 0 ? 'failed' : 'succeeded';
   }
 

@@ -160,6 +160,31 @@ steps:
     assert.equal(under('/stop/item/later').length + under('/stop/after').length, 0);
   });
 
+  it('a foreach step the run stopped while its last items were in flight is cancelled, never succeeded', async () => {
+    const never = new Gate();
+    server.route('/inflight/boom', async (_req, res) => {
+      await server.until(() => under('/inflight/item/').length === 2);
+      reply(res, 400, { error: 'boom' });
+    });
+    server.fallback(async () => never.wait());
+    const report = await runWorkflow(workflow(`
+steps:
+  - id: each
+    foreach: [a, b]
+    http: { url: "${server.url}/inflight/item/\${item}" }
+  - id: boom
+    http: { url: "${server.url}/inflight/boom" }
+  - id: after
+    http: { url: "${server.url}/inflight/after?x=\${steps.each.output}" }
+`));
+    never.open();
+    assert.equal(report.status, 'failed');
+    assert.equal(report.steps['each']!.status, 'cancelled');
+    assert.equal(report.steps['each']!.output, null);
+    assert.deepEqual(report.steps['each']!.items!.map((i) => i.status), ['cancelled', 'cancelled']);
+    assert.deepEqual([report.steps['after']!.status, report.steps['after']!.skipReason], ['skipped', 'upstream_cancelled']);
+  });
+
   it('with continueOnError every item runs, failed ones hold null, and the run succeeds listing the step', async () => {
     server.fallback((req, res) => (req.path.endsWith('/b') || req.path.endsWith('/d') ? reply(res, 404, { error: 'gone' }) : reply(res, 200, req.path.split('/').pop())));
     const report = await runWorkflow(workflow(`
@@ -254,5 +279,24 @@ steps:
     assert.deepEqual(report.continued, ['primary']);
     assert.deepEqual(report.steps['backup']!.output, { from: 'backup' });
     assert.equal(report.steps['use']!.skipReason, 'condition');
+  });
+
+  it('a step whose condition chose to run after a continued failure reads its output as null', async () => {
+    server.route('/nullout/primary', (_req, res) => reply(res, 404, { error: 'gone' }));
+    server.route('/nullout/explain', (req, res) => reply(res, 200, { got: req.url }));
+    const report = await runWorkflow(workflow(`
+steps:
+  - id: primary
+    continueOnError: true
+    http: { url: "${server.url}/nullout/primary" }
+  - id: explain
+    if: steps.primary.status != "succeeded" && !has(steps.primary.output)
+    http: { url: "${server.url}/nullout/explain?was=\${steps.primary.output}&s=\${steps.primary.status}" }
+outputs:
+  was: \${steps.primary.output}
+`));
+    assert.equal(report.status, 'succeeded', report.error);
+    assert.deepEqual(report.steps['explain']!.output, { got: '/nullout/explain?was=null&s=failed' });
+    assert.deepEqual(report.outputs, { was: null });
   });
 });

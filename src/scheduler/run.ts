@@ -166,9 +166,12 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
         return env[ref.name];
       case 'steps': {
         const i = plan.byId.get(ref.step)!;
-        if (ref.property === 'output') return outputs[i];
         if (ref.property === 'status') return state.status[i];
-        if (ref.property === 'items') return summariesOf(i);
+        if (ref.property === 'items') return summariesOf(i) ?? (resultless(i) ? null : undefined);
+        // A step that was skipped, or failed and was continued, has no result: a step whose `if` chose to run
+        // after it (or an output naming it) reads `null` there, not a template error.
+        if (resultless(i)) return null;
+        if (ref.property === 'output') return outputs[i];
         return properties[i]?.[ref.property];
       }
       default:
@@ -270,14 +273,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   let finalOutputs: Record<string, unknown> = {};
   if (runStatus === 'succeeded') {
     try {
-      // A step that was skipped, or failed and was continued, has no output: an output naming it is null, not
-      // a failure of a run that succeeded (a fallback's unused branch, say).
-      const outputLookup = (ref: Reference): unknown => {
-        if (ref.root !== 'steps' || ref.property === 'status') return lookup(ref);
-        const status = state.status[plan.byId.get(ref.step)!];
-        return status === 'skipped' || (status === 'failed' && outputs[plan.byId.get(ref.step)!] === undefined) ? null : lookup(ref);
-      };
-      finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, outputLookup)]))).value;
+      // A skipped step's output is null (see `resultless`): not a failure of a run that succeeded.
+      finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, lookup)]))).value;
     } catch (error) {
       runError = `outputs: ${redact((error as Error).message)}`;
     }
@@ -338,7 +335,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       const j = plan.byId.get(id)!;
       const status = state.status[j]!;
       // A continued foreach step keeps its items' outputs (null where one failed); other failures have none.
-      const has = status === 'succeeded' || (status === 'failed' && fanouts[j] !== undefined);
+      const has = status === 'succeeded' || (status === 'failed' && state.continued[j] === 1 && fanouts[j] !== undefined);
       const items = summariesOf(j);
       stepValues[id] = { ...(has ? properties[j] : {}), status, ...(has ? { output: outputs[j] } : {}), ...(items ? { items } : {}) };
     }
@@ -587,12 +584,20 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const output = secrets.redactValue(outputs[i]);
     const strip = (p: Record<string, unknown>) => stepActions[i]!.withoutCredentials?.(p) ?? p;
     // A foreach step's properties are its items', each with its credentials taken out before they are merged.
-    const kept = properties[i] ? (fanouts[i] ? fanouts[i]!.mergedProperties(strip) : strip(properties[i]!)) : undefined;
+    const fanout = fanouts[i];
+    const kept = properties[i] ? (fanout ? fanout.mergedProperties(strip) : strip(properties[i]!)) : undefined;
+    const stripped = fanout ? fanout.properties.some((p) => p !== undefined && strip(p) !== p) : kept !== properties[i];
     const props = kept ? secrets.redactValue(kept) : undefined;
     shownOutputs[i] = output.value;
     shownProperties[i] = props?.value;
-    redacted[i] = output.redacted || props?.redacted === true || kept !== properties[i] ? 1 : 0;
+    redacted[i] = output.redacted || props?.redacted === true || stripped ? 1 : 0;
     shownAt[i] = secrets.version;
+  }
+
+  /** Skipped, or failed and continued without a result (a continued foreach step keeps its items' outputs). */
+  function resultless(i: number): boolean {
+    const status = state.status[i];
+    return status === 'skipped' || (status === 'failed' && state.continued[i] === 1 && !fanouts[i]);
   }
 
   /** One item's result as its event shows it: credentials taken out, secrets replaced. */
@@ -623,7 +628,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   function stepReport(i: number): StepReport {
     const s = state.status[i] as StepReport['status'];
     const fanout = fanouts[i];
-    const hasOutput = s === 'succeeded' || (s === 'failed' && fanout !== undefined && fanout.fatal === undefined);
+    const hasOutput = s === 'succeeded' || (s === 'failed' && fanout !== undefined && state.continued[i] === 1);
     if (hasOutput && shownAt[i] !== secrets.version) {
       // Only the secrets learned since: cheap even when a server sets a new cookie on every answer.
       const since = shownAt[i]!;

@@ -61,6 +61,14 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
       ...(redacted ? { redacted } : {}),
     };
   };
+  /** The error and the tries of a step's or an item's end, as stored. */
+  const failureFields = (event: { error?: string; errorCode?: string; hint?: string; errorDetail?: string; attempts?: number }): Pick<StepResult, 'error' | 'errorCode' | 'hint' | 'errorDetail' | 'attempts'> => ({
+    ...(event.error === undefined ? {} : { error: text(event.error) }),
+    ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
+    ...(event.hint === undefined ? {} : { hint: text(event.hint) }),
+    ...(event.errorDetail === undefined ? {} : { errorDetail: text(event.errorDetail) }),
+    ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
+  });
   const started = new Map<string, number>();
   /** Items started and not yet ended, by step and index. */
   const itemsStarted = new Map<string, Map<number, number>>();
@@ -126,11 +134,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           status: event.status,
           ...(event.status === 'succeeded' ? result(event.output, event.properties) : {}),
           ...(event.redacted ? { redacted: true } : {}),
-          ...(event.error === undefined ? {} : { error: text(event.error) }),
-          ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
-          ...(event.hint === undefined ? {} : { hint: text(event.hint) }),
-          ...(event.errorDetail === undefined ? {} : { errorDetail: text(event.errorDetail) }),
-          ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
+          ...failureFields(event),
           ...(startedAt !== undefined ? { startedAt, finishedAt: event.at } : event.durationMs !== undefined && !event.reused ? { startedAt: event.at - event.durationMs, finishedAt: event.at } : {}),
           ...(event.reused ? { reused: true } : {}),
         });
@@ -146,11 +150,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...result(event.output, event.properties),
           // The run redacts results before its events carry them; it says when it had to.
           ...(event.redacted ? { redacted: true } : {}),
-          ...(event.error === undefined ? {} : { error: text(event.error) }),
-          ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
-          ...(event.hint === undefined ? {} : { hint: text(event.hint) }),
-          ...(event.errorDetail === undefined ? {} : { errorDetail: text(event.errorDetail) }),
-          ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
+          ...failureFields(event),
           ...(started.has(event.stepId) ? { startedAt: started.get(event.stepId)!, finishedAt: event.at } : {}),
           ...(event.reused ? { reused: true } : {}),
           ...(event.skipReason ? { skipReason: event.skipReason } : {}),

@@ -82,8 +82,8 @@ export interface NewRun {
   reusedItems?: { stepId: string; items: ItemResult[] }[];
 }
 
-export interface StepResult {
-  status: FinalStepStatus;
+/** What a step and an item of a foreach step both record when they end. */
+export interface ResultFields {
   output?: unknown;
   properties?: Record<string, unknown>;
   /** `output` and `properties` already as JSON text (the recorder has it from redacting): saves a second pass. */
@@ -98,12 +98,17 @@ export interface StepResult {
   attempts?: number;
   startedAt?: number;
   finishedAt?: number;
+  /** Taken from an earlier run by `resume`, not executed. */
   reused?: boolean;
   /**
    * Something was redacted from `output` or `properties` before they were stored: they hold `***` where the
-   * step's result held a secret, so they must never stand in for running the step (resume, a cache).
+   * result held a secret, so they must never stand in for running it again (resume, a cache).
    */
   redacted?: boolean;
+}
+
+export interface StepResult extends ResultFields {
+  status: FinalStepStatus;
   /** Why a `skipped` step did not run. */
   skipReason?: SkipReason;
   /** `continueOnError`: it failed (a foreach step: some item did) and the run went on. */
@@ -113,27 +118,11 @@ export interface StepResult {
 }
 
 /** One item of a foreach step: its result, recorded the moment it finishes (see `RunStore.recordItem`). */
-export interface ItemResult {
+export interface ItemResult extends ResultFields {
   index: number;
   /** What the item ran with, as a hash (the `item:end` event's `key`): resume reuses it only when it matches. */
   key: string;
   status: Exclude<ItemStatus, 'not_run'>;
-  output?: unknown;
-  properties?: Record<string, unknown>;
-  /** As for StepResult: already JSON text. */
-  outputJson?: string;
-  propertiesJson?: string;
-  error?: string;
-  errorCode?: string;
-  hint?: string;
-  errorDetail?: string;
-  attempts?: number;
-  startedAt?: number;
-  finishedAt?: number;
-  /** Taken from an earlier run by `resume`, not executed. */
-  reused?: boolean;
-  /** As for StepResult: a secret was replaced in `output` or `properties`, so it is never reused. */
-  redacted?: boolean;
 }
 
 /**

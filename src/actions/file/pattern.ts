@@ -16,10 +16,10 @@ const SEPARATORS = /[/\\]+/;
  */
 export function patternProblem(pattern: string): string | undefined {
   if (/^[/\\]/.test(pattern) || /^[A-Za-z]:/.test(pattern)) {
-    return `expected a pattern relative to the workflow's folder (\`notes/*.txt\`), got the absolute \`${clip(pattern)}\``;
+    return `expected a pattern relative to the workflow's folder (\`notes/*.txt\`), got the absolute \`${clip(pattern)}\`: a glob lists files inside the workflow's folder (to list another folder, use \`action: list\` with its path, or keep the workflow file there)`;
   }
   if (pattern.split(SEPARATORS).includes('..')) {
-    return `expected a pattern inside the workflow's folder, got \`${clip(pattern)}\`, which climbs out of it with \`..\``;
+    return `expected a pattern inside the workflow's folder, got \`${clip(pattern)}\`, which climbs out of it with \`..\`: a glob lists files inside the workflow's folder (to list another folder, use \`action: list\` with its path, or keep the workflow file there)`;
   }
   return undefined;
 }
