@@ -7,6 +7,25 @@ import type { ItemSummary } from '../core/events.ts';
 import type { ItemReport } from '../core/report.ts';
 import type { ItemStatus } from '../core/status.ts';
 
+/** Why a foreach step's resolved list cannot be run over, or undefined: not an array, or longer than `maxItems`. */
+export function listProblem(list: unknown, maxItems: number): ItemError | undefined {
+  if (!Array.isArray(list)) {
+    const what = list === null ? 'null' : typeof list === 'string' ? 'a string' : typeof list === 'object' ? 'an object' : `a ${typeof list}`;
+    return {
+      code: 'foreach_not_list',
+      message: `foreach: the list is ${what}, not an array`,
+      hint:
+        typeof list === 'string'
+          ? 'a string is never split into items: make the step before it return a JSON array (an `llm` step with a `schema` of type array, say), or give the list as an input (`-i items=@list.json`)'
+          : 'point `foreach` at an array (a field of the output, perhaps: `${steps.<id>.output.items}`)',
+    };
+  }
+  if (list.length > maxItems) {
+    return { code: 'too_many_items', message: `foreach: the list has ${list.length.toLocaleString('en-US')} items, more than \`config.maxItems\` (${maxItems.toLocaleString('en-US')})`, hint: 'raise `config.maxItems` if that many calls are meant, or narrow the list first' };
+  }
+  return undefined;
+}
+
 export interface ItemError {
   code: string;
   message: string;

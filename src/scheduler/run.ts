@@ -7,24 +7,24 @@
  * started, so it can never start twice.
  */
 import { randomUUID } from 'node:crypto';
-import type { ItemSummary, RunEvent, RunEventListener } from '../core/events.ts';
+import type { RunEvent, RunEventListener } from '../core/events.ts';
 import { ConductorError, UsageError } from '../core/errors.ts';
-import type { ModelUsage, RunReport, StepReport } from '../core/report.ts';
+import type { RunReport } from '../core/report.ts';
 import type { RunStatus, SkipReason } from '../core/status.ts';
 import type { ConditionSpec, StepSpec, WorkflowSpec } from '../definition/types.ts';
-import type { TemplateValue } from '../template/value.ts';
 import { evaluateCondition, type ConditionStep, type ConditionVariables } from '../condition/index.ts';
 import type { Reference } from '../template/parse.ts';
-import { referencesOf, resolveReference, resolveValue } from '../template/value.ts';
+import { referencesOf, resolveReference, resolveValue, type TemplateValue } from '../template/value.ts';
 import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { secretInputName } from './secrets.ts';
 import { leaves, MIN_GUESSED, MIN_NAMED } from '../core/redact.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
-import { Fanout } from './fanout.ts';
+import { Fanout, listProblem } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
 import { itemFingerprint } from '../store/fingerprint.ts';
 import { RunState } from './state.ts';
+import { errorFields, RunResults, type StepFailure } from './results.ts';
 
 export interface RunOptions extends PrepareOptions {
   /**
@@ -65,7 +65,6 @@ interface Completion {
   outcome: StepOutcome;
 }
 
-type StepFailure = { code: string; message: string; hint?: string; detail?: string };
 
 /** Prepare the run (`prepareRun`) and run it: the library's one call. */
 export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}): Promise<RunReport> {
@@ -101,37 +100,22 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     }
   };
 
-  // Run state, owned by this function alone: statuses and readiness in `state`, results beside it.
+  // Run state, owned by this function alone: statuses and readiness in `state`, results in `results`.
   const state = new RunState(
     plan,
     steps.map((s) => (s.condition ? new Set(s.condition.statusOf.map((id) => plan.byId.get(id)!)) : undefined)),
   );
-  const outputs: unknown[] = new Array(n);
-  const properties: (Record<string, unknown> | undefined)[] = new Array(n);
-  const started = new Float64Array(n);
-  const finished = new Float64Array(n);
-  const errors: (StepFailure | undefined)[] = new Array(n);
-  const attempts = new Int32Array(n);
-  const fanouts: (Fanout | undefined)[] = new Array(n);
+  const results = new RunResults(steps, stepActions, secrets, state);
+  const { outputs, properties, started, finished, attempts, reused, fanouts } = results;
   /** 1 while a step is in the ready queue: a foreach step goes back in while it has items to start. */
   const queued = new Uint8Array(n);
   const ready = new ReadyQueue(prepared.priority);
-  const reused = new Uint8Array(n);
-  // Results as events and the report show them (secrets replaced); `outputs` keeps what later steps use.
-  const shownOutputs: unknown[] = new Array(n);
-  const shownProperties: (Record<string, unknown> | undefined)[] = new Array(n);
-  const redacted = new Uint8Array(n);
-  /** `secrets.version` when each step's shown result was made: a secret learned later redoes it for the report. */
-  const shownAt = new Int32Array(n);
-  const redactorsSince = new Map<number, (text: string) => string>();
   /** Steps whose dependencies have all settled: each is admitted (run, condition, or skip) in turn. */
   const settledDeps: number[] = [];
   // A loop, not `push(...list)`: a spread of 150,000 steps overflows the call's arguments.
   const due = (list: readonly number[]) => {
     for (const d of list) settledDeps.push(d);
   };
-  /** A foreach step's item statuses once it has settled (templates may read them once per item of another step). */
-  const itemSummaries: (ItemSummary[] | undefined)[] = new Array(n);
   for (const [id, result] of Object.entries(options.reuse ?? {})) {
     const i = plan.byId.get(id);
     if (i === undefined) throw new UsageError(`cannot reuse \`${id}\`: the workflow has no such step`);
@@ -164,16 +148,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
         return inputs[ref.name];
       case 'env':
         return env[ref.name];
-      case 'steps': {
-        const i = plan.byId.get(ref.step)!;
-        if (ref.property === 'status') return state.status[i];
-        if (ref.property === 'items') return summariesOf(i) ?? (resultless(i) ? null : undefined);
-        // A step that was skipped, or failed and was continued, has no result: a step whose `if` chose to run
-        // after it (or an output naming it) reads `null` there, not a template error.
-        if (resultless(i)) return null;
-        if (ref.property === 'output') return outputs[i];
-        return properties[i]?.[ref.property];
-      }
+      case 'steps':
+        return results.lookup(plan.byId.get(ref.step)!, ref);
       default:
         // `${item}` and `${foreach.*}` are resolved by each item's own lookup (see `itemLookup`).
         return undefined;
@@ -214,9 +190,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   const shownInputs = secrets.redactValue({ ...inputs, ...Object.fromEntries(secretInputs.map((name) => [name, '***'])) }).value;
   emit({ type: 'run:start', runId, workflow: spec.file, stepIds: steps.map((s) => s.id), maxConcurrency: limit, inputs: shownInputs, ...(secretInputs.length ? { secretInputs } : {}), at: startedAt });
   for (let i = 0; i < n; i++) {
-    if (!reused[i]) continue;
-    shown(i);
-    emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'succeeded', at: startedAt, output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), reused: true, ...(redacted[i] ? { redacted: true as const } : {}) });
+    if (reused[i]) emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'succeeded', at: startedAt, ...results.show(i), reused: true });
   }
 
   let running = 0;
@@ -269,17 +243,18 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   // What stopped the run: a step's failure first (it came first), then the run's own (a listener, the store).
   const runFailure = failure === undefined ? (listenerFailure ?? externalFailure) : undefined;
   const runStatus: RunStatus = failure !== undefined || runFailure ? 'failed' : interrupted ? 'cancelled' : 'succeeded';
-  let runError = failure !== undefined ? `${steps[failure]!.id}: ${errors[failure]!.message}` : runFailure ? runFailure.message : interrupted ? 'the run was interrupted' : undefined;
+  const failed = failure === undefined ? undefined : results.errors[failure]!;
+  let runError = failed ? `${steps[failure!]!.id}: ${failed.message}` : runFailure ? runFailure.message : interrupted ? 'the run was interrupted' : undefined;
   let finalOutputs: Record<string, unknown> = {};
   if (runStatus === 'succeeded') {
     try {
-      // A skipped step's output is null (see `resultless`): not a failure of a run that succeeded.
+      // A skipped step's output is null (see RunResults.lookup): not a failure of a run that succeeded.
       finalOutputs = secrets.redactValue(Object.fromEntries(Object.entries(spec.outputs).map(([name, value]) => [name, resolveValue(value, lookup)]))).value;
     } catch (error) {
       runError = `outputs: ${redact((error as Error).message)}`;
     }
   }
-  const runHint = failure !== undefined ? errors[failure]!.hint : runFailure?.hint;
+  const runHint = failed ? failed.hint : runFailure?.hint;
   const finishedAt = Date.now();
   const continued = continuedSteps.sort((a, b) => a - b).map((i) => steps[i]!.id);
   const report: RunReport = {
@@ -289,9 +264,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
     durationMs: finishedAt - startedAt,
-    steps: Object.fromEntries(steps.map((s, i) => [s.id, stepReport(i)])),
+    steps: Object.fromEntries(steps.map((s, i) => [s.id, results.report(i)])),
     outputs: finalOutputs,
-    usage: usageByModel(steps.map((_, i) => (reused[i] ? [] : fanouts[i] ? fanouts[i]!.properties.filter((_, k) => !fanouts[i]!.reused[k]) : [properties[i]])).flat()),
+    usage: results.usage(),
     ...(runError ? { error: runError } : {}),
     ...(runFailure ? { errorCode: runFailure.code } : {}),
     ...(runError && runHint ? { hint: runHint } : {}),
@@ -328,17 +303,10 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'skipped', skipReason: reason, at: Date.now() });
   }
 
-  /** What `steps.<id>` reads in a condition: status, and output and properties where the step has them. */
+  /** What a condition reads: the steps it names, the inputs, and only the environment variables it names. */
   function conditionVariables(condition: ConditionSpec): ConditionVariables {
     const stepValues: Record<string, ConditionStep> = {};
-    for (const id of condition.steps) {
-      const j = plan.byId.get(id)!;
-      const status = state.status[j]!;
-      // A continued foreach step keeps its items' outputs (null where one failed); other failures have none.
-      const has = status === 'succeeded' || (status === 'failed' && state.continued[j] === 1 && fanouts[j] !== undefined);
-      const items = summariesOf(j);
-      stepValues[id] = { ...(has ? properties[j] : {}), status, ...(has ? { output: outputs[j] } : {}), ...(items ? { items } : {}) };
-    }
+    for (const id of condition.steps) stepValues[id] = results.conditionStep(plan.byId.get(id)!);
     return { steps: stepValues, inputs, env: Object.fromEntries(condition.env.map((name) => [name, env[name]])) };
   }
 
@@ -378,17 +346,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       failStarted(i, { code: 'template', message: `foreach: ${(error as Error).message}` });
       return undefined;
     }
-    if (!Array.isArray(list)) {
-      const what = list === null ? 'null' : typeof list === 'string' ? 'a string' : typeof list === 'object' ? 'an object' : `a ${typeof list}`;
-      failStarted(i, {
-        code: 'foreach_not_list',
-        message: `foreach: the list is ${what}, not an array`,
-        hint: typeof list === 'string' ? 'a string is never split into items: make the step before it return a JSON array (an `llm` step with a `schema` of type array, say)' : 'point `foreach` at an array (a field of the output, perhaps: `${steps.<id>.output.items}`)',
-      });
-      return undefined;
-    }
-    if (list.length > spec.config.maxItems) {
-      failStarted(i, { code: 'too_many_items', message: `foreach: the list has ${list.length.toLocaleString('en-US')} items, more than \`config.maxItems\` (${spec.config.maxItems.toLocaleString('en-US')})`, hint: 'raise `config.maxItems` if that many calls are meant, or narrow the list first' });
+    const problem = listProblem(list, spec.config.maxItems);
+    if (problem || !Array.isArray(list)) {
+      failStarted(i, problem!);
       return undefined;
     }
     const fanout = new Fanout(i, list, foreach.maxConcurrency ?? Infinity, baseKey(step, list.length));
@@ -404,8 +364,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
         const key = fanout.key(secrets.redactValue(list[k]).value);
         if (before.key !== key) continue;
         fanout.reuse(k, before.output, before.properties);
-        const shownItem = shownResult(i, before.output, before.properties);
-        emit({ type: 'item:end', runId, stepId: step.id, index: k, key, status: 'succeeded', at: Date.now(), output: shownItem.output, ...(shownItem.properties ? { properties: shownItem.properties } : {}), reused: true, ...(shownItem.redacted ? { redacted: true as const } : {}) });
+        emit({ type: 'item:end', runId, stepId: step.id, index: k, key, status: 'succeeded', at: Date.now(), ...results.showItem(i, before.output, before.properties), reused: true });
       }
     }
     if (fanout.done) {
@@ -415,7 +374,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     return fanout;
   }
 
-  /** Hash of the values a foreach step's block uses besides its item: with the item, an item's `key`. */
+  /** Hash of what a foreach step's items do besides their own value: with the item, an item's `key`. */
   function baseKey(step: StepSpec, count: number): string {
     const values = referencesOf(step.input)
       .filter((r) => r.root === 'steps' || r.root === 'inputs' || r.root === 'env')
@@ -444,24 +403,23 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const step = steps[i]!;
     const at = Date.now();
     const tries = outcome.attempts ?? 1;
-    const key = fanout.key(secrets.redactValue(fanout.list[index]).value);
+    const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: fanout.key(secrets.redactValue(fanout.list[index]).value), at, durationMs: at - fanout.started[index]!, attempts: tries };
     if (outcome.status === 'succeeded') {
       fanout.succeed(index, at, tries, outcome.output, outcome.properties);
       learnSecrets(i, outcome.output, outcome.properties);
-      const shownItem = shownResult(i, outcome.output, outcome.properties);
-      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'succeeded', at, durationMs: at - fanout.started[index]!, attempts: tries, output: shownItem.output, ...(shownItem.properties ? { properties: shownItem.properties } : {}), ...(shownItem.redacted ? { redacted: true as const } : {}) });
+      emit({ ...ended, status: 'succeeded', ...results.showItem(i, outcome.output, outcome.properties) });
     } else if (outcome.status === 'failed') {
       const { code, message, hint, detail } = outcome.error;
       const error = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
       fanout.fail(index, at, tries, error);
-      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'failed', at, durationMs: at - fanout.started[index]!, attempts: tries, error: error.message, errorCode: code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) });
+      emit({ ...ended, status: 'failed', ...errorFields(error) });
       if (!step.continueOnError && !stopping) {
         fanout.fatal = index;
         stop(i);
       }
     } else {
       fanout.cancel(index, at, tries);
-      emit({ type: 'item:end', runId, stepId: step.id, index, key, status: 'cancelled', at, durationMs: at - fanout.started[index]!, attempts: tries });
+      emit({ ...ended, status: 'cancelled' });
     }
     if (fanout.done || (stopping && fanout.running === 0)) settleFanout(fanout);
     else if (!stopping && fanout.canStart) enqueue(i);
@@ -474,11 +432,11 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     finished[i] = Date.now();
     outputs[i] = fanout.outputs;
     properties[i] = fanout.mergedProperties();
-    const error = status === 'failed' ? fanout.error() : undefined;
-    if (error) errors[i] = error;
+    const failedItems = status === 'failed' ? fanout.error() : undefined;
+    const error = failedItems ? results.fail(i, failedItems) : undefined;
     const continuedHere = status === 'failed' && fanout.fatal === undefined && steps[i]!.continueOnError;
     if (continuedHere) continuedSteps.push(i);
-    shown(i);
+    const shown = results.show(i);
     due(state.settle(i, status, { continued: continuedHere }));
     emit({
       type: 'step:end',
@@ -487,8 +445,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       status,
       at: finished[i]!,
       durationMs: finished[i]! - started[i]!,
-      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
-      ...(status !== 'cancelled' ? { output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), ...(redacted[i] ? { redacted: true as const } : {}) } : {}),
+      ...errorFields(error),
+      ...(status !== 'cancelled' ? shown : {}),
       ...(continuedHere ? { continued: true as const } : {}),
       items: fanout.summaries(),
     });
@@ -498,20 +456,18 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     finished[i] = Date.now();
     attempts[i] = outcome.attempts ?? 1;
     let continuedHere = false;
+    let shown: ReturnType<RunResults['show']> | undefined;
     if (outcome.status === 'succeeded') {
       outputs[i] = outcome.output;
       properties[i] = outcome.properties;
       learnSecrets(i, outcome.output, outcome.properties);
-      shown(i);
+      shown = results.show(i);
     } else if (outcome.status === 'failed') {
-      const { code, message, hint, detail } = outcome.error;
-      errors[i] = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
+      results.fail(i, outcome.error);
       continuedHere = steps[i]!.continueOnError && !stopping;
       if (continuedHere) continuedSteps.push(i);
     }
-    const freed = state.settle(i, outcome.status, { continued: continuedHere });
-    due(freed);
-    const error = errors[i];
+    due(state.settle(i, outcome.status, { continued: continuedHere }));
     emit({
       type: 'step:end',
       runId,
@@ -520,8 +476,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       at: finished[i]!,
       durationMs: finished[i]! - started[i]!,
       attempts: attempts[i]!,
-      ...(error ? { error: error.message, errorCode: error.code, ...(error.hint ? { hint: error.hint } : {}), ...(error.detail === undefined ? {} : { errorDetail: error.detail }) } : {}),
-      ...(outcome.status === 'succeeded' ? { output: shownOutputs[i], ...(shownProperties[i] ? { properties: shownProperties[i] } : {}), ...(redacted[i] ? { redacted: true as const } : {}) } : {}),
+      ...errorFields(results.errors[i]),
+      ...shown,
       ...(continuedHere ? { continued: true as const } : {}),
     });
     if (outcome.status === 'failed' && !continuedHere && !stopping) stop(i);
@@ -538,22 +494,11 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   /** A started step that fails without running its action (a foreach list that is not one, say). */
   function failStarted(i: number, error: StepFailure): void {
     finished[i] = Date.now();
-    errors[i] = { ...error, message: redact(error.message), ...(error.hint ? { hint: redact(error.hint) } : {}) };
+    const recorded = results.fail(i, error);
     const continuedHere = steps[i]!.continueOnError && !stopping;
     if (continuedHere) continuedSteps.push(i);
     due(state.settle(i, 'failed', { continued: continuedHere }));
-    emit({
-      type: 'step:end',
-      runId,
-      stepId: steps[i]!.id,
-      status: 'failed',
-      at: finished[i]!,
-      durationMs: finished[i]! - started[i]!,
-      error: errors[i]!.message,
-      errorCode: error.code,
-      ...(errors[i]!.hint ? { hint: errors[i]!.hint } : {}),
-      ...(continuedHere ? { continued: true as const } : {}),
-    });
+    emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'failed', at: finished[i]!, durationMs: finished[i]! - started[i]!, ...errorFields(recorded), ...(continuedHere ? { continued: true as const } : {}) });
     if (!continuedHere && !stopping) stop(i);
   }
 
@@ -578,97 +523,6 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       }
     }
   }
-
-  /** What events and the report show of a step's result: secrets replaced, credential headers emptied. */
-  function shown(i: number): void {
-    const output = secrets.redactValue(outputs[i]);
-    const strip = (p: Record<string, unknown>) => stepActions[i]!.withoutCredentials?.(p) ?? p;
-    // A foreach step's properties are its items', each with its credentials taken out before they are merged.
-    const fanout = fanouts[i];
-    const kept = properties[i] ? (fanout ? fanout.mergedProperties(strip) : strip(properties[i]!)) : undefined;
-    const stripped = fanout ? fanout.properties.some((p) => p !== undefined && strip(p) !== p) : kept !== properties[i];
-    const props = kept ? secrets.redactValue(kept) : undefined;
-    shownOutputs[i] = output.value;
-    shownProperties[i] = props?.value;
-    redacted[i] = output.redacted || props?.redacted === true || stripped ? 1 : 0;
-    shownAt[i] = secrets.version;
-  }
-
-  /** Skipped, or failed and continued without a result (a continued foreach step keeps its items' outputs). */
-  function resultless(i: number): boolean {
-    const status = state.status[i];
-    return status === 'skipped' || (status === 'failed' && state.continued[i] === 1 && !fanouts[i]);
-  }
-
-  /** One item's result as its event shows it: credentials taken out, secrets replaced. */
-  function shownResult(i: number, output: unknown, props: Record<string, unknown> | undefined): { output: unknown; properties?: Record<string, unknown>; redacted: boolean } {
-    const shownOutput = secrets.redactValue(output);
-    const kept = props ? (stepActions[i]!.withoutCredentials?.(props) ?? props) : undefined;
-    const shownProps = kept ? secrets.redactValue(kept) : undefined;
-    return { output: shownOutput.value, ...(shownProps ? { properties: shownProps.value } : {}), redacted: shownOutput.redacted || shownProps?.redacted === true || kept !== props };
-  }
-
-  /** `${steps.<id>.items}` of a foreach step: live while it runs, kept once it settled (or taken whole from a record). */
-  function summariesOf(i: number): ItemSummary[] | undefined {
-    const known = itemSummaries[i];
-    if (known) return known;
-    const fanout = fanouts[i];
-    if (fanout) {
-      const list = fanout.summaries();
-      if (state.status[i] !== 'running') itemSummaries[i] = list;
-      return list;
-    }
-    if (!steps[i]!.foreach) return undefined;
-    // Reused whole (every item succeeded then: each counted as tried once, as a first run of it reads), or failed
-    // before its list could be taken: no item ran now.
-    if (reused[i]) return (itemSummaries[i] = Array.isArray(outputs[i]) ? (outputs[i] as unknown[]).map((_, index) => ({ index, status: 'succeeded', attempts: 1 })) : []);
-    return state.status[i] === 'failed' ? (itemSummaries[i] = []) : undefined;
-  }
-
-  function stepReport(i: number): StepReport {
-    const s = state.status[i] as StepReport['status'];
-    const fanout = fanouts[i];
-    const hasOutput = s === 'succeeded' || (s === 'failed' && fanout !== undefined && state.continued[i] === 1);
-    if (hasOutput && shownAt[i] !== secrets.version) {
-      // Only the secrets learned since: cheap even when a server sets a new cookie on every answer.
-      const since = shownAt[i]!;
-      const later = redactorsSince.get(since) ?? redactorsSince.set(since, secrets.redactorSince(since)).get(since)!;
-      const output = secrets.redactValue(shownOutputs[i], later);
-      const props = shownProperties[i] ? secrets.redactValue(shownProperties[i], later) : undefined;
-      shownOutputs[i] = output.value;
-      shownProperties[i] = props?.value;
-    }
-    const ran = started[i]! > 0;
-    const error = errors[i];
-    const skipReason = state.skipReason[i];
-    return {
-      status: s,
-      output: hasOutput ? shownOutputs[i] : null,
-      // Redacted again: a secret may have been learned after the step ended.
-      ...(error ? { error: redact(error.message), errorCode: error.code, ...(error.hint ? { hint: redact(error.hint) } : {}), ...(error.detail === undefined ? {} : { errorDetail: redact(error.detail) }) } : {}),
-      ...(ran ? { startedAt: new Date(started[i]!).toISOString(), finishedAt: new Date(finished[i]! || started[i]!).toISOString(), durationMs: (finished[i]! || started[i]!) - started[i]!, ...(fanout ? {} : { attempts: attempts[i]! }) } : {}),
-      ...(hasOutput && shownProperties[i] ? { properties: shownProperties[i] } : {}),
-      ...(reused[i] ? { reused: true } : {}),
-      ...(skipReason ? { skipReason } : {}),
-      ...(state.continued[i] ? { continued: true } : {}),
-      ...(fanout ? { items: fanout.reports(redact) } : {}),
-    };
-  }
-}
-
-/** Tokens by model over the given results' properties (a foreach step's: each item's). */
-function usageByModel(properties: readonly (Record<string, unknown> | undefined)[]): Record<string, ModelUsage> {
-  const totals: Record<string, ModelUsage> = {};
-  for (const p of properties) {
-    const usage = p?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined;
-    const model = p?.['model'];
-    if (!usage || typeof model !== 'string') continue;
-    const total = (totals[model] ??= { calls: 0, inputTokens: 0, outputTokens: 0 });
-    total.calls++;
-    total.inputTokens += usage.inputTokens ?? 0;
-    total.outputTokens += usage.outputTokens ?? 0;
-  }
-  return totals;
 }
 
 /** A listener's or the store's failure as the run's error: typed, one line, no secret. */
