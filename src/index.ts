@@ -1,13 +1,14 @@
 /** Conductor's library API. The CLI is a thin layer over exactly these. */
 export { loadWorkflow, parseWorkflow, checkWorkflow, type LoadOptions, type CheckResult } from './definition/load.ts';
 export { workflowJsonSchema } from './definition/schema.ts';
-export type { WorkflowSpec, StepSpec, InputSpec, WorkflowConfig } from './definition/types.ts';
-export { runWorkflow, type RunOptions } from './scheduler/run.ts';
+export type { WorkflowSpec, StepSpec, InputSpec, WorkflowConfig, ForeachSpec, ConditionSpec } from './definition/types.ts';
+export { runWorkflow, runPrepared, type RunOptions, type RunControls, type ReusableItem } from './scheduler/run.ts';
+export { prepareRun, withEstimates, type PrepareOptions, type PreparedRun } from './scheduler/prepare.ts';
 export type { Plan, PlanStep, EdgeReason } from './graph/plan.ts';
 export { ConductorError, WorkflowInvalidError, SetupError, UsageError, StepFailedError, type Diagnostic, type SourceLocation } from './core/errors.ts';
-export type { RunEvent, RunEventListener } from './core/events.ts';
-export type { RunReport, StepReport } from './core/report.ts';
-export type { StepStatus, FinalStepStatus, RunStatus } from './core/status.ts';
+export type { RunEvent, RunEventListener, ItemSummary } from './core/events.ts';
+export type { RunReport, StepReport, ItemReport } from './core/report.ts';
+export type { StepStatus, FinalStepStatus, RunStatus, SkipReason, ItemStatus } from './core/status.ts';
 export { ActionRegistry } from './actions/registry.ts';
 export { builtinActions } from './actions/builtin.ts';
 export type { ActionDefinition, ActionContext, ActionResult, Resource } from './actions/types.ts';
