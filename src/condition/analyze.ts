@@ -50,6 +50,8 @@ export interface ConditionAnalysis {
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 const ROOTS: ReadonlySet<string> = new Set(CONDITION_ROOTS);
 const EXAMPLE = 'conditions are CEL, e.g. `steps.check.output.score > 0.5 && inputs.mode == "fast"`';
+/** The statuses a step has when a condition reads it (it has ended). */
+const STATUSES: readonly string[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
 const DASHED = /^steps\s*\.\s*([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+)/;
 
 export function analyzeCondition(expression: string): ConditionAnalysis {
@@ -122,6 +124,12 @@ class Walker {
         for (const k of keys) if ('dynamic' in k) this.visit(k.dynamic, bound);
         return;
       }
+      case '==':
+      case '!=': {
+        this.#statusLiteral(node.args as [ASTNode, ASTNode]);
+        for (const child of children(node.args)) this.visit(child, bound);
+        return;
+      }
       case 'rcall': {
         const [name, receiver, args] = node.args;
         this.visit(receiver, bound);
@@ -138,6 +146,21 @@ class Walker {
       default:
         for (const child of children(node.args)) this.visit(child, bound);
     }
+  }
+
+  /** `steps.x.status == "sucess"`: a status no step ever has makes the comparison always false (or true). */
+  #statusLiteral([left, right]: [ASTNode, ASTNode]): void {
+    const [access, literal] = right.op === 'value' ? [left, right] : [right, left];
+    if (literal.op !== 'value' || typeof literal.args !== 'string' || STATUSES.includes(literal.args)) return;
+    const { base, keys } = flatten(access);
+    const last = keys[keys.length - 1];
+    if (base.op !== 'id' || base.args !== 'steps' || keys.length !== 2 || !last || !('key' in last) || last.key !== 'status') return;
+    this.#out.problems.push({
+      offset: literal.start,
+      code: 'condition_unknown_status',
+      message: `\`"${literal.args}"\` is not a status a step can have: this comparison never changes`,
+      hint: didYouMean(literal.args, STATUSES) ?? `a step has one of these statuses when a condition reads it: ${STATUSES.map((x) => `\`"${x}"\``).join(', ')}`,
+    });
   }
 
   #isRoot(node: ASTNode & { op: 'id' }, bound: ReadonlySet<string>): boolean {

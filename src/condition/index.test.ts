@@ -211,8 +211,8 @@ describe('analyzeCondition', () => {
     assert.match(notBool[0]!.hint ?? '', /compare it/);
     assert.equal(analyzeCondition('"x"').problems[0]?.message, 'the condition is a string, not a boolean');
     assert.equal(analyzeCondition('steps.a.output.list').problems.length, 0, 'dyn is decided at run time');
-    const type = analyzeCondition('steps.a.status == "x" && 1 == "a"').problems;
-    assert.deepEqual(type.map((p) => [p.code, p.offset]), [['condition_type', 25]]);
+    const type = analyzeCondition('steps.a.status == "failed" && 1 == "a"').problems;
+    assert.deepEqual(type.map((p) => [p.code, p.offset]), [['condition_type', 30]]);
     assert.match(type[0]!.message, /no such overload: int == string/);
     const has = analyzeCondition('has(steps["fetch-data"].output)').problems;
     assert.deepEqual(has.map((p) => p.code), ['condition_type']);
@@ -225,11 +225,18 @@ describe('analyzeCondition', () => {
     assert.match(analyzeCondition('item.ok').problems[0]?.hint ?? '', /cannot read the item/);
   });
 
+  it('reports a status no step can have, compared either way round (a typo makes the comparison constant)', () => {
+    const problems = analyzeCondition('steps.a.status == "sucess" || "falied" != steps["a"].status || steps.a.status == "failed"').problems;
+    assert.deepEqual(problems.map((p) => [p.code, p.offset]), [['condition_unknown_status', 18], ['condition_unknown_status', 30]]);
+    assert.equal(problems[1]!.hint, 'did you mean `failed`?');
+    assert.deepEqual(analyzeCondition('steps.a.output == "sucess"').problems, [], 'only `.status` is checked');
+  });
+
   it('reports `steps.fetch-data` (a subtraction) with the bracket spelling, and nothing else about it', () => {
     const problems = analyzeCondition('steps.fetch-data.status == "failed"').problems;
     assert.deepEqual(problems.map((p) => [p.code, p.offset, p.message]), [['condition_dashed_id', 0, '`steps.fetch-data` reads as `steps.fetch` minus `data`']]);
     assert.match(problems[0]!.hint ?? '', /steps\["fetch-data"\]/);
-    assert.match(analyzeCondition('steps.a.status == "x" && steps.my-step-2.status == "x"').problems[0]?.hint ?? '', /steps\["my-step-2"\]/);
+    assert.match(analyzeCondition('steps.a.status == "failed" && steps.my-step-2.status == "failed"').problems[0]?.hint ?? '', /steps\["my-step-2"\]/);
   });
 
   it('refuses names it cannot resolve before the run: `steps` on its own, computed ids, `env` whole', () => {
