@@ -34,8 +34,8 @@ const HEARTBEAT_MS = 5_000;
  * (the pid was reused, say by the next container). Between machines this assumes clocks within a few seconds.
  */
 const STALE_AFTER_MS = 30_000;
-/** Runs with how many of their steps succeeded. */
-const RUNS_WITH_PROGRESS = `SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done FROM runs r`;
+/** Runs with how many of their steps succeeded, and how many were skipped. */
+const RUNS_WITH_PROGRESS = `SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'skipped') AS steps_skipped FROM runs r`;
 
 interface RunRow {
   id: string;
@@ -54,6 +54,7 @@ interface RunRow {
   outputs: string | null;
   steps: string;
   steps_done: number;
+  steps_skipped?: number;
   options?: string | null;
   secret_inputs?: string | null;
 }
@@ -372,6 +373,7 @@ export class SqliteRunStore implements RunStore {
       ...(row.resumed_from === null ? {} : { resumedFrom: row.resumed_from }),
       stepCount: row.step_count,
       stepsDone: row.steps_done,
+      ...(row.steps_skipped ? { stepsSkipped: row.steps_skipped } : {}),
       ...(row.outputs === null ? {} : { outputs: JSON.parse(row.outputs) as Record<string, unknown> }),
       // Absent in a store read as it is, from before schema 6.
       ...(row.options == null ? {} : { options: JSON.parse(row.options) as RunSettings }),

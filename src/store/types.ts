@@ -22,6 +22,8 @@ export interface RunRecord {
   resumedFrom?: string;
   stepCount: number;
   stepsDone: number;
+  /** Steps that were skipped (an `if`, or a dependency that did not succeed). */
+  stepsSkipped?: number;
   options?: RunSettings;
   /** Inputs recorded as `***` (secret): `resume` needs them given again. Absent in runs recorded before schema 6. */
   secretInputs?: string[];

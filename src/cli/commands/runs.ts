@@ -61,7 +61,8 @@ function listRuns(runs: RunRecord[], style: Style, cwd: string): string {
     statusText(r.status, style),
     when(r.startedAt),
     r.finishedAt ? formatDuration(r.finishedAt - r.startedAt) : '—',
-    `${r.stepsDone}/${r.stepCount}`,
+    // Skipped steps are not left to do in a run that succeeded: `1/3 · 2 skipped` rather than a bare `1/3`.
+    `${r.stepsDone}/${r.stepCount}${r.stepsSkipped ? ` · ${r.stepsSkipped} skipped` : ''}`,
     displayPath(r.workflow, cwd),
   ]);
   const header = ['ID', 'STATUS     ', 'STARTED', 'DURATION', 'STEPS', 'WORKFLOW'];
