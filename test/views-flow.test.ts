@@ -3,8 +3,11 @@
  * closing summary of a real run against the stand-in.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SqliteRunStore } from '../src/store/sqlite.ts';
 import { run } from './support/cli.ts';
+import { fingerprints } from './support/seed.ts';
 import { reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
@@ -63,6 +66,44 @@ describe('plan with foreach, if and continueOnError', { timeout: 60_000 }, () =>
     const dot = (await run(['plan', file, '--no-store', '--format', 'dot'])).stdout;
     assert.match(dot, /^ {2}"summarize" \[label="summarize × items of list\\nhttp\\ncontinueOnError"[^\]]*style="rounded,dashed"\];$/m);
     assert.match(dot, /^ {2}"classify" -> "urgent" \[label="if: steps\.classify\.output == \\"urgent\\" && inputs\.mode != \\"dry-run\\""/m);
+  });
+});
+
+describe('plan after runs with a foreach step', { timeout: 60_000 }, () => {
+  it('expects its items to take the slots they run in: 8 items of 100 ms, 2 at once, beside a 300 ms step', async (t) => {
+    const dir = await tempDir(t);
+    server.fallback((req, res) => reply(res, 200, req.path));
+    const file = await writeWorkflow(dir, `config:\n  maxConcurrency: 3\nsteps:\n  - id: long\n    http: { url: "${server.url}/est/long" }\n  - id: each\n    foreach: [1, 2, 3, 4, 5, 6, 7, 8]\n    maxConcurrency: 2\n    http: { url: "${server.url}/est/each?n=\${item}" }\n`);
+    const db = join(dir, 'runs.db');
+    const real = await run(['run', file, '--json', '--store', db]);
+    assert.equal(real.code, 0, real.stderr);
+    // Three more runs with the times a test can rely on outvote what this machine took (medians).
+    const fingerprint = fingerprints(db, JSON.parse(real.stdout).runId);
+    const store = new SqliteRunStore(db);
+    try {
+      for (let k = 1; k <= 3; k++) {
+        const id = `e0000000-0000-4000-8000-00000000000${k}`;
+        const at = Date.now() + k * 10_000;
+        store.startRun({ id, workflow: file, workflowHash: 'seeded', inputs: {}, startedAt: at, steps: [{ stepId: 'long', fingerprint: fingerprint['long']!, dependsOn: [] }, { stepId: 'each', fingerprint: fingerprint['each']!, dependsOn: [] }] });
+        for (let i = 0; i < 8; i++) {
+          const start = at + Math.floor(i / 2) * 100;
+          store.recordItem(id, 'each', { index: i, key: `k${i}`, status: 'succeeded', output: i, attempts: 1, startedAt: start, finishedAt: start + 100 });
+        }
+        store.recordStep(id, 'each', { status: 'succeeded', output: [], itemCount: 8, attempts: 1, startedAt: at, finishedAt: at + 400 });
+        store.recordStep(id, 'long', { status: 'succeeded', output: 'long', attempts: 1, startedAt: at, finishedAt: at + 300 });
+        store.finishRun(id, { status: 'succeeded', finishedAt: at + 400, outputs: {} });
+      }
+    } finally {
+      store.close();
+    }
+    const plan = async (...args: string[]) => JSON.parse((await run(['plan', file, '--format', 'json', '--store', db, ...args])).stdout);
+    const three = await plan();
+    assert.equal(three.steps.each.expectedItemMs, 100);
+    assert.equal(three.steps.each.expectedMs, 400);
+    assert.deepEqual(three.expected, { ms: 400, criticalPathMs: 400, timedSteps: 2 });
+    // At limit 2 its items hold both slots until the last two start (it has more time left): then long runs.
+    assert.equal((await plan('--max-concurrency', '2')).expected.ms, 700);
+    assert.match((await run(['plan', file, '--store', db, '--max-concurrency', '2'])).stdout, /^Expected time: about 700 ms, from earlier runs \(2 of 2 steps timed\)$/m);
   });
 });
 

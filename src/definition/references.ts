@@ -41,6 +41,8 @@ export const BASE_PROPERTIES: readonly string[] = ['output', 'status'];
 export const FOREACH_PROPERTIES: readonly string[] = ['items'];
 const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
 const NO_EDGES: ReadonlyMap<number, readonly EdgeReason[]> = new Map();
+/** `config.maxConcurrency` when the file gives none (as `load.ts` defaults it). */
+const DEFAULT_LIMIT = 10;
 
 export function checkSemantics(raw: Record<string, unknown>, source: SourceFile, actions: ActionRegistry, baseDir: string): SemanticResult {
   const diagnostics: Diagnostic[] = [];
@@ -205,12 +207,23 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
     }
   });
   // Weighted by each action's typical duration, so the critical path is the one the scheduler favours on a
-  // first run (one model call outweighs a chain of file writes).
+  // first run (one model call outweighs a chain of file writes). A foreach step over a list written in the
+  // file weighs as its items, in waves as wide as its slots: its own maxConcurrency inside the run's limit.
+  const limit = positiveInteger(isRecord(raw['config']) ? raw['config']['maxConcurrency'] : undefined) ?? DEFAULT_LIMIT;
+  const weight = (i: number) => {
+    const step = steps[i]!;
+    const typical = actions.get(step.action)?.typicalMs ?? 1;
+    const list = step.foreach?.items;
+    const count = list?.kind === 'literal' && Array.isArray(list.value) ? list.value.length : list?.kind === 'array' ? list.items.length : undefined;
+    if (count === undefined) return typical;
+    const cap = positiveInteger((rawSteps[i] as Record<string, unknown>)['maxConcurrency']) ?? Infinity;
+    return typical * Math.ceil(count / Math.min(cap, limit));
+  };
   const result = buildPlan(
     rawSteps.map((_, i) => ({
       id: sound[i] ? steps[i]!.id : `#${i}`,
       dependsOn: (sound[i] && edges[i]) || NO_EDGES,
-      ...(sound[i] ? { weight: actions.get(steps[i]!.action)?.typicalMs ?? 1 } : {}),
+      ...(sound[i] ? { weight: weight(i) } : {}),
     })),
   );
   let plan: Plan | undefined;
@@ -228,6 +241,11 @@ function checkModel(value: unknown, path: PathKey[], source: SourceFile, report:
   if (typeof value !== 'string' || isTemplate(value)) return;
   const parsed = parseModel(value);
   if ('problem' in parsed) report(source.locate(path), 'invalid_model', parsed.problem, parsed.hint);
+}
+
+/** The value when it is an integer ≥ 1 (else zod reports it; the weights do without it). */
+function positiveInteger(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 ? value : undefined;
 }
 
 /** A YAML map (not null, not a list). */

@@ -13,6 +13,7 @@ import type { WorkflowSpec } from '../definition/types.ts';
 import { weightedRemaining } from '../graph/plan.ts';
 import { prepareFingerprints } from '../store/fingerprint.ts';
 import { expectedDurations } from './durations.ts';
+import { itemsMs, knownItemCount } from './estimate.ts';
 import { resolveInputs } from './inputs.ts';
 import { checkBeforeRun, preflightContext } from './preflight.ts';
 import { credentialSources, runSecrets, type CredentialSource } from './secrets.ts';
@@ -85,23 +86,31 @@ export function prepareRun(spec: WorkflowSpec, options: PrepareOptions = {}): Pr
     credentials: credentialSources(spec, stepActions),
     fingerprints: prepareFingerprints(spec, inputs, ctx, registry, secrets),
   };
-  return { ...base, ...priorities(spec, stepActions, limit, options.estimates) };
+  return { ...base, ...priorities(spec, stepActions, limit, options.estimates, inputs) };
 }
 
 /** The same run, scheduled by durations from earlier runs (the store's, found by `fingerprints`). */
 export function withEstimates(prepared: PreparedRun, estimates: Readonly<Record<string, number>> | undefined): PreparedRun {
-  return estimates ? { ...prepared, ...priorities(prepared.spec, prepared.stepActions, prepared.limit, estimates) } : prepared;
+  return estimates ? { ...prepared, ...priorities(prepared.spec, prepared.stepActions, prepared.limit, estimates, prepared.inputs) } : prepared;
 }
 
-function priorities(spec: WorkflowSpec, stepActions: readonly AnyAction[], limit: number, estimates: Readonly<Record<string, number>> | undefined): { expected: Float64Array; priority: Float64Array } {
-  const expected = expectedDurations(spec.steps, stepActions, estimates);
-  // A foreach step over a list written in the workflow takes its items' time over the slots they may use
-  // (the history of a foreach step is its whole time already: it is not multiplied again).
+/**
+ * Each step's expected ms and the longest remaining path from it. A foreach step whose count is known before
+ * the run (a list the file gives, or an input's list) takes its items in waves over the slots they may use
+ * (its own cap inside the run's limit; nothing for an empty list), one item counting as one call of its action.
+ * The history of a foreach step is its whole wall time already: it is not multiplied again, nor taken as
+ * what one call of its action takes.
+ */
+function priorities(spec: WorkflowSpec, stepActions: readonly AnyAction[], limit: number, estimates: Readonly<Record<string, number>> | undefined, inputs: Readonly<Record<string, unknown>>): { expected: Float64Array; priority: Float64Array } {
+  // A foreach step's whole time is many calls: it is not one call for the medians of its action.
+  const calls = estimates && Object.fromEntries(Object.entries(estimates).filter(([id]) => !spec.steps[spec.plan.byId.get(id) ?? -1]?.foreach));
+  const expected = expectedDurations(spec.steps, stepActions, calls);
   spec.steps.forEach((step, i) => {
-    const items = step.foreach?.items;
-    const count = items?.kind === 'literal' && Array.isArray(items.value) ? items.value.length : items?.kind === 'array' ? items.items.length : undefined;
-    if (count === undefined || count === 0 || estimates?.[step.id] !== undefined) return;
-    expected[i] = expected[i]! * Math.ceil(count / Math.min(step.foreach!.maxConcurrency ?? Infinity, limit));
+    if (!step.foreach) return;
+    const whole = estimates?.[step.id];
+    const count = whole === undefined ? knownItemCount(step.foreach.items, inputs) : undefined;
+    if (whole !== undefined) expected[i] = whole;
+    else if (count !== undefined) expected[i] = itemsMs({ count, itemMs: expected[i]!, cap: step.foreach.maxConcurrency ?? Infinity }, limit);
   });
   return { expected, priority: weightedRemaining(spec.plan, expected) };
 }

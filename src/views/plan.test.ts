@@ -98,3 +98,47 @@ describe('plan views', () => {
     assert.equal(planDot(view).match(/ -> /g)?.length, 900);
   });
 });
+
+describe('plan: the expected time of foreach steps, played as their items', () => {
+  const http = (id: string, keys: string[] = []) => `  - id: ${id}\n${keys.map((k) => `    ${k}\n`).join('')}    http: { url: "http://127.0.0.1:1/${id}" }\n`;
+  const beside = (limit = 3) => workflow(`inputs:\n  pages: { type: array }\nconfig:\n  maxConcurrency: ${limit}\nsteps:\n${http('long')}${http('each', ['foreach: [1, 2, 3, 4, 5, 6, 7, 8]', 'maxConcurrency: 2'])}`);
+  const history = { durations: { long: 300, each: 400 }, itemDurations: { each: 100 } };
+
+  it('8 items of 100 ms, 2 at once, beside a 300 ms step: 400 ms at limit 3, 700 ms at limit 2 (the items hold both slots first)', () => {
+    const view = describePlan(beside(), 3, history);
+    assert.equal(view.expected!.ms, 400);
+    assert.equal(view.expected!.criticalPathMs, 400);
+    assert.deepEqual(view.criticalPath, ['each']);
+    assert.equal(view.steps['each']!.expectedMs, 400);
+    // As one step in one slot, the 300 ms step ran beside it: 400.
+    assert.equal(describePlan(beside(2), 2, history).expected!.ms, 700);
+  });
+
+  it('steps beside a foreach step count the slots its items take', () => {
+    const spec = workflow(`config:\n  maxConcurrency: 3\nsteps:\n${http('each', ['foreach: [1, 2, 3, 4, 5, 6]'])}${http('a')}${http('b')}`);
+    const view = describePlan(spec, 3, { durations: { a: 200, b: 200 }, itemDurations: { each: 100 } });
+    assert.equal(view.steps['each']!.expectedMs, 200);
+    assert.equal(view.expected!.ms, 400, 'not 200: three steps of 200 ms side by side');
+  });
+
+  it('shares a whole-step time over the waves when the record has no item times', () => {
+    assert.equal(describePlan(beside(2), 2, { durations: { long: 300, each: 400 } }).expected!.ms, 700);
+  });
+
+  it('counts a list from an input whose value is given: ×N, its calls, its items in the estimate', () => {
+    const spec = workflow(`inputs:\n  pages: { type: array }\nconfig:\n  maxConcurrency: 3\nsteps:\n${http('long')}${http('pages', ['foreach: ${inputs.pages}'])}`);
+    const recorded = { durations: { long: 300, pages: 250 }, itemDurations: { pages: 100 } };
+    const unknown = describePlan(spec, 3, recorded);
+    assert.deepEqual(unknown.steps['pages']!.foreach, { of: 'inputs.pages' });
+    assert.equal(unknown.expected!.ms, 300, 'count unknown: the whole step as it went, in one slot');
+    const view = describePlan(spec, 3, recorded, { pages: [1, 2, 3, 4, 5, 6] });
+    assert.deepEqual(view.steps['pages']!.foreach, { count: 6, of: 'inputs.pages' });
+    assert.deepEqual(view.calls, { llm: 0, http: 7, fileWrites: 0, fileReads: 0 });
+    assert.match(planText(view, 'wf.yaml'), /^1\. long, pages ×6   \(in parallel\)$/m);
+    // long first (300 ms left against 200); the items in the two slots beside it, 2 at a time: done at 300.
+    assert.equal(view.expected!.ms, 300);
+    // At limit 2, one slot beside long: three items by 300, then the last three over both slots.
+    assert.equal(describePlan(spec, 2, recorded, { pages: [1, 2, 3, 4, 5, 6] }).expected!.ms, 500);
+    assert.deepEqual(describePlan(spec, 3, undefined, { pages: [] }).steps['pages']!.foreach, { count: 0, of: 'inputs.pages' });
+  });
+});

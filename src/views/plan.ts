@@ -5,14 +5,16 @@
  */
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
+import type { AnyAction } from '../actions/types.ts';
 import type { TokenCount } from '../core/report.ts';
-import type { StepSpec, WorkflowSpec } from '../definition/types.ts';
+import type { ForeachSpec, StepSpec, WorkflowSpec } from '../definition/types.ts';
 import { criticalPathBy, weightedRemaining, type EdgeReason } from '../graph/plan.ts';
 import { formatDuration } from '../report/progress.ts';
 import { dataChosen, type DataChosen } from '../scheduler/confine.ts';
-import { estimateRun } from '../scheduler/estimate.ts';
+import { expectedDurations } from '../scheduler/durations.ts';
+import { estimateRun, itemsMs, knownItemCount, type ItemsEstimate } from '../scheduler/estimate.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
-import { flowDurations, flowTokens, foreachLabel, foreachView, stepWidth, type PlanForeach } from './plan-flow.ts';
+import { flowDurations, flowTokens, foreachLabel, foreachView, itemSlots, stepWidth, type FlowHistory, type PlanForeach } from './plan-flow.ts';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
@@ -32,7 +34,10 @@ export interface PlanStepView {
   reasons: PlanReason[];
   expectedMs?: number;
   dataChosen?: string[];
-  /** A foreach step: how many items (when the file gives the list), or which list decides at run time. */
+  /**
+   * A foreach step: how many items (when the file gives the list, or it is an input's list and the input's
+   * value was given), and which list it reads when a reference decides.
+   */
   foreach?: PlanForeach;
   /** Foreach steps whose items earlier runs timed: the median item time (`expectedMs` is for all of them). */
   expectedItemMs?: number;
@@ -94,21 +99,27 @@ export interface PlanHistory {
   actions?: ActionRegistry;
 }
 
-export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency, history?: PlanHistory): PlanView {
+/**
+ * `inputs`: the input values the run would get (`plan -i`, defaults filled in), when known: a foreach step over
+ * an input's list then has a count, as one over a YAML list does.
+ */
+export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency, history?: PlanHistory, inputs?: Readonly<Record<string, unknown>>): PlanView {
   const { plan } = spec;
-  let expected: Float64Array | undefined;
-  let itemMs: (number | undefined)[] = [];
-  let estimate: ReturnType<typeof estimateRun> | undefined;
   const registry = history?.actions ?? builtinActions();
-  const foreach = spec.steps.map((s) => (s.foreach ? foreachView(s.foreach) : undefined));
+  const foreach = spec.steps.map((s) => (s.foreach ? foreachOf(s.foreach, inputs) : undefined));
   const actions = spec.steps.map((s) => registry.get(s.action));
-  if (history) {
-    ({ expected, itemMs } = flowDurations(spec.steps, foreach, actions, history, maxConcurrency));
-    estimate = estimateRun(plan, expected, maxConcurrency);
-  }
+  const record: FlowHistory = history ?? { durations: {} };
+  const { expected, itemMs } = flowDurations(spec.steps, foreach, actions, record, maxConcurrency);
+  // A foreach step whose count is known runs as its items, each in a slot of its own: the estimate plays
+  // them so, and the step's own expected time is its waves of items (what the estimate weighs it as).
+  const items = itemEstimates(spec.steps, foreach, actions, record, maxConcurrency);
+  items.forEach((each, i) => {
+    if (each) expected[i] = itemsMs(each, maxConcurrency);
+  });
+  const estimate = history ? estimateRun(plan, expected, maxConcurrency, items) : undefined;
   // Without a record, the plan's own path weighs each step as one call of its action; a foreach step of 100
   // calls weighs as 100 calls shared among its slots.
-  const weighted = !history && foreach.some((f) => f?.count !== undefined) ? criticalPathBy(plan.steps, weightedRemaining(plan, flowDurations(spec.steps, foreach, actions, { durations: {} }, maxConcurrency).expected)) : undefined;
+  const weighted = !history && items.some(Boolean) ? criticalPathBy(plan.steps, weightedRemaining(plan, expected)) : undefined;
   const steps: PlanView['steps'] = {};
   const calls: PlanView['calls'] = { llm: 0, http: 0, fileWrites: 0, fileReads: 0 };
   const perItem: NonNullable<PlanView['calls']['perItem']> = [];
@@ -132,7 +143,7 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
       action: step.action,
       dependsOn: node.dependsOn.map((d) => plan.steps[d]!.id),
       reasons,
-      ...(expected ? { expectedMs: Math.round(expected[step.index]!) } : {}),
+      ...(history ? { expectedMs: Math.round(expected[step.index]!) } : {}),
       ...(chosen.length ? { dataChosen: chosen.map((c) => c.key) } : {}),
       ...(f ? { foreach: f } : {}),
       ...(item === undefined ? {} : { expectedItemMs: Math.round(item) }),
@@ -167,6 +178,35 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
         }
       : {}),
   };
+}
+
+/** A foreach step as the plan shows it, counted when it reads an input whose value is known. */
+function foreachOf(foreach: ForeachSpec, inputs: Readonly<Record<string, unknown>> | undefined): PlanForeach {
+  const view = foreachView(foreach);
+  const count = view.count === undefined && inputs ? knownItemCount(foreach.items, inputs) : undefined;
+  return count === undefined ? view : { count, ...view };
+}
+
+/**
+ * For each foreach step whose count is known, its items as the estimate plays them. An item takes its own
+ * items' median; else, when the record has only the whole step, that time shared over its waves of items;
+ * else one call of its action (other steps' medians, else its typical time), as `flowDurations` counts it.
+ */
+function itemEstimates(steps: readonly StepSpec[], foreach: readonly (PlanForeach | undefined)[], actions: readonly (Pick<AnyAction, 'typicalMs'> | undefined)[], history: FlowHistory, limit: number): (ItemsEstimate | undefined)[] {
+  const perCall: Record<string, number> = {};
+  steps.forEach((step, i) => {
+    const ms = foreach[i] ? history.itemDurations?.[step.id] : history.durations[step.id];
+    if (ms !== undefined) perCall[step.id] = ms;
+  });
+  const oneCall = expectedDurations(steps, actions, perCall);
+  return steps.map((step, i) => {
+    const f = foreach[i];
+    if (f?.count === undefined) return undefined;
+    const whole = history.durations[step.id];
+    const waves = Math.max(1, Math.ceil(f.count / itemSlots(f, limit)));
+    const itemMs = history.itemDurations?.[step.id] ?? (whole === undefined ? oneCall[i]! : whole / waves);
+    return { count: f.count, itemMs, cap: f.maxConcurrency ?? Infinity };
+  });
 }
 
 /** Which kind of call one run of the step's action makes (undefined for actions that make none of these). */
