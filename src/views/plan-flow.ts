@@ -64,7 +64,7 @@ export interface FlowHistory {
  * is its own items' median, else its whole-step median when that is all the record has (used as the whole),
  * else what one call of its action is expected to take (other steps' medians, else the action's typical time).
  * With a count known only at run time, the whole-step median of earlier runs is the best guess, else one item.
- * The scheduler's estimator then plays the steps out as usual (it sees a foreach step as one long step).
+ * The scheduler's estimator then plays the steps out, a foreach step with a known count as its items (estimate.ts).
  */
 export function flowDurations(steps: readonly StepSpec[], foreach: readonly (PlanForeach | undefined)[], actions: readonly (Pick<AnyAction, 'typicalMs'> | undefined)[], history: FlowHistory, limit: number): { expected: Float64Array; itemMs: (number | undefined)[] } {
   // Per-call times for the action medians: a foreach step's item time is one call; its whole time is not.

@@ -36,7 +36,7 @@ export const planCommand: Command = {
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
     const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, limit, values, io);
-    const view = describePlan(spec, limit, history);
+    const view = describePlan(spec, limit, history, inputs);
     view.workflow = displayPath(view.workflow, io.cwd);
     const render = { text: () => planText(view, path), json: () => planJson(view), mermaid: () => planMermaid(view), dot: () => planDot(view) }[format as (typeof FORMATS)[number]];
     io.stdout.write(render());
