@@ -69,6 +69,19 @@ describe('plan with foreach, if and continueOnError', { timeout: 60_000 }, () =>
   });
 });
 
+describe('plan with a list given as an input', { timeout: 60_000 }, () => {
+  it('counts its items once `-i` gives the list, and says it cannot before', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, `inputs:\n  pages: { type: array }\nsteps:\n  - id: each\n    foreach: \${inputs.pages}\n    http: { url: "http://127.0.0.1:1/p/\${item}" }\n`);
+    const given = await run(['plan', file, '-i', 'pages=[1,2,3]', '--no-store']);
+    assert.equal(given.code, 0, given.stderr);
+    assert.match(given.stdout, /^1\. each ×3$/m);
+    assert.match(given.stdout, /3 HTTP requests/);
+    const unknown = await run(['plan', file, '--no-store']);
+    assert.match(unknown.stdout, /each × items of inputs\.pages/);
+  });
+});
+
 describe('plan after runs with a foreach step', { timeout: 60_000 }, () => {
   it('expects its items to take the slots they run in: 8 items of 100 ms, 2 at once, beside a 300 ms step', async (t) => {
     const dir = await tempDir(t);
