@@ -46,7 +46,7 @@ describe('adversarial #13: nothing data contains can hang the process', { timeou
 
   it(
     'a glob pattern a step chooses, with braces that expand to 100,000 patterns, ends at its timeout',
-    { todo: 'defect: fs.glob expands braces and compiles every expansion synchronously (actions/file/glob.ts:43); patternProblem (pattern.ts:17) bounds neither length nor expansions: a 5-group brace pattern blocks the process ~3 min after a 0.05 s timeout fired, a 6-group one for good' },
+    { todo: 'defect: fs.glob expands braces and compiles every expansion synchronously (actions/file/glob.ts:36); patternProblem (pattern.ts:17) bounds neither length nor expansions: a 5-group brace pattern blocks the process ~3 min after a 0.05 s timeout fired, a 6-group one for good' },
     async (t) => {
       const dir = await tempDir(t);
       const group = '{a,b,c,d,e,f,g,h,i,j}';
@@ -99,7 +99,7 @@ describe('adversarial #13: resume never hands back an item done with another val
 describe('adversarial #13: bad input is told as bad input', { timeout: 60_000 }, () => {
   it(
     'a list input nested 5,000 deep exits 2 with a message, not an internal error',
-    { todo: 'defect: prepareFingerprints (store/fingerprint.ts:64, JSON.stringify) overflows the stack on a deep `-i list=@file.json`: "internal error … this is a bug", exit 1; inputs have no depth bound like the workflow file has (definition/depth.ts)' },
+    { todo: 'defect: prepareFingerprints (store/fingerprint.ts:64-66, JSON.stringify) overflows the stack on a deep `-i list=@file.json`: "internal error … this is a bug", exit 1; inputs have no depth bound like the workflow file has (definition/depth.ts)' },
     async (t) => {
       const dir = await tempDir(t);
       const deep = '['.repeat(5000) + '1' + ']'.repeat(5000);
