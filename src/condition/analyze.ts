@@ -151,15 +151,15 @@ class Walker {
   /** `steps.x.status == "sucess"`: a status no step ever has makes the comparison always false (or true). */
   #statusLiteral([left, right]: [ASTNode, ASTNode]): void {
     const [access, literal] = right.op === 'value' ? [left, right] : [right, left];
-    if (literal.op !== 'value' || typeof literal.args !== 'string' || STATUSES.includes(literal.args)) return;
+    if (literal.op !== 'value' || (typeof literal.args === 'string' && STATUSES.includes(literal.args))) return;
     const { base, keys } = flatten(access);
     const last = keys[keys.length - 1];
     if (base.op !== 'id' || base.args !== 'steps' || keys.length !== 2 || !last || !('key' in last) || last.key !== 'status') return;
     this.#out.problems.push({
       offset: literal.start,
       code: 'condition_unknown_status',
-      message: `\`"${literal.args}"\` is not a status a step can have: this comparison never changes`,
-      hint: didYouMean(literal.args, STATUSES) ?? `a step has one of these statuses when a condition reads it: ${STATUSES.map((x) => `\`"${x}"\``).join(', ')}`,
+      message: `\`${this.#text.slice(literal.start, literal.end)}\` is not a status a step can have: this comparison never changes`,
+      hint: (typeof literal.args === 'string' ? didYouMean(literal.args, STATUSES) : undefined) ?? `a step has one of these statuses when a condition reads it: ${STATUSES.map((x) => `\`"${x}"\``).join(', ')}`,
     });
   }
 

@@ -91,9 +91,10 @@ function failure(expression: string, error: unknown): ConditionResult {
 }
 
 /**
- * The library's message, without the data values some of them quote (a key read through `[…]`, the text of a
- * pattern given to `matches`): a value may be a secret, and the message is printed and stored. The part of the
- * expression that failed, as written, already says which key or pattern.
+ * The library's message, with nothing of the data in it: a value may be a secret, and the message is printed
+ * and stored. Only messages known to name types alone are passed through; any other is said by its kind (the
+ * library quotes the value in some, e.g. `duration("…")` and `bool("…")`, cutting it so no redactor would know
+ * it). The part of the expression that failed, as written, already says which key, pattern or conversion.
  */
 function withoutValues(code: string | undefined, summary: string): string {
   switch (code) {
@@ -101,8 +102,17 @@ function withoutValues(code: string | undefined, summary: string): string {
       return /index out of bounds/.test(summary) ? 'index out of bounds' : 'no such key';
     case 'invalid_regular_expression':
       return 'the pattern is not a valid regular expression';
+    case 'no_such_overload':
+      // `no such overload: dyn<double> + int`: types and operators only.
+      return /^no such overload: [\w<>, ()+\-*/%=!&|.[\]]*$/i.test(summary) ? lowerFirst(summary) : 'no such overload';
+    case 'index_out_of_bounds':
+      return 'index out of bounds';
+    case 'division_by_zero':
+      return 'division by zero';
+    case 'modulus_by_zero':
+      return 'modulus by zero';
     default:
-      return lowerFirst(summary);
+      return code ? `it could not be evaluated (${code.replace(/_/g, ' ')})` : 'it could not be evaluated';
   }
 }
 

@@ -101,7 +101,14 @@ export class Secrets {
    * result valid. The same value comes back when nothing was replaced: no copy in the common case.
    */
   redactValue<T>(value: T, redact: Redactor = this.redact): { value: T; redacted: boolean } {
-    if (this.#plain.length === 0) return { value, redacted: false };
+    if (value === null || typeof value !== 'object') {
+      if (this.#plain.length === 0) return { value, redacted: false };
+    } else if (this.#plain.length === 0) {
+      // Nothing to replace, but a value nested past what can be walked must not go on to JSON.stringify (the
+      // record, --json): walked once, with nothing to replace, it comes back the same unless it is that deep.
+      const out = redactDeep(value, unchanged);
+      return { value: out as T, redacted: out !== value };
+    }
     const out = redactDeep(value, redact);
     return { value: out as T, redacted: out !== value };
   }
@@ -145,6 +152,8 @@ function maskCutEdges(text: string, plain: readonly string[], longest: number): 
   }
   return out + text.slice(from);
 }
+
+const unchanged: Redactor = (text) => text;
 
 /** `value` with `redact` applied to every string and number in it; the same object where nothing changed. */
 export function redactDeep(value: unknown, redact: Redactor, depth = 0): unknown {

@@ -241,7 +241,7 @@ describe('mistakes with the flow keys, all in one pass, each where it was writte
       [23, 66, 'unknown_name', /^unknown name `mode` in the condition$/, /an input is read as `inputs\.mode`/],
       [26, 9, 'invalid_type', /if: expected a condition, a CEL expression as a string \(a constant is quoted: `if: "false"`\), got `true`/],
       [28, 5, 'duplicate_key', /^step `g` has both `dependsOn` and `depends_on`/, /keep `dependsOn`/],
-      [31, 31, 'condition_unknown_status', /^`"x"` is not a status a step can have/],
+      [31, 31, 'condition_unknown_status', /^`'x'` is not a status a step can have/],
       [31, 40, 'unknown_name', /^unknown name `a` in the condition$/, /a step is read as `steps\.a\.output`/],
     ];
     assertProblems(got, expected);

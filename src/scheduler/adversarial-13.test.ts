@@ -87,7 +87,6 @@ describe('adversarial #13: conditions', () => {
 
   it(
     'a condition that fails on a secret never prints it: `duration(env.KEY)` and `bool(env.KEY)`',
-    { todo: 'defect: cel-js quotes the value in these errors (duration cuts its first character, so the redactor misses it); condition/index.ts withoutValues passes them through' },
     async (t) => {
       const dir = await tempDir(t);
       const key = 'sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX';
@@ -97,7 +96,9 @@ describe('adversarial #13: conditions', () => {
       assert.equal(report.steps['a']!.errorCode, 'condition_error');
       assert.equal(report.steps['b']!.errorCode, 'condition_error');
       assert.ok(!all.includes('ABCDEFGHIJKLMNOP'), 'the API key (or most of it) is in the report or an event');
-      assert.ok(!all.includes('QRSTUVWXYZ0123'), 'a step value is quoted in a condition error');
+      // (src's own output shows the value, as any output nobody declared secret does; its error must not.)
+      for (const id of ['a', 'b']) assert.ok(!JSON.stringify(report.steps[id]).includes('QRSTUVWXYZ0123'), `a step value is quoted in ${id}'s condition error`);
+      assert.match(report.steps['b']!.error!, /could not be evaluated \(bool conversion error\)/);
     },
   );
 });
@@ -112,7 +113,6 @@ describe('adversarial #13: secrets in items', () => {
 
   it(
     'a plural secret-named list input (`api_keys`, `tokens`) is a secret too',
-    { todo: 'defect: secretInputName (scheduler/secrets.ts:24) anchors on a singular name: `api_keys`, `tokens`, `passwords` are stored in plain text (runs.inputs), printed by --json and in every item' },
     async (t) => {
       const dir = await tempDir(t);
       for (const name of ['api_keys', 'tokens', 'passwords', 'apiKeys']) {
@@ -126,8 +126,7 @@ describe('adversarial #13: secrets in items', () => {
 
 describe('adversarial #13: big and deep data', () => {
   it(
-    'a deeply nested step output in a foreach list fails the step with a message; the run does not throw',
-    { todo: 'defect: Fanout.key (scheduler/fanout.ts:91) JSON.stringify overflows the stack, called from itemEnded (run.ts:406) outside any catch: runWorkflow rejects, run:end is never sent, the CLI says "internal error" and the stored run stays running' },
+    'a deeply nested step output in a foreach list does not throw the run: it ends, with run:end',
     async (t) => {
       const dir = await tempDir(t);
       let deep: unknown = 1;
@@ -135,7 +134,10 @@ describe('adversarial #13: big and deep data', () => {
       const text = `steps:\n  - id: src\n    ctl: { k: 1 }\n  - id: each\n    foreach: \${steps.src.output}\n    continueOnError: true\n    llm: { model: "echo:x", prompt: "p \${foreach.index}" }\n`;
       const { report, events } = await runAll(text, dir, withCtl([deep, 'x']));
       assert.ok(events.some((e) => e.type === 'run:end'));
-      assert.notEqual(report.steps['each']!.status, 'succeeded');
+      // The items do not use the deep value: they run; the deep one is never reused by a resume (its key matches nothing).
+      assert.equal(report.steps['each']!.status, 'succeeded');
+      const keys = events.flatMap((e) => (e.type === 'item:end' ? [e.key] : []));
+      assert.match(keys[0]!, /^unreusable:/);
     },
   );
 
@@ -153,7 +155,6 @@ describe('adversarial #13: big and deep data', () => {
 describe('adversarial #13: glob', () => {
   it(
     'never lists `.git` or anything in it, through a symlinked file or folder either',
-    { todo: 'defect: globFiles (actions/file/glob.ts:44-52) checks `.git` on the path as listed, not on the real path a symlink leads to: `notes/cfg.txt -> ../.git/config` is listed by `**`, and `x/gitdir/*` lists .git' },
     async (t) => {
       const dir = await tempDir(t);
       await mkdir(join(dir, '.git'));
@@ -187,7 +188,6 @@ describe('adversarial #13: glob', () => {
 describe('adversarial #13: templates over items', () => {
   it(
     '`${item.constructor}` and `${item.__proto__}` are keys that do not exist, not the prototype’s',
-    { todo: 'defect: resolveReference (template/value.ts:127) reads inherited properties: `${item.constructor}` resolves to Object (printed empty) and `${item.__proto__}` to `{}` instead of "does not exist"' },
     async (t) => {
       const dir = await tempDir(t);
       for (const ref of ['item.constructor', 'item.__proto__', 'item.toString']) {

@@ -4,6 +4,7 @@
  */
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
+import { depthProblem, MAX_DEPTH } from '../definition/depth.ts';
 import { matchesType } from '../definition/load.ts';
 import type { InputSpec, WorkflowSpec } from '../definition/types.ts';
 import { secretInputName } from './secrets.ts';
@@ -22,7 +23,11 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
     }
     // A value given for a secret input is never shown back, even when it is wrong.
     const typed = coerce(value, def, secretInputName(name) ? () => 'a value (not shown: the input is secret)' : show);
+    // Walked recursively later (fingerprints, templates, the record): a value nested past the workflow's own
+    // limit is refused here, with its name, instead of overflowing the stack somewhere inside the run.
+    const deep = 'problem' in typed ? undefined : depthProblem(typed.value);
     if ('problem' in typed) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${typed.problem}` });
+    else if (deep) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${deep.kind === 'cycle' ? 'the value contains itself' : `nested too deeply: more than ${MAX_DEPTH} levels of lists and maps`}`, hint: 'flatten the data, or read it in a step' });
     else values[name] = typed.value;
   }
   for (const [name, def] of Object.entries(spec.inputs)) {

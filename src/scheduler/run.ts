@@ -361,7 +361,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       for (let k = 0; k < list.length; k++) {
         const before = reusable.get(k);
         if (!before) continue;
-        const key = fanout.key(secrets.redactValue(list[k]).value);
+        const key = itemKey(fanout, k);
         if (before.key !== key) continue;
         fanout.reuse(k, before.output, before.properties);
         emit({ type: 'item:end', runId, stepId: step.id, index: k, key, status: 'succeeded', at: Date.now(), ...results.showItem(i, before.output, before.properties), reused: true });
@@ -372,6 +372,21 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       return undefined;
     }
     return fanout;
+  }
+
+  /**
+   * An item's key (see Fanout.key). An item that is, or holds, a secret gets one that matches nothing: with the
+   * secret replaced, every secret value would have the same key, and a resume would hand one account's result to
+   * another. So does a value too deep to hash.
+   */
+  function itemKey(fanout: Fanout, index: number): string {
+    const shown = secrets.redactValue(fanout.list[index]);
+    try {
+      if (!shown.redacted) return fanout.key(shown.value);
+    } catch {
+      // nested past what JSON.stringify can walk: not reusable, like a secret
+    }
+    return `unreusable:${randomUUID()}`;
   }
 
   /** Hash of what a foreach step's items do besides their own value: with the item, an item's `key`. */
@@ -403,7 +418,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const step = steps[i]!;
     const at = Date.now();
     const tries = outcome.attempts ?? 1;
-    const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: fanout.key(secrets.redactValue(fanout.list[index]).value), at, durationMs: at - fanout.started[index]!, attempts: tries };
+    const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries };
     if (outcome.status === 'succeeded') {
       fanout.succeed(index, at, tries, outcome.output, outcome.properties);
       learnSecrets(i, outcome.output, outcome.properties);

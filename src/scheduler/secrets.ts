@@ -19,9 +19,10 @@ export function tokenLike(value: string): boolean {
   return digits >= 4 || (/[a-z]/.test(value) && /[A-Z]/.test(value) && digits >= 1);
 }
 
-/** Input names that say their value is secret: `api_key`, `apiKey`, `token`, `db-password`, not `keywords` or `monkey`. */
+/** Input names that say their value is secret: `api_key`, `apiKey`, `token`, `db-password`, `tokens`, not `keywords` or `monkey`. */
 export function secretInputName(name: string): boolean {
-  return /(?:^|[_\-.])(?:api_?key|apikey|key|token|secret|password|passwd|credentials?)$/i.test(name) || /^apikey$|[a-z](?:Key|Token|Secret|Password|Passwd|Credentials?)$/.test(name);
+  // Plurals too: `api_keys`, `tokens`, `apiKeys` — the natural name of a list a foreach step runs over.
+  return /(?:^|[_\-.])(?:api_?key|apikey|key|token|secret|password|passwd|credentials?)s?$/i.test(name) || /^apikeys?$|[a-z](?:Key|Token|Secret|Password|Passwd|Credential)s?$/.test(name);
 }
 
 /**

@@ -124,7 +124,8 @@ export function resolveReference(ref: Reference, raw: string, lookup: ReferenceL
   const path = 'path' in ref ? ref.path : [];
   for (let i = 0; i < path.length; i++) {
     const key = path[i]!;
-    const next = current !== null && typeof current === 'object' ? (current as Record<PathKey, unknown>)[key] : undefined;
+    // Own properties only: `${item.constructor}` or `${item.__proto__}` is not a field of the data.
+    const next = current !== null && typeof current === 'object' && Object.hasOwn(current, key) ? (current as Record<PathKey, unknown>)[key] : undefined;
     if (next === undefined) {
       const where = formatPath(path.slice(0, i));
       const what = Array.isArray(current) ? `an array of ${current.length}` : current === null ? 'null' : typeof current;

@@ -5,7 +5,7 @@
  *
  * What counts as a match:
  * - files only: a folder is never listed (`notes/**` lists the files below notes, not notes/sub);
- * - never `.git` or anything in it, even when the pattern names it;
+ * - never `.git` or anything in it, even when the pattern names it, nor a link that leads into one;
  * - dot files only when the pattern spells the dot (`notes/.*`, `config/.env`), as in a shell;
  * - a symlink counts when it leads to a file inside the workflow's folder, and is listed by its own path;
  *   one that leads outside (or nowhere) is left out, as is any file reached through a symlinked folder that
@@ -48,7 +48,8 @@ export async function globFiles(baseDir: string, pattern: string, signal: AbortS
     } else {
       continue; // a folder, a socket, a pipe, a device
     }
-    if (!within(real, realRoot)) continue;
+    // Where it really is counts too: a link (or a linked folder) into `.git` lists nothing from there.
+    if (!within(real, realRoot) || hasGit(relative(realRoot, real))) continue;
     found.add(sep === '/' ? rel : rel.split(sep).join('/'));
   }
   signal.throwIfAborted();
