@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { matchesFile, mayHoldMatches, patternProblem, patternShape } from './pattern.ts';
+import { braceExpansions, matchesFile, mayHoldMatches, patternProblem, patternShape } from './pattern.ts';
 
 describe('a glob pattern', () => {
   it('is relative to the workflow’s folder and never climbs out of it', () => {
@@ -42,5 +42,15 @@ describe('a glob pattern', () => {
     const deep = mayHoldMatches('**/*.txt');
     assert.deepEqual(['anything', 'a/b/c'].map(deep), [true, true]);
     assert.equal(mayHoldMatches('{a,b/c}/*.txt')('zzz'), true, 'braces may hold a separator: the safe answer');
+  });
+});
+
+describe('brace expansions', () => {
+  it('counts what `{…}` groups and ranges expand to, and refuses past 256 (fs.glob expands them all, synchronously)', () => {
+    const counts = ['notes/*.txt', '{a,b}/{c,d,e}', '{a,{b,c}}', '{1..100}', '{a..e}{1..3}'].map(braceExpansions);
+    assert.deepEqual(counts, [1, 6, 3, 100, 15]);
+    assert.equal(patternProblem('{1..100}/*.md'), undefined);
+    assert.match(patternProblem(`**/${'{a,b,c,d,e,f,g,h,i,j}*'.repeat(3)}`)!, /expands to 1,000 patterns through its `\{…\}` groups, more than 256/);
+    assert.match(patternProblem('x'.repeat(2000))!, /at most 1024 characters/);
   });
 });

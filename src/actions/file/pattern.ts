@@ -21,7 +21,65 @@ export function patternProblem(pattern: string): string | undefined {
   if (pattern.split(SEPARATORS).includes('..')) {
     return `expected a pattern inside the workflow's folder, got \`${clip(pattern)}\`, which climbs out of it with \`..\`: a glob lists files inside the workflow's folder (to list another folder, use \`action: list\` with its path, or keep the workflow file there)`;
   }
+  // fs.glob expands every brace alternative and compiles each, synchronously, before it walks: five groups of
+  // ten alternatives block the process for minutes, whatever the step's timeout.
+  if (pattern.length > MAX_PATTERN_LENGTH) return `expected a pattern of at most ${MAX_PATTERN_LENGTH} characters, got ${pattern.length}`;
+  const expansions = braceExpansions(pattern);
+  if (expansions > MAX_EXPANSIONS) {
+    return `\`${clip(pattern)}\` expands to ${expansions > 1e9 ? 'over a billion' : expansions.toLocaleString('en-US')} patterns through its \`{…}\` groups, more than ${MAX_EXPANSIONS}: list fewer alternatives, or use \`*\``;
+  }
   return undefined;
+}
+
+const MAX_PATTERN_LENGTH = 1024;
+const MAX_EXPANSIONS = 256;
+
+/**
+ * How many patterns the `{a,b}` groups and `{1..9}` ranges of a pattern expand to (groups multiply, nested
+ * alternatives add), as a glob matcher expands them; capped well past any limit, so it never overflows.
+ */
+export function braceExpansions(pattern: string): number {
+  let i = 0;
+  const CAP = 1e12;
+  // A sequence: the product of its groups. Stops at `,` or `}` of the group it is in (depth > 0).
+  const sequence = (depth: number): number => {
+    let product = 1;
+    while (i < pattern.length) {
+      const ch = pattern[i]!;
+      if (ch === '\\') {
+        i += 2;
+        continue;
+      }
+      if (depth > 0 && (ch === ',' || ch === '}')) return product;
+      if (ch === '{') {
+        const start = ++i;
+        const close = pattern.indexOf('}', start);
+        const range = close === -1 ? null : /^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.-?\d+)?$/.exec(pattern.slice(start, close));
+        if (range) {
+          const [a, b] = [range[1]!, range[2]!];
+          const n = /\d/.test(a) && /\d/.test(b) ? Math.abs(Number(b) - Number(a)) + 1 : Math.abs(b.charCodeAt(0) - a.charCodeAt(0)) + 1;
+          product = Math.min(CAP, product * n);
+          i = close + 1;
+          continue;
+        }
+        let alternatives = 0;
+        for (;;) {
+          alternatives = Math.min(CAP, alternatives + sequence(depth + 1));
+          if (pattern[i] === ',') {
+            i++;
+            continue;
+          }
+          if (pattern[i] === '}') i++;
+          break;
+        }
+        product = Math.min(CAP, product * Math.max(1, alternatives));
+        continue;
+      }
+      i++;
+    }
+    return product;
+  };
+  return sequence(0);
 }
 
 export interface PatternShape {
