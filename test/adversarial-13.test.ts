@@ -1,8 +1,7 @@
 /**
  * Adversarial review of #13 through the CLI (the built binary): hangs that neither a timeout nor Ctrl-C ends,
  * a resume that hands back an item done with another secret, bad input that is not told as bad input, and
- * `validate` on malformed values of the new keys. Defects are marked `todo: 'defect: …'` (they fail today; the
- * suite stays green). A hang is judged by whether the process ends on its own within a deadline far above what
+ * `validate` on malformed values of the new keys. Each defect found failed here before its fix. A hang is judged by whether the process ends on its own within a deadline far above what
  * the fixed behaviour needs (milliseconds); the process is killed by its own id at the deadline.
  */
 import assert from 'node:assert/strict';
@@ -30,7 +29,6 @@ async function ends(args: string[], deadlineMs: number): Promise<CliResult | und
 describe('adversarial #13: nothing data contains can hang the process', { timeout: 60_000 }, () => {
   it(
     'a condition whose `matches()` backtracks catastrophically on a step value ends (a timeout, Ctrl-C)',
-    { todo: 'defect: cel-js evaluates `matches` with a backtracking RegExp (functions.js:358), synchronously in the run loop (run.ts admit → evaluateCondition): the event loop is blocked for good, `timeout:` never fires, SIGINT/SIGTERM are not handled, the stored run stays running' },
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(

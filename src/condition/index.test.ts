@@ -119,6 +119,13 @@ describe('evaluateCondition', () => {
     assert.ok(!broken.ok && broken.code === 'condition_error');
   });
 
+  it('stops a condition that backtracks catastrophically on its data, with condition_error (never a hang)', () => {
+    const result = evaluateCondition(spec('steps.a.output.matches("^(a+)+$")'), { steps: { a: { status: 'succeeded', output: `${'a'.repeat(48)}!` } }, inputs: {}, env: {} });
+    assert.equal(result.ok, false);
+    assert.equal(!result.ok && result.code, 'condition_error');
+    assert.match(!result.ok ? result.message : '', /took longer than 2 s to evaluate, and was stopped/);
+  });
+
   it('refuses expressions past the structural limits', () => {
     const deep = `${'('.repeat(CONDITION_LIMITS.maxDepth + 5)}true${')'.repeat(CONDITION_LIMITS.maxDepth + 5)}`;
     const long = Array.from({ length: CONDITION_LIMITS.maxAstNodes }, () => 'true').join(' && ');

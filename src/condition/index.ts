@@ -6,6 +6,7 @@
  * The run loop calls `evaluateCondition` when every step the condition depends on has settled; `validate`
  * uses `unwrapCondition` and `analyzeCondition` (see definition/references.ts).
  */
+import { createContext, Script } from 'node:vm';
 import type { ParseResult } from '@marcbachmann/cel-js';
 import type { ConditionSpec } from '../definition/types.ts';
 import { parseCondition } from './environment.ts';
@@ -53,6 +54,25 @@ function compile(expression: string): ParseResult {
 }
 
 /**
+ * How long one condition may take. The library runs synchronously on the run's own thread, and a regular
+ * expression can backtrack for hours on data a model wrote (`matches("^(a+)+$")`): unbounded, no timeout, no
+ * Ctrl-C would ever run again. A condition over real data takes microseconds to milliseconds.
+ */
+export const CONDITION_TIMEOUT_MS = 2000;
+const watched = createContext({});
+const call = new Script('__evaluate()');
+
+/** Runs `work` so that it is stopped after CONDITION_TIMEOUT_MS, regular expressions included (V8 interrupts them). */
+function bounded<T>(work: () => T): T {
+  (watched as { __evaluate?: () => T }).__evaluate = work;
+  try {
+    return call.runInContext(watched, { timeout: CONDITION_TIMEOUT_MS }) as T;
+  } finally {
+    (watched as { __evaluate?: () => T }).__evaluate = undefined;
+  }
+}
+
+/**
  * Numbers in outputs and inputs are JSON numbers, which CEL reads as doubles; a double compares with an int
  * literal (`count > 10` holds for 11 and for 11.5), but arithmetic between them does not exist in CEL: the
  * hint for that error says so.
@@ -61,8 +81,17 @@ export function evaluateCondition(condition: ConditionSpec, variables: Condition
   const expression = condition.expression;
   let value: unknown;
   try {
-    value = compile(expression)({ steps: variables.steps, inputs: variables.inputs, env: variables.env });
+    const program = compile(expression);
+    value = bounded(() => program({ steps: variables.steps, inputs: variables.inputs, env: variables.env }));
   } catch (error) {
+    if ((error as { code?: string })?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      return {
+        ok: false,
+        code: 'condition_error',
+        message: `the condition \`${clip(oneLine(expression))}\` took longer than ${CONDITION_TIMEOUT_MS / 1000} s to evaluate, and was stopped`,
+        hint: 'a pattern given to `matches` that backtracks on this data (nested repeats, `(a+)+`), or a macro inside a macro over a long list: simplify it, or decide in a step and test its output',
+      };
+    }
     return failure(expression, error);
   }
   if (typeof value === 'boolean') return { ok: true, value };

@@ -1,7 +1,6 @@
 /**
  * Adversarial review of #13 (foreach, if, continueOnError, glob) through the library: what data can do to the new
- * inputs. Defects found are marked `todo: 'defect: …'` (they fail today; the suite stays green) and are reported
- * with their cause; the rest guard what was probed and holds. Deterministic: a test action (`ctl`) answers what
+ * inputs. Each defect found failed here before its fix; the rest guard what was probed and holds. Deterministic: a test action (`ctl`) answers what
  * the test says, no clock, no network.
  */
 import assert from 'node:assert/strict';
