@@ -5,7 +5,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { SkipReason } from '../core/status.ts';
-import type { ItemRecord, ItemResult, StepRecord, StepResult } from './types.ts';
+import type { ItemRecord, ItemResult, ResultFields, StepRecord, StepResult } from './types.ts';
 
 export type Row = (string | number | null)[];
 
@@ -25,31 +25,16 @@ export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, outp
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function stepRow(runId: string, stepId: string, r: StepResult): Row {
-  return [
-    r.status,
-    r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
-    r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
-    r.error ?? null,
-    r.errorCode ?? null,
-    r.hint ?? null,
-    r.errorDetail ?? null,
-    r.attempts ?? null,
-    r.startedAt ?? null,
-    r.finishedAt ?? null,
-    r.reused ? 1 : 0,
-    r.redacted ? 1 : 0,
-    r.skipReason ?? null,
-    r.continued ? 1 : 0,
-    r.itemCount ?? null,
-    runId,
-    stepId,
-  ];
+  return [r.status, ...resultColumns(r), r.skipReason ?? null, r.continued ? 1 : 0, r.itemCount ?? null, runId, stepId];
 }
 
 export function itemRow(runId: string, stepId: string, r: ItemResult): Row {
+  return [r.key, r.status, ...resultColumns(r), runId, stepId, r.index];
+}
+
+/** The columns a step's row and an item's row share, in their order (output … redacted). */
+function resultColumns(r: ResultFields): Row {
   return [
-    r.key,
-    r.status,
     r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
     r.propertiesJson ?? (r.properties === undefined ? null : JSON.stringify(r.properties)),
     r.error ?? null,
@@ -61,9 +46,6 @@ export function itemRow(runId: string, stepId: string, r: ItemResult): Row {
     r.finishedAt ?? null,
     r.reused ? 1 : 0,
     r.redacted ? 1 : 0,
-    runId,
-    stepId,
-    r.index,
   ];
 }
 
