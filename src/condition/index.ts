@@ -179,7 +179,14 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (value instanceof Uint8Array) return 'bytes';
   if (value instanceof Date) return 'a timestamp';
-  if (value instanceof Map || typeof value === 'object') return 'a map';
+  if (value instanceof Map) return 'a map';
+  if (typeof value === 'object') {
+    // The library's own values (`1u`, `duration("1s")`, `type(x)`) by their class; a plain object is a map.
+    const kind = (value as object).constructor?.name;
+    if (!kind || kind === 'Object') return 'a map';
+    const words: Record<string, string> = { UnsignedInt: 'an unsigned int', Duration: 'a duration', Type: 'a type', Optional: 'an optional' };
+    return words[kind] ?? `a value of type ${kind}`;
+  }
   return `a ${typeof value}`;
 }
 

@@ -105,8 +105,9 @@ export class Secrets {
       if (this.#plain.length === 0) return { value, redacted: false };
     } else if (this.#plain.length === 0) {
       // Nothing to replace, but a value nested past what can be walked must not go on to JSON.stringify (the
-      // record, --json): walked once, with nothing to replace, it comes back the same unless it is that deep.
-      const out = redactDeep(value, unchanged);
+      // record, --json): its containers are walked (not its strings and numbers), and it comes back the same
+      // unless it is that deep.
+      const out = boundDepth(value);
       return { value: out as T, redacted: out !== value };
     }
     const out = redactDeep(value, redact);
@@ -153,7 +154,36 @@ function maskCutEdges(text: string, plain: readonly string[], longest: number): 
   return out + text.slice(from);
 }
 
-const unchanged: Redactor = (text) => text;
+/** `value` with what is nested past MAX_DEPTH replaced by a placeholder; the same object where nothing is. */
+function boundDepth(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === null || typeof item !== 'object') continue;
+      const out = boundDepth(item, depth + 1);
+      if (out !== item) (copy ??= value.slice())[i] = out;
+    }
+    return copy ?? value;
+  }
+  const source = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const k in source) {
+    if (!Object.hasOwn(source, k)) continue;
+    const item = source[k];
+    if (item === null || typeof item !== 'object') continue;
+    const out = boundDepth(item, depth + 1);
+    if (out !== item) setKey((copy ??= { ...source }), k, out);
+  }
+  return copy ?? value;
+}
+
+/** Sets an own key, `__proto__` included (an own key in JSON.parse output, which `copy[key] =` would not make). */
+function setKey(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
 
 /** `value` with `redact` applied to every string and number in it; the same object where nothing changed. */
 export function redactDeep(value: unknown, redact: Redactor, depth = 0): unknown {
@@ -184,9 +214,9 @@ export function redactDeep(value: unknown, redact: Redactor, depth = 0): unknown
     const out = redactDeep(source[k], redact, depth + 1);
     if (copy === undefined && (key !== k || out !== source[k])) {
       copy = {};
-      for (let j = 0; j < i; j++) copy[keys[j]!] = source[keys[j]!];
+      for (let j = 0; j < i; j++) setKey(copy, keys[j]!, source[keys[j]!]);
     }
-    if (copy !== undefined) copy[key] = out;
+    if (copy !== undefined) setKey(copy, key, out);
   }
   return copy ?? value;
 }

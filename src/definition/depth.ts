@@ -48,8 +48,19 @@ export function depthProblem(value: unknown): DepthProblem | undefined {
     if (frame.key !== undefined) path.push(frame.key);
     open.add(frame.value);
     stack.push({ ...frame, exit: true });
-    const entries: [PathKey, unknown][] = Array.isArray(frame.value) ? frame.value.map((v, i) => [i, v]) : Object.entries(frame.value);
-    for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i]![1], key: entries[i]![0], exit: false });
+    // Only containers go on the stack: a list of two million numbers costs no frame per number.
+    if (Array.isArray(frame.value)) {
+      for (let i = frame.value.length - 1; i >= 0; i--) {
+        const item: unknown = frame.value[i];
+        if (item !== null && typeof item === 'object') stack.push({ value: item, key: i, exit: false });
+      }
+    } else {
+      const entries = Object.entries(frame.value);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const item = entries[i]![1];
+        if (item !== null && typeof item === 'object') stack.push({ value: item, key: entries[i]![0], exit: false });
+      }
+    }
   }
   return undefined;
 }

@@ -22,12 +22,13 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
       continue;
     }
     // A value given for a secret input is never shown back, even when it is wrong.
-    const typed = coerce(value, def, secretInputName(name) ? () => 'a value (not shown: the input is secret)' : show);
-    // Walked recursively later (fingerprints, templates, the record): a value nested past the workflow's own
-    // limit is refused here, with its name, instead of overflowing the stack somewhere inside the run.
-    const deep = 'problem' in typed ? undefined : depthProblem(typed.value);
+    // Walked recursively later (fingerprints, templates, the record, the message below): a value nested past
+    // the workflow's own limit is refused first, with its name, instead of overflowing the stack in the run.
+    const deep = typeof value === 'object' ? depthProblem(value) : undefined;
+    const typed = deep ? { value } : coerce(value, def, secretInputName(name) ? () => 'a value (not shown: the input is secret)' : show);
+    const typedDeep = deep ?? ('problem' in typed ? undefined : depthProblem(typed.value));
     if ('problem' in typed) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${typed.problem}` });
-    else if (deep) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${deep.kind === 'cycle' ? 'the value contains itself' : `nested too deeply: more than ${MAX_DEPTH} levels of lists and maps`}`, hint: 'flatten the data, or read it in a step' });
+    else if (typedDeep) problems.push({ ...def.location, code: 'invalid_input', message: `input \`${name}\`: ${typedDeep.kind === 'cycle' ? 'the value contains itself' : `nested too deeply: more than ${MAX_DEPTH} levels of lists and maps`}`, hint: 'flatten the data, or read it in a step' });
     else values[name] = typed.value;
   }
   for (const [name, def] of Object.entries(spec.inputs)) {

@@ -23,6 +23,7 @@ import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.t
 import { Fanout, listProblem } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
 import { itemFingerprint } from '../store/fingerprint.ts';
+import { UNREUSABLE } from '../store/resume.ts';
 import { RunState } from './state.ts';
 import { errorFields, RunResults, type StepFailure } from './results.ts';
 
@@ -386,7 +387,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     } catch {
       // nested past what JSON.stringify can walk: not reusable, like a secret
     }
-    return `unreusable:${randomUUID()}`;
+    return `${UNREUSABLE}${randomUUID()}`;
   }
 
   /** Hash of what a foreach step's items do besides their own value: with the item, an item's `key`. */

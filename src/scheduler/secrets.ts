@@ -19,10 +19,16 @@ export function tokenLike(value: string): boolean {
   return digits >= 4 || (/[a-z]/.test(value) && /[A-Z]/.test(value) && digits >= 1);
 }
 
-/** Input names that say their value is secret: `api_key`, `apiKey`, `token`, `db-password`, `tokens`, not `keywords` or `monkey`. */
+/** Input names that say their value is secret: `api_key`, `apiKey`, `token`, `db-password`, `api_keys`, not `keywords`, `monkey` or `max_tokens`. */
 export function secretInputName(name: string): boolean {
-  // Plurals too: `api_keys`, `tokens`, `apiKeys` — the natural name of a list a foreach step runs over.
-  return /(?:^|[_\-.])(?:api_?key|apikey|key|token|secret|password|passwd|credentials?)s?$/i.test(name) || /^apikeys?$|[a-z](?:Key|Token|Secret|Password|Passwd|Credential)s?$/.test(name);
+  // Plurals of credential words too (`api_keys`, `access_tokens`, `passwords`: the natural name of a list a
+  // foreach step runs over), but not of words that count or name things: `max_tokens`, `keys`, `sort_keys`.
+  return (
+    /(?:^|[_\-.])(?:api_?key|apikey|key|token|secret|password|passwd|credentials?)$/i.test(name) ||
+    /^apikeys?$|[a-z](?:Key|Token|Secret|Password|Passwd|Credentials?)$/.test(name) ||
+    /^tokens$|(?:^|[_\-.])(?:api_?keys|apikeys|secrets|passwords|passwds|(?:access|auth|api|bearer|refresh|session|github|gh)_?tokens)$/i.test(name) ||
+    /[a-z](?:ApiKeys|Secrets|Passwords|(?:Access|Auth|Api|Bearer|Refresh|Session)Tokens)$/.test(name)
+  );
 }
 
 /**
@@ -80,7 +86,9 @@ export function credentialSources(spec: WorkflowSpec, actions: readonly (AnyActi
     const secretsOf = actions[i]?.secrets;
     if (!secretsOf) return;
     const refs: CredentialSource[] = [];
-    const probe = probeValue(step.input, refs);
+    // In a foreach step, `${item}` is a part of its list: a credential field holding the item holds that list's
+    // values (a list of tokens sent one by one), so the step that made the list has them masked in its result.
+    const probe = probeValue(step.input, refs, step.foreach ? stepReferences(step.foreach.items) : []);
     if (refs.length === 0) return;
     let found: Iterable<string>;
     try {
@@ -103,9 +111,13 @@ export function credentialSources(spec: WorkflowSpec, actions: readonly (AnyActi
   return sources;
 }
 
-/** A block with each step reference replaced by a marker naming it (and other references by nothing). */
-function probeValue(value: TemplateValue, refs: CredentialSource[]): unknown {
-  const mark = (ref: Reference, raw: string) => {
+/**
+ * A block with each step reference replaced by a marker naming it (and other references by nothing); a foreach
+ * step's item by markers for the step references of its list (`itemSources`).
+ */
+function probeValue(value: TemplateValue, refs: CredentialSource[], itemSources: readonly CredentialSource[]): unknown {
+  const mark = (ref: Reference, raw: string): string => {
+    if (ref.root === 'item') return itemSources.map((source) => mark(source.ref, source.raw)).join('');
     if (ref.root !== 'steps') return '';
     refs.push({ ref, raw });
     return `\u0001${refs.length - 1}\u0001`;
@@ -118,9 +130,25 @@ function probeValue(value: TemplateValue, refs: CredentialSource[]): unknown {
     case 'concat':
       return value.parts.map((p) => ('text' in p ? p.text : mark(p.ref, p.raw))).join('');
     case 'array':
-      return value.items.map((item) => probeValue(item, refs));
+      return value.items.map((item) => probeValue(item, refs, itemSources));
     case 'object':
-      return Object.fromEntries(value.entries.map(([k, v]) => [k, probeValue(v, refs)]));
+      return Object.fromEntries(value.entries.map(([k, v]) => [k, probeValue(v, refs, itemSources)]));
+  }
+}
+
+/** The `${steps.…}` references in a value, with their text. */
+function stepReferences(value: TemplateValue): CredentialSource[] {
+  switch (value.kind) {
+    case 'literal':
+      return [];
+    case 'single':
+      return value.ref.root === 'steps' ? [{ ref: value.ref, raw: value.raw }] : [];
+    case 'concat':
+      return value.parts.flatMap((p) => ('ref' in p && p.ref.root === 'steps' ? [{ ref: p.ref, raw: p.raw }] : []));
+    case 'array':
+      return value.items.flatMap(stepReferences);
+    case 'object':
+      return value.entries.flatMap(([, v]) => stepReferences(v));
   }
 }
 

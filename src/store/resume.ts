@@ -18,6 +18,9 @@ import { itemFingerprint } from './fingerprint.ts';
 import type { ReusedItem } from './recorder.ts';
 import type { RunRecord, StepRecord } from './types.ts';
 
+/** The prefix of an item key that matches nothing (see run.ts `itemKey`). */
+export const UNREUSABLE = 'unreusable:';
+
 export interface ResumePlan {
   /**
    * Steps taken from the record (`RunOptions.reuse`). A foreach step's entry also lists its items, for the
@@ -61,7 +64,9 @@ export function planResume(spec: WorkflowSpec, record: { run: RunRecord; steps: 
     else if (before.status !== 'succeeded') reason = 'remaining';
     else if (i === fromIndex) reason = 'from';
     else if (before.fingerprint !== fingerprints[i]) reason = 'changed';
-    else if (before.redacted) reason = 'secret';
+    // An item keyed `unreusable:` held a secret (a token the step ran over): the fingerprint, with the secret
+    // replaced, cannot tell another token from it, so the step is not taken whole either.
+    else if (before.redacted || before.items?.some((item) => item.key.startsWith(UNREUSABLE))) reason = 'secret';
     else if (upstream) reason = 'upstream';
     if (reason === undefined) {
       const items = step.foreach ? before!.items?.filter((item) => item.status === 'succeeded').map(({ index, key, output, properties }) => ({ index, key, output, ...(properties ? { properties } : {}) })) : undefined;

@@ -24,6 +24,9 @@ export function patternProblem(pattern: string): string | undefined {
   // fs.glob expands every brace alternative and compiles each, synchronously, before it walks: five groups of
   // ten alternatives block the process for minutes, whatever the step's timeout.
   if (pattern.length > MAX_PATTERN_LENGTH) return `expected a pattern of at most ${MAX_PATTERN_LENGTH} characters, got ${pattern.length}`;
+  // A `{` or `}` without its pair is text to us and may be a group to fs.glob (or the reverse): refused, so the
+  // count below is the one fs.glob will expand.
+  if (!bracesBalance(pattern)) return `\`${clip(pattern)}\` has a \`{\` or \`}\` without its pair: write \`[{]\` or \`[}]\` for a literal brace`;
   const expansions = braceExpansions(pattern);
   if (expansions > MAX_EXPANSIONS) {
     return `\`${clip(pattern)}\` expands to ${expansions > 1e9 ? 'over a billion' : expansions.toLocaleString('en-US')} patterns through its \`{…}\` groups, more than ${MAX_EXPANSIONS}: list fewer alternatives, or use \`*\``;
@@ -33,6 +36,18 @@ export function patternProblem(pattern: string): string | undefined {
 
 const MAX_PATTERN_LENGTH = 1024;
 const MAX_EXPANSIONS = 256;
+
+/** Every `{` has its `}` and no `}` comes before its `{` (a backslash escapes either). */
+function bracesBalance(pattern: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i];
+    if (ch === '\\') i++;
+    else if (ch === '{') depth++;
+    else if (ch === '}' && --depth < 0) return false;
+  }
+  return depth === 0;
+}
 
 /**
  * How many patterns the `{a,b}` groups and `{1..9}` ranges of a pattern expand to (groups multiply, nested
@@ -54,11 +69,12 @@ export function braceExpansions(pattern: string): number {
       if (ch === '{') {
         const start = ++i;
         const close = pattern.indexOf('}', start);
-        const range = close === -1 ? null : /^(-?\d+|[A-Za-z])\.\.(-?\d+|[A-Za-z])(?:\.\.-?\d+)?$/.exec(pattern.slice(start, close));
+        // `{1..9}`, `{a..e}`, `{1..100..10}`: numbers with numbers, letters with letters (a mix is text).
+        const range = close === -1 ? null : /^(?:(-?\d+)\.\.(-?\d+)|([A-Za-z])\.\.([A-Za-z]))(?:\.\.(-?\d+))?$/.exec(pattern.slice(start, close));
         if (range) {
-          const [a, b] = [range[1]!, range[2]!];
-          const n = /\d/.test(a) && /\d/.test(b) ? Math.abs(Number(b) - Number(a)) + 1 : Math.abs(b.charCodeAt(0) - a.charCodeAt(0)) + 1;
-          product = Math.min(CAP, product * n);
+          const span = range[1] !== undefined ? Math.abs(Number(range[2]) - Number(range[1])) + 1 : Math.abs(range[4]!.charCodeAt(0) - range[3]!.charCodeAt(0)) + 1;
+          const step = Math.max(1, Math.abs(Number(range[5] ?? 1)));
+          product = Math.min(CAP, product * Math.ceil(span / step));
           i = close + 1;
           continue;
         }
