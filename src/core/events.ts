@@ -17,38 +17,22 @@ export type RunEvent =
     }
   | { type: 'step:start'; runId: string; stepId: string; at: number }
   | { type: 'step:notice'; runId: string; stepId: string; notice: ActionNotice; at: number }
-  | {
+  | (UnitEnd & {
       type: 'step:end';
-      runId: string;
       stepId: string;
       status: FinalStepStatus;
-      at: number;
-      durationMs?: number;
-      error?: string;
-      errorCode?: string;
-      hint?: string;
-      /** The whole of what `error` shows part of (an error response's body). */
-      errorDetail?: string;
-      output?: unknown;
-      properties?: Record<string, unknown>;
-      attempts?: number;
-      /** The result was taken from an earlier run (`resume`), not executed. */
-      reused?: true;
-      /** A secret was replaced in `output` or `properties`: what is shown is not what later steps used. */
-      redacted?: true;
       /** Why a `skipped` step did not run. */
       skipReason?: SkipReason;
       /** `continueOnError`: the step failed (for a foreach step, some item did) and the run went on. */
       continued?: true;
       /** A foreach step: each item's final status (as `${steps.<id>.items}` reads it). */
       items?: readonly ItemSummary[];
-    }
+    })
   /** A foreach step's list was resolved: `count` items will run (after `step:start`). */
   | { type: 'step:items'; runId: string; stepId: string; count: number; at: number }
   | { type: 'item:start'; runId: string; stepId: string; index: number; at: number }
-  | {
+  | (UnitEnd & {
       type: 'item:end';
-      runId: string;
       stepId: string;
       index: number;
       /**
@@ -57,19 +41,27 @@ export type RunEvent =
        */
       key: string;
       status: Exclude<ItemStatus, 'not_run'>;
-      at: number;
-      durationMs?: number;
-      attempts?: number;
-      error?: string;
-      errorCode?: string;
-      hint?: string;
-      errorDetail?: string;
-      output?: unknown;
-      properties?: Record<string, unknown>;
-      reused?: true;
-      redacted?: true;
-    }
+    })
   | { type: 'run:end'; runId: string; report: RunReport; at: number };
+
+/** What the end of a step and the end of an item of a foreach step both say. */
+export interface UnitEnd {
+  runId: string;
+  at: number;
+  durationMs?: number;
+  attempts?: number;
+  error?: string;
+  errorCode?: string;
+  hint?: string;
+  /** The whole of what `error` shows part of (an error response's body). */
+  errorDetail?: string;
+  output?: unknown;
+  properties?: Record<string, unknown>;
+  /** The result was taken from an earlier run (`resume`), not executed. */
+  reused?: true;
+  /** A secret was replaced in `output` or `properties`: what is shown is not what later steps used. */
+  redacted?: true;
+}
 
 export type RunEventListener = (event: RunEvent) => void;
 
