@@ -15,6 +15,7 @@ import { compileValue, type CompiledValue, type LocatedReference, type TemplateV
 import { isTemplate } from '../actions/templated.ts';
 import { aStep, checkCondition, checkFlowKeys, checkForeach, type FlowContext } from './flow.ts';
 import { STEP_ID } from './schema.ts';
+import { itemsMs, knownItemCount } from '../scheduler/estimate.ts';
 import type { SourceFile } from './source.ts';
 import type { ConditionSpec } from './types.ts';
 
@@ -213,11 +214,9 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
   const weight = (i: number) => {
     const step = steps[i]!;
     const typical = actions.get(step.action)?.typicalMs ?? 1;
-    const list = step.foreach?.items;
-    const count = list?.kind === 'literal' && Array.isArray(list.value) ? list.value.length : list?.kind === 'array' ? list.items.length : undefined;
+    const count = step.foreach ? knownItemCount(step.foreach.items) : undefined;
     if (count === undefined) return typical;
-    const cap = positiveInteger((rawSteps[i] as Record<string, unknown>)['maxConcurrency']) ?? Infinity;
-    return typical * Math.ceil(count / Math.min(cap, limit));
+    return itemsMs({ count, itemMs: typical, cap: positiveInteger((rawSteps[i] as Record<string, unknown>)['maxConcurrency']) ?? Infinity }, limit);
   };
   const result = buildPlan(
     rawSteps.map((_, i) => ({

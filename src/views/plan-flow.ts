@@ -8,6 +8,7 @@ import { median } from '../core/median.ts';
 import type { TokenCount } from '../core/report.ts';
 import type { ForeachSpec, StepSpec } from '../definition/types.ts';
 import { expectedDurations } from '../scheduler/durations.ts';
+import { itemsMs, knownItemCount, type ItemsEstimate } from '../scheduler/estimate.ts';
 
 export interface PlanForeach {
   /** How many items, when the file gives the list (a YAML list); absent when a reference decides at run time. */
@@ -18,9 +19,10 @@ export interface PlanForeach {
   maxConcurrency?: number;
 }
 
-export function foreachView(foreach: ForeachSpec): PlanForeach {
+/** `inputs`: the values the run would get, when known (`plan -i`): a list given as an input then has a count. */
+export function foreachView(foreach: ForeachSpec, inputs?: Readonly<Record<string, unknown>>): PlanForeach {
   const list = foreach.items;
-  const count = list.kind === 'literal' && Array.isArray(list.value) ? list.value.length : list.kind === 'array' ? list.items.length : undefined;
+  const count = knownItemCount(list, inputs);
   let of: string | undefined;
   if (list.kind === 'single') {
     const ref = list.ref;
@@ -57,35 +59,38 @@ export interface FlowHistory {
 }
 
 /**
- * Each step's expected duration, and for foreach steps with a record of their items the median item time.
+ * Each step's expected duration; for foreach steps, the median item time the record has; and for each foreach
+ * step whose count is known, its items as the estimate plays them (estimate.ts).
  *
- * A foreach step with a known count takes `item time × max(1, items ÷ slots)` — slots being its own
- * `maxConcurrency` inside the global limit; never less than one item, and 0 for an empty list. The item time
- * is its own items' median, else its whole-step median when that is all the record has (used as the whole),
- * else what one call of its action is expected to take (other steps' medians, else the action's typical time).
- * With a count known only at run time, the whole-step median of earlier runs is the best guess, else one item.
- * The scheduler's estimator then plays the steps out, a foreach step with a known count as its items (estimate.ts).
+ * One call of a step's action takes its own median (a foreach step: its items' median), else other steps' of
+ * its action, else the action's typical time. A foreach step with a known count is its items in waves over its
+ * slots (its own `maxConcurrency` inside the global limit; 0 for an empty list), an item taking its items'
+ * median, else its whole-step median shared over its waves, else one call. With a count known only at run time,
+ * the whole-step median of earlier runs is the best guess, else one call.
  */
-export function flowDurations(steps: readonly StepSpec[], foreach: readonly (PlanForeach | undefined)[], actions: readonly (Pick<AnyAction, 'typicalMs'> | undefined)[], history: FlowHistory, limit: number): { expected: Float64Array; itemMs: (number | undefined)[] } {
+export function flowDurations(steps: readonly StepSpec[], foreach: readonly (PlanForeach | undefined)[], actions: readonly (Pick<AnyAction, 'typicalMs'> | undefined)[], history: FlowHistory, limit: number): { expected: Float64Array; itemMs: (number | undefined)[]; items: (ItemsEstimate | undefined)[] } {
   // Per-call times for the action medians: a foreach step's item time is one call; its whole time is not.
   const perCall: Record<string, number> = {};
   steps.forEach((step, i) => {
     const ms = foreach[i] ? history.itemDurations?.[step.id] : history.durations[step.id];
     if (ms !== undefined) perCall[step.id] = ms;
   });
-  const perItem = expectedDurations(steps, actions, perCall);
+  const oneCall = expectedDurations(steps, actions, perCall);
   const itemMs: (number | undefined)[] = [];
+  const items: (ItemsEstimate | undefined)[] = [];
   const expected = Float64Array.from(steps, (step, i) => {
     const f = foreach[i];
-    if (!f) return perItem[i]!;
+    if (!f) return oneCall[i]!;
     const item = history.itemDurations?.[step.id];
     const whole = history.durations[step.id];
     itemMs[i] = item;
-    if (f.count === 0) return 0;
-    if (f.count !== undefined && (item !== undefined || whole === undefined)) return perItem[i]! * Math.max(1, f.count / itemSlots(f, limit));
-    return whole ?? perItem[i]!;
+    if (f.count === undefined) return whole ?? oneCall[i]!;
+    const waves = Math.max(1, Math.ceil(f.count / itemSlots(f, limit)));
+    const each: ItemsEstimate = { count: f.count, itemMs: item ?? (whole === undefined ? oneCall[i]! : whole / waves), cap: f.maxConcurrency ?? Infinity };
+    items[i] = each;
+    return itemsMs(each, limit);
   });
-  return { expected, itemMs };
+  return { expected, itemMs, items };
 }
 
 /**

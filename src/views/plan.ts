@@ -5,16 +5,14 @@
  */
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
-import type { AnyAction } from '../actions/types.ts';
 import type { TokenCount } from '../core/report.ts';
-import type { ForeachSpec, StepSpec, WorkflowSpec } from '../definition/types.ts';
+import type { StepSpec, WorkflowSpec } from '../definition/types.ts';
 import { criticalPathBy, weightedRemaining, type EdgeReason } from '../graph/plan.ts';
 import { formatDuration } from '../report/progress.ts';
 import { dataChosen, type DataChosen } from '../scheduler/confine.ts';
-import { expectedDurations } from '../scheduler/durations.ts';
-import { estimateRun, itemsMs, knownItemCount, type ItemsEstimate } from '../scheduler/estimate.ts';
+import { estimateRun } from '../scheduler/estimate.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
-import { flowDurations, flowTokens, foreachLabel, foreachView, itemSlots, stepWidth, type FlowHistory, type PlanForeach } from './plan-flow.ts';
+import { flowDurations, flowTokens, foreachLabel, foreachView, stepWidth, type FlowHistory, type PlanForeach } from './plan-flow.ts';
 
 const count = (n: number) => n.toLocaleString('en-US');
 
@@ -106,16 +104,12 @@ export interface PlanHistory {
 export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency, history?: PlanHistory, inputs?: Readonly<Record<string, unknown>>): PlanView {
   const { plan } = spec;
   const registry = history?.actions ?? builtinActions();
-  const foreach = spec.steps.map((s) => (s.foreach ? foreachOf(s.foreach, inputs) : undefined));
+  const foreach = spec.steps.map((s) => (s.foreach ? foreachView(s.foreach, inputs) : undefined));
   const actions = spec.steps.map((s) => registry.get(s.action));
   const record: FlowHistory = history ?? { durations: {} };
-  const { expected, itemMs } = flowDurations(spec.steps, foreach, actions, record, maxConcurrency);
   // A foreach step whose count is known runs as its items, each in a slot of its own: the estimate plays
   // them so, and the step's own expected time is its waves of items (what the estimate weighs it as).
-  const items = itemEstimates(spec.steps, foreach, actions, record, maxConcurrency);
-  items.forEach((each, i) => {
-    if (each) expected[i] = itemsMs(each, maxConcurrency);
-  });
+  const { expected, itemMs, items } = flowDurations(spec.steps, foreach, actions, record, maxConcurrency);
   const estimate = history ? estimateRun(plan, expected, maxConcurrency, items) : undefined;
   // Without a record, the plan's own path weighs each step as one call of its action; a foreach step of 100
   // calls weighs as 100 calls shared among its slots.
@@ -181,34 +175,6 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
 }
 
 /** A foreach step as the plan shows it, counted when it reads an input whose value is known. */
-function foreachOf(foreach: ForeachSpec, inputs: Readonly<Record<string, unknown>> | undefined): PlanForeach {
-  const view = foreachView(foreach);
-  const count = view.count === undefined && inputs ? knownItemCount(foreach.items, inputs) : undefined;
-  return count === undefined ? view : { count, ...view };
-}
-
-/**
- * For each foreach step whose count is known, its items as the estimate plays them. An item takes its own
- * items' median; else, when the record has only the whole step, that time shared over its waves of items;
- * else one call of its action (other steps' medians, else its typical time), as `flowDurations` counts it.
- */
-function itemEstimates(steps: readonly StepSpec[], foreach: readonly (PlanForeach | undefined)[], actions: readonly (Pick<AnyAction, 'typicalMs'> | undefined)[], history: FlowHistory, limit: number): (ItemsEstimate | undefined)[] {
-  const perCall: Record<string, number> = {};
-  steps.forEach((step, i) => {
-    const ms = foreach[i] ? history.itemDurations?.[step.id] : history.durations[step.id];
-    if (ms !== undefined) perCall[step.id] = ms;
-  });
-  const oneCall = expectedDurations(steps, actions, perCall);
-  return steps.map((step, i) => {
-    const f = foreach[i];
-    if (f?.count === undefined) return undefined;
-    const whole = history.durations[step.id];
-    const waves = Math.max(1, Math.ceil(f.count / itemSlots(f, limit)));
-    const itemMs = history.itemDurations?.[step.id] ?? (whole === undefined ? oneCall[i]! : whole / waves);
-    return { count: f.count, itemMs, cap: f.maxConcurrency ?? Infinity };
-  });
-}
-
 /** Which kind of call one run of the step's action makes (undefined for actions that make none of these). */
 function callKind(step: StepSpec): CallKind | undefined {
   if (step.action === 'llm') return 'llm';
