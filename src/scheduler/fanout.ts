@@ -6,9 +6,10 @@ import { hash } from 'node:crypto';
 import type { ItemSummary } from '../core/events.ts';
 import type { ItemReport } from '../core/report.ts';
 import type { ItemStatus } from '../core/status.ts';
+import type { StepFailure } from './results.ts';
 
 /** Why a foreach step's resolved list cannot be run over, or undefined: not an array, or longer than `maxItems`. */
-export function listProblem(list: unknown, maxItems: number): ItemError | undefined {
+export function listProblem(list: unknown, maxItems: number): StepFailure | undefined {
   if (!Array.isArray(list)) {
     const what = list === null ? 'null' : typeof list === 'string' ? 'a string' : typeof list === 'object' ? 'an object' : `a ${typeof list}`;
     return {
@@ -26,12 +27,6 @@ export function listProblem(list: unknown, maxItems: number): ItemError | undefi
   return undefined;
 }
 
-export interface ItemError {
-  code: string;
-  message: string;
-  hint?: string;
-  detail?: string;
-}
 
 const PENDING = 0;
 const RUNNING = 1;
@@ -52,7 +47,7 @@ export class Fanout {
   readonly attempts: Int32Array;
   readonly started: Float64Array;
   readonly finished: Float64Array;
-  readonly errors: (ItemError | undefined)[] = [];
+  readonly errors: (StepFailure | undefined)[] = [];
   readonly reused: Uint8Array;
   /** Items not yet started are taken from here on. */
   #next = 0;
@@ -127,7 +122,7 @@ export class Fanout {
     this.properties[index] = properties;
   }
 
-  fail(index: number, at: number, attempts: number, error: ItemError): void {
+  fail(index: number, at: number, attempts: number, error: StepFailure): void {
     this.#end(index, FAILED, at, attempts);
     this.errors[index] = error;
     this.failed++;
@@ -158,7 +153,7 @@ export class Fanout {
   }
 
   /** The error the step reports: the fatal item's, or how many failed and the first. */
-  error(): ItemError | undefined {
+  error(): StepFailure | undefined {
     const first = this.fatal ?? this.errors.findIndex((e) => e !== undefined);
     const error = first === -1 ? undefined : this.errors[first];
     if (!error) return undefined;

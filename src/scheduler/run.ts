@@ -354,8 +354,6 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     }
     const fanout = new Fanout(i, list, foreach.maxConcurrency ?? Infinity, baseKey(step, list.length));
     fanouts[i] = fanout;
-    // Fills in as items end: what a credential source reads while the step runs (see learnSecrets).
-    outputs[i] = fanout.outputs;
     emit({ type: 'step:items', runId, stepId: step.id, count: list.length, at: Date.now() });
     const reusable = options.reuseItems?.[step.id];
     if (reusable) {
@@ -392,7 +390,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
 
   /** Hash of what a foreach step's items do besides their own value: with the item, an item's `key`. */
   function baseKey(step: StepSpec, count: number): string {
-    const values = referencesOf(step.input)
+    const refs = referencesOf(step.input);
+    const values = refs
       .filter((r) => r.root === 'steps' || r.root === 'inputs' || r.root === 'env')
       .map((r) => {
         const value = lookup(r);
@@ -401,7 +400,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     // What each item does (the block as written, the action's version, its model…: the part of the step's
     // fingerprint that is not about the list), so an edited step never takes an item recorded before the edit.
     // `${foreach.count}` makes an item's input depend on the list's length ("item 1 of 3" is not "item 1 of 4").
-    const usesCount = referencesOf(step.input).some((r) => r.root === 'foreach' && r.name === 'count');
+    const usesCount = refs.some((r) => r.root === 'foreach' && r.name === 'count');
     return JSON.stringify([step.id, itemFingerprint(prepared.fingerprints[step.index]!), values, usesCount ? count : null]);
   }
 
@@ -422,7 +421,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries };
     if (outcome.status === 'succeeded') {
       fanout.succeed(index, at, tries, outcome.output, outcome.properties);
-      learnSecrets(i, outcome.output, outcome.properties);
+      learnSecrets(i, outcome.output, outcome.properties, index);
       emit({ ...ended, status: 'succeeded', ...results.showItem(i, outcome.output, outcome.properties) });
     } else if (outcome.status === 'failed') {
       const { code, message, hint, detail } = outcome.error;
@@ -464,7 +463,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       ...errorFields(error),
       ...(status !== 'cancelled' ? shown : {}),
       ...(continuedHere ? { continued: true as const } : {}),
-      items: fanout.summaries(),
+      // Settled above: the summaries are made once here and kept for `${steps.<id>.items}` and conditions.
+      items: results.summariesOf(i)!,
     });
   }
 
@@ -526,18 +526,31 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   }
 
   /** Credentials a step's result holds: secrets from now on, wherever they turn up. */
-  function learnSecrets(i: number, output: unknown, props: Record<string, unknown> | undefined): void {
+  /** Credentials a result holds (a step's, or item `index` of a foreach step's): secrets from now on. */
+  function learnSecrets(i: number, output: unknown, props: Record<string, unknown> | undefined, index?: number): void {
     // A session cookie or token the step received is a secret from now on, wherever it turns up.
     for (const [value, named] of stepActions[i]!.resultSecrets?.({ output, ...(props ? { properties: props } : {}) }) ?? []) secrets.add(value, named ? MIN_NAMED : MIN_GUESSED);
-    // Parts of the result another step sends as a credential: for a foreach step, read from the items so far
-    // (its output array fills in as they end), so an item's own event never shows one.
+    // Parts of the result another step sends as a credential, masked before this result is shown. For an
+    // item, only its own part of the step's result (`${steps.x.output}` is every item; `…output[3]…` one):
+    // reading the whole array at every item would cost the square of the items.
     for (const { ref, raw } of credentials.get(i) ?? []) {
       try {
-        for (const leaf of leaves(resolveReference(ref, raw, lookup))) secrets.add(leaf, MIN_NAMED);
+        const part = index === undefined ? resolveReference(ref, raw, lookup) : itemPart(ref, index, output, props);
+        for (const leaf of leaves(part)) secrets.add(leaf, MIN_NAMED);
       } catch {
         // the part another step sends is missing: that step fails on it, and there is nothing to mask
       }
     }
+  }
+
+  /** What of item `index`'s result a reference into its foreach step's result reads (undefined: none of it). */
+  function itemPart(ref: Reference, index: number, output: unknown, props: Record<string, unknown> | undefined): unknown {
+    if (ref.root !== 'steps') return undefined;
+    const [first, ...rest] = ref.path;
+    const value = ref.property === 'output' ? output : props?.[ref.property];
+    if (first === undefined) return value;
+    if (first !== index) return undefined;
+    return resolveReference({ ...ref, path: rest }, '', () => value);
   }
 }
 
