@@ -29,6 +29,65 @@ export interface ActionContext {
    * directly, in a test).
    */
   confine?(key: string, value: string): void;
+  /**
+   * How the string at top-level input key `key` was written: its literal text and the resolved values between,
+   * kept apart (as a tagged template's). Only for keys the action lists in `keepsParts`, and only when the
+   * string holds a reference; undefined otherwise (the value was written literally, or is not a string).
+   */
+  parts?(key: string): ResolvedParts | undefined;
+}
+
+/** A string as written, resolved: `strings.length === values.length + 1`, values stringified as in the text. */
+export interface ResolvedParts {
+  readonly strings: readonly string[];
+  readonly values: readonly string[];
+}
+
+/**
+ * When a value in a block is known: `literal` as written in the file; `start` once the run starts (built only
+ * from inputs, `${env.*}`, and the item or index of a list the file or the inputs give); `run` only as the run
+ * goes (it holds a step's output, or an item of a list a step's output made).
+ */
+export type Known = 'literal' | 'start' | 'run';
+
+/** A string as written in the workflow: its literal text and the references between (`strings.length === refs.length + 1`). */
+export interface WrittenParts {
+  readonly strings: readonly string[];
+  readonly refs: readonly { readonly raw: string; readonly known: Known }[];
+}
+
+/** What an action's static checks may ask about a block as written (templates still as text). */
+export interface StaticContext {
+  /** The workflow file's folder. */
+  baseDir: string;
+  /** When a value of the block is known (see `Known`); anything not a string with a reference is `literal`. */
+  known(value: unknown): Known;
+  /** A string of the block split at its references; undefined when it holds none (or is not a string). */
+  written(value: unknown): WrittenParts | undefined;
+}
+
+/** A problem `check` found in a block: where in the block (keys from the block's root), and what to do. */
+export interface BlockProblem {
+  path: readonly (string | number)[];
+  /** A stable code (`validate --json`), e.g. `shell_step_output`. */
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** Tokens a result used, by the model that used them: the engine totals them per model and per run. */
+export interface Usage {
+  /** `provider:model`. */
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** A kind of call `plan` counts ("2 LLM calls"): `kind` is its key in `plan --json`'s `calls`. */
+export interface CallKind {
+  kind: string;
+  /** One of them, in words ("LLM call"); the plural adds an `s`. */
+  noun: string;
 }
 
 export type { ActionNotice } from '../core/events.ts';
@@ -38,6 +97,8 @@ export interface ActionResult {
   output: unknown;
   /** Extra properties templates may read as `${steps.<id>.<name>}` (declared in `exposes`). */
   properties?: Record<string, unknown>;
+  /** Model tokens the step used (an `llm` call): totals per model, `plan`'s expected tokens, the store. */
+  usage?: Usage;
 }
 
 /**
@@ -58,10 +119,6 @@ export interface Resource {
   match?: (rest: string) => boolean;
 }
 
-export interface StaticContext {
-  baseDir: string;
-}
-
 export interface ActionDefinition<Input = unknown> {
   name: string;
   /** One line for `conductor schema` and the README. */
@@ -73,14 +130,33 @@ export interface ActionDefinition<Input = unknown> {
   schema: z.ZodType<Input>;
   /** Properties besides `output` and `status` that `${steps.<id>.…}` may read. */
   exposes?: readonly string[];
-  /** Resources known before the run (from literal parts of the block), for ordering conflicting steps. */
+  /**
+   * Resources known before the run (from literal parts of the block), for ordering conflicting steps. `block`
+   * is as written (templates as text); `ctx.known` tells what a template is known from.
+   */
   resources?(block: Record<string, unknown>, ctx: StaticContext): Resource[];
+  /**
+   * Checks of the block as written, beyond its schema, made by `validate` (a step's output where data may not
+   * go): each problem located by its path in the block. `block` is as written (templates as text).
+   */
+  check?(block: Readonly<Record<string, unknown>>, ctx: StaticContext): BlockProblem[];
+  /** The kinds of call `plan` counts for this action, in the order it lists them (none: it counts none). */
+  calls?: readonly CallKind[];
+  /** Which of `calls` one run of this block makes (default: the first); `block` as for `preflight`. */
+  callOf?(block: PreflightBlock): string;
+  /** Results report `usage` (model tokens): `plan` estimates its steps' tokens from their history. */
+  usesTokens?: boolean;
+  /**
+   * Top-level input keys whose strings the action also needs as written, literal text and values apart
+   * (`ActionContext.parts`): how `shell` splits a command into words without splitting a value.
+   */
+  keepsParts?: readonly string[];
   /**
    * About how long one step of this action takes, in ms: a first run (no history yet) schedules by it, so one
    * slow call starts ahead of a chain of quick ones. Only the ratios between actions matter.
    */
   typicalMs?: number;
-  /** Seconds before the step times out, when the block does not say (undefined: no default timeout). */
+  /** Seconds before the step times out, when neither the step, its block's `timeout` nor `config.timeout` say (undefined: none). */
   defaultTimeoutSeconds?: number;
   /**
    * Checks made before anything runs, from the block's literal values (a missing API key, say). A problem
@@ -147,4 +223,9 @@ export type PreflightBlock = Readonly<Record<string, unknown>>;
 export interface PreflightContext {
   env: Readonly<Record<string, string | undefined>>;
   defaults: ActionContext['defaults'];
+  /**
+   * The string at top-level key `key` as written, when it holds a reference (the literal parts of a templated
+   * value: a command's program name). Absent outside a run's preflight.
+   */
+  written?(key: string): WrittenParts | undefined;
 }

@@ -4,14 +4,15 @@
  * pass reports every problem.
  */
 import type { ActionRegistry } from '../actions/registry.ts';
-import type { Resource } from '../actions/types.ts';
+import type { Resource, StaticContext } from '../actions/types.ts';
 import type { Diagnostic, SourceLocation } from '../core/errors.ts';
 import { didYouMean } from '../core/suggest.ts';
 import { buildPlan, type EdgeReason, type Plan } from '../graph/plan.ts';
 import { resourceEdges } from '../graph/resources.ts';
 import { parseModel } from '../providers/model.ts';
 import type { PathKey } from '../template/parse.ts';
-import { compileValue, type CompiledValue, type LocatedReference, type TemplateValue } from '../template/value.ts';
+import { knownValue, writtenString } from '../template/known.ts';
+import { compileValue, referencesOf, type CompiledValue, type LocatedReference, type TemplateValue } from '../template/value.ts';
 import { isTemplate } from '../actions/templated.ts';
 import { aStep, checkCondition, checkFlowKeys, checkForeach, type FlowContext } from './flow.ts';
 import { STEP_ID } from './schema.ts';
@@ -176,9 +177,14 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
     const compiled = compileValue(block, item === undefined ? {} : { item });
     reportTemplateProblems(compiled, base);
     for (const r of compiled.references) checkReference(r, base, i);
-    if (action === 'llm' && isRecord(block)) checkModel(block['model'], [...base, 'model'], source, report);
-    const resources = isRecord(block) ? actions.get(action)?.resources : undefined;
-    if (resources) accesses[i] = resources(block as Record<string, unknown>, { baseDir });
+    const definition = actions.get(action);
+    if (isRecord(block) && definition) {
+      // The action's own checks and what it touches see the block as written, and ask when a value is known.
+      const scope = { item, itemFromSteps: foreach !== undefined && referencesOf(foreach).some((r) => r.root === 'steps') };
+      const ctx: StaticContext = { baseDir, known: (value) => knownValue(value, scope), written: (value) => writtenString(value, scope) };
+      for (const p of definition.check?.(block, ctx) ?? []) report(source.locate([...base, ...p.path]), p.code, p.message, p.hint);
+      if (definition.resources) accesses[i] = definition.resources(block, ctx);
+    }
     steps[i] = {
       id: String(step['id']),
       action,

@@ -73,7 +73,7 @@ function mismatch(answer: Answer, check: AnswerCheck): string | undefined {
 
 function result(model: ModelRef, output: unknown, answers: readonly Answer[]): ActionResult {
   const usage = answers.reduce((sum, a) => ({ inputTokens: sum.inputTokens + a.usage.inputTokens, outputTokens: sum.outputTokens + a.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 });
-  return { output, properties: { model: model.id, usage, finishReason: answers.at(-1)!.finishReason } };
+  return { output, properties: { model: model.id, usage, finishReason: answers.at(-1)!.finishReason }, usage: { model: model.id, ...usage } };
 }
 
 /** One request to the provider, through its limiter: it waits its turn, and tells the limiter how it went. */

@@ -5,6 +5,7 @@
 import type { AnyAction, PreflightContext } from '../actions/types.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
+import { writtenOf } from '../template/known.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
 
 export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[], ctx: PreflightContext): void {
@@ -18,7 +19,9 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
         problems.push({ ...step.location, code: 'missing_env', message: `step \`${step.id}\` uses \`\${env.${ref.name}}\`, but ${ref.name} is not set`, hint: `export ${ref.name}=… before running` });
       }
     }
-    const problem = actions[i]!.preflight?.(literalFields(step.input), ctx);
+    const scope = { item: step.foreach?.as, itemFromSteps: step.foreach !== undefined && referencesOf(step.foreach.items).some((r) => r.root === 'steps') };
+    const written = (key: string) => (step.input.kind === 'object' ? writtenOf(step.input.entries.find(([k]) => k === key)?.[1], scope) : undefined);
+    const problem = actions[i]!.preflight?.(literalFields(step.input), { ...ctx, written });
     // The same missing key would otherwise be reported once per step.
     if (!problem || seen.has(problem.message)) return;
     seen.add(problem.message);

@@ -19,7 +19,7 @@ import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { secretInputName } from './secrets.ts';
 import { leaves, MIN_GUESSED, MIN_NAMED } from '../core/redact.ts';
-import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
+import { Lingering, LINGER_MS, runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 import { Fanout, listProblem } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
 import { itemFingerprint } from '../store/fingerprint.ts';
@@ -172,6 +172,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     env,
     defaults: { ...defaults, ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
     runScope: new Map(),
+    lingering: new Lingering(),
     notify: (stepId, notice) => emit({ type: 'step:notice', runId, stepId, notice: { ...notice, reason: redact(notice.reason) }, at: Date.now() }),
     secrets,
   };
@@ -235,6 +236,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     admit();
   }
   options.signal?.removeEventListener('abort', onExternalAbort);
+  // Actions given up on (a timeout, the run's fail-fast) may still be ending what they started: a command's
+  // processes. The run is not over until they have.
+  await environment.lingering!.drain(LINGER_MS);
 
   // Foreach steps the run stopped while they had items left: settled now, their unstarted items `not_run`.
   for (const fanout of fanouts) if (fanout && state.status[fanout.step] === 'running') settleFanout(fanout);

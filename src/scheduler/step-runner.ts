@@ -2,13 +2,13 @@
  * Runs one step: resolve its templates, check the resolved input, give it a signal that carries the run's
  * cancellation and the step's timeout, and turn whatever happens into an outcome. Never throws.
  */
-import type { ActionContext, ActionNotice, AnyAction } from '../actions/types.ts';
+import type { ActionContext, ActionNotice, AnyAction, ResolvedParts } from '../actions/types.ts';
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import { MIN_NAMED, type Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
-import { TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
+import { resolveReference, stringify, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
 import { resolveInput, type Confinement, type ResolvedInput } from './confine.ts';
 
 export type StepOutcome = (
@@ -44,7 +44,36 @@ export interface StepEnvironment {
   secrets: Secrets;
   /** A foreach step over a list a step's output made: its item is data (see Confinement.itemIsData). */
   itemIsData?: boolean;
+  /** Actions' work still settling after its step was given up on: the run waits for it before it ends. */
+  lingering?: Lingering;
 }
+
+/** Work that may outlive its step (an aborted action still cleaning up), waited for before the run ends. */
+export class Lingering {
+  readonly #pending = new Set<Promise<unknown>>();
+
+  track(work: Promise<unknown>): void {
+    const settled: Promise<unknown> = work.then(
+      (): void => void this.#pending.delete(settled),
+      (): void => void this.#pending.delete(settled),
+    );
+    this.#pending.add(settled);
+  }
+
+  /** Waits until all of it settles, or `ms` pass (an action that ignores its signal is not waited for forever). */
+  async drain(ms: number): Promise<void> {
+    if (this.#pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.#pending]), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * How long the end of a run waits for actions still settling after they were aborted: past a command's SIGTERM
+ * and the SIGKILL 5 s after it, so no process the run started outlives it.
+ */
+export const LINGER_MS = 8000;
 
 
 /** How long each attempt of a step may run, and which key set it (for the hint when it runs out). */
@@ -82,7 +111,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
   let rateLimitWaits = 0;
   for (;;) {
     attempts++;
-    const outcome = await attempt(step, action, resolved, environment, timeout, confine);
+    const outcome = await attempt(step, action, resolved, environment, timeout, confine, lookup);
     if (outcome.status !== 'failed' || !outcome.error.retryable) return { ...outcome, attempts };
     const error = outcome.error;
     if (error.rateLimited) rateLimitWaits++;
@@ -147,7 +176,7 @@ function timeoutFor(step: StepSpec, action: AnyAction, input: unknown, environme
 }
 
 /** One try: its own timeout, the run's cancellation, and every failure turned into an outcome. */
-async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment, timeout: Timeout, confine: ResolvedInput['confine']): Promise<StepOutcome> {
+async function attempt(step: StepSpec, action: AnyAction, input: unknown, environment: StepEnvironment, timeout: Timeout, confine: ResolvedInput['confine'], lookup: ReferenceLookup): Promise<StepOutcome> {
   const timeoutSeconds = timeout.seconds;
   // One controller per try, aborted by the run or by the step's own timer: the action sees one signal.
   const { controller, release } = environment.scope.child();
@@ -178,6 +207,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
   arm();
 
   const ctx: ActionContext = {
+    parts: (key) => partsOf(step, action, key, lookup),
     signal,
     stepId: step.id,
     baseDir: environment.baseDir,
@@ -196,8 +226,12 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     },
   };
   try {
-    // Race the action against its signal: an action that ignores the signal must not hold the run open.
-    const result = await abortable(action.run(input, ctx), signal);
+    // Race the action against its signal: an action that ignores the signal must not hold the run open. One
+    // still cleaning up when it is given up on (a command's process group after SIGTERM) is waited for, a
+    // bounded while, before the run ends (`lingering`).
+    const running = action.run(input, ctx);
+    environment.lingering?.track(running);
+    const result = await abortable(running, signal);
     if (timedOut) return timeoutFailure(action, input, timeout);
     return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}) };
   } catch (error) {
@@ -225,6 +259,24 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     disarm();
     release();
   }
+}
+
+/** `ActionContext.parts`: a top-level string the action keeps parts of, as written and resolved (see keepsParts). */
+function partsOf(step: StepSpec, action: AnyAction, key: string, lookup: ReferenceLookup): ResolvedParts | undefined {
+  if (!action.keepsParts?.includes(key) || step.input.kind !== 'object') return undefined;
+  const value = step.input.entries.find(([k]) => k === key)?.[1];
+  if (value?.kind === 'single') return { strings: ['', ''], values: [stringify(resolveReference(value.ref, value.raw, lookup))] };
+  if (value?.kind !== 'concat') return undefined;
+  const strings: string[] = [''];
+  const values: string[] = [];
+  for (const p of value.parts) {
+    if ('text' in p) strings[strings.length - 1] += p.text;
+    else {
+      values.push(stringify(resolveReference(p.ref, p.raw, lookup)));
+      strings.push('');
+    }
+  }
+  return { strings, values };
 }
 
 function timeoutOf(input: unknown): number | undefined {

@@ -98,9 +98,14 @@ export function flowDurations(steps: readonly StepSpec[], foreach: readonly (Pla
  * Steps without a record count as the median per call of those with one, times their calls; a foreach step
  * whose count is known only at run time counts as its record says, else as nothing (its calls are unknown).
  */
-export function flowTokens(steps: readonly StepSpec[], foreach: readonly (PlanForeach | undefined)[], usage: Readonly<Record<string, TokenCount>> | undefined): { input: number; output: number; knownCalls: number } | undefined {
+export function flowTokens(
+  steps: readonly StepSpec[],
+  foreach: readonly (PlanForeach | undefined)[],
+  usage: Readonly<Record<string, TokenCount>> | undefined,
+  usesTokens: (step: StepSpec) => boolean,
+): { input: number; output: number; knownCalls: number } | undefined {
   const calls = (i: number) => (foreach[i] ? (foreach[i]!.count ?? 0) : 1);
-  const llm = steps.map((s, i) => ({ step: s, i })).filter(({ step }) => step.action === 'llm');
+  const llm = steps.map((s, i) => ({ step: s, i })).filter(({ step }) => usesTokens(step));
   const known = llm.filter(({ step }) => usage?.[step.id] !== undefined);
   if (known.length === 0) return undefined;
   const perCall = known.filter(({ i }) => calls(i) > 0).map(({ step, i }) => ({ inputTokens: usage![step.id]!.inputTokens / calls(i), outputTokens: usage![step.id]!.outputTokens / calls(i) }));

@@ -5,6 +5,7 @@
  */
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
+import type { AnyAction } from '../actions/types.ts';
 import type { TokenCount } from '../core/report.ts';
 import type { StepSpec, WorkflowSpec } from '../definition/types.ts';
 import { criticalPathBy, weightedRemaining, type EdgeReason } from '../graph/plan.ts';
@@ -63,7 +64,7 @@ export interface PlanView {
    * `perItem`: the foreach steps whose count is known only at run time (not in the numbers): each makes one
    * call of `call` per item of `of`.
    */
-  calls: { llm: number; http: number; fileWrites: number; fileReads: number; perItem?: { step: string; of?: string; call: CallKind }[] };
+  calls: CallCounts;
   /**
    * With a record of earlier runs: the expected wall time at this concurrency (the scheduler's policy played
    * out over each step's median duration), the critical path's length in time, and how many steps the record
@@ -81,7 +82,11 @@ export interface PlanView {
   };
 }
 
-export type CallKind = 'llm' | 'http' | 'fileWrites' | 'fileReads';
+/**
+ * Calls by kind (the kinds the actions declare, `ActionDefinition.calls`: `llm`, `http`, `fileWrites`,
+ * `fileReads`, `commands`, …), every kind present even at 0.
+ */
+export type CallCounts = { [kind: string]: number } & { perItem?: { step: string; of?: string; call: string }[] };
 
 export interface PlanHistory {
   /** Step id → median ms in earlier runs (see `stepHistory`). */
@@ -115,7 +120,7 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
   // calls weighs as 100 calls shared among its slots.
   const weighted = !history && items.some(Boolean) ? criticalPathBy(plan.steps, weightedRemaining(plan, expected)) : undefined;
   const steps: PlanView['steps'] = {};
-  const calls: PlanView['calls'] = { llm: 0, http: 0, fileWrites: 0, fileReads: 0 };
+  const calls = Object.fromEntries(callKinds(registry).map((c) => [c.kind, 0])) as CallCounts;
   const perItem: NonNullable<PlanView['calls']['perItem']> = [];
   const confinement: NonNullable<PlanView['confinement']> = [];
   for (const step of spec.steps) {
@@ -144,14 +149,14 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
       ...(step.condition ? { condition: step.condition.expression } : {}),
       ...(step.continueOnError ? { continueOnError: true as const } : {}),
     };
-    const call = callKind(step);
+    const call = callKind(step, registry.get(step.action));
     if (!call) continue;
     if (f?.count === undefined && f) perItem.push({ step: step.id, ...(f.of ? { of: f.of } : {}), call });
-    else calls[call] += f ? f.count! : 1;
+    else calls[call] = (calls[call] ?? 0) + (f ? f.count! : 1);
   }
   if (perItem.length) calls.perItem = perItem;
   const widest = Math.max(...plan.stages.map((stage) => stage.reduce((sum, id) => sum + stepWidth(steps[id]!.foreach, maxConcurrency), 0)));
-  const tokens = history ? flowTokens(spec.steps, foreach, history.usage) : undefined;
+  const tokens = history ? flowTokens(spec.steps, foreach, history.usage, (s) => registry.get(s.action)?.usesTokens === true) : undefined;
   return {
     workflow: spec.file,
     stages: plan.stages.map((s) => [...s]),
@@ -175,13 +180,16 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
 }
 
 /** A foreach step as the plan shows it, counted when it reads an input whose value is known. */
-/** Which kind of call one run of the step's action makes (undefined for actions that make none of these). */
-function callKind(step: StepSpec): CallKind | undefined {
-  if (step.action === 'llm') return 'llm';
-  if (step.action === 'http') return 'http';
-  if (step.action !== 'file') return undefined;
-  const op = literalFields(step.input)['action'];
-  return op === 'write' || op === 'append' || op === 'delete' ? 'fileWrites' : 'fileReads';
+/** Which kind of call one run of the step's action makes (undefined for an action that counts none). */
+function callKind(step: StepSpec, action: AnyAction | undefined): string | undefined {
+  const kinds = action?.calls;
+  if (!kinds?.length) return undefined;
+  return action!.callOf?.(literalFields(step.input)) ?? kinds[0]!.kind;
+}
+
+/** Every kind of call the actions count, in the registry's order. */
+function callKinds(registry: ActionRegistry): { kind: string; noun: string }[] {
+  return registry.all().flatMap((a) => a.calls ?? []);
 }
 
 /** How the run will confine a destination a step's output chooses (see scheduler/confine.ts). */
@@ -224,7 +232,8 @@ function reasonText(r: PlanReason): string {
   }
 }
 
-export function planText(view: PlanView, name: string): string {
+/** `actions`: the registry the view was made with, for the calls' names (default: the built-in actions). */
+export function planText(view: PlanView, name: string, actions: ActionRegistry = builtinActions()): string {
   const n = Object.keys(view.steps).length;
   const lines = [`Plan for ${name}: ${n} step${n === 1 ? '' : 's'} in ${view.stages.length} stage${view.stages.length === 1 ? '' : 's'}`, ''];
   view.stages.forEach((stage, k) => {
@@ -246,14 +255,16 @@ export function planText(view: PlanView, name: string): string {
       }
     }
   });
-  const { llm } = view.calls;
+  const kinds = callKinds(actions);
+  const tokenKinds = actions.all().filter((a) => a.usesTokens).flatMap((a) => a.calls ?? []);
+  const tokenCalls = tokenKinds.reduce((sum, c) => sum + (view.calls[c.kind] ?? 0), 0);
   const plural = (count: number, one: string, many = `${one}s`) => `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
   const { expected } = view;
   const conditional = Object.values(view.steps).filter((s) => s.condition).length;
-  const calls = (kind: CallKind, one: string) => {
+  const calls = (kind: string, one: string) => {
     const per = new Map<string, number>();
     for (const p of view.calls.perItem ?? []) if (p.call === kind) per.set(p.of ?? 'its list', (per.get(p.of ?? 'its list') ?? 0) + 1);
-    return plural(view.calls[kind], one) + [...per].map(([of, k]) => ` + ${k} per item of ${of}`).join('');
+    return plural(view.calls[kind] ?? 0, one) + [...per].map(([of, k]) => ` + ${k} per item of ${of}`).join('');
   };
   lines.push(
     '',
@@ -261,9 +272,9 @@ export function planText(view: PlanView, name: string): string {
     `Concurrency: up to ${view.effectiveConcurrency} at once (limit ${view.maxConcurrency})`,
     ...(expected ? [`Expected time: about ${formatDuration(expected.ms)}, from earlier runs (${expected.timedSteps} of ${plural(n, 'step')} timed)`] : []),
     ...(expected?.tokens
-      ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${count(expected.tokens.knownCalls)} of ${plural(llm, 'LLM call')} from earlier runs)`]
+      ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${count(expected.tokens.knownCalls)} of ${plural(tokenCalls, tokenKinds[0]?.noun ?? 'model call')} from earlier runs)`]
       : []),
-    `Calls: ${calls('llm', 'LLM call')}, ${calls('http', 'HTTP request')}, ${calls('fileWrites', 'file write')}, ${calls('fileReads', 'file read')} (before retries${conditional ? `; ${plural(conditional, 'step runs', 'steps run')} only if ${conditional === 1 ? 'its condition holds' : 'their conditions hold'}` : ''})`,
+    `Calls: ${kinds.map((c) => calls(c.kind, c.noun)).join(', ')} (before retries${conditional ? `; ${plural(conditional, 'step runs', 'steps run')} only if ${conditional === 1 ? 'its condition holds' : 'their conditions hold'}` : ''})`,
   );
   return lines.join('\n') + '\n';
 }

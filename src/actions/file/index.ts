@@ -10,8 +10,7 @@ import { dirname, isAbsolute, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { StepFailedError } from '../../core/errors.ts';
 import { stringify } from '../../template/value.ts';
-import { isTemplate } from '../templated.ts';
-import type { ActionDefinition, Resource } from '../types.ts';
+import type { ActionDefinition, Resource, StaticContext } from '../types.ts';
 import { globFiles } from './glob.ts';
 import { anyPath, matchesFile, mayHoldMatches, patternProblem, patternShape } from './pattern.ts';
 
@@ -80,7 +79,12 @@ export const fileAction: ActionDefinition<FileInput> = {
   description: 'Read, write, append, list, check or delete a file, or `glob` the files a pattern matches (paths relative to the workflow file).',
   schema: schema as z.ZodType<FileInput>,
   version: 1,
-  resources: (block, { baseDir }) => fileResources(block, baseDir),
+  resources: (block, ctx) => fileResources(block, ctx),
+  calls: [
+    { kind: 'fileWrites', noun: 'file write' },
+    { kind: 'fileReads', noun: 'file read' },
+  ],
+  callOf: (block) => (LOOKS.has(block['action'] as FileOp) || block['action'] === undefined ? 'fileReads' : 'fileWrites'),
   // A path a step's output chooses is confined to the workflow's folder by the engine (scheduler/confine.ts);
   // one that a write, an append or a delete would change is kept off the workflow itself, roots and `.git`. A
   // pattern is confined the same way: its literal folder must lead inside (through symlinks too); glob.ts
@@ -183,13 +187,15 @@ function explain(error: NodeJS.ErrnoException): string {
  * Paths that are still templates are keyed by their text, so two identical templates are ordered too. A glob
  * reads sets of these keys (globResources).
  */
-export function fileResources(block: Record<string, unknown>, baseDir: string): Resource[] {
+export function fileResources(block: Record<string, unknown>, ctx: StaticContext): Resource[] {
+  const { baseDir } = ctx;
   const op = block['action'];
   if (op === 'glob') return typeof block['pattern'] === 'string' ? globResources(block['pattern'], baseDir) : [];
   const raw = block['path'];
   if (typeof raw !== 'string' || typeof op !== 'string' || !(FILE_ACTIONS as readonly string[]).includes(op)) return [];
-  if (isTemplate(raw)) {
-    if (raw.includes('${steps.')) return []; // only known once an earlier step has run
+  const known = ctx.known(raw);
+  if (known !== 'literal') {
+    if (known === 'run') return []; // only known once an earlier step has run
     const reads = op === 'read' || op === 'exists' || op === 'list';
     return [{ key: `file:${raw}`, mode: reads ? 'read' : 'write', label: `file ${raw}` }];
   }

@@ -58,6 +58,7 @@ export const httpAction: ActionDefinition<HttpInput> = {
   defaultTimeoutSeconds: 60,
   // A call to an API: a few hundred ms.
   typicalMs: 300,
+  calls: [{ kind: 'http', noun: 'HTTP request' }],
   describe: (input) => `${input.method ?? 'GET'} ${input.url}`,
   // `Authorization: ${env.API_AUTH}`: whatever the variable is called, a header filled from the environment
   // is a credential, and so is the value of a credential header written into the workflow.

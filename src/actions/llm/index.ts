@@ -7,7 +7,7 @@ import { StepFailedError, type ConductorError } from '../../core/errors.ts';
 import { endpointFor, missingKey, publicURL } from '../../providers/endpoint.ts';
 import { answerCheck, schemaProblem } from '../../providers/json-schema.ts';
 import { minimalValue } from '../../providers/minimal.ts';
-import { KNOWN_PROVIDERS, resolveModel, type ModelRef } from '../../providers/model.ts';
+import { KNOWN_PROVIDERS, parseModel, resolveModel, type ModelRef } from '../../providers/model.ts';
 import { templated } from '../templated.ts';
 import type { ActionContext, ActionDefinition } from '../types.ts';
 
@@ -53,7 +53,16 @@ export const llmAction: ActionDefinition<LlmInput> = {
   typicalMs: 3000,
   // A model that has not answered in ten minutes is not going to: the step fails instead of hanging the run.
   defaultTimeoutSeconds: 600,
+  calls: [{ kind: 'llm', noun: 'LLM call' }],
+  usesTokens: true,
   describe: (input) => `llm ${input.model ?? ''}`.trim(),
+  check(block, ctx) {
+    // A model written in the file is checked now; one a template gives, once the run resolves it.
+    const model = block['model'];
+    if (typeof model !== 'string' || ctx.known(model) !== 'literal') return [];
+    const parsed = parseModel(model);
+    return 'problem' in parsed ? [{ path: ['model'], code: 'invalid_model', message: parsed.problem, ...(parsed.hint ? { hint: parsed.hint } : {}) }] : [];
+  },
   // 2: answers are checked against `schema` (and `echo` answers a schema step with a matching object), so an
   // answer recorded unchecked is not one this version would give.
   version: 2,
@@ -93,7 +102,7 @@ export const llmAction: ActionDefinition<LlmInput> = {
       // trying a workflow's wiring offline.
       const text = input.system ? `${input.system}\n\n${input.prompt}` : input.prompt;
       const output = input.schema ? echoStructured(input.schema, ctx) : text;
-      return { output, properties: { model: model.id, usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop' } };
+      return { output, properties: { model: model.id, usage: { inputTokens: 0, outputTokens: 0 }, finishReason: 'stop' }, usage: { model: model.id, inputTokens: 0, outputTokens: 0 } };
     }
     const { generate } = await (providers ??= import('../../providers/generate.ts'));
     try {

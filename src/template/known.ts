@@ -1,0 +1,71 @@
+/**
+ * When a value written in a block is known, and a templated string split at its references: what actions'
+ * static checks (`check`, `resources`, `preflight`) see instead of matching `${steps.` in text.
+ */
+import type { Known, WrittenParts } from '../actions/types.ts';
+import { parseTemplate, type Reference } from './parse.ts';
+import type { TemplateValue } from './value.ts';
+
+/** Where a template sits: the item variable's name in a foreach step, and whether its list is a step's output. */
+export interface KnownScope {
+  item?: string | undefined;
+  itemFromSteps?: boolean | undefined;
+}
+
+const ORDER: Record<Known, number> = { literal: 0, start: 1, run: 2 };
+
+/** When a reference's value is known. */
+export function knownRef(ref: Reference, scope: KnownScope): Known {
+  if (ref.root === 'steps') return 'run';
+  if (ref.root === 'item') return scope.itemFromSteps ? 'run' : 'start';
+  return 'start';
+}
+
+/** A string as written, split at its references; undefined when it holds none (or is not a string). */
+export function writtenString(value: unknown, scope: KnownScope): WrittenParts | undefined {
+  if (typeof value !== 'string' || !value.includes('${')) return undefined;
+  const { segments } = parseTemplate(value, scope.item === undefined ? {} : { item: scope.item });
+  const strings: string[] = [''];
+  const refs: { raw: string; known: Known }[] = [];
+  for (const s of segments) {
+    if (s.kind === 'text') strings[strings.length - 1] += s.value;
+    else {
+      refs.push({ raw: s.raw, known: knownRef(s.ref, scope) });
+      strings.push('');
+    }
+  }
+  return refs.length ? { strings, refs } : undefined;
+}
+
+/** When a value of a block as written is known: the latest of its references (any depth). */
+export function knownValue(value: unknown, scope: KnownScope): Known {
+  if (typeof value === 'string') {
+    const written = writtenString(value, scope);
+    return written ? written.refs.reduce<Known>((a, r) => (ORDER[r.known] > ORDER[a] ? r.known : a), 'literal') : 'literal';
+  }
+  let known: Known = 'literal';
+  if (value !== null && typeof value === 'object') {
+    for (const v of Object.values(value)) {
+      const k = knownValue(v, scope);
+      if (ORDER[k] > ORDER[known]) known = k;
+    }
+  }
+  return known;
+}
+
+/** A compiled string split at its references (for `PreflightContext.written`); undefined when it holds none. */
+export function writtenOf(value: TemplateValue | undefined, scope: KnownScope): WrittenParts | undefined {
+  if (value === undefined) return undefined;
+  if (value.kind === 'single') return { strings: ['', ''], refs: [{ raw: value.raw, known: knownRef(value.ref, scope) }] };
+  if (value.kind !== 'concat') return undefined;
+  const strings: string[] = [''];
+  const refs: { raw: string; known: Known }[] = [];
+  for (const p of value.parts) {
+    if ('text' in p) strings[strings.length - 1] += p.text;
+    else {
+      refs.push({ raw: p.raw, known: knownRef(p.ref, scope) });
+      strings.push('');
+    }
+  }
+  return { strings, refs };
+}
