@@ -156,6 +156,11 @@ export interface ActionDefinition<Input = unknown> {
    * slow call starts ahead of a chain of quick ones. Only the ratios between actions matter.
    */
   typicalMs?: number;
+  /**
+   * Its failures are tried again only when the step says `retry` (a command's exit is rarely transient, and
+   * running it again may repeat what it did); other actions' transient failures get the default retries.
+   */
+  retriesWhenAsked?: boolean;
   /** Seconds before the step times out, when neither the step, its block's `timeout` nor `config.timeout` say (undefined: none). */
   defaultTimeoutSeconds?: number;
   /**

@@ -19,6 +19,8 @@ export interface RetryPolicy {
   attempts: number;
   /** First backoff in seconds; it doubles each time, with full jitter, up to `maxBackoffSeconds`. */
   backoffSeconds: number;
+  /** The step says `retry` itself (an action that retries only when asked, `shell`, retries then). */
+  stated?: boolean;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, backoffSeconds: 1 };

@@ -101,7 +101,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       action: checked.action,
       input: checked.compiled.value,
       dependsOn: step.dependsOn ?? step.depends_on ?? [],
-      retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds },
+      retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds, ...(step.retry ? { stated: true } : {}) },
       ...(step.timeout === undefined ? {} : { timeout: step.timeout }),
       ...(checked.foreach ? { foreach: { items: checked.foreach.items, as: checked.foreach.as, ...(step.maxConcurrency === undefined ? {} : { maxConcurrency: step.maxConcurrency }) } } : {}),
       ...(checked.condition ? { condition: checked.condition } : {}),

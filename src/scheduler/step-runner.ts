@@ -113,6 +113,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     attempts++;
     const outcome = await attempt(step, action, resolved, environment, timeout, confine, lookup);
     if (outcome.status !== 'failed' || !outcome.error.retryable) return { ...outcome, attempts };
+    if (action.retriesWhenAsked && !step.retry.stated && !outcome.error.rateLimited) return { ...outcome, attempts };
     const error = outcome.error;
     if (error.rateLimited) rateLimitWaits++;
     else transientFailures++;
