@@ -11,7 +11,7 @@ export type { RunReport, StepReport, ItemReport } from './core/report.ts';
 export type { StepStatus, FinalStepStatus, RunStatus, SkipReason, ItemStatus } from './core/status.ts';
 export { ActionRegistry } from './actions/registry.ts';
 export { builtinActions } from './actions/builtin.ts';
-export type { ActionDefinition, ActionContext, ActionResult, Resource } from './actions/types.ts';
+export type { ActionDefinition, ActionContext, ActionResult, Resource, StaticContext, BlockProblem, Usage, CallKind, Known, WrittenParts, ResolvedParts } from './actions/types.ts';
 export type { RunStore, RunRecord, StepRecord, NewRun, StepResult, RecordedRunStatus } from './store/types.ts';
 export { SqliteRunStore, type SqliteStoreOptions } from './store/sqlite.ts';
 export { recorder, type RecorderOptions } from './store/recorder.ts';

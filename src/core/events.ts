@@ -1,4 +1,5 @@
 /** The events a run emits. The core never prints: reporters and stores subscribe to these. */
+import type { UnitUsage } from './report.ts';
 import type { RunReport } from './report.ts';
 import type { FinalStepStatus, ItemStatus, SkipReason } from './status.ts';
 
@@ -57,6 +58,8 @@ export interface UnitEnd {
   errorDetail?: string;
   output?: unknown;
   properties?: Record<string, unknown>;
+  /** Model tokens it used (a foreach step: the sum over the items that ran in this run). */
+  usage?: UnitUsage;
   /** The result was taken from an earlier run (`resume`), not executed. */
   reused?: true;
   /** A secret was replaced in `output` or `properties`: what is shown is not what later steps used. */

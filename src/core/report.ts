@@ -68,6 +68,26 @@ export interface TokenCount {
   outputTokens: number;
 }
 
+/**
+ * Tokens one step or item used, as events and the store carry them (an action's `usage`): `model` is absent
+ * from a foreach step's total when its items used more than one.
+ */
+export interface UnitUsage extends TokenCount {
+  model?: string;
+}
+
+/** Sums usages; the model is kept when they all name the same one. Undefined when none is given. */
+export function sumUsage(usages: Iterable<UnitUsage | undefined>): UnitUsage | undefined {
+  let total: UnitUsage | undefined;
+  let models: string | undefined | null = null;
+  for (const u of usages) {
+    if (!u) continue;
+    total = { inputTokens: (total?.inputTokens ?? 0) + u.inputTokens, outputTokens: (total?.outputTokens ?? 0) + u.outputTokens };
+    models = models === null ? u.model : models === u.model ? models : undefined;
+  }
+  return total && models ? { model: models, ...total } : total;
+}
+
 export interface ModelUsage extends TokenCount {
   calls: number;
 }

@@ -14,7 +14,7 @@ function progress(n: number, running: number, failed = 0): RunProgress {
   const ids = Array.from({ length: n }, (_, i) => `step_${i}`);
   const events: RunEvent[] = [{ type: 'run:start', runId: 'r', workflow: 'w', stepIds: ids, maxConcurrency: 10, inputs: {}, at: 0 }];
   ids.slice(0, running + failed + 5).forEach((id, i) => events.push({ type: 'step:start', runId: 'r', stepId: id, at: 100 + i }));
-  ids.slice(running, running + 5).forEach((id) => events.push({ type: 'step:end', runId: 'r', stepId: id, status: 'succeeded', at: 900, durationMs: 800, properties: { usage: { inputTokens: 100, outputTokens: 150 } } }));
+  ids.slice(running, running + 5).forEach((id) => events.push({ type: 'step:end', runId: 'r', stepId: id, status: 'succeeded', at: 900, durationMs: 800, usage: { model: 'openai:m', inputTokens: 100, outputTokens: 150 } }));
   ids.slice(running + 5, running + 5 + failed).forEach((id) => events.push({ type: 'step:end', runId: 'r', stepId: id, status: 'failed', at: 900, error: 'HTTP 500: boom\nmore' }));
   events.push({ type: 'step:notice', runId: 'r', stepId: ids[0]!, notice: { type: 'waiting', reason: 'rate limited (429)', untilMs: 3000 }, at: 950 });
   for (const e of events) p.apply(e);

@@ -99,8 +99,7 @@ export class RunProgress {
           items.done++;
           items[event.status]++;
           if (event.status === 'failed' && items.errors.length < KEPT_ITEM_ERRORS) items.errors.push({ index: event.index, error: event.error ?? 'failed' });
-          const usage = event.properties?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined;
-          if (usage && !event.reused) this.tokens += (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+          if (event.usage && !event.reused) this.tokens += event.usage.inputTokens + event.usage.outputTokens;
         }
         return step;
       }
@@ -116,8 +115,8 @@ export class RunProgress {
           if (event.continued) step.continued = true;
           if (event.items) step.items = settleItems(step.items, event.items);
           // A foreach step's usage is the sum over its items, already counted as they ended.
-          const usage = step.items ? undefined : (event.properties?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined);
-          if (usage && !event.reused) this.tokens += (usage.inputTokens ?? 0) + (usage.outputTokens ?? 0);
+          const usage = step.items ? undefined : event.usage;
+          if (usage && !event.reused) this.tokens += usage.inputTokens + usage.outputTokens;
         }
         return step;
       }

@@ -4,7 +4,7 @@
  */
 import { hash } from 'node:crypto';
 import type { ItemSummary } from '../core/events.ts';
-import type { ItemReport } from '../core/report.ts';
+import type { ItemReport, UnitUsage } from '../core/report.ts';
 import type { ItemStatus } from '../core/status.ts';
 import type { StepFailure } from './results.ts';
 
@@ -44,6 +44,8 @@ export class Fanout {
   readonly #state: Uint8Array;
   readonly outputs: unknown[];
   readonly properties: (Record<string, unknown> | undefined)[];
+  /** Tokens each item that ran in this run used (none for reused ones). */
+  readonly usage: (UnitUsage | undefined)[] = [];
   readonly attempts: Int32Array;
   readonly started: Float64Array;
   readonly finished: Float64Array;
@@ -116,10 +118,11 @@ export class Fanout {
     this.settled++;
   }
 
-  succeed(index: number, at: number, attempts: number, output: unknown, properties: Record<string, unknown> | undefined): void {
+  succeed(index: number, at: number, attempts: number, output: unknown, properties: Record<string, unknown> | undefined, usage?: UnitUsage): void {
     this.#end(index, SUCCEEDED, at, attempts);
     this.outputs[index] = output;
     this.properties[index] = properties;
+    if (usage) this.usage[index] = usage;
   }
 
   fail(index: number, at: number, attempts: number, error: StepFailure): void {

@@ -8,7 +8,7 @@ import type { AnyAction } from '../actions/types.ts';
 import type { ConditionStep } from '../condition/index.ts';
 import type { ItemSummary } from '../core/events.ts';
 import type { Secrets } from '../core/redact.ts';
-import type { ModelUsage, StepReport } from '../core/report.ts';
+import type { ModelUsage, StepReport, UnitUsage } from '../core/report.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
 import type { Fanout } from './fanout.ts';
@@ -26,6 +26,8 @@ export interface Shown {
 export class RunResults {
   readonly outputs: unknown[];
   readonly properties: (Record<string, unknown> | undefined)[];
+  /** Tokens each step used in this run (a foreach step: see its Fanout's). */
+  readonly usages: (UnitUsage | undefined)[];
   readonly started: Float64Array;
   readonly finished: Float64Array;
   readonly errors: (StepFailure | undefined)[];
@@ -54,6 +56,7 @@ export class RunResults {
     this.#state = state;
     this.outputs = new Array(n);
     this.properties = new Array(n);
+    this.usages = new Array(n);
     this.started = new Float64Array(n);
     this.finished = new Float64Array(n);
     this.errors = new Array(n);
@@ -185,20 +188,18 @@ export class RunResults {
   /** Tokens by model over what ran in this run (each item of a foreach step; nothing reused). */
   usage(): Record<string, ModelUsage> {
     const totals: Record<string, ModelUsage> = {};
-    const add = (p: Record<string, unknown> | undefined) => {
-      const usage = p?.['usage'] as { inputTokens?: number; outputTokens?: number } | undefined;
-      const model = p?.['model'];
-      if (!usage || typeof model !== 'string') return;
-      const total = (totals[model] ??= { calls: 0, inputTokens: 0, outputTokens: 0 });
+    const add = (usage: UnitUsage | undefined) => {
+      if (!usage?.model) return;
+      const total = (totals[usage.model] ??= { calls: 0, inputTokens: 0, outputTokens: 0 });
       total.calls++;
-      total.inputTokens += usage.inputTokens ?? 0;
-      total.outputTokens += usage.outputTokens ?? 0;
+      total.inputTokens += usage.inputTokens;
+      total.outputTokens += usage.outputTokens;
     };
     for (let i = 0; i < this.#steps.length; i++) {
       if (this.reused[i]) continue;
       const fanout = this.fanouts[i];
-      if (!fanout) add(this.properties[i]);
-      else fanout.properties.forEach((p, k) => fanout.reused[k] || add(p));
+      if (!fanout) add(this.usages[i]);
+      else for (const u of fanout.usage) add(u);
     }
     return totals;
   }

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RunEvent, RunEventListener } from '../core/events.ts';
 import { ConductorError, UsageError } from '../core/errors.ts';
-import type { RunReport } from '../core/report.ts';
+import { sumUsage, type RunReport } from '../core/report.ts';
 import type { RunStatus, SkipReason } from '../core/status.ts';
 import type { ConditionSpec, StepSpec, WorkflowSpec } from '../definition/types.ts';
 import { evaluateCondition, type ConditionStep, type ConditionVariables } from '../condition/index.ts';
@@ -424,9 +424,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const tries = outcome.attempts ?? 1;
     const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries };
     if (outcome.status === 'succeeded') {
-      fanout.succeed(index, at, tries, outcome.output, outcome.properties);
+      fanout.succeed(index, at, tries, outcome.output, outcome.properties, outcome.usage);
       learnSecrets(i, outcome.output, outcome.properties, index);
-      emit({ ...ended, status: 'succeeded', ...results.showItem(i, outcome.output, outcome.properties) });
+      emit({ ...ended, status: 'succeeded', ...results.showItem(i, outcome.output, outcome.properties), ...(outcome.usage ? { usage: outcome.usage } : {}) });
     } else if (outcome.status === 'failed') {
       const { code, message, hint, detail } = outcome.error;
       const error = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
@@ -451,6 +451,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     finished[i] = Date.now();
     outputs[i] = fanout.outputs;
     properties[i] = fanout.mergedProperties();
+    const usage = sumUsage(fanout.usage);
     const failedItems = status === 'failed' ? fanout.error() : undefined;
     const error = failedItems ? results.fail(i, failedItems) : undefined;
     const continuedHere = status === 'failed' && fanout.fatal === undefined && steps[i]!.continueOnError;
@@ -466,6 +467,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       durationMs: finished[i]! - started[i]!,
       ...errorFields(error),
       ...(status !== 'cancelled' ? shown : {}),
+      ...(usage ? { usage } : {}),
       ...(continuedHere ? { continued: true as const } : {}),
       // Settled above: the summaries are made once here and kept for `${steps.<id>.items}` and conditions.
       items: results.summariesOf(i)!,
@@ -480,6 +482,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     if (outcome.status === 'succeeded') {
       outputs[i] = outcome.output;
       properties[i] = outcome.properties;
+      results.usages[i] = outcome.usage;
       learnSecrets(i, outcome.output, outcome.properties);
       shown = results.show(i);
     } else if (outcome.status === 'failed') {
@@ -498,6 +501,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       attempts: attempts[i]!,
       ...errorFields(results.errors[i]),
       ...shown,
+      ...(results.usages[i] ? { usage: results.usages[i] } : {}),
       ...(continuedHere ? { continued: true as const } : {}),
     });
     if (outcome.status === 'failed' && !continuedHere && !stopping) stop(i);

@@ -2,7 +2,7 @@
  * Runs one step: resolve its templates, check the resolved input, give it a signal that carries the run's
  * cancellation and the step's timeout, and turn whatever happens into an outcome. Never throws.
  */
-import type { ActionContext, ActionNotice, AnyAction, ResolvedParts } from '../actions/types.ts';
+import type { ActionContext, ActionNotice, AnyAction, ResolvedParts, Usage } from '../actions/types.ts';
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import { MIN_NAMED, type Secrets } from '../core/redact.ts';
@@ -12,7 +12,7 @@ import { resolveReference, stringify, TemplateResolveError, type ReferenceLookup
 import { resolveInput, type Confinement, type ResolvedInput } from './confine.ts';
 
 export type StepOutcome = (
-  | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown> }
+  | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown>; usage?: Usage }
   | { status: 'failed'; error: StepError }
   | { status: 'cancelled' }
 ) & { attempts?: number };
@@ -234,7 +234,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     environment.lingering?.track(running);
     const result = await abortable(running, signal);
     if (timedOut) return timeoutFailure(action, input, timeout);
-    return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}) };
+    return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}), ...(result.usage ? { usage: result.usage } : {}) };
   } catch (error) {
     if (environment.scope.signal.aborted) return { status: 'cancelled' };
     if (timedOut) return timeoutFailure(action, input, timeout);

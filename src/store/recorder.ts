@@ -133,6 +133,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           key: event.key,
           status: event.status,
           ...(event.status === 'succeeded' ? result(event.output, event.properties) : {}),
+          ...(event.usage ? { usage: event.usage } : {}),
           ...(event.redacted ? { redacted: true } : {}),
           ...failureFields(event),
           ...(startedAt !== undefined ? { startedAt, finishedAt: event.at } : event.durationMs !== undefined && !event.reused ? { startedAt: event.at - event.durationMs, finishedAt: event.at } : {}),
@@ -148,6 +149,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         store.recordStep(event.runId, event.stepId, {
           status: event.status,
           ...result(event.output, event.properties),
+          ...(event.usage ? { usage: event.usage } : {}),
           // The run redacts results before its events carry them; it says when it had to.
           ...(event.redacted ? { redacted: true } : {}),
           ...failureFields(event),

@@ -11,7 +11,7 @@ import { SQLITE } from './errors.ts';
 
 const { PERM, READONLY, CANTOPEN } = SQLITE;
 
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS step_runs (
   continued INTEGER NOT NULL DEFAULT 0,
   -- a foreach step: how many items its list had (the rows in step_items may be fewer: the run stopped first)
   item_count INTEGER,
+  -- model tokens it used, as its action reported them: {"model", "inputTokens", "outputTokens"} (a foreach
+  -- step: the sum over its items that ran, "model" only when they share one)
+  usage TEXT,
   PRIMARY KEY (run_id, step_id)
 );
 -- one row per item of a foreach step that finished, or that a resume carried in from an earlier run (reused)
@@ -84,6 +87,7 @@ CREATE TABLE IF NOT EXISTS step_items (
   error TEXT,
   hint TEXT,
   error_detail TEXT,
+  usage TEXT,
   -- last: large values spill into overflow pages, which reading the columns above (history) then skips
   output TEXT,
   properties TEXT,
@@ -103,7 +107,18 @@ const MIGRATIONS: Record<number, string> = {
   5: 'ALTER TABLE runs ADD COLUMN options TEXT; ALTER TABLE runs ADD COLUMN secret_inputs TEXT;',
   // step_items itself is made by SCHEMA (CREATE TABLE IF NOT EXISTS), as for a new file.
   6: 'ALTER TABLE step_runs ADD COLUMN skip_reason TEXT; ALTER TABLE step_runs ADD COLUMN continued INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN item_count INTEGER;',
+  // Tokens had been kept only inside an llm step's properties (`model`, `usage`): carried over into the column.
+  // step_items gets its column here only when it was there before (ITEMS_USAGE, schema 7): else SCHEMA makes it.
+  7: `ALTER TABLE step_runs ADD COLUMN usage TEXT; ${usageFromProperties('step_runs')}`,
 };
+
+/** From schema 7: step_items exists, without `usage`. */
+const ITEMS_USAGE = `ALTER TABLE step_items ADD COLUMN usage TEXT; ${usageFromProperties('step_items')}`;
+
+function usageFromProperties(table: string): string {
+  return `UPDATE ${table} SET usage = json_object('model', json_extract(properties, '$.model'), 'inputTokens', json_extract(properties, '$.usage.inputTokens'), 'outputTokens', json_extract(properties, '$.usage.outputTokens'))
+  WHERE json_valid(properties) AND json_type(properties, '$.model') = 'text' AND json_type(properties, '$.usage.inputTokens') IN ('integer', 'real') AND json_type(properties, '$.usage.outputTokens') IN ('integer', 'real');`;
+}
 
 export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSync {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -117,7 +132,7 @@ export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSyn
       // Version 0 is a new file. Any other needs every step from its version to ours.
       const pending = version === 0 ? [] : Array.from({ length: Math.max(0, SCHEMA_VERSION - version) }, (_, k) => MIGRATIONS[version + k]);
       if (version > SCHEMA_VERSION || pending.includes(undefined)) throw unreadable(version);
-      db.exec(`${pending.join(' ')} ${SCHEMA}`);
+      db.exec(`${pending.join(' ')} ${version === 7 ? ITEMS_USAGE : ''} ${SCHEMA}`);
     });
     return db;
   } catch (error) {

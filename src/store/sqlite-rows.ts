@@ -3,6 +3,7 @@
  * write, and a row read back as a StepRecord or ItemRecord (columns a store of an older schema lacks read as
  * their defaults).
  */
+import type { UnitUsage } from '../core/report.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import type { SkipReason } from '../core/status.ts';
 import type { ItemRecord, ItemResult, ResultFields, StepRecord, StepResult } from './types.ts';
@@ -17,12 +18,12 @@ export interface PlannedStep {
 }
 
 /** A step's result: a later one for the same step replaces it. Values from `stepRow`. */
-export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, skip_reason, continued, item_count, run_id, step_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, skip_reason, continued, item_count, run_id, step_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** An item's result: a later one for the same index replaces it. Values from `itemRow`. */
-export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, run_id, step_id, idx)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, run_id, step_id, idx)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function stepRow(runId: string, stepId: string, r: StepResult): Row {
   return [r.status, ...resultColumns(r), r.skipReason ?? null, r.continued ? 1 : 0, r.itemCount ?? null, runId, stepId];
@@ -32,7 +33,7 @@ export function itemRow(runId: string, stepId: string, r: ItemResult): Row {
   return [r.key, r.status, ...resultColumns(r), runId, stepId, r.index];
 }
 
-/** The columns a step's row and an item's row share, in their order (output … redacted). */
+/** The columns a step's row and an item's row share, in their order (output … usage). */
 function resultColumns(r: ResultFields): Row {
   return [
     r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
@@ -46,6 +47,7 @@ function resultColumns(r: ResultFields): Row {
     r.finishedAt ?? null,
     r.reused ? 1 : 0,
     r.redacted ? 1 : 0,
+    r.usage ? JSON.stringify(r.usage) : null,
   ];
 }
 
@@ -76,6 +78,8 @@ export function stepRecord(p: PlannedStep, position: number, s: Record<string, u
     ...(s['skip_reason'] == null ? {} : { skipReason: String(s['skip_reason']) as SkipReason }),
     ...(s['continued'] === 1 ? { continued: true } : {}),
     ...(count === undefined ? {} : { itemCount: count }),
+    // Absent in a store read as it is, from before schema 8.
+    ...(s['usage'] == null ? {} : { usage: JSON.parse(String(s['usage'])) as UnitUsage }),
   };
 }
 

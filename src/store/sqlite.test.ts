@@ -13,8 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../../test/support/workflow.ts';
 import { SqliteRunStore } from './sqlite.ts';
 
-/** Undoes schema 7 on a store made by this version: what a store of schema 6 lacks. */
-const WITHOUT_7 = 'DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count;';
+/** Undoes schema 8 on a store made by this version: what a store of schema 7 lacks. */
+const WITHOUT_8 = 'ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_items DROP COLUMN usage;';
+/** Undoes schemas 8 and 7 on a store made by this version: what a store of schema 6 lacks. */
+const WITHOUT_7 = WITHOUT_8 + ' DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count;';
 
 const newRun = (id: string) => ({ id, workflow: '/w/workflow.yaml', workflowHash: 'h', inputs: {}, startedAt: Date.now(), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }] });
 
@@ -150,11 +152,35 @@ describe('the run store', () => {
     assert.deepEqual(other.prepare('SELECT step_id, output, reused FROM step_runs WHERE run_id = ?').all('r').map((r) => ({ ...r })), [{ step_id: 'a', output: '"kept"', reused: 1 }]);
   });
 
+  it('brings a store from schema 7 up to date, carrying the tokens an llm step kept in its properties into `usage`', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store = new SqliteRunStore(path);
+    const props = (input: number) => ({ model: 'openai:m', usage: { inputTokens: input, outputTokens: 2 }, finishReason: 'stop' });
+    for (const [id, input] of [['one', 10], ['two', 30], ['three', 20]] as const) {
+      store.startRun(newRun(id));
+      store.recordStep(id, 'a', { status: 'succeeded', output: 'x', properties: props(input), startedAt: 1, finishedAt: 2 });
+      store.recordItem(id, 'a', { index: 0, key: 'k', status: 'succeeded', output: 'x', properties: props(input) });
+      store.finishRun(id, { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+    }
+    store.close();
+    const db = new DatabaseSync(path);
+    db.exec(`${WITHOUT_8} PRAGMA user_version = 7;`);
+    db.close();
+
+    const migrated = new SqliteRunStore(path);
+    t.after(() => migrated.close());
+    assert.deepEqual(migrated.getRun('two')!.steps[0]!.usage, { model: 'openai:m', inputTokens: 30, outputTokens: 2 });
+    assert.deepEqual([...migrated.usage('/w/workflow.yaml')], [['f', { inputTokens: 20, outputTokens: 2 }]], 'history reads the column');
+    const check = new DatabaseSync(path, { readOnly: true });
+    t.after(() => check.close());
+    assert.deepEqual(check.prepare("SELECT usage FROM step_items ORDER BY json_extract(usage, '$.inputTokens')").all().map((r) => JSON.parse(String(r['usage']))), [props(10), props(20), props(30)].map((p) => ({ model: p.model, ...p.usage })));
+  });
+
   it('refuses a store written by a newer version, naming it', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
     const newer = new DatabaseSync(path);
     newer.exec('PRAGMA user_version = 99;');
     newer.close();
-    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 7\)/);
+    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 8\)/);
   });
 });

@@ -88,6 +88,8 @@ export class SqliteRunStore implements RunStore {
   #pendingItems: Row[] = [];
   /** Schema 7 or later: there are items to read (a store read as it is, from before, has no step_items). */
   readonly #hasItems: boolean;
+  /** Schema 8 and later: results carry a `usage` column. */
+  readonly #hasUsage: boolean;
   #flushScheduled = false;
   #lastFlush = -Infinity;
   /** The runs this store started and has not finished: their heartbeat is ours to write. */
@@ -117,6 +119,7 @@ export class SqliteRunStore implements RunStore {
       throw this.#error('open', error);
     }
     this.#hasItems = schemaVersion(this.#db) >= 7;
+    this.#hasUsage = schemaVersion(this.#db) >= 8;
   }
 
   /** Prepared on first use: a store read as it is (an older schema) has no `redacted` column to write. */
@@ -335,9 +338,11 @@ export class SqliteRunStore implements RunStore {
   }
 
   usage(workflow: string, runs = 5): Map<string, TokenCount> {
-    // SQLite picks the two numbers out of the properties: no JSON parsed here for steps that report none.
-    const tokens = "json_extract(properties, '$.usage.inputTokens') AS input, json_extract(properties, '$.usage.outputTokens') AS output";
-    const where = "json_type(properties, '$.usage.inputTokens') IN ('integer', 'real') AND json_type(properties, '$.usage.outputTokens') IN ('integer', 'real')";
+    // SQLite picks the two numbers out of the usage column: no JSON parsed here for steps that report none. A
+    // store read as it is, from before schema 8, has no such column: no history of tokens then.
+    if (!this.#hasUsage) return new Map();
+    const tokens = "json_extract(usage, '$.inputTokens') AS input, json_extract(usage, '$.outputTokens') AS output";
+    const where = 'usage IS NOT NULL';
     const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']) })));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, { inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }]));
   }

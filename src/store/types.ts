@@ -2,7 +2,7 @@
  * Run history, behind an interface: the engine and the CLI see only `RunStore`, so another store (a server
  * database, say) can be added without touching either.
  */
-import type { TokenCount } from '../core/report.ts';
+import type { TokenCount, UnitUsage } from '../core/report.ts';
 import type { FinalStepStatus, ItemStatus, RunStatus, SkipReason, StepStatus } from '../core/status.ts';
 
 /** A run as recorded. `interrupted`: it was running when its process died (no live owner). */
@@ -102,6 +102,8 @@ export interface ResultFields {
   finishedAt?: number;
   /** Taken from an earlier run by `resume`, not executed. */
   reused?: boolean;
+  /** Model tokens it used (a foreach step: the sum over its items that ran), as the action reported them. */
+  usage?: UnitUsage;
   /**
    * Something was redacted from `output` or `properties` before they were stored: they hold `***` where the
    * result held a secret, so they must never stand in for running it again (resume, a cache).

@@ -105,15 +105,15 @@ export function flowTokens(
   usesTokens: (step: StepSpec) => boolean,
 ): { input: number; output: number; knownCalls: number } | undefined {
   const calls = (i: number) => (foreach[i] ? (foreach[i]!.count ?? 0) : 1);
-  const llm = steps.map((s, i) => ({ step: s, i })).filter(({ step }) => usesTokens(step));
-  const known = llm.filter(({ step }) => usage?.[step.id] !== undefined);
+  const metered = steps.map((s, i) => ({ step: s, i })).filter(({ step }) => usesTokens(step));
+  const known = metered.filter(({ step }) => usage?.[step.id] !== undefined);
   if (known.length === 0) return undefined;
   const perCall = known.filter(({ i }) => calls(i) > 0).map(({ step, i }) => ({ inputTokens: usage![step.id]!.inputTokens / calls(i), outputTokens: usage![step.id]!.outputTokens / calls(i) }));
   const typical = perCall.length ? { inputTokens: median(perCall.map((u) => u.inputTokens)), outputTokens: median(perCall.map((u) => u.outputTokens)) } : { inputTokens: 0, outputTokens: 0 };
   let input = 0;
   let output = 0;
   let knownCalls = 0;
-  for (const { step, i } of llm) {
+  for (const { step, i } of metered) {
     const own = usage?.[step.id];
     if (own) {
       input += own.inputTokens;

@@ -256,25 +256,31 @@ export function planText(view: PlanView, name: string, actions: ActionRegistry =
     }
   });
   const kinds = callKinds(actions);
-  const tokenKinds = actions.all().filter((a) => a.usesTokens).flatMap((a) => a.calls ?? []);
+  // The calls that use tokens, named as their kind when the workflow makes one kind of them.
+  const tokenKinds = actions.all().filter((a) => a.usesTokens).flatMap((a) => a.calls ?? []).filter((c) => (view.calls[c.kind] ?? 0) > 0);
   const tokenCalls = tokenKinds.reduce((sum, c) => sum + (view.calls[c.kind] ?? 0), 0);
+  const tokenNoun = tokenKinds.length === 1 ? tokenKinds[0]!.noun : 'model call';
   const plural = (count: number, one: string, many = `${one}s`) => `${count.toLocaleString('en-US')} ${count === 1 ? one : many}`;
   const { expected } = view;
   const conditional = Object.values(view.steps).filter((s) => s.condition).length;
-  const calls = (kind: string, one: string) => {
+  // Kinds the workflow makes, each with the foreach steps whose count is known only at run time.
+  const said = kinds.filter((c) => (view.calls[c.kind] ?? 0) > 0 || view.calls.perItem?.some((p) => p.call === c.kind)).map((c) => calls(c.kind, c.noun));
+  function calls(kind: string, one: string): string {
     const per = new Map<string, number>();
     for (const p of view.calls.perItem ?? []) if (p.call === kind) per.set(p.of ?? 'its list', (per.get(p.of ?? 'its list') ?? 0) + 1);
     return plural(view.calls[kind] ?? 0, one) + [...per].map(([of, k]) => ` + ${k} per item of ${of}`).join('');
-  };
+  }
   lines.push(
     '',
     `Critical path: ${view.criticalPath.join(' → ')} (${plural(view.criticalPath.length, 'step')}${expected ? `, about ${formatDuration(expected.criticalPathMs)}` : ''})`,
     `Concurrency: up to ${view.effectiveConcurrency} at once (limit ${view.maxConcurrency})`,
     ...(expected ? [`Expected time: about ${formatDuration(expected.ms)}, from earlier runs (${expected.timedSteps} of ${plural(n, 'step')} timed)`] : []),
     ...(expected?.tokens
-      ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${count(expected.tokens.knownCalls)} of ${plural(tokenCalls, tokenKinds[0]?.noun ?? 'model call')} from earlier runs)`]
+      ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${count(expected.tokens.knownCalls)} of ${plural(tokenCalls, tokenNoun)} from earlier runs)`]
       : []),
-    `Calls: ${kinds.map((c) => calls(c.kind, c.noun)).join(', ')} (before retries${conditional ? `; ${plural(conditional, 'step runs', 'steps run')} only if ${conditional === 1 ? 'its condition holds' : 'their conditions hold'}` : ''})`,
+    said.length
+      ? `Calls: ${said.join(', ')} (before retries${conditional ? `; ${plural(conditional, 'step runs', 'steps run')} only if ${conditional === 1 ? 'its condition holds' : 'their conditions hold'}` : ''})`
+      : 'Calls: none',
   );
   return lines.join('\n') + '\n';
 }
