@@ -27,6 +27,7 @@ const integer = (min: number, max: number | undefined, what: string) => {
 
 export function workflowSchema(actions: ActionRegistry) {
   const actionBlocks = Object.fromEntries(actions.all().map((a) => [a.name, a.schema.optional().describe(a.description)]));
+  const defaultTimeouts = actions.all().map((a) => `${a.name} ${a.defaultTimeoutSeconds ?? 'none'}`).join(', ');
   const step = z.strictObject({
     id: stepId.describe('Unique id; other steps refer to this one as `${steps.<id>.output}`.'),
     name: z.string({ error: 'expected a name (a string)' }).optional().describe('A human-readable name.'),
@@ -75,7 +76,7 @@ export function workflowSchema(actions: ActionRegistry) {
       .number({ error: 'expected a number of seconds' })
       .positive('expected a number of seconds greater than 0')
       .optional()
-      .describe('Seconds each attempt may run (time waiting for a slot or a rate limit does not count). Default: `config.timeout`, else the action\'s own (llm 600, http 60).'),
+      .describe(`Seconds each attempt may run (time waiting for a slot or a rate limit does not count). Default: \`config.timeout\`, else the action's own (${defaultTimeouts}).`),
     ...actionBlocks,
   });
   const input = z.strictObject({
