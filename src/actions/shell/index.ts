@@ -276,7 +276,10 @@ function checkBlock(block: Readonly<Record<string, unknown>>, ctx: StaticContext
     problems.push({
       path: ['run'],
       code: 'shell_syntax',
-      message: `\`${lexed.shellSyntax}\` would be passed to the program as text: \`run\` starts no shell`,
+      message:
+        lexed.shellSyntax === '\n'
+          ? '`run` holds several lines, but starts no shell to run them one by one: they would be one command\'s arguments'
+          : `\`${lexed.shellSyntax}\` would be passed to the program as text: \`run\` starts no shell`,
       hint: 'add `shell: bash` for pipes, redirection and variables, quote it to mean the text, or use `${env.NAME}` for a variable',
     });
   }

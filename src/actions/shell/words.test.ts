@@ -61,6 +61,9 @@ describe('splitting a command line without a shell', () => {
     assert.equal(syntax('echo $(date)'), '$(');
     assert.equal(syntax('echo ${HOME}'), '${HOME}');
     assert.equal(syntax('echo `date`'), '`');
+    assert.equal(syntax('make\nmake install'), '\n', 'two lines are two commands in a shell');
+    assert.equal(lexCommand(['echo ', '\n']).shellSyntax, undefined, 'a trailing line break is no second line');
+    assert.equal(syntax('make \\\n  install\n'), undefined, 'a backslash joins the lines');
     for (const fine of ['grep "a|b" x', "echo ';' '&&' '$HOME'", 'find . -exec rm {} \\;', 'curl http://x/?a=1&b=2', 'echo price: 5$', 'echo \\$HOME']) {
       assert.equal(syntax(fine), undefined, fine);
     }

@@ -18,8 +18,8 @@ export interface LexedCommand {
   /** The literal text cannot be split (an open quote, a trailing backslash). */
   readonly problem?: string;
   /**
-   * The first unquoted text that a shell would read as syntax (`|`, `;`, `>`, `$(`, `$HOME`): here it would be
-   * passed on as text, which is seldom what was meant.
+   * The first unquoted text that a shell would read as syntax (`|`, `;`, `>`, `$(`, `$HOME`, a line break
+   * between words): here it would be passed on as text, which is seldom what was meant.
    */
   readonly shellSyntax?: string;
 }
@@ -67,6 +67,8 @@ export function lexCommand(strings: readonly string[]): LexedCommand {
         if (next !== '\n') add(next); // a backslash-newline joins two lines
         i++;
       } else if (BLANK.test(c)) {
+        // A line break between words separates commands in a shell; here it would only separate words.
+        if (c === '\n' && (words.length > 0 || word !== undefined) && (/\S/.test(text.slice(i)) || s + 1 < strings.length)) shellSyntax ??= '\n';
         if (word !== undefined) words.push({ parts: word });
         word = undefined;
       } else {
