@@ -165,7 +165,7 @@ steps:
       dir,
       `steps:
   - id: slow
-    timeout: 1
+    timeout: 2
     shell:
       run: sh -c 'sleep 600 & echo $! > pid; wait'
 `,
@@ -173,6 +173,8 @@ steps:
     const { code, report } = await json(['run', file], dir);
     assert.equal(code, 1);
     assert.equal(report.steps.slow.errorCode, 'timeout');
+    // 2 s, not 1: the only clock here is the step's own, and sh must have started and written its child's pid
+    // before it runs out, even on a busy machine.
     const pid = Number(await readFile(join(dir, 'pid'), 'utf8'));
     assert.ok(pid > 0 && gone(pid), `sleep ${pid} is gone once the run has ended`);
   });
