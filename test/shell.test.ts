@@ -240,7 +240,7 @@ steps:
     );
     const text = await run(['plan', file, '--no-store'], { cwd: dir });
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^Calls: .*, 3 commands \(before retries\)$/m);
+    assert.match(text.stdout, /^Calls: 3 commands \(before retries\)$/m);
     const plan = await run(['plan', file, '--format', 'json', '--no-store'], { cwd: dir });
     assert.equal(JSON.parse(plan.stdout).calls.commands, 3);
   });

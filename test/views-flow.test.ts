@@ -58,7 +58,7 @@ describe('plan with foreach, if and continueOnError', { timeout: 60_000 }, () =>
     assert.equal(json.steps.urgent.condition, 'steps.classify.output == "urgent" && inputs.mode != "dry-run"');
     assert.deepEqual(json.steps.urgent.reasons, [{ step: 'classify', kind: 'condition', detail: 'steps.classify.output == "urgent" && inputs.mode != "dry-run"' }]);
     assert.deepEqual(json.steps.classify, { action: 'llm', dependsOn: [], reasons: [] }, 'a plain step keeps its shape');
-    assert.deepEqual(json.calls, { llm: 6, http: 1, fileWrites: 0, fileReads: 0, perItem: [{ step: 'summarize', of: 'list', call: 'http' }] });
+    assert.deepEqual(json.calls, { llm: 6, http: 1, fileWrites: 0, fileReads: 0, commands: 0, perItem: [{ step: 'summarize', of: 'list', call: 'http' }] });
 
     const mermaid = (await run(['plan', file, '--no-store', '--format', 'mermaid'])).stdout;
     assert.match(mermaid, /^ {2}s_titles\["titles ×3 · llm"\]$/m);

@@ -33,10 +33,10 @@ describe('plan: foreach, if and continueOnError', () => {
 
   it('counts calls once per item when the count is known, and names the list when it is not', () => {
     const view = describePlan(fanOut());
-    assert.deepEqual(view.calls, { llm: 3 + 3, http: 1, fileWrites: 0, fileReads: 0, perItem: [{ step: 'summarize', of: 'list', call: 'llm' }] });
+    assert.deepEqual(view.calls, { llm: 3 + 3, http: 1, fileWrites: 0, fileReads: 0, commands: 0, perItem: [{ step: 'summarize', of: 'list', call: 'llm' }] });
     assert.match(planText(view, 'wf.yaml'), /^Calls: 6 LLM calls \+ 1 per item of list, 1 HTTP request \(before retries; 1 step runs only if its condition holds\)$/m);
     const plain = describePlan(workflow(`steps:\n${llm('a')}`));
-    assert.deepEqual(plain.calls, { llm: 1, http: 0, fileWrites: 0, fileReads: 0 }, 'no perItem key without foreach steps');
+    assert.deepEqual(plain.calls, { llm: 1, http: 0, fileWrites: 0, fileReads: 0, commands: 0 }, 'no perItem key without foreach steps');
   });
 
   it('puts the condition on the edge, and on its own line when it names no step', () => {

@@ -23,7 +23,7 @@ describe('plan views', () => {
     const view = describePlan(workflow(`steps:\n  - id: w\n    file: { action: write, path: out.txt, content: x }\n  - id: r\n    file: { action: read, path: out.txt }\n  - id: after\n    depends_on: [r]\n    http: { url: "http://127.0.0.1:1/" }\n`, '/tmp/p'));
     assert.deepEqual(view.steps['r']!.reasons, [{ step: 'w', kind: 'resource', detail: 'file /tmp/p/out.txt' }]);
     assert.deepEqual(view.steps['after']!.reasons, [{ step: 'r', kind: 'depends_on' }]);
-    assert.deepEqual(view.calls, { llm: 0, http: 1, fileWrites: 1, fileReads: 1 });
+    assert.deepEqual(view.calls, { llm: 0, http: 1, fileWrites: 1, fileReads: 1, commands: 0 });
   });
 
   it('marks destinations a step output chooses, and says how the run confines them', () => {
@@ -133,7 +133,7 @@ describe('plan: the expected time of foreach steps, played as their items', () =
     assert.equal(unknown.expected!.ms, 300, 'count unknown: the whole step as it went, in one slot');
     const view = describePlan(spec, 3, recorded, { pages: [1, 2, 3, 4, 5, 6] });
     assert.deepEqual(view.steps['pages']!.foreach, { count: 6, of: 'inputs.pages' });
-    assert.deepEqual(view.calls, { llm: 0, http: 7, fileWrites: 0, fileReads: 0 });
+    assert.deepEqual(view.calls, { llm: 0, http: 7, fileWrites: 0, fileReads: 0, commands: 0 });
     assert.match(planText(view, 'wf.yaml'), /^1\. long, pages ×6   \(in parallel\)$/m);
     // long first (300 ms left against 200); the items in the two slots beside it, 2 at a time: done at 300.
     assert.equal(view.expected!.ms, 300);
