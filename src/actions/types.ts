@@ -53,7 +53,8 @@ export type Known = 'literal' | 'start' | 'run';
 /** A string as written in the workflow: its literal text and the references between (`strings.length === refs.length + 1`). */
 export interface WrittenParts {
   readonly strings: readonly string[];
-  readonly refs: readonly { readonly raw: string; readonly known: Known }[];
+  /** Each reference as written, when it is known, and (in a block's check) where its `${` is in the string. */
+  readonly refs: readonly { readonly raw: string; readonly known: Known; readonly offset?: number }[];
 }
 
 /** What an action's static checks may ask about a block as written (templates still as text). */
@@ -69,6 +70,8 @@ export interface StaticContext {
 /** A problem `check` found in a block: where in the block (keys from the block's root), and what to do. */
 export interface BlockProblem {
   path: readonly (string | number)[];
+  /** Where in the string at `path` the problem is (a reference's `offset`): the column points there. */
+  offset?: number;
   /** A stable code (`validate --json`), e.g. `shell_step_output`. */
   code: string;
   message: string;
@@ -228,9 +231,16 @@ export type PreflightBlock = Readonly<Record<string, unknown>>;
 export interface PreflightContext {
   env: Readonly<Record<string, string | undefined>>;
   defaults: ActionContext['defaults'];
+  /** The workflow file's folder. Absent outside a run's preflight. */
+  baseDir?: string;
   /**
-   * The string at top-level key `key` as written, when it holds a reference (the literal parts of a templated
-   * value: a command's program name). Absent outside a run's preflight.
+   * The string at `path` in the block (a top-level key, or keys from the block's root) as written, when it holds
+   * a reference: the literal parts of a templated value (a command's program name). Absent outside a run's preflight.
    */
-  written?(key: string): WrittenParts | undefined;
+  written?(path: string | readonly (string | number)[]): WrittenParts | undefined;
+  /**
+   * The value at `path` in the block when it is written literally (no reference anywhere in it), else undefined:
+   * a literal item of a list, or entry of a map, that holds references elsewhere. Absent outside a run's preflight.
+   */
+  literal?(path: readonly (string | number)[]): unknown;
 }

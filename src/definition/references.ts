@@ -182,7 +182,10 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
       // The action's own checks and what it touches see the block as written, and ask when a value is known.
       const scope = { item, itemFromSteps: foreach !== undefined && referencesOf(foreach).some((r) => r.root === 'steps') };
       const ctx: StaticContext = { baseDir, known: (value) => knownValue(value, scope), written: (value) => writtenString(value, scope) };
-      for (const p of definition.check?.(block, ctx) ?? []) report(source.locate([...base, ...p.path]), p.code, p.message, p.hint);
+      for (const p of definition.check?.(block, ctx) ?? []) {
+        const at = p.offset === undefined ? source.locate([...base, ...p.path]) : source.locateInString([...base, ...p.path], p.offset, '${');
+        report(at, p.code, p.message, p.hint);
+      }
       if (definition.resources) accesses[i] = definition.resources(block, ctx);
     }
     steps[i] = {

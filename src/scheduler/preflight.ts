@@ -5,7 +5,8 @@
 import type { AnyAction, PreflightContext } from '../actions/types.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
-import { writtenOf } from '../template/known.ts';
+import { valueAt, writtenOf } from '../template/known.ts';
+import type { PathKey } from '../template/parse.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
 
 export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[], ctx: PreflightContext): void {
@@ -20,8 +21,13 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
       }
     }
     const scope = { item: step.foreach?.as, itemFromSteps: step.foreach !== undefined && referencesOf(step.foreach.items).some((r) => r.root === 'steps') };
-    const written = (key: string) => (step.input.kind === 'object' ? writtenOf(step.input.entries.find(([k]) => k === key)?.[1], scope) : undefined);
-    const problem = actions[i]!.preflight?.(literalFields(step.input), { ...ctx, written });
+    const at = (path: string | readonly PathKey[]) => valueAt(step.input, typeof path === 'string' ? [path] : path);
+    const written = (path: string | readonly PathKey[]) => writtenOf(at(path), scope);
+    const literal = (path: readonly PathKey[]) => {
+      const value = at(path);
+      return value?.kind === 'literal' ? value.value : undefined;
+    };
+    const problem = actions[i]!.preflight?.(literalFields(step.input), { ...ctx, baseDir: spec.baseDir, written, literal });
     // The same missing key would otherwise be reported once per step.
     if (!problem || seen.has(problem.message)) return;
     seen.add(problem.message);

@@ -26,11 +26,11 @@ export function writtenString(value: unknown, scope: KnownScope): WrittenParts |
   if (typeof value !== 'string' || !value.includes('${')) return undefined;
   const { segments } = parseTemplate(value, scope.item === undefined ? {} : { item: scope.item });
   const strings: string[] = [''];
-  const refs: { raw: string; known: Known }[] = [];
+  const refs: { raw: string; known: Known; offset: number }[] = [];
   for (const s of segments) {
     if (s.kind === 'text') strings[strings.length - 1] += s.value;
     else {
-      refs.push({ raw: s.raw, known: knownRef(s.ref, scope) });
+      refs.push({ raw: s.raw, known: knownRef(s.ref, scope), offset: s.offset });
       strings.push('');
     }
   }
@@ -51,6 +51,29 @@ export function knownValue(value: unknown, scope: KnownScope): Known {
     }
   }
   return known;
+}
+
+/** The compiled value at `path` below `value` (keys of maps, indexes of lists), undefined when there is none. */
+export function valueAt(value: TemplateValue | undefined, path: readonly (string | number)[]): TemplateValue | undefined {
+  let at = value;
+  for (let k = 0; k < path.length; k++) {
+    const key = path[k]!;
+    if (!at) return undefined;
+    if (at.kind === 'literal') return literalAt(at.value, path.slice(k));
+    if (at.kind === 'object') at = at.entries.find(([name]) => name === key)?.[1];
+    else if (at.kind === 'array') at = typeof key === 'number' ? at.items[key] : undefined;
+    else return undefined;
+  }
+  return at;
+}
+
+function literalAt(value: unknown, path: readonly (string | number)[]): TemplateValue | undefined {
+  let v = value;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string | number, unknown>)[key];
+  }
+  return { kind: 'literal', value: v };
 }
 
 /** A compiled string split at its references (for `PreflightContext.written`); undefined when it holds none. */

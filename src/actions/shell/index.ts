@@ -98,11 +98,17 @@ export const shellAction: ActionDefinition<ShellInput> = {
   secrets: (input) => Object.entries(input.env ?? {}).flatMap(([name, value]) => (SECRET_ENV.test(name) && typeof value === 'string' ? [value] : [])),
   check: checkBlock,
   preflight(block, ctx) {
-    // The step's own `env.PATH` is where its program is looked up. An `env` with a reference in it is not
-    // shown here at all (preflight sees literal values only), so it might set PATH: nothing can be told.
+    // The step's own `env.PATH`, when it sets one, is where its program is looked up; one a reference gives (or
+    // an `env` that is one reference as a whole) cannot be told before the run.
+    let pathVar: unknown = ctx.env['PATH'];
     const env = block['env'];
-    if (env === undefined && 'env' in block) return undefined;
-    const pathVar = env !== null && typeof env === 'object' && 'PATH' in env ? (env as Record<string, unknown>)['PATH'] : ctx.env['PATH'];
+    if (env !== null && typeof env === 'object') {
+      if ('PATH' in env) pathVar = (env as Record<string, unknown>)['PATH'];
+    } else if ('env' in block) {
+      if (!ctx.literal || ctx.written?.(['env']) || ctx.written?.(['env', 'PATH'])) return undefined;
+      const own = ctx.literal(['env', 'PATH']);
+      if (own !== undefined) pathVar = own;
+    }
     if (typeof pathVar !== 'string' && pathVar !== undefined) return undefined;
     const shell = block['shell'];
     if (shell === 'bash' || shell === 'sh') {
@@ -115,13 +121,19 @@ export const shellAction: ActionDefinition<ShellInput> = {
     if (Array.isArray(run)) program = typeof run[0] === 'string' ? run[0] : undefined;
     else if (typeof run === 'string') program = literalProgram([run]);
     else {
-      const written = ctx.written?.('run');
-      if (written) program = literalProgram(written.strings);
+      // A list with a reference in one of its words: its program, when written literally.
+      const first = ctx.literal?.(['run', 0]);
+      if (typeof first === 'string') program = first;
+      else {
+        const written = ctx.written?.('run');
+        if (written) program = literalProgram(written.strings);
+      }
     }
     if (!program) return undefined;
-    const cwd = block['cwd'];
-    // A relative path resolves against `cwd`, itself relative to the workflow's folder, which preflight is not told.
-    return programProblem(program, pathVar, typeof cwd === 'string' && cwd.startsWith('/') ? cwd : undefined);
+    // A relative path resolves against `cwd`, itself relative to the workflow's folder, when both are known.
+    const cwd = block['cwd'] ?? ('cwd' in block ? undefined : '.');
+    const folder = typeof cwd === 'string' ? (cwd.startsWith('/') ? cwd : ctx.baseDir === undefined ? undefined : resolve(ctx.baseDir, cwd)) : undefined;
+    return programProblem(program, pathVar, folder);
   },
   async run(input, ctx) {
     const what = `shell: ${programOf(input)}`;
@@ -254,13 +266,15 @@ function checkBlock(block: Readonly<Record<string, unknown>>, ctx: StaticContext
     if (output) {
       problems.push({
         path: ['run'],
+        ...(output.offset === undefined ? {} : { offset: output.offset }),
         code: 'shell_step_output',
         message: `a step's output (\`${output.raw}\`) may not be part of a command line a shell reads`,
         hint: 'pass it through `env` or `stdin`, e.g. `env: { X: "${steps.a.output}" }`, then write "$X" in `run`',
       });
     }
     const place = scriptSites(strings, shell as ShellName).problems[0];
-    if (place) problems.push({ path: ['run'], code: 'shell_reference_place', message: `\`${refs[place.index]?.raw ?? 'a reference'}\`: ${place.message}`, hint: 'pass the value with `env` and use the variable where the shell should see it' });
+    const placed = place ? refs[place.index]?.offset : undefined;
+    if (place) problems.push({ path: ['run'], ...(placed === undefined ? {} : { offset: placed }), code: 'shell_reference_place', message: `\`${refs[place.index]?.raw ?? 'a reference'}\`: ${place.message}`, hint: 'pass the value with `env` and use the variable where the shell should see it' });
     return problems;
   }
   if (shell !== undefined) return [];
@@ -270,7 +284,8 @@ function checkBlock(block: Readonly<Record<string, unknown>>, ctx: StaticContext
   const first = lexed.words[0];
   const fromOutput = first?.parts.find((p) => typeof p === 'number' && refs[p]?.known === 'run');
   if (fromOutput !== undefined) {
-    problems.push({ path: ['run'], code: 'shell_program_from_output', message: `the program to run may not come from a step's output (\`${refs[fromOutput as number]!.raw}\`)`, hint: programHint });
+    const ref = refs[fromOutput as number]!;
+    problems.push({ path: ['run'], ...(ref.offset === undefined ? {} : { offset: ref.offset }), code: 'shell_program_from_output', message: `the program to run may not come from a step's output (\`${ref.raw}\`)`, hint: programHint });
   }
   if (lexed.shellSyntax) {
     problems.push({

@@ -45,7 +45,7 @@ steps:
 `);
     assert.deepEqual(
       found.map((p) => p.slice(0, p.indexOf(':', p.indexOf(' ')))),
-      ['12:19 shell_step_output', '14:19 shell_program_from_output', '16:20 shell_program_from_output', '19:19 shell_step_output', '24:19 shell_reference_place'],
+      ['12:26 shell_step_output', '14:20 shell_program_from_output', '16:20 shell_program_from_output', '19:25 shell_step_output', '24:29 shell_reference_place'],
       found.join('\n'),
     );
     assert.match(found[3]!, /`\$\{item\}`/, 'an item of a list a step made is that step\'s output');
@@ -85,12 +85,13 @@ steps:
     shell: { run: "true", cwd: missing }
   - id: not-exec
     continueOnError: true
-    shell: { run: ./plain.txt, cwd: sub }
+    shell: { run: ./plain.txt, cwd: "\${inputs.sub}" }
   - id: missing
     continueOnError: true
     shell: { run: ["\${inputs.tool}"] }
 inputs:
   tool: { type: string, default: no-such-program-xyz }
+  sub: { type: string, default: sub }
 `,
         dir,
       ),
@@ -103,6 +104,52 @@ inputs:
     assert.deepEqual(error('no-cwd'), ['shell_bad_cwd', `shell: true: \`cwd\` ${join(dir, 'missing')} is not a folder`]);
     assert.deepEqual(error('not-exec'), ['command_not_executable', 'shell: ./plain.txt: `./plain.txt` is not executable']);
     assert.deepEqual(error('missing'), ['command_not_found', 'shell: no-such-program-xyz: program `no-such-program-xyz` not found on PATH']);
+  });
+
+  it('finds a program written in the workflow before anything runs: in a list with references, beside a literal `cwd`, with a templated `env`', async (t) => {
+    const dir = await tempDir(t);
+    await mkdir(join(dir, 'sub'));
+    await writeFile(join(dir, 'sub/plain.txt'), 'not a program');
+    const marker = join(dir, 'ran.txt');
+    const attempt = () =>
+      runWorkflow(
+        workflow(
+          `
+inputs:
+  a: { type: string, default: x }
+steps:
+  - id: first
+    file: { action: write, path: ran.txt, content: ran }
+  - id: list
+    shell: { run: [no-such-program-xyz, "\${inputs.a}"] }
+  - id: env
+    shell: { run: other-missing-program-xyz, env: { A: "\${inputs.a}" } }
+  - id: beside
+    shell: { run: ./plain.txt, cwd: sub }
+  - id: own-path
+    shell: { run: [ls, "\${inputs.a}"], env: { PATH: /nowhere, A: "\${inputs.a}" } }
+  - id: unknown-path
+    shell: { run: [missing-but-maybe-xyz], env: { PATH: "\${inputs.a}" } }
+`,
+          dir,
+        ),
+        { env },
+      );
+    const error = await attempt().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof WorkflowInvalidError);
+    assert.deepEqual(
+      error.diagnostics.map((d) => d.message.replace(dir, '<dir>')),
+      [
+        'step `list`: program `no-such-program-xyz` not found on PATH',
+        'step `env`: program `other-missing-program-xyz` not found on PATH',
+        'step `beside`: program `./plain.txt` not found or not executable (<dir>/sub/plain.txt)',
+        'step `own-path`: program `ls` not found on PATH',
+      ],
+    );
+    await assert.rejects(import('node:fs/promises').then((fs) => fs.stat(marker)), /ENOENT/, 'nothing ran');
   });
 
   it('confines a `cwd` a step output chose to the workflow folder', async (t) => {
