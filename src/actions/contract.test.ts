@@ -75,7 +75,7 @@ describe('the action contract, through a plugin', () => {
       [['say_nobody', 8, 44, 'no one to say it to', 'name someone']],
     );
     assert.deepEqual(seen.known, ['literal', 'start', 'run', 'run']);
-    assert.deepEqual(seen.written[1], { strings: ['hi ', ' and ${literal}'], refs: [{ raw: '${inputs.who}', known: 'start' }] });
+    assert.deepEqual(seen.written[1], { strings: ['hi ', ' and ${literal}'], refs: [{ raw: '${inputs.who}', known: 'start', offset: 3 }] });
     assert.equal(seen.written[0], undefined);
   });
 
