@@ -12,7 +12,7 @@ export interface ActionContext {
   baseDir: string;
   env: Readonly<Record<string, string | undefined>>;
   /** The run's settings: default model (config / CLI / environment), concurrency, stated rate limits. */
-  defaults: Readonly<{ model?: string; maxConcurrency: number; rateLimits: Readonly<Record<string, { readonly rpm: number }>> }>;
+  defaults: Readonly<{ model?: string; maxConcurrency: number; rateLimits: Readonly<Record<string, { readonly rpm?: number; readonly tpm?: number }>> }>;
   /** State actions share for the length of one run (e.g. a provider's rate limiter), keyed by the action. */
   runScope: Map<string, unknown>;
   /** Report progress that is not a result (e.g. waiting out a rate limit). */
@@ -84,6 +84,18 @@ export interface Usage {
   model: string;
   inputTokens: number;
   outputTokens: number;
+  /** Of `inputTokens`, those the provider read from its prompt cache, when it says. */
+  cachedInputTokens?: number;
+}
+
+/**
+ * The most a call may use, known before it is made: for a budget (reserved before the call, settled with the
+ * real usage after) and a tokens-per-minute limit. `outputTokens` is absent when nothing bounds the answer.
+ */
+export interface TokenEstimate {
+  model: string;
+  inputTokens: number;
+  outputTokens?: number;
 }
 
 /** A kind of call `plan` counts ("2 LLM calls"): `kind` is its key in `plan --json`'s `calls`. */
@@ -149,6 +161,17 @@ export interface ActionDefinition<Input = unknown> {
   callOf?(block: PreflightBlock): string;
   /** Results report `usage` (model tokens): `plan` estimates its steps' tokens from their history. */
   usesTokens?: boolean;
+  /**
+   * The worst case of one call with this resolved input (prompt tokens estimated, the answer's bound), before it
+   * is made: a budget reserves it. Actions whose steps use no tokens have none.
+   */
+  estimate?(input: Input, ctx: PreflightContext): TokenEstimate | undefined;
+  /**
+   * Whether a result for this resolved input may be taken from the step cache when caching is on (a model
+   * call, an HTTP GET): it only looks, so sending it again would bring the same. A step that says `cache: true`
+   * is cached whatever this says; absent: never, unless the step says so.
+   */
+  cacheable?(input: Input): boolean;
   /**
    * Top-level input keys whose strings the action also needs as written, literal text and values apart
    * (`ActionContext.parts`): how `shell` splits a command into words without splitting a value.

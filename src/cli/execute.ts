@@ -29,6 +29,9 @@ export const RUN_OPTIONS = {
   model: { type: 'string', value: 'provider:model', description: 'Default model for llm steps that name none (provider:model)' },
   store: { type: 'string', value: 'PATH', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
   'no-store': { type: 'boolean', description: 'Do not record this run' },
+  cache: { type: 'boolean', description: 'Take results from the step cache, and keep new ones there, for every cacheable step (overrides config.cache)' },
+  'no-cache': { type: 'boolean', description: 'Do not use the step cache for this run (overrides config.cache and steps\' cache)' },
+  'max-cost': { type: 'string', value: 'USD', description: 'The most this run may spend on model calls, in US dollars (overrides config.budget.usd)' },
 } satisfies Command['options'];
 
 export function openStore(values: Record<string, unknown>, io: CliIO, options: SqliteStoreOptions = {}): RunStore {

@@ -41,7 +41,8 @@ export type RunEvent =
        * (secrets redacted). `resume` reuses a succeeded item only at the same index with the same key.
        */
       key: string;
-      status: Exclude<ItemStatus, 'not_run'>;
+      /** `not_run`: started, but its call was never made (the budget had no room). */
+      status: ItemStatus;
     })
   | { type: 'run:end'; runId: string; report: RunReport; at: number };
 
@@ -60,6 +61,10 @@ export interface UnitEnd {
   properties?: Record<string, unknown>;
   /** Model tokens it used (a foreach step: the sum over the items that ran in this run). */
   usage?: UnitUsage;
+  /** What they cost in US dollars (null: a model with no price); absent when it made no model call. */
+  costUsd?: number | null;
+  /** Answered from the step cache (a foreach step: every item was). */
+  cached?: true;
   /** The result was taken from an earlier run (`resume`), not executed. */
   reused?: true;
   /** A secret was replaced in `output` or `properties`: what is shown is not what later steps used. */

@@ -14,6 +14,15 @@ export interface RunReport {
   outputs: Record<string, unknown>;
   /** Tokens by model (`provider:model`), over the steps that succeeded. */
   usage: Record<string, ModelUsage>;
+  /**
+   * What the run's model calls cost, in US dollars: `usd` is null when a model that was called has no price
+   * (never counted as $0), `byModel` the same per model. Cache hits and reused results cost nothing.
+   */
+  cost: RunCost;
+  /** Steps (and items) answered from the step cache, and what they would have cost: present when caching was on. */
+  cache?: { hits: number; savedUsd: number | null; savedTokens: number };
+  /** Set when the budget stopped the run (status `budget_exceeded`): what was allowed and spent. */
+  budget?: BudgetReport;
   /** Why the run did not succeed, in one line (the failed step's error, or the interruption). */
   error?: string;
   /** The code of `error` when the run itself failed rather than a step (`store_failed`, …). */
@@ -46,6 +55,10 @@ export interface StepReport {
   properties?: Record<string, unknown>;
   /** Taken from an earlier run by `resume`, not executed. */
   reused?: true;
+  /** Answered from the step cache: nothing was sent, nothing paid. */
+  cached?: true;
+  /** What its model calls cost in US dollars (a foreach step: its items'); null when a model has no price. */
+  costUsd?: number | null;
   /** Why a `skipped` step did not run. */
   skipReason?: SkipReason;
   /** `continueOnError`: the step failed (for a foreach step, some item did) and the run went on. */
@@ -60,6 +73,23 @@ export interface ItemReport extends ItemSummary {
   durationMs?: number;
   /** Taken from an earlier run by `resume`, not executed. */
   reused?: true;
+  /** Answered from the step cache. */
+  cached?: true;
+  costUsd?: number | null;
+}
+
+export interface RunCost {
+  usd: number | null;
+  byModel: Record<string, number | null>;
+}
+
+export interface BudgetReport {
+  /** The limits the run had (`config.budget`, `--max-cost`). */
+  usd?: number;
+  tokens?: number;
+  /** What the run spent when it stopped (its calls in flight included). */
+  spentUsd: number;
+  spentTokens: number;
 }
 
 /** Tokens of one model call, or a sum of them. */
@@ -74,6 +104,8 @@ export interface TokenCount {
  */
 export interface UnitUsage extends TokenCount {
   model?: string;
+  /** Of `inputTokens`, those the provider read from its prompt cache (priced lower where it says so). */
+  cachedInputTokens?: number;
 }
 
 /** Sums usages; the model is kept when they all name the same one. Undefined when none is given. */

@@ -10,7 +10,11 @@
 export type StepStatus = 'pending' | 'running' | FinalStepStatus;
 export type FinalStepStatus = 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'not_run';
 
-export type RunStatus = 'succeeded' | 'failed' | 'cancelled';
+/**
+ * How a run ended: `budget_exceeded` when its budget (`config.budget`, `--max-cost`) stopped it: nothing new
+ * started, the calls in flight finished, and `resume` with a larger budget continues it without paying again.
+ */
+export type RunStatus = 'succeeded' | 'failed' | 'cancelled' | 'budget_exceeded';
 
 /**
  * Why a step was skipped (one `skipped` status, always with a reason):

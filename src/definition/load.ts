@@ -15,7 +15,8 @@ import { foreignTemplates } from './foreign-templates.ts';
 import { checkSemantics, isRecord } from './references.ts';
 import { workflowSchema } from './schema.ts';
 import { SourceFile } from './source.ts';
-import type { InputSpec, StepSpec, WorkflowSpec } from './types.ts';
+import type { CacheSetting, InputSpec, StepSpec, WorkflowSpec } from './types.ts';
+import { parseDuration } from '../core/duration.ts';
 import { describePath, issuesToDiagnostics, show } from './zod-issues.ts';
 
 export interface LoadOptions {
@@ -103,6 +104,7 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       dependsOn: step.dependsOn ?? step.depends_on ?? [],
       retry: { attempts: step.retry?.attempts ?? DEFAULT_RETRY.attempts, backoffSeconds: step.retry?.backoff ?? DEFAULT_RETRY.backoffSeconds, ...(step.retry ? { stated: true } : {}) },
       ...(step.timeout === undefined ? {} : { timeout: step.timeout }),
+      ...(step.cache === undefined ? {} : { cache: cacheSetting(step.cache) ?? false }),
       ...(checked.foreach ? { foreach: { items: checked.foreach.items, as: checked.foreach.as, ...(step.maxConcurrency === undefined ? {} : { maxConcurrency: step.maxConcurrency }) } } : {}),
       ...(checked.condition ? { condition: checked.condition } : {}),
       continueOnError: step.continueOnError ?? false,
@@ -121,6 +123,9 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
       ...(data.config?.model === undefined ? {} : { model: data.config.model }),
       ...(data.config?.timeout === undefined ? {} : { timeout: data.config.timeout }),
       rateLimits: data.config?.rateLimits ?? {},
+      ...(cacheSetting(data.config?.cache) ? { cache: cacheSetting(data.config?.cache)! } : {}),
+      prices: data.config?.prices ?? {},
+      ...(data.config?.budget ? { budget: data.config.budget } : {}),
       secrets: data.config?.secrets ?? [],
       allowedDirs: (data.config?.files?.allow ?? []).map((dir) => resolve(baseDir, dir)),
       allowedHosts: (data.config?.http?.allowHosts ?? []).map((host) => host.toLowerCase()),
@@ -249,4 +254,11 @@ function firstLine(message: string): string {
 
 function sortDiagnostics(list: Diagnostic[]): Diagnostic[] {
   return list.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** `cache:` as written → the setting when it turns the cache on, else undefined. */
+function cacheSetting(value: boolean | { ttl: string } | undefined): CacheSetting | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  return { ttlMs: parseDuration(value.ttl)! };
 }

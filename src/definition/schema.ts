@@ -2,6 +2,7 @@
  * The workflow document's shape, as zod schemas built from the action registry: one definition serves the
  * validator and the published JSON Schema (`conductor schema`), so they cannot disagree.
  */
+import { DURATION_HINT, parseDuration } from '../core/duration.ts';
 import { z } from 'zod';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { INPUT_TYPES } from './types.ts';
@@ -9,6 +10,18 @@ import { KNOWN_PROVIDERS } from '../providers/model.ts';
 
 /** Providers whose calls a stated limit paces (`echo` makes none). */
 const RATE_LIMITED_PROVIDERS = KNOWN_PROVIDERS.filter((p) => p !== 'echo');
+
+/** `cache:` in `config` and on a step: on, off, or on for a while. */
+const cacheSetting = z.union(
+  [
+    z.boolean(),
+    z.strictObject(
+      { ttl: z.string({ error: `expected a duration: ${DURATION_HINT}` }).refine((text) => parseDuration(text) !== undefined, { message: `expected a duration: ${DURATION_HINT}` }) },
+      { error: 'expected `{ ttl: "7d" }`' },
+    ),
+  ],
+  { error: 'expected true, false or { ttl: "7d" }' },
+);
 
 export const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -54,6 +67,9 @@ export function workflowSchema(actions: ActionRegistry) {
     maxConcurrency: integer(1, 1000, 'an integer')
       .optional()
       .describe('With `foreach`: how many of this step\'s items may run at once, inside `config.maxConcurrency` (default: only that limit).'),
+    cache: cacheSetting
+      .optional()
+      .describe('Take this step\'s result from the step cache when the same request was answered before (`true`, `false`, or `{ ttl: "7d" }`). Default: `config.cache`, for actions whose calls only look (llm, an http GET); `true` caches any step.'),
     continueOnError: z
       .boolean({ error: 'expected true or false' })
       .optional()
@@ -102,11 +118,47 @@ export function workflowSchema(actions: ActionRegistry) {
         rateLimits: z
           .partialRecord(
             z.enum(RATE_LIMITED_PROVIDERS, { error: `expected a provider: ${RATE_LIMITED_PROVIDERS.join(', ')}` }),
-            z.strictObject({ rpm: z.number({ error: 'expected requests per minute' }).positive('expected requests per minute, more than 0') }, { error: 'expected a map: { rpm }' }),
-            { error: 'expected a map of provider names to { rpm }' },
+            z
+              .strictObject(
+                {
+                  rpm: z.number({ error: 'expected requests per minute' }).positive('expected requests per minute, more than 0').optional(),
+                  tpm: z.number({ error: 'expected tokens per minute' }).positive('expected tokens per minute, more than 0').optional(),
+                },
+                { error: 'expected a map: { rpm, tpm }' },
+              )
+              .refine((limits) => limits.rpm !== undefined || limits.tpm !== undefined, { message: 'expected `rpm` (requests per minute), `tpm` (tokens per minute), or both' }),
+            { error: 'expected a map of provider names to { rpm, tpm }' },
           )
           .optional()
-          .describe('Known request limits per provider, e.g. { openai: { rpm: 500 } }.'),
+          .describe('Known limits per provider, requests and tokens per minute, e.g. { openai: { rpm: 500, tpm: 200000 } }.'),
+        cache: cacheSetting
+          .optional()
+          .describe('The step cache: `true`, or `{ ttl: "7d" }` (default: off). A step whose request was answered before takes that answer instead of sending it again; see the step\'s `cache`.'),
+        prices: z
+          .record(
+            z.string().regex(/^[^\s:]+:\S+$/, 'expected `provider:model`'),
+            z.strictObject(
+              {
+                input: z.number({ error: 'expected US dollars per million input tokens' }).min(0, 'expected a price of 0 or more'),
+                output: z.number({ error: 'expected US dollars per million output tokens' }).min(0, 'expected a price of 0 or more'),
+                cachedInput: z.number({ error: 'expected US dollars per million cached input tokens' }).min(0, 'expected a price of 0 or more').optional(),
+              },
+              { error: 'expected a map: { input, output, cachedInput } (US dollars per million tokens)' },
+            ),
+            { error: 'expected a map of `provider:model` to prices' },
+          )
+          .optional()
+          .describe('Prices per million tokens in US dollars, by model (`openai:gpt-4o-mini: { input: 0.15, output: 0.60 }`): over the built-in table and $CONDUCTOR_HOME/prices.yaml.'),
+        budget: z
+          .strictObject(
+            {
+              usd: z.number({ error: 'expected US dollars' }).positive('expected US dollars, more than 0').optional(),
+              tokens: z.number({ error: 'expected a number of tokens' }).int('expected a whole number of tokens').positive('expected a number of tokens, more than 0').optional(),
+            },
+            { error: 'expected a map: { usd, tokens }' },
+          )
+          .optional()
+          .describe('The most the run may spend: US dollars and/or tokens. Each model call reserves its worst case first; one that does not fit is not made, and the run ends `budget_exceeded` (see `--max-cost`).'),
         secrets: z
           .array(z.string({ error: 'expected an environment variable name' }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name (letters, digits and `_`)'), { error: 'expected a list of environment variable names' })
           .optional()
@@ -125,7 +177,7 @@ export function workflowSchema(actions: ActionRegistry) {
           )
           .optional()
           .describe('Hosts an `http` URL chosen by a step\'s output may call (`allowHosts: [api.example.com, "*.example.org"]`).'),
-      }, { error: 'expected a map (maxConcurrency, maxItems, model, timeout, rateLimits, secrets, files, http)' })
+      }, { error: 'expected a map (maxConcurrency, maxItems, model, timeout, rateLimits, cache, prices, budget, secrets, files, http)' })
       .optional(),
     steps: z.array(step, { error: 'expected a list of steps' }).min(1, 'a workflow needs at least one step'),
     outputs: z.record(z.string(), z.unknown(), { error: 'expected a map of output names to values' }).optional(),

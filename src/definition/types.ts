@@ -19,6 +19,24 @@ export interface InputSpec {
   readonly location: SourceLocation;
 }
 
+export interface RateLimit {
+  readonly rpm?: number;
+  readonly tpm?: number;
+}
+
+/** The step cache, on: how long an entry may be used (absent: always). */
+export interface CacheSetting {
+  readonly ttlMs?: number;
+}
+
+/** US dollars per million tokens. */
+export interface ModelPrice {
+  readonly input: number;
+  readonly output: number;
+  /** Input tokens the provider read from its prompt cache, where it reports them (default: `input`). */
+  readonly cachedInput?: number;
+}
+
 export interface WorkflowConfig {
   /** How many steps may run at once (1–1000, default 10). */
   readonly maxConcurrency: number;
@@ -26,8 +44,14 @@ export interface WorkflowConfig {
   readonly model?: string;
   /** Default step timeout in seconds (an action's own default applies when unset). */
   readonly timeout?: number;
-  /** Known request limits by provider name (`openai: { rpm: 500 }`). */
-  readonly rateLimits: Readonly<Record<string, { readonly rpm: number }>>;
+  /** Known limits by provider name, requests and tokens per minute (`openai: { rpm: 500, tpm: 200000 }`). */
+  readonly rateLimits: Readonly<Record<string, RateLimit>>;
+  /** The step cache for the run's steps (`config.cache`): absent when off; `ttlMs` absent: entries never expire. */
+  readonly cache?: CacheSetting;
+  /** Prices per million tokens, US dollars, by `provider:model` (`config.prices`). */
+  readonly prices: Readonly<Record<string, ModelPrice>>;
+  /** The most the run may spend (`config.budget`). */
+  readonly budget?: { readonly usd?: number; readonly tokens?: number };
   /** Environment variables whose values are secrets whatever their names (`config.secrets`). */
   readonly secrets: readonly string[];
   /** Folders (absolute) besides `baseDir` where a data-chosen `file` path may point (`config.files.allow`). */
@@ -83,6 +107,8 @@ export interface StepSpec {
   /** `depends_on` as written (the plan holds every dependency, with reasons). */
   readonly dependsOn: readonly string[];
   readonly retry: RetryPolicy;
+  /** The step's own `cache:`: false (never), a setting (on), or absent (the run's `config.cache`). */
+  readonly cache?: false | CacheSetting;
   /** Seconds each attempt may run, when the step says (`timeout:`); else `config.timeout`, else the action's default. */
   readonly timeout?: number;
   /** `foreach`: run the action once per item. */

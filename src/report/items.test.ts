@@ -161,7 +161,7 @@ describe('a foreach step in the plain log', () => {
 
 describe('the closing summary', () => {
   const report = (extra: Partial<RunReport>, steps: RunReport['steps']): RunReport => ({
-    runId: 'r', workflow: 'w', status: 'succeeded', startedAt: '', finishedAt: '', durationMs: 3200, steps, outputs: {}, usage: {}, ...extra,
+    runId: 'r', workflow: 'w', status: 'succeeded', startedAt: '', finishedAt: '', durationMs: 3200, steps, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} }, ...extra,
   });
 
   it('a run with continued failures succeeds, and lists them: errors, and a foreach step’s failed items by index', () => {

@@ -67,6 +67,8 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
         const { items } = log;
         if (event.reused) items.reused++;
         else if (items.running > 0) items.running--;
+        // Started, but its call was never made (the budget): it is not done.
+        if (event.status === 'not_run') break;
         items.done++;
         items[event.status]++;
         if (event.status === 'failed') {

@@ -96,6 +96,8 @@ export class RunProgress {
           // A reused item never started (no item:start): it holds no running slot.
           if (event.reused) items.reused++;
           else if (items.running > 0) items.running--;
+          // Started, but its call was never made (the budget): it is not done.
+          if (event.status === 'not_run') return step;
           items.done++;
           items[event.status]++;
           if (event.status === 'failed' && items.errors.length < KEPT_ITEM_ERRORS) items.errors.push({ index: event.index, error: event.error ?? 'failed' });

@@ -51,6 +51,8 @@ export class Fanout {
   readonly finished: Float64Array;
   readonly errors: (StepFailure | undefined)[] = [];
   readonly reused: Uint8Array;
+  /** 1 for an item answered from the step cache. */
+  readonly cached: Uint8Array;
   /** Items not yet started are taken from here on. */
   #next = 0;
   running = 0;
@@ -74,6 +76,7 @@ export class Fanout {
     this.started = new Float64Array(n);
     this.finished = new Float64Array(n);
     this.reused = new Uint8Array(n);
+    this.cached = new Uint8Array(n);
   }
 
   get count(): number {
@@ -129,6 +132,14 @@ export class Fanout {
     this.#end(index, FAILED, at, attempts);
     this.errors[index] = error;
     this.failed++;
+  }
+
+  /** A started item whose call was never made (the budget had no room): it stays to be run, by a resume. */
+  unstart(index: number): void {
+    this.#state[index] = PENDING;
+    this.started[index] = 0;
+    this.running--;
+    if (index < this.#next) this.#next = index;
   }
 
   cancel(index: number, at: number, attempts: number): void {
@@ -187,6 +198,7 @@ export class Fanout {
         ...(error ? { error: redact(error.message), errorCode: error.code, ...(error.hint ? { hint: redact(error.hint) } : {}) } : {}),
         ...(ran ? { durationMs: this.finished[i]! - this.started[i]! } : {}),
         ...(this.reused[i] ? { reused: true as const } : {}),
+        ...(this.cached[i] ? { cached: true as const } : {}),
       };
     }
     return out;

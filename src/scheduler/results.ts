@@ -8,7 +8,8 @@ import type { AnyAction } from '../actions/types.ts';
 import type { ConditionStep } from '../condition/index.ts';
 import type { ItemSummary } from '../core/events.ts';
 import type { Secrets } from '../core/redact.ts';
-import type { ModelUsage, StepReport, UnitUsage } from '../core/report.ts';
+import type { ModelUsage, RunCost, StepReport, UnitUsage } from '../core/report.ts';
+import type { Pricing } from './hooks.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
 import type { Fanout } from './fanout.ts';
@@ -48,7 +49,15 @@ export class RunResults {
   /** A foreach step's item statuses once it has settled (templates may read them once per item of another step). */
   readonly #itemSummaries: (ItemSummary[] | undefined)[];
 
-  constructor(steps: readonly StepSpec[], actions: readonly AnyAction[], secrets: Secrets, state: RunState) {
+  /** 1 for a step answered from the step cache. */
+  readonly cached: Uint8Array;
+  readonly #pricing: Pricing | undefined;
+  /** What cache hits saved: calls, dollars (null once one had no price), tokens. */
+  readonly #saved = { hits: 0, usd: 0 as number | null, tokens: 0 };
+
+  constructor(steps: readonly StepSpec[], actions: readonly AnyAction[], secrets: Secrets, state: RunState, pricing?: Pricing) {
+    this.cached = new Uint8Array(steps.length);
+    this.#pricing = pricing;
     const n = steps.length;
     this.#steps = steps;
     this.#actions = actions;
@@ -179,6 +188,8 @@ export class RunResults {
       ...(started > 0 ? { startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString(), durationMs: finished - started, ...(fanout ? {} : { attempts: this.attempts[i]! }) } : {}),
       ...(hasOutput && this.#shownProperties[i] ? { properties: this.#shownProperties[i] } : {}),
       ...(this.reused[i] ? { reused: true } : {}),
+      ...(this.cached[i] || (fanout && fanout.count > 0 && fanout.cached.every((c) => c === 1)) ? { cached: true as const } : {}),
+      ...(this.#hasUsage(i) ? { costUsd: this.stepCost(i) } : {}),
       ...(skipReason ? { skipReason } : {}),
       ...(state.continued[i] ? { continued: true } : {}),
       ...(fanout ? { items: fanout.reports(redact) } : {}),
@@ -186,6 +197,72 @@ export class RunResults {
   }
 
   /** Tokens by model over what ran in this run (each item of a foreach step; nothing reused). */
+  /** What `usage` cost in dollars: null when it has no price (or no prices were given). */
+  costOf(usage: UnitUsage): number | null {
+    return this.#pricing ? this.#pricing.costOf(usage) : null;
+  }
+
+  /**
+   * A step or item succeeded: what it spent (its usage and cost) or, from the cache, what it saved (counted
+   * here, once). The fields its end event carries.
+   */
+  unitCost(outcome: { usage?: UnitUsage; cached?: { usage?: UnitUsage; costUsd?: number | null } }): { usage?: UnitUsage; costUsd?: number | null; cached?: true } {
+    if (outcome.cached) {
+      const saved = this.#saved;
+      saved.hits++;
+      const usage = outcome.cached.usage;
+      if (usage) saved.tokens += usage.inputTokens + usage.outputTokens;
+      const usd = outcome.cached.costUsd ?? (usage ? this.costOf(usage) : 0);
+      saved.usd = saved.usd === null || usd === null ? null : saved.usd + usd;
+      return { cached: true };
+    }
+    return outcome.usage ? { usage: outcome.usage, costUsd: this.costOf(outcome.usage) } : {};
+  }
+
+  /** What step `i` cost in this run (a foreach step: its items that ran); null when a model has no price. */
+  stepCost(i: number): number | null {
+    const fanout = this.fanouts[i];
+    const units = fanout ? fanout.usage : [this.usages[i]];
+    let total: number | null = 0;
+    for (const u of units) {
+      if (!u) continue;
+      const c = this.costOf(u);
+      total = total === null || c === null ? null : total + c;
+    }
+    return total;
+  }
+
+  #hasUsage(i: number): boolean {
+    const fanout = this.fanouts[i];
+    return fanout ? fanout.usage.some((u) => u !== undefined) : this.usages[i] !== undefined;
+  }
+
+  /** What the run's calls cost, by model (reused results and cache hits cost nothing). */
+  cost(): RunCost {
+    const byModel: Record<string, number | null> = {};
+    let usd: number | null = 0;
+    const add = (usage: UnitUsage | undefined) => {
+      if (!usage) return;
+      const c = this.costOf(usage);
+      const model = usage.model ?? 'unknown';
+      const before = byModel[model];
+      byModel[model] = before === null || c === null ? null : (before ?? 0) + c;
+      usd = usd === null || c === null ? null : usd + c;
+    };
+    for (let i = 0; i < this.#steps.length; i++) {
+      if (this.reused[i]) continue;
+      const fanout = this.fanouts[i];
+      if (!fanout) add(this.usages[i]);
+      else for (const u of fanout.usage) add(u);
+    }
+    return { usd, byModel };
+  }
+
+  /** What the step cache saved this run. */
+  cacheSavings(): { hits: number; savedUsd: number | null; savedTokens: number } {
+    return { hits: this.#saved.hits, savedUsd: this.#saved.usd, savedTokens: this.#saved.tokens };
+  }
+
   usage(): Record<string, ModelUsage> {
     const totals: Record<string, ModelUsage> = {};
     const add = (usage: UnitUsage | undefined) => {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RunEvent, RunEventListener } from '../core/events.ts';
 import { ConductorError, UsageError } from '../core/errors.ts';
-import { sumUsage, type RunReport } from '../core/report.ts';
+import { sumUsage, type BudgetReport, type RunReport } from '../core/report.ts';
 import type { RunStatus, SkipReason } from '../core/status.ts';
 import type { ConditionSpec, StepSpec, WorkflowSpec } from '../definition/types.ts';
 import { evaluateCondition, type ConditionStep, type ConditionVariables } from '../condition/index.ts';
@@ -24,6 +24,7 @@ import { Fanout, listProblem } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
 import { itemFingerprint } from '../store/fingerprint.ts';
 import { UNREUSABLE } from '../store/resume.ts';
+import type { Budget, Pricing, StepCache } from './hooks.ts';
 import { RunState } from './state.ts';
 import { errorFields, RunResults, type StepFailure } from './results.ts';
 
@@ -51,6 +52,12 @@ export interface RunOptions extends PrepareOptions {
    * the same value at the same index, with the same other values.
    */
   reuseItems?: Readonly<Record<string, ReadonlyMap<number, ReusableItem>>>;
+  /** Prices of model tokens (src/cost/): without them every cost is unknown (null), never $0. */
+  pricing?: Pricing;
+  /** The step cache (src/cache/), when caching is on. */
+  cache?: StepCache;
+  /** The run's budget (src/cost/): each model call is reserved against it; a call that does not fit stops the run. */
+  budget?: Budget;
 }
 
 export interface ReusableItem {
@@ -73,7 +80,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
 }
 
 /** What a prepared run is started with: how it is stopped and watched, and what it takes from an earlier one. */
-export type RunControls = Pick<RunOptions, 'signal' | 'onEvent' | 'runId' | 'reuse' | 'reuseItems'>;
+export type RunControls = Pick<RunOptions, 'signal' | 'onEvent' | 'runId' | 'reuse' | 'reuseItems' | 'pricing' | 'cache' | 'budget'>;
 
 /** Runs a prepared run (see prepare.ts); the CLI prepares once, records by the fingerprints, then calls this. */
 export async function runPrepared(prepared: PreparedRun, options: RunControls = {}): Promise<RunReport> {
@@ -106,7 +113,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     plan,
     steps.map((s) => (s.condition ? new Set(s.condition.statusOf.map((id) => plan.byId.get(id)!)) : undefined)),
   );
-  const results = new RunResults(steps, stepActions, secrets, state);
+  const results = new RunResults(steps, stepActions, secrets, state, options.pricing);
   const { outputs, properties, started, finished, attempts, reused, fanouts } = results;
   /** 1 while a step is in the ready queue: a foreach step goes back in while it has items to start. */
   const queued = new Uint8Array(n);
@@ -173,6 +180,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     defaults: { ...defaults, ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
     runScope: new Map(),
     lingering: new Lingering(),
+    ...(options.cache ? { cache: options.cache } : {}),
+    ...(options.budget ? { budget: options.budget } : {}),
     notify: (stepId, notice) => emit({ type: 'step:notice', runId, stepId, notice: { ...notice, reason: redact(notice.reason) }, at: Date.now() }),
     secrets,
   };
@@ -198,6 +207,13 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   let running = 0;
   let stopping = controller.signal.aborted;
   let failure: number | undefined;
+  /** The budget stopped the run: nothing new starts, and what is in flight finishes (its money is spent). */
+  let overBudget = false;
+  const budgetStop = () => {
+    if (stopping) return;
+    stopping = true;
+    overBudget = true;
+  };
   const continuedSteps: number[] = [];
   const enqueue = (i: number) => {
     if (queued[i]) return;
@@ -231,6 +247,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       running--;
       if (c.item === undefined) stepEnded(c.index, c.outcome);
       else itemEnded(fanouts[c.index]!, c.item, c.outcome);
+      // A call's real usage crossed the budget (one without `maxTokens`): nothing new starts.
+      if (options.budget?.exceeded) budgetStop();
     }
     if (controller.signal.aborted) stopping = true;
     admit();
@@ -247,9 +265,18 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
 
   // What stopped the run: a step's failure first (it came first), then the run's own (a listener, the store).
   const runFailure = failure === undefined ? (listenerFailure ?? externalFailure) : undefined;
-  const runStatus: RunStatus = failure !== undefined || runFailure ? 'failed' : interrupted ? 'cancelled' : 'succeeded';
+  const runStatus: RunStatus = failure !== undefined || runFailure ? 'failed' : overBudget ? 'budget_exceeded' : interrupted ? 'cancelled' : 'succeeded';
   const failed = failure === undefined ? undefined : results.errors[failure]!;
-  let runError = failed ? `${steps[failure!]!.id}: ${failed.message}` : runFailure ? runFailure.message : interrupted ? 'the run was interrupted' : undefined;
+  const budget = runStatus === 'budget_exceeded' ? options.budget!.report() : undefined;
+  let runError = failed
+    ? `${steps[failure!]!.id}: ${failed.message}`
+    : runFailure
+      ? runFailure.message
+      : budget
+        ? `the budget stopped the run (${budgetSpent(budget)})`
+        : interrupted
+          ? 'the run was interrupted'
+          : undefined;
   let finalOutputs: Record<string, unknown> = {};
   if (runStatus === 'succeeded') {
     try {
@@ -259,7 +286,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       runError = `outputs: ${redact((error as Error).message)}`;
     }
   }
-  const runHint = failed ? failed.hint : runFailure?.hint;
+  const runHint = failed ? failed.hint : (runFailure?.hint ?? (budget ? 'resume it with a larger budget (`conductor resume <run-id> --max-cost N`): what is done is not paid again' : undefined));
   const finishedAt = Date.now();
   const continued = continuedSteps.sort((a, b) => a - b).map((i) => steps[i]!.id);
   const report: RunReport = {
@@ -272,6 +299,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     steps: Object.fromEntries(steps.map((s, i) => [s.id, results.report(i)])),
     outputs: finalOutputs,
     usage: results.usage(),
+    cost: results.cost(),
+    ...(options.cache ? { cache: results.cacheSavings() } : {}),
+    ...(budget ? { budget } : {}),
     ...(runError ? { error: runError } : {}),
     ...(runFailure ? { errorCode: runFailure.code } : {}),
     ...(runError && runHint ? { hint: runHint } : {}),
@@ -423,10 +453,18 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const at = Date.now();
     const tries = outcome.attempts ?? 1;
     const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries };
-    if (outcome.status === 'succeeded') {
+    if (outcome.status === 'not_run') {
+      // The budget had no room for its call: it never ran, and stays for a resume to run.
+      fanout.unstart(index);
+      emit({ ...ended, status: 'not_run', attempts: 0 });
+      budgetStop();
+    } else if (outcome.status === 'succeeded') {
       fanout.succeed(index, at, tries, outcome.output, outcome.properties, outcome.usage);
+      if (outcome.cached) fanout.cached[index] = 1;
       learnSecrets(i, outcome.output, outcome.properties, index);
-      emit({ ...ended, status: 'succeeded', ...results.showItem(i, outcome.output, outcome.properties), ...(outcome.usage ? { usage: outcome.usage } : {}) });
+      const shown = results.showItem(i, outcome.output, outcome.properties);
+      emit({ ...ended, status: 'succeeded', ...shown, ...results.unitCost(outcome) });
+      keep(outcome, shown.redacted);
     } else if (outcome.status === 'failed') {
       const { code, message, hint, detail } = outcome.error;
       const error = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
@@ -452,6 +490,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     outputs[i] = fanout.outputs;
     properties[i] = fanout.mergedProperties();
     const usage = sumUsage(fanout.usage);
+    const allCached = fanout.done && fanout.count > 0 && fanout.cached.every((c) => c === 1);
     const failedItems = status === 'failed' ? fanout.error() : undefined;
     const error = failedItems ? results.fail(i, failedItems) : undefined;
     const continuedHere = status === 'failed' && fanout.fatal === undefined && steps[i]!.continueOnError;
@@ -467,7 +506,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       durationMs: finished[i]! - started[i]!,
       ...errorFields(error),
       ...(status !== 'cancelled' ? shown : {}),
-      ...(usage ? { usage } : {}),
+      ...(usage ? { usage, costUsd: results.stepCost(i) } : {}),
+      ...(allCached ? { cached: true as const } : {}),
       ...(continuedHere ? { continued: true as const } : {}),
       // Settled above: the summaries are made once here and kept for `${steps.<id>.items}` and conditions.
       items: results.summariesOf(i)!,
@@ -479,12 +519,21 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     attempts[i] = outcome.attempts ?? 1;
     let continuedHere = false;
     let shown: ReturnType<RunResults['show']> | undefined;
+    if (outcome.status === 'not_run') {
+      // The budget had no room for its call: it never ran, and stays for a resume to run.
+      due(state.settle(i, 'not_run'));
+      emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'not_run', at: finished[i]! });
+      budgetStop();
+      return;
+    }
     if (outcome.status === 'succeeded') {
       outputs[i] = outcome.output;
       properties[i] = outcome.properties;
       results.usages[i] = outcome.usage;
+      if (outcome.cached) results.cached[i] = 1;
       learnSecrets(i, outcome.output, outcome.properties);
       shown = results.show(i);
+      keep(outcome, shown.redacted);
     } else if (outcome.status === 'failed') {
       results.fail(i, outcome.error);
       continuedHere = steps[i]!.continueOnError && !stopping;
@@ -501,10 +550,27 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       attempts: attempts[i]!,
       ...errorFields(results.errors[i]),
       ...shown,
-      ...(results.usages[i] ? { usage: results.usages[i] } : {}),
+      ...(outcome.status === 'succeeded' ? results.unitCost(outcome) : {}),
       ...(continuedHere ? { continued: true as const } : {}),
     });
     if (outcome.status === 'failed' && !continuedHere && !stopping) stop(i);
+  }
+
+  /**
+   * Keeps a result in the step cache when it may be: the step sent something cacheable, and nothing in the
+   * result was a secret (a redacted result is never handed back). A store that cannot keep it costs a miss
+   * next time, nothing more: the run's own record fails the run if the store is broken.
+   */
+  function keep(outcome: StepOutcome & { status: 'succeeded' }, redacted: true | undefined): void {
+    if (!options.cache || outcome.cacheKey === undefined || redacted) return;
+    const cost = outcome.usage ? results.costOf(outcome.usage) : undefined;
+    const entry = {
+      output: outcome.output,
+      ...(outcome.properties ? { properties: outcome.properties } : {}),
+      ...(outcome.usage ? { usage: outcome.usage } : {}),
+      ...(cost === undefined ? {} : { costUsd: cost }),
+    };
+    options.cache.put(outcome.cacheKey, entry).catch(() => {});
   }
 
   /** A step failed before it could start (its condition could not be decided): it ends failed, without a slot. */
@@ -569,4 +635,12 @@ function asRunError(error: unknown, redact: (text: string) => string): Conductor
   }
   const message = (error as Error)?.message ?? String(error);
   return new ConductorError('listener_failed', `an event listener failed: ${redact(message)}`, { cause: error });
+}
+
+/** What a budget report says was spent, against what was allowed ("$0.0120 of $0.01"). */
+function budgetSpent(budget: BudgetReport): string {
+  const parts: string[] = [];
+  if (budget.usd !== undefined) parts.push(`$${budget.spentUsd.toFixed(4)} spent of $${budget.usd}`);
+  if (budget.tokens !== undefined) parts.push(`${budget.spentTokens} tokens of ${budget.tokens}`);
+  return parts.join(', ') || 'spent what it allowed';
 }

@@ -56,7 +56,7 @@ export class RunState {
    * A step ended (or was taken from an earlier run, or skipped). Returns its pending dependents whose every
    * dependency has now settled: ask `readiness` what each does next.
    */
-  settle(i: number, status: 'succeeded' | 'failed' | 'cancelled' | 'skipped', detail: { continued?: boolean; skipReason?: SkipReason } = {}): number[] {
+  settle(i: number, status: 'succeeded' | 'failed' | 'cancelled' | 'skipped' | 'not_run', detail: { continued?: boolean; skipReason?: SkipReason } = {}): number[] {
     this.status[i] = status;
     if (detail.continued) this.continued[i] = 1;
     if (detail.skipReason) this.skipReason[i] = detail.skipReason;

@@ -2,7 +2,9 @@
  * Runs one step: resolve its templates, check the resolved input, give it a signal that carries the run's
  * cancellation and the step's timeout, and turn whatever happens into an outcome. Never throws.
  */
-import type { ActionContext, ActionNotice, AnyAction, ResolvedParts, Usage } from '../actions/types.ts';
+import type { ActionContext, ActionNotice, AnyAction, ResolvedParts } from '../actions/types.ts';
+import type { UnitUsage } from '../core/report.ts';
+import type { Budget, StepCache } from './hooks.ts';
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import { MIN_NAMED, type Secrets } from '../core/redact.ts';
@@ -12,9 +14,20 @@ import { resolveReference, stringify, TemplateResolveError, type ReferenceLookup
 import { resolveInput, type Confinement, type ResolvedInput } from './confine.ts';
 
 export type StepOutcome = (
-  | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown>; usage?: Usage }
+  | {
+      status: 'succeeded';
+      output: unknown;
+      properties?: Record<string, unknown>;
+      usage?: UnitUsage;
+      /** Taken from the step cache: `usage` and `costUsd` are what it saved, not what it spent. */
+      cached?: { usage?: UnitUsage; costUsd?: number | null };
+      /** The step cache's key for what it sent, when its result may be kept there (see StepCache.put). */
+      cacheKey?: string;
+    }
   | { status: 'failed'; error: StepError }
   | { status: 'cancelled' }
+  /** The budget had no room for the call: it was not made (the run stops, see Budget). */
+  | { status: 'not_run'; reason: 'budget_exceeded' }
 ) & { attempts?: number };
 
 export interface StepError {
@@ -46,6 +59,10 @@ export interface StepEnvironment {
   itemIsData?: boolean;
   /** Actions' work still settling after its step was given up on: the run waits for it before it ends. */
   lingering?: Lingering;
+  /** The step cache, when caching is on for the run. */
+  cache?: StepCache;
+  /** The run's budget, when it has one: each model call is reserved against it first. */
+  budget?: Budget;
 }
 
 /** Work that may outlive its step (an aborted action still cleaning up), waited for before the run ends. */
@@ -104,14 +121,33 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
   for (const value of action.secrets?.(resolved) ?? []) environment.secrets.add(value, MIN_NAMED);
   const timeout = timeoutFor(step, action, resolved, environment);
 
+  // The same request answered before (this run or an earlier one): nothing is sent, nothing paid.
+  const cacheKey = environment.cache?.keyFor(step, action, resolved);
+  if (cacheKey !== undefined) {
+    const hit = await environment.cache!.get(cacheKey);
+    if (hit) {
+      const saved = { ...(hit.usage ? { usage: hit.usage } : {}), ...(hit.costUsd === undefined ? {} : { costUsd: hit.costUsd }) };
+      return { status: 'succeeded', output: hit.output, ...(hit.properties ? { properties: hit.properties } : {}), cached: saved, attempts: 0 };
+    }
+  }
+  const estimate = environment.budget ? action.estimate?.(resolved, { env: environment.env, defaults: environment.defaults }) : undefined;
+
   // Retries: rate limits (429) are waited out patiently and do not use up `attempts`; other transient
   // failures (5xx, dropped connections) get `attempts` tries in all. Waiting never outlives the run.
   let attempts = 0;
   let transientFailures = 0;
   let rateLimitWaits = 0;
   for (;;) {
+    // Each try is a call: its worst case is held against the budget until it settles with what it used.
+    const reservation = estimate ? environment.budget!.reserve(estimate) : undefined;
+    if (estimate && !reservation) {
+      if (attempts === 0) return { status: 'not_run', reason: 'budget_exceeded' };
+      return { status: 'failed', error: { code: 'budget_exceeded', message: `not tried again: the budget has no room for another call (after ${attempts} attempts)`, retryable: false }, attempts };
+    }
     attempts++;
-    const outcome = await attempt(step, action, resolved, environment, timeout, confine, lookup);
+    const tried = await attempt(step, action, resolved, environment, timeout, confine, lookup);
+    if (reservation) environment.budget!.settle(reservation, tried.status === 'succeeded' ? tried.usage : undefined);
+    const outcome = tried.status === 'succeeded' && cacheKey !== undefined ? { ...tried, cacheKey } : tried;
     if (outcome.status !== 'failed' || !outcome.error.retryable) return { ...outcome, attempts };
     if (action.retriesWhenAsked && !step.retry.stated && !outcome.error.rateLimited) return { ...outcome, attempts };
     const error = outcome.error;

@@ -194,7 +194,7 @@ describe('a store of schema 6', () => {
     store.finishRun('old', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
     store.close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN usage; DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count; PRAGMA user_version = 6;');
+    db.exec('DROP TABLE cache_entries; ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_runs DROP COLUMN cost_usd; ALTER TABLE step_runs DROP COLUMN cached; DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count; PRAGMA user_version = 6;');
     db.close();
     return path;
   }

@@ -97,7 +97,7 @@ const foreachSpec = workflow(`steps:
     llm: { model: echo, prompt: "\${steps.each.output}" }
 `);
 const run4 = { ...start, stepIds: ['list', 'each', 'urgent', 'combine'] };
-const report = (steps: RunReport['steps']): RunReport => ({ runId: 'r', workflow: foreachSpec.file, status: 'succeeded', startedAt: '', finishedAt: '', durationMs: 1, steps, outputs: {}, usage: {} });
+const report = (steps: RunReport['steps']): RunReport => ({ runId: 'r', workflow: foreachSpec.file, status: 'succeeded', startedAt: '', finishedAt: '', durationMs: 1, steps, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} } });
 
 describe('the recorder, with foreach steps, conditions and continued failures', () => {
   it('records each item as it ends (timed from its item:start), the step with its continued failure and item count, and each skip once, with its reason', () => {

@@ -123,6 +123,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         break;
       }
       case 'item:end': {
+        // Never ran (the budget had no room for its call): nothing to record; a resume runs it.
+        if (event.status === 'not_run') break;
         // Already written with the run, with this very key: the run reuses an item only when its key matches.
         if (event.reused && carried.get(event.stepId)?.has(event.index)) break;
         const byIndex = itemsStarted.get(event.stepId);
@@ -134,6 +136,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           status: event.status,
           ...(event.status === 'succeeded' ? result(event.output, event.properties) : {}),
           ...(event.usage ? { usage: event.usage } : {}),
+          ...(event.costUsd === undefined ? {} : { costUsd: event.costUsd }),
+          ...(event.cached ? { cached: true } : {}),
           ...(event.redacted ? { redacted: true } : {}),
           ...failureFields(event),
           ...(startedAt !== undefined ? { startedAt, finishedAt: event.at } : event.durationMs !== undefined && !event.reused ? { startedAt: event.at - event.durationMs, finishedAt: event.at } : {}),
@@ -150,6 +154,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           status: event.status,
           ...result(event.output, event.properties),
           ...(event.usage ? { usage: event.usage } : {}),
+          ...(event.costUsd === undefined ? {} : { costUsd: event.costUsd }),
+          ...(event.cached ? { cached: true } : {}),
           // The run redacts results before its events carry them; it says when it had to.
           ...(event.redacted ? { redacted: true } : {}),
           ...failureFields(event),

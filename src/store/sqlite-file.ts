@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS step_runs (
   -- model tokens it used, as its action reported them: {"model", "inputTokens", "outputTokens"} (a foreach
   -- step: the sum over its items that ran, "model" only when they share one)
   usage TEXT,
+  -- what they cost in US dollars; NULL when a model had no price, or it made no model call (usage NULL)
+  cost_usd REAL,
+  -- 1: answered from the step cache (a foreach step: every item was); nothing was sent or paid
+  cached INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (run_id, step_id)
 );
 -- one row per item of a foreach step that finished, or that a resume carried in from an earlier run (reused)
@@ -88,11 +92,29 @@ CREATE TABLE IF NOT EXISTS step_items (
   hint TEXT,
   error_detail TEXT,
   usage TEXT,
+  cost_usd REAL,
+  cached INTEGER NOT NULL DEFAULT 0,
   -- last: large values spill into overflow pages, which reading the columns above (history) then skips
   output TEXT,
   properties TEXT,
   PRIMARY KEY (run_id, step_id, idx)
 );
+-- the step cache: a result by the hash of what its step sent (see src/cache/), shared by every workflow
+CREATE TABLE IF NOT EXISTS cache_entries (
+  key TEXT PRIMARY KEY,
+  -- the action that made it, for \`cache stats\`
+  action TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_hit_at INTEGER,
+  hits INTEGER NOT NULL DEFAULT 0,
+  -- what the call that made it used and cost: what each hit saves
+  usage TEXT,
+  cost_usd REAL,
+  -- last: large values spill into overflow pages, which \`cache stats\` then skips
+  output TEXT,
+  properties TEXT
+);
+CREATE INDEX IF NOT EXISTS cache_entries_by_age ON cache_entries (created_at);
 PRAGMA user_version = ${SCHEMA_VERSION};
 `;
 /**
@@ -109,11 +131,12 @@ const MIGRATIONS: Record<number, string> = {
   6: 'ALTER TABLE step_runs ADD COLUMN skip_reason TEXT; ALTER TABLE step_runs ADD COLUMN continued INTEGER NOT NULL DEFAULT 0; ALTER TABLE step_runs ADD COLUMN item_count INTEGER;',
   // Tokens had been kept only inside an llm step's properties (`model`, `usage`): carried over into the column.
   // step_items gets its column here only when it was there before (ITEMS_USAGE, schema 7): else SCHEMA makes it.
-  7: `ALTER TABLE step_runs ADD COLUMN usage TEXT; ${usageFromProperties('step_runs')}`,
+  // cache_entries itself is made by SCHEMA (CREATE TABLE IF NOT EXISTS), as for a new file.
+  7: `ALTER TABLE step_runs ADD COLUMN usage TEXT; ALTER TABLE step_runs ADD COLUMN cost_usd REAL; ALTER TABLE step_runs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0; ${usageFromProperties('step_runs')}`,
 };
 
 /** From schema 7: step_items exists, without `usage`. */
-const ITEMS_USAGE = `ALTER TABLE step_items ADD COLUMN usage TEXT; ${usageFromProperties('step_items')}`;
+const ITEMS_USAGE = `ALTER TABLE step_items ADD COLUMN usage TEXT; ALTER TABLE step_items ADD COLUMN cost_usd REAL; ALTER TABLE step_items ADD COLUMN cached INTEGER NOT NULL DEFAULT 0; ${usageFromProperties('step_items')}`;
 
 function usageFromProperties(table: string): string {
   return `UPDATE ${table} SET usage = json_object('model', json_extract(properties, '$.model'), 'inputTokens', json_extract(properties, '$.usage.inputTokens'), 'outputTokens', json_extract(properties, '$.usage.outputTokens'))

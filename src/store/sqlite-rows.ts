@@ -18,12 +18,12 @@ export interface PlannedStep {
 }
 
 /** A step's result: a later one for the same step replaces it. Values from `stepRow`. */
-export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, skip_reason, continued, item_count, run_id, step_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, skip_reason, continued, item_count, run_id, step_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** An item's result: a later one for the same index replaces it. Values from `itemRow`. */
-export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, run_id, step_id, idx)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, run_id, step_id, idx)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export function stepRow(runId: string, stepId: string, r: StepResult): Row {
   return [r.status, ...resultColumns(r), r.skipReason ?? null, r.continued ? 1 : 0, r.itemCount ?? null, runId, stepId];
@@ -48,6 +48,8 @@ function resultColumns(r: ResultFields): Row {
     r.reused ? 1 : 0,
     r.redacted ? 1 : 0,
     r.usage ? JSON.stringify(r.usage) : null,
+    r.costUsd ?? null,
+    r.cached ? 1 : 0,
   ];
 }
 
@@ -80,20 +82,22 @@ export function stepRecord(p: PlannedStep, position: number, s: Record<string, u
     ...(count === undefined ? {} : { itemCount: count }),
     // Absent in a store read as it is, from before schema 8.
     ...(s['usage'] == null ? {} : { usage: JSON.parse(String(s['usage'])) as UnitUsage }),
+    ...(s['cost_usd'] == null ? {} : { costUsd: Number(s['cost_usd']) }),
+    ...(s['cached'] === 1 ? { cached: true } : {}),
   };
 }
 
 /** Every recorded item of a run, by step, in index order (schema 7 and later). */
-export function readItems(db: DatabaseSync, runId: string): Map<string, ItemRecord[]> {
+export function readItems(db: DatabaseSync, runId: string, withUsage: boolean): Map<string, ItemRecord[]> {
   const byStep = new Map<string, ItemRecord[]>();
   // In primary-key order: by step, then index. Rows as arrays, fields set one by one: a run can hold 100,000.
   const rows = db.prepare(
-    'SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted FROM step_items WHERE run_id = ? ORDER BY step_id, idx',
+    `SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted${withUsage ? ', usage, cost_usd, cached' : ''} FROM step_items WHERE run_id = ? ORDER BY step_id, idx`,
   );
   rows.setReturnArrays(true);
   type ItemRow = [string, number, string, ItemRecord['status'], ...(string | number | null)[]];
   let list: ItemRecord[] = [];
-  for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted] of rows.iterate(runId) as Iterable<ItemRow>) {
+  for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted, usage, costUsd, cached] of rows.iterate(runId) as Iterable<ItemRow>) {
     if (!byStep.has(stepId)) byStep.set(stepId, (list = []));
     const item: ItemRecord = { index, key, status, reused: reused === 1, redacted: redacted === 1 };
     if (output !== null) item.output = JSON.parse(String(output));
@@ -105,6 +109,9 @@ export function readItems(db: DatabaseSync, runId: string): Map<string, ItemReco
     if (attempts !== null) item.attempts = Number(attempts);
     if (startedAt !== null) item.startedAt = Number(startedAt);
     if (finishedAt !== null) item.finishedAt = Number(finishedAt);
+    if (usage != null) item.usage = JSON.parse(String(usage)) as UnitUsage;
+    if (costUsd != null) item.costUsd = Number(costUsd);
+    if (cached === 1) item.cached = true;
     list.push(item);
   }
   return byStep;

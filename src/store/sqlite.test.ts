@@ -14,7 +14,7 @@ import { tempDir } from '../../test/support/workflow.ts';
 import { SqliteRunStore } from './sqlite.ts';
 
 /** Undoes schema 8 on a store made by this version: what a store of schema 7 lacks. */
-const WITHOUT_8 = 'ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_items DROP COLUMN usage;';
+const WITHOUT_8 = 'DROP TABLE cache_entries; ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_runs DROP COLUMN cost_usd; ALTER TABLE step_runs DROP COLUMN cached; ALTER TABLE step_items DROP COLUMN usage; ALTER TABLE step_items DROP COLUMN cost_usd; ALTER TABLE step_items DROP COLUMN cached;';
 /** Undoes schemas 8 and 7 on a store made by this version: what a store of schema 6 lacks. */
 const WITHOUT_7 = WITHOUT_8 + ' DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count;';
 

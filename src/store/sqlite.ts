@@ -320,7 +320,7 @@ export class SqliteRunStore implements RunStore {
       const run = this.#toRun(rows[0]!);
       const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
       const planned = JSON.parse(rows[0]!.steps) as PlannedStep[];
-      const items = this.#hasItems ? readItems(this.#db, run.id) : new Map<string, ItemRecord[]>();
+      const items = this.#hasItems ? readItems(this.#db, run.id, this.#hasUsage) : new Map<string, ItemRecord[]>();
       const steps = planned.map((p, position) => stepRecord(p, position, finished.get(p.id), items.get(p.id)));
       return { run, steps };
     });

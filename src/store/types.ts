@@ -104,6 +104,10 @@ export interface ResultFields {
   reused?: boolean;
   /** Model tokens it used (a foreach step: the sum over its items that ran), as the action reported them. */
   usage?: UnitUsage;
+  /** What `usage` cost in US dollars; null when a model had no price. */
+  costUsd?: number | null;
+  /** Answered from the step cache: nothing was sent or paid. */
+  cached?: boolean;
   /**
    * Something was redacted from `output` or `properties` before they were stored: they hold `***` where the
    * result held a secret, so they must never stand in for running it again (resume, a cache).
