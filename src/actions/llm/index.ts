@@ -55,6 +55,18 @@ export const llmAction: ActionDefinition<LlmInput> = {
   defaultTimeoutSeconds: 600,
   calls: [{ kind: 'llm', noun: 'LLM call' }],
   usesTokens: true,
+  // A model call sends the same answer for the same request only by chance, but it is the request a user pays
+  // for: with the cache on, it is the first thing worth keeping.
+  cacheable: () => true,
+  estimate(input, ctx) {
+    let model: ModelRef;
+    try {
+      model = resolveModel(input.model, ctx.defaults.model, ctx.env);
+    } catch {
+      return undefined;
+    }
+    return { model: model.id, inputTokens: promptTokensAtMost(input), ...(input.maxTokens === undefined ? {} : { outputTokens: input.maxTokens }) };
+  },
   describe: (input) => `llm ${input.model ?? ''}`.trim(),
   check(block, ctx) {
     // A model written in the file is checked now; one a template gives, once the run resolves it.
@@ -126,4 +138,15 @@ function echoStructured(schema: Record<string, unknown>, ctx: ActionContext): un
   throw new StepFailedError(ctx.stepId, 'schema_mismatch', `echo: the simplest answer echo can build does not match the schema: ${problem}`, {
     hint: 'echo cannot satisfy every schema (a `pattern`, a `not`); try this step with a real model',
   });
+}
+
+/**
+ * At most how many tokens the prompt is: a token is at least one byte of UTF-8 in every tokenizer the providers
+ * use, so the bytes (and a little for each message's framing, and the schema an answer must match) bound it.
+ * Far above the real count for English (about 4 bytes a token): it is a worst case, settled with the real one.
+ */
+export function promptTokensAtMost(input: LlmInput): number {
+  const bytes = (text: string | undefined) => (text === undefined ? 0 : Buffer.byteLength(text, 'utf8'));
+  const framing = 16;
+  return bytes(input.prompt) + bytes(input.system) + (input.schema ? bytes(JSON.stringify(input.schema)) : 0) + framing * (input.system ? 2 : 1);
 }
