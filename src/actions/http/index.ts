@@ -59,6 +59,9 @@ export const httpAction: ActionDefinition<HttpInput> = {
   // A call to an API: a few hundred ms.
   typicalMs: 300,
   calls: [{ kind: 'http', noun: 'HTTP request' }],
+  // A GET or HEAD only looks: with the cache on, the same request may take the answer kept from before. Other
+  // methods change something, and are cached only when the step says `cache: true`.
+  cacheable: (input) => ['GET', 'HEAD'].includes((input.method ?? 'GET').toUpperCase()),
   describe: (input) => `${input.method ?? 'GET'} ${input.url}`,
   // `Authorization: ${env.API_AUTH}`: whatever the variable is called, a header filled from the environment
   // is a credential, and so is the value of a credential header written into the workflow.
