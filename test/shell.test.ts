@@ -122,7 +122,7 @@ steps:
     for (const command of ['validate', 'run']) {
       const result = await run([command, file, ...(command === 'run' ? ['--no-store'] : [])], { cwd: dir, env: { CONDUCTOR_MODEL: 'echo' } });
       assert.equal(result.code, 2, result.stderr);
-      assert.match(result.stderr, new RegExp(`workflow\\.yaml:8:12: error: a step's output \\(\`\\$\\{steps\\.ask\\.output\\}\`\\) may not be part of a command line a shell reads`));
+      assert.match(result.stderr, new RegExp(`workflow\\.yaml:8:16: error: a step's output \\(\`\\$\\{steps\\.ask\\.output\\}\`\\) may not be part of a command line a shell reads`));
       assert.match(result.stderr, /hint: pass it through `env` or `stdin`/);
     }
     assert.equal(existsSync(join(dir, 'ran')), false, 'no step ran');

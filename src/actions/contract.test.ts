@@ -75,7 +75,7 @@ describe('the action contract, through a plugin', () => {
       [['say_nobody', 8, 44, 'no one to say it to', 'name someone']],
     );
     assert.deepEqual(seen.known, ['literal', 'start', 'run', 'run']);
-    assert.deepEqual(seen.written[1], { strings: ['hi ', ' and ${literal}'], refs: [{ raw: '${inputs.who}', known: 'start', offset: 3 }] });
+    assert.deepEqual(seen.written[1], { strings: ['hi ', ' and ${literal}'], refs: [{ raw: '${inputs.who}', root: 'inputs', known: 'start', offset: 3 }] });
     assert.equal(seen.written[0], undefined);
   });
 
@@ -99,8 +99,8 @@ describe('the action contract, through a plugin', () => {
     assert.equal(report.status, 'succeeded');
     assert.deepEqual(report.usage, { 'test:m': { calls: 2, inputTokens: 'to a b!'.length + 'plain'.length, outputTokens: 2 } });
     assert.deepEqual(
-      seen.parts.map((p) => p && { strings: [...p.strings], values: [...p.values] }),
-      [{ strings: ['to ', '!'], values: ['a b'] }, undefined],
+      seen.parts.map((p) => p && { strings: [...p.strings], values: [...p.values], data: [...p.data] }),
+      [{ strings: ['to ', '!'], values: ['a b'], data: [false] }, { strings: ['plain'], values: [], data: [] }],
     );
     const ends = events.filter((e) => e.type === 'step:end');
     assert.deepEqual(ends.map((e) => e.type === 'step:end' && e.usage), [

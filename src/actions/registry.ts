@@ -10,6 +10,10 @@ export class ActionRegistry {
 
   register(action: AnyAction): this {
     if (this.#actions.has(action.name)) throw new Error(`action \`${action.name}\` is registered twice`);
+    for (const call of action.calls ?? []) {
+      const owner = this.all().find((other) => other.calls?.some((c) => c.kind === call.kind));
+      if (owner) throw new Error(`action \`${action.name}\` counts calls as \`${call.kind}\`, as \`${owner.name}\` does: give it a kind of its own`);
+    }
     this.#actions.set(action.name, action);
     return this;
   }

@@ -3,6 +3,7 @@
  * scheduler or each other, and adding one means adding a folder and one line in the registry.
  */
 import type { z } from 'zod';
+import type { Reference } from '../template/parse.ts';
 
 export interface ActionContext {
   /** Aborted when the run stops or the step times out. Pass it to every fetch and provider call. */
@@ -30,17 +31,21 @@ export interface ActionContext {
    */
   confine?(key: string, value: string): void;
   /**
-   * How the string at top-level input key `key` was written: its literal text and the resolved values between,
-   * kept apart (as a tagged template's). Only for keys the action lists in `keepsParts`, and only when the
-   * string holds a reference; undefined otherwise (the value was written literally, or is not a string).
+   * How the string at `path` in the input (a top-level key, or keys from the block's root: `['run', 2]`) was
+   * written: its literal text and the resolved values between, kept apart (as a tagged template's); a string
+   * written literally is one part with no values. Only under keys the action lists in `keepsParts`; undefined
+   * when the value there is not a string. Absent outside the engine (an
+   * action called directly): an action that needs it must refuse to run without it.
    */
-  parts?(key: string): ResolvedParts | undefined;
+  parts?(path: string | readonly (string | number)[]): ResolvedParts | undefined;
 }
 
 /** A string as written, resolved: `strings.length === values.length + 1`, values stringified as in the text. */
 export interface ResolvedParts {
   readonly strings: readonly string[];
   readonly values: readonly string[];
+  /** Whether each value is data: a step's output, or the item of a list a step's output made (never the author's). */
+  readonly data: readonly boolean[];
 }
 
 /**
@@ -54,7 +59,7 @@ export type Known = 'literal' | 'start' | 'run';
 export interface WrittenParts {
   readonly strings: readonly string[];
   /** Each reference as written, when it is known, and (in a block's check) where its `${` is in the string. */
-  readonly refs: readonly { readonly raw: string; readonly known: Known; readonly offset?: number }[];
+  readonly refs: readonly { readonly raw: string; readonly root: Reference['root']; readonly known: Known; readonly offset?: number }[];
 }
 
 /** What an action's static checks may ask about a block as written (templates still as text). */
@@ -187,6 +192,12 @@ export interface ActionDefinition<Input = unknown> {
    * running it again may repeat what it did); other actions' transient failures get the default retries.
    */
   retriesWhenAsked?: boolean;
+  /**
+   * How long, in ms, `run` may take to end what it started after its signal aborts (a command's process group:
+   * SIGTERM, then SIGKILL 5 s later). The run waits that long (and a little more) for it before it ends, so
+   * nothing the step started outlives the run. Absent: the run does not wait (an aborted fetch ends at once).
+   */
+  stopGraceMs?: number;
   /** Seconds before the step times out, when neither the step, its block's `timeout` nor `config.timeout` say (undefined: none). */
   defaultTimeoutSeconds?: number;
   /**

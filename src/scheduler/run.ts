@@ -19,7 +19,7 @@ import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { secretInputName } from './secrets.ts';
 import { leaves, MIN_GUESSED, MIN_NAMED } from '../core/redact.ts';
-import { Lingering, LINGER_MS, runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
+import { Lingering, lingerMs, runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 import { Fanout, listProblem } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
 import { itemFingerprint } from '../store/fingerprint.ts';
@@ -256,7 +256,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   options.signal?.removeEventListener('abort', onExternalAbort);
   // Actions given up on (a timeout, the run's fail-fast) may still be ending what they started: a command's
   // processes. The run is not over until they have.
-  await environment.lingering!.drain(LINGER_MS);
+  await environment.lingering.drain(lingerMs(stepActions));
 
   // Foreach steps the run stopped while they had items left: settled now, their unstarted items `not_run`.
   for (const fanout of fanouts) if (fanout && state.status[fanout.step] === 'running') settleFanout(fanout);

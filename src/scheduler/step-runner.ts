@@ -10,6 +10,8 @@ import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } fro
 import { MIN_NAMED, type Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
+import { valueAt } from '../template/known.ts';
+import type { PathKey, Reference } from '../template/parse.ts';
 import { resolveReference, stringify, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
 import { resolveInput, type Confinement, type ResolvedInput } from './confine.ts';
 
@@ -57,8 +59,8 @@ export interface StepEnvironment {
   secrets: Secrets;
   /** A foreach step over a list a step's output made: its item is data (see Confinement.itemIsData). */
   itemIsData?: boolean;
-  /** Actions' work still settling after its step was given up on: the run waits for it before it ends. */
-  lingering?: Lingering;
+  /** Actions' work still settling after its step was given up on (see `stopGraceMs`): the run waits for it before it ends. */
+  lingering: Lingering;
   /** The step cache, when caching is on for the run. */
   cache?: StepCache;
   /** The run's budget, when it has one: each model call is reserved against it first. */
@@ -87,10 +89,13 @@ export class Lingering {
 }
 
 /**
- * How long the end of a run waits for actions still settling after they were aborted: past a command's SIGTERM
- * and the SIGKILL 5 s after it, so no process the run started outlives it.
+ * How long the end of a run waits for actions still settling after they were aborted: the longest stop grace
+ * its actions declare (`stopGraceMs`), and a second more for the last of it to be seen; 0 when none declares one.
  */
-export const LINGER_MS = 8000;
+export function lingerMs(actions: readonly AnyAction[]): number {
+  const grace = Math.max(0, ...actions.map((a) => a.stopGraceMs ?? 0));
+  return grace > 0 ? grace + 1000 : 0;
+}
 
 
 /** How long each attempt of a step may run, and which key set it (for the hint when it runs out). */
@@ -244,7 +249,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
   arm();
 
   const ctx: ActionContext = {
-    parts: (key) => partsOf(step, action, key, lookup),
+    parts: (path) => partsOf(step, action, path, lookup, environment.itemIsData === true),
     signal,
     stepId: step.id,
     baseDir: environment.baseDir,
@@ -264,10 +269,10 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
   };
   try {
     // Race the action against its signal: an action that ignores the signal must not hold the run open. One
-    // still cleaning up when it is given up on (a command's process group after SIGTERM) is waited for, a
-    // bounded while, before the run ends (`lingering`).
+    // that says it needs time to stop (a command's process group: SIGTERM, then SIGKILL) is waited for, that
+    // long, before the run ends (`lingering`).
     const running = action.run(input, ctx);
-    environment.lingering?.track(running);
+    if (action.stopGraceMs) environment.lingering?.track(running);
     const result = await abortable(running, signal);
     if (timedOut) return timeoutFailure(action, input, timeout);
     return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}), ...(result.usage ? { usage: result.usage } : {}) };
@@ -298,22 +303,30 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
   }
 }
 
-/** `ActionContext.parts`: a top-level string the action keeps parts of, as written and resolved (see keepsParts). */
-function partsOf(step: StepSpec, action: AnyAction, key: string, lookup: ReferenceLookup): ResolvedParts | undefined {
-  if (!action.keepsParts?.includes(key) || step.input.kind !== 'object') return undefined;
-  const value = step.input.entries.find(([k]) => k === key)?.[1];
-  if (value?.kind === 'single') return { strings: ['', ''], values: [stringify(resolveReference(value.ref, value.raw, lookup))] };
+/**
+ * `ActionContext.parts`: a string the action keeps parts of (see keepsParts), at `path` in the block, as written
+ * and resolved; each value marked when it is data (a step's output, or the item of a list a step made).
+ */
+function partsOf(step: StepSpec, action: AnyAction, path: string | readonly PathKey[], lookup: ReferenceLookup, itemIsData: boolean): ResolvedParts | undefined {
+  const keys = typeof path === 'string' ? [path] : path;
+  if (typeof keys[0] !== 'string' || !action.keepsParts?.includes(keys[0])) return undefined;
+  const value = valueAt(step.input, keys);
+  if (value?.kind === 'literal') return typeof value.value === 'string' ? { strings: [value.value], values: [], data: [] } : undefined;
+  const isData = (ref: Reference) => ref.root === 'steps' || (ref.root === 'item' && itemIsData);
+  if (value?.kind === 'single') return { strings: ['', ''], values: [stringify(resolveReference(value.ref, value.raw, lookup))], data: [isData(value.ref)] };
   if (value?.kind !== 'concat') return undefined;
   const strings: string[] = [''];
   const values: string[] = [];
+  const data: boolean[] = [];
   for (const p of value.parts) {
     if ('text' in p) strings[strings.length - 1] += p.text;
     else {
       values.push(stringify(resolveReference(p.ref, p.raw, lookup)));
+      data.push(isData(p.ref));
       strings.push('');
     }
   }
-  return { strings, values };
+  return { strings, values, data };
 }
 
 function timeoutOf(input: unknown): number | undefined {

@@ -26,11 +26,11 @@ export function writtenString(value: unknown, scope: KnownScope): WrittenParts |
   if (typeof value !== 'string' || !value.includes('${')) return undefined;
   const { segments } = parseTemplate(value, scope.item === undefined ? {} : { item: scope.item });
   const strings: string[] = [''];
-  const refs: { raw: string; known: Known; offset: number }[] = [];
+  const refs: { raw: string; root: Reference['root']; known: Known; offset: number }[] = [];
   for (const s of segments) {
     if (s.kind === 'text') strings[strings.length - 1] += s.value;
     else {
-      refs.push({ raw: s.raw, known: knownRef(s.ref, scope), offset: s.offset });
+      refs.push({ raw: s.raw, root: s.ref.root, known: knownRef(s.ref, scope), offset: s.offset });
       strings.push('');
     }
   }
@@ -79,14 +79,14 @@ function literalAt(value: unknown, path: readonly (string | number)[]): Template
 /** A compiled string split at its references (for `PreflightContext.written`); undefined when it holds none. */
 export function writtenOf(value: TemplateValue | undefined, scope: KnownScope): WrittenParts | undefined {
   if (value === undefined) return undefined;
-  if (value.kind === 'single') return { strings: ['', ''], refs: [{ raw: value.raw, known: knownRef(value.ref, scope) }] };
+  if (value.kind === 'single') return { strings: ['', ''], refs: [{ raw: value.raw, root: value.ref.root, known: knownRef(value.ref, scope) }] };
   if (value.kind !== 'concat') return undefined;
   const strings: string[] = [''];
-  const refs: { raw: string; known: Known }[] = [];
+  const refs: { raw: string; root: Reference['root']; known: Known }[] = [];
   for (const p of value.parts) {
     if ('text' in p) strings[strings.length - 1] += p.text;
     else {
-      refs.push({ raw: p.raw, known: knownRef(p.ref, scope) });
+      refs.push({ raw: p.raw, root: p.ref.root, known: knownRef(p.ref, scope) });
       strings.push('');
     }
   }

@@ -162,3 +162,30 @@ steps:
     assert.equal(report.steps['list']!.errorCode, 'not_allowed');
   });
 });
+
+describe('the file action’s ordering of steps over a list', () => {
+  it('orders a write and a read of the same `${item}` path, even over a list a step made', async () => {
+    const { parseWorkflow } = await import('../../definition/load.ts');
+    const spec = parseWorkflow(
+      [
+        'steps:',
+        '  - id: list',
+        '    llm: { prompt: x, model: echo }',
+        '  - id: write',
+        '    foreach: ${steps.list.output}',
+        '    file: { action: write, path: "out/${item}.md", content: x }',
+        '  - id: read',
+        '    foreach: ${steps.list.output}',
+        '    file: { action: read, path: "out/${item}.md" }',
+        '  - id: chosen',
+        '    file: { action: read, path: "out/${steps.list.output}.md" }',
+        '',
+      ].join('\n'),
+      '/tmp/wf.yaml',
+    );
+    const node = (id: string) => spec.plan.steps[spec.plan.byId.get(id)!]!;
+    const deps = (id: string) => node(id).dependsOn.map((d) => spec.plan.steps[d]!.id);
+    assert.deepEqual(deps('read'), ['list', 'write']);
+    assert.deepEqual(deps('chosen'), ['list'], 'a path a step output chooses is not known before the run');
+  });
+});

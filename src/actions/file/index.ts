@@ -193,9 +193,12 @@ export function fileResources(block: Record<string, unknown>, ctx: StaticContext
   if (op === 'glob') return typeof block['pattern'] === 'string' ? globResources(block['pattern'], baseDir) : [];
   const raw = block['path'];
   if (typeof raw !== 'string' || typeof op !== 'string' || !(FILE_ACTIONS as readonly string[]).includes(op)) return [];
-  const known = ctx.known(raw);
-  if (known !== 'literal') {
-    if (known === 'run') return []; // only known once an earlier step has run
+  const written = ctx.written(raw);
+  if (written) {
+    // A path holding a step's output is only known once that step has run. One built from the item of a list
+    // (even a list a step made) is the same text in every step over that list: keyed by it, so a write and a
+    // read of `out/${item}.md` are ordered.
+    if (written.refs.some((r) => r.root === 'steps')) return [];
     const reads = op === 'read' || op === 'exists' || op === 'list';
     return [{ key: `file:${raw}`, mode: reads ? 'read' : 'write', label: `file ${raw}` }];
   }

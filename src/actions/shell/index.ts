@@ -13,8 +13,9 @@ import { StepFailedError } from '../../core/errors.ts';
 import { SECRET_ENV } from '../../core/redact.ts';
 import { stringify } from '../../template/value.ts';
 import { templated } from '../templated.ts';
-import type { ActionContext, ActionDefinition, BlockProblem, StaticContext } from '../types.ts';
-import { runProcess } from './process.ts';
+import type { ActionContext, ActionDefinition, BlockProblem, Known, ResolvedParts, StaticContext, WrittenParts } from '../types.ts';
+import { CODE_VARIABLES, codePosition, optionFromData, type WrittenWord } from './data.ts';
+import { KILL_AFTER_MS, runProcess } from './process.ts';
 import { programProblem } from './program.ts';
 import { RESERVED_PREFIX, scriptSites, shellScript, type ShellName } from './script.ts';
 import { lexCommand, literalProgram, splitCommand } from './words.ts';
@@ -28,7 +29,10 @@ const STDERR_PREVIEW = 300;
 const STDERR_DETAIL = 64 * 1024;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const word = z.union([z.string({ error: 'expected a word (a string)' }), z.number(), z.boolean()]);
+// A number or a boolean is refused as written (check: YAML changed it), but may come from a reference, and so
+// may a list, each of its items one argument.
+const scalar = z.union([z.string({ error: 'expected a word (a string)' }), z.number(), z.boolean()]);
+const word = z.union([scalar, z.array(scalar)]);
 
 const schema = z
   .strictObject({
@@ -68,7 +72,7 @@ const schema = z
   });
 
 export interface ShellInput {
-  run: string | (string | number | boolean)[];
+  run: string | (string | number | boolean | (string | number | boolean)[])[];
   shell?: ShellName;
   env?: Record<string, unknown>;
   stdin?: unknown;
@@ -93,6 +97,8 @@ export const shellAction: ActionDefinition<ShellInput> = {
   typicalMs: 1000,
   // An exit is seldom transient, and running a command again may repeat what it did.
   retriesWhenAsked: true,
+  // Stopping a command: SIGTERM to its group, SIGKILL 5 s later, and a moment for the group to be gone.
+  stopGraceMs: KILL_AFTER_MS + 1000,
   describe: (input) => `shell: ${programOf(input)}`,
   // A variable whose name says it is a credential (`API_TOKEN: …`) is one, wherever its value turns up.
   secrets: (input) => Object.entries(input.env ?? {}).flatMap(([name, value]) => (SECRET_ENV.test(name) && typeof value === 'string' ? [value] : [])),
@@ -118,28 +124,32 @@ export const shellAction: ActionDefinition<ShellInput> = {
     if (shell !== undefined || 'shell' in block) return undefined;
     const run = block['run'];
     let program: string | undefined;
+    let listForm = Array.isArray(run);
     if (Array.isArray(run)) program = typeof run[0] === 'string' ? run[0] : undefined;
     else if (typeof run === 'string') program = literalProgram([run]);
     else {
       // A list with a reference in one of its words: its program, when written literally.
       const first = ctx.literal?.(['run', 0]);
-      if (typeof first === 'string') program = first;
+      if (typeof first === 'string') {
+        program = first;
+        listForm = true;
+      }
       else {
         const written = ctx.written?.('run');
         if (written) program = literalProgram(written.strings);
       }
     }
     if (!program) return undefined;
-    // A relative path resolves against `cwd`, itself relative to the workflow's folder, when both are known.
-    const cwd = block['cwd'] ?? ('cwd' in block ? undefined : '.');
-    const folder = typeof cwd === 'string' ? (cwd.startsWith('/') ? cwd : ctx.baseDir === undefined ? undefined : resolve(ctx.baseDir, cwd)) : undefined;
-    return programProblem(program, pathVar, folder);
+    // A relative path is left to the run: an earlier step may make it (a script it writes, a binary it builds).
+    const problem = programProblem(program, pathVar);
+    if (problem && listForm && /\s/.test(program)) return { ...problem, hint: `in the list form each element is one argument: write \`[${program.trim().split(/\s+/).join(', ')}]\`` };
+    return problem;
   },
   async run(input, ctx) {
     const what = `shell: ${programOf(input)}`;
     const fail = (code: string, message: string, options: { hint?: string; retryable?: boolean; detail?: string; cause?: unknown } = {}) =>
       new StepFailedError(ctx.stepId, code, `${what}: ${message}`, options);
-    const { argv, vars } = command(input, ctx, (message) => fail('invalid_input', message));
+    const { argv, vars } = command(input, ctx, (code, message, hint) => fail(code, message, hint ? { hint } : {}));
     if (argv.length === 0 || argv[0] === '') throw fail('invalid_input', 'the command is empty', { hint: 'a value gave no program: check what the reference holds' });
     const cwd = resolve(ctx.baseDir, input.cwd ?? '.');
     const folder = await stat(cwd).catch(() => undefined);
@@ -163,15 +173,19 @@ export const shellAction: ActionDefinition<ShellInput> = {
         throw spawnFailure(end.error, argv[0]!, fail);
       case 'signalled': {
         const stderr = end.stderr.toString('utf8');
-        throw fail('command_failed', `killed by ${end.signal}${tail(stderr)}`, { retryable: true, ...detail(stderr) });
+        const stdout = end.stdout.toString('utf8');
+        throw fail('command_failed', `killed by ${end.signal}${tail(stderr || stdout)}`, { retryable: true, ...detail(stdout, stderr) });
       }
       case 'exited': {
         const stderr = end.stderr.toString('utf8');
         if (end.code !== 0 && !input.allowExitCodes?.includes(end.code)) {
-          throw fail('command_failed', `exited with code ${end.code}${tail(stderr)}`, {
+          // Many tools (test runners, compilers, diff) say why on stdout: shown when stderr says nothing.
+          const stdout = end.stdout.toString('utf8');
+          const said = stderr.trim() ? stderr : stdout;
+          throw fail('command_failed', `exited with code ${end.code}${signalNote(end.code)}${tail(said)}`, {
             retryable: true,
-            ...detail(stderr),
-            ...(stderr.trim() ? {} : { hint: 'the command wrote nothing to stderr; if that exit is expected, list it in `allowExitCodes`' }),
+            ...detail(stdout, stderr),
+            ...(said.trim() ? {} : { hint: 'the command wrote nothing to stderr or stdout; if that exit is expected, list it in `allowExitCodes`' }),
           });
         }
         return { output: trimNewline(end.stdout.toString('utf8')), properties: { exitCode: end.code, stderr: trimNewline(stderr) } };
@@ -181,22 +195,67 @@ export const shellAction: ActionDefinition<ShellInput> = {
 };
 
 /** The program and arguments to start, and the variables that carry a script's values. */
-function command(input: ShellInput, ctx: ActionContext, invalid: (message: string) => Error): { argv: string[]; vars: Record<string, string> } {
-  if (Array.isArray(input.run)) return { argv: input.run.map(String), vars: {} };
-  const parts = ctx.parts?.('run') ?? { strings: [input.run], values: [] };
-  if (input.shell) {
-    try {
-      const { script, vars } = shellScript(parts.strings, parts.values, input.shell);
-      return { argv: [input.shell, '-c', script], vars };
-    } catch (error) {
-      throw invalid((error as Error).message);
+function command(input: ShellInput, ctx: ActionContext, invalid: (code: 'invalid_input' | 'not_allowed', message: string, hint?: string) => Error): { argv: string[]; vars: Record<string, string> } {
+  // The words as written, each a list of literal text and values (by index), and each value's text and origin.
+  const words: WrittenWord[] = [];
+  const values: string[] = [];
+  const data: boolean[] = [];
+  const from = (parts: ResolvedParts): WrittenWord => {
+    const word: (string | number)[] = [];
+    parts.strings.forEach((text, j) => {
+      word.push(text);
+      if (j < parts.values.length) {
+        word.push(values.length);
+        values.push(parts.values[j]!);
+        data.push(parts.data[j]!);
+      }
+    });
+    return word;
+  };
+  let argv: string[];
+  if (Array.isArray(input.run)) {
+    argv = [];
+    input.run.forEach((element, k) => {
+      const parts = ctx.parts?.(['run', k]);
+      if (Array.isArray(element)) {
+        // One reference to a list: each of its items is one argument (never split further).
+        for (const item of element) {
+          words.push([values.length]);
+          values.push(stringify(item));
+          data.push(parts?.data[0] ?? true);
+          argv.push(stringify(item));
+        }
+        return;
+      }
+      words.push(parts ? from(parts) : [String(element)]);
+      argv.push(String(element));
+    });
+  } else {
+    const parts = ctx.parts?.('run');
+    if (!parts) throw invalid('invalid_input', 'the command line cannot be split without its parts (the action was called outside the engine)');
+    if (input.shell) {
+      try {
+        const { script, vars } = shellScript(parts.strings, parts.values, input.shell);
+        return { argv: [input.shell, '-c', script], vars };
+      } catch (error) {
+        throw invalid('invalid_input', (error as Error).message);
+      }
     }
+    const lexed = lexCommand(parts.strings);
+    if (lexed.problem) throw invalid('invalid_input', lexed.problem);
+    for (const w of lexed.words) words.push(w.parts);
+    parts.values.forEach((v, j) => {
+      values.push(v);
+      data.push(parts.data[j]!);
+    });
+    argv = splitCommand(parts.strings, parts.values);
   }
-  try {
-    return { argv: splitCommand(parts.strings, parts.values), vars: {} };
-  } catch (error) {
-    throw invalid((error as Error).message);
+  const option = optionFromData(words, values, (j) => data[j] === true);
+  if (option) {
+    const shown = option.value.length > 40 ? `${option.value.slice(0, 40)}…` : option.value;
+    throw invalid('not_allowed', `a step's output starts argument ${option.word} with \`-\` (\`${shown}\`): \`${argv[0]}\` would read it as an option`, 'write a literal `--` before it if the program takes one (`run: [git, diff, --, "${…}"]`), or put text before the value in the same word (`./${…}`, `--name=${…}`)');
   }
+  return { argv, vars: {} };
 }
 
 function spawnFailure(error: NodeJS.ErrnoException, program: string, fail: (code: string, message: string, options?: { hint?: string; cause?: unknown }) => StepFailedError): StepFailedError {
@@ -236,9 +295,17 @@ function tail(stderr: string): string {
   return `: ${text}`;
 }
 
-function detail(stderr: string): { detail?: string } {
-  if (!stderr.trim()) return {};
-  return { detail: stderr.length > STDERR_DETAIL ? `…${stderr.slice(-STDERR_DETAIL)}` : stderr };
+/** `errorDetail`: the end of stderr, and of stdout when it wrote any (each bounded). */
+function detail(stdout: string, stderr: string): { detail?: string } {
+  const end = (text: string) => (text.length > STDERR_DETAIL ? `…${text.slice(-STDERR_DETAIL)}` : text);
+  const parts = [...(stderr.trim() ? [stdout.trim() ? `stderr:\n${end(stderr)}` : end(stderr)] : []), ...(stdout.trim() ? [`stdout:\n${end(stdout)}`] : [])];
+  return parts.length ? { detail: parts.join('\n') } : {};
+}
+
+/** What an exit code above 128 usually means: a shell's report of a program killed by a signal. */
+function signalNote(code: number): string {
+  const names: Record<number, string> = { 129: 'SIGHUP', 130: 'SIGINT', 134: 'SIGABRT', 137: 'SIGKILL', 139: 'SIGSEGV', 141: 'SIGPIPE', 143: 'SIGTERM' };
+  return names[code] ? ` (${names[code]}: a program the command ran was killed by it)` : '';
 }
 
 /** One trailing newline off, as `$(…)` takes them (but only one: the rest is the command's). */
@@ -250,53 +317,108 @@ function trimNewline(text: string): string {
 function checkBlock(block: Readonly<Record<string, unknown>>, ctx: StaticContext): BlockProblem[] {
   const run = block['run'];
   const shell = block['shell'];
-  const programHint = 'a model may not choose what runs: write the program in the workflow, and pass the output as an argument (`run: [tool, "${steps.x.output}"]`)';
+  const problems: BlockProblem[] = [...envProblems(block['env'], ctx)];
+  if (typeof run === 'string' && (shell === 'bash' || shell === 'sh')) return [...problems, ...scriptProblems(run, shell, ctx)];
+  if (shell !== undefined) return problems;
+  // The command's words as written, each a list of literal text and references (indexes into `refs`).
+  const words: WrittenWord[] = [];
+  const refs: { raw: string; known: Known; path: (string | number)[]; offset?: number }[] = [];
+  const add = (parts: WrittenParts, path: (string | number)[]) => {
+    const base = refs.length;
+    for (const r of parts.refs) refs.push({ raw: r.raw, known: r.known, path, ...(r.offset === undefined ? {} : { offset: r.offset }) });
+    return (index: number) => base + index;
+  };
   if (Array.isArray(run)) {
-    return run.length && ctx.known(run[0]) === 'run'
-      ? [{ path: ['run', 0], code: 'shell_program_from_output', message: 'the program to run may not come from a step\'s output', hint: programHint }]
-      : [];
+    run.forEach((element, k) => {
+      if (typeof element !== 'string') {
+        problems.push({ path: ['run', k], code: 'shell_word_not_text', message: `word ${k} of \`run\` is ${element === null ? 'null' : `the ${typeof element} ${JSON.stringify(element)}`}, not text: YAML read it (18.10 is read as the number 18.1, 0x10 as 16)`, hint: `quote it to pass it as written: "${String(element)}"` });
+        words.push([String(element)]);
+        return;
+      }
+      const written = ctx.written(element);
+      if (!written) return void words.push([element.replaceAll('$${', '${')]);
+      const at = add(written, ['run', k]);
+      const word: (string | number)[] = [];
+      written.strings.forEach((text, j) => {
+        word.push(text);
+        if (j < written.refs.length) word.push(at(j));
+      });
+      words.push(word);
+    });
+  } else if (typeof run === 'string') {
+    const written = ctx.written(run);
+    const strings = written?.strings ?? [run.replaceAll('$${', '${')];
+    const at = written ? add(written, ['run']) : (index: number) => index;
+    const lexed = lexCommand(strings);
+    if (lexed.problem) return [...problems, { path: ['run'], code: 'shell_bad_quote', message: `cannot split the command line: ${lexed.problem}`, hint: 'close the quote, or write `run` as a list of words' }];
+    if (lexed.words.length === 0) problems.push({ path: ['run'], code: 'shell_empty', message: '`run` holds no command (only blanks)', hint: 'write the program and its arguments' });
+    for (const w of lexed.words) words.push(w.parts.map((p) => (typeof p === 'number' ? at(p) : p)));
+    if (lexed.shellSyntax) {
+      problems.push({
+        path: ['run'],
+        code: 'shell_syntax',
+        message:
+          lexed.shellSyntax === '\n'
+            ? '`run` holds several lines, but starts no shell to run them one by one: they would be one command\'s arguments'
+            : `\`${lexed.shellSyntax}\` would be passed to the program as text: \`run\` starts no shell`,
+        hint: 'add `shell: bash` for pipes, redirection and variables, quote it in single quotes to mean the text, or use `${env.NAME}` for a variable',
+      });
+    }
+    const assignment = literalWord(words[0]);
+    if (assignment !== undefined && /^[A-Za-z_][A-Za-z0-9_]*=/.test(assignment)) {
+      const name = assignment.slice(0, assignment.indexOf('='));
+      problems.push({ path: ['run'], code: 'shell_assignment', message: `\`${assignment}\` would be run as a program: \`run\` starts no shell to set variables`, hint: `set it with \`env: { ${name}: "…" }\`` });
+    }
+  } else return problems;
+  const code = codePosition(words, (r) => refs[r]!.known === 'run');
+  if (code) {
+    const ref = refs[(words[code.word]!.find((p) => typeof p === 'number' && refs[p]!.known === 'run') as number)]!;
+    problems.push({
+      path: ref.path,
+      ...(ref.offset === undefined ? {} : { offset: ref.offset }),
+      code: code.word === 0 ? 'shell_program_from_output' : 'shell_output_as_code',
+      message: code.word === 0 ? `the program to run may not come from a step's output (\`${ref.raw}\`)` : `a step's output (\`${ref.raw}\`) may not be ${code.why}: it would run as code`,
+      hint: code.word === 0 ? 'a model may not choose what runs: write the program in the workflow, and pass the output as an argument (`run: [tool, "${steps.x.output}"]`)' : 'pass it as data the program reads (`stdin`, a file it opens, an argument of a script written in the workflow), never as code',
+    });
   }
-  if (typeof run !== 'string') return [];
+  return problems;
+}
+
+/** A word written without references, as text. */
+function literalWord(word: WrittenWord | undefined): string | undefined {
+  return word && word.every((p) => typeof p === 'string') ? word.join('') : undefined;
+}
+
+/** `shell: bash|sh`: a step's output may not be in the script at all, nor a reference where a shell evaluates it. */
+function scriptProblems(run: string, shell: ShellName, ctx: StaticContext): BlockProblem[] {
   const written = ctx.written(run);
   const strings = written?.strings ?? [run.replaceAll('$${', '${')];
   const refs = written?.refs ?? [];
-  if (shell === 'bash' || shell === 'sh') {
-    const problems: BlockProblem[] = [];
-    const output = refs.find((r) => r.known === 'run');
-    if (output) {
-      problems.push({
-        path: ['run'],
-        ...(output.offset === undefined ? {} : { offset: output.offset }),
-        code: 'shell_step_output',
-        message: `a step's output (\`${output.raw}\`) may not be part of a command line a shell reads`,
-        hint: 'pass it through `env` or `stdin`, e.g. `env: { X: "${steps.a.output}" }`, then write "$X" in `run`',
-      });
-    }
-    const place = scriptSites(strings, shell as ShellName).problems[0];
-    const placed = place ? refs[place.index]?.offset : undefined;
-    if (place) problems.push({ path: ['run'], ...(placed === undefined ? {} : { offset: placed }), code: 'shell_reference_place', message: `\`${refs[place.index]?.raw ?? 'a reference'}\`: ${place.message}`, hint: 'pass the value with `env` and use the variable where the shell should see it' });
-    return problems;
-  }
-  if (shell !== undefined) return [];
-  const lexed = lexCommand(strings);
-  if (lexed.problem) return [{ path: ['run'], code: 'shell_bad_quote', message: `cannot split the command line: ${lexed.problem}`, hint: 'close the quote, or write `run` as a list of words' }];
   const problems: BlockProblem[] = [];
-  const first = lexed.words[0];
-  const fromOutput = first?.parts.find((p) => typeof p === 'number' && refs[p]?.known === 'run');
-  if (fromOutput !== undefined) {
-    const ref = refs[fromOutput as number]!;
-    problems.push({ path: ['run'], ...(ref.offset === undefined ? {} : { offset: ref.offset }), code: 'shell_program_from_output', message: `the program to run may not come from a step's output (\`${ref.raw}\`)`, hint: programHint });
-  }
-  if (lexed.shellSyntax) {
+  const output = refs.find((r) => r.known === 'run');
+  if (output) {
+    const example = output.root === 'steps' ? output.raw : '${steps.a.output}';
     problems.push({
       path: ['run'],
-      code: 'shell_syntax',
-      message:
-        lexed.shellSyntax === '\n'
-          ? '`run` holds several lines, but starts no shell to run them one by one: they would be one command\'s arguments'
-          : `\`${lexed.shellSyntax}\` would be passed to the program as text: \`run\` starts no shell`,
-      hint: 'add `shell: bash` for pipes, redirection and variables, quote it to mean the text, or use `${env.NAME}` for a variable',
+      ...(output.offset === undefined ? {} : { offset: output.offset }),
+      code: 'shell_step_output',
+      message: `a step's output (\`${output.raw}\`) may not be part of a command line a shell reads`,
+      hint: `pass it through \`env\` or \`stdin\`, e.g. \`env: { X: "${example}" }\`, then write "$X" in \`run\``,
     });
+  }
+  const place = scriptSites(strings, shell).problems[0];
+  const placed = place ? refs[place.index]?.offset : undefined;
+  if (place) problems.push({ path: ['run'], ...(placed === undefined ? {} : { offset: placed }), code: 'shell_reference_place', message: `\`${refs[place.index]?.raw ?? 'a reference'}\`: ${place.message}`, hint: 'pass the value with `env` and use the variable where the shell should see it' });
+  return problems;
+}
+
+/** A step's output may set a variable for the command, but not one that chooses what runs or what it loads. */
+function envProblems(env: unknown, ctx: StaticContext): BlockProblem[] {
+  if (env === null || typeof env !== 'object' || Array.isArray(env)) return [];
+  const problems: BlockProblem[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!CODE_VARIABLES.test(name) || ctx.known(value) !== 'run') continue;
+    problems.push({ path: ['env', name], code: 'shell_output_as_code', message: `a step's output may not set \`${name}\`: it chooses what the command runs or loads`, hint: 'write this variable in the workflow, and pass the output in a variable of your own name' });
   }
   return problems;
 }

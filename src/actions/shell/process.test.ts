@@ -61,6 +61,15 @@ describe('running a program in its own process group', () => {
     assert.ok(gone(Number(await readFile(join(dir, 'pid'), 'utf8'))));
   });
 
+  it('stops a background process that still holds the output when the command exits, and keeps what was written', async (t) => {
+    const dir = await tempDir(t);
+    const end = await runProcess(spec(dir, 'echo $$ > group; sleep 600 & echo $! > pid; echo done'));
+    assert.ok(end.kind === 'exited' && end.code === 0, JSON.stringify(end));
+    assert.equal(end.stdout.toString(), 'done\n');
+    assert.equal(groupAlive(Number(await readFile(join(dir, 'group'), 'utf8'))), false);
+    assert.ok(gone(Number(await readFile(join(dir, 'pid'), 'utf8'))));
+  });
+
   it('stops a command whose output passes the cap', async (t) => {
     const dir = await tempDir(t);
     const out = await runProcess(spec(dir, 'echo $$ > group; yes', { maxBytes: 4096 }));

@@ -3,7 +3,7 @@
  * on abort (a timeout, fail-fast, Ctrl-C), on output over the cap, and when the program exits leaving
  * processes behind, SIGTERM goes to every process in it, and SIGKILL 5 s later to whatever is still there.
  * The promise settles only once the program has exited and its group is gone (or has been sent SIGKILL), so
- * the engine's wait for aborted work (LINGER_MS) covers it and no process a run started outlives the run.
+ * the engine waits for it (the action's stopGraceMs) and no process a run started outlives the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -93,6 +93,13 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessEnd> {
       killTimer = setTimeout(() => {
         signalGroup(pid!, 'SIGKILL');
         killed = true;
+        // A process that left the group (`setsid`) may still hold the output open: the program itself has
+        // exited, so stop reading and end with what it wrote.
+        if (!exit && exited) {
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+          exit = exited;
+        }
         finish();
       }, KILL_AFTER_MS);
     }
@@ -101,11 +108,15 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessEnd> {
     }
     spec.signal.addEventListener('abort', onAbort, { once: true });
 
+    // The program exited: processes it left running in the background are stopped now, before the step ends —
+    // also one that still holds its output open, which would otherwise keep the step waiting for it.
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      if (!stopping && groupAlive(pid)) stop('leftovers');
+    });
     child.on('close', (code, signal) => {
       exit = { code, signal };
-      // Exited, and every holder of its output has closed it; processes it left running in the background
-      // (their output sent elsewhere) are stopped too, before the step ends.
-      if (!stopping && groupAlive(pid)) stop('leftovers');
       finish();
     });
 

@@ -56,7 +56,11 @@ export function lexCommand(strings: readonly string[]): LexedCommand {
           // As in a shell: inside double quotes a backslash escapes only these, and a newline away.
           if (next !== '\n') add(next);
           i++;
-        } else add(c);
+        } else {
+          // A shell expands `$NAME`, `${…}`, `$(…)` and backticks inside double quotes too: here they stay text.
+          if (c === '$' || c === '`') shellSyntax ??= c === '`' ? c : syntaxAt(text, i, false);
+          add(c);
+        }
       } else if (c === "'" || c === '"') {
         quote = c;
         add(''); // `""` is a word, an empty one
