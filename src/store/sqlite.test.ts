@@ -176,6 +176,19 @@ describe('the run store', () => {
     assert.deepEqual(check.prepare("SELECT usage FROM step_items ORDER BY json_extract(usage, '$.inputTokens')").all().map((r) => JSON.parse(String(r['usage']))), [props(10), props(20), props(30)].map((p) => ({ model: p.model, ...p.usage })));
   });
 
+  it('takes no token sample from a foreach step whose items were partly carried in by a resume', async (t) => {
+    const store = new SqliteRunStore(join(await tempDir(t), 'runs.db'));
+    t.after(() => store.close());
+    const usage = (input: number) => ({ model: 'openai:m', inputTokens: input, outputTokens: 1 });
+    store.startRun(newRun('full'));
+    store.recordStep('full', 'a', { status: 'succeeded', output: ['x', 'y'], usage: usage(20), itemCount: 2 });
+    store.finishRun('full', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+    store.startRun({ ...newRun('resumed'), reusedItems: [{ stepId: 'a', items: [{ index: 0, key: 'k', status: 'succeeded', output: 'x', reused: true }] }] });
+    store.recordStep('resumed', 'a', { status: 'succeeded', output: ['x', 'y'], usage: usage(10), itemCount: 2 });
+    store.finishRun('resumed', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+    assert.deepEqual([...store.usage('/w/workflow.yaml')], [['f', { inputTokens: 20, outputTokens: 1 }]]);
+  });
+
   it('refuses a store written by a newer version, naming it', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
     const newer = new DatabaseSync(path);

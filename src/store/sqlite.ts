@@ -342,7 +342,8 @@ export class SqliteRunStore implements RunStore {
     // store read as it is, from before schema 8, has no such column: no history of tokens then.
     if (!this.#hasUsage) return new Map();
     const tokens = "json_extract(usage, '$.inputTokens') AS input, json_extract(usage, '$.outputTokens') AS output";
-    const where = 'usage IS NOT NULL';
+    // A foreach step some of whose items a resume carried in used tokens for the rest only: not a sample of it.
+    const where = 'usage IS NOT NULL AND NOT EXISTS (SELECT 1 FROM step_items AS i WHERE i.run_id = step_runs.run_id AND i.step_id = step_runs.step_id AND i.reused = 1)';
     const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']) })));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, { inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }]));
   }
