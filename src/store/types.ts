@@ -58,6 +58,8 @@ export interface ItemRecord extends Omit<ItemResult, 'outputJson' | 'propertiesJ
 export interface RunSettings {
   model?: string;
   maxConcurrency?: number;
+  /** `--max-cost`, US dollars: a resume keeps the budget it was given. */
+  maxCost?: number;
 }
 
 export interface NewRun {
