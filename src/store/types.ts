@@ -27,6 +27,11 @@ export interface RunRecord {
   options?: RunSettings;
   /** Inputs recorded as `***` (secret): `resume` needs them given again. Absent in runs recorded before schema 6. */
   secretInputs?: string[];
+  /**
+   * What its model calls cost in US dollars: the sum of its steps' (reused steps and cache hits cost nothing);
+   * null when a model it called has no price. Absent in a store read as it is, from before schema 8.
+   */
+  costUsd?: number | null;
   outputs?: Record<string, unknown>;
 }
 
