@@ -9,6 +9,7 @@ import { UsageError, WorkflowInvalidError, type Diagnostic } from '../core/error
 import { RunBudget, type BudgetLimits } from '../cost/budget.ts';
 import { PRICES_FILE, readPricesFile } from '../cost/prices-file.ts';
 import { ModelPrices } from '../cost/prices.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
 import type { PreparedRun } from '../scheduler/prepare.ts';
 import { storePath } from '../store/home.ts';
 import { literalFields } from '../template/value.ts';
@@ -25,13 +26,18 @@ export interface CostControls {
 export async function costControls(prepared: PreparedRun, values: Record<string, unknown>, io: CliIO): Promise<CostControls> {
   const maxCost = parseMaxCost(values['max-cost']);
   const { config } = prepared.spec;
-  // $CONDUCTOR_HOME (else ~/.conductor): the folder of the default run store.
-  const home = dirname(storePath(io.env, io.cwd));
-  const pricing = new ModelPrices({ given: { ...(await readPricesFile(join(home, PRICES_FILE))), ...config.prices } });
+  const pricing = await loadPricing(prepared.spec, io);
   const limits: BudgetLimits = { ...config.budget, ...(maxCost === undefined ? {} : { usd: maxCost }) };
   if (limits.usd === undefined && limits.tokens === undefined) return { pricing };
   if (limits.usd !== undefined) checkPriced(prepared, pricing, maxCost === undefined ? '`config.budget.usd`' : '`--max-cost`');
   return { pricing, budget: new RunBudget(limits, pricing), ...(maxCost === undefined ? {} : { maxCost }) };
+}
+
+/** The prices a run of `spec` is priced by: the table, then prices.yaml, then `config.prices`. */
+export async function loadPricing(spec: WorkflowSpec, io: CliIO): Promise<ModelPrices> {
+  // $CONDUCTOR_HOME (else ~/.conductor): the folder of the default run store.
+  const home = dirname(storePath(io.env, io.cwd));
+  return new ModelPrices({ given: { ...(await readPricesFile(join(home, PRICES_FILE))), ...spec.config.prices } });
 }
 
 /** `--max-cost 5` (dollars; `$5` too). */

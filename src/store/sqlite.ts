@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
-import type { TokenCount } from '../core/report.ts';
+import type { UnitUsage } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
 import { storeError, type StoreOperation } from './errors.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
@@ -352,14 +352,20 @@ export class SqliteRunStore implements RunStore {
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
-  usage(workflow: string, runs = 5): Map<string, TokenCount> {
-    // SQLite picks the two numbers out of the usage column: no JSON parsed here for steps that report none. A
+  usage(workflow: string, runs = 5): Map<string, UnitUsage> {
+    // SQLite picks the numbers out of the usage column: no JSON parsed here for steps that report none. A
     // store read as it is, from before schema 8, has no such column: no history of tokens then.
     if (!this.#hasUsage) return new Map();
-    const tokens = "json_extract(usage, '$.inputTokens') AS input, json_extract(usage, '$.outputTokens') AS output";
+    const tokens = "json_extract(usage, '$.inputTokens') AS input, json_extract(usage, '$.outputTokens') AS output, json_extract(usage, '$.model') AS model";
     const where = 'usage IS NOT NULL';
-    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']) })));
-    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, { inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }]));
+    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']), model: row['model'] == null ? undefined : String(row['model']) })));
+    return new Map(
+      [...samples].map(([fingerprint, list]) => {
+        // The model, when every sample used the same one (what `plan` prices the tokens at).
+        const model = list.every((u) => u.model === list[0]!.model) ? list[0]!.model : undefined;
+        return [fingerprint, { ...(model === undefined ? {} : { model }), inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }];
+      }),
+    );
   }
 
   /**

@@ -2,7 +2,7 @@
  * Run history, behind an interface: the engine and the CLI see only `RunStore`, so another store (a server
  * database, say) can be added without touching either.
  */
-import type { TokenCount, UnitUsage } from '../core/report.ts';
+import type { UnitUsage } from '../core/report.ts';
 import type { FinalStepStatus, ItemStatus, RunStatus, SkipReason, StepStatus } from '../core/status.ts';
 
 /** A run as recorded. `interrupted`: it was running when its process died (no live owner). */
@@ -172,7 +172,10 @@ export interface RunStore {
    * whatever the list). For a foreach step, `durations` is the whole step's time.
    */
   itemDurations?(workflow: string, runs?: number): Map<string, number>;
-  /** The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`. */
-  usage?(workflow: string, runs?: number): Map<string, TokenCount>;
+  /**
+   * The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`,
+   * with the model they were used with when every sample names the same one.
+   */
+  usage?(workflow: string, runs?: number): Map<string, UnitUsage>;
   close(): void;
 }
