@@ -209,4 +209,15 @@ describe('budgets', { timeout: 60_000 }, () => {
     }
     assert.equal(sent('budget-none'), 0);
   });
+
+  it('fails a step whose model only a template names and has no price, before it is sent', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, `inputs:\n  m: { type: string }\nsteps:\n${llmSteps(['ask'], 'openai:${inputs.m}', prompt(10, 10))}`);
+    const result = await run(['run', file, '--json', '--max-cost', '1', '-i', 'm=budget-tpl'], inDir(dir));
+    assert.equal(result.code, 1);
+    const report = JSON.parse(result.stdout);
+    assert.deepEqual([report.status, report.steps.ask.errorCode], ['failed', 'no_price']);
+    assert.match(report.steps.ask.hint, /openai:budget-tpl: \{ input: …, output: … \}/);
+    assert.equal(sent('budget-tpl'), 0);
+  });
 });
