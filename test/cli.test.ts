@@ -139,6 +139,7 @@ describe('conductor run', () => {
     assert.equal(result.stderr, '');
     const report = JSON.parse(result.stdout);
     assert.deepEqual(Object.keys(report), ['runId', 'workflow', 'status', 'startedAt', 'finishedAt', 'durationMs', 'steps', 'outputs', 'usage', 'cost']);
+    assert.deepEqual(report.cost, { usd: 0, byModel: {} }, 'no model call: nothing spent');
     assert.equal(report.status, 'succeeded');
     assert.deepEqual(Object.keys(report.steps), ['get', 'save']);
     assert.deepEqual(Object.keys(report.steps.get), ['status', 'output', 'startedAt', 'finishedAt', 'durationMs', 'attempts', 'properties']);

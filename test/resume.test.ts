@@ -330,7 +330,7 @@ describe('the store', { timeout: 60_000 }, () => {
     const first = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
     const second = JSON.parse((await run(['run', file, '--json', ...storeArgs(dir)])).stdout);
     const table = (await run(['runs', ...storeArgs(dir)])).stdout.split('\n');
-    assert.match(table[0]!, /^ID +STATUS +STARTED +DURATION +STEPS +WORKFLOW$/);
+    assert.match(table[0]!, /^ID +STATUS +STARTED +DURATION +STEPS +COST +WORKFLOW$/);
     assert.ok(table[1]!.startsWith(second.runId.slice(0, 8)) && table[2]!.startsWith(first.runId.slice(0, 8)));
     assert.match(table[1]!, / succeeded .* 1\/1 /);
     const shown = await run(['runs', 'show', first.runId, ...storeArgs(dir)]);

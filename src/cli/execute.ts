@@ -19,6 +19,7 @@ import { EXIT, type CliIO } from './io.ts';
 import { INPUT_OPTION, parseLimit } from './options.ts';
 import type { Command } from './main.ts';
 import { createStyle } from '../report/style.ts';
+import { costControls } from './cost.ts';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {
@@ -63,6 +64,8 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   const json = values['json'] === true;
   const quiet = values['quiet'] === true;
   const style = createStyle(io.stderr, io.env);
+  // Prices and the budget: a wrong --max-cost, prices file or unpriced model stops here, before anything runs.
+  const { pricing, budget, maxCost } = await costControls(prepared, values, io);
   // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
   // throws the store's error from the next event.
   const storeFailed = new AbortController();
@@ -70,7 +73,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   try {
     // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
     // the recorder show and store them as they are.
-    const record = store ? recorder(store, spec, { fingerprints: prepared.fingerprints, settings: prepared.settings, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const record = store ? recorder(store, spec, { fingerprints: prepared.fingerprints, settings: { ...prepared.settings, ...(maxCost === undefined ? {} : { maxCost }) }, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
@@ -81,6 +84,8 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
       signal: AbortSignal.any([io.signal, storeFailed.signal]),
       ...(reuse ? { reuse } : {}),
       ...(reuseItems ? { reuseItems } : {}),
+      pricing,
+      ...(budget ? { budget } : {}),
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
         show?.(event);
@@ -93,7 +98,8 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
       // --quiet keeps a successful run silent, never a failure: what failed and what to do goes to stderr.
       // A run that succeeded past continued failures can be resumed too: only the failed steps and items re-run.
       const resumable = report.status !== 'succeeded' || (report.continued?.length ?? 0) > 0;
-      const runLine = store ? style.dim(`  run ${report.runId}${resumable ? ` · conductor resume ${report.runId.slice(0, 8)}` : ''}\n`) : '';
+      const more = report.status === 'budget_exceeded' ? ' --max-cost N' : '';
+      const runLine = store ? style.dim(`  run ${report.runId}${resumable ? ` · conductor resume ${report.runId.slice(0, 8)}${more}` : ''}\n`) : '';
       if (quiet && report.status !== 'succeeded') io.stderr.write(formatFailure(report, style) + runLine);
       if (!quiet) io.stderr.write(formatSummary(report, style) + runLine);
       if (Object.keys(report.outputs).length > 0) io.stdout.write(toYaml(report.outputs, { lineWidth: 0 }));

@@ -47,3 +47,36 @@ describe('the live frame', () => {
     for (const line of renderFrame(progress(500, 30, 2), { width: 80, height: 24, now: 1000, style: plain })) assert.doesNotMatch(line, /\u001b/);
   });
 });
+
+describe('cost in the live frame', () => {
+  it('shows each step\'s cost, the run\'s, and each model\'s when there are several; "—" for a model with no price', () => {
+    const p = new RunProgress();
+    const events: RunEvent[] = [
+      { type: 'run:start', runId: 'r', workflow: 'w', stepIds: ['a', 'b', 'c', 'd'], maxConcurrency: 10, inputs: {}, at: 0 },
+      { type: 'step:end', runId: 'r', stepId: 'a', status: 'succeeded', at: 500, durationMs: 500, usage: { model: 'openai:x', inputTokens: 1000, outputTokens: 300 }, costUsd: 0.004 },
+      { type: 'step:end', runId: 'r', stepId: 'b', status: 'succeeded', at: 500, durationMs: 500, usage: { model: 'openai:x', inputTokens: 1000, outputTokens: 300 }, costUsd: 0.004 },
+      { type: 'step:end', runId: 'r', stepId: 'c', status: 'succeeded', at: 500, durationMs: 0, cached: true },
+    ];
+    for (const e of events) p.apply(e);
+    let lines = renderFrame(p, { width: 120, height: 24, now: 1000, style: plain });
+    assert.match(lines[0]!, /✓ a +500 ms · \$0\.0040$/);
+    assert.match(lines[2]!, /✓ c +cached$/);
+    assert.equal(lines.at(-1), '1.00 s · 3 succeeded, 1 waiting · 2.6k tokens · $0.0080');
+    p.apply({ type: 'step:end', runId: 'r', stepId: 'd', status: 'succeeded', at: 900, durationMs: 400, usage: { model: 'ollama:y', inputTokens: 10, outputTokens: 10 }, costUsd: null });
+    lines = renderFrame(p, { width: 120, height: 24, now: 1000, style: plain });
+    assert.match(lines[3]!, /✓ d +400 ms · —$/);
+    assert.equal(lines.at(-1), '1.00 s · 4 succeeded · 2.6k tokens · — (openai:x $0.0080, ollama:y —)');
+  });
+
+  it('adds up a foreach step\'s items as they end, cached ones counted', () => {
+    const p = new RunProgress();
+    p.apply({ type: 'run:start', runId: 'r', workflow: 'w', stepIds: ['f'], maxConcurrency: 10, inputs: {}, at: 0 });
+    p.apply({ type: 'step:start', runId: 'r', stepId: 'f', at: 0 });
+    p.apply({ type: 'step:items', runId: 'r', stepId: 'f', count: 3, at: 0 });
+    for (const index of [0, 1]) p.apply({ type: 'item:end', runId: 'r', stepId: 'f', index, key: 'k', status: 'succeeded', at: 100, usage: { model: 'openai:x', inputTokens: 1, outputTokens: 1 }, costUsd: 0.002 });
+    p.apply({ type: 'item:end', runId: 'r', stepId: 'f', index: 2, key: 'k', status: 'succeeded', at: 100, cached: true });
+    const lines = renderFrame(p, { width: 120, height: 24, now: 1000, style: plain });
+    assert.match(lines[0]!, /f +▸ 3\/3 items · 1 cached · \$0\.0040 · 1\.00 s$/);
+    assert.match(lines.at(-1)!, / · \$0\.0040$/);
+  });
+});

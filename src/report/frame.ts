@@ -4,7 +4,7 @@
  * When there are more steps than rows, it shows what matters: running and failed steps, then counts.
  */
 import type { Style } from './style.ts';
-import { count, formatCounts, formatDuration, formatItems, skipText, type RunProgress, type StepProgress } from './progress.ts';
+import { count, formatCost, formatCounts, formatDuration, formatItems, formatUsd, skipText, type RunProgress, type StepProgress } from './progress.ts';
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -21,11 +21,14 @@ export function renderFrame(progress: RunProgress, { width, height, now, style }
   const counts = progress.counts();
   const elapsed = formatDuration(now - progress.startedAt);
   const tokens = progress.tokens > 0 ? style.dim(` · ${formatTokens(progress.tokens)} tokens`) : '';
+  // The run's cost so far, and each model's when there are several (one model's is the run's).
+  const models = progress.costByModel.size > 1 ? progress.costByModel : [];
+  const cost = progress.costByModel.size > 0 ? style.dim(` · ${formatCost(progress.costUsd, models)}`) : '';
   const waiting = progress.steps.filter((s) => s.status === 'running' && s.waiting && s.waiting.untilMs > now).length;
   const limited = waiting > 0 ? style.yellow(` · ${waiting} rate-limited`) : '';
   const items = itemTotals(progress);
   const itemPart = items ? ` · ${count(items.done)}/${count(items.total)} items` : '';
-  const summary = fit(`${style.dim(`${elapsed} · `)}${formatCounts(counts, progress.continuedCount()) || 'starting'}${itemPart}${tokens}${limited}`, width, style);
+  const summary = fit(`${style.dim(`${elapsed} · `)}${formatCounts(counts, progress.continuedCount()) || 'starting'}${itemPart}${tokens}${cost}${limited}`, width, style);
   const room = Math.max(1, height - 2);
   if (progress.steps.length <= room) return [...progress.steps.map(lineFor), summary];
   // Compact: running steps (longest-running first), then failures, as many as fit.
@@ -47,13 +50,16 @@ function stepLine(step: StepProgress, idWidth: number, now: number, style: Style
       const elapsed = formatDuration(now - (step.startedAt ?? now));
       const wait = step.waiting && step.waiting.untilMs > now ? style.yellow(` · ${step.waiting.reason}, ${formatDuration(step.waiting.untilMs - now)} left`) : '';
       // A foreach step is one line however many items it has: what they are doing, then the step's time.
-      if (step.items) return `${style.cyan(frame!)} ${id}  ▸ ${itemsText(step, style)} · ${elapsed}${wait}`;
+      if (step.items) return `${style.cyan(frame!)} ${id}  ▸ ${itemsText(step, style)}${step.costUsd === undefined ? '' : ` · ${formatUsd(step.costUsd)}`} · ${elapsed}${wait}`;
       return `${style.cyan(frame!)} ${id}  ${elapsed}${wait}`;
     }
     case 'succeeded': {
       if (step.reused) return `${style.dim('↺')} ${id}  ${style.dim('reused')}`;
-      const items = step.items ? `${count(step.items.total)} item${step.items.total === 1 ? '' : 's'}${step.items.reused ? ` (${count(step.items.reused)} reused)` : ''} · ` : '';
-      return `${style.green('✓')} ${id}  ${style.dim(items + formatDuration(step.durationMs ?? 0))}`;
+      if (step.cached) return `${style.green('✓')} ${id}  ${style.dim(`cached${step.items ? ` · ${count(step.items.total)} item${step.items.total === 1 ? '' : 's'}` : ''}`)}`;
+      const taken = step.items ? [step.items.reused ? `${count(step.items.reused)} reused` : '', step.items.cached ? `${count(step.items.cached)} cached` : ''].filter(Boolean).join(', ') : '';
+      const items = step.items ? `${count(step.items.total)} item${step.items.total === 1 ? '' : 's'}${taken ? ` (${taken})` : ''} · ` : '';
+      const cost = step.costUsd === undefined ? '' : ` · ${formatUsd(step.costUsd)}`;
+      return `${style.green('✓')} ${id}  ${style.dim(items + formatDuration(step.durationMs ?? 0) + cost)}`;
     }
     case 'failed':
       // A failure the run went on after: its own mark and colour, so it never reads as what stopped the run.

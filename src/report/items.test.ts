@@ -90,7 +90,7 @@ describe('a foreach step in the live frame', () => {
       p.apply(itemEnd('summarize', i, i % 1000 === 0 ? 'failed' : 'succeeded'));
     }
     const step = p.steps[1]!;
-    assert.deepEqual({ ...step.items, errors: step.items!.errors.length }, { total: 100_000, done: 100_000, running: 0, succeeded: 99_900, failed: 100, cancelled: 0, reused: 0, errors: 3 });
+    assert.deepEqual({ ...step.items, errors: step.items!.errors.length }, { total: 100_000, done: 100_000, running: 0, succeeded: 99_900, failed: 100, cancelled: 0, reused: 0, cached: 0, errors: 3 });
     assert.match(renderFrame(p, { width: 100, height: 24, now: 5000, style: plain })[1]!, /▸ 100,000\/100,000 items · 100 failed/);
   });
 });

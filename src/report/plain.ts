@@ -14,7 +14,7 @@
  */
 import type { RunEvent } from '../core/events.ts';
 import type { Style } from './style.ts';
-import { count, formatDuration, formatItems, newItemProgress, skipText, type ItemProgress } from './progress.ts';
+import { count, formatDuration, formatItems, formatUsd, newItemProgress, skipText, type ItemProgress } from './progress.ts';
 
 export const PRINTED_ITEM_FAILURES = 20;
 export const HEARTBEAT_MS = 60_000;
@@ -71,6 +71,7 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
         if (event.status === 'not_run') break;
         items.done++;
         items[event.status]++;
+        if (event.cached) items.cached++;
         if (event.status === 'failed') {
           if (log.printedFailures < PRINTED_ITEM_FAILURES) {
             log.printedFailures++;
@@ -91,15 +92,17 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
       case 'step:end': {
         const took = event.durationMs === undefined ? '' : ` in ${formatDuration(event.durationMs)}`;
         const items = event.items ? closingItems(event.items) : undefined;
+        const cost = event.costUsd === undefined ? '' : ` · ${formatUsd(event.costUsd)}`;
         if (event.reused) write(`  ${style.dim('↺')} ${event.stepId} reused from the earlier run\n`);
-        else if (event.status === 'succeeded') write(`  ${style.green('✓')} ${event.stepId} succeeded${took}${items ? ` (${items.total} item${items.total === '1' ? '' : 's'}${reusedText(logs.get(event.stepId))})` : ''}\n`);
+        else if (event.status === 'succeeded' && event.cached && !items) write(`  ${style.green('✓')} ${event.stepId} succeeded from the cache: nothing sent\n`);
+        else if (event.status === 'succeeded') write(`  ${style.green('✓')} ${event.stepId} succeeded${took}${items ? ` (${items.total} item${items.total === '1' ? '' : 's'}${reusedText(logs.get(event.stepId))})` : ''}${cost}\n`);
         else if (event.status === 'failed') {
           const what = items ? `${items.failed} of ${items.total} items failed` : (event.error ?? '');
           // A failure the run went on after has its own mark: it must not read as the one that stopped the run.
           if (event.continued) write(`  ${style.yellow('!')} ${event.stepId} failed${took}, continued: ${what}\n`);
           else write(`  ${style.red('✗')} ${event.stepId} failed${took}: ${items && event.error ? `${event.error} (${what})` : what}\n`);
         } else if (event.status === 'skipped') write(`  ${style.dim('−')} ${event.stepId} skipped: ${skipText(event.skipReason)}\n`);
-        else write(`  ${style.yellow('⊘')} ${event.stepId} ${event.status === 'not_run' ? 'not run' : event.status}${took}\n`);
+        else write(`  ${style.yellow('⊘')} ${event.stepId} ${event.status === 'not_run' ? 'not run' : event.status}${took}${items ? ` (${items.done} of ${items.total} items done)` : ''}${cost}\n`);
         logs.delete(event.stepId);
         break;
       }
@@ -109,14 +112,19 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
   };
 }
 
-function closingItems(items: readonly { status: string }[]): { total: string; failed: string } {
+function closingItems(items: readonly { status: string }[]): { total: string; failed: string; done: string } {
   let failed = 0;
-  for (const item of items) if (item.status === 'failed') failed++;
-  return { total: count(items.length), failed: count(failed) };
+  let notRun = 0;
+  for (const item of items) {
+    if (item.status === 'failed') failed++;
+    else if (item.status === 'not_run') notRun++;
+  }
+  return { total: count(items.length), failed: count(failed), done: count(items.length - notRun) };
 }
 
 function reusedText(log: StepLog | undefined): string {
-  return log && log.items.reused > 0 ? `, ${count(log.items.reused)} reused` : '';
+  if (!log) return '';
+  return `${log.items.reused > 0 ? `, ${count(log.items.reused)} reused` : ''}${log.items.cached > 0 ? `, ${count(log.items.cached)} cached` : ''}`;
 }
 
 function firstLine(text: string): string {

@@ -16,6 +16,8 @@ export interface ItemProgress {
   failed: number;
   cancelled: number;
   reused: number;
+  /** Answered from the step cache. */
+  cached: number;
   /** The first few item failures, in the order they ended (the reporters show these, and count the rest). */
   errors: { index: number; error: string }[];
 }
@@ -30,6 +32,13 @@ export interface StepProgress {
   durationMs?: number;
   error?: string;
   reused?: boolean;
+  /** Answered from the step cache (a foreach step: every item was). */
+  cached?: boolean;
+  /**
+   * What its model calls cost so far, in US dollars (a foreach step: its items'); null once one had no price;
+   * absent while it has made none.
+   */
+  costUsd?: number | null;
   /** Why a `skipped` step did not run. */
   skipReason?: SkipReason;
   /** Failed under `continueOnError`: the run went on. */
@@ -41,7 +50,7 @@ export interface StepProgress {
 }
 
 export function newItemProgress(total = 0): ItemProgress {
-  return { total, done: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0, errors: [] };
+  return { total, done: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0, reused: 0, cached: 0, errors: [] };
 }
 
 export class RunProgress {
@@ -53,6 +62,12 @@ export class RunProgress {
   finishedAt: number | undefined;
   /** Tokens used by the steps that finished so far (input + output). */
   tokens = 0;
+  /**
+   * What the model calls that ended so far cost, in US dollars, by model (null: a model with no price); empty
+   * while none has reported a cost. `costUsd` is their sum, null when one is.
+   */
+  readonly costByModel = new Map<string, number | null>();
+  costUsd: number | null = 0;
 
   apply(event: RunEvent): StepProgress | undefined {
     switch (event.type) {
@@ -101,7 +116,9 @@ export class RunProgress {
           items.done++;
           items[event.status]++;
           if (event.status === 'failed' && items.errors.length < KEPT_ITEM_ERRORS) items.errors.push({ index: event.index, error: event.error ?? 'failed' });
+          if (event.cached) items.cached++;
           if (event.usage && !event.reused) this.tokens += event.usage.inputTokens + event.usage.outputTokens;
+          if (event.costUsd !== undefined && !event.reused) step.costUsd = this.#spend(step.costUsd, event.costUsd, event.usage?.model);
         }
         return step;
       }
@@ -113,12 +130,14 @@ export class RunProgress {
           if (event.durationMs !== undefined) step.durationMs = event.durationMs;
           if (event.error !== undefined) step.error = event.error;
           if (event.reused) step.reused = true;
+          if (event.cached) step.cached = true;
           if (event.skipReason) step.skipReason = event.skipReason;
           if (event.continued) step.continued = true;
           if (event.items) step.items = settleItems(step.items, event.items);
           // A foreach step's usage is the sum over its items, already counted as they ended.
           const usage = step.items ? undefined : event.usage;
           if (usage && !event.reused) this.tokens += usage.inputTokens + usage.outputTokens;
+          if (!step.items && event.costUsd !== undefined && !event.reused) step.costUsd = this.#spend(step.costUsd, event.costUsd, usage?.model);
         }
         return step;
       }
@@ -133,6 +152,14 @@ export class RunProgress {
         }
         return undefined;
     }
+  }
+
+  /** Adds a unit's cost to the run's (and its model's); returns its step's new total. */
+  #spend(before: number | null | undefined, usd: number | null, model = 'unknown'): number | null {
+    const known = this.costByModel.get(model);
+    this.costByModel.set(model, known === null || usd === null ? null : (known ?? 0) + usd);
+    this.costUsd = this.costUsd === null || usd === null ? null : this.costUsd + usd;
+    return before === null || usd === null ? null : (before ?? 0) + usd;
   }
 
   counts(): Record<StepStatus, number> {
@@ -151,6 +178,7 @@ export class RunProgress {
 function settleItems(seen: ItemProgress | undefined, final: readonly { index: number; status: string; error?: string }[]): ItemProgress {
   const items = newItemProgress(final.length);
   items.reused = seen?.reused ?? 0;
+  items.cached = seen?.cached ?? 0;
   for (const item of final) {
     if (item.status === 'not_run') continue;
     items.done++;
@@ -213,5 +241,23 @@ export function formatItems(items: ItemProgress): string {
   if (items.failed > 0) parts.push(`${count(items.failed)} failed`);
   if (items.cancelled > 0) parts.push(`${count(items.cancelled)} cancelled`);
   if (items.reused > 0) parts.push(`${count(items.reused)} reused`);
+  if (items.cached > 0) parts.push(`${count(items.cached)} cached`);
   return parts.join(' · ');
+}
+
+/**
+ * Dollars as the views show them: cents from $1 up, four decimals below ("$0.0123"), and "<$0.0001" for what
+ * would round to nothing but is not. Null (a model with no price) is "—", never $0. Only the display is rounded.
+ */
+export function formatUsd(usd: number | null): string {
+  if (usd === null) return '—';
+  if (usd === 0) return '$0.00';
+  if (usd >= 0.99995) return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  return usd < 0.00005 ? '<$0.0001' : `$${usd.toFixed(4)}`;
+}
+
+/** "$0.0123 (openai:gpt-4o-mini $0.0100, anthropic:claude-sonnet-4-5 $0.0023)": a run's cost, and each model's. */
+export function formatCost(usd: number | null, byModel: Iterable<[string, number | null]>): string {
+  const models = [...byModel].map(([model, cost]) => `${model} ${formatUsd(cost)}`);
+  return `${formatUsd(usd)}${models.length ? ` (${models.join(', ')})` : ''}`;
 }

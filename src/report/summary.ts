@@ -2,7 +2,7 @@
 import type { RunReport, StepReport } from '../core/report.ts';
 import type { SkipReason } from '../core/status.ts';
 import type { Style } from './style.ts';
-import { count, countStatuses, formatCounts, formatDuration, skipText } from './progress.ts';
+import { count, countStatuses, formatCost, formatCounts, formatDuration, formatUsd, skipText } from './progress.ts';
 
 /** Item errors shown per continued foreach step; the others are counted. */
 export const SHOWN_ITEM_ERRORS = 3;
@@ -20,16 +20,46 @@ export function formatSummary(report: RunReport, style: Style): string {
   const counts = countStatuses(steps.map(([, s]) => s.status));
   const continued = report.continued ?? steps.filter(([, s]) => s.continued && s.status === 'failed').map(([id]) => id);
   const took = formatDuration(report.durationMs);
-  const mark = report.status === 'succeeded' ? style.green('✓ succeeded') : report.status === 'failed' ? style.red('✗ failed') : style.yellow('⊘ cancelled');
-  const lines = [`${mark} in ${took} (${formatCounts(counts, continued.length)})`];
+  const lines = [`${statusMark(report, style)} in ${took} (${formatCounts(counts, continued.length)})`];
   if (report.error) lines.push(`  ${report.error}`);
   if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
+  lines.push(...costLines(report));
   if (continued.length > 0) {
     lines.push(`  ${style.yellow('!')} continued after failure: ${continued.join(', ')}`);
     for (const id of continued) lines.push(...continuedLines(id, report.steps[id], style));
   }
   lines.push(...skippedLines(steps, report.status === 'succeeded', style));
   return lines.join('\n') + '\n';
+}
+
+function statusMark(report: RunReport, style: Style): string {
+  switch (report.status) {
+    case 'succeeded':
+      return style.green('✓ succeeded');
+    case 'failed':
+      return style.red('✗ failed');
+    case 'cancelled':
+      return style.yellow('⊘ cancelled');
+    case 'budget_exceeded':
+      return style.yellow('$ budget exceeded');
+  }
+}
+
+/**
+ * "cost: $0.0123 (openai:gpt-4o-mini $0.0100, …)" when the run's model calls cost something (or a model has no
+ * price: "—"), and "cache: 38 hits, saved ~$0.42" when the step cache answered. A run of `echo` steps, or of
+ * no model at all, says nothing of money.
+ */
+function costLines(report: RunReport): string[] {
+  const lines: string[] = [];
+  const { usd, byModel } = report.cost;
+  if (usd !== 0) lines.push(`  cost: ${formatCost(usd, Object.entries(byModel))}`);
+  const cache = report.cache;
+  if (cache && cache.hits > 0) {
+    const saved = cache.savedUsd === null ? `${count(cache.savedTokens)} tokens` : `~${formatUsd(cache.savedUsd)}`;
+    lines.push(`  cache: ${count(cache.hits)} hit${cache.hits === 1 ? '' : 's'}, saved ${saved}`);
+  }
+  return lines;
 }
 
 function continuedLines(id: string, step: StepReport | undefined, style: Style): string[] {
@@ -62,7 +92,8 @@ function firstLine(text: string): string {
 
 /** Just why a run did not succeed (for `--quiet`): the run's error and hint, or that it was cancelled. */
 export function formatFailure(report: RunReport, style: Style): string {
-  const lines = [`${report.status === 'cancelled' ? style.yellow('cancelled') : style.red('failed')}: ${report.error ?? `the run ${report.status}`}`];
+  const head = report.status === 'cancelled' ? style.yellow('cancelled') : report.status === 'budget_exceeded' ? style.yellow('budget exceeded') : style.red('failed');
+  const lines = [`${head}: ${report.error ?? `the run ${report.status}`}`];
   if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
   return lines.join('\n') + '\n';
 }

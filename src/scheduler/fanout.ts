@@ -185,8 +185,8 @@ export class Fanout {
     return out;
   }
 
-  /** The report's items: the summaries with codes, hints, durations and reuse. */
-  reports(redact: (text: string) => string): ItemReport[] {
+  /** The report's items: the summaries with codes, hints, durations, reuse, and what each that ran cost. */
+  reports(redact: (text: string) => string, costOf?: (usage: UnitUsage) => number | null): ItemReport[] {
     const out: ItemReport[] = new Array(this.count);
     for (let i = 0; i < this.count; i++) {
       const error = this.errors[i];
@@ -199,6 +199,7 @@ export class Fanout {
         ...(ran ? { durationMs: this.finished[i]! - this.started[i]! } : {}),
         ...(this.reused[i] ? { reused: true as const } : {}),
         ...(this.cached[i] ? { cached: true as const } : {}),
+        ...(costOf && this.usage[i] ? { costUsd: costOf(this.usage[i]!) } : {}),
       };
     }
     return out;

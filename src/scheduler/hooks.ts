@@ -43,8 +43,13 @@ export interface Reservation {
 
 /** The run's budget: dollars and tokens, reserved before each model call and settled with what it used. */
 export interface Budget {
-  /** Holds the call's worst case; undefined when it does not fit (the call is not made and the run stops). */
-  reserve(estimate: TokenEstimate): Reservation | undefined;
+  /**
+   * Holds the call's worst case, once it fits: a call that does not fit while others hold theirs waits for them
+   * to settle. Undefined when it never will (the call is not made and the run stops), or when `signal` aborts
+   * while it waits. Rejects with a ConductorError when the call may not be made at all (its model has no price
+   * under a budget in dollars): the step fails with it.
+   */
+  reserve(estimate: TokenEstimate, signal?: AbortSignal): Promise<Reservation | undefined>;
   /** The call ended: its real usage replaces the reservation (undefined usage: it used nothing known). */
   settle(reservation: Reservation, usage: UnitUsage | undefined): void;
   /** A call's real usage crossed the budget (possible without `maxTokens`): nothing new should start. */

@@ -192,11 +192,10 @@ export class RunResults {
       ...(this.#hasUsage(i) ? { costUsd: this.stepCost(i) } : {}),
       ...(skipReason ? { skipReason } : {}),
       ...(state.continued[i] ? { continued: true } : {}),
-      ...(fanout ? { items: fanout.reports(redact) } : {}),
+      ...(fanout ? { items: fanout.reports(redact, (usage) => this.costOf(usage)) } : {}),
     };
   }
 
-  /** Tokens by model over what ran in this run (each item of a foreach step; nothing reused). */
   /** What `usage` cost in dollars: null when it has no price (or no prices were given). */
   costOf(usage: UnitUsage): number | null {
     return this.#pricing ? this.#pricing.costOf(usage) : null;
@@ -263,6 +262,7 @@ export class RunResults {
     return { hits: this.#saved.hits, savedUsd: this.#saved.usd, savedTokens: this.#saved.tokens };
   }
 
+  /** Tokens by model over what ran in this run (each item of a foreach step; nothing reused). */
   usage(): Record<string, ModelUsage> {
     const totals: Record<string, ModelUsage> = {};
     const add = (usage: UnitUsage | undefined) => {

@@ -4,7 +4,7 @@
  */
 import type { ActionContext, ActionNotice, AnyAction, ResolvedParts } from '../actions/types.ts';
 import type { UnitUsage } from '../core/report.ts';
-import type { Budget, StepCache } from './hooks.ts';
+import type { Budget, Reservation, StepCache } from './hooks.ts';
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } from '../core/retry.ts';
 import { MIN_NAMED, type Secrets } from '../core/redact.ts';
@@ -144,7 +144,17 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
   let rateLimitWaits = 0;
   for (;;) {
     // Each try is a call: its worst case is held against the budget until it settles with what it used.
-    const reservation = estimate ? environment.budget!.reserve(estimate) : undefined;
+    let reservation: Reservation | undefined;
+    try {
+      reservation = estimate ? await environment.budget!.reserve(estimate, environment.scope.signal) : undefined;
+    } catch (error) {
+      if (error instanceof ConductorError) return { ...failed(error.code, error.message, error, error.hint), attempts };
+      throw error;
+    }
+    if (environment.scope.signal.aborted) {
+      if (reservation) environment.budget!.settle(reservation, undefined);
+      return { status: 'cancelled', attempts };
+    }
     if (estimate && !reservation) {
       if (attempts === 0) return { status: 'not_run', reason: 'budget_exceeded' };
       return { status: 'failed', error: { code: 'budget_exceeded', message: `not tried again: the budget has no room for another call (after ${attempts} attempts)`, retryable: false }, attempts };

@@ -7,7 +7,7 @@
  * (`itemDurations`, matched by what each item does whatever the list, so a list that grew still has one):
  * median item time × items ÷ the step's concurrency estimates a list of another length.
  */
-import type { TokenCount } from '../core/report.ts';
+import type { UnitUsage } from '../core/report.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { itemFingerprint } from './fingerprint.ts';
 import type { RunStore } from './types.ts';
@@ -15,8 +15,8 @@ import type { RunStore } from './types.ts';
 export interface StepHistory {
   /** Step id → median ms. */
   durations: Record<string, number>;
-  /** Step id → median tokens, for the steps that reported them. */
-  usage: Record<string, TokenCount>;
+  /** Step id → median tokens (and the model, when it was always the same), for the steps that reported them. */
+  usage: Record<string, UnitUsage>;
   /** Foreach step id → median ms of one item, for the foreach steps whose items the store has timed. */
   itemDurations: Record<string, number>;
 }

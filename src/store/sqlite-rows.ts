@@ -82,7 +82,8 @@ export function stepRecord(p: PlannedStep, position: number, s: Record<string, u
     ...(count === undefined ? {} : { itemCount: count }),
     // Absent in a store read as it is, from before schema 8.
     ...(s['usage'] == null ? {} : { usage: JSON.parse(String(s['usage'])) as UnitUsage }),
-    ...(s['cost_usd'] == null ? {} : { costUsd: Number(s['cost_usd']) }),
+    // Tokens without a cost: a model with no price (null, shown "—"), never $0.
+    ...(s['cost_usd'] != null ? { costUsd: Number(s['cost_usd']) } : s['usage'] != null ? { costUsd: null } : {}),
     ...(s['cached'] === 1 ? { cached: true } : {}),
   };
 }
@@ -111,6 +112,7 @@ export function readItems(db: DatabaseSync, runId: string, withUsage: boolean): 
     if (finishedAt !== null) item.finishedAt = Number(finishedAt);
     if (usage != null) item.usage = JSON.parse(String(usage)) as UnitUsage;
     if (costUsd != null) item.costUsd = Number(costUsd);
+    else if (usage != null) item.costUsd = null;
     if (cached === 1) item.cached = true;
     list.push(item);
   }

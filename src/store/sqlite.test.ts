@@ -170,7 +170,7 @@ describe('the run store', () => {
     const migrated = new SqliteRunStore(path);
     t.after(() => migrated.close());
     assert.deepEqual(migrated.getRun('two')!.steps[0]!.usage, { model: 'openai:m', inputTokens: 30, outputTokens: 2 });
-    assert.deepEqual([...migrated.usage('/w/workflow.yaml')], [['f', { inputTokens: 20, outputTokens: 2 }]], 'history reads the column');
+    assert.deepEqual([...migrated.usage('/w/workflow.yaml')], [['f', { model: 'openai:m', inputTokens: 20, outputTokens: 2 }]], 'history reads the column, and the model');
     const check = new DatabaseSync(path, { readOnly: true });
     t.after(() => check.close());
     assert.deepEqual(check.prepare("SELECT usage FROM step_items ORDER BY json_extract(usage, '$.inputTokens')").all().map((r) => JSON.parse(String(r['usage']))), [props(10), props(20), props(30)].map((p) => ({ model: p.model, ...p.usage })));

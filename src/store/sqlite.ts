@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
-import type { TokenCount } from '../core/report.ts';
+import type { UnitUsage } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
 import { storeError, type StoreOperation } from './errors.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
@@ -36,6 +36,14 @@ const HEARTBEAT_MS = 5_000;
 const STALE_AFTER_MS = 30_000;
 /** Runs with how many of their steps succeeded, and how many were skipped. */
 const RUNS_WITH_PROGRESS = `SELECT r.*, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'succeeded') AS steps_done, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'skipped') AS steps_skipped FROM runs r`;
+/**
+ * The same, with what each run's model calls cost (schema 8 and later): the sum of its steps' `cost_usd`, and
+ * how many steps used tokens that had no price (the cost is unknown then, never a smaller sum).
+ */
+const RUNS_WITH_COST = RUNS_WITH_PROGRESS.replace(
+  ' FROM runs r',
+  ", (SELECT total(s.cost_usd) FROM step_runs s WHERE s.run_id = r.id) AS cost_usd, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown FROM runs r",
+);
 
 interface RunRow {
   id: string;
@@ -57,6 +65,8 @@ interface RunRow {
   steps_skipped?: number;
   options?: string | null;
   secret_inputs?: string | null;
+  cost_usd?: number;
+  cost_unknown?: number;
 }
 
 export interface SqliteStoreOptions {
@@ -304,16 +314,21 @@ export class SqliteRunStore implements RunStore {
     return storeError(this.path, operation, error, this.#busyTimeoutMs);
   }
 
+  /** A store read as it is, from before schema 8, has no cost to add up. */
+  get #runsQuery(): string {
+    return this.#hasUsage ? RUNS_WITH_COST : RUNS_WITH_PROGRESS;
+  }
+
   listRuns(limit = 20): RunRecord[] {
     return this.#read(() => {
-      const rows = this.#db.prepare(`${RUNS_WITH_PROGRESS} ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(limit) as unknown as RunRow[];
+      const rows = this.#db.prepare(`${this.#runsQuery} ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(limit) as unknown as RunRow[];
       return rows.map((row) => this.#toRun(row));
     });
   }
 
   getRun(id: string): { run: RunRecord; steps: StepRecord[] } | undefined {
     // A unique prefix is enough, as with git commits.
-    const rows = this.#read(() => this.#db.prepare(`${RUNS_WITH_PROGRESS} WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`).all(`${id.replace(/[%_]/g, '')}%`) as unknown as RunRow[]);
+    const rows = this.#read(() => this.#db.prepare(`${this.#runsQuery} WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`).all(`${id.replace(/[%_]/g, '')}%`) as unknown as RunRow[]);
     if (rows.length === 0) return undefined;
     if (rows.length > 1 && rows[0]!.id !== id) throw new SetupError('ambiguous_run', `more than one run starts with \`${id}\``, { hint: 'give more of the id' });
     return this.#read(() => {
@@ -337,15 +352,21 @@ export class SqliteRunStore implements RunStore {
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
-  usage(workflow: string, runs = 5): Map<string, TokenCount> {
-    // SQLite picks the two numbers out of the usage column: no JSON parsed here for steps that report none. A
+  usage(workflow: string, runs = 5): Map<string, UnitUsage> {
+    // SQLite picks the numbers out of the usage column: no JSON parsed here for steps that report none. A
     // store read as it is, from before schema 8, has no such column: no history of tokens then.
     if (!this.#hasUsage) return new Map();
-    const tokens = "json_extract(usage, '$.inputTokens') AS input, json_extract(usage, '$.outputTokens') AS output";
+    const tokens = "json_extract(usage, '$.inputTokens') AS input, json_extract(usage, '$.outputTokens') AS output, json_extract(usage, '$.model') AS model";
     // A foreach step some of whose items a resume carried in used tokens for the rest only: not a sample of it.
     const where = 'usage IS NOT NULL AND NOT EXISTS (SELECT 1 FROM step_items AS i WHERE i.run_id = step_runs.run_id AND i.step_id = step_runs.step_id AND i.reused = 1)';
-    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']) })));
-    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, { inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }]));
+    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']), model: row['model'] == null ? undefined : String(row['model']) })));
+    return new Map(
+      [...samples].map(([fingerprint, list]) => {
+        // The model, when every sample used the same one (what `plan` prices the tokens at).
+        const model = list.every((u) => u.model === list[0]!.model) ? list[0]!.model : undefined;
+        return [fingerprint, { ...(model === undefined ? {} : { model }), inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }];
+      }),
+    );
   }
 
   /**
@@ -384,6 +405,7 @@ export class SqliteRunStore implements RunStore {
       // Absent in a store read as it is, from before schema 6.
       ...(row.options == null ? {} : { options: JSON.parse(row.options) as RunSettings }),
       ...(row.secret_inputs == null ? {} : { secretInputs: JSON.parse(row.secret_inputs) as string[] }),
+      ...(row.cost_usd === undefined ? {} : { costUsd: row.cost_unknown ? null : row.cost_usd }),
     };
   }
 

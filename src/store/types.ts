@@ -2,7 +2,7 @@
  * Run history, behind an interface: the engine and the CLI see only `RunStore`, so another store (a server
  * database, say) can be added without touching either.
  */
-import type { TokenCount, UnitUsage } from '../core/report.ts';
+import type { UnitUsage } from '../core/report.ts';
 import type { FinalStepStatus, ItemStatus, RunStatus, SkipReason, StepStatus } from '../core/status.ts';
 
 /** A run as recorded. `interrupted`: it was running when its process died (no live owner). */
@@ -27,6 +27,11 @@ export interface RunRecord {
   options?: RunSettings;
   /** Inputs recorded as `***` (secret): `resume` needs them given again. Absent in runs recorded before schema 6. */
   secretInputs?: string[];
+  /**
+   * What its model calls cost in US dollars: the sum of its steps' (reused steps and cache hits cost nothing);
+   * null when a model it called has no price. Absent in a store read as it is, from before schema 8.
+   */
+  costUsd?: number | null;
   outputs?: Record<string, unknown>;
 }
 
@@ -58,6 +63,8 @@ export interface ItemRecord extends Omit<ItemResult, 'outputJson' | 'propertiesJ
 export interface RunSettings {
   model?: string;
   maxConcurrency?: number;
+  /** `--max-cost`, US dollars: a resume keeps the budget it was given. */
+  maxCost?: number;
 }
 
 export interface NewRun {
@@ -165,7 +172,10 @@ export interface RunStore {
    * whatever the list). For a foreach step, `durations` is the whole step's time.
    */
   itemDurations?(workflow: string, runs?: number): Map<string, number>;
-  /** The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`. */
-  usage?(workflow: string, runs?: number): Map<string, TokenCount>;
+  /**
+   * The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`,
+   * with the model they were used with when every sample names the same one.
+   */
+  usage?(workflow: string, runs?: number): Map<string, UnitUsage>;
   close(): void;
 }

@@ -6,10 +6,12 @@
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { AnyAction } from '../actions/types.ts';
-import type { TokenCount } from '../core/report.ts';
+import type { UnitUsage } from '../core/report.ts';
 import type { StepSpec, WorkflowSpec } from '../definition/types.ts';
 import { criticalPathBy, weightedRemaining, type EdgeReason } from '../graph/plan.ts';
-import { formatDuration } from '../report/progress.ts';
+import { formatCost, formatDuration } from '../report/progress.ts';
+import type { Pricing } from '../scheduler/hooks.ts';
+import { flowCost, type ExpectedCost } from './plan-cost.ts';
 import { dataChosen, type DataChosen } from '../scheduler/confine.ts';
 import { estimateRun } from '../scheduler/estimate.ts';
 import { literalFields, referencesOf } from '../template/value.ts';
@@ -79,6 +81,8 @@ export interface PlanView {
      * has no count of, the median of those it has. Absent when it has none.
      */
     tokens?: { input: number; output: number; knownCalls: number };
+    /** What those tokens cost at today's prices (see plan-cost.ts): present with `tokens`, when prices are given. */
+    cost?: ExpectedCost;
   };
 }
 
@@ -96,8 +100,13 @@ export interface PlanHistory {
    * so `plan` passes the store's history through unchanged.
    */
   itemDurations?: Readonly<Record<string, number>>;
-  /** Step id → median tokens in earlier runs, for the steps that reported them (a foreach step: over its items). */
-  usage?: Readonly<Record<string, TokenCount>>;
+  /**
+   * Step id → median tokens in earlier runs, for the steps that reported them (a foreach step: over its items),
+   * with the model they were used with.
+   */
+  usage?: Readonly<Record<string, UnitUsage>>;
+  /** Today's prices, to say what the expected tokens cost. */
+  pricing?: Pricing;
   /** For each action's typical duration (default: the built-in actions). */
   actions?: ActionRegistry;
 }
@@ -157,6 +166,7 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
   if (perItem.length) calls.perItem = perItem;
   const widest = Math.max(...plan.stages.map((stage) => stage.reduce((sum, id) => sum + stepWidth(steps[id]!.foreach, maxConcurrency), 0)));
   const tokens = history ? flowTokens(spec.steps, foreach, history.usage, (s) => registry.get(s.action)?.usesTokens === true) : undefined;
+  const cost = tokens && history?.pricing ? flowCost(spec.steps, foreach, history.usage, (s) => registry.get(s.action)?.usesTokens === true, history.pricing) : undefined;
   return {
     workflow: spec.file,
     stages: plan.stages.map((s) => [...s]),
@@ -173,6 +183,7 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
             criticalPathMs: Math.round(estimate.criticalPathMs),
             timedSteps: spec.steps.filter((s) => history.durations[s.id] !== undefined || history.itemDurations?.[s.id] !== undefined).length,
             ...(tokens ? { tokens } : {}),
+            ...(cost ? { cost } : {}),
           },
         }
       : {}),
@@ -278,11 +289,19 @@ export function planText(view: PlanView, name: string, actions: ActionRegistry =
     ...(expected?.tokens
       ? [`Expected tokens: about ${count(expected.tokens.input)} in, ${count(expected.tokens.output)} out (${count(expected.tokens.knownCalls)} of ${plural(tokenCalls, tokenNoun)} from earlier runs)`]
       : []),
+    ...(expected?.cost ? [costLine(expected.cost)] : []),
     said.length
       ? `Calls: ${said.join(', ')} (before retries${conditional ? `; ${plural(conditional, 'step runs', 'steps run')} only if ${conditional === 1 ? 'its condition holds' : 'their conditions hold'}` : ''})`
       : 'Calls: none',
   );
   return lines.join('\n') + '\n';
+}
+
+/** "Expected cost: about $0.0123 (openai:gpt-4o-mini $0.0123), at today's prices", or which models have no price. */
+function costLine(cost: ExpectedCost): string {
+  if (cost.usd !== null) return `Expected cost: about ${formatCost(cost.usd, Object.entries(cost.byModel))}, at today's prices`;
+  const unpriced = Object.entries(cost.byModel).filter(([, usd]) => usd === null).map(([model]) => model);
+  return `Expected cost: — (${unpriced.join(', ')} ${unpriced.length === 1 ? 'has' : 'have'} no price)`;
 }
 
 export function planJson(view: PlanView): string {

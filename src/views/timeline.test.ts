@@ -41,6 +41,13 @@ describe('timeline', () => {
     assert.match(rows[4]!, /reused$/);
   });
 
+  it('marks a step answered from the step cache', () => {
+    const t = buildTimeline(run, [...steps.slice(0, 4), step('hit', 4, 1000, 1001, [], { cached: true })]);
+    assert.equal(t.bars[4]!.cached, true);
+    assert.match(timelineText(t, 80, createStyle({ isTTY: false }, {})), /^hit +▕.*▏ 1 ms cached$/m);
+    assert.match(timelineSvg(t), /<rect class="bar cached" data-step="hit"/);
+  });
+
   it('renders a self-contained SVG and HTML', () => {
     const svg = timelineSvg(buildTimeline(run, steps));
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);

@@ -30,6 +30,8 @@ export interface TimelineBar {
   skipReason?: SkipReason;
   /** Failed under `continueOnError`: the run went on. */
   continued?: true;
+  /** Answered from the step cache: nothing was sent. */
+  cached?: true;
   /** A foreach step: its items, packed into lanes. */
   items?: TimelineItems;
 }
@@ -76,6 +78,7 @@ export function buildTimeline(run: RunRecord, steps: TimelineStep[]): Timeline {
       critical: critical.has(s.stepId),
       ...(s.skipReason ? { skipReason: s.skipReason } : {}),
       ...(s.continued ? { continued: true as const } : {}),
+      ...(s.cached ? { cached: true as const } : {}),
       ...(s.items || s.itemCount !== undefined ? { items: packItems(s.items ?? [], run.startedAt, s.itemCount) } : {}),
     })),
   };
@@ -116,7 +119,7 @@ const LEVELS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 export function timelineText(t: Timeline, width: number, style: Style): string {
   const idWidth = Math.min(24, Math.max(4, ...t.bars.map((b) => b.id.length)));
   // What follows each bar (its time, how it ended) decides how wide the chart can be.
-  const tails = t.bars.map((bar) => (bar.start === undefined || bar.end === undefined ? statusText(bar) : `${formatDuration(bar.end - bar.start)}${bar.status === 'succeeded' ? '' : ` ${statusText(bar)}`}`));
+  const tails = t.bars.map((bar) => (bar.start === undefined || bar.end === undefined ? statusText(bar) : `${formatDuration(bar.end - bar.start)}${bar.status === 'succeeded' ? (bar.cached ? ' cached' : '') : ` ${statusText(bar)}`}`));
   const chart = Math.max(20, width - idWidth - 4 - Math.max(12, ...tails.map((tail) => tail.length)));
   const scale = (ms: number) => (t.totalMs === 0 ? 0 : Math.round((ms / t.totalMs) * chart));
   const lines = [`Timeline of run ${t.runId.slice(0, 8)}: ${formatDuration(t.totalMs)}, ${t.bars.length} steps (█ critical path, ▒ other steps)`, ''];
@@ -188,7 +191,7 @@ export function timelineSvg(t: Timeline): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${LABEL + CHART + 100}" height="${height}" viewBox="0 0 ${LABEL + CHART + 100} ${height}" font-family="ui-monospace, Menlo, Consolas, monospace" font-size="12">`,
     `<title>Conductor run ${escape(t.runId)}: ${escape(formatDuration(t.totalMs))}</title>`,
-    '<style>.bar{fill:#9db4d0}.bar.critical{fill:#1f6feb}.bar.failed{fill:#d1242f}.bar.continued{fill:#d4a72c}.bar.cancelled{fill:#bf8700}.item{fill:#6e8fb8}.item.failed{fill:#d1242f}.item.cancelled{fill:#bf8700}.grid{stroke:#d0d7de}.label{fill:#24292f}.note{fill:#57606a}</style>',
+    '<style>.bar{fill:#9db4d0}.bar.critical{fill:#1f6feb}.bar.failed{fill:#d1242f}.bar.continued{fill:#d4a72c}.bar.cancelled{fill:#bf8700}.bar.cached{fill:#8fd19e}.item{fill:#6e8fb8}.item.failed{fill:#d1242f}.item.cancelled{fill:#bf8700}.grid{stroke:#d0d7de}.label{fill:#24292f}.note{fill:#57606a}</style>',
     `<text class="label" x="8" y="20" font-weight="bold">${escape(`Run ${t.runId.slice(0, 8)} — ${formatDuration(t.totalMs)}, ${t.bars.length} steps`)}</text>`,
     `<text class="note" x="${LABEL + CHART}" y="20" text-anchor="end">critical path in dark blue</text>`,
     ...ticks.map((ms) => `<line class="grid" x1="${x(ms).toFixed(1)}" y1="30" x2="${x(ms).toFixed(1)}" y2="${height - 20}"/><text class="note" x="${x(ms).toFixed(1)}" y="${height - 6}" text-anchor="middle">${escape(formatDuration(ms))}</text>`),
@@ -204,10 +207,10 @@ export function timelineSvg(t: Timeline): string {
       parts.push(`<text class="note" x="${LABEL + 4}" y="${y + 15}">${escape(statusText(bar))}</text>`);
       return;
     }
-    const classes = ['bar', ...(bar.critical ? ['critical'] : []), ...(bar.status === 'succeeded' ? [] : [bar.status]), ...(bar.continued ? ['continued'] : [])].join(' ');
+    const classes = ['bar', ...(bar.critical ? ['critical'] : []), ...(bar.status === 'succeeded' ? [] : [bar.status]), ...(bar.continued ? ['continued'] : []), ...(bar.cached ? ['cached'] : [])].join(' ');
     const width = Math.max(1.5, x(bar.end) - x(bar.start));
     parts.push(
-      `<rect class="${classes}" data-step="${escape(bar.id)}" data-start="${bar.start}" data-end="${bar.end}" x="${x(bar.start).toFixed(1)}" y="${y}" width="${width.toFixed(1)}" height="${ROW - 8}" rx="3"><title>${escape(`${bar.id}: ${statusText(bar)}, ${formatDuration(bar.end - bar.start)} (from ${formatDuration(bar.start)})`)}</title></rect>`,
+      `<rect class="${classes}" data-step="${escape(bar.id)}" data-start="${bar.start}" data-end="${bar.end}" x="${x(bar.start).toFixed(1)}" y="${y}" width="${width.toFixed(1)}" height="${ROW - 8}" rx="3"><title>${escape(`${bar.id}: ${statusText(bar)}${bar.cached ? ' (cached)' : ''}, ${formatDuration(bar.end - bar.start)} (from ${formatDuration(bar.start)})`)}</title></rect>`,
       `<text class="note" x="${(x(bar.start) + width + 6).toFixed(1)}" y="${y + 14}">${escape(formatDuration(bar.end - bar.start))}</text>`,
     );
     if (bar.items) parts.push(...itemRects(bar.id, bar.items, lanes[row]!, y + ROW - 4, x));

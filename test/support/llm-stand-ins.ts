@@ -24,6 +24,8 @@ export interface LlmStandInOptions {
   midStream?: (request: ChatRequest) => Promise<void>;
   /** Extra response headers for a successful answer (rate-limit headers, say). */
   headers?: (request: ChatRequest) => Record<string, string> | undefined;
+  /** The tokens an answer reports using (default: the words of the prompt and of the answer). */
+  usage?: (request: ChatRequest, text: string) => { inputTokens: number; outputTokens: number };
 }
 
 export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): StandIn {
@@ -36,10 +38,12 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
     await respond(request, answer(request), res);
   };
   const chunks = (text: string) => text.match(/.{1,8}/gs) ?? [''];
-  const tokens = (text: string) => text.split(/\s+/).filter(Boolean).length;
+  const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
+  const counted = (r: ChatRequest, text: string) => options.usage?.(r, text) ?? { inputTokens: words(r.prompt), outputTokens: words(text) };
 
   server.route('/v1/chat/completions', handle('openai', async (r, text, res) => {
-    const usage = { prompt_tokens: tokens(r.prompt), completion_tokens: tokens(text), total_tokens: tokens(r.prompt) + tokens(text) };
+    const { inputTokens, outputTokens } = counted(r, text);
+    const usage = { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
     if (!r.stream) {
       reply(res, 200, { id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: r.model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage }, extra(r));
       return;
@@ -56,7 +60,8 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
   }));
 
   server.route('/v1/messages', handle('anthropic', async (r, text, res) => {
-    const usage = { input_tokens: tokens(r.prompt), output_tokens: tokens(text) };
+    const { inputTokens, outputTokens } = counted(r, text);
+    const usage = { input_tokens: inputTokens, output_tokens: outputTokens };
     if (!r.stream) {
       reply(res, 200, { id: 'msg_1', type: 'message', role: 'assistant', model: r.model, content: [{ type: 'text', text }], stop_reason: 'end_turn', stop_sequence: null, usage }, extra(r));
       return;
@@ -76,7 +81,8 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
   }));
 
   server.route('/api/chat', handle('ollama', async (r, text, res) => {
-    const done = { done: true, done_reason: 'stop', prompt_eval_count: tokens(r.prompt), eval_count: tokens(text), total_duration: 1, load_duration: 0, prompt_eval_duration: 0, eval_duration: 1 };
+    const { inputTokens, outputTokens } = counted(r, text);
+    const done = { done: true, done_reason: 'stop', prompt_eval_count: inputTokens, eval_count: outputTokens, total_duration: 1, load_duration: 0, prompt_eval_duration: 0, eval_duration: 1 };
     const created_at = '2026-01-01T00:00:00Z';
     if (!r.stream) {
       reply(res, 200, { model: r.model, created_at, message: { role: 'assistant', content: text }, ...done }, extra(r));

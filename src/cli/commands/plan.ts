@@ -14,6 +14,7 @@ import { INPUT_OPTION, parseInputs, parseLimit } from '../options.ts';
 import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
+import { loadPricing } from '../cost.ts';
 
 const FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
 
@@ -36,7 +37,8 @@ export const planCommand: Command = {
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
     const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, limit, values, io);
-    const view = describePlan(spec, limit, history, inputs);
+    // The tokens earlier runs used, at today's prices.
+    const view = describePlan(spec, limit, history && { ...history, pricing: await loadPricing(spec, io) }, inputs);
     view.workflow = displayPath(view.workflow, io.cwd);
     const render = { text: () => planText(view, path), json: () => planJson(view), mermaid: () => planMermaid(view), dot: () => planDot(view) }[format as (typeof FORMATS)[number]];
     io.stdout.write(render());

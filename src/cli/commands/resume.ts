@@ -11,7 +11,7 @@ import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 
 export const resumeCommand: Command = {
-  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--store PATH]',
+  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--store PATH]',
   // Everything `run` takes except --no-store: resume reads the store and records the new run in it.
   options: {
     ...Object.fromEntries(Object.entries(RUN_OPTIONS).filter(([name]) => name !== 'no-store')),
@@ -27,11 +27,13 @@ export const resumeCommand: Command = {
       store.close();
     }
     if (!record) throw new UsageError(`no run \`${positionals[0]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
-    // The run's own --model and --max-concurrency, unless given again: a resume does what the run did.
+    // The run's own --model, --max-concurrency and --max-cost, unless given again: a resume does what the run did
+    // (and spends no more than it was allowed to: a budget is per run, so a resume may spend it again).
     const recorded = record.run.options ?? {};
     const values: Record<string, unknown> = {
       ...(recorded.model ? { model: recorded.model } : {}),
       ...(recorded.maxConcurrency ? { 'max-concurrency': String(recorded.maxConcurrency) } : {}),
+      ...(recorded.maxCost ? { 'max-cost': String(recorded.maxCost) } : {}),
       ...given,
     };
     const spec = await loadWorkflow(record.run.workflow);

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { buildTimeline, timelineHtml, timelineSvg, timelineText } from '../../views/timeline.ts';
-import { formatDuration } from '../../report/progress.ts';
+import { formatDuration, formatUsd } from '../../report/progress.ts';
 import type { RunRecord, StepRecord } from '../../store/types.ts';
 import { displayPath } from '../diagnostics.ts';
 import { EXIT, type CliIO } from '../io.ts';
@@ -46,7 +46,7 @@ export const runsCommand: Command = {
 };
 
 function statusText(status: string, style: Style): string {
-  const padded = status.padEnd(11);
+  const padded = status.padEnd(15);
   return status === 'succeeded' ? style.green(padded) : status === 'failed' || status === 'interrupted' ? style.red(padded) : status === 'running' ? style.cyan(padded) : style.yellow(padded);
 }
 
@@ -63,9 +63,11 @@ function listRuns(runs: RunRecord[], style: Style, cwd: string): string {
     r.finishedAt ? formatDuration(r.finishedAt - r.startedAt) : '—',
     // Skipped steps are not left to do in a run that succeeded: `1/3 · 2 skipped` rather than a bare `1/3`.
     `${r.stepsDone}/${r.stepCount}${r.stepsSkipped ? ` · ${r.stepsSkipped} skipped` : ''}`,
+    // "—": a model it called has no price (or the store is older than costs).
+    r.costUsd === undefined ? '—' : formatUsd(r.costUsd),
     displayPath(r.workflow, cwd),
   ]);
-  const header = ['ID', 'STATUS     ', 'STARTED', 'DURATION', 'STEPS', 'WORKFLOW'];
+  const header = ['ID', 'STATUS', 'STARTED', 'DURATION', 'STEPS', 'COST', 'WORKFLOW'];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.replace(/\u001b\[[0-9;]*m/g, '').length)));
   const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell + ' '.repeat(widths[c]! - cell.replace(/\u001b\[[0-9;]*m/g, '').length))).join('  ');
   return [style.bold(line(header)), ...rows.map(line)].join('\n') + '\n';
@@ -76,6 +78,7 @@ function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string,
     `${style.bold('run')} ${run.id}`,
     `  workflow  ${displayPath(run.workflow, cwd)}`,
     `  status    ${statusText(run.status, style).trim()}${run.error ? ` — ${run.error}` : ''}`,
+    ...(run.costUsd === undefined ? [] : [`  cost      ${formatUsd(run.costUsd)}`]),
     `  started   ${when(run.startedAt)}${run.finishedAt ? `, took ${formatDuration(run.finishedAt - run.startedAt)}` : ''}`,
     ...(run.resumedFrom ? [`  resumed   from ${run.resumedFrom}`] : []),
     ...(Object.keys(run.inputs).length ? [`  inputs    ${JSON.stringify(run.inputs)}`] : []),
@@ -90,14 +93,18 @@ function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string,
     const flat = text.replace(/\s+/g, ' ').trim();
     return (head + (flat.length > room ? `${flat.slice(0, room - 1)}…` : flat)).trimEnd();
   };
+  // A column of costs when some step made a model call that cost something (or had no price).
+  const costs = steps.some((s) => s.costUsd !== undefined && s.costUsd !== 0);
   for (const s of steps) {
-    const took = s.reused ? 'reused' : s.startedAt !== undefined && s.finishedAt !== undefined ? formatDuration(s.finishedAt - s.startedAt) : '';
+    // A step the budget stopped was started, but its call never made: it took no time worth showing.
+    const took = s.reused ? 'reused' : s.cached ? 'cached' : s.status !== 'not_run' && s.startedAt !== undefined && s.finishedAt !== undefined ? formatDuration(s.finishedAt - s.startedAt) : '';
     const tries = s.attempts && s.attempts > 1 ? ` ×${s.attempts}` : '';
+    const cost = costs ? `${s.costUsd === undefined ? '' : formatUsd(s.costUsd)}`.padEnd(9) : '';
     const result = s.error ?? (s.output === undefined ? '' : typeof s.output === 'string' ? s.output : JSON.stringify(s.output));
     const detail = s.skipReason ? skipped(s, byId) : s.continued ? `continued · ${result}` : result;
     // A step without a result in a run that is over never got to run.
     const status = s.status === 'not_run' || (s.status === 'pending' && run.status !== 'running') ? 'not run' : s.status;
-    lines.push(fit(`  ${s.stepId.padEnd(idWidth)}  ${statusText(status, style)} ${took.padEnd(9)}${tries}  `, detail));
+    lines.push(fit(`  ${s.stepId.padEnd(idWidth)}  ${statusText(status, style)} ${took.padEnd(9)}${cost}${tries}  `, detail));
     if (s.hint) lines.push(`${indent}${style.cyan('hint')}: ${s.hint}`);
     if (s.items || s.itemCount !== undefined) lines.push(...itemLines(s, indent, style, fit));
   }

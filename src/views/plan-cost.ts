@@ -1,0 +1,48 @@
+/**
+ * What `plan` expects a run's model calls to cost: the tokens earlier runs of each step used (its median, with
+ * the model it used) at today's prices, so a price changed in prices.yaml changes the estimate. Steps without a
+ * record count as the median cost per call of those with one, times their calls, as `flowTokens` counts them.
+ * Pure.
+ */
+import { median } from '../core/median.ts';
+import type { UnitUsage } from '../core/report.ts';
+import type { StepSpec } from '../definition/types.ts';
+import type { Pricing } from '../scheduler/hooks.ts';
+import type { PlanForeach } from './plan-flow.ts';
+
+export interface ExpectedCost {
+  /**
+   * US dollars, the calls the record has not seen counted at the median cost per call of those it has; null
+   * when a model the record names has no price (never counted as $0).
+   */
+  usd: number | null;
+  /** What the calls the record has seen should cost, by the model they used. */
+  byModel: Record<string, number | null>;
+}
+
+export function flowCost(
+  steps: readonly StepSpec[],
+  foreach: readonly (PlanForeach | undefined)[],
+  usage: Readonly<Record<string, UnitUsage>> | undefined,
+  usesTokens: (step: StepSpec) => boolean,
+  pricing: Pricing,
+): ExpectedCost | undefined {
+  const calls = (i: number) => (foreach[i] ? (foreach[i]!.count ?? 0) : 1);
+  const metered = steps.map((step, i) => ({ step, i })).filter(({ step }) => usesTokens(step));
+  const known = metered.filter(({ step }) => usage?.[step.id] !== undefined).map(({ step, i }) => ({ i, usage: usage![step.id]!, usd: pricing.costOf(usage![step.id]!) }));
+  if (known.length === 0) return undefined;
+  const byModel: Record<string, number | null> = {};
+  const add = (model: string, usd: number | null) => {
+    const before = byModel[model];
+    byModel[model] = before === null || usd === null ? null : (before ?? 0) + usd;
+  };
+  for (const k of known) add(k.usage.model ?? 'unknown', k.usd);
+  const perCall = known.filter((k) => calls(k.i) > 0);
+  const unknownPrice = perCall.some((k) => k.usd === null);
+  const typical = unknownPrice ? null : perCall.length ? median(perCall.map((k) => k.usd! / calls(k.i))) : 0;
+  let guessed = 0;
+  for (const { step, i } of metered) if (usage?.[step.id] === undefined) guessed += calls(i);
+  let usd: number | null = guessed === 0 ? 0 : typical === null ? null : typical * guessed;
+  for (const k of known) usd = usd === null || k.usd === null ? null : usd + k.usd;
+  return { usd, byModel };
+}
