@@ -186,7 +186,7 @@ describe('the run store', () => {
     store.startRun({ ...newRun('resumed'), reusedItems: [{ stepId: 'a', items: [{ index: 0, key: 'k', status: 'succeeded', output: 'x', reused: true }] }] });
     store.recordStep('resumed', 'a', { status: 'succeeded', output: ['x', 'y'], usage: usage(10), itemCount: 2 });
     store.finishRun('resumed', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
-    assert.deepEqual([...store.usage('/w/workflow.yaml')], [['f', { inputTokens: 20, outputTokens: 1 }]]);
+    assert.deepEqual([...store.usage('/w/workflow.yaml')], [['f', { model: 'openai:m', inputTokens: 20, outputTokens: 1 }]]);
   });
 
   it('refuses a store written by a newer version, naming it', async (t) => {
