@@ -470,7 +470,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       const error = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
       fanout.fail(index, at, tries, error);
       emit({ ...ended, status: 'failed', ...errorFields(error) });
-      if (!step.continueOnError && !stopping) {
+      // A retry the budget had no room for: the budget stops the run; what is in flight finishes, paid for.
+      if (code === 'budget_exceeded') budgetStop();
+      else if (!step.continueOnError && !stopping) {
         fanout.fatal = index;
         stop(i);
       }
@@ -553,7 +555,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       ...(outcome.status === 'succeeded' ? results.unitCost(outcome) : {}),
       ...(continuedHere ? { continued: true as const } : {}),
     });
-    if (outcome.status === 'failed' && !continuedHere && !stopping) stop(i);
+    if (outcome.status === 'failed' && outcome.error.code === 'budget_exceeded') budgetStop();
+    else if (outcome.status === 'failed' && !continuedHere && !stopping) stop(i);
   }
 
   /**
