@@ -39,17 +39,9 @@ export class StoreStepCache implements StepCache {
   }
 
   keyFor(step: StepSpec, action: AnyAction, input: unknown): string | undefined {
-    const setting = stepSetting(this.#policy, step, action, input);
-    if (!setting) return undefined;
-    let key: string;
-    try {
-      key = cacheKey(action, input, action.identity?.(input as Record<string, unknown>, this.#context));
-    } catch {
-      // An input nested past what JSON can write, or an identity the action cannot make: sent, not cached.
-      return undefined;
-    }
-    this.#maxAge.set(key, setting.ttlMs);
-    return key;
+    const found = stepKey(this.#policy, step, action, input, this.#context);
+    if (found) this.#maxAge.set(found.key, found.ttlMs);
+    return found?.key;
   }
 
   async get(key: string): Promise<CachedResult | undefined> {
@@ -76,5 +68,20 @@ export class StoreStepCache implements StepCache {
     } catch {
       // Kept nothing: the next run sends the request again.
     }
+  }
+}
+
+/**
+ * A step's key for this resolved input, and how old an entry it takes (undefined: any); undefined when it is not
+ * cached. The run (`keyFor`) and `plan` both ask here, so they agree on what hits.
+ */
+export function stepKey(policy: CachePolicy, step: StepSpec, action: AnyAction, input: unknown, context: Pick<PreflightContext, 'env' | 'defaults'>): { key: string; ttlMs: number | undefined } | undefined {
+  const setting = stepSetting(policy, step, action, input);
+  if (!setting) return undefined;
+  try {
+    return { key: cacheKey(action, input, action.identity?.(input as Record<string, unknown>, context)), ttlMs: setting.ttlMs };
+  } catch {
+    // An input nested past what JSON can write, or an identity the action cannot make: sent, not cached.
+    return undefined;
   }
 }
