@@ -19,6 +19,7 @@ import { SqliteRunStore } from '../src/store/sqlite.ts';
 import { barrierTrap, fanOut, instantDag, randomDag, starvation, type BenchGraph } from './graphs.ts';
 import { rateLimited } from './rate-limited.ts';
 import { foreachScenario } from './foreach.ts';
+import { cacheScenario } from './cache.ts';
 import { RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
 import { lowerBoundMs, simulate } from './simulate.ts';
@@ -116,6 +117,10 @@ async function main(): Promise<void> {
   if (wanted(7)) {
     progress('scenario 7: foreach');
     await foreachScenario(out);
+  }
+  if (wanted(8)) {
+    progress('scenario 8: step cache');
+    await cacheScenario(out);
   }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
   if (only.size === 0) await writeFile(join(ROOT, 'bench/RESULTS.md'), lines.join('\n') + '\n');

@@ -20,6 +20,9 @@ import { INPUT_OPTION, parseLimit } from './options.ts';
 import type { Command } from './main.ts';
 import { createStyle } from '../report/style.ts';
 import { costControls } from './cost.ts';
+import { cacheFlags } from './cache-options.ts';
+import { cacheUsed } from '../cache/policy.ts';
+import { StoreStepCache } from '../cache/step-cache.ts';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {
@@ -69,7 +72,10 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
   // throws the store's error from the next event.
   const storeFailed = new AbortController();
+  const cachePolicy = cacheFlags(spec.config, values);
   const store = values['no-store'] === true ? undefined : openStore(values, io, { onError: (error) => storeFailed.abort(error) });
+  // The step cache lives in the store: without one (--no-store), nothing is taken from it or kept.
+  const cache = store?.cache && cacheUsed(cachePolicy, spec.steps) ? new StoreStepCache({ entries: store.cache, policy: cachePolicy, context: prepared }) : undefined;
   try {
     // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
     // the recorder show and store them as they are.
@@ -86,6 +92,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
       ...(reuseItems ? { reuseItems } : {}),
       pricing,
       ...(budget ? { budget } : {}),
+      ...(cache ? { cache } : {}),
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
         show?.(event);

@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   schema: async () => (await import('./commands/schema.ts')).schemaCommand,
   runs: async () => (await import('./commands/runs.ts')).runsCommand,
   resume: async () => (await import('./commands/resume.ts')).resumeCommand,
+  cache: async () => (await import('./commands/cache.ts')).cacheCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -34,6 +35,7 @@ const SUMMARIES: Record<string, string> = {
   schema: 'Print the workflow JSON Schema (for editors)',
   runs: 'List recorded runs, or show one (`runs show <id>`)',
   resume: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',
+  cache: 'Show what the step cache holds and saved (`cache stats`), or empty it (`cache clear`)',
 };
 
 export function version(): string {

@@ -17,10 +17,11 @@ import { median } from '../core/median.ts';
 import type { UnitUsage } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
 import { storeError, type StoreOperation } from './errors.ts';
+import { SqliteCacheEntries } from './sqlite-cache.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
 import { itemDurationSamples, stepSamples } from './sqlite-history.ts';
 import { INSERT_ITEM, INSERT_STEP, itemRow, readItems, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
-import type { ItemRecord, ItemResult, NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
+import type { CacheEntries, ItemRecord, ItemResult, NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
 
 
 /** The longest a finished step's (or item's) result waits before it is committed (see recordStep). */
@@ -98,8 +99,9 @@ export class SqliteRunStore implements RunStore {
   #pendingItems: Row[] = [];
   /** Schema 7 or later: there are items to read (a store read as it is, from before, has no step_items). */
   readonly #hasItems: boolean;
-  /** Schema 8 and later: results carry a `usage` column. */
+  /** Schema 8 and later: results carry a `usage` column, and there is a step cache. */
   readonly #hasUsage: boolean;
+  #cache: SqliteCacheEntries | undefined;
   #flushScheduled = false;
   #lastFlush = -Infinity;
   /** The runs this store started and has not finished: their heartbeat is ours to write. */
@@ -130,6 +132,16 @@ export class SqliteRunStore implements RunStore {
     }
     this.#hasItems = schemaVersion(this.#db) >= 7;
     this.#hasUsage = schemaVersion(this.#db) >= 8;
+  }
+
+  /**
+   * The step cache's entries (none in a store of an older schema read as it is). Its failures are its caller's
+   * alone (the step cache takes them for a miss): they are not reported as this store's, which still fails the
+   * run on the next write of its own if the file is broken.
+   */
+  get cache(): CacheEntries | undefined {
+    if (!this.#hasUsage) return undefined;
+    return (this.#cache ??= new SqliteCacheEntries(this.#db, { error: (operation, cause) => this.#error(operation, cause), broken: () => this.#broken }));
   }
 
   /** Prepared on first use: a store read as it is (an older schema) has no `redacted` column to write. */

@@ -177,5 +177,56 @@ export interface RunStore {
    * with the model they were used with when every sample names the same one.
    */
   usage?(workflow: string, runs?: number): Map<string, UnitUsage>;
+  /**
+   * The step cache's entries, kept in the same file (see src/cache/); absent for a store that keeps none (one
+   * of an older schema, read as it is).
+   */
+  readonly cache?: CacheEntries;
   close(): void;
+}
+
+/** A result kept in the step cache: what a step (or item) that sends the same request again is given. */
+export interface CacheEntry {
+  /** The action that made it (`llm`, `http`, …), for `cache stats`. */
+  action: string;
+  output: unknown;
+  properties?: Record<string, unknown>;
+  /** What the call that made it used and cost in US dollars (null: a model with no price): what each hit saves. */
+  usage?: UnitUsage;
+  costUsd?: number | null;
+}
+
+/** The entries of one action, for `conductor cache stats`. */
+export interface CacheStats {
+  action: string;
+  entries: number;
+  /** Bytes of the kept outputs and properties. */
+  bytes: number;
+  /** Times an entry was given to a step instead of sending its request. */
+  hits: number;
+  /** What those hits would have cost: each entry's cost × its hits; null when a hit entry's model has no price. */
+  savedUsd: number | null;
+  /** Model tokens those hits did not use. */
+  savedTokens: number;
+  /** When the oldest and newest entries were made, and when one was last hit (ms since the epoch). */
+  oldest: number;
+  newest: number;
+  lastHitAt?: number;
+}
+
+/**
+ * The step cache's table, by key (a hash of what a step sends, see src/cache/key.ts). Every method throws a
+ * `store_failed` ConductorError when the store itself fails; the step cache takes that for a miss.
+ */
+export interface CacheEntries {
+  /** The entry under `key` made at or after `notBefore` (ms since the epoch), counted as a hit; undefined when none is. */
+  take(key: string, notBefore: number): CacheEntry | undefined;
+  /** Whether `take` would find one, without counting a hit (`plan`). */
+  has(key: string, notBefore: number): boolean;
+  /** Keeps `entry` under `key`, replacing one there (its hits are kept: they were saved). */
+  put(key: string, entry: CacheEntry): void;
+  /** By action, most entries first. */
+  stats(): CacheStats[];
+  /** Removes the entries made before `before` (ms since the epoch), or every one; returns how many went. */
+  clear(before?: number): number;
 }

@@ -46,6 +46,14 @@ export interface PlanStepView {
   condition?: string;
   /** A final failure does not stop the run. */
   continueOnError?: true;
+  /**
+   * With the step cache on for this step (`plan --cache`, `config.cache`, its own `cache`): `hit` when its request
+   * is answered there already (a foreach step: every item's), `miss` when it will be sent, `unknown` when it
+   * uses what another step makes (known only as the run goes). See src/cache/preview.ts.
+   */
+  cache?: 'hit' | 'miss' | 'unknown';
+  /** A foreach step whose list is known: how many of its items are answered from the cache. */
+  cacheHits?: number;
 }
 
 export interface PlanView {
@@ -293,6 +301,7 @@ export function planText(view: PlanView, name: string, actions: ActionRegistry =
     said.length
       ? `Calls: ${said.join(', ')} (before retries${conditional ? `; ${plural(conditional, 'step runs', 'steps run')} only if ${conditional === 1 ? 'its condition holds' : 'their conditions hold'}` : ''})`
       : 'Calls: none',
+    ...cacheLine(view),
   );
   return lines.join('\n') + '\n';
 }
@@ -302,6 +311,19 @@ function costLine(cost: ExpectedCost): string {
   if (cost.usd !== null) return `Expected cost: about ${formatCost(cost.usd, Object.entries(cost.byModel))}, at today's prices`;
   const unpriced = Object.entries(cost.byModel).filter(([, usd]) => usd === null).map(([model]) => model);
   return `Expected cost: — (${unpriced.join(', ')} ${unpriced.length === 1 ? 'has' : 'have'} no price)`;
+}
+
+/** `Step cache: 2 hits (a, b), 1 miss (c [3 of 10 items hit]), 1 known only during the run (d)`; nothing when it is off. */
+function cacheLine(view: PlanView): string[] {
+  const by = { hit: [] as string[], miss: [] as string[], unknown: [] as string[] };
+  for (const [id, step] of Object.entries(view.steps)) {
+    if (!step.cache) continue;
+    const items = step.cacheHits === undefined || step.cache === 'hit' ? '' : ` [${step.cacheHits} of ${step.foreach?.count ?? '?'} items hit]`;
+    by[step.cache].push(id + items);
+  }
+  const part = (ids: string[], one: string, many: string) => (ids.length ? [`${ids.length} ${ids.length === 1 ? one : many} (${ids.join(', ')})`] : []);
+  const parts = [...part(by.hit, 'hit', 'hits'), ...part(by.miss, 'miss', 'misses'), ...part(by.unknown, 'known only during the run', 'known only during the run')];
+  return parts.length ? [`Step cache: ${parts.join(', ')}`] : [];
 }
 
 export function planJson(view: PlanView): string {

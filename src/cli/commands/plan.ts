@@ -15,17 +15,22 @@ import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
 import { loadPricing } from '../cost.ts';
+import { cacheUsed } from '../../cache/policy.ts';
+import type { StepCachePreview } from '../../cache/preview.ts';
+import { cacheFlags } from '../cache-options.ts';
 
 const FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
 
 export const planCommand: Command = {
-  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [-i name=value]… [--store PATH | --no-store]',
+  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [-i name=value]… [--cache | --no-cache] [--store PATH | --no-store]',
   options: {
     format: { type: 'string', value: 'format', description: 'text (default), json, mermaid or dot' },
     'max-concurrency': { type: 'string', value: 'N', description: 'The limit to plan with (overrides config.maxConcurrency)' },
     input: { ...INPUT_OPTION, description: 'An input value, as for run: steps that use inputs are matched to earlier runs with the same values' },
     store: { type: 'string', value: 'PATH', description: 'The run store whose earlier runs give expected times (default: as for run)' },
     'no-store': { type: 'boolean', description: 'Ignore earlier runs' },
+    cache: { type: 'boolean', description: 'Say which steps `run --cache` would answer from the step cache' },
+    'no-cache': { type: 'boolean', description: 'Say nothing about the step cache (as `run --no-cache` uses none)' },
   },
   async run({ values, positionals }, io) {
     const path = singleFile(positionals, this.usage);
@@ -37,8 +42,9 @@ export const planCommand: Command = {
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
     const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, limit, values, io);
-    // The tokens earlier runs used, at today's prices.
+    // The tokens earlier runs used, at today's prices; which steps the step cache would answer.
     const view = describePlan(spec, limit, history && { ...history, pricing: await loadPricing(spec, io) }, inputs);
+    for (const [id, preview] of Object.entries(await cachePreview(spec, inputs, limit, values, io))) Object.assign(view.steps[id]!, preview);
     view.workflow = displayPath(view.workflow, io.cwd);
     const render = { text: () => planText(view, path), json: () => planJson(view), mermaid: () => planMermaid(view), dot: () => planDot(view) }[format as (typeof FORMATS)[number]];
     io.stdout.write(render());
@@ -56,6 +62,26 @@ async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknow
     // Matched as `run` records them (no --model here: config.model, else CONDUCTOR_MODEL).
     const ctx = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
     return stepHistory(store, spec, prepareFingerprints(spec, inputs, ctx, builtinActions()));
+  } finally {
+    store.close();
+  }
+}
+
+/** Which steps the step cache answers, for those whose input is known now (see src/cache/preview.ts). */
+async function cachePreview(spec: WorkflowSpec, inputs: Record<string, unknown>, limit: number | undefined, values: Record<string, unknown>, io: CliIO): Promise<Record<string, StepCachePreview>> {
+  const policy = cacheFlags(spec.config, values);
+  // As `run --no-store`: no store, no cache.
+  if (values['no-store'] === true || !cacheUsed(policy, spec.steps)) return {};
+  const { previewCache } = await import('../../cache/preview.ts');
+  const context = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
+  const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
+  // No store yet: nothing was kept, every request it knows is a miss.
+  if (!existsSync(path)) return previewCache(spec, { policy, inputs, context, actions: builtinActions() });
+  const { SqliteRunStore } = await import('../../store/sqlite.ts');
+  const store = new SqliteRunStore(path, { ...storeOptions(io.env), access: 'read' });
+  try {
+    const entries = store.cache;
+    return previewCache(spec, { policy, inputs, context, actions: builtinActions(), ...(entries ? { entries } : {}) });
   } finally {
     store.close();
   }

@@ -1,0 +1,113 @@
+/**
+ * The step cache's entries in the run store's file (table `cache_entries`, see sqlite-file.ts): one row per
+ * key, shared by every workflow that sends the same request. Each statement commits on its own: a hit or a
+ * new entry is one small write (tens of µs in WAL mode), and a run never waits on a batch to see it.
+ *
+ * Failures are the store's (`store_failed`, naming the file and the cause) and go to the caller alone: the
+ * step cache takes them for a miss, and the run's own record, not this, tells the user the store is broken.
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { ConductorError } from '../core/errors.ts';
+import type { UnitUsage } from '../core/report.ts';
+import type { StoreOperation } from './errors.ts';
+import type { CacheEntries, CacheEntry, CacheStats } from './types.ts';
+
+export interface SqliteCacheOptions {
+  /** The store's failure in words (see storeError). */
+  error(operation: StoreOperation, cause: unknown): ConductorError;
+  /** A write of the store's has failed: nothing more is tried (on a locked file each try stalls the process). */
+  broken(): boolean;
+  now?: () => number;
+}
+
+type Row = Record<string, string | number | null>;
+
+const UPSERT = `INSERT INTO cache_entries (key, action, created_at, usage, cost_usd, output, properties) VALUES (?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (key) DO UPDATE SET action = excluded.action, created_at = excluded.created_at, usage = excluded.usage, cost_usd = excluded.cost_usd,
+    output = excluded.output, properties = excluded.properties`;
+
+/**
+ * `octet_length` takes the size from the row's header: the outputs themselves (overflow pages) are not read.
+ * A hit on an entry whose model call has no price makes the action's saving unknown (null), never $0.
+ */
+const STATS = `SELECT action, count(*) AS entries,
+    sum(coalesce(octet_length(output), 0) + coalesce(octet_length(properties), 0)) AS bytes,
+    sum(hits) AS hits,
+    sum(CASE WHEN usage IS NULL THEN 0 ELSE hits * cost_usd END) AS saved_usd,
+    sum(hits > 0 AND usage IS NOT NULL AND cost_usd IS NULL) AS unpriced,
+    sum(CASE WHEN usage IS NULL THEN 0 ELSE hits * (coalesce(json_extract(usage, '$.inputTokens'), 0) + coalesce(json_extract(usage, '$.outputTokens'), 0)) END) AS saved_tokens,
+    min(created_at) AS oldest, max(created_at) AS newest, max(last_hit_at) AS last_hit_at
+  FROM cache_entries GROUP BY action ORDER BY entries DESC, action`;
+
+export class SqliteCacheEntries implements CacheEntries {
+  readonly #db: DatabaseSync;
+  readonly #options: SqliteCacheOptions;
+  readonly #now: () => number;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync, options: SqliteCacheOptions) {
+    this.#db = db;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  take(key: string, notBefore: number): CacheEntry | undefined {
+    if (this.#options.broken()) return undefined;
+    const row = this.#run('read', () => this.#statement('SELECT action, usage, cost_usd, output, properties FROM cache_entries WHERE key = ? AND created_at >= ?').get(key, notBefore) as Row | undefined);
+    if (!row) return undefined;
+    this.#run('write', () => this.#statement('UPDATE cache_entries SET hits = hits + 1, last_hit_at = ? WHERE key = ?').run(this.#now(), key));
+    return {
+      action: String(row['action']),
+      output: row['output'] === null ? undefined : JSON.parse(String(row['output'])),
+      ...(row['properties'] === null ? {} : { properties: JSON.parse(String(row['properties'])) as Record<string, unknown> }),
+      ...(row['usage'] === null ? {} : { usage: JSON.parse(String(row['usage'])) as UnitUsage }),
+      ...(row['cost_usd'] === null ? {} : { costUsd: Number(row['cost_usd']) }),
+    };
+  }
+
+  has(key: string, notBefore: number): boolean {
+    return this.#run('read', () => this.#statement('SELECT 1 FROM cache_entries WHERE key = ? AND created_at >= ?').get(key, notBefore) !== undefined);
+  }
+
+  put(key: string, entry: CacheEntry): void {
+    if (this.#options.broken()) return;
+    // `undefined` (no output) is NULL; a `null` output is the JSON text `null`.
+    const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+    const row = [key, entry.action, this.#now(), json(entry.usage), entry.costUsd ?? null, json(entry.output), json(entry.properties)] as const;
+    this.#run('write', () => this.#statement(UPSERT).run(...row));
+  }
+
+  stats(): CacheStats[] {
+    const rows = this.#run('read', () => this.#statement(STATS).all() as Row[]);
+    return rows.map((r) => ({
+      action: String(r['action']),
+      entries: Number(r['entries']),
+      bytes: Number(r['bytes']),
+      hits: Number(r['hits']),
+      savedUsd: Number(r['unpriced']) > 0 ? null : Number(r['saved_usd'] ?? 0),
+      savedTokens: Number(r['saved_tokens'] ?? 0),
+      oldest: Number(r['oldest']),
+      newest: Number(r['newest']),
+      ...(r['last_hit_at'] === null ? {} : { lastHitAt: Number(r['last_hit_at']) }),
+    }));
+  }
+
+  clear(before?: number): number {
+    const result = this.#run('write', () => (before === undefined ? this.#statement('DELETE FROM cache_entries').run() : this.#statement('DELETE FROM cache_entries WHERE created_at < ?').run(before)));
+    return Number(result.changes);
+  }
+
+  #statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) this.#statements.set(sql, (statement = this.#db.prepare(sql)));
+    return statement;
+  }
+
+  #run<T>(operation: StoreOperation, work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw this.#options.error(operation, error);
+    }
+  }
+}
