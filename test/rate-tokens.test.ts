@@ -17,8 +17,8 @@ const TPM = 1500;
 const ITEMS = 200;
 
 /** A stand-in metering TPM tokens a (short) minute, and the CLI run against it; returns what both saw. */
-async function metered(t: { after(fn: () => unknown): void }, text: string, json = true) {
-  const meter = new TokenMeter(TPM, MINUTE_MS);
+async function metered(t: { after(fn: () => unknown): void }, text: string, { json = true, tpm = TPM, minuteMs = MINUTE_MS } = {}) {
+  const meter = new TokenMeter(tpm, minuteMs);
   const server = addLlmRoutes(await StandIn.start(), { meter });
   t.after(() => server.close());
   const dir = await tempDir(t);
@@ -28,7 +28,7 @@ async function metered(t: { after(fn: () => unknown): void }, text: string, json
     OPENAI_API_KEY: 'sk-test-0123456789abcdef',
     ANTHROPIC_BASE_URL: `${server.url}/v1`,
     ANTHROPIC_API_KEY: 'sk-ant-test-0123456789abcdef',
-    CONDUCTOR_RATE_WINDOW_MS: String(MINUTE_MS),
+    CONDUCTOR_RATE_WINDOW_MS: String(minuteMs),
   };
   const result = await run(['run', file, '--no-store', ...(json ? ['--json'] : [])], { env });
   return { ...result, report: json ? (JSON.parse(result.stdout) as RunReport) : undefined, meter, requests: server.requests.length };
@@ -47,7 +47,7 @@ describe('tokens per minute', () => {
   ] as const) {
     it(`${provider}${stream ? ', streaming' : ''}: a fan-out several times the limit is paced under it: under 1 % of requests get a 429, and all are served`, async (t) => {
       // Without --json: the live display's waits are on stderr, and the stand-in's counts are the test.
-      const r = await metered(t, fanOut(model, `  rateLimits: { ${provider}: { tpm: ${TPM} } }\n`, stream), false);
+      const r = await metered(t, fanOut(model, `  rateLimits: { ${provider}: { tpm: ${TPM} } }\n`, stream), { json: false });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.meter.served, ITEMS, 'all served');
       assert.ok(r.meter.tokens >= 3 * TPM, `the workflow needs several minutes' worth: ${r.meter.tokens} tokens`);
@@ -60,6 +60,17 @@ describe('tokens per minute', () => {
   it('without tpm stated, the same stand-in refuses far more than 1 %', async (t) => {
     const r = await metered(t, fanOut('openai:gpt-4o-mini', '  maxConcurrency: 10\n'));
     assert.ok(r.meter.refused * 100 > r.requests, `${r.meter.refused} of ${r.requests} requests got a 429`);
+  });
+
+  it('time waiting for tokens does not count against the step\'s timeout', async (t) => {
+    // 1000 tokens a 2 s minute. Each prompt is 495 words, answered with 496: a uses nearly all of the minute, and
+    // b waits about 2 s for it to refill, four times its 0.5 s timeout, and still runs.
+    const prompt = Array.from({ length: 495 }, () => 'word').join(' ');
+    const step = (id: string, extra = '') => `  - id: ${id}\n    timeout: 0.5\n${extra}    llm: { model: "openai:gpt-4o-mini", prompt: "${prompt}" }\n`;
+    const r = await metered(t, `config:\n  rateLimits: { openai: { tpm: 1000 } }\nsteps:\n${step('a')}${step('b', '    dependsOn: [a]\n')}`, { json: false, tpm: 1000, minuteMs: 2000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /b rate limit: pacing tokens, waiting [12]/);
+    assert.deepEqual([r.meter.served, r.meter.refused], [2, 0]);
   });
 
   it('a call that needs more tokens than a whole minute allows fails at once, saying so, and is never sent', async (t) => {

@@ -137,7 +137,6 @@ describe('AdaptiveLimiter: tokens per minute', () => {
     assert.equal(limiter.tokensLeft, Infinity);
     call.granted!({ rateLimited: false, headers: { 'anthropic-ratelimit-tokens-remaining': '0', 'anthropic-ratelimit-tokens-reset': new Date(5000).toISOString() } });
     assert.equal(limiter.pausedUntil, 5000);
-    call.granted!({ rateLimited: false });
   });
 
   it('a call whose provider reports no usage keeps its estimate spent', async () => {
