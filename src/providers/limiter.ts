@@ -1,6 +1,6 @@
 /**
  * Adaptive limits per provider endpoint, so a fan-out wider than the provider allows slows down instead of
- * failing. Three mechanisms, each from the provider's own signals:
+ * failing. Four mechanisms, each from the provider's own signals or the user's statement:
  * - concurrency, AIMD: it starts at the run's limit (a provider that never says 429 sees exactly that many
  *   calls at once), halves on a 429 (once per burst), and grows back by about one per round of successes;
  * - a pause: Retry-After, or rate-limit headers saying nothing is left until a reset, hold every new call;
