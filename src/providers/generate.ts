@@ -6,7 +6,7 @@
 import { generateText, jsonSchema, NoObjectGeneratedError, Output, streamText, type LanguageModel, type ModelMessage } from 'ai';
 import type { ActionContext, ActionResult } from '../actions/types.ts';
 import type { LlmInput } from '../actions/llm/index.ts';
-import { StepFailedError } from '../core/errors.ts';
+import { ConductorError, StepFailedError } from '../core/errors.ts';
 import type { TokenCount } from '../core/report.ts';
 import { cappedFetch } from './answer-cap.ts';
 import { endpointFor, missingKey, type Endpoint } from './endpoint.ts';
@@ -14,6 +14,7 @@ import { explain } from './failure.ts';
 import { answerCheck, type AnswerCheck } from './json-schema.ts';
 import { AdaptiveLimiter, type CallFeedback } from './limiter.ts';
 import type { ModelRef } from './model.ts';
+import { promptTokens } from './tokens.ts';
 
 /** One call's answer: its text, and with a `schema` the parsed value (undefined when it was not JSON). */
 interface Answer {
@@ -79,8 +80,15 @@ function result(model: ModelRef, output: unknown, answers: readonly Answer[]): A
 /** One request to the provider, through its limiter: it waits its turn, and tells the limiter how it went. */
 async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messages: ModelMessage[], ctx: ActionContext, schema?: Record<string, unknown>): Promise<Answer> {
   const limiter = limiterFor(endpoint, ctx);
+  // What it spends against a tokens-per-minute limit: every message sent (a corrected answer's second call
+  // holds the first answer too), the system prompt and the schema, and maxTokens.
+  const texts = [input.system, ...messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content))), schema && JSON.stringify(schema)];
+  const estimate = { input: promptTokens(texts), ...(input.maxTokens === undefined ? {} : { maxOutput: input.maxTokens }) };
+  const notice = (reason: string, untilMs: number) => ctx.notify({ type: 'waiting', reason, untilMs });
   // Time queued behind the provider's limits is not the step's running time: its timeout does not count it.
-  const release = await ctx.untimed(limiter.acquire(ctx.signal, (reason, untilMs) => ctx.notify({ type: 'waiting', reason, untilMs })));
+  const release = await ctx.untimed(limiter.acquire(ctx.signal, { notice, tokens: estimate })).catch((error: unknown) => {
+    throw ctx.signal.aborted ? error : refused(error, model, ctx.stepId);
+  });
   let feedback: CallFeedback = { rateLimited: false };
   try {
     const common = {
@@ -130,7 +138,7 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
       answer = { text, usage: tokens(await r.totalUsage), finishReason: await r.finishReason };
       headers = (await r.response).headers;
     }
-    feedback = { rateLimited: false, ...(headers ? { headers } : {}) };
+    feedback = { rateLimited: false, usage: answer.usage, ...(headers ? { headers } : {}) };
     return answer;
   } catch (error) {
     if (ctx.signal.aborted) throw error;
@@ -146,15 +154,37 @@ function tokens(usage: { inputTokens?: number | undefined; outputTokens?: number
   return { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 };
 }
 
+/** The limiter refused the call before it was sent (a provider pause too long, a call too large for `tpm`). */
+function refused(error: unknown, model: ModelRef, stepId: string): unknown {
+  if (!(error instanceof ConductorError)) return error;
+  return new StepFailedError(stepId, error.code, `${model.id}: ${error.message}`, { ...(error.hint ? { hint: error.hint } : {}), cause: error });
+}
+
 function limiterFor(endpoint: Endpoint, ctx: ActionContext): AdaptiveLimiter {
   const key = `llm:limiter ${endpoint.key}`;
   let limiter = ctx.runScope.get(key) as AdaptiveLimiter | undefined;
   if (!limiter) {
-    const rpm = ctx.defaults.rateLimits[endpoint.provider]?.rpm;
-    limiter = new AdaptiveLimiter({ maxConcurrency: ctx.defaults.maxConcurrency, ...(rpm ? { rpm } : {}) });
+    const { rpm, tpm } = ctx.defaults.rateLimits[endpoint.provider] ?? {};
+    const minuteMs = testMinute(ctx.env);
+    limiter = new AdaptiveLimiter({
+      maxConcurrency: ctx.defaults.maxConcurrency,
+      source: `config.rateLimits.${endpoint.provider}`,
+      ...(rpm ? { rpm } : {}),
+      ...(tpm ? { tpm } : {}),
+      ...(minuteMs ? { minuteMs } : {}),
+    });
     ctx.runScope.set(key, limiter);
   }
   return limiter;
+}
+
+/**
+ * For tests only, not a setting: `CONDUCTOR_RATE_WINDOW_MS` shortens the minute of `rpm` and `tpm`, so a test
+ * can exceed a limit many times over in seconds against a stand-in that meters the same short minute.
+ */
+function testMinute(env: ActionContext['env']): number | undefined {
+  const ms = Number(env['CONDUCTOR_RATE_WINDOW_MS']);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 /** One provider client per endpoint and model for the whole run, not one per call. */

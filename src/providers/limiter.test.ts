@@ -47,7 +47,7 @@ describe('AdaptiveLimiter', () => {
     first({ rateLimited: true, retryAfterMs: 30 });
     const notices: string[] = [];
     const waitedFrom = Date.now();
-    const release = await limiter.acquire(signal, (reason) => notices.push(reason));
+    const release = await limiter.acquire(signal, { notice: (reason) => notices.push(reason) });
     assert.ok(Date.now() >= limiter.pausedUntil && limiter.pausedUntil >= waitedFrom, 'granted only after the pause');
     assert.deepEqual(notices, ['rate limited: waiting for the provider']);
     release({ rateLimited: false });

@@ -26,20 +26,80 @@ export interface LlmStandInOptions {
   headers?: (request: ChatRequest) => Record<string, string> | undefined;
   /** The tokens an answer reports using (default: the words of the prompt and of the answer). */
   usage?: (request: ChatRequest, text: string) => { inputTokens: number; outputTokens: number };
+  /** A tokens-per-minute limit the stand-in enforces (after `intercept`), as the providers do. */
+  meter?: TokenMeter;
+}
+
+/**
+ * Tokens per minute as OpenAI and Anthropic meter them: a bucket per model holding `perMinute` tokens, refilled
+ * continuously over `minuteMs`. A request is counted whole when it arrives (its prompt and answer, as its
+ * usage reports them); one that needs more than is left gets a 429 with `retry-after-ms` saying when it will
+ * be there, and an answer tells what is left in the provider's rate-limit headers. A test may shorten the
+ * minute (`CONDUCTOR_RATE_WINDOW_MS` does the same for the engine).
+ */
+export class TokenMeter {
+  served = 0;
+  refused = 0;
+  /** Tokens of the requests served. */
+  tokens = 0;
+  readonly perMinute: number;
+  readonly minuteMs: number;
+  readonly #buckets = new Map<string, { level: number; at: number }>();
+
+  constructor(perMinute: number, minuteMs = 60_000) {
+    this.perMinute = perMinute;
+    this.minuteMs = minuteMs;
+  }
+
+  take(model: string, tokens: number): { remaining: number; fullInMs: number } | { retryAfterMs: number } {
+    const now = performance.now();
+    const perMs = this.perMinute / this.minuteMs;
+    const bucket = this.#buckets.get(model) ?? { level: this.perMinute, at: now };
+    bucket.level = Math.min(this.perMinute, bucket.level + (now - bucket.at) * perMs);
+    bucket.at = now;
+    this.#buckets.set(model, bucket);
+    if (tokens > bucket.level) {
+      this.refused++;
+      return { retryAfterMs: Math.ceil((tokens - bucket.level) / perMs) };
+    }
+    bucket.level -= tokens;
+    this.served++;
+    this.tokens += tokens;
+    return { remaining: Math.floor(bucket.level), fullInMs: Math.ceil((this.perMinute - bucket.level) / perMs) };
+  }
 }
 
 export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): StandIn {
   const answer = options.answer ?? ((r) => `${r.provider}: ${r.prompt}`);
-  const extra = (r: ChatRequest) => options.headers?.(r) ?? {};
+  const metered = new WeakMap<ChatRequest, Record<string, string>>();
+  const extra = (r: ChatRequest) => ({ ...(options.headers?.(r) ?? {}), ...metered.get(r) });
   const handle = (provider: ChatRequest['provider'], respond: (r: ChatRequest, text: string, res: ServerResponse) => Promise<void>) => async (record: RecordedRequest, res: ServerResponse) => {
     const body = JSON.parse(record.body) as Record<string, any>;
     const request = parseChat(provider, body, record);
     if (options.intercept && (await options.intercept(request, res))) return;
-    await respond(request, answer(request), res);
+    const text = answer(request);
+    if (options.meter) {
+      const used = counted(request, text);
+      const taken = options.meter.take(request.model, used.inputTokens + used.outputTokens);
+      if ('retryAfterMs' in taken) {
+        const message = `Rate limit reached for ${request.model} on tokens per min (TPM): Limit ${options.meter.perMinute}`;
+        const error = provider === 'anthropic' ? { type: 'error', error: { type: 'rate_limit_error', message } } : { error: { message, type: 'tokens', code: 'rate_limit_exceeded' } };
+        reply(res, 429, error, { 'retry-after-ms': String(taken.retryAfterMs) });
+        return;
+      }
+      const limit = String(options.meter.perMinute);
+      const remaining = String(taken.remaining);
+      metered.set(
+        request,
+        provider === 'anthropic'
+          ? { 'anthropic-ratelimit-tokens-limit': limit, 'anthropic-ratelimit-tokens-remaining': remaining, 'anthropic-ratelimit-tokens-reset': new Date(Date.now() + taken.fullInMs).toISOString() }
+          : { 'x-ratelimit-limit-tokens': limit, 'x-ratelimit-remaining-tokens': remaining, 'x-ratelimit-reset-tokens': `${taken.fullInMs}ms` },
+      );
+    }
+    await respond(request, text, res);
   };
   const chunks = (text: string) => text.match(/.{1,8}/gs) ?? [''];
-  const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
-  const counted = (r: ChatRequest, text: string) => options.usage?.(r, text) ?? { inputTokens: words(r.prompt), outputTokens: words(text) };
+  const counted = (r: ChatRequest, text: string) => options.usage?.(r, text) ?? { inputTokens: tokens(r.prompt), outputTokens: tokens(text) };
 
   server.route('/v1/chat/completions', handle('openai', async (r, text, res) => {
     const { inputTokens, outputTokens } = counted(r, text);
@@ -97,6 +157,9 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
   }));
   return server;
 }
+
+/** The stand-ins' tokenizer: a word is a token. */
+const tokens = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
 function parseChat(provider: ChatRequest['provider'], body: Record<string, any>, record: RecordedRequest): ChatRequest {
   const messages = (body['messages'] ?? []) as { role: string; content: unknown }[];
