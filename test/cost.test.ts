@@ -17,8 +17,9 @@ let server: StandIn;
 before(async () => {
   server = addLlmRoutes(await StandIn.start(), {
     usage: (r) => {
-      const [, input, output] = /^\[(\d+)\/(\d+)\]/.exec(r.prompt) ?? [];
-      return { inputTokens: Number(input ?? 1), outputTokens: Number(output ?? 1) };
+      // `[in/out]`, or `[in/out/cached]` with `cached` of the input read from the provider's prompt cache.
+      const [, input, output, cached] = /^\[(\d+)\/(\d+)(?:\/(\d+))?\]/.exec(r.prompt) ?? [];
+      return { inputTokens: Number(input ?? 1), outputTokens: Number(output ?? 1), ...(cached ? { cachedInputTokens: Number(cached) } : {}) };
     },
   });
 });
@@ -41,6 +42,15 @@ const inDir = (dir: string) => ({ env: { CONDUCTOR_HOME: dir, OPENAI_BASE_URL: `
 const near = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} ≠ ${expected}`);
 
 describe('cost', { timeout: 60_000 }, () => {
+  it('prices the input the provider read from its prompt cache at the cached-input price', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, `config:\n  prices:\n    openai:cost-cached: { input: 10, output: 20, cachedInput: 1 }\nsteps:\n${llmSteps(['a'], 'openai:cost-cached', '[1000/100/800] x')}`);
+    const result = await run(['run', file, '--json'], inDir(dir));
+    assert.equal(result.code, 0, result.stderr);
+    // 200 uncached × $10 + 800 cached × $1 + 100 × $20, per million: $0.0048.
+    near(JSON.parse(result.stdout).steps.a.costUsd, 0.0048, 'a');
+  });
+
   it('matches the stand-in\'s tokens × the prices to the cent: --json, the summary, runs, runs show, plan', async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, 'prices.yaml'), 'openai:cost-b: { input: 3, output: 15 }\n');

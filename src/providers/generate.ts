@@ -20,7 +20,7 @@ import { promptTokens } from './tokens.ts';
 interface Answer {
   text: string;
   parsed?: { value: unknown } | { error: string };
-  usage: TokenCount;
+  usage: TokenCount & { cachedInputTokens?: number };
   finishReason: string;
 }
 
@@ -74,7 +74,8 @@ function mismatch(answer: Answer, check: AnswerCheck): string | undefined {
 
 function result(model: ModelRef, output: unknown, answers: readonly Answer[]): ActionResult {
   const usage = answers.reduce((sum, a) => ({ inputTokens: sum.inputTokens + a.usage.inputTokens, outputTokens: sum.outputTokens + a.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 });
-  return { output, properties: { model: model.id, usage, finishReason: answers.at(-1)!.finishReason }, usage: { model: model.id, ...usage } };
+  const cached = answers.reduce((sum, a) => sum + (a.usage.cachedInputTokens ?? 0), 0);
+  return { output, properties: { model: model.id, usage, finishReason: answers.at(-1)!.finishReason }, usage: { model: model.id, ...usage, ...(cached ? { cachedInputTokens: cached } : {}) } };
 }
 
 /** One request to the provider, through its limiter: it waits its turn, and tells the limiter how it went. */
@@ -150,8 +151,10 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
   }
 }
 
-function tokens(usage: { inputTokens?: number | undefined; outputTokens?: number | undefined } | undefined): TokenCount {
-  return { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 };
+function tokens(usage: { inputTokens?: number | undefined; outputTokens?: number | undefined; inputTokenDetails?: { cacheReadTokens?: number | undefined } } | undefined): Answer['usage'] {
+  // Of the input, what the provider read from its prompt cache (priced lower where it says so).
+  const cached = usage?.inputTokenDetails?.cacheReadTokens;
+  return { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0, ...(cached ? { cachedInputTokens: cached } : {}) };
 }
 
 /** The limiter refused the call before it was sent (a provider pause too long, a call too large for `tpm`). */

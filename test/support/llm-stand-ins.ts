@@ -25,7 +25,7 @@ export interface LlmStandInOptions {
   /** Extra response headers for a successful answer (rate-limit headers, say). */
   headers?: (request: ChatRequest) => Record<string, string> | undefined;
   /** The tokens an answer reports using (default: the words of the prompt and of the answer). */
-  usage?: (request: ChatRequest, text: string) => { inputTokens: number; outputTokens: number };
+  usage?: (request: ChatRequest, text: string) => { inputTokens: number; outputTokens: number; cachedInputTokens?: number };
   /** A tokens-per-minute limit the stand-in enforces (after `intercept`), as the providers do. */
   meter?: TokenMeter;
 }
@@ -102,8 +102,8 @@ export function addLlmRoutes(server: StandIn, options: LlmStandInOptions = {}): 
   const counted = (r: ChatRequest, text: string) => options.usage?.(r, text) ?? { inputTokens: tokens(r.prompt), outputTokens: tokens(text) };
 
   server.route('/v1/chat/completions', handle('openai', async (r, text, res) => {
-    const { inputTokens, outputTokens } = counted(r, text);
-    const usage = { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens };
+    const { inputTokens, outputTokens, cachedInputTokens } = counted(r, text) as { inputTokens: number; outputTokens: number; cachedInputTokens?: number };
+    const usage = { prompt_tokens: inputTokens, completion_tokens: outputTokens, total_tokens: inputTokens + outputTokens, ...(cachedInputTokens ? { prompt_tokens_details: { cached_tokens: cachedInputTokens } } : {}) };
     if (!r.stream) {
       reply(res, 200, { id: 'chatcmpl-1', object: 'chat.completion', created: 0, model: r.model, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage }, extra(r));
       return;
