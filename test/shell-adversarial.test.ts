@@ -1,7 +1,7 @@
 /**
  * Adversarial review of the `shell` action (#14) through the real CLI (run `npm run build` first). The attacker
  * controls a step's output — a model's answer (the `echo` model answers with its prompt), an HTTP answer from a
- * stand-in, a file — or is a careless author. Each test marked `todo` is a promise the action breaks today (the
+ * stand-in, a file — or is a careless author. A test marked `todo` is a limitation the README states (the
  * reason names it); the others are attacks that hold and that src/actions/shell/*.test.ts and test/shell.test.ts
  * do not cover. Everything is judged by what happened — files a command would have written, the argv a program
  * received, pids alive or gone once the CLI has exited — never by how long it took.
@@ -93,7 +93,6 @@ async function diagnostics(file: string, cwd: string): Promise<{ code: number | 
 describe('shell, attacked: a step output never becomes code or the program', { timeout: 120_000 }, () => {
   it(
     'refuses a step output inside the script of `sh -c` / `bash -c` written without `shell:`',
-    { todo: 'defect: `run: sh -c "echo ${steps.x.output}"` (or `[bash, -c, …]`) runs a model\'s answer as shell code; validate says valid' },
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(
@@ -119,7 +118,6 @@ describe('shell, attacked: a step output never becomes code or the program', { t
 
   it(
     'refuses a step output as the program a launcher runs (`env …`, `timeout 30 …`)',
-    { todo: 'defect: `run: [env, "${steps.x.output}", …]` or `timeout 30 ${steps.x.output}` runs the program a model named' },
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(
@@ -143,7 +141,6 @@ describe('shell, attacked: a step output never becomes code or the program', { t
 
   it(
     'refuses a step output in `env.PATH`: it chooses the program',
-    { todo: 'defect: `env: { PATH: "${steps.x.output}" }` lets a model pick which `ls` runs; nothing refuses it' },
     async (t) => {
       const dir = await tempDir(t);
       await mkdir(join(dir, 'vendor/bin'), { recursive: true });
@@ -167,7 +164,6 @@ describe('shell, attacked: a step output never becomes code or the program', { t
 
   it(
     'refuses a step output in `env.BASH_ENV` under `shell: bash`: bash expands it, command substitutions included',
-    { todo: 'defect: `env: { BASH_ENV: "${steps.x.output}" }` with `shell: bash` runs `$(…)` from a model\'s answer before the script starts' },
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(
@@ -188,7 +184,6 @@ describe('shell, attacked: a step output never becomes code or the program', { t
 
   it(
     'refuses a relative program in a folder a step output chose: the model would pick which file runs',
-    { todo: 'defect: `run: ./tool.sh, cwd: ${steps.x.output}` lets a model choose between executables in the workflow\'s tree' },
     async (t) => {
       const dir = await tempDir(t);
       await mkdir(join(dir, 'safe'));
@@ -300,12 +295,13 @@ steps:
     http: { url: "${server.url}/values" }
   - id: line
     shell:
-      run: \${inputs.node} print-argv.js \${steps.get.output.lines} "\${steps.get.output.quotes}" x\${steps.get.output.escape}y \${steps.get.output.option}
+      run: \${inputs.node} print-argv.js \${steps.get.output.lines} "\${steps.get.output.quotes}" x\${steps.get.output.escape}y -- \${steps.get.output.option}
 `,
     );
     const { code, stderr, report } = await json(['run', file, '-i', `node=${process.execPath}`], dir);
     assert.equal(code, 0, stderr);
-    assert.deepEqual(JSON.parse(report.steps.line.output), [nasty.lines, nasty.quotes, `x${nasty.escape}y`, nasty.option]);
+    // A value that starts with `-` is an argument only after a literal `--` (else it is refused: see the option test).
+    assert.deepEqual(JSON.parse(report.steps.line.output), [nasty.lines, nasty.quotes, `x${nasty.escape}y`, '--', nasty.option]);
     assert.equal(existsSync(join(dir, 'pwned')), false);
   });
 
@@ -337,7 +333,6 @@ steps:
 
   it(
     'warns that a step output at the start of a word is read as an option (`-o…`), or the README says so',
-    { todo: 'defect: `sort ${steps.x.output}` with the answer `-opwned` writes pwned; not documented, not warned (suggest `--`)' },
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(
@@ -373,8 +368,7 @@ describe('shell, attacked: references a bash script evaluates as arithmetic', { 
   ];
   for (const [name, script] of places) {
     it(
-      `refuses a reference in ${name}`,
-      { todo: `defect: \`${script}\` runs \`$(…)\` from an input under \`shell: bash\`; validate does not refuse the place` },
+      `refuses a reference in ${name} (\`${script}\`)`,
       async (t) => {
         const dir = await tempDir(t);
         const file = await writeWorkflow(dir, `inputs:\n  n: { type: string }\nsteps:\n  - id: s\n    shell: { run: '${script}', shell: bash }\n`);
@@ -421,7 +415,6 @@ steps:
 describe('shell, attacked: careless blocks a missing program hides in', { timeout: 120_000 }, () => {
   it(
     'finds a literal program written as a number before anything runs',
-    { todo: 'defect: `run: [404, x]` is not looked up before the run (preflight reads only a string first word); it fails at run time, exit 1' },
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(dir, `steps:\n  - id: first\n    file: { action: write, path: ran.txt, content: x }\n  - id: num\n    shell: { run: [404, x] }\n`);
@@ -433,7 +426,6 @@ describe('shell, attacked: careless blocks a missing program hides in', { timeou
 
   it(
     'looks a program up on a relative PATH entry from the step\'s folder, as the run will',
-    { todo: 'defect: preflight resolves a relative `env.PATH` entry against the CLI\'s current folder: `conductor run sub/wf.yaml` stops with exit 2 on a program the run finds' },
     async (t) => {
       const dir = await tempDir(t);
       await mkdir(join(dir, 'sub/tools'), { recursive: true });
@@ -454,7 +446,6 @@ describe('shell, attacked: careless blocks a missing program hides in', { timeou
   ] as const) {
     it(
       `refuses a command line whose program is empty as written (${name}) at validate`,
-      { todo: 'defect: an empty literal program passes validate and fails at run time ("a value gave no program")' },
       async (t) => {
         const dir = await tempDir(t);
         const file = await writeWorkflow(dir, `steps:\n  - id: first\n    file: { action: write, path: ran.txt, content: x }\n  - id: empty\n    shell: { run: ${runValue} }\n`);
@@ -519,7 +510,7 @@ steps:
 describe('shell, attacked: no process outlives the run', { timeout: 180_000 }, () => {
   it(
     'ends a process the command started in a group of its own (a daemon), when the command exits',
-    { todo: 'defect: a child that leaves the process group (setsid, detached spawn, a daemon) outlives the run; README says no process does' },
+    { todo: 'limitation (README, Stopping): a process that leaves the group on purpose (setsid, a daemon) is not stopped' },
     async (t) => {
       const dir = await workDir(t);
       await writeFile(
@@ -540,7 +531,6 @@ child.unref();
 
   it(
     'ends a running command when Conductor is hung up on (SIGHUP: the terminal closed)',
-    { todo: 'defect: SIGHUP kills the CLI without stopping the commands\' process groups (bin.ts handles only SIGINT and SIGTERM); `sleep 600` lives on' },
     async (t) => {
       const dir = await workDir(t);
       const file = await writeWorkflow(dir, `steps:\n  - id: slow\n    shell: { run: 'sleep 600 & echo $! > pid; wait', shell: sh }\n`);

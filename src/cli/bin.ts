@@ -11,6 +11,8 @@ const onSignal = (signal: NodeJS.Signals) => {
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// A closed terminal (or ssh session) stops the run the same way, so the commands it started are stopped too.
+process.on('SIGHUP', onSignal);
 
 const code = await main(process.argv.slice(2), { stdout: closable(process.stdout), stderr: closable(process.stderr), env: process.env, cwd: process.cwd(), signal: controller.signal });
 process.exitCode = code;

@@ -370,6 +370,12 @@ function checkBlock(block: Readonly<Record<string, unknown>>, ctx: StaticContext
       problems.push({ path: ['run'], code: 'shell_assignment', message: `\`${assignment}\` would be run as a program: \`run\` starts no shell to set variables`, hint: `set it with \`env: { ${name}: "…" }\`` });
     }
   } else return problems;
+  const program = literalWord(words[0]);
+  if (program === '') problems.push({ path: Array.isArray(run) ? ['run', 0] : ['run'], code: 'shell_empty', message: 'the program is empty', hint: 'write the program to run first' });
+  // `./tool.sh` in a folder a model chose is a program the model chose.
+  if (program !== undefined && program.includes('/') && !program.startsWith('/') && ctx.known(block['cwd']) === 'run') {
+    problems.push({ path: ['cwd'], code: 'shell_output_as_code', message: `a step's output may not choose \`cwd\` when the program is a relative path (\`${program}\`): it would choose which program runs`, hint: 'give the program\'s path from the workflow\'s folder, or write `cwd` in the workflow' });
+  }
   const code = codePosition(words, (r) => refs[r]!.known === 'run');
   if (code) {
     const ref = refs[(words[code.word]!.find((p) => typeof p === 'number' && refs[p]!.known === 'run') as number)]!;

@@ -28,6 +28,9 @@ export function programProblem(program: string, path: string | undefined, cwd?: 
     return { message: `program \`${program}\` not found or not executable (${at})`, hint: 'check the path (relative paths start from the step\'s `cwd`, by default the workflow\'s folder), and that the file is executable (`chmod +x`)' };
   }
   const dirs = (path ?? DEFAULT_PATH).split(delimiter);
-  if (dirs.some((dir) => executable(join(dir === '' ? '.' : dir, program)))) return undefined;
+  // A relative entry (or an empty one, the current folder) is looked in from the step's folder when it runs:
+  // not something to tell before the run.
+  if (dirs.some((dir) => !isAbsolute(dir))) return undefined;
+  if (dirs.some((dir) => executable(join(dir, program)))) return undefined;
   return { message: `program \`${program}\` not found on PATH`, hint: `install it, or give its path (\`/usr/local/bin/${program}\`, or \`./${program}\` from the step's \`cwd\`)${path === undefined ? `; PATH is not set, so only ${DEFAULT_PATH} was searched` : ''}` };
 }

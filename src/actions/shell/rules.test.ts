@@ -90,6 +90,14 @@ steps:
   });
 });
 
+describe('a step output choosing where a relative program is', () => {
+  it('is refused: `./tool.sh` in a folder a model chose is a program the model chose', () => {
+    assert.deepEqual(problems('  - id: b\n    shell: { run: ./tool.sh, cwd: "${steps.a.output}" }\n').map((p) => p.split(' ')[0]), ['shell_output_as_code']);
+    assert.deepEqual(problems('  - id: b\n    shell: { run: [cat, notes.txt], cwd: "${steps.a.output}" }\n'), [], 'a program on PATH reads data there');
+    assert.deepEqual(problems('  - id: b\n    shell: { run: [""] }\n').map((p) => p.split(' ')[0]), ['shell_empty']);
+  });
+});
+
 describe('the list form', () => {
   it('refuses a word YAML retyped, and passes each item of a list a reference gives as one argument', async (t) => {
     assert.deepEqual(problems('  - id: b\n    shell: { run: [nvm, use, 18.10, true] }\n').map((p) => p.split(' ')[0]), ['shell_word_not_text', 'shell_word_not_text']);

@@ -24,7 +24,7 @@ export interface ScriptSites {
 }
 
 type Frame =
-  | { kind: 'top' | 'subst' | 'backtick' | 'double' | 'single' | 'ansi' | 'comment' | 'arith' | 'subscript'; depth: number }
+  | { kind: 'top' | 'subst' | 'backtick' | 'double' | 'single' | 'ansi' | 'comment' | 'arith' | 'subscript' | 'offset'; depth: number }
   | { kind: 'param'; depth: number; start: number }
   | { kind: 'heredoc'; delimiter: string; strip: boolean; quoted: boolean };
 
@@ -151,8 +151,20 @@ export function scriptSites(strings: readonly string[], shell: ShellName): Scrip
         } else if (expansion(c)) break;
         skip(escapes(c));
         break;
+      case 'offset':
+        // `${s:off:len}`: arithmetic up to the `}` that closes the expansion (which `param` then reads).
+        if (c === '}' && frame.depth === 0) stack.pop();
+        else {
+          if (c === '{') frame.depth++;
+          if (c === '}') frame.depth--;
+          if (!expansion(c)) skip(escapes(c));
+        }
+        break;
       case 'param':
-        if (c === '}' && frame.depth === 0) {
+        if (c === ':' && frame.depth === 0 && /^([A-Za-z_][A-Za-z0-9_]*(\[[@*]\])?|[@*]|[0-9]+)$/.test(text.slice(frame.start, i)) && !/[-=?+]/.test(peek(1) ?? '')) {
+          stack.push({ kind: 'offset', depth: 0 }); // `${s:${…}}`, `${@:…}`: a substring's offset and length are arithmetic
+          skip(1);
+        } else if (c === '}' && frame.depth === 0) {
           stack.pop();
           skip(1);
         } else if (c === '[' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(text.slice(frame.start, i))) {
@@ -210,6 +222,9 @@ export function scriptSites(strings: readonly string[], shell: ShellName): Scrip
     } else if (peek(1) === '{') {
       stack.push({ kind: 'param', depth: 0, start: i + 2 });
       skip(2);
+    } else if (peek(1) === '[' && shell === 'bash') {
+      stack.push({ kind: 'subscript', depth: 0 }); // `$[ … ]`: bash's old arithmetic
+      skip(2);
     } else if (peek(1) === "'" && shell === 'bash' && !insideDouble(stack) && top().kind !== 'heredoc') {
       stack.push({ kind: 'ansi', depth: 0 });
       skip(2);
@@ -237,6 +252,10 @@ export function scriptSites(strings: readonly string[], shell: ShellName): Scrip
     } else if (c === '(' && shell === 'bash' && wasStart && peek(1) === '(') {
       stack.push({ kind: 'arith', depth: 0 }); // `(( … ))`, bash's arithmetic command
       skip(2);
+    } else if (c === '[' && shell === 'bash' && /(^|[\s;&|(])[A-Za-z_][A-Za-z0-9_]*$|\($/.test(text.slice(0, i))) {
+      // `a[…]=…` and `a=([…]=…)`: an indexed array's subscript, being assigned, is arithmetic.
+      stack.push({ kind: 'subscript', depth: 0 });
+      skip(1);
     } else if (c === '(' && frame.kind === 'subst') {
       frame.depth++;
       skip(1);
@@ -283,8 +302,8 @@ function siteOf(stack: readonly Frame[]): Site {
 }
 
 function problemOf(stack: readonly Frame[]): string | undefined {
-  if (stack.some((f) => f.kind === 'arith' || f.kind === 'subscript')) {
-    return 'a reference inside arithmetic (`$((…))`, `((…))`, an array subscript) would have its value evaluated as an expression: check or convert the value first, outside the arithmetic';
+  if (stack.some((f) => f.kind === 'arith' || f.kind === 'subscript' || f.kind === 'offset')) {
+    return 'a reference inside arithmetic (`$((…))`, `$[…]`, `((…))`, an array subscript, a substring\'s offset) would have its value evaluated as an expression: check or convert the value first, outside the arithmetic';
   }
   const frame = stack[stack.length - 1]!;
   if (frame.kind === 'heredoc' && frame.quoted) return `a here-document with a quoted delimiter (\`<<'${frame.delimiter}'\`) expands nothing, so a reference in it cannot be passed: unquote the delimiter`;
