@@ -43,7 +43,7 @@ export async function cachedRerun(repeat = 3): Promise<CachedRerun> {
     const spec = parseWorkflow(text, join(dir, 'bench.yaml'));
     const ctx = preflightContext(spec, process.env);
     const fingerprints = prepareFingerprints(spec, {}, ctx, builtinActions());
-    const cache = new StoreStepCache({ entries: store.cache!, policy: { run: {} }, context: ctx });
+    const cache = new StoreStepCache({ entries: store.cache!, policy: { run: {} }, context: { ...ctx, baseDir: spec.baseDir } });
     const timed = async () => {
       const t0 = performance.now();
       const report = await runWorkflow(spec, { cache, onEvent: recorder(store, spec, { fingerprints }) });

@@ -195,6 +195,32 @@ describe('budgets', { timeout: 60_000 }, () => {
     assert.equal(report.budget.spentUsd.toFixed(4), '0.0120');
   });
 
+  it('counts calls that failed all the same (answers that did not match a schema), and reserves both of a schema step\'s calls', async (t) => {
+    const dir = await tempDir(t);
+    // The stand-in answers text, never JSON: each item asks twice and fails. The first ask costs $0.004.
+    const file = await writeWorkflow(
+      dir,
+      `${prices('budget-f')}  budget: { usd: 0.01 }\nsteps:\n  - id: each\n    continueOnError: true\n    foreach: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n    llm: { model: "openai:budget-f", maxTokens: 300, schema: { type: object }, prompt: "${prompt(1000, 300)} \${item}" }\n`,
+    );
+    const report = JSON.parse((await run(['run', file, '--json', '--max-concurrency', '4'], inDir(dir))).stdout);
+    assert.equal(report.status, 'budget_exceeded');
+    // One item's two asks fit the worst case ($0.0088); after it, a second item's do not.
+    assert.equal(sent('budget-f'), 2);
+    assert.ok(report.cost.usd >= 0.004 && report.budget.spentUsd >= 0.004 && report.budget.spentUsd <= 0.01, JSON.stringify([report.cost, report.budget]));
+    assert.equal(report.steps.each.items.find((i: any) => i.status === 'failed').errorCode, 'schema_mismatch');
+  });
+
+  it('lets a run whose last call crossed the budget, with nothing left to run, succeed', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, `${prices('budget-l')}steps:\n${llmSteps(['only'], 'openai:budget-l', prompt(1000, 1500))}outputs:\n  said: \${steps.only.output}\n`);
+    const result = await run(['run', file, '--json', '--max-cost', '0.01'], inDir(dir));
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.status, 'succeeded');
+    assert.ok(report.outputs.said);
+    assert.equal(report.cost.usd.toFixed(4), '0.0160');
+  });
+
   it('holds a budget of tokens, with or without prices', async (t) => {
     const dir = await tempDir(t);
     const file = await writeWorkflow(dir, `config:\n  budget: { tokens: 2700 }\nsteps:\n${llmSteps(['s1', 's2', 's3', 's4'], 'openai:budget-t', prompt(1000, 300), 'maxTokens: 300')}`);

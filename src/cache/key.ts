@@ -13,10 +13,12 @@ const FORMAT = 1;
  * effective model and endpoint) and the resolved input, as canonical JSON. A value in the input that is a
  * secret (an `authorization` header) is in the hash, never in the key or the store: another credential is
  * another request, and never gets this one's answer. The action's name leads, for `cache stats` and a reader
- * of the store. Throws when the input cannot be written as JSON (nested too deep).
+ * of the store. `folder`: the workflow's folder, for an action whose relative paths resolve in it (a `file`
+ * read of `data.txt` in one workflow is not one in another). Throws when the input cannot be written as JSON.
  */
-export function cacheKey(action: AnyAction, input: unknown, identity: unknown): string {
-  return `${action.name}:${hash('sha256', canonicalJson([FORMAT, action.name, action.version ?? 1, identity ?? null, input]))}`;
+export function cacheKey(action: AnyAction, input: unknown, identity: unknown, folder?: string): string {
+  const what = [FORMAT, action.name, action.version ?? 1, identity ?? null, input, ...(folder === undefined ? [] : [folder])];
+  return `${action.name}:${hash('sha256', canonicalJson(what))}`;
 }
 
 /** JSON with every object's keys sorted: the same value always gives the same text, however it was built. */

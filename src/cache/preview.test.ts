@@ -12,7 +12,7 @@ import { previewCache, type PreviewOptions } from './preview.ts';
 import { stepKey } from './step-cache.ts';
 
 const actions = builtinActions();
-const context = { env: { HOST: 'http://h' }, defaults: { maxConcurrency: 10, rateLimits: {} } };
+const context = { env: { HOST: 'http://h' }, defaults: { maxConcurrency: 10, rateLimits: {} }, baseDir: '/w' };
 const spec = workflow(`inputs:
   topic: { type: string }
   list: { type: array, default: [] }

@@ -4,13 +4,13 @@
  * environment) can be looked up; one that uses another step's output is `unknown`. Looks without counting hits.
  */
 import type { ActionRegistry } from '../actions/registry.ts';
-import type { AnyAction, PreflightContext } from '../actions/types.ts';
+import type { AnyAction } from '../actions/types.ts';
 import type { StepSpec, WorkflowSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
 import { literalFields, resolveValue, type ReferenceLookup } from '../template/value.ts';
 import type { CacheEntries } from '../store/types.ts';
 import type { CachePolicy } from './policy.ts';
-import { stepKey } from './step-cache.ts';
+import { stepKey, type CacheContext } from './step-cache.ts';
 
 export interface StepCachePreview {
   /** `hit`: answered from the cache (a foreach step: every item); `miss`: sent; `unknown`: known only as the run goes. */
@@ -23,7 +23,7 @@ export interface PreviewOptions {
   policy: CachePolicy;
   /** The run's inputs as far as they are given (`plan -i`, defaults filled in). */
   inputs: Readonly<Record<string, unknown>>;
-  context: Pick<PreflightContext, 'env' | 'defaults'>;
+  context: CacheContext;
   actions: ActionRegistry;
   /** The store's entries; absent when there is no store yet (every known request misses). */
   entries?: Pick<CacheEntries, 'has'>;

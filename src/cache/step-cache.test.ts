@@ -54,7 +54,7 @@ function setup(yaml: string, policy: CachePolicy, env: Record<string, string> = 
   let now = 100 * DAY;
   const entries = new MemoryEntries(() => now);
   const spec = workflow(yaml);
-  const cache = new StoreStepCache({ entries, policy, context: { env, defaults: { maxConcurrency: 10, rateLimits: {}, ...(model ? { model } : {}) } }, now: () => now });
+  const cache = new StoreStepCache({ entries, policy, context: { env, defaults: { maxConcurrency: 10, rateLimits: {}, ...(model ? { model } : {}) }, baseDir: '/w' }, now: () => now });
   const step = (id: string) => spec.steps.find((s) => s.id === id)!;
   const key = (id: string, action: AnyAction, input: unknown) => cache.keyFor(step(id), action, input);
   return { cache, entries, key, step, spec, later: (ms: number) => (now += ms) };

@@ -12,18 +12,21 @@ import type { CacheEntries } from '../store/types.ts';
 import { cacheKey } from './key.ts';
 import { stepSetting, type CachePolicy } from './policy.ts';
 
+/** What a key is made with besides the input: what `identity` sees, and the workflow's folder. */
+export type CacheContext = Pick<PreflightContext, 'env' | 'defaults'> & { readonly baseDir: string };
+
 export interface StoreStepCacheOptions {
   entries: CacheEntries;
   policy: CachePolicy;
-  /** What actions' `identity` sees: the run's environment and settings (`PreparedRun.env` and `defaults`). */
-  context: Pick<PreflightContext, 'env' | 'defaults'>;
+  /** What actions' `identity` sees: the run's environment and settings (`PreparedRun.env` and `defaults`), and the workflow's folder. */
+  context: CacheContext;
   now?: () => number;
 }
 
 export class StoreStepCache implements StepCache {
   readonly #entries: CacheEntries;
   readonly #policy: CachePolicy;
-  readonly #context: Pick<PreflightContext, 'env' | 'defaults'>;
+  readonly #context: CacheContext;
   readonly #now: () => number;
   /**
    * The TTL of the step that last asked for each key. The step runner calls `get` right after `keyFor`, and `get`
@@ -75,11 +78,13 @@ export class StoreStepCache implements StepCache {
  * A step's key for this resolved input, and how old an entry it takes (undefined: any); undefined when it is not
  * cached. The run (`keyFor`) and `plan` both ask here, so they agree on what hits.
  */
-export function stepKey(policy: CachePolicy, step: StepSpec, action: AnyAction, input: unknown, context: Pick<PreflightContext, 'env' | 'defaults'>): { key: string; ttlMs: number | undefined } | undefined {
+export function stepKey(policy: CachePolicy, step: StepSpec, action: AnyAction, input: unknown, context: CacheContext): { key: string; ttlMs: number | undefined } | undefined {
   const setting = stepSetting(policy, step, action, input);
   if (!setting) return undefined;
+  // An action with paths (`file`, a command's `cwd`) reads and writes in the workflow's folder: keyed with it.
+  const inFolder = Object.values(action.destinations ?? {}).includes('path');
   try {
-    return { key: cacheKey(action, input, action.identity?.(input as Record<string, unknown>, context)), ttlMs: setting.ttlMs };
+    return { key: cacheKey(action, input, action.identity?.(input as Record<string, unknown>, context), inFolder ? context.baseDir : undefined), ttlMs: setting.ttlMs };
   } catch {
     // An input nested past what JSON can write, or an identity the action cannot make: sent, not cached.
     return undefined;

@@ -75,7 +75,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   const cachePolicy = cacheFlags(spec.config, values);
   const store = values['no-store'] === true ? undefined : openStore(values, io, { onError: (error) => storeFailed.abort(error) });
   // The step cache lives in the store: without one (--no-store), nothing is taken from it or kept.
-  const cache = store?.cache && cacheUsed(cachePolicy, spec.steps) ? new StoreStepCache({ entries: store.cache, policy: cachePolicy, context: prepared }) : undefined;
+  const cache = store?.cache && cacheUsed(cachePolicy, spec.steps) ? new StoreStepCache({ entries: store.cache, policy: cachePolicy, context: { env: prepared.env, defaults: prepared.defaults, baseDir: spec.baseDir } }) : undefined;
   try {
     // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
     // the recorder show and store them as they are.

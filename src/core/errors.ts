@@ -5,6 +5,8 @@
  */
 
 /** A position in a workflow file: 1-based line and column. */
+import type { UnitUsage } from './report.ts';
+
 export interface SourceLocation {
   file: string;
   line: number;
@@ -42,6 +44,8 @@ export interface ConductorErrorOptions {
    * in `--json` and the run store, redacted like everything else; messages stay one line.
    */
   detail?: string;
+  /** Model tokens the failed work used all the same (two answers that did not match a schema): paid for. */
+  usage?: UnitUsage;
   cause?: unknown;
 }
 
@@ -52,6 +56,7 @@ export class ConductorError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly rateLimited: boolean;
   readonly detail: string | undefined;
+  readonly usage: UnitUsage | undefined;
 
   constructor(code: string, message: string, options: ConductorErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -62,6 +67,7 @@ export class ConductorError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.rateLimited = options.rateLimited ?? false;
     this.detail = options.detail;
+    this.usage = options.usage;
   }
 }
 

@@ -114,7 +114,8 @@ export function sumUsage(usages: Iterable<UnitUsage | undefined>): UnitUsage | u
   let models: string | undefined | null = null;
   for (const u of usages) {
     if (!u) continue;
-    total = { inputTokens: (total?.inputTokens ?? 0) + u.inputTokens, outputTokens: (total?.outputTokens ?? 0) + u.outputTokens };
+    const cached = (total?.cachedInputTokens ?? 0) + (u.cachedInputTokens ?? 0);
+    total = { inputTokens: (total?.inputTokens ?? 0) + u.inputTokens, outputTokens: (total?.outputTokens ?? 0) + u.outputTokens, ...(cached ? { cachedInputTokens: cached } : {}) };
     models = models === null ? u.model : models === u.model ? models : undefined;
   }
   return total && models ? { model: models, ...total } : total;

@@ -61,6 +61,8 @@ async function structured(model: ModelRef, endpoint: Endpoint, input: LlmInput, 
   throw new StepFailedError(ctx.stepId, 'schema_mismatch', `${model.id}: the ${secondProblem} (also when asked again with the error)`, {
     hint: 'say in the prompt what each field must hold, or loosen the step’s `schema`',
     detail: second.text,
+    // Both answers were paid for.
+    usage: result(model, undefined, [first, second]).usage!,
   });
 }
 

@@ -92,7 +92,7 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
       case 'step:end': {
         const took = event.durationMs === undefined ? '' : ` in ${formatDuration(event.durationMs)}`;
         const items = event.items ? closingItems(event.items) : undefined;
-        const cost = event.costUsd === undefined ? '' : ` · ${formatUsd(event.costUsd)}`;
+        const cost = event.costUsd === undefined || event.costUsd === 0 ? '' : ` · ${formatUsd(event.costUsd)}`;
         if (event.reused) write(`  ${style.dim('↺')} ${event.stepId} reused from the earlier run\n`);
         else if (event.status === 'succeeded' && event.cached && !items) write(`  ${style.green('✓')} ${event.stepId} succeeded from the cache: nothing sent\n`);
         else if (event.status === 'succeeded') write(`  ${style.green('✓')} ${event.stepId} succeeded${took}${items ? ` (${items.total} item${items.total === '1' ? '' : 's'}${reusedText(logs.get(event.stepId))})` : ''}${cost}\n`);

@@ -265,7 +265,10 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
 
   // What stopped the run: a step's failure first (it came first), then the run's own (a listener, the store).
   const runFailure = failure === undefined ? (listenerFailure ?? externalFailure) : undefined;
-  const runStatus: RunStatus = failure !== undefined || runFailure ? 'failed' : overBudget ? 'budget_exceeded' : interrupted ? 'cancelled' : 'succeeded';
+  // Over budget, but only if the budget left something undone: a last call that crossed it with nothing after
+  // it leaves a run that did everything (its report still says what was spent).
+  const leftUndone = overBudget && steps.some((_, i) => state.status[i] === 'not_run' || state.status[i] === 'cancelled');
+  const runStatus: RunStatus = failure !== undefined || runFailure ? 'failed' : leftUndone ? 'budget_exceeded' : interrupted ? 'cancelled' : 'succeeded';
   const failed = failure === undefined ? undefined : results.errors[failure]!;
   const budget = runStatus === 'budget_exceeded' ? options.budget!.report() : undefined;
   let runError = failed
@@ -469,7 +472,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       const { code, message, hint, detail } = outcome.error;
       const error = { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }) };
       fanout.fail(index, at, tries, error);
-      emit({ ...ended, status: 'failed', ...errorFields(error) });
+      // A failed call is often paid for all the same: its tokens count.
+      if (outcome.usage) fanout.usage[index] = outcome.usage;
+      emit({ ...ended, status: 'failed', ...errorFields(error), ...results.unitCost(outcome) });
       // A retry the budget had no room for: the budget stops the run; what is in flight finishes, paid for.
       if (code === 'budget_exceeded') budgetStop();
       else if (!step.continueOnError && !stopping) {
@@ -518,13 +523,16 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
 
   function stepEnded(i: number, outcome: StepOutcome): void {
     finished[i] = Date.now();
-    attempts[i] = outcome.attempts ?? 1;
+    attempts[i] = outcome.status === 'not_run' ? 0 : (outcome.attempts ?? 1);
     let continuedHere = false;
     let shown: ReturnType<RunResults['show']> | undefined;
     if (outcome.status === 'not_run') {
-      // The budget had no room for its call: it never ran, and stays for a resume to run.
+      // The budget had no room for its call: it never ran (no time, no attempt), and stays for a resume to run.
+      const at = finished[i]!;
+      started[i] = 0;
+      finished[i] = 0;
       due(state.settle(i, 'not_run'));
-      emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'not_run', at: finished[i]! });
+      emit({ type: 'step:end', runId, stepId: steps[i]!.id, status: 'not_run', at });
       budgetStop();
       return;
     }
@@ -538,6 +546,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       keep(outcome, shown.redacted);
     } else if (outcome.status === 'failed') {
       results.fail(i, outcome.error);
+      results.usages[i] = outcome.usage;
       continuedHere = steps[i]!.continueOnError && !stopping;
       if (continuedHere) continuedSteps.push(i);
     }
@@ -552,7 +561,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       attempts: attempts[i]!,
       ...errorFields(results.errors[i]),
       ...shown,
-      ...(outcome.status === 'succeeded' ? results.unitCost(outcome) : {}),
+      ...(outcome.status === 'succeeded' || outcome.status === 'failed' ? results.unitCost(outcome) : {}),
       ...(continuedHere ? { continued: true as const } : {}),
     });
     if (outcome.status === 'failed' && outcome.error.code === 'budget_exceeded') budgetStop();

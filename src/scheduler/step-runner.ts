@@ -3,7 +3,7 @@
  * cancellation and the step's timeout, and turn whatever happens into an outcome. Never throws.
  */
 import type { ActionContext, ActionNotice, AnyAction, ResolvedParts } from '../actions/types.ts';
-import type { UnitUsage } from '../core/report.ts';
+import { sumUsage, type UnitUsage } from '../core/report.ts';
 import type { Budget, Reservation, StepCache } from './hooks.ts';
 import { ConductorError } from '../core/errors.ts';
 import { backoffMs, LONG_WAIT_HINT, MAX_PROVIDER_WAIT_MS, RATE_LIMIT_WAITS } from '../core/retry.ts';
@@ -26,7 +26,8 @@ export type StepOutcome = (
       /** The step cache's key for what it sent, when its result may be kept there (see StepCache.put). */
       cacheKey?: string;
     }
-  | { status: 'failed'; error: StepError }
+  /** `usage`: what its tries used all the same (a failed call is often paid for). */
+  | { status: 'failed'; error: StepError; usage?: UnitUsage }
   | { status: 'cancelled' }
   /** The budget had no room for the call: it was not made (the run stops, see Budget). */
   | { status: 'not_run'; reason: 'budget_exceeded' }
@@ -41,6 +42,8 @@ export interface StepError {
   rateLimited?: boolean;
   /** The whole story when `message` shows part of it (an error body): see ConductorErrorOptions.detail. */
   detail?: string;
+  /** Tokens the failed try used all the same (see ConductorErrorOptions.usage). */
+  usage?: UnitUsage;
   cause?: unknown;
 }
 
@@ -142,6 +145,9 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
   let attempts = 0;
   let transientFailures = 0;
   let rateLimitWaits = 0;
+  // What every try used, failed ones too: the step's usage and cost are what was paid.
+  let spent: UnitUsage | undefined;
+  const paid = (o: StepOutcome): StepOutcome => (spent && (o.status === 'succeeded' || o.status === 'failed') ? { ...o, usage: spent } : o);
   for (;;) {
     // Each try is a call: its worst case is held against the budget until it settles with what it used.
     let reservation: Reservation | undefined;
@@ -157,12 +163,18 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     }
     if (estimate && !reservation) {
       if (attempts === 0) return { status: 'not_run', reason: 'budget_exceeded' };
-      return { status: 'failed', error: { code: 'budget_exceeded', message: `not tried again: the budget has no room for another call (after ${attempts} attempts)`, retryable: false }, attempts };
+      return paid({ status: 'failed', error: { code: 'budget_exceeded', message: `not tried again: the budget has no room for another call (after ${attempts} attempts)`, retryable: false }, attempts });
     }
     attempts++;
     const tried = await attempt(step, action, resolved, environment, timeout, confine, lookup);
-    if (reservation) environment.budget!.settle(reservation, tried.status === 'succeeded' ? tried.usage : undefined);
-    const outcome = tried.status === 'succeeded' && cacheKey !== undefined ? { ...tried, cacheKey } : tried;
+    const used = tried.status === 'succeeded' ? tried.usage : tried.status === 'failed' ? tried.error.usage : undefined;
+    spent = sumUsage([spent, used]);
+    if (reservation) {
+      // A call that timed out or was cut off may well have been paid for: held at its worst case.
+      const cutOff = used === undefined && (tried.status === 'cancelled' || (tried.status === 'failed' && tried.error.code === 'timeout'));
+      environment.budget!.settle(reservation, cutOff ? { model: estimate!.model, inputTokens: estimate!.inputTokens, outputTokens: estimate!.outputTokens ?? 0 } : used);
+    }
+    const outcome = paid(tried.status === 'succeeded' && cacheKey !== undefined ? { ...tried, cacheKey } : tried);
     if (outcome.status !== 'failed' || !outcome.error.retryable) return { ...outcome, attempts };
     if (action.retriesWhenAsked && !step.retry.stated && !outcome.error.rateLimited) return { ...outcome, attempts };
     const error = outcome.error;
@@ -171,7 +183,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     const exhausted = error.rateLimited ? rateLimitWaits > RATE_LIMIT_WAITS : transientFailures >= step.retry.attempts;
     if (exhausted) {
       const tries = attempts === 1 ? '' : ` (after ${attempts} attempts)`;
-      return { status: 'failed', error: { ...error, message: error.message + tries }, attempts };
+      return paid({ status: 'failed', error: { ...error, message: error.message + tries }, attempts });
     }
     // A provider that asks for a wait longer than the step may run (or than anyone should sit through) gets
     // no wait: the step fails now and says what was asked, instead of showing "waiting 1440 min".
@@ -179,7 +191,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     if (error.retryAfterMs !== undefined && error.retryAfterMs > bound) {
       const asked = formatWait(error.retryAfterMs);
       const limit = bound === MAX_PROVIDER_WAIT_MS ? `more than ${formatWait(MAX_PROVIDER_WAIT_MS)}` : `longer than the step's timeout (${timeout.seconds} s, ${timeout.source})`;
-      return {
+      return paid({
         status: 'failed',
         error: {
           ...error,
@@ -188,7 +200,7 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
           hint: LONG_WAIT_HINT,
         },
         attempts,
-      };
+      });
     }
     const delay = error.retryAfterMs ?? backoffMs(step.retry, error.rateLimited ? rateLimitWaits : transientFailures);
     const reason = error.rateLimited ? 'rate limited (429)' : `retry ${transientFailures + 1}/${step.retry.attempts}: ${error.message}`;
@@ -301,6 +313,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
           ...(error.hint ? { hint: error.hint } : {}),
           ...(error.detail === undefined ? {} : { detail: error.detail }),
           ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+          ...(error.usage ? { usage: error.usage } : {}),
         },
       };
     }

@@ -44,14 +44,14 @@ export function stepSamples<T>(db: DatabaseSync, workflow: string, runs: number,
  * key: a median of ~ITEM_SAMPLES items estimates as well as one of 100,000, and reading every row of those
  * would cost every `plan` half a second.
  */
-export function itemDurationSamples(db: DatabaseSync, workflow: string, runs: number): Map<string, number[]> {
+export function itemDurationSamples(db: DatabaseSync, workflow: string, runs: number, skipCached = false): Map<string, number[]> {
   const samples = new Map<string, number[]>();
   const last = db.prepare('SELECT max(idx) AS last FROM step_items WHERE run_id = ? AND step_id = ?');
   // CROSS JOIN keeps the sampled indexes the outer loop: each one a lookup, not a scan of the step's items.
   const every = db.prepare(
     `WITH RECURSIVE k (idx) AS (SELECT 0 UNION ALL SELECT idx + :stride FROM k WHERE idx + :stride <= :last)
      SELECT i.finished_at - i.started_at FROM k CROSS JOIN step_items i ON i.run_id = :run AND i.step_id = :step AND i.idx = k.idx
-     WHERE i.status = 'succeeded' AND i.reused = 0 AND i.started_at IS NOT NULL AND i.finished_at IS NOT NULL`,
+     WHERE i.status = 'succeeded' AND i.reused = 0${skipCached ? ' AND i.cached = 0' : ''} AND i.started_at IS NOT NULL AND i.finished_at IS NOT NULL`,
   );
   every.setReturnArrays(true);
   for (const run of recentRuns(db, workflow, runs)) {

@@ -354,13 +354,15 @@ export class SqliteRunStore implements RunStore {
   }
 
   durations(workflow: string, runs = 5): Map<string, number> {
-    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL', (row) => Number(row['finished_at']) - Number(row['started_at'])));
+    // A cache hit took no time to answer: not a sample of how long the step takes.
+    const where = this.#hasUsage ? 'started_at IS NOT NULL AND cached = 0' : 'started_at IS NOT NULL';
+    const samples = this.#read(() => stepSamples(this.#db, workflow, runs, 'started_at, finished_at', where, (row) => Number(row['finished_at']) - Number(row['started_at'])));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
   itemDurations(workflow: string, runs = 5): Map<string, number> {
     if (!this.#hasItems) return new Map();
-    const samples = this.#read(() => itemDurationSamples(this.#db, workflow, runs));
+    const samples = this.#read(() => itemDurationSamples(this.#db, workflow, runs, this.#hasUsage));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
@@ -370,7 +372,7 @@ export class SqliteRunStore implements RunStore {
     if (!this.#hasUsage) return new Map();
     const tokens = "json_extract(usage, '$.inputTokens') AS input, json_extract(usage, '$.outputTokens') AS output, json_extract(usage, '$.model') AS model";
     // A foreach step some of whose items a resume carried in used tokens for the rest only: not a sample of it.
-    const where = 'usage IS NOT NULL AND NOT EXISTS (SELECT 1 FROM step_items AS i WHERE i.run_id = step_runs.run_id AND i.step_id = step_runs.step_id AND i.reused = 1)';
+    const where = 'usage IS NOT NULL AND NOT EXISTS (SELECT 1 FROM step_items AS i WHERE i.run_id = step_runs.run_id AND i.step_id = step_runs.step_id AND (i.reused = 1 OR i.cached = 1)) AND cached = 0';
     const samples = this.#read(() => stepSamples(this.#db, workflow, runs, tokens, where, (row) => ({ inputTokens: Number(row['input']), outputTokens: Number(row['output']), model: row['model'] == null ? undefined : String(row['model']) })));
     return new Map(
       [...samples].map(([fingerprint, list]) => {

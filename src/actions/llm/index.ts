@@ -65,7 +65,11 @@ export const llmAction: ActionDefinition<LlmInput> = {
     } catch {
       return undefined;
     }
-    return { model: model.id, inputTokens: promptTokensAtMost(input), ...(input.maxTokens === undefined ? {} : { outputTokens: input.maxTokens }) };
+    // A `schema` step may ask twice: the second time with the first answer and what was wrong with it.
+    const prompt = promptTokensAtMost(input);
+    const calls = input.schema ? 2 : 1;
+    const inputTokens = calls * prompt + (input.schema && input.maxTokens !== undefined ? input.maxTokens + CORRECTION_TOKENS : 0);
+    return { model: model.id, inputTokens, ...(input.maxTokens === undefined ? {} : { outputTokens: calls * input.maxTokens }) };
   },
   describe: (input) => `llm ${input.model ?? ''}`.trim(),
   check(block, ctx) {
@@ -139,6 +143,9 @@ function echoStructured(schema: Record<string, unknown>, ctx: ActionContext): un
     hint: 'echo cannot satisfy every schema (a `pattern`, a `not`); try this step with a real model',
   });
 }
+
+/** The words that ask a model to correct its answer (generate.ts), at most: the problem it names is bounded too. */
+const CORRECTION_TOKENS = 512;
 
 /**
  * At most how many tokens the prompt is: a token is at least one byte of UTF-8 in every tokenizer the providers

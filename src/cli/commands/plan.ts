@@ -73,7 +73,7 @@ async function cachePreview(spec: WorkflowSpec, inputs: Record<string, unknown>,
   // As `run --no-store`: no store, no cache.
   if (values['no-store'] === true || !cacheUsed(policy, spec.steps)) return {};
   const { previewCache } = await import('../../cache/preview.ts');
-  const context = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
+  const context = { ...preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit }), baseDir: spec.baseDir };
   const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
   // No store yet: nothing was kept, every request it knows is a miss.
   if (!existsSync(path)) return previewCache(spec, { policy, inputs, context, actions: builtinActions() });
