@@ -6,7 +6,7 @@ import { hash } from 'node:crypto';
 import type { AnyAction } from '../actions/types.ts';
 
 /** Bumped when what goes into a key changes: entries made under the old rule are then never found. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * `<action>:<sha256>` of the action's name and `version`, its `identity` (what defaults fill in: an `llm` step's
@@ -17,16 +17,9 @@ const FORMAT = 1;
  * read of `data.txt` in one workflow is not one in another). Throws when the input cannot be written as JSON.
  */
 export function cacheKey(action: AnyAction, input: unknown, identity: unknown, folder?: string): string {
-  const what = [FORMAT, action.name, action.version ?? 1, identity ?? null, input, ...(folder === undefined ? [] : [folder])];
-  return `${action.name}:${hash('sha256', canonicalJson(what))}`;
-}
-
-/** JSON with every object's keys sorted: the same value always gives the same text, however it was built. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const sorted: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-    return sorted;
-  });
+  // The block's own keys in one order (`{ prompt, model }` is `{ model, prompt }`); what they hold as written:
+  // a schema whose properties come in another order is another request, and may get another answer.
+  const block = input !== null && typeof input === 'object' && !Array.isArray(input) ? Object.fromEntries(Object.entries(input).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : input;
+  const what = [FORMAT, action.name, action.version ?? 1, identity ?? null, block, ...(folder === undefined ? [] : [folder])];
+  return `${action.name}:${hash('sha256', JSON.stringify(what))}`;
 }

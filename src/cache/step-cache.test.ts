@@ -10,7 +10,7 @@ import { builtinActions } from '../actions/builtin.ts';
 import type { AnyAction } from '../actions/types.ts';
 import { UsageError } from '../core/errors.ts';
 import type { CacheEntries, CacheEntry } from '../store/types.ts';
-import { cacheKey, canonicalJson } from './key.ts';
+import { cacheKey } from './key.ts';
 import { cachePolicy, cacheUsed, stepSetting, type CachePolicy } from './policy.ts';
 import { StoreStepCache } from './step-cache.ts';
 
@@ -103,8 +103,10 @@ describe('the cache key', () => {
     assert.equal(withKey({ OPENAI_API_KEY: 'sk-one' }), withKey({ OPENAI_API_KEY: 'sk-two' }));
   });
 
-  it('is canonical JSON underneath: keys sorted at every depth, arrays kept in order', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [2, { z: 1, y: 2 }], c: null } }), '{"a":{"c":null,"d":[2,{"y":2,"z":1}]},"b":1}');
+  it('takes the block\'s keys in any order, and what they hold as written (a schema\'s property order is part of the request)', () => {
+    const llm = { name: 'llm', version: 2 } as never;
+    assert.equal(cacheKey(llm, { prompt: 'p', model: 'm' }, null), cacheKey(llm, { model: 'm', prompt: 'p' }, null));
+    assert.notEqual(cacheKey(llm, { prompt: 'p', schema: { properties: { a: {}, b: {} } } }, null), cacheKey(llm, { prompt: 'p', schema: { properties: { b: {}, a: {} } } }, null));
   });
 });
 

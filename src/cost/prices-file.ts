@@ -12,7 +12,9 @@ import { issuesToDiagnostics, show } from '../definition/zod-issues.ts';
 
 export const PRICES_FILE = 'prices.yaml';
 
-const price = (what: string) => z.number({ error: `expected US dollars per million ${what}` }).min(0, 'expected a price of 0 or more');
+/** Prices above this (US dollars per million tokens) are mistakes, and would overflow what a cost can hold. */
+export const MAX_PRICE = 1_000_000;
+const price = (what: string) => z.number({ error: `expected US dollars per million ${what}` }).min(0, 'expected a price of 0 or more').max(MAX_PRICE, `expected at most ${MAX_PRICE.toLocaleString('en-US')} US dollars per million ${what}`);
 
 /** As `config.prices` in a workflow (definition/schema.ts): the same keys and messages. */
 const pricesSchema = z.record(

@@ -96,6 +96,8 @@ function tableRate(providerId: string, modelId: string): Rate | null {
   if (!found) return null;
   const prices = found.model.prices;
   if (!Array.isArray(prices)) {
+    // An entry that prices no tokens (a moderation endpoint, a per-image model) is no price for a model call.
+    if (prices.input_mtok === undefined && prices.output_mtok === undefined) return null;
     const { input_mtok: input = 0, output_mtok: output = 0, cache_read_mtok: cachedInput } = prices;
     if (typeof input === 'number' && typeof output === 'number' && (cachedInput === undefined || typeof cachedInput === 'number')) {
       return flatRate({ input, output, ...(cachedInput === undefined ? {} : { cachedInput }) });

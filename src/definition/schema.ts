@@ -139,9 +139,9 @@ export function workflowSchema(actions: ActionRegistry) {
             z.string().regex(/^[^\s:]+:\S+$/, 'expected `provider:model`'),
             z.strictObject(
               {
-                input: z.number({ error: 'expected US dollars per million input tokens' }).min(0, 'expected a price of 0 or more'),
-                output: z.number({ error: 'expected US dollars per million output tokens' }).min(0, 'expected a price of 0 or more'),
-                cachedInput: z.number({ error: 'expected US dollars per million cached input tokens' }).min(0, 'expected a price of 0 or more').optional(),
+                input: z.number({ error: 'expected US dollars per million input tokens' }).min(0, 'expected a price of 0 or more').max(1_000_000, 'expected at most 1,000,000 US dollars per million input tokens'),
+                output: z.number({ error: 'expected US dollars per million output tokens' }).min(0, 'expected a price of 0 or more').max(1_000_000, 'expected at most 1,000,000 US dollars per million output tokens'),
+                cachedInput: z.number({ error: 'expected US dollars per million cached input tokens' }).min(0, 'expected a price of 0 or more').max(1_000_000, 'expected at most 1,000,000 US dollars per million cached input tokens').optional(),
               },
               { error: 'expected a map: { input, output, cachedInput } (US dollars per million tokens)' },
             ),

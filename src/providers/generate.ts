@@ -155,8 +155,10 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
 
 function tokens(usage: { inputTokens?: number | undefined; outputTokens?: number | undefined; inputTokenDetails?: { cacheReadTokens?: number | undefined } } | undefined): Answer['usage'] {
   // Of the input, what the provider read from its prompt cache (priced lower where it says so).
-  const cached = usage?.inputTokenDetails?.cacheReadTokens;
-  return { inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0, ...(cached ? { cachedInputTokens: cached } : {}) };
+  // A count that is not a whole number of tokens (negative, NaN) is a provider's mistake: it never makes room.
+  const count = (n: number | undefined) => (n !== undefined && Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
+  const cached = count(usage?.inputTokenDetails?.cacheReadTokens);
+  return { inputTokens: count(usage?.inputTokens), outputTokens: count(usage?.outputTokens), ...(cached ? { cachedInputTokens: cached } : {}) };
 }
 
 /** The limiter refused the call before it was sent (a provider pause too long, a call too large for `tpm`). */

@@ -255,10 +255,11 @@ export class AdaptiveLimiter {
     if (this.#timer || !head || this.inFlight >= Math.floor(this.limit)) return;
     const at = Math.max(this.pausedUntil, this.#nextRequestAt(), this.#tpm ? this.#tpm.readyAt(head.tokens, now) : 0);
     if (at <= now) return;
+    // At most what a timer can hold (about 24.8 days): past it Node fires at once, and the queue would spin.
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#pump();
-    }, Math.ceil(at - now));
+    }, Math.min(Math.ceil(at - now), 2 ** 31 - 1));
   }
 
   #disarmIfIdle(): void {
@@ -332,7 +333,8 @@ export class AdaptiveLimiter {
     // A call that failed otherwise, or whose provider reports no usage, keeps its estimate: it may have been counted.
     if (used > 0) bucket.spend(used - call.tokens, now);
     const left = feedback.headers && tokensLeft(feedback.headers, now);
-    if (left) bucket.atMost(left.remaining - spentSince, now);
+    // A provider cannot have fewer than no tokens left: a count below zero is a mistake, read as none.
+    if (left) bucket.atMost(Math.max(0, left.remaining) - spentSince, now);
   }
 
   /**

@@ -24,7 +24,7 @@ import { Fanout, listProblem } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
 import { itemFingerprint } from '../store/fingerprint.ts';
 import { UNREUSABLE } from '../store/resume.ts';
-import type { Budget, Pricing, StepCache } from './hooks.ts';
+import type { Budget, CachedResult, Pricing, StepCache } from './hooks.ts';
 import { RunState } from './state.ts';
 import { errorFields, RunResults, type StepFailure } from './results.ts';
 
@@ -206,6 +206,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
 
   let running = 0;
   let stopping = controller.signal.aborted;
+  /** Results for the step cache, kept when the run ends (see `keep`). */
+  const toKeep: [key: string, entry: CachedResult][] = [];
   let failure: number | undefined;
   /** The budget stopped the run: nothing new starts, and what is in flight finishes (its money is spent). */
   let overBudget = false;
@@ -257,6 +259,13 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   // Actions given up on (a timeout, the run's fail-fast) may still be ending what they started: a command's
   // processes. The run is not over until they have.
   await environment.lingering.drain(lingerMs(stepActions));
+
+  // Results for the step cache, unless a secret learned since turns up in one. A store that cannot keep one
+  // costs a miss next time, nothing more: the run's own record fails the run if the store is broken.
+  for (const [key, entry] of toKeep) {
+    if (secrets.redactValue({ output: entry.output, properties: entry.properties }).redacted) continue;
+    await options.cache!.put(key, entry).catch(() => {});
+  }
 
   // Foreach steps the run stopped while they had items left: settled now, their unstarted items `not_run`.
   for (const fanout of fanouts) if (fanout && state.status[fanout.step] === 'running') settleFanout(fanout);
@@ -569,9 +578,9 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   }
 
   /**
-   * Keeps a result in the step cache when it may be: the step sent something cacheable, and nothing in the
-   * result was a secret (a redacted result is never handed back). A store that cannot keep it costs a miss
-   * next time, nothing more: the run's own record fails the run if the store is broken.
+   * Keeps a result for the step cache when it may be: the step sent something cacheable, and nothing in the
+   * result was a secret (a redacted result is never handed back). Kept when the run ends, once more checked
+   * against every secret the run learned (a later step may send a value of it as a credential).
    */
   function keep(outcome: StepOutcome & { status: 'succeeded' }, redacted: true | undefined): void {
     if (!options.cache || outcome.cacheKey === undefined || redacted) return;
@@ -582,7 +591,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       ...(outcome.usage ? { usage: outcome.usage } : {}),
       ...(cost === undefined ? {} : { costUsd: cost }),
     };
-    options.cache.put(outcome.cacheKey, entry).catch(() => {});
+    toKeep.push([outcome.cacheKey, entry]);
   }
 
   /** A step failed before it could start (its condition could not be decided): it ends failed, without a slot. */
