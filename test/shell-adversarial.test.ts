@@ -16,24 +16,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { conductor, ROOT, run, type CliResult } from './support/cli.ts';
 import { reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
+import { PRINT_ARGV, gone } from './support/processes.ts';
 
 /** Prints its arguments as JSON: what a program really received. */
-const PRINT_ARGV = 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n';
-
-/** No process `pid` is left running. A zombie counts as gone: where PID 1 does not reap orphans, one stays. */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
 
 /**
  * A fresh folder whose commands write the pids they start to `pid` or `pids/*`. When the test ends, any of them a

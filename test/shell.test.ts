@@ -5,33 +5,18 @@
  * only when the step asks.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { run } from './support/cli.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
+import { PRINT_ARGV, gone } from './support/processes.ts';
 
 /** A value that would do something if any shell read it, split it or expanded it. */
 const NASTY = `a b; touch pwned "q" 'q' $(touch pwned) \`touch pwned\` $HOME * | > x`;
 
 /** Prints its arguments as JSON: what a program really received. */
-const PRINT_ARGV = 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n';
-
-/** No process `pid` is left running. A zombie counts as gone: where PID 1 does not reap orphans, one stays. */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
 
 async function json(args: string[], cwd: string) {
   const result = await run([...args, '--json', '--no-store'], { cwd, env: { NODE_BIN: process.execPath } });

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { tempDir } from '../../../test/support/workflow.ts';
 import { groupAlive, runProcess, type ProcessSpec } from './process.ts';
+import { gone } from '../../../test/support/processes.ts';
 
 const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
 const never = new AbortController().signal;
@@ -80,17 +81,3 @@ describe('running a program in its own process group', () => {
   });
 });
 
-/** No process `pid` is left running (a zombie no one reaps counts as gone). */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
