@@ -319,7 +319,6 @@ describe('adversarial #15: a provider\'s word about its limits cannot stall the 
 describe('adversarial #15: plan agrees with the cache', { timeout: 60_000 }, () => {
   it(
     'plan expects no calls and no cost for steps it says the cache answers',
-    { todo: 'defect: plan says "Step cache: N hits" and still expects every step\'s tokens and cost from history' },
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(dir, `config:\n  cache: true\n  prices: { "openai:adv15-plan": { input: 1, output: 1 } }\nsteps:\n  - id: a\n    llm: { model: "openai:adv15-plan", prompt: "one" }\n  - id: b\n    llm: { model: "openai:adv15-plan", prompt: "two" }\n`);

@@ -26,23 +26,26 @@ export function flowCost(
   usage: Readonly<Record<string, UnitUsage>> | undefined,
   usesTokens: (step: StepSpec) => boolean,
   pricing: Pricing,
+  /** The share of step `i`'s calls that will be made (the rest the step cache answers); default all. */
+  share: (i: number) => number = () => 1,
 ): ExpectedCost | undefined {
   const calls = (i: number) => (foreach[i] ? (foreach[i]!.count ?? 0) : 1);
   const metered = steps.map((step, i) => ({ step, i })).filter(({ step }) => usesTokens(step));
   const known = metered.filter(({ step }) => usage?.[step.id] !== undefined).map(({ step, i }) => ({ i, usage: usage![step.id]!, usd: pricing.costOf(usage![step.id]!) }));
+  const paid = (usd: number | null, i: number) => (usd === null ? null : usd * share(i));
   if (known.length === 0) return undefined;
   const byModel: Record<string, number | null> = {};
   const add = (model: string, usd: number | null) => {
     const before = byModel[model];
     byModel[model] = before === null || usd === null ? null : (before ?? 0) + usd;
   };
-  for (const k of known) add(k.usage.model ?? 'unknown', k.usd);
+  for (const k of known) add(k.usage.model ?? 'unknown', paid(k.usd, k.i));
   const perCall = known.filter((k) => calls(k.i) > 0);
   const unknownPrice = perCall.some((k) => k.usd === null);
   const typical = unknownPrice ? null : perCall.length ? median(perCall.map((k) => k.usd! / calls(k.i))) : 0;
   let guessed = 0;
-  for (const { step, i } of metered) if (usage?.[step.id] === undefined) guessed += calls(i);
+  for (const { step, i } of metered) if (usage?.[step.id] === undefined) guessed += calls(i) * share(i);
   let usd: number | null = guessed === 0 ? 0 : typical === null ? null : typical * guessed;
-  for (const k of known) usd = usd === null || k.usd === null ? null : usd + k.usd;
+  for (const k of known) usd = usd === null || k.usd === null ? null : usd + paid(k.usd, k.i)!;
   return { usd, byModel };
 }

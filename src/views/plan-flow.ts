@@ -103,6 +103,8 @@ export function flowTokens(
   foreach: readonly (PlanForeach | undefined)[],
   usage: Readonly<Record<string, TokenCount>> | undefined,
   usesTokens: (step: StepSpec) => boolean,
+  /** The share of step `i`'s calls that will be made (the rest the step cache answers); default all. */
+  share: (i: number) => number = () => 1,
 ): { input: number; output: number; knownCalls: number } | undefined {
   const calls = (i: number) => (foreach[i] ? (foreach[i]!.count ?? 0) : 1);
   const metered = steps.map((s, i) => ({ step: s, i })).filter(({ step }) => usesTokens(step));
@@ -115,13 +117,14 @@ export function flowTokens(
   let knownCalls = 0;
   for (const { step, i } of metered) {
     const own = usage?.[step.id];
+    const paid = share(i);
     if (own) {
-      input += own.inputTokens;
-      output += own.outputTokens;
-      knownCalls += calls(i);
+      input += own.inputTokens * paid;
+      output += own.outputTokens * paid;
+      knownCalls += Math.round(calls(i) * paid);
     } else {
-      input += typical.inputTokens * calls(i);
-      output += typical.outputTokens * calls(i);
+      input += typical.inputTokens * calls(i) * paid;
+      output += typical.outputTokens * calls(i) * paid;
     }
   }
   return { input: Math.round(input), output: Math.round(output), knownCalls };

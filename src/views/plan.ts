@@ -115,6 +115,11 @@ export interface PlanHistory {
   usage?: Readonly<Record<string, UnitUsage>>;
   /** Today's prices, to say what the expected tokens cost. */
   pricing?: Pricing;
+  /**
+   * Calls the step cache will answer, by step id (`all`: every call of the step): they are not counted in the
+   * calls, time, tokens or cost the plan expects.
+   */
+  answered?: Readonly<Record<string, number | 'all'>>;
   /** For each action's typical duration (default: the built-in actions). */
   actions?: ActionRegistry;
 }
@@ -132,6 +137,21 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
   // A foreach step whose count is known runs as its items, each in a slot of its own: the estimate plays
   // them so, and the step's own expected time is its waves of items (what the estimate weighs it as).
   const { expected, itemMs, items } = flowDurations(spec.steps, foreach, actions, record, maxConcurrency);
+  // The share of each step's calls that will be made: the step cache answers the rest, at no time or cost.
+  const callsOf = (i: number) => (foreach[i] ? (foreach[i]!.count ?? 0) : 1);
+  const share = (i: number): number => {
+    const answered = history?.answered?.[spec.steps[i]!.id];
+    if (answered === undefined) return 1;
+    if (answered === 'all') return 0;
+    return callsOf(i) > 0 ? Math.max(0, callsOf(i) - answered) / callsOf(i) : 1;
+  };
+  spec.steps.forEach((_, i) => {
+    const paid = share(i);
+    if (paid === 1) return;
+    expected[i] = expected[i]! * paid;
+    const each = items[i];
+    if (each) items[i] = { ...each, count: Math.round(each.count * paid) };
+  });
   const estimate = history ? estimateRun(plan, expected, maxConcurrency, items) : undefined;
   // Without a record, the plan's own path weighs each step as one call of its action; a foreach step of 100
   // calls weighs as 100 calls shared among its slots.
@@ -169,12 +189,12 @@ export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.ma
     const call = callKind(step, registry.get(step.action));
     if (!call) continue;
     if (f?.count === undefined && f) perItem.push({ step: step.id, ...(f.of ? { of: f.of } : {}), call });
-    else calls[call] = (calls[call] ?? 0) + (f ? f.count! : 1);
+    else calls[call] = (calls[call] ?? 0) + Math.round((f ? f.count! : 1) * share(step.index));
   }
   if (perItem.length) calls.perItem = perItem;
   const widest = Math.max(...plan.stages.map((stage) => stage.reduce((sum, id) => sum + stepWidth(steps[id]!.foreach, maxConcurrency), 0)));
-  const tokens = history ? flowTokens(spec.steps, foreach, history.usage, (s) => registry.get(s.action)?.usesTokens === true) : undefined;
-  const cost = tokens && history?.pricing ? flowCost(spec.steps, foreach, history.usage, (s) => registry.get(s.action)?.usesTokens === true, history.pricing) : undefined;
+  const tokens = history ? flowTokens(spec.steps, foreach, history.usage, (s) => registry.get(s.action)?.usesTokens === true, share) : undefined;
+  const cost = tokens && history?.pricing ? flowCost(spec.steps, foreach, history.usage, (s) => registry.get(s.action)?.usesTokens === true, history.pricing, share) : undefined;
   return {
     workflow: spec.file,
     stages: plan.stages.map((s) => [...s]),

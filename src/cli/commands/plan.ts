@@ -42,9 +42,16 @@ export const planCommand: Command = {
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
     const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, limit, values, io);
-    // The tokens earlier runs used, at today's prices; which steps the step cache would answer.
-    const view = describePlan(spec, limit, history && { ...history, pricing: await loadPricing(spec, io) }, inputs);
-    for (const [id, preview] of Object.entries(await cachePreview(spec, inputs, limit, values, io))) Object.assign(view.steps[id]!, preview);
+    // Which steps the step cache would answer (not counted in what the plan expects), and the tokens earlier
+    // runs used, at today's prices.
+    const previews = await cachePreview(spec, inputs, limit, values, io);
+    const answered: Record<string, number | 'all'> = {};
+    for (const [id, p] of Object.entries(previews)) {
+      if (p.cache === 'hit') answered[id] = 'all';
+      else if (p.cacheHits) answered[id] = p.cacheHits;
+    }
+    const view = describePlan(spec, limit, history && { ...history, pricing: await loadPricing(spec, io), answered }, inputs);
+    for (const [id, preview] of Object.entries(previews)) Object.assign(view.steps[id]!, preview);
     view.workflow = displayPath(view.workflow, io.cwd);
     const render = { text: () => planText(view, path), json: () => planJson(view), mermaid: () => planMermaid(view), dot: () => planDot(view) }[format as (typeof FORMATS)[number]];
     io.stdout.write(render());
