@@ -111,7 +111,6 @@ outputs:
 
   it(
     'a result that turns out to hold a credential (a later step sends it as one) is neither cached nor stored in the clear',
-    { todo: 'defect: a secret learned after a result was recorded stays in step_runs (the step cache now re-checks what it keeps when the run ends)' },
     async (t) => {
       const dir = await tempDir(t);
       // `login` answers a session id no rule takes for a secret; `pick` passes it on, and `me` sends it as a

@@ -79,7 +79,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   try {
     // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
     // the recorder show and store them as they are.
-    const record = store ? recorder(store, spec, { fingerprints: prepared.fingerprints, settings: { ...prepared.settings, ...(maxCost === undefined ? {} : { maxCost }) }, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    const record = store ? recorder(store, spec, { lateRedact: (text) => prepared.secrets.redact(text), fingerprints: prepared.fingerprints, settings: { ...prepared.settings, ...(maxCost === undefined ? {} : { maxCost }) }, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;

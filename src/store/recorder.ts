@@ -37,6 +37,12 @@ export interface RecorderOptions {
    * run runs instead (its key no longer matches) is replaced by what its `item:end` says.
    */
   reuseItems?: Readonly<Record<string, ReadonlyMap<number, ReusableItem>>>;
+  /**
+   * The run's own redactor, which learns as the run goes (`PreparedRun.secrets.redact`): when the run ends, a
+   * result written before a secret in it was known (a later step sent part of it as a credential) is written
+   * again with it redacted.
+   */
+  lateRedact?: Redactor;
 }
 
 /** An item of a foreach step reused whole (see RecorderOptions.reuse). */
@@ -76,6 +82,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
   const recordedWithRun = new Set<string>();
   /** Items written with the run (see RecorderOptions.reuseItems): a reused `item:end` for one changes nothing. */
   const carried = new Map<string, Set<number>>();
+  /** Results written during the run, as the events gave them: run:end writes again any a later secret is in. */
+  const written: { stepId: string; step?: StepResult; item?: ItemResult; output: unknown; properties: Record<string, unknown> | undefined }[] = [];
   /** Steps with a record from during the run: run:end does not write them again. */
   const recorded = new Set<string>();
   const reusedItem = (index: number, item: ReusableItem): ItemResult => ({ index, key: item.key, status: 'succeeded', ...result(item.output, item.properties), reused: true });
@@ -130,7 +138,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         const byIndex = itemsStarted.get(event.stepId);
         const startedAt = byIndex?.get(event.index);
         byIndex?.delete(event.index);
-        store.recordItem(event.runId, event.stepId, {
+        const item: ItemResult = {
           index: event.index,
           key: event.key,
           status: event.status,
@@ -142,7 +150,9 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...failureFields(event),
           ...(startedAt !== undefined ? { startedAt, finishedAt: event.at } : event.durationMs !== undefined && !event.reused ? { startedAt: event.at - event.durationMs, finishedAt: event.at } : {}),
           ...(event.reused ? { reused: true } : {}),
-        });
+        };
+        store.recordItem(event.runId, event.stepId, item);
+        if (event.status === 'succeeded') written.push({ stepId: event.stepId, item, output: event.output, properties: event.properties });
         break;
       }
       case 'step:end': {
@@ -150,7 +160,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         itemsStarted.delete(event.stepId);
         if (event.reused && recordedWithRun.has(event.stepId)) break;
         const itemCount = event.items?.length ?? itemCounts.get(event.stepId);
-        store.recordStep(event.runId, event.stepId, {
+        const step: StepResult = {
           status: event.status,
           ...result(event.output, event.properties),
           ...(event.usage ? { usage: event.usage } : {}),
@@ -164,7 +174,9 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(event.skipReason ? { skipReason: event.skipReason } : {}),
           ...(event.continued ? { continued: true } : {}),
           ...(itemCount === undefined ? {} : { itemCount }),
-        });
+        };
+        store.recordStep(event.runId, event.stepId, step);
+        if (event.output !== undefined || event.properties !== undefined) written.push({ stepId: event.stepId, step, output: event.output, properties: event.properties });
         break;
       }
       case 'run:end': {
@@ -172,6 +184,21 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         // not run) is in the report. A step recorded during the run (a skip the run settled as it went) is not
         // written again. The outcome is written even when a step's record fails: whatever can still be is.
         let failure: unknown;
+        // A result written before a secret in it was known (a later step sent part of it as a credential) is
+        // written again, redacted by everything the run learned.
+        const late = options.lateRedact;
+        for (const w of late ? written : []) {
+          const output = redactDeep(w.output, late!);
+          const properties = redactDeep(w.properties, late!);
+          if (output === w.output && properties === w.properties) continue;
+          const again = { ...result(output, properties as Record<string, unknown> | undefined), redacted: true };
+          try {
+            if (w.item) store.recordItem(event.runId, w.stepId, { ...w.item, ...again });
+            else store.recordStep(event.runId, w.stepId, { ...w.step!, ...again });
+          } catch (error) {
+            failure ??= error;
+          }
+        }
         for (const [stepId, step] of Object.entries(event.report.steps)) {
           if ((step.status !== 'skipped' && step.status !== 'not_run') || recorded.has(stepId)) continue;
           try {

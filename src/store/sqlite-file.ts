@@ -147,7 +147,8 @@ export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSyn
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path, { timeout: busyTimeoutMs });
   try {
-    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+    // secure_delete: a row written again (a result redacted by a secret learned later) leaves no old bytes behind.
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;');
     // Read and brought up to date under the write lock: two processes opening an older store at once
     // migrate it once.
     transaction(db, () => {
