@@ -121,6 +121,11 @@ export function sumUsage(usages: Iterable<UnitUsage | undefined>): UnitUsage | u
   return total && models ? { model: models, ...total } : total;
 }
 
+/** A cost added to a total (none yet: 0): unknown (null) once either is, never counted as $0. */
+export function addCost(total: number | null | undefined, cost: number | null): number | null {
+  return total === null || cost === null ? null : (total ?? 0) + cost;
+}
+
 export interface ModelUsage extends TokenCount {
   calls: number;
 }

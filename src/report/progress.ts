@@ -4,6 +4,7 @@
  * follow as a step of one (the step's closing `items` list is read once, at `step:end`).
  */
 import type { RunEvent } from '../core/events.ts';
+import { addCost } from '../core/report.ts';
 import type { SkipReason, StepStatus } from '../core/status.ts';
 
 /** A foreach step's items so far. `done` counts every item that ended (reused ones too). */
@@ -156,10 +157,9 @@ export class RunProgress {
 
   /** Adds a unit's cost to the run's (and its model's); returns its step's new total. */
   #spend(before: number | null | undefined, usd: number | null, model = 'unknown'): number | null {
-    const known = this.costByModel.get(model);
-    this.costByModel.set(model, known === null || usd === null ? null : (known ?? 0) + usd);
-    this.costUsd = this.costUsd === null || usd === null ? null : this.costUsd + usd;
-    return before === null || usd === null ? null : (before ?? 0) + usd;
+    this.costByModel.set(model, addCost(this.costByModel.get(model), usd));
+    this.costUsd = addCost(this.costUsd, usd);
+    return addCost(before, usd);
   }
 
   counts(): Record<StepStatus, number> {

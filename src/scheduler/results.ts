@@ -8,7 +8,7 @@ import type { AnyAction } from '../actions/types.ts';
 import type { ConditionStep } from '../condition/index.ts';
 import type { ItemSummary } from '../core/events.ts';
 import type { Secrets } from '../core/redact.ts';
-import type { ModelUsage, RunCost, StepReport, UnitUsage } from '../core/report.ts';
+import { addCost, type ModelUsage, type RunCost, type StepReport, type UnitUsage } from '../core/report.ts';
 import type { Pricing } from './hooks.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { Reference } from '../template/parse.ts';
@@ -212,7 +212,7 @@ export class RunResults {
       const usage = outcome.cached.usage;
       if (usage) saved.tokens += usage.inputTokens + usage.outputTokens;
       const usd = outcome.cached.costUsd ?? (usage ? this.costOf(usage) : 0);
-      saved.usd = saved.usd === null || usd === null ? null : saved.usd + usd;
+      saved.usd = addCost(saved.usd, usd);
       return { cached: true };
     }
     return outcome.usage ? { usage: outcome.usage, costUsd: this.costOf(outcome.usage) } : {};
@@ -223,11 +223,7 @@ export class RunResults {
     const fanout = this.fanouts[i];
     const units = fanout ? fanout.usage : [this.usages[i]];
     let total: number | null = 0;
-    for (const u of units) {
-      if (!u) continue;
-      const c = this.costOf(u);
-      total = total === null || c === null ? null : total + c;
-    }
+    for (const u of units) if (u) total = addCost(total, this.costOf(u));
     return total;
   }
 
@@ -244,9 +240,8 @@ export class RunResults {
       if (!usage) return;
       const c = this.costOf(usage);
       const model = usage.model ?? 'unknown';
-      const before = byModel[model];
-      byModel[model] = before === null || c === null ? null : (before ?? 0) + c;
-      usd = usd === null || c === null ? null : usd + c;
+      byModel[model] = addCost(byModel[model], c);
+      usd = addCost(usd, c);
     };
     for (let i = 0; i < this.#steps.length; i++) {
       if (this.reused[i]) continue;

@@ -5,7 +5,7 @@
  * Pure.
  */
 import { median } from '../core/median.ts';
-import type { UnitUsage } from '../core/report.ts';
+import { addCost, type UnitUsage } from '../core/report.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { Pricing } from '../scheduler/hooks.ts';
 import type { PlanForeach } from './plan-flow.ts';
@@ -35,17 +35,16 @@ export function flowCost(
   const paid = (usd: number | null, i: number) => (usd === null ? null : usd * share(i));
   if (known.length === 0) return undefined;
   const byModel: Record<string, number | null> = {};
-  const add = (model: string, usd: number | null) => {
-    const before = byModel[model];
-    byModel[model] = before === null || usd === null ? null : (before ?? 0) + usd;
-  };
-  for (const k of known) add(k.usage.model ?? 'unknown', paid(k.usd, k.i));
+  for (const k of known) {
+    const model = k.usage.model ?? 'unknown';
+    byModel[model] = addCost(byModel[model], paid(k.usd, k.i));
+  }
   const perCall = known.filter((k) => calls(k.i) > 0);
   const unknownPrice = perCall.some((k) => k.usd === null);
   const typical = unknownPrice ? null : perCall.length ? median(perCall.map((k) => k.usd! / calls(k.i))) : 0;
   let guessed = 0;
   for (const { step, i } of metered) if (usage?.[step.id] === undefined) guessed += calls(i) * share(i);
   let usd: number | null = guessed === 0 ? 0 : typical === null ? null : typical * guessed;
-  for (const k of known) usd = usd === null || k.usd === null ? null : usd + paid(k.usd, k.i)!;
+  for (const k of known) usd = addCost(usd, paid(k.usd, k.i));
   return { usd, byModel };
 }
