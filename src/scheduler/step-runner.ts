@@ -11,8 +11,8 @@ import { MIN_NAMED, type Secrets } from '../core/redact.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
 import { valueAt } from '../template/known.ts';
-import type { PathKey, Reference } from '../template/parse.ts';
-import { resolveReference, stringify, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
+import type { PathKey } from '../template/parse.ts';
+import { resolveReference, splitString, stringify, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
 import { resolveInput, type Confinement, type ResolvedInput } from './confine.ts';
 
 export type StepOutcome = (
@@ -335,21 +335,13 @@ function partsOf(step: StepSpec, action: AnyAction, path: string | readonly Path
   if (typeof keys[0] !== 'string' || !action.keepsParts?.includes(keys[0])) return undefined;
   const value = valueAt(step.input, keys);
   if (value?.kind === 'literal') return typeof value.value === 'string' ? { strings: [value.value], values: [], data: [] } : undefined;
-  const isData = (ref: Reference) => ref.root === 'steps' || (ref.root === 'item' && itemIsData);
-  if (value?.kind === 'single') return { strings: ['', ''], values: [stringify(resolveReference(value.ref, value.raw, lookup))], data: [isData(value.ref)] };
-  if (value?.kind !== 'concat') return undefined;
-  const strings: string[] = [''];
-  const values: string[] = [];
-  const data: boolean[] = [];
-  for (const p of value.parts) {
-    if ('text' in p) strings[strings.length - 1] += p.text;
-    else {
-      values.push(stringify(resolveReference(p.ref, p.raw, lookup)));
-      data.push(isData(p.ref));
-      strings.push('');
-    }
-  }
-  return { strings, values, data };
+  const split = splitString(value);
+  if (!split) return undefined;
+  return {
+    strings: split.strings,
+    values: split.refs.map(({ ref, raw }) => stringify(resolveReference(ref, raw, lookup))),
+    data: split.refs.map(({ ref }) => ref.root === 'steps' || (ref.root === 'item' && itemIsData)),
+  };
 }
 
 function timeoutOf(input: unknown): number | undefined {

@@ -4,7 +4,7 @@
  */
 import type { Known, WrittenParts } from '../actions/types.ts';
 import { parseTemplate, type Reference } from './parse.ts';
-import type { TemplateValue } from './value.ts';
+import { splitString, type TemplateValue } from './value.ts';
 
 /** Where a template sits: the item variable's name in a foreach step, and whether its list is a step's output. */
 export interface KnownScope {
@@ -78,17 +78,6 @@ function literalAt(value: unknown, path: readonly (string | number)[]): Template
 
 /** A compiled string split at its references (for `PreflightContext.written`); undefined when it holds none. */
 export function writtenOf(value: TemplateValue | undefined, scope: KnownScope): WrittenParts | undefined {
-  if (value === undefined) return undefined;
-  if (value.kind === 'single') return { strings: ['', ''], refs: [{ raw: value.raw, root: value.ref.root, known: knownRef(value.ref, scope) }] };
-  if (value.kind !== 'concat') return undefined;
-  const strings: string[] = [''];
-  const refs: { raw: string; root: Reference['root']; known: Known }[] = [];
-  for (const p of value.parts) {
-    if ('text' in p) strings[strings.length - 1] += p.text;
-    else {
-      refs.push({ raw: p.raw, root: p.ref.root, known: knownRef(p.ref, scope) });
-      strings.push('');
-    }
-  }
-  return { strings, refs };
+  const split = splitString(value);
+  return split && { strings: split.strings, refs: split.refs.map(({ ref, raw }) => ({ raw, root: ref.root, known: knownRef(ref, scope) })) };
 }

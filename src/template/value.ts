@@ -143,6 +143,25 @@ export function stringify(value: unknown): string {
   return JSON.stringify(value) ?? '';
 }
 
+/**
+ * A compiled string split at its references, as a tagged template's strings and the references between
+ * (`strings.length === refs.length + 1`); undefined for a value that is not a string holding one.
+ */
+export function splitString(value: TemplateValue | undefined): { strings: string[]; refs: { ref: Reference; raw: string }[] } | undefined {
+  if (value?.kind === 'single') return { strings: ['', ''], refs: [{ ref: value.ref, raw: value.raw }] };
+  if (value?.kind !== 'concat') return undefined;
+  const strings: string[] = [''];
+  const refs: { ref: Reference; raw: string }[] = [];
+  for (const p of value.parts) {
+    if ('text' in p) strings[strings.length - 1] += p.text;
+    else {
+      refs.push(p);
+      strings.push('');
+    }
+  }
+  return { strings, refs };
+}
+
 /** Every reference a compiled value contains (for building the graph from an already compiled value). */
 export function referencesOf(value: TemplateValue, out: Reference[] = []): Reference[] {
   switch (value.kind) {
