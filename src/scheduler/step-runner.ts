@@ -294,7 +294,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     // that says it needs time to stop (a command's process group: SIGTERM, then SIGKILL) is waited for, that
     // long, before the run ends (`lingering`).
     const running = action.run(input, ctx);
-    if (action.stopGraceMs) environment.lingering?.track(running);
+    if (action.stopGraceMs) environment.lingering.track(running);
     const result = await abortable(running, signal);
     if (timedOut) return timeoutFailure(action, input, timeout);
     return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}), ...(result.usage ? { usage: result.usage } : {}) };

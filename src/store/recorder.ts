@@ -82,6 +82,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
   const recordedWithRun = new Set<string>();
   /** Items written with the run (see RecorderOptions.reuseItems): a reused `item:end` for one changes nothing. */
   const carried = new Map<string, Set<number>>();
+  /** The run's own redactor (see lateRedact), and what was written during the run for it to look at again. */
+  const late = options.lateRedact;
   /** Results written during the run, as the events gave them: run:end writes again any a later secret is in. */
   const written: { stepId: string; step?: StepResult; item?: ItemResult; output: unknown; properties: Record<string, unknown> | undefined }[] = [];
   /** Steps with a record from during the run: run:end does not write them again. */
@@ -152,7 +154,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(event.reused ? { reused: true } : {}),
         };
         store.recordItem(event.runId, event.stepId, item);
-        if (event.status === 'succeeded') written.push({ stepId: event.stepId, item, output: event.output, properties: event.properties });
+        if (late && event.status === 'succeeded') written.push({ stepId: event.stepId, item, output: event.output, properties: event.properties });
         break;
       }
       case 'step:end': {
@@ -176,7 +178,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           ...(itemCount === undefined ? {} : { itemCount }),
         };
         store.recordStep(event.runId, event.stepId, step);
-        if (event.output !== undefined || event.properties !== undefined) written.push({ stepId: event.stepId, step, output: event.output, properties: event.properties });
+        if (late && (event.output !== undefined || event.properties !== undefined)) written.push({ stepId: event.stepId, step, output: event.output, properties: event.properties });
         break;
       }
       case 'run:end': {
@@ -186,8 +188,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         let failure: unknown;
         // A result written before a secret in it was known (a later step sent part of it as a credential) is
         // written again, redacted by everything the run learned.
-        const late = options.lateRedact;
-        for (const w of late ? written : []) {
+        for (const w of written) {
           const output = redactDeep(w.output, late!);
           const properties = redactDeep(w.properties, late!);
           if (output === w.output && properties === w.properties) continue;
