@@ -4,24 +4,14 @@
  * missing file is no prices; a malformed one is an error with its line and column, before anything runs.
  */
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { WorkflowInvalidError, SetupError, type Diagnostic } from '../core/errors.ts';
+import { pricesSchema } from '../definition/schema.ts';
 import { SourceFile } from '../definition/source.ts';
 import type { ModelPrice } from '../definition/types.ts';
 import { issuesToDiagnostics, show } from '../definition/zod-issues.ts';
 
 export const PRICES_FILE = 'prices.yaml';
 
-/** Prices above this (US dollars per million tokens) are mistakes, and would overflow what a cost can hold. */
-export const MAX_PRICE = 1_000_000;
-const price = (what: string) => z.number({ error: `expected US dollars per million ${what}` }).min(0, 'expected a price of 0 or more').max(MAX_PRICE, `expected at most ${MAX_PRICE.toLocaleString('en-US')} US dollars per million ${what}`);
-
-/** As `config.prices` in a workflow (definition/schema.ts): the same keys and messages. */
-const pricesSchema = z.record(
-  z.string().regex(/^[^\s:]+:\S+$/, 'expected `provider:model`'),
-  z.strictObject({ input: price('input tokens'), output: price('output tokens'), cachedInput: price('cached input tokens').optional() }, { error: 'expected a map: { input, output, cachedInput } (US dollars per million tokens)' }),
-  { error: 'expected a map of `provider:model` to prices' },
-);
 
 /** The prices in the file at `path`; none when there is no file. Throws WorkflowInvalidError (exit 2) naming the line. */
 export async function readPricesFile(path: string): Promise<Record<string, ModelPrice>> {

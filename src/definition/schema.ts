@@ -11,6 +11,18 @@ import { KNOWN_PROVIDERS } from '../providers/model.ts';
 /** Providers whose calls a stated limit paces (`echo` makes none). */
 const RATE_LIMITED_PROVIDERS = KNOWN_PROVIDERS.filter((p) => p !== 'echo');
 
+/** Prices above this (US dollars per million tokens) are mistakes, and would overflow what a cost can hold. */
+const MAX_PRICE = 1_000_000;
+const price = (what: string) =>
+  z.number({ error: `expected US dollars per million ${what}` }).min(0, 'expected a price of 0 or more').max(MAX_PRICE, `expected at most ${MAX_PRICE.toLocaleString('en-US')} US dollars per million ${what}`);
+
+/** Prices by `provider:model`, per million tokens: `config.prices`, and $CONDUCTOR_HOME/prices.yaml (cost/prices-file.ts). */
+export const pricesSchema = z.record(
+  z.string().regex(/^[^\s:]+:\S+$/, 'expected `provider:model`'),
+  z.strictObject({ input: price('input tokens'), output: price('output tokens'), cachedInput: price('cached input tokens').optional() }, { error: 'expected a map: { input, output, cachedInput } (US dollars per million tokens)' }),
+  { error: 'expected a map of `provider:model` to prices' },
+);
+
 /** `cache:` in `config` and on a step: on, off, or on for a while. */
 const cacheSetting = z.union(
   [
@@ -134,19 +146,7 @@ export function workflowSchema(actions: ActionRegistry) {
         cache: cacheSetting
           .optional()
           .describe('The step cache: `true`, or `{ ttl: "7d" }` (default: off). A step whose request was answered before takes that answer instead of sending it again; see the step\'s `cache`.'),
-        prices: z
-          .record(
-            z.string().regex(/^[^\s:]+:\S+$/, 'expected `provider:model`'),
-            z.strictObject(
-              {
-                input: z.number({ error: 'expected US dollars per million input tokens' }).min(0, 'expected a price of 0 or more').max(1_000_000, 'expected at most 1,000,000 US dollars per million input tokens'),
-                output: z.number({ error: 'expected US dollars per million output tokens' }).min(0, 'expected a price of 0 or more').max(1_000_000, 'expected at most 1,000,000 US dollars per million output tokens'),
-                cachedInput: z.number({ error: 'expected US dollars per million cached input tokens' }).min(0, 'expected a price of 0 or more').max(1_000_000, 'expected at most 1,000,000 US dollars per million cached input tokens').optional(),
-              },
-              { error: 'expected a map: { input, output, cachedInput } (US dollars per million tokens)' },
-            ),
-            { error: 'expected a map of `provider:model` to prices' },
-          )
+        prices: pricesSchema
           .optional()
           .describe('Prices per million tokens in US dollars, by model (`openai:gpt-4o-mini: { input: 0.15, output: 0.60 }`): over the built-in table and $CONDUCTOR_HOME/prices.yaml.'),
         budget: z
