@@ -74,10 +74,15 @@ const FIND_EXEC = /^-(exec|execdir|ok|okdir)$/;
 /** Environment variables whose value chooses what runs (or what it loads), whatever the program. */
 export const CODE_VARIABLES = /^(PATH|IFS|ENV|BASH_ENV|CDPATH|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|GLOBIGNORE|PYTHONPATH|PYTHONSTARTUP|PYTHONHOME|PYTHONINSPECT|NODE_OPTIONS|NODE_PATH|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|LUA_INIT|LUA_PATH|LUA_CPATH|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|CLASSPATH|EDITOR|VISUAL|PAGER|BROWSER|SHELL|LESSOPEN|LESSCLOSE|MANPAGER|GIT_.*|LD_.*|DYLD_.*|BASH_FUNC_.*)$/;
 
+/** A word written without references, as text; undefined when a value goes into it (or there is no word). */
+export function literalWord(word: WrittenWord | undefined): string | undefined {
+  return word && word.every((p) => typeof p === 'string') ? word.join('') : undefined;
+}
+
 /** Why a step's output in word `w` would be code, or undefined when it is an argument a program reads as data. */
 export function codePosition(words: readonly WrittenWord[], isData: (ref: number) => boolean): { word: number; why: string } | undefined {
   const hasData = (w: number) => words[w]!.some((p) => typeof p === 'number' && isData(p));
-  const literal = (w: number): string | undefined => (words[w]!.every((p) => typeof p === 'string') ? words[w]!.join('') : undefined);
+  const literal = (w: number) => literalWord(words[w]);
   if (words.length === 0) return undefined;
   if (hasData(0)) return { word: 0, why: 'the program to run' };
   let program = literal(0);

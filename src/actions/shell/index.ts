@@ -14,7 +14,7 @@ import { SECRET_ENV } from '../../core/redact.ts';
 import { stringify } from '../../template/value.ts';
 import { templated } from '../templated.ts';
 import type { ActionContext, ActionDefinition, BlockProblem, Known, ResolvedParts, StaticContext, WrittenParts } from '../types.ts';
-import { CODE_VARIABLES, codePosition, optionFromData, type WrittenWord } from './data.ts';
+import { CODE_VARIABLES, codePosition, literalWord, optionFromData, type WrittenWord } from './data.ts';
 import { KILL_AFTER_MS, runProcess } from './process.ts';
 import { programProblem } from './program.ts';
 import { RESERVED_PREFIX, scriptSites, shellScript, type ShellName } from './script.ts';
@@ -388,11 +388,6 @@ function checkBlock(block: Readonly<Record<string, unknown>>, ctx: StaticContext
     });
   }
   return problems;
-}
-
-/** A word written without references, as text. */
-function literalWord(word: WrittenWord | undefined): string | undefined {
-  return word && word.every((p) => typeof p === 'string') ? word.join('') : undefined;
 }
 
 /** `shell: bash|sh`: a step's output may not be in the script at all, nor a reference where a shell evaluates it. */
