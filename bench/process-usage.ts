@@ -1,0 +1,50 @@
+/**
+ * Whole-process measurements: a new Node process (the project's Node 24) runs `args`, and we read back its CPU
+ * time and peak RSS (see usage-probe.ts) and the wall time around it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+export interface ProcessUsage {
+  wallMs: number;
+  cpuMs: number;
+  maxRssMiB: number;
+  stdout: string;
+}
+
+const probe = pathToFileURL(join(import.meta.dirname, 'usage-probe.ts')).href;
+
+/** Run `node <args>` once; throws with its stderr when it exits non-zero (unless `allowFailure`). */
+export function measureProcess(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; allowFailure?: boolean } = {}): ProcessUsage {
+  const dir = mkdtempSync(join(tmpdir(), 'conductor-usage-'));
+  const file = join(dir, 'usage.json');
+  try {
+    const t0 = performance.now();
+    const { status, stdout, stderr } = spawnSync(process.execPath, ['--import', probe, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env, BENCH_USAGE_FILE: file },
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+    });
+    const wallMs = performance.now() - t0;
+    if (status !== 0 && !options.allowFailure) throw new Error(`\`node ${args.join(' ').slice(0, 100)}…\` failed (${status}): ${stderr.slice(0, 2000)}`);
+    const usage = JSON.parse(readFileSync(file, 'utf8')) as { cpuUs: number; maxRssKiB: number };
+    return { wallMs, cpuMs: usage.cpuUs / 1000, maxRssMiB: usage.maxRssKiB / 1024, stdout };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Each command `times` times, taking turns (a slow moment of the machine falls on all alike); the median of
+ * each figure per command.
+ */
+export function measureEach(commands: readonly (readonly string[])[], times: number, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ProcessUsage[] {
+  const runs = commands.map((): ProcessUsage[] => []);
+  for (let k = 0; k < times; k++) commands.forEach((args, j) => runs[j]!.push(measureProcess(args, options)));
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  return runs.map((list) => ({ wallMs: mid(list.map((u) => u.wallMs)), cpuMs: mid(list.map((u) => u.cpuMs)), maxRssMiB: mid(list.map((u) => u.maxRssMiB)), stdout: list[0]!.stdout }));
+}
