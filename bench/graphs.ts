@@ -78,3 +78,8 @@ export function fanOut(n = 2000, ms = 20, limit = 100): BenchGraph {
   const deps = durations.map((_, i) => (i === 0 ? [] : i <= n ? [0] : Array.from({ length: n }, (_, k) => k + 1)));
   return { name: `fan-out/fan-in 1 → ${n} → 1 (${ms} ms, limit ${limit})`, durations, deps, limit };
 }
+
+/** A chain of `n` steps of `ms` each, one after another: what each hop from one step to the next costs. */
+export function chain(n = 50, ms = 0): BenchGraph {
+  return { name: `chain of ${n} × ${ms} ms`, durations: Array.from({ length: n }, () => ms), deps: Array.from({ length: n }, (_, i) => (i === 0 ? [] : [i - 1])), limit: 1 };
+}

@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileAction } from '../src/actions/file/index.ts';
+import { httpAction } from '../src/actions/http/index.ts';
 import { send } from '../src/actions/http/client.ts';
 import { ActionRegistry } from '../src/actions/registry.ts';
 import { parseWorkflow } from '../src/definition/load.ts';
@@ -20,9 +21,11 @@ import { barrierTrap, fanOut, instantDag, randomDag, starvation, type BenchGraph
 import { rateLimited } from './rate-limited.ts';
 import { foreachScenario } from './foreach.ts';
 import { cacheScenario } from './cache.ts';
-import { RUNNERS } from './runners.ts';
+import { conductorWorkflowText, RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
 import { lowerBoundMs, simulate } from './simulate.ts';
+import { goalTable, type Goal } from './goals.ts';
+import { chain } from './graphs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const lines: string[] = [];
@@ -31,6 +34,10 @@ const out = (text = '') => {
   lines.push(text);
 };
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
+/** #16's goals, from every scenario, printed together at the end and at the top of RESULTS.md. */
+const goals: Goal[] = [];
+/** Where the goals table goes in RESULTS.md: after the header. */
+let HEADER_LINES = 0;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
@@ -38,7 +45,17 @@ interface GraphResult {
   graph: BenchGraph;
   lowerBound: number;
   ratios: Record<string, number>;
+  /**
+   * Per Conductor runner: its own policy simulated with no overhead on the durations the stand-in really took
+   * in that runner's runs (÷ lower bound), and the stand-in's mean lateness per step in ms. The runner's ratio
+   * minus the first is what the engine, its HTTP client and the loopback added; the first minus the nominal
+   * simulation is the stand-in's timers.
+   */
+  real: Record<string, { sim: number; lateMs: number }>;
 }
+
+/** Each runner's own policy, for simulating it on real durations. */
+const POLICY: Record<string, 'critical-path' | 'critical-path-ms'> = { conductor: 'critical-path', 'conductor 2nd run': 'critical-path-ms' };
 
 /** Short graphs are measured `repeat` times and the median kept: one slow request should not decide a figure. */
 async function makespans(graphs: BenchGraph[], repeat = 1, skip: readonly string[] = []): Promise<GraphResult[]> {
@@ -53,6 +70,8 @@ async function makespans(graphs: BenchGraph[], repeat = 1, skip: readonly string
       const ratios: Record<string, number> = {};
       const prepared = await Promise.all(runners.map(async ([name, runner]) => [name, await runner(graph, server.url)] as const));
       const times = new Map<string, number[]>(prepared.map(([name]) => [name, []]));
+      const took = new Map<string, number[][]>(prepared.map(([name]) => [name, graph.durations.map(() => [])]));
+      await server.trace(); // forget the warm-up's
       // Round-robin, starting with a different runner each round: a slow moment of the machine, or the cost of
       // coming first after a pause, falls on every runner alike.
       for (let k = 0; k < repeat; k++) {
@@ -61,13 +80,21 @@ async function makespans(graphs: BenchGraph[], repeat = 1, skip: readonly string
           const started = performance.now();
           await run();
           times.get(name)!.push(performance.now() - started);
+          for (const t of await server.trace()) took.get(name)![t.step]!.push(t.answered - t.arrived);
         }
       }
       for (const [name, list] of times) ratios[name] = median(list) / lowerBound;
+      const real: GraphResult['real'] = {};
+      for (const [name, policy] of Object.entries(POLICY)) {
+        const spans = took.get(name)?.map((xs, i) => (xs.length ? median(xs) : graph.durations[i]!));
+        if (!spans) continue;
+        const late = spans.reduce((sum, ms, i) => sum + ms - graph.durations[i]!, 0) / spans.length;
+        real[name] = { sim: simulate(graph, policy, spans) / lowerBound, lateMs: late };
+      }
       ratios['sim CP-first'] = simulate(graph, 'critical-path') / lowerBound;
       ratios['sim CP-first (ms)'] = simulate(graph, 'critical-path-ms') / lowerBound;
       ratios['sim FIFO'] = simulate(graph, 'fifo') / lowerBound;
-      results.push({ graph, lowerBound, ratios });
+      results.push({ graph, lowerBound, ratios, real });
       progress(`  ${graph.name}: ${Object.entries(ratios).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
     }
   } finally {
@@ -103,6 +130,7 @@ async function main(): Promise<void> {
   out('"sim" columns are zero-overhead simulations (no I/O) of critical-path-first (by steps, or by known durations)');
   out('and FIFO list scheduling.');
   out();
+  HEADER_LINES = lines.length;
 
   if (wanted(1) || wanted(2) || wanted(3)) await scenarios123();
   if (wanted(4)) {
@@ -116,14 +144,25 @@ async function main(): Promise<void> {
   if (wanted(6)) await scenario6();
   if (wanted(7)) {
     progress('scenario 7: foreach');
-    await foreachScenario(out);
+    goals.push(...(await foreachScenario(out)));
   }
   if (wanted(8)) {
     progress('scenario 8: step cache');
     await cacheScenario(out);
   }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
-  if (only.size === 0) await writeFile(join(ROOT, 'bench/RESULTS.md'), lines.join('\n') + '\n');
+  // #16's goals together: at the end of the output, and at the top of RESULTS.md.
+  const summary: string[] = [];
+  const add = (text = '') => {
+    console.log(text);
+    summary.push(text);
+  };
+  add();
+  add('## Goals (issue #16): each against a floor measured in this run');
+  add();
+  goalTable(goals.sort((a, b) => a.goal - b.goal), add);
+  add();
+  if (only.size === 0) await writeFile(join(ROOT, 'bench/RESULTS.md'), [...lines.slice(0, HEADER_LINES), ...summary, ...lines.slice(HEADER_LINES)].join('\n') + '\n');
 }
 
 async function scenarios123(): Promise<void> {
@@ -156,7 +195,40 @@ async function scenarios123(): Promise<void> {
     out(`faster than async.auto and the waves runner on every graph — ${verdict(beatsAll)}.`);
     out();
   }
+  progress('scenario 1–3: the cost of one hop');
+  const hop = await hopCosts();
+  out('### Where the time between the policy and the real run goes');
   out();
+  out('Each row: the run\'s ratio; its own policy simulated with no overhead on the durations the stand-in *really* took in');
+  out('those runs (its timers fire late: a 10 ms sleep takes 10–11 ms); the stand-in\'s mean lateness per step; and what is left,');
+  out('which is what the engine, its HTTP client and the loopback added.');
+  out();
+  out('| graph | run | ratio | own policy, nominal durations | own policy, real durations | stand-in lateness per step | added by engine + client + loopback |');
+  out('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of [...s1, ...s2, ...s3]) {
+    for (const [runner, nominal] of [['conductor', 'sim CP-first'], ['conductor 2nd run', 'sim CP-first (ms)']] as const) {
+      const real = r.real[runner]!;
+      out(`| ${r.graph.name} | ${runner === 'conductor' ? 'first' : 'second'} | ${fmt(r.ratios[runner]!)} | ${fmt(r.ratios[nominal]!)} | ${fmt(real.sim)} | ${fmt(real.lateMs, 2)} ms | ${fmt((r.ratios[runner]! - real.sim) * 100, 1)} % |`);
+    }
+  }
+  out();
+  out(`One hop (a step's answer to the next step's request, a chain of 50 instant \`http\` steps, median of 7): Conductor ${fmt(hop.engine, 2)} ms;`);
+  out(`its HTTP client (undici \`request\`) alone in a plain loop ${fmt(hop.client, 2)} ms — the loopback, the client and the stand-in; the run loop`);
+  out(`alone (steps that do nothing) ${fmt(hop.loop, 3)} ms. So of each hop, ${fmt(Math.max(0, hop.engine - hop.client), 2)} ms is the engine's (preparing the step, the`);
+  out(`action around the client, events), and ${fmt(hop.client, 2)} ms would be paid by any runner calling this server.`);
+  out();
+  // #16 goal 4: first run ≤ 1.05 on the random DAGs and ≤ 1.10 on the starvation graph; second run ≤ 1.02.
+  const why = (rs: GraphResult[], runner: string, nominal: string) => {
+    const worst = rs.reduce((a, b) => (b.ratios[runner]! > a.ratios[runner]! ? b : a));
+    const real = worst.real[runner]!;
+    return `worst ${worst.graph.name}: its own policy with no overhead ${fmt(worst.ratios[nominal]!)} on the nominal durations, ${fmt(real.sim)} on the stand-in's real ones (${fmt(real.lateMs, 1)} ms late a step); engine + client + loopback ${fmt((worst.ratios[runner]! - real.sim) * 100, 1)} % (one hop ${fmt(hop.engine, 2)} ms, ${fmt(hop.client, 2)} of it the client and loopback)`;
+  };
+  const first3 = c(s3), second3 = c(s3, 'conductor 2nd run');
+  goals.push(
+    { goal: 4, what: 'makespan ÷ lower bound, random DAGs (scenario 3), first run, mean / worst', measured: `${fmt(mean(first3))} / ${fmt(Math.max(...first3))}`, floor: `own policy, no overhead: ${fmt(mean(s3.map((r) => r.ratios['sim CP-first']!)))} / ${fmt(Math.max(...s3.map((r) => r.ratios['sim CP-first']!)))}`, ratio: `${fmt(Math.max(...first3))} (goal ≤ 1.05 on each)`, met: Math.max(...first3) <= 1.05, reason: why(s3, 'conductor', 'sim CP-first') },
+    { goal: 4, what: 'makespan ÷ lower bound, starvation graph (scenario 2), first run', measured: fmt(c(s2)[0]!), floor: `own policy, no overhead: ${fmt(s2[0]!.ratios['sim CP-first']!)}`, ratio: `${fmt(c(s2)[0]!)} (goal ≤ 1.10)`, met: c(s2)[0]! <= 1.1, reason: why(s2, 'conductor', 'sim CP-first') },
+    { goal: 4, what: 'makespan ÷ lower bound, random DAGs, second run (durations from the store), mean / worst', measured: `${fmt(mean(second3))} / ${fmt(Math.max(...second3))}`, floor: `own policy, no overhead: ${fmt(mean(s3.map((r) => r.ratios['sim CP-first (ms)']!)))} / ${fmt(Math.max(...s3.map((r) => r.ratios['sim CP-first (ms)']!)))}`, ratio: `${fmt(Math.max(...second3))} (goal ≤ 1.02 on each)`, met: Math.max(...second3) <= 1.02, reason: why(s3, 'conductor 2nd run', 'sim CP-first (ms)') },
+  );
   out('How to read these: the lower bound is often not reachable at all (steps are indivisible), so the "sim CP-first"');
   out('column shows what a perfect scheduler with Conductor\'s policy achieves, with no I/O at all. Every real runner also');
   out('pays one loopback HTTP round trip per step (1–3 ms on this machine, more when it is busy), which on chains of short steps');
@@ -176,6 +248,39 @@ async function scenarios123(): Promise<void> {
   out('the run store is how Conductor comes to know.');
   out();
 
+}
+
+/**
+ * What one hop along a chain costs, in ms: Conductor with `http` steps, the same HTTP client in a plain loop,
+ * and Conductor's loop alone (the `http` action replaced by one that does nothing). Median of 7, taking turns.
+ */
+async function hopCosts(n = 50): Promise<{ engine: number; client: number; loop: number }> {
+  const server = await startStandIn();
+  try {
+    const g = chain(n, 0);
+    const spec = parseWorkflow(conductorWorkflowText(g, server.url), 'chain.yaml');
+    const noop = new ActionRegistry([{ ...httpAction, run: async () => ({ output: '' }) }]);
+    const urls = g.durations.map((_, i) => new URL(`${server.url}/sleep?ms=0&step=${i}`));
+    const sides = {
+      engine: async () => void (await runWorkflow(spec)),
+      client: async () => {
+        for (const url of urls) await send({ method: 'GET', url, headers: {}, signal: new AbortController().signal });
+      },
+      loop: async () => void (await runWorkflow(spec, { actions: noop })),
+    };
+    const spans: Record<keyof typeof sides, number[]> = { engine: [], client: [], loop: [] };
+    for (let k = 0; k < 8; k++) {
+      for (const [name, run] of Object.entries(sides) as [keyof typeof sides, () => Promise<void>][]) {
+        const t0 = performance.now();
+        await run();
+        if (k > 0) spans[name].push((performance.now() - t0) / n); // the first round warms up
+      }
+      await server.trace();
+    }
+    return { engine: median(spans.engine), client: median(spans.client), loop: median(spans.loop) };
+  } finally {
+    await server.close();
+  }
 }
 
 /** Mean excess over the lower bound of the simulated policies, on many graphs of scenario 3's family. */
@@ -391,6 +496,9 @@ async function fanOutScenario(): Promise<void> {
     out(`Recording every step into the run store (SQLite, WAL, results committed as steps finish, at most 10 ms later) takes`);
     out(`${fmt(overheadLlm * 100, 1)} % of the \`llm\` fan-out's time and ${fmt(overheadHttp * 100, 1)} % of the \`http\` one (main-thread time spent in the recorder`);
     out(`and the store's commits, median of 3 runs) — goal under 5 %: ${verdict(overheadLlm < 0.05)} (llm), ${verdict(overheadHttp < 0.05)} (http).`);
+    for (const [kind, share] of [['llm', overheadLlm], ['http', overheadHttp]] as const) {
+      goals.push({ goal: 5, what: `recording every step of the 2,000-step \`${kind}\` fan-out, share of its time`, measured: `${fmt(share * 100, 1)} %`, floor: 'the same run unrecorded', ratio: `${fmt(share * 100, 1)} % (goal < 5 %)`, met: share < 0.05, reason: 'main-thread time in the recorder and the store\'s commits' });
+    }
     out();
     out(`Ideal: ${fmt(ideal, 0)} ms. Goal: within 1.5× of ideal — ${verdict(llmSpan / ideal <= 1.5)} for \`llm\` steps, ${verdict(httpSpan / ideal <= 1.5)} for \`http\` steps.`);
     out(`With no engine at all, the same calls take ${fmt(sdkSpan / ideal)}× of the ideal through the AI SDK, and ${fmt(fetchSpan / ideal)}× with Node's \`fetch\``);

@@ -15,12 +15,14 @@ import type { BenchGraph } from './graphs.ts';
  */
 export type Runner = (g: BenchGraph, url: string) => Promise<() => Promise<void>>;
 
-const task = (g: BenchGraph, url: string, i: number) => fetch(`${url}/sleep?ms=${g.durations[i]}`).then((r) => r.text());
+/** Step `i`'s request: the stand-in sleeps its duration, and traces it by `step`. */
+export const stepUrl = (g: BenchGraph, url: string, i: number) => `${url}/sleep?ms=${g.durations[i]}&step=${i}`;
+const task = (g: BenchGraph, url: string, i: number) => fetch(stepUrl(g, url, i)).then((r) => r.text());
 
 export function conductorWorkflowText(g: BenchGraph, url: string): string {
-  const steps = g.durations.map((d, i) => {
+  const steps = g.durations.map((_, i) => {
     const deps = g.deps[i]!.length ? `\n    depends_on: [${g.deps[i]!.map((p) => `s${p}`).join(', ')}]` : '';
-    return `  - id: s${i}${deps}\n    http: { url: "${url}/sleep?ms=${d}" }`;
+    return `  - id: s${i}${deps}\n    http: { url: "${stepUrl(g, url, i)}" }`;
   });
   return `config:\n  maxConcurrency: ${g.limit}\nsteps:\n${steps.join('\n')}\n`;
 }

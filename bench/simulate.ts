@@ -31,8 +31,12 @@ export function remainingMs(g: BenchGraph): number[] {
   return remaining;
 }
 
-/** List scheduling with no overhead: `priority` orders the ready set (higher first, ties by index). */
-export function simulate(g: BenchGraph, priority: 'critical-path' | 'critical-path-ms' | 'fifo'): number {
+/**
+ * List scheduling with no overhead: `priority` orders the ready set (higher first, ties by index), computed
+ * from the graph's durations; the steps take `actual` ms each (default: the graph's durations), e.g. what the
+ * stand-in really took, so a real run can be compared with its own policy on the same durations.
+ */
+export function simulate(g: BenchGraph, priority: 'critical-path' | 'critical-path-ms' | 'fifo', actual: readonly number[] = g.durations): number {
   const n = g.durations.length;
   const prio = priority === 'fifo' ? new Array<number>(n).fill(0) : priority === 'critical-path-ms' ? remainingMs(g) : remainingSteps(g);
   const waiting = g.deps.map((d) => d.length);
@@ -44,7 +48,7 @@ export function simulate(g: BenchGraph, priority: 'critical-path' | 'critical-pa
   let done = 0;
   while (done < n) {
     ready.sort((a, b) => prio[b]! - prio[a]! || a - b);
-    while (running.length < g.limit && ready.length) running.push({ end: now + g.durations[ready[0]!]!, step: ready.shift()! });
+    while (running.length < g.limit && ready.length) running.push({ end: now + actual[ready[0]!]!, step: ready.shift()! });
     running.sort((a, b) => a.end - b.end);
     const next = running.shift()!;
     now = next.end;

@@ -12,9 +12,19 @@ import { createInterface } from 'node:readline';
 import { addLlmRoutes } from '../test/support/llm-stand-ins.ts';
 import { reply, StandIn } from '../test/support/stand-in.ts';
 
+/** One `/sleep` request as the stand-in saw it: when it arrived and when the answer went out (epoch ms, sub-ms). */
+export interface SleepTrace {
+  step: number;
+  ms: number;
+  arrived: number;
+  answered: number;
+}
+
 export interface StandInProcess {
   url: string;
   stats(): Promise<{ accepted: number; rejected: number }>;
+  /** The `/sleep` requests since the last call (with `?step=` in their URL), and forget them. */
+  trace(): Promise<SleepTrace[]>;
   close(): Promise<void>;
 }
 
@@ -28,6 +38,7 @@ export async function startStandIn(options: { latencyMs?: number; rps?: number }
   return {
     url,
     stats: async () => (await (await fetch(`${url}/stats`)).json()) as { accepted: number; rejected: number },
+    trace: async () => (await (await fetch(`${url}/trace`)).json()) as SleepTrace[],
     close: async () => {
       child.kill();
       await once(child, 'exit');
@@ -42,7 +53,26 @@ async function serve(): Promise<void> {
   let accepted = 0;
   let rejected = 0;
   const server = await StandIn.start({ record: false });
-  server.route('/sleep', (req, res) => void setTimeout(() => res.end('ok'), Number(new URL(`http://x${req.url}`).searchParams.get('ms') ?? 0)));
+  // Each answer's real timing, so the benchmark can tell the stand-in's timer lateness (a 10 ms sleep takes 10–11 ms)
+  // from what the runner adds between one answer and the next request.
+  let trace: SleepTrace[] = [];
+  const now = () => performance.timeOrigin + performance.now();
+  server.route('/sleep', (req, res) => {
+    const arrived = now();
+    const query = new URL(`http://x${req.url}`).searchParams;
+    const ms = Number(query.get('ms') ?? 0);
+    const answer = () => {
+      res.end('ok');
+      if (query.has('step')) trace.push({ step: Number(query.get('step')), ms, arrived, answered: now() });
+    };
+    // `setTimeout(f, 0)` waits a millisecond: an instant step answers at once.
+    if (ms === 0) answer();
+    else setTimeout(answer, ms);
+  });
+  server.route('/trace', (_req, res) => {
+    reply(res, 200, trace);
+    trace = [];
+  });
   server.route('/stats', (_req, res) => reply(res, 200, { accepted, rejected }));
   addLlmRoutes(server, {
     intercept: async (_request, res) => {
