@@ -4,7 +4,9 @@
  * summary (every step's status and output). Nothing is checked or recorded: no engine can go below this.
  * Plain JavaScript, not TypeScript: Node's type stripping would add its own start-up cost to the floor.
  *
- *   node bench/instant-floor.mjs wf.yaml
+ *   node bench/instant-floor.mjs wf.yaml [--parse-only]
+ *
+ * With `--parse-only` it stops after parsing: the part of the floor that `conductor validate` stands against.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -13,6 +15,7 @@ import { load } from 'js-yaml';
 const path = resolve(process.argv[2]);
 /** @type {{ steps: { id: string, file: { path: string }, depends_on?: string[] }[] }} */
 const doc = load(await readFile(path, 'utf8'));
+if (process.argv[3] === '--parse-only') process.exit(0);
 const base = dirname(path);
 const steps = doc.steps;
 const index = new Map(steps.map((s, i) => [s.id, i]));
