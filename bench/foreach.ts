@@ -74,7 +74,7 @@ export async function foreachScenario(out: Out): Promise<Goal[]> {
       await span(asItems, { inputs: { list: numbers } }); // warm-up
       const a: number[] = [];
       const b: number[] = [];
-      for (let k = 0; k < 3; k++) {
+      for (let k = 0; k < 5; k++) {
         a.push(await span(asItems, { inputs: { list: numbers } }));
         b.push(await span(asSteps, {}));
       }

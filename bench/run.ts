@@ -20,6 +20,7 @@ import { SqliteRunStore } from '../src/store/sqlite.ts';
 import { barrierTrap, fanOut, instantDag, randomDag, starvation, type BenchGraph } from './graphs.ts';
 import { rateLimited } from './rate-limited.ts';
 import { foreachScenario } from './foreach.ts';
+import { instantProcessScenario } from './instant-process.ts';
 import { cacheScenario } from './cache.ts';
 import { conductorWorkflowText, RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
@@ -149,6 +150,10 @@ async function main(): Promise<void> {
   if (wanted(8)) {
     progress('scenario 8: step cache');
     await cacheScenario(out);
+  }
+  if (wanted(9)) {
+    progress('scenario 9: instant steps, whole process, against a js-yaml floor');
+    goals.push(...(await instantProcessScenario(out, progress)));
   }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
   // #16's goals together: at the end of the output, and at the top of RESULTS.md.
@@ -421,22 +426,28 @@ async function fanOutScenario(): Promise<void> {
     // commits during a recorded run (the engine is single-threaded, so this is what recording can add to it).
     // Wall-clock A/B comparisons of whole runs swing by ±20 % on this shared machine; this does not.
     const dir = await mkdtemp(join(tmpdir(), 'conductor-bench-store-'));
+    // The main thread's own CPU time (`process.threadCpuUsage`), not the wall time around each call: on a busy
+    // machine a commit is often paused by the OS mid-way, which wall time would count as recording's cost.
     let spent = 0;
     let inListener = false;
+    const cpuMs = () => {
+      const { user, system } = process.threadCpuUsage();
+      return (user + system) / 1000;
+    };
     class TimedStore extends SqliteRunStore {
       override flush(): void {
-        const t = performance.now();
+        const t = cpuMs();
         super.flush();
-        if (!inListener) spent += performance.now() - t;
+        if (!inListener) spent += cpuMs() - t;
       }
     }
     const store = new TimedStore(join(dir, 'runs.db'));
     const timed = (listener: RunEventListener): RunEventListener => (event) => {
-      const t = performance.now();
+      const t = cpuMs();
       inListener = true;
       listener(event);
       inListener = false;
-      spent += performance.now() - t;
+      spent += cpuMs() - t;
     };
     const recordedShare = async (spec: typeof llm) => {
       const shares: number[] = [];
@@ -494,10 +505,10 @@ async function fanOutScenario(): Promise<void> {
     out(`| zero-overhead simulation | ${fmt(simulate(g, 'critical-path') / ideal)} | — | — | — |`);
     out();
     out(`Recording every step into the run store (SQLite, WAL, results committed as steps finish, at most 10 ms later) takes`);
-    out(`${fmt(overheadLlm * 100, 1)} % of the \`llm\` fan-out's time and ${fmt(overheadHttp * 100, 1)} % of the \`http\` one (main-thread time spent in the recorder`);
-    out(`and the store's commits, median of 3 runs) — goal under 5 %: ${verdict(overheadLlm < 0.05)} (llm), ${verdict(overheadHttp < 0.05)} (http).`);
+    out(`${fmt(overheadLlm * 100, 1)} % of the \`llm\` fan-out's time and ${fmt(overheadHttp * 100, 1)} % of the \`http\` one (main-thread CPU time spent in the recorder`);
+    out(`and the store's commits, as a share of the run's span, median of 3 runs) — goal under 5 %: ${verdict(overheadLlm < 0.05)} (llm), ${verdict(overheadHttp < 0.05)} (http).`);
     for (const [kind, share] of [['llm', overheadLlm], ['http', overheadHttp]] as const) {
-      goals.push({ goal: 5, what: `recording every step of the 2,000-step \`${kind}\` fan-out, share of its time`, measured: `${fmt(share * 100, 1)} %`, floor: 'the same run unrecorded', ratio: `${fmt(share * 100, 1)} % (goal < 5 %)`, met: share < 0.05, reason: 'main-thread time in the recorder and the store\'s commits' });
+      goals.push({ goal: 5, what: `recording every step of the 2,000-step \`${kind}\` fan-out, share of its time`, measured: `${fmt(share * 100, 1)} %`, floor: 'the same run unrecorded', ratio: `${fmt(share * 100, 1)} % (goal < 5 %)`, met: share < 0.05, reason: 'main-thread CPU in the recorder and the store\'s commits' });
     }
     out();
     out(`Ideal: ${fmt(ideal, 0)} ms. Goal: within 1.5× of ideal — ${verdict(llmSpan / ideal <= 1.5)} for \`llm\` steps, ${verdict(httpSpan / ideal <= 1.5)} for \`http\` steps.`);
