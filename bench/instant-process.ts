@@ -154,7 +154,7 @@ export async function instantProcessScenario(out: Out, progress: (s: string) => 
     const floorRun = perStep(small.floor, 5000) - floorBefore;
     const partsText = `\`conductor validate\` of the same file (start-up, module loading, YAML parse, checks) ${fmt(before, 0)} µs a step against the floor's start-up and js-yaml parse ${fmt(floorBefore, 0)} µs (${fmt(before / floorBefore)}×); the run itself (reads, loop, recording, report) ${fmt(runPart, 0)} µs against the floor's reads and output ${fmt(floorRun, 0)} µs (${fmt(runPart / floorRun)}×)`;
 
-    out('## Goal 1. Instant steps, whole process, store on (`conductor run wf.yaml --json`)');
+    out('## 9. Instant steps, whole process, store on (`conductor run wf.yaml --json`; #16 goal 1)');
     out();
     out('A random DAG of instant `file` reads of one tiny file (each step after up to 2 earlier ones, limit 16), a fresh');
     out('store each run. The floor: a plain Node script that parses the same YAML with js-yaml and does the same reads in');

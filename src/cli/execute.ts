@@ -2,7 +2,6 @@
  * What `run` and `resume` share: reporters on the terminal, recording into the store, the closing summary,
  * the outputs, and the exit code.
  */
-import { stringify as toYaml } from 'yaml';
 import type { RunEvent } from '../core/events.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { liveReporter } from '../report/live.ts';
@@ -109,7 +108,8 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
       const runLine = store ? style.dim(`  run ${report.runId}${resumable ? ` · conductor resume ${report.runId.slice(0, 8)}${more}` : ''}\n`) : '';
       if (quiet && report.status !== 'succeeded') io.stderr.write(formatFailure(report, style) + runLine);
       if (!quiet) io.stderr.write(formatSummary(report, style) + runLine);
-      if (Object.keys(report.outputs).length > 0) io.stdout.write(toYaml(report.outputs, { lineWidth: 0 }));
+      // Loaded here, not at start-up: the YAML printer is 70 modules a `--json` run never needs.
+      if (Object.keys(report.outputs).length > 0) io.stdout.write((await import('yaml')).stringify(report.outputs, { lineWidth: 0 }));
     }
     return report.status === 'succeeded' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
   } finally {
