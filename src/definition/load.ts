@@ -14,7 +14,9 @@ import { depthProblem, tooDeepMessage, type DepthProblem } from './depth.ts';
 import { foreignTemplates } from './foreign-templates.ts';
 import { checkSemantics, isRecord } from './references.ts';
 import { workflowSchema } from './schema.ts';
-import { SourceFile } from './source.ts';
+import { SourceFile, type Locator } from './source.ts';
+import { DeferredSource } from './deferred-source.ts';
+import { parsePlain } from './fast-parse.ts';
 import type { CacheSetting, InputSpec, StepSpec, WorkflowSpec } from './types.ts';
 import { parseDuration } from '../core/duration.ts';
 import { describePath, issuesToDiagnostics, show } from './zod-issues.ts';
@@ -38,12 +40,31 @@ export const DEFAULT_MAX_ITEMS = 10_000;
 const schemaCache = new WeakMap<ActionRegistry, ReturnType<typeof workflowSchema>>();
 let defaultActions: ActionRegistry | undefined;
 
+/**
+ * Two paths to one answer. The fast path parses with js-yaml into a plain value (no Document, no positions)
+ * and runs every check on it; it may only ever say "valid, here is the spec", and says so only when nothing
+ * at all was found, not even a warning. Anything else — a text it declines (see fast-parse.ts), a problem or
+ * a warning — goes to the located path, the sole authority on problems: yaml's Document with positions,
+ * every problem located in one pass. fast-path.test.ts proves the two agree over the mutation corpus.
+ */
 export function checkWorkflow(text: string, file: string, options: LoadOptions = {}): CheckResult {
   const actions = options.actions ?? (defaultActions ??= builtinActions());
   const baseDir = options.baseDir ?? dirname(resolve(file));
+  return checkFast(text, file, actions, baseDir) ?? checkLocated(text, file, actions, baseDir);
+}
+
+/** The fast path: the result when the workflow is valid with no warning, else undefined (see checkWorkflow). */
+export function checkFast(text: string, file: string, actions: ActionRegistry, baseDir: string): Extract<CheckResult, { ok: true }> | undefined {
+  const parsed = parsePlain(text);
+  if (!parsed || !isRecord(parsed.value)) return undefined;
+  const result = checkValue(parsed.value, new DeferredSource(file, text, parsed.value), text, file, actions, baseDir);
+  return result.ok && result.warnings.length === 0 ? result : undefined;
+}
+
+/** The located path: every problem, each with its line and column. */
+export function checkLocated(text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult {
   const source = new SourceFile(file, text);
-  let warnings: Diagnostic[] = [];
-  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics), warnings });
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics), warnings: [] });
 
   if (source.tooDeepAt !== undefined) return fail([{ ...source.at(source.tooDeepAt), ...tooDeepMessage() }]);
   if (source.doc.errors.length > 0) {
@@ -69,15 +90,20 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return fail([{ ...source.locate([]), code: 'invalid_type', message: `a workflow is a map with \`steps\`, got ${show(raw)}` }]);
   }
+  return checkValue(raw as Record<string, unknown>, source, text, file, actions, baseDir);
+}
 
-  warnings = sortDiagnostics(foreignTemplates(raw as Record<string, unknown>, source, actions));
+/** The checks on the parsed value (the schema, the semantic checks, the graph) and, if sound, the spec. */
+function checkValue(raw: Record<string, unknown>, source: Locator, text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult {
+  const warnings = sortDiagnostics(foreignTemplates(raw, source, actions));
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics), warnings });
 
   let schema = schemaCache.get(actions);
   if (!schema) schemaCache.set(actions, (schema = workflowSchema(actions)));
   const parsed = schema.safeParse(raw);
   const diagnostics = parsed.success ? [] : issuesToDiagnostics(parsed.error.issues, source, raw, schema);
-  const semantic = checkSemantics(raw as Record<string, unknown>, source, actions, baseDir);
-  diagnostics.push(...semantic.diagnostics, ...checkInputDefaults(raw as Record<string, unknown>, source));
+  const semantic = checkSemantics(raw, source, actions, baseDir);
+  diagnostics.push(...semantic.diagnostics, ...checkInputDefaults(raw, source));
   if (diagnostics.length > 0 || !parsed.success || !semantic.plan) return fail(diagnostics);
 
   const data = parsed.data;
@@ -171,7 +197,7 @@ export async function readWorkflowFile(path: string): Promise<string> {
   return decoded.text;
 }
 
-function checkInputDefaults(raw: Record<string, unknown>, source: SourceFile): Diagnostic[] {
+function checkInputDefaults(raw: Record<string, unknown>, source: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
   const inputs = raw['inputs'];
   if (!isRecord(inputs)) return out;

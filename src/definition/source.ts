@@ -9,6 +9,12 @@ import { MAX_DEPTH } from './depth.ts';
 
 const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 
+/**
+ * What the checks ask of a source: where a value, an item or a reference is written. A SourceFile answers at
+ * once; the fast path's DeferredSource (deferred-source.ts) answers when a line or column is first read.
+ */
+export type Locator = Pick<SourceFile, 'file' | 'at' | 'locate' | 'locateItems' | 'locateInString' | 'locateInValue'>;
+
 export class SourceFile {
   readonly file: string;
   readonly text: string;
