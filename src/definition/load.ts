@@ -90,13 +90,21 @@ export function checkLocated(text: string, file: string, actions: ActionRegistry
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return fail([{ ...source.locate([]), code: 'invalid_type', message: `a workflow is a map with \`steps\`, got ${show(raw)}` }]);
   }
-  return checkValue(raw as Record<string, unknown>, source, text, file, actions, baseDir);
+  const result = checkValue(raw as Record<string, unknown>, source, text, file, actions, baseDir);
+  // In file order (in place: a valid spec's `warnings` is the same list).
+  sortDiagnostics(result.diagnostics);
+  sortDiagnostics(result.warnings);
+  return result;
 }
 
-/** The checks on the parsed value (the schema, the semantic checks, the graph) and, if sound, the spec. */
+/**
+ * The checks on the parsed value (the schema, the semantic checks, the graph) and, if sound, the spec. The
+ * problems and warnings are not sorted: sorting reads every line, which on the fast path would build the
+ * Document only to throw the result away.
+ */
 function checkValue(raw: Record<string, unknown>, source: Locator, text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult {
-  const warnings = sortDiagnostics(foreignTemplates(raw, source, actions));
-  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics), warnings });
+  const warnings = foreignTemplates(raw, source, actions);
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics, warnings });
 
   let schema = schemaCache.get(actions);
   if (!schema) schemaCache.set(actions, (schema = workflowSchema(actions)));
