@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { visit } from 'yaml';
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
@@ -14,7 +13,7 @@ import { depthProblem, tooDeepMessage, type DepthProblem } from './depth.ts';
 import { foreignTemplates } from './foreign-templates.ts';
 import { checkSemantics, isRecord } from './references.ts';
 import { workflowSchema } from './schema.ts';
-import { SourceFile, type Locator } from './source.ts';
+import { SourceFile, yaml, type Locator } from './source.ts';
 import { DeferredSource } from './deferred-source.ts';
 import { parsePlain } from './fast-parse.ts';
 import type { CacheSetting, InputSpec, StepSpec, WorkflowSpec } from './types.ts';
@@ -244,7 +243,7 @@ function syntaxErrorOffset(text: string, code: string, message: string, offset: 
 /** `toJS` throws for an alias with no anchor before it, and for aliases expanded past the limit (a "billion laughs"). */
 function aliasProblems(source: SourceFile, error: unknown): Diagnostic[] {
   const unresolved: Diagnostic[] = [];
-  visit(source.doc, {
+  yaml().visit(source.doc, {
     Alias(_, alias) {
       if (alias.resolve(source.doc)) return;
       const message = `\`*${alias.source}\` refers to no anchor: there is no \`&${alias.source}\` before it`;
