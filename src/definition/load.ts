@@ -41,10 +41,12 @@ let defaultActions: ActionRegistry | undefined;
 
 /**
  * Two paths to one answer. The fast path parses with js-yaml into a plain value (no Document, no positions)
- * and runs every check on it; it may only ever say "valid, here is the spec", and says so only when nothing
- * at all was found, not even a warning. Anything else — a text it declines (see fast-parse.ts), a problem or
- * a warning — goes to the located path, the sole authority on problems: yaml's Document with positions,
- * every problem located in one pass. fast-path.test.ts proves the two agree over the mutation corpus.
+ * and runs every check on it, with a DeferredSource that finds a line and column only when one is read. It
+ * declines (see fast-parse.ts) any text where js-yaml and `yaml` might read differently; what it does not
+ * decline it answers in full — the spec, or every problem — and its answer is final. A declined text goes
+ * to the located path: yaml's Document with positions, for syntax errors, aliases, tags and the rest. Both
+ * run the same checks on the same value and locate through the same SourceFile, so their answers are equal;
+ * fast-path.test.ts proves it over the mutation corpus.
  */
 export function checkWorkflow(text: string, file: string, options: LoadOptions = {}): CheckResult {
   const actions = options.actions ?? (defaultActions ??= builtinActions());
@@ -52,12 +54,11 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
   return checkFast(text, file, actions, baseDir) ?? checkLocated(text, file, actions, baseDir);
 }
 
-/** The fast path: the result when the workflow is valid with no warning, else undefined (see checkWorkflow). */
-export function checkFast(text: string, file: string, actions: ActionRegistry, baseDir: string): Extract<CheckResult, { ok: true }> | undefined {
+/** The fast path: the answer, or undefined when it declines the text (see checkWorkflow). */
+export function checkFast(text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult | undefined {
   const parsed = parsePlain(text);
   if (!parsed || !isRecord(parsed.value)) return undefined;
-  const result = checkValue(parsed.value, new DeferredSource(file, text, parsed.value), text, file, actions, baseDir);
-  return result.ok && result.warnings.length === 0 ? result : undefined;
+  return sorted(checkValue(parsed.value, new DeferredSource(file, text, parsed.value), text, file, actions, baseDir));
 }
 
 /** The located path: every problem, each with its line and column. */
@@ -89,17 +90,22 @@ export function checkLocated(text: string, file: string, actions: ActionRegistry
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return fail([{ ...source.locate([]), code: 'invalid_type', message: `a workflow is a map with \`steps\`, got ${show(raw)}` }]);
   }
-  const result = checkValue(raw as Record<string, unknown>, source, text, file, actions, baseDir);
-  // In file order (in place: a valid spec's `warnings` is the same list).
+  return sorted(checkValue(raw as Record<string, unknown>, source, text, file, actions, baseDir));
+}
+
+/**
+ * Problems and warnings in file order (in place: a valid spec's `warnings` is the same list). On the fast path
+ * this reads their lines, which builds the Document — only when there is something to report.
+ */
+function sorted(result: CheckResult): CheckResult {
   sortDiagnostics(result.diagnostics);
   sortDiagnostics(result.warnings);
   return result;
 }
 
 /**
- * The checks on the parsed value (the schema, the semantic checks, the graph) and, if sound, the spec. The
- * problems and warnings are not sorted: sorting reads every line, which on the fast path would build the
- * Document only to throw the result away.
+ * The checks on the parsed value (the schema, the semantic checks, the graph) and, if sound, the spec; the
+ * problems and warnings in the order found (see `sorted`).
  */
 function checkValue(raw: Record<string, unknown>, source: Locator, text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult {
   const warnings = foreignTemplates(raw, source, actions);
