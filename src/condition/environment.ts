@@ -6,7 +6,9 @@
  * Why @marcbachmann/cel-js: no dependencies, type checking through declared variables, a walkable AST (to find
  * every `steps.<id>` a condition names), and dynamic JSON numbers that compare with int literals.
  */
-import { Environment, type ParseResult } from '@marcbachmann/cel-js';
+import { createRequire } from 'node:module';
+import type * as Cel from '@marcbachmann/cel-js';
+import type { Environment, ParseResult } from '@marcbachmann/cel-js';
 
 /** The names a condition reads; anything else is an unknown name. */
 export const CONDITION_ROOTS = ['steps', 'inputs', 'env'] as const;
@@ -22,11 +24,21 @@ export const CONDITION_LIMITS = Object.freeze({ maxAstNodes: 500, maxDepth: 32, 
 /** Longer text is refused before parsing (a string literal can be long without being many nodes). */
 export const MAX_CONDITION_LENGTH = 4096;
 
+/**
+ * The library, loaded on first use: most workflows have no `if`, and loading it costs ~18 ms of every process
+ * (`validate`, `run`). It is an ES module with no top-level await, so `require` loads it synchronously, and it
+ * is the same instance an `import` of it gives.
+ */
+let cel: typeof Cel | undefined;
+function celJs(): typeof Cel {
+  return (cel ??= createRequire(import.meta.url)('@marcbachmann/cel-js') as typeof Cel);
+}
+
 let shared: Environment | undefined;
 
 export function conditionEnvironment(): Environment {
   if (!shared) {
-    shared = new Environment({ limits: CONDITION_LIMITS });
+    shared = new (celJs().Environment)({ limits: CONDITION_LIMITS });
     for (const root of CONDITION_ROOTS) shared.registerVariable(root, 'map');
   }
   return shared;

@@ -10,13 +10,13 @@ import type { EdgeReason } from '../graph/plan.ts';
 import type { PathKey } from '../template/parse.ts';
 import { compileValue, type CompiledValue, type LocatedReference, type TemplateValue } from '../template/value.ts';
 import { RESERVED_ITEM_NAMES } from './schema.ts';
-import type { SourceFile } from './source.ts';
+import type { Locator } from './source.ts';
 import type { ConditionSpec } from './types.ts';
 import { describePath, show } from './zod-issues.ts';
 
 export interface FlowContext {
   raw: Record<string, unknown>;
-  source: SourceFile;
+  source: Locator;
   report(at: SourceLocation, code: string, message: string, hint?: string): void;
   reportTemplateProblems(compiled: CompiledValue, base: PathKey[]): void;
   /** Checks a reference (unknown step, property, input, self) and adds its edge; the target, when sound. */

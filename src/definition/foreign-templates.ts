@@ -12,14 +12,14 @@ import type { ActionRegistry } from '../actions/registry.ts';
 import type { Diagnostic } from '../core/errors.ts';
 import { formatPath, type PathKey } from '../template/parse.ts';
 import { BASE_PROPERTIES, isRecord } from './references.ts';
-import type { SourceFile } from './source.ts';
+import type { Locator } from './source.ts';
 
 /** `{{ … }}`, with Go's `{{-` / `-}}` trim markers. */
 const BRACES = /\{\{-?\s*([^{}]*?)\s*-?\}\}/g;
 /** A dotted path, Go's leading `.` allowed: `.steps.a.response`, `inputs.x`, `steps.a.output[0]`. */
 const PATH = /^\.?[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*$/;
 
-export function foreignTemplates(raw: Record<string, unknown>, source: SourceFile, actions: ActionRegistry): Diagnostic[] {
+export function foreignTemplates(raw: Record<string, unknown>, source: Locator, actions: ActionRegistry): Diagnostic[] {
   const rawSteps = Array.isArray(raw['steps']) ? (raw['steps'] as unknown[]) : [];
   const stepAction = new Map<string, string | undefined>();
   const blocks: { path: PathKey[]; value: unknown; inStep: boolean }[] = [];

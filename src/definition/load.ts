@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { visit } from 'yaml';
 import { builtinActions } from '../actions/builtin.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
@@ -14,7 +13,9 @@ import { depthProblem, tooDeepMessage, type DepthProblem } from './depth.ts';
 import { foreignTemplates } from './foreign-templates.ts';
 import { checkSemantics, isRecord } from './references.ts';
 import { workflowSchema } from './schema.ts';
-import { SourceFile } from './source.ts';
+import { SourceFile, yaml, type Locator } from './source.ts';
+import { DeferredSource } from './deferred-source.ts';
+import { parsePlain } from './fast-parse.ts';
 import type { CacheSetting, InputSpec, StepSpec, WorkflowSpec } from './types.ts';
 import { parseDuration } from '../core/duration.ts';
 import { describePath, issuesToDiagnostics, show } from './zod-issues.ts';
@@ -38,12 +39,32 @@ export const DEFAULT_MAX_ITEMS = 10_000;
 const schemaCache = new WeakMap<ActionRegistry, ReturnType<typeof workflowSchema>>();
 let defaultActions: ActionRegistry | undefined;
 
+/**
+ * Two paths to one answer. The fast path parses with js-yaml into a plain value (no Document, no positions)
+ * and runs every check on it, with a DeferredSource that finds a line and column only when one is read. It
+ * declines (see fast-parse.ts) any text where js-yaml and `yaml` might read differently; what it does not
+ * decline it answers in full — the spec, or every problem — and its answer is final. A declined text goes
+ * to the located path: yaml's Document with positions, for syntax errors, aliases, tags and the rest. Both
+ * run the same checks on the same value and locate through the same SourceFile, so their answers are equal;
+ * fast-path.test.ts proves it over the mutation corpus.
+ */
 export function checkWorkflow(text: string, file: string, options: LoadOptions = {}): CheckResult {
   const actions = options.actions ?? (defaultActions ??= builtinActions());
   const baseDir = options.baseDir ?? dirname(resolve(file));
+  return checkFast(text, file, actions, baseDir) ?? checkLocated(text, file, actions, baseDir);
+}
+
+/** The fast path: the answer, or undefined when it declines the text (see checkWorkflow). */
+export function checkFast(text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult | undefined {
+  const parsed = parsePlain(text);
+  if (!parsed || !isRecord(parsed.value)) return undefined;
+  return sorted(checkValue(parsed.value, new DeferredSource(file, text, parsed.value), text, file, actions, baseDir));
+}
+
+/** The located path: every problem, each with its line and column. */
+export function checkLocated(text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult {
   const source = new SourceFile(file, text);
-  let warnings: Diagnostic[] = [];
-  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics), warnings });
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics: sortDiagnostics(diagnostics), warnings: [] });
 
   if (source.tooDeepAt !== undefined) return fail([{ ...source.at(source.tooDeepAt), ...tooDeepMessage() }]);
   if (source.doc.errors.length > 0) {
@@ -69,15 +90,33 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     return fail([{ ...source.locate([]), code: 'invalid_type', message: `a workflow is a map with \`steps\`, got ${show(raw)}` }]);
   }
+  return sorted(checkValue(raw as Record<string, unknown>, source, text, file, actions, baseDir));
+}
 
-  warnings = sortDiagnostics(foreignTemplates(raw as Record<string, unknown>, source, actions));
+/**
+ * Problems and warnings in file order (in place: a valid spec's `warnings` is the same list). On the fast path
+ * this reads their lines, which builds the Document — only when there is something to report.
+ */
+function sorted(result: CheckResult): CheckResult {
+  sortDiagnostics(result.diagnostics);
+  sortDiagnostics(result.warnings);
+  return result;
+}
+
+/**
+ * The checks on the parsed value (the schema, the semantic checks, the graph) and, if sound, the spec; the
+ * problems and warnings in the order found (see `sorted`).
+ */
+function checkValue(raw: Record<string, unknown>, source: Locator, text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult {
+  const warnings = foreignTemplates(raw, source, actions);
+  const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics, warnings });
 
   let schema = schemaCache.get(actions);
   if (!schema) schemaCache.set(actions, (schema = workflowSchema(actions)));
   const parsed = schema.safeParse(raw);
   const diagnostics = parsed.success ? [] : issuesToDiagnostics(parsed.error.issues, source, raw, schema);
-  const semantic = checkSemantics(raw as Record<string, unknown>, source, actions, baseDir);
-  diagnostics.push(...semantic.diagnostics, ...checkInputDefaults(raw as Record<string, unknown>, source));
+  const semantic = checkSemantics(raw, source, actions, baseDir);
+  diagnostics.push(...semantic.diagnostics, ...checkInputDefaults(raw, source));
   if (diagnostics.length > 0 || !parsed.success || !semantic.plan) return fail(diagnostics);
 
   const data = parsed.data;
@@ -171,7 +210,7 @@ export async function readWorkflowFile(path: string): Promise<string> {
   return decoded.text;
 }
 
-function checkInputDefaults(raw: Record<string, unknown>, source: SourceFile): Diagnostic[] {
+function checkInputDefaults(raw: Record<string, unknown>, source: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
   const inputs = raw['inputs'];
   if (!isRecord(inputs)) return out;
@@ -210,7 +249,7 @@ function syntaxErrorOffset(text: string, code: string, message: string, offset: 
 /** `toJS` throws for an alias with no anchor before it, and for aliases expanded past the limit (a "billion laughs"). */
 function aliasProblems(source: SourceFile, error: unknown): Diagnostic[] {
   const unresolved: Diagnostic[] = [];
-  visit(source.doc, {
+  yaml().visit(source.doc, {
     Alias(_, alias) {
       if (alias.resolve(source.doc)) return;
       const message = `\`*${alias.source}\` refers to no anchor: there is no \`&${alias.source}\` before it`;

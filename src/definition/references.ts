@@ -17,7 +17,7 @@ import { isTemplate } from '../actions/templated.ts';
 import { aStep, checkCondition, checkFlowKeys, checkForeach, type FlowContext } from './flow.ts';
 import { STEP_ID } from './schema.ts';
 import { itemsMs, knownItemCount } from '../scheduler/estimate.ts';
-import type { SourceFile } from './source.ts';
+import type { Locator } from './source.ts';
 import type { ConditionSpec } from './types.ts';
 
 export interface CheckedStep {
@@ -46,7 +46,7 @@ const NO_EDGES: ReadonlyMap<number, readonly EdgeReason[]> = new Map();
 /** `config.maxConcurrency` when the file gives none (as `load.ts` defaults it). */
 const DEFAULT_LIMIT = 10;
 
-export function checkSemantics(raw: Record<string, unknown>, source: SourceFile, actions: ActionRegistry, baseDir: string): SemanticResult {
+export function checkSemantics(raw: Record<string, unknown>, source: Locator, actions: ActionRegistry, baseDir: string): SemanticResult {
   const diagnostics: Diagnostic[] = [];
   const report = (at: SourceLocation, code: string, message: string, hint?: string) =>
     diagnostics.push({ ...at, code, message, ...(hint ? { hint } : {}) });
@@ -245,7 +245,7 @@ export function checkSemantics(raw: Record<string, unknown>, source: SourceFile,
   return { diagnostics, ...(plan ? { plan } : {}), steps, outputs };
 }
 
-function checkModel(value: unknown, path: PathKey[], source: SourceFile, report: (at: SourceLocation, code: string, message: string, hint?: string) => void) {
+function checkModel(value: unknown, path: PathKey[], source: Locator, report: (at: SourceLocation, code: string, message: string, hint?: string) => void) {
   if (typeof value !== 'string' || isTemplate(value)) return;
   const parsed = parseModel(value);
   if ('problem' in parsed) report(source.locate(path), 'invalid_model', parsed.problem, parsed.hint);

@@ -13,8 +13,10 @@ const RATE_LIMITED_PROVIDERS = KNOWN_PROVIDERS.filter((p) => p !== 'echo');
 
 /** Prices above this (US dollars per million tokens) are mistakes, and would overflow what a cost can hold. */
 const MAX_PRICE = 1_000_000;
+/** MAX_PRICE as written in messages; not `toLocaleString`, whose first call sets up ICU (~16 ms of every start). */
+const MAX_PRICE_TEXT = '1,000,000';
 const price = (what: string) =>
-  z.number({ error: `expected US dollars per million ${what}` }).min(0, 'expected a price of 0 or more').max(MAX_PRICE, `expected at most ${MAX_PRICE.toLocaleString('en-US')} US dollars per million ${what}`);
+  z.number({ error: `expected US dollars per million ${what}` }).min(0, 'expected a price of 0 or more').max(MAX_PRICE, `expected at most ${MAX_PRICE_TEXT} US dollars per million ${what}`);
 
 /** Prices by `provider:model`, per million tokens: `config.prices`, and $CONDUCTOR_HOME/prices.yaml (cost/prices-file.ts). */
 export const pricesSchema = z.record(

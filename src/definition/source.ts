@@ -2,12 +2,30 @@
  * Maps paths in the parsed document (`['steps', 2, 'llm', 'prompt']`) back to lines and columns, so every
  * problem can be reported where the user wrote it.
  */
-import { Composer, isCollection, isMap, isScalar, isSeq, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node, type Pair } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
+import type { CST, Document, LineCounter, Node, Pair } from 'yaml';
 import type { SourceLocation } from '../core/errors.ts';
 import type { PathKey } from '../template/parse.ts';
 import { MAX_DEPTH } from './depth.ts';
 
+/**
+ * The \`yaml\` package, loaded on first use: the fast path (fast-parse.ts) reads a valid workflow without it,
+ * and its 72 modules cost ~20 ms of a \`validate\` process. Its Node build is CommonJS, so this is the same
+ * instance an \`import\` of it gives.
+ */
+let loaded: typeof Yaml | undefined;
+export function yaml(): typeof Yaml {
+  return (loaded ??= createRequire(import.meta.url)('yaml') as typeof Yaml);
+}
+
 const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
+
+/**
+ * What the checks ask of a source: where a value, an item or a reference is written. A SourceFile answers at
+ * once; the fast path's DeferredSource (deferred-source.ts) answers when a line or column is first read.
+ */
+export type Locator = Pick<SourceFile, 'file' | 'at' | 'locate' | 'locateItems' | 'locateInString' | 'locateInValue'>;
 
 export class SourceFile {
   readonly file: string;
@@ -23,7 +41,7 @@ export class SourceFile {
   constructor(file: string, text: string) {
     this.file = file;
     this.text = text;
-    this.#lines = new LineCounter();
+    this.#lines = new (yaml().LineCounter)();
     const parsed = withPlainEnv(() => parseBounded(text, this.#lines));
     this.doc = parsed.doc;
     this.tooDeepAt = parsed.tooDeepAt;
@@ -48,7 +66,7 @@ export class SourceFile {
   /** Where each item of the list at `path` is written: one walk for all of them, not one per item. */
   locateItems(path: readonly PathKey[]): SourceLocation[] {
     const { node, complete } = this.#walk(path);
-    if (!complete || !isSeq(node)) return [];
+    if (!complete || !yaml().isSeq(node)) return [];
     return node.items.map((item) => this.at((item as Node | null)?.range?.[0] ?? node.range?.[0] ?? 0));
   }
 
@@ -56,7 +74,7 @@ export class SourceFile {
   locateInString(path: readonly PathKey[], offset: number, raw: string): SourceLocation {
     const { node, complete } = this.#walk(path);
     const range = node?.range;
-    if (!complete || !range || !isScalar(node)) return this.at(range?.[0] ?? 0);
+    if (!complete || !range || !yaml().isScalar(node)) return this.at(range?.[0] ?? 0);
     // The parsed string and its source differ by quoting, escapes and block indentation, but a reference is
     // written verbatim: find it in the source, nearest to where the parsed offset suggests.
     const [start, end] = range;
@@ -78,7 +96,7 @@ export class SourceFile {
   locateInValue(path: readonly PathKey[], offset: number): SourceLocation {
     const { node, complete } = this.#walk(path);
     const range = node?.range;
-    if (!complete || !range || !isScalar(node) || typeof node.value !== 'string') return this.at(range?.[0] ?? 0);
+    if (!complete || !range || !yaml().isScalar(node) || typeof node.value !== 'string') return this.at(range?.[0] ?? 0);
     const value = node.value;
     let wanted = 0;
     for (let i = 0; i < Math.min(offset, value.length); i++) if (!WHITESPACE.test(value[i]!)) wanted++;
@@ -114,17 +132,17 @@ export class SourceFile {
     let node = this.doc.contents as Node | null;
     let pair: Pair | undefined;
     for (const key of path) {
-      if (isMap(node)) {
+      if (yaml().isMap(node)) {
         // Keys as the parsed document has them: a null key is '', and a key written as a map or list
         // (`? [a, b]`) reaches the checks as its flow text, `[ a, b ]`.
         const text = String(key);
         const found =
-          node.items.find((p) => isScalar(p.key) && (p.key.value === null ? '' : String(p.key.value)) === text) ??
-          (/^[[{]/.test(text) ? node.items.find((p) => isCollection(p.key)) : undefined);
+          node.items.find((p) => yaml().isScalar(p.key) && (p.key.value === null ? '' : String(p.key.value)) === text) ??
+          (/^[[{]/.test(text) ? node.items.find((p) => yaml().isCollection(p.key)) : undefined);
         if (!found) return { node, complete: false };
         pair = found;
         node = (found.value as Node | null) ?? (found.key as Node);
-      } else if (isSeq(node) && typeof key === 'number') {
+      } else if (yaml().isSeq(node) && typeof key === 'number') {
         const item = node.items[key] as Node | undefined;
         if (!item) return { node, complete: false };
         pair = undefined;
@@ -143,12 +161,12 @@ export class SourceFile {
  * collections costs one comparison per token for any sane file.
  */
 function parseBounded(text: string, lines: LineCounter): { doc: Document.Parsed; tooDeepAt?: number; mayHaveAliases: boolean } {
-  const parser = new Parser(lines.addNewLine);
+  const parser = new (yaml().Parser)(lines.addNewLine);
   let tooDeepAt: number | undefined;
   let mayHaveAliases = false;
   function* tokens(): Generator<CST.Token> {
     lines.addNewLine(0);
-    for (const lexeme of new Lexer().lex(text)) {
+    for (const lexeme of new (yaml().Lexer)().lex(text)) {
       yield* parser.next(lexeme);
       // `*` begins an alias wherever it begins a token (elsewhere it is inside a quoted or block scalar).
       if (lexeme.charCodeAt(0) === 42) mayHaveAliases = true;
@@ -163,12 +181,12 @@ function parseBounded(text: string, lines: LineCounter): { doc: Document.Parsed;
     yield* parser.end();
   }
   // logLevel 'error': the parser's warnings are reported as diagnostics (see load.ts), never printed by it.
-  const composer = new Composer({ prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
+  const composer = new (yaml().Composer)({ prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   let doc: Document.Parsed | undefined;
   for (const next of composer.compose(tokens(), true, text.length)) {
     if (!doc) doc = next;
     else {
-      doc.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
+      doc.errors.push(new (yaml().YAMLParseError)([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents'));
       break;
     }
   }

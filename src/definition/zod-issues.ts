@@ -3,11 +3,11 @@ import type { z } from 'zod';
 import type { Diagnostic } from '../core/errors.ts';
 import { closest, didYouMean } from '../core/suggest.ts';
 import type { PathKey } from '../template/parse.ts';
-import type { SourceFile } from './source.ts';
+import type { Locator } from './source.ts';
 
 type Issue = z.core.$ZodIssue;
 
-export function issuesToDiagnostics(issues: readonly Issue[], source: SourceFile, raw: unknown, schema: z.ZodType): Diagnostic[] {
+export function issuesToDiagnostics(issues: readonly Issue[], source: Locator, raw: unknown, schema: z.ZodType): Diagnostic[] {
   // `promtp: …` also leaves `prompt` missing; the unknown key's "did you mean `prompt`?" already says so.
   const typoFor = new Set<string>();
   for (const issue of issues) {
@@ -25,7 +25,7 @@ export function issuesToDiagnostics(issues: readonly Issue[], source: SourceFile
   return kept;
 }
 
-function translate(issue: Issue, path: PathKey[], source: SourceFile, raw: unknown, schema: z.ZodType, out: Diagnostic[]): void {
+function translate(issue: Issue, path: PathKey[], source: Locator, raw: unknown, schema: z.ZodType, out: Diagnostic[]): void {
   const where = describePath(path, raw);
   const push = (code: string, message: string, at = source.locate(path), hint?: string) =>
     out.push({ ...at, code, message, ...(hint ? { hint } : {}) });
