@@ -21,6 +21,7 @@ import { barrierTrap, fanOut, instantDag, randomDag, starvation, type BenchGraph
 import { rateLimited } from './rate-limited.ts';
 import { foreachScenario } from './foreach.ts';
 import { instantProcessScenario } from './instant-process.ts';
+import { validateScenario } from './validate-process.ts';
 import { cacheScenario } from './cache.ts';
 import { conductorWorkflowText, RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
@@ -154,6 +155,10 @@ async function main(): Promise<void> {
   if (wanted(9)) {
     progress('scenario 9: instant steps, whole process, against a js-yaml floor');
     goals.push(...(await instantProcessScenario(out, progress)));
+  }
+  if (wanted(10)) {
+    progress('scenario 10: validate, whole process, against a js-yaml parse');
+    goals.push(...(await validateScenario(out, progress)));
   }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
   // #16's goals together: at the end of the output, and at the top of RESULTS.md.

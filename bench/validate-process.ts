@@ -44,7 +44,7 @@ export async function validateScenario(out: Out, progress: (s: string) => void):
     const ratio = validate!.cpuMs / parseOnly!.cpuMs;
     const met = ratio <= 2;
 
-    out('## Validate: a 10,000-step `llm` workflow, whole process (goal 2)');
+    out('## 10. Validate: a 10,000-step `llm` workflow, whole process (#16 goal 2)');
     out();
     out(`Each a new process of the project's Node, ${TIMES} rounds taking turns, medians; CPU is user + system.`);
     out();
