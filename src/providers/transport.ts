@@ -12,11 +12,15 @@
  * Every body is bounded (answer-cap.ts): a whole answer stops being read past the cap, a stream past four times it.
  */
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AnswerTooLargeError, bounded, MAX_ANSWER_BYTES, STREAM_ANSWER_FACTOR } from './answer-cap.ts';
 
-/** One pool for every provider call of the process: connections are kept and reused across steps and runs. */
-let pool: Agent | undefined;
+/**
+ * One pool for every provider call of the process: connections are kept and reused across steps and runs. Through
+ * the proxy in HTTP(S)_PROXY (less NO_PROXY) when NODE_USE_ENV_PROXY=1 asks for it, as Node's `fetch` does.
+ */
+let pool: Dispatcher | undefined;
+const newPool = () => (process.env['NODE_USE_ENV_PROXY'] === '1' ? new EnvHttpProxyAgent() : new Agent());
 
 /** Statuses whose response has no body (a `Response` refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -34,7 +38,7 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
         headers: plainHeaders(init?.headers),
         body: init?.body as string | Uint8Array | null | undefined,
         ...(signal ? { signal } : {}),
-        dispatcher: dispatcher ?? (pool ??= new Agent()),
+        dispatcher: dispatcher ?? (pool ??= newPool()),
       });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
