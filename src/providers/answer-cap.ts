@@ -1,9 +1,8 @@
 /**
  * A bound on how much of a provider's answer is read. The provider SDKs buffer a response whole before
  * parsing it, so a server that answers without end (a proxy's error page looping, a misconfigured gateway, a
- * hostile endpoint) would otherwise take all the memory there is. The SDKs take a custom `fetch`: this one
- * counts body bytes as they arrive (after decompression, so a gzip bomb counts at its real size) and stops
- * reading, closing the connection, past the cap.
+ * hostile endpoint) would otherwise take all the memory there is. The `fetch` they are given (transport.ts)
+ * counts body bytes as they arrive and stops reading, closing the connection, past the cap.
  */
 import { formatBytes } from '../core/bytes.ts';
 
@@ -29,26 +28,6 @@ export class AnswerTooLargeError extends Error {
     this.name = 'AnswerTooLargeError';
     this.limit = limit;
   }
-}
-
-/** `fetch` with every response body bounded to `limit` bytes (`limit × STREAM_ANSWER_FACTOR` for a stream). */
-export function cappedFetch(limit = MAX_ANSWER_BYTES, base: typeof fetch = globalThis.fetch): typeof fetch {
-  return async (input, init) => {
-    const response = await base(input, init);
-    if (!response.body) return response;
-    const type = response.headers.get('content-type') ?? '';
-    const cap = /event-stream|ndjson/i.test(type) ? limit * STREAM_ANSWER_FACTOR : limit;
-    const declared = Number(response.headers.get('content-length') ?? NaN);
-    const encoded = response.headers.has('content-encoding');
-    if (declared > cap && !encoded) {
-      await response.body.cancel().catch(() => {});
-      throw new AnswerTooLargeError(cap);
-    }
-    // A declared length within the cap, sent as it is, bounds the body already (the client reads no more than
-    // it declares): no wrapping, which costs a web stream per call (~14 % of the CPU of a 1,000-call fan-out).
-    if (Number.isFinite(declared) && !encoded) return response;
-    return new Response(bounded(response.body, cap), { status: response.status, statusText: response.statusText, headers: response.headers });
-  };
 }
 
 /** The body, passed through as it is read; past `cap` bytes it errors, and the source is cancelled. */

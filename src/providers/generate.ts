@@ -8,13 +8,13 @@ import type { ActionContext, ActionResult } from '../actions/types.ts';
 import type { LlmInput } from '../actions/llm/index.ts';
 import { ConductorError, StepFailedError } from '../core/errors.ts';
 import type { TokenCount } from '../core/report.ts';
-import { cappedFetch } from './answer-cap.ts';
 import { endpointFor, missingKey, type Endpoint } from './endpoint.ts';
 import { explain } from './failure.ts';
 import { answerCheck, type AnswerCheck } from './json-schema.ts';
 import { AdaptiveLimiter, type CallFeedback } from './limiter.ts';
 import type { ModelRef } from './model.ts';
 import { promptTokens } from './tokens.ts';
+import { providerFetch } from './transport.ts';
 
 /** One call's answer: its text, and with a `schema` the parsed value (undefined when it was not JSON). */
 interface Answer {
@@ -225,8 +225,8 @@ export async function preload(): Promise<void> {
 }
 
 async function createModel(model: ModelRef, endpoint: Endpoint): Promise<LanguageModel> {
-  // Every answer is read through a byte cap (see answer-cap.ts).
-  const fetch = cappedFetch();
+  // undici's `request` under the SDK, not Node's `fetch`, and every answer read through a byte cap (transport.ts).
+  const fetch = providerFetch();
   switch (endpoint.provider) {
     case 'openai': {
       const { createOpenAI } = await sdk('openai');

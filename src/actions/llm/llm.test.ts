@@ -62,6 +62,9 @@ describe('llm prepare', () => {
     } finally {
       hooks.deregister();
     }
-    assert.deepEqual(loaded, []);
+    // Except what undici loads at its first connection (its HTTP parser, compiled from WebAssembly, and the
+    // builtin that module reads): Node's own `fetch`, used before, did the same, out of sight of these hooks.
+    const firstConnection = (url: string) => /\/undici\/lib\/llhttp\//.test(url) || url === 'node:buffer';
+    assert.deepEqual(loaded.filter((url) => !firstConnection(url)), []);
   });
 });

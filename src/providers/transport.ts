@@ -1,0 +1,106 @@
+/**
+ * The `fetch` the provider SDKs are given: undici's `request` (the library under Node's own `fetch`) through one
+ * keep-alive pool for the whole process. Node's `fetch` builds a Request, a web stream for each body and the
+ * machinery its specification asks for around them; in a 5,000-call fan-out that was most of the CPU a call
+ * cost beyond the SDK's own work. The SDKs need only a `Response`: a whole answer is read here and handed over
+ * as one buffer; a streamed one (SSE, NDJSON) is handed over as a stream, so it still arrives as it is written.
+ *
+ * What `fetch` did for the SDKs is kept: the AbortSignal aborts the request, its body included (the server sees
+ * the connection close); failures to connect are a `TypeError('fetch failed')` with the cause beneath, and a
+ * connection lost mid-body a `TypeError('terminated')`, as the SDKs and failure.ts expect. Not kept: following
+ * redirects (no provider API redirects a POST) and asking for compressed answers (an answer is a few KB).
+ * Every body is bounded (answer-cap.ts): a whole answer stops being read past the cap, a stream past four times it.
+ */
+import { Readable } from 'node:stream';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { AnswerTooLargeError, bounded, MAX_ANSWER_BYTES, STREAM_ANSWER_FACTOR } from './answer-cap.ts';
+
+/**
+ * One pool for every provider call of the process: connections are kept and reused across steps and runs. Through
+ * the proxy in HTTP(S)_PROXY (less NO_PROXY) when NODE_USE_ENV_PROXY=1 asks for it, as Node's `fetch` does.
+ */
+let pool: Dispatcher | undefined;
+const newPool = () => (process.env['NODE_USE_ENV_PROXY'] === '1' ? new EnvHttpProxyAgent() : new Agent());
+
+/** Statuses whose response has no body (a `Response` refuses one). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+/** A `fetch` for the provider SDKs (see above), every answer bounded to `limit` bytes. */
+export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher): typeof fetch {
+  return async (input, init) => {
+    const signal = init?.signal ?? undefined;
+    signal?.throwIfAborted();
+    const url = typeof input === 'string' || input instanceof URL ? input : input.url;
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await request(url, {
+        method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: plainHeaders(init?.headers),
+        body: init?.body as string | Uint8Array | null | undefined,
+        ...(signal ? { signal } : {}),
+        dispatcher: dispatcher ?? (pool ??= newPool()),
+      });
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      throw new TypeError('fetch failed', { cause: error });
+    }
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+      else if (value !== undefined) headers.append(name, value);
+    }
+    const status = answer.statusCode;
+    const fields = { status, statusText: answer.statusText ?? '', headers };
+    if (NULL_BODY.has(status) || init?.method === 'HEAD') {
+      answer.body.destroy();
+      return new Response(null, fields);
+    }
+    const type = headers.get('content-type') ?? '';
+    if (/event-stream|ndjson/i.test(type)) {
+      const stream = Readable.toWeb(answer.body) as ReadableStream<Uint8Array>;
+      return new Response(bounded(stream, limit * STREAM_ANSWER_FACTOR), fields);
+    }
+    if (Number(headers.get('content-length')) > limit) {
+      answer.body.destroy();
+      throw new AnswerTooLargeError(limit);
+    }
+    return new Response(await readWhole(answer.body, limit, signal), fields);
+  };
+}
+
+/**
+ * The whole body, or an error: past `limit` bytes (the connection is closed), aborted, or cut short. Read by its
+ * events: an async iterator over the stream costs more than the rest of this function together.
+ */
+async function readWhole(body: Readable, limit: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      body.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= limit) return void chunks.push(chunk);
+        body.destroy();
+        reject(new AnswerTooLargeError(limit));
+      });
+      let ended = false;
+      body.on('end', () => {
+        ended = true;
+        resolve();
+      });
+      body.on('error', reject);
+      body.on('close', () => ended || reject(new Error('closed before the end')));
+    });
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    if (error instanceof AnswerTooLargeError) throw error;
+    throw new TypeError('terminated', { cause: error });
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** The SDKs pass a plain record; a `Headers` or a list of pairs is taken too. */
+function plainHeaders(headers: RequestInit["headers"]): Record<string, string> | undefined {
+  if (headers === undefined || (!Array.isArray(headers) && !(headers instanceof Headers))) return headers as Record<string, string> | undefined;
+  return Object.fromEntries(headers instanceof Headers ? headers.entries() : headers);
+}
