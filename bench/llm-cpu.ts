@@ -100,7 +100,7 @@ export async function llmCpuScenario(out: Out, progress: (s: string) => void): P
     }
     const [f, t, a, e] = [median(floors), median(transports), median(actions), median(engines)];
     const met = e / f <= GOAL;
-    out('## 3. CPU per `llm` call');
+    out('## 11. CPU per `llm` call (#16 goal 3)');
     out();
     out(`${CALLS.toLocaleString('en-US')} calls, ${LIMIT} at once, against the stand-in (its own process, OpenAI protocol, 20 ms answers); this`);
     out('process\'s CPU time per call, median of 3 rounds taking turns.');

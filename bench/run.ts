@@ -22,6 +22,7 @@ import { rateLimited } from './rate-limited.ts';
 import { foreachScenario } from './foreach.ts';
 import { instantProcessScenario } from './instant-process.ts';
 import { validateScenario } from './validate-process.ts';
+import { llmCpuScenario } from './llm-cpu.ts';
 import { cacheScenario } from './cache.ts';
 import { conductorWorkflowText, RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
@@ -159,6 +160,10 @@ async function main(): Promise<void> {
   if (wanted(10)) {
     progress('scenario 10: validate, whole process, against a js-yaml parse');
     goals.push(...(await validateScenario(out, progress)));
+  }
+  if (wanted(11)) {
+    progress('scenario 11: CPU per llm call, against raw undici');
+    goals.push(...(await llmCpuScenario(out, progress)));
   }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
   // #16's goals together: at the end of the output, and at the top of RESULTS.md.
