@@ -59,4 +59,14 @@ describe('templates from other tools', () => {
       },
     );
   });
+
+  it('are found when escapes spell the braces (the text itself has no `{{`)', () => {
+    const text = 'steps:\n  - id: a\n    llm: { prompt: hi }\n  - id: b\n    llm: { prompt: "\\x7b\\x7b .steps.a.output }}", model: "{\\\n      { .steps.a.output }}" }\n';
+    assert.ok(!text.includes('{{'));
+    const result = checkWorkflow(text, 'w.yaml');
+    assert.deepEqual(result.warnings.map((w) => [w.line, w.code, w.hint]), [
+      [5, 'foreign_template', 'write `${steps.a.output}`'],
+      [5, 'foreign_template', 'write `${steps.a.output}`'],
+    ]);
+  });
 });

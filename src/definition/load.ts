@@ -108,7 +108,7 @@ function sorted(result: CheckResult): CheckResult {
  * problems and warnings in the order found (see `sorted`).
  */
 function checkValue(raw: Record<string, unknown>, source: Locator, text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult {
-  const warnings = foreignTemplates(raw, source, actions);
+  const warnings = foreignTemplates(raw, text, source, actions);
   const fail = (diagnostics: Diagnostic[]): CheckResult => ({ ok: false, diagnostics, warnings });
 
   let schema = schemaCache.get(actions);

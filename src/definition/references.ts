@@ -93,14 +93,15 @@ export function checkSemantics(raw: Record<string, unknown>, source: Locator, ac
   const edges: (Map<number, EdgeReason[]> | undefined)[] = new Array(rawSteps.length);
   // Where each edge was written, found only if a cycle through it is reported: locating every reference of a
   // large valid file up front cost more than all the other checks together.
-  const edgeAt: (Map<number, () => SourceLocation> | undefined)[] = new Array(rawSteps.length);
+  // A list of [target, where], not a Map: a Map per step cost more than the list, read only for a cycle.
+  const edgeAt: ([number, () => SourceLocation][] | undefined)[] = new Array(rawSteps.length);
   const addEdge = (step: number, target: number, reason: EdgeReason, at: () => SourceLocation) => {
     const map = (edges[step] ??= new Map<number, EdgeReason[]>());
     const list = map.get(target);
-    if (!list) map.set(target, [reason]);
-    else if (reason.kind !== 'reference' || !list.some((e) => e.kind === 'reference' && e.ref === reason.ref)) list.push(reason);
-    const where = (edgeAt[step] ??= new Map());
-    if (!where.has(target)) where.set(target, at);
+    if (!list) {
+      map.set(target, [reason]);
+      (edgeAt[step] ??= []).push([target, at]);
+    } else if (reason.kind !== 'reference' || !list.some((e) => e.kind === 'reference' && e.ref === reason.ref)) list.push(reason);
   };
   const steps: (CheckedStep | undefined)[] = [];
   const accesses: (readonly Resource[])[] = new Array(rawSteps.length).fill(NO_RESOURCES);
@@ -238,7 +239,8 @@ export function checkSemantics(raw: Record<string, unknown>, source: Locator, ac
   if (!result.ok) {
     for (const cycle of result.cycles) {
       const names = [...cycle, cycle[0]!].map((c) => steps[c]!.id);
-      const at = edgeAt[cycle[0]!]?.get(cycle[1] ?? cycle[0]!)?.() ?? source.locate(['steps', cycle[0]!]);
+      const next = cycle[1] ?? cycle[0]!;
+      const at = edgeAt[cycle[0]!]?.find(([target]) => target === next)?.[1]() ?? source.locate(['steps', cycle[0]!]);
       report(at, 'cycle', `dependency cycle: ${names.join(' → ')}`, 'each step waits for the next; remove one of these references or `depends_on` entries');
     }
   } else if (rawSteps.length > 0 && sound.every(Boolean)) plan = result.plan;

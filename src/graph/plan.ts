@@ -59,7 +59,8 @@ export function buildPlan(input: readonly PlanInputStep[]): PlanResult {
       indegree[i]!++;
     }
   }
-  for (const list of dependsOn) list.sort((a, b) => a - b);
+  // A sort call costs the same for one element as for a few; most steps have one dependency (or none).
+  for (const list of dependsOn) if (list.length > 1) list.sort((a, b) => a - b);
 
   // Kahn's algorithm with a FIFO over file order. Sources are taken in file order; the order is stable.
   const order: number[] = [];
@@ -82,7 +83,8 @@ export function buildPlan(input: readonly PlanInputStep[]): PlanResult {
     index: i,
     dependsOn: dependsOn[i]!,
     reasons: s.dependsOn,
-    dependents: dependents[i]!.sort((a, b) => a - b),
+    // Ascending already: each was pushed in the loop over i above.
+    dependents: dependents[i]!,
     stage: stage[i]!,
     remaining: remaining[i]!,
   }));
