@@ -49,7 +49,7 @@ export function explain(error: unknown, model: ModelRef, endpoint: Endpoint, ste
     const after = retryAfterMs(error.responseHeaders);
     const body = error.responseBody ?? '';
     const preview = firstLine(body);
-    const hint = status === 401 || status === 403 ? `check ${endpoint.keyVar ?? 'the API key'}` : status === 404 ? `is \`${model.model}\` a model this endpoint serves?` : undefined;
+    const hint = status === 401 || status === 403 ? `check ${endpoint.keyVar ?? 'the API key'}` : status === 404 ? `is \`${model.model}\` a model this endpoint serves?` : status < 400 ? redirectHint(error.responseHeaders, endpoint.urlVar) : undefined;
     return new StepFailedError(stepId, status === 429 ? 'rate_limited' : 'llm_http', `${model.id}: HTTP ${status}${preview ? `: ${preview}` : ''}`, {
       retryable: status === 429 || (status >= 500 && !PERMANENT_5XX.has(status)),
       rateLimited: status === 429,
@@ -92,4 +92,10 @@ function inChain<T>(error: unknown, test: (e: unknown) => e is T): T | undefined
     if (test(e)) return e;
   }
   return undefined;
+}
+
+/** Provider calls do not follow redirects (no provider API redirects a POST): say where the server points. */
+function redirectHint(headers: Record<string, string> | undefined, urlVar: string): string {
+  const location = headers?.['location'];
+  return location ? `the server redirects to ${publicURL(location)}: point ${urlVar} at its new address` : `the server answered with a redirect: check ${urlVar}`;
 }

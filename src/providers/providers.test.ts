@@ -166,6 +166,22 @@ steps:
       intercept = undefined;
     }
   });
+
+  it('a redirect is not followed: the step fails once, saying where the server points', async () => {
+    intercept = (_r, res) => {
+      res.writeHead(307, { location: 'http://127.0.0.1:9/v2/chat/completions' }).end();
+      return true;
+    };
+    try {
+      const report = await runWorkflow(workflow(`steps:\n  - id: ask\n    llm: { model: "openai:gpt-4o-mini", prompt: hi }\n`), { env: envFor() });
+      assert.equal(report.status, 'failed');
+      assert.match(report.steps['ask']!.error!, /^openai:gpt-4o-mini: HTTP 307/);
+      assert.equal(report.steps['ask']!.attempts, 1);
+      assert.equal(report.steps['ask']!.hint, 'the server redirects to http://127.0.0.1:9/v2/chat/completions: point OPENAI_BASE_URL at its new address');
+    } finally {
+      intercept = undefined;
+    }
+  });
 });
 
 describe('fan-out', () => {

@@ -25,6 +25,10 @@ describe('providerFetch', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
       res.write('{"half":', () => res.destroy());
     });
+    server.route('/empty', (_req, res) => {
+      res.writeHead(204);
+      res.end();
+    });
     server.route('/error', (_req, res) => reply(res, 429, { error: { message: 'slow down' } }, { 'retry-after-ms': '20' }));
   });
   after(async () => {
@@ -48,6 +52,17 @@ describe('providerFetch', () => {
     const call = server.byPath('/big').at(-1)!;
     await server.until(() => call.endedAt !== undefined);
     assert.equal(call.aborted, true);
+  });
+
+  it('answers a 204 and a HEAD with no body, and the next call still goes through', async () => {
+    const empty = await providerFetch()(`${server.url}/empty`, { method: 'POST', body: '{}' });
+    assert.equal(empty.status, 204);
+    assert.equal(await empty.text(), '');
+    const head = await providerFetch()(`${server.url}/json`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+    const next = await providerFetch()(`${server.url}/json`, { method: 'POST', body: '{"b":2}' });
+    assert.deepEqual(((await next.json()) as { echo: string }).echo, '{"b":2}');
   });
 
   it('refuses a declared length past the cap before reading it', async () => {

@@ -23,7 +23,7 @@ let pool: Dispatcher | undefined;
 const newPool = () => (process.env['NODE_USE_ENV_PROXY'] === '1' ? new EnvHttpProxyAgent() : new Agent());
 
 /** Statuses whose response has no body (a `Response` refuses one). */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+const NULL_BODY = new Set([204, 205, 304]);
 
 /** A `fetch` for the provider SDKs (see above), every answer bounded to `limit` bytes. */
 export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher): typeof fetch {
@@ -52,7 +52,9 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
     const status = answer.statusCode;
     const fields = { status, statusText: answer.statusText ?? '', headers };
     if (NULL_BODY.has(status) || init?.method === 'HEAD') {
-      answer.body.destroy();
+      // Consumed, not destroyed: destroying a finished body emits an error nobody listens for (a crash), and
+      // reading it to its (empty) end keeps the connection for the next call.
+      await answer.body.dump().catch(() => undefined);
       return new Response(null, fields);
     }
     const type = headers.get('content-type') ?? '';
@@ -61,7 +63,7 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
       return new Response(bounded(stream, limit * STREAM_ANSWER_FACTOR), fields);
     }
     if (Number(headers.get('content-length')) > limit) {
-      answer.body.destroy();
+      answer.body.on('error', () => undefined).destroy();
       throw new AnswerTooLargeError(limit);
     }
     return new Response(await readWhole(answer.body, limit, signal), fields);
