@@ -12,14 +12,22 @@ import { SourceFile, type Locator } from './source.ts';
 export class DeferredSource implements Locator {
   readonly file: string;
   readonly #text: string;
-  /** The parsed value: how many items a list has, for `locateItems`. */
-  readonly #value: unknown;
+  /** The parsed value, for how many items a list has (`locateItems`); let go by `checked()`. */
+  #value: unknown;
   #source: SourceFile | undefined;
 
   constructor(file: string, text: string, value: unknown) {
     this.file = file;
     this.#text = text;
     this.#value = value;
+  }
+
+  /**
+   * The checks are done: let the parsed value go. A valid spec's locations keep this object alive for the
+   * whole run; they need only the text.
+   */
+  checked(): void {
+    this.#value = undefined;
   }
 
   /** The located source, built on first use. */

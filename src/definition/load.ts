@@ -58,7 +58,10 @@ export function checkWorkflow(text: string, file: string, options: LoadOptions =
 export function checkFast(text: string, file: string, actions: ActionRegistry, baseDir: string): CheckResult | undefined {
   const parsed = parsePlain(text);
   if (!parsed || !isRecord(parsed.value)) return undefined;
-  return sorted(checkValue(parsed.value, new DeferredSource(file, text, parsed.value), text, file, actions, baseDir));
+  const source = new DeferredSource(file, text, parsed.value);
+  const result = checkValue(parsed.value, source, text, file, actions, baseDir);
+  source.checked();
+  return sorted(result);
 }
 
 /** The located path: every problem, each with its line and column. */
