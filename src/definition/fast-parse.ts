@@ -3,8 +3,11 @@
  * js-yaml's event stream, without building a Document or any position. It only ever answers for text where
  * the two parsers are known to agree, and declines (undefined) for everything else: anchors and aliases,
  * tags, directives, a second document, a key that is not a scalar, a duplicate key, tabs, control or
- * unusual characters, a flow collection closed at its parent's indentation (a warning in `yaml`), anything
- * js-yaml rejects. A declined text goes to the located path, which is the only one that reports problems.
+ * unusual characters, a flow collection closed at its parent's indentation (a warning in `yaml`), and the
+ * corners where the two were found to differ (see the adversarial-16 tests): `\U` escapes, escaped line
+ * breaks, empty implicit keys, `...` and `%` lines, block scalars with an indentation indicator or an
+ * unterminated last line, a comment at a lower indentation after a blank line; anything js-yaml rejects.
+ * A declined text goes to the located path, which is the only one that reports problems.
  *
  * Scalars are resolved here with `yaml`'s core-schema rules (copied from yaml/dist/schema/core), not
  * js-yaml's, so `0o17`, `.inf`, `~`, `yes` or `1_000` mean what they mean on the located path.
@@ -17,11 +20,22 @@ import { MAX_DEPTH } from './depth.ts';
  * printable Unicode. Tabs, a byte-order mark, NEL, U+2028/9, other controls and lone surrogates decline.
  */
 const UNUSUAL = /[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\u{10000}-\u{10ffff}]|\r(?!\n)/u;
-/** `]` or `}` first on a line: `yaml` warns when it closes a flow collection at its parent's indentation. */
-const FLOW_END_FIRST = /^ *[\]}]/m;
+/**
+ * Lines that decline the text: `]` or `}` first (`yaml` warns when it closes a flow collection at its parent's
+ * indentation); `:` then no space first (in a flow map after a comment, js-yaml takes it for the value
+ * indicator, `yaml` asks for a space); `...` (js-yaml skips an empty document it ends, `yaml` counts a second
+ * one); `%` (js-yaml ignores an unknown directive, `yaml` warns).
+ */
+const DECLINED_LINE = /^(?: *[\]}]| *:[^ \r\n]|\.\.\.|%)/m;
+/**
+ * A blank line, then a comment, then a line indented deeper than the comment: after a blank line `yaml` lets
+ * a comment at a lower indentation end the value's indentation, so a plain scalar that follows can run on
+ * into the next key ("Implicit keys need to be on a single line") where js-yaml reads it as the value.
+ */
+const COMMENT_BELOW_VALUE = /^ *\r?\n( *)#.*\r?\n(?: *(?:#.*)?\r?\n)*\1 +[^ \r\n]/m;
 
 export function parsePlain(text: string): { value: unknown } | undefined {
-  if (UNUSUAL.test(text) || FLOW_END_FIRST.test(text)) return undefined;
+  if (UNUSUAL.test(text) || DECLINED_LINE.test(text) || COMMENT_BELOW_VALUE.test(text)) return undefined;
   let events: Event[];
   try {
     events = parseEvents(text, { maxDepth: MAX_DEPTH });
@@ -32,6 +46,8 @@ export function parsePlain(text: string): { value: unknown } | undefined {
   // One document, no directives (`%YAML`, `%TAG`), not ended with `...` (a `---` first is fine).
   if (document?.type !== EVENT_ID.DOCUMENT || document.directives.length > 0 || document.explicitEnd) return undefined;
   if (events[events.length - 1]?.type !== EVENT_ID.POP || events.length < 3) return undefined;
+  // A bare scalar is never a workflow, and at the root the two differ (on `  ---`, or `#` lines in a block scalar).
+  if (events[1]?.type === EVENT_ID.SCALAR) return undefined;
   return build(text, events);
 }
 
@@ -70,6 +86,7 @@ function build(text: string, events: Event[]): { value: unknown } | undefined {
       case EVENT_ID.SCALAR:
         if (event.anchorStart !== -1 || event.tagStart !== -1) return undefined;
         if (awaitsKey(stack) && !plainKey(text, event)) return undefined;
+        if (!sameScalar(text, event)) return undefined;
         if (!place(scalarValue(text, event), true)) return undefined;
         break;
       case EVENT_ID.SEQUENCE:
@@ -106,9 +123,32 @@ function awaitsKey(stack: Frame[]): boolean {
  * longer than 1,024 characters; js-yaml allows a long one).
  */
 function plainKey(text: string, event: ScalarEvent): boolean {
+  // An empty implicit key (`: a: b`, `: - x`): js-yaml takes a compact collection as its value, `yaml` does not.
+  if (event.valueStart === -1 && event.style === SCALAR_STYLE.PLAIN) return false;
   if (event.valueEnd - event.valueStart > 1000) return false;
   const newline = text.indexOf('\n', event.valueStart);
   return newline === -1 || newline >= event.valueEnd;
+}
+
+/**
+ * False for the scalars js-yaml reads differently from `yaml`: in double quotes, a `\U` escape (js-yaml
+ * accepts one past U+10FFFF) or an escaped line break (js-yaml drops the empty lines after it); a block
+ * scalar with an indentation indicator (js-yaml keeps a line of spaces past it) or whose last line is not
+ * ended (js-yaml counts a last line of spaces as a kept line break).
+ */
+function sameScalar(text: string, event: ScalarEvent): boolean {
+  switch (event.style) {
+    case SCALAR_STYLE.DOUBLE_QUOTED:
+      return !/\\(?:U|\r?\n)/.test(text.slice(event.valueStart, event.valueEnd));
+    case SCALAR_STYLE.LITERAL_BLOCK:
+    case SCALAR_STYLE.FOLDED_BLOCK: {
+      // The header is the line before the content: `|`, `>`, then chomping and indentation indicators.
+      const header = text.slice(text.lastIndexOf('\n', event.valueStart - 2) + 1, event.valueStart);
+      return !/[|>][-+]?[0-9]/.test(header) && (event.valueEnd <= event.valueStart || text[event.valueEnd - 1] === '\n');
+    }
+    default:
+      return true;
+  }
 }
 
 function scalarValue(text: string, event: ScalarEvent): unknown {
