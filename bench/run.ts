@@ -52,9 +52,10 @@ interface GraphResult {
    * Per Conductor runner: its own policy simulated with no overhead on the durations the stand-in really took
    * in that runner's runs (÷ lower bound), and the stand-in's mean lateness per step in ms. The runner's ratio
    * minus the first is what the engine, its HTTP client and the loopback added; the first minus the nominal
-   * simulation is the stand-in's timers.
+   * simulation is the stand-in's timers. `startMs`: from calling the runner to the first request arriving;
+   * `tailMs`: from the last answer to the runner returning (medians).
    */
-  real: Record<string, { sim: number; lateMs: number }>;
+  real: Record<string, { sim: number; lateMs: number; startMs: number; tailMs: number }>;
 }
 
 /** Each runner's own policy, for simulating it on real durations. */
@@ -74,6 +75,7 @@ async function makespans(graphs: BenchGraph[], repeat = 1, skip: readonly string
       const prepared = await Promise.all(runners.map(async ([name, runner]) => [name, await runner(graph, server.url)] as const));
       const times = new Map<string, number[]>(prepared.map(([name]) => [name, []]));
       const took = new Map<string, number[][]>(prepared.map(([name]) => [name, graph.durations.map(() => [])]));
+      const ends = new Map<string, { start: number[]; tail: number[] }>(prepared.map(([name]) => [name, { start: [], tail: [] }]));
       await server.trace(); // forget the warm-up's
       // Round-robin, starting with a different runner each round: a slow moment of the machine, or the cost of
       // coming first after a pause, falls on every runner alike.
@@ -82,8 +84,14 @@ async function makespans(graphs: BenchGraph[], repeat = 1, skip: readonly string
           const [name, run] = prepared[(j + k) % prepared.length]!;
           const started = performance.now();
           await run();
-          times.get(name)!.push(performance.now() - started);
-          for (const t of await server.trace()) took.get(name)![t.step]!.push(t.answered - t.arrived);
+          const ended = performance.now();
+          times.get(name)!.push(ended - started);
+          const trace = await server.trace();
+          for (const t of trace) took.get(name)![t.step]!.push(t.answered - t.arrived);
+          if (trace.length) {
+            ends.get(name)!.start.push(Math.min(...trace.map((t) => t.arrived)) - (performance.timeOrigin + started));
+            ends.get(name)!.tail.push(performance.timeOrigin + ended - Math.max(...trace.map((t) => t.answered)));
+          }
         }
       }
       for (const [name, list] of times) ratios[name] = median(list) / lowerBound;
@@ -92,7 +100,8 @@ async function makespans(graphs: BenchGraph[], repeat = 1, skip: readonly string
         const spans = took.get(name)?.map((xs, i) => (xs.length ? median(xs) : graph.durations[i]!));
         if (!spans) continue;
         const late = spans.reduce((sum, ms, i) => sum + ms - graph.durations[i]!, 0) / spans.length;
-        real[name] = { sim: simulate(graph, policy, spans) / lowerBound, lateMs: late };
+        const { start, tail } = ends.get(name)!;
+        real[name] = { sim: simulate(graph, policy, spans) / lowerBound, lateMs: late, startMs: start.length ? median(start) : 0, tailMs: tail.length ? median(tail) : 0 };
       }
       ratios['sim CP-first'] = simulate(graph, 'critical-path') / lowerBound;
       ratios['sim CP-first (ms)'] = simulate(graph, 'critical-path-ms') / lowerBound;
@@ -218,12 +227,12 @@ async function scenarios123(): Promise<void> {
   out('those runs (its timers fire late: a 10 ms sleep takes 10–11 ms); the stand-in\'s mean lateness per step; and what is left,');
   out('which is what the engine, its HTTP client and the loopback added.');
   out();
-  out('| graph | run | ratio | own policy, nominal durations | own policy, real durations | stand-in lateness per step | added by engine + client + loopback |');
-  out('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+  out('| graph | run | ratio | own policy, nominal durations | own policy, real durations | stand-in lateness per step | added by engine + client + loopback | of which before the first request | after the last answer |');
+  out('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of [...s1, ...s2, ...s3]) {
     for (const [runner, nominal] of [['conductor', 'sim CP-first'], ['conductor 2nd run', 'sim CP-first (ms)']] as const) {
       const real = r.real[runner]!;
-      out(`| ${r.graph.name} | ${runner === 'conductor' ? 'first' : 'second'} | ${fmt(r.ratios[runner]!)} | ${fmt(r.ratios[nominal]!)} | ${fmt(real.sim)} | ${fmt(real.lateMs, 2)} ms | ${fmt((r.ratios[runner]! - real.sim) * 100, 1)} % |`);
+      out(`| ${r.graph.name} | ${runner === 'conductor' ? 'first' : 'second'} | ${fmt(r.ratios[runner]!)} | ${fmt(r.ratios[nominal]!)} | ${fmt(real.sim)} | ${fmt(real.lateMs, 2)} ms | ${fmt((r.ratios[runner]! - real.sim) * 100, 1)} % | ${fmt(real.startMs, 1)} ms | ${fmt(real.tailMs, 1)} ms |`);
     }
   }
   out();
@@ -236,7 +245,7 @@ async function scenarios123(): Promise<void> {
   const why = (rs: GraphResult[], runner: string, nominal: string) => {
     const worst = rs.reduce((a, b) => (b.ratios[runner]! > a.ratios[runner]! ? b : a));
     const real = worst.real[runner]!;
-    return `worst ${worst.graph.name}: its own policy with no overhead ${fmt(worst.ratios[nominal]!)} on the nominal durations, ${fmt(real.sim)} on the stand-in's real ones (${fmt(real.lateMs, 1)} ms late a step); engine + client + loopback ${fmt((worst.ratios[runner]! - real.sim) * 100, 1)} % (one hop ${fmt(hop.engine, 2)} ms, ${fmt(hop.client, 2)} of it the client and loopback)`;
+    return `worst ${worst.graph.name}: its own policy with no overhead ${fmt(worst.ratios[nominal]!)} on the nominal durations, ${fmt(real.sim)} on the stand-in's real ones (${fmt(real.lateMs, 1)} ms late a step); engine + client + loopback ${fmt((worst.ratios[runner]! - real.sim) * 100, 1)} % (${fmt(real.startMs, 1)} ms before the first request, ${fmt(real.tailMs, 1)} ms after the last answer; one hop ${fmt(hop.engine, 2)} ms, ${fmt(hop.client, 2)} of it the client and loopback)`;
   };
   const first3 = c(s3), second3 = c(s3, 'conductor 2nd run');
   goals.push(
