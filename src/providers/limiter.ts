@@ -101,6 +101,8 @@ export class AdaptiveLimiter {
   #lastDecrease = -Infinity;
   /** When recent calls started, and when those it refused had started: their difference is what it accepts. */
   #starts: number[] = [];
+  /** Past this many, `#starts` is trimmed to the last second; then set to twice what is left (see `#pump`). */
+  #startsCap = 4096;
   #refusedStarts: number[] = [];
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -230,7 +232,12 @@ export class AdaptiveLimiter {
       this.#spent += waiter.tokens;
       const call: Started = { at: now, tokens: waiter.tokens, spentThrough: this.#spent };
       this.#starts.push(now);
-      if (this.#starts.length > 4096) this.#starts = this.#starts.filter((t) => t > now - 1000);
+      if (this.#starts.length > this.#startsCap) {
+        this.#starts = this.#starts.filter((t) => t > now - 1000);
+        // Trimmed again only once it has doubled: above 4,096 calls a second, a fixed cap had it copy the
+        // whole last second on every call.
+        this.#startsCap = Math.max(4096, 2 * this.#starts.length);
+      }
       let released = false;
       waiter.resolve((feedback) => {
         if (released) return;
