@@ -89,13 +89,19 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
   const estimate = { input: promptTokens(texts), ...(input.maxTokens === undefined ? {} : { maxOutput: input.maxTokens }) };
   const notice = (reason: string, untilMs: number) => ctx.notify({ type: 'waiting', reason, untilMs });
   // Time queued behind the provider's limits is not the step's running time: its timeout does not count it.
-  const release = await ctx.untimed(limiter.acquire(ctx.signal, { notice, tokens: estimate })).catch((error: unknown) => {
-    throw ctx.signal.aborted ? error : refused(error, model, ctx.stepId);
-  });
+  const release =
+    limiter.tryAcquire(ctx.signal, estimate) ??
+    (await ctx.untimed(limiter.acquire(ctx.signal, { notice, tokens: estimate })).catch((error: unknown) => {
+      throw ctx.signal.aborted ? error : refused(error, model, ctx.stepId);
+    }));
   let feedback: CallFeedback = { rateLimited: false };
   try {
-    const common = {
-      model: await modelFor(model, endpoint, ctx),
+    const provider = await modelFor(model, endpoint, ctx);
+    let answer: Answer;
+    let headers: Record<string, string> | undefined;
+    // What generateText and streamText are given (a plain call goes without them, see `plain`).
+    const common = () => ({
+      model: provider,
       messages,
       ...(input.system === undefined ? {} : { instructions: input.system }),
       ...(input.temperature === undefined ? {} : { temperature: input.temperature }),
@@ -105,14 +111,14 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
       // The engine reports every call through its own events. The SDK's telemetry (tracing-channel spans,
       // events copied for integrations) cost ~10 % of a call's CPU with nothing listening.
       telemetry: { isEnabled: false },
-    };
-    let answer: Answer;
-    let headers: Record<string, string> | undefined;
-    if (schema) {
+    });
+    if (!schema && !input.stream) {
+      ({ answer, headers } = await plain(provider, input, messages, ctx.signal));
+    } else if (schema) {
       try {
         // Asks for structured output (the provider's JSON mode); the answer is checked here, not by the SDK.
         const output = Output.object({ schema: jsonSchema(schema as Parameters<typeof jsonSchema>[0]) });
-        const r = await generateText({ ...common, output });
+        const r = await generateText({ ...common(), output });
         answer = { text: r.text || JSON.stringify(r.output), parsed: { value: r.output }, usage: tokens(r.usage), finishReason: r.finishReason };
         headers = r.response.headers;
       } catch (error) {
@@ -122,12 +128,10 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
         answer = { text: error.text ?? '', parsed: { error: why }, usage: tokens(error.usage), finishReason: error.finishReason ?? 'unknown' };
         headers = error.response?.headers;
       }
-    } else if (!input.stream) {
-      ({ answer, headers } = await plain(common.model, input, messages, ctx.signal));
     } else {
       // Streaming: the answer arrives as it is written; a cancelled run closes the connection mid-answer.
       // Errors arrive as stream parts and are handled below; the SDK's default would print them.
-      const r = streamText({ ...common, onError: () => {} });
+      const r = streamText({ ...common(), onError: () => {} });
       let text = '';
       let failure: unknown;
       for await (const part of r.fullStream) {
