@@ -24,6 +24,32 @@ describe('AdaptiveLimiter', () => {
     assert.equal(limiter.limit, 10, 'never above the run’s limit');
   });
 
+  it('tryAcquire starts a call only when it could start at once, and never ahead of one waiting', async () => {
+    let now = 1_000;
+    const limiter = new AdaptiveLimiter({ maxConcurrency: 2, now: () => now });
+    const first = limiter.tryAcquire(signal)!;
+    const second = limiter.tryAcquire(signal)!;
+    assert.ok(second);
+    assert.equal(limiter.tryAcquire(signal), undefined, 'no room');
+    const queued = limiter.acquire(signal);
+    first({ rateLimited: false });
+    assert.equal(limiter.tryAcquire(signal), undefined, 'the queued call goes first');
+    assert.equal(limiter.inFlight, 2);
+    second({ rateLimited: false });
+    (await queued)({ rateLimited: true, retryAfterMs: 5_000 });
+    assert.equal(limiter.inFlight, 0);
+    assert.equal(limiter.tryAcquire(signal), undefined, 'paused');
+    now += 6_000;
+    assert.ok(limiter.tryAcquire(signal));
+    const aborted = new AbortController();
+    aborted.abort();
+    assert.equal(new AdaptiveLimiter({ maxConcurrency: 2 }).tryAcquire(aborted.signal), undefined, 'an aborted call is for acquire to refuse');
+    const tokens = new AdaptiveLimiter({ maxConcurrency: 2, tpm: 1_000 });
+    assert.equal(tokens.tryAcquire(signal, { input: 2_000 }), undefined, 'a call too large for a minute is for acquire to refuse');
+    assert.ok(tokens.tryAcquire(signal, { input: 600, maxOutput: 100 }));
+    assert.equal(tokens.tryAcquire(signal, { input: 600, maxOutput: 100 }), undefined, 'its tokens are not in the bucket yet');
+  });
+
   it('halves once per burst of 429s, then grows back additively', async () => {
     let now = 1_000;
     const limiter = new AdaptiveLimiter({ maxConcurrency: 8, now: () => now });

@@ -101,6 +101,8 @@ export class AdaptiveLimiter {
   #lastDecrease = -Infinity;
   /** When recent calls started, and when those it refused had started: their difference is what it accepts. */
   #starts: number[] = [];
+  /** Past this many, `#starts` is trimmed to the last second; then set to twice what is left (see `#pump`). */
+  #startsCap = 4096;
   #refusedStarts: number[] = [];
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -124,6 +126,23 @@ export class AdaptiveLimiter {
    * not waited out: the call is refused at once with a `rate_limited` error that says how long it would be.
    * So is a call that needs more tokens than a whole minute allows (`too_many_tokens`).
    */
+  /**
+   * A slot now, if the call can start at once (nobody waiting, room, no pause, its tokens in the bucket): no
+   * promise, no abort listener, and the caller need not wait at all. Undefined otherwise: then `acquire`.
+   */
+  tryAcquire(signal: AbortSignal, tokens?: CallTokens): Release | undefined {
+    if (signal.aborted || this.#waiters.length > 0) return undefined;
+    let spends: number;
+    try {
+      spends = this.#tokensFor(tokens);
+    } catch {
+      return undefined; // `acquire` says why
+    }
+    const now = this.#now();
+    this.#refill(now);
+    return this.#canStart(now, spends) ? this.#start(spends, now) : undefined;
+  }
+
   acquire(signal: AbortSignal, options: AcquireOptions = {}): Promise<Release> {
     signal.throwIfAborted();
     const maxPauseMs = options.maxPauseMs ?? MAX_PROVIDER_WAIT_MS;
@@ -212,36 +231,45 @@ export class AdaptiveLimiter {
   }
 
   /** Calls start in the order they came: one waiting for more tokens holds back smaller ones behind it. */
-  #canStart(now: number): boolean {
-    const head = this.#waiters[0];
-    if (!head || now < this.pausedUntil || this.inFlight >= Math.floor(this.limit) || this.#credit < 1) return false;
-    return !this.#tpm || this.#tpm.level(now) >= head.tokens;
+  #canStart(now: number, tokens: number): boolean {
+    if (now < this.pausedUntil || this.inFlight >= Math.floor(this.limit) || this.#credit < 1) return false;
+    return !this.#tpm || this.#tpm.level(now) >= tokens;
   }
 
   #pump(): void {
     const now = this.#now();
     this.#refill(now);
-    while (this.#canStart(now)) {
+    while (this.#waiters.length > 0 && this.#canStart(now, this.#waiters[0]!.tokens)) {
       const waiter = this.#waiters.shift()!;
       waiter.signal.removeEventListener('abort', waiter.onAbort);
-      this.inFlight++;
-      if (Number.isFinite(this.rate)) this.#credit -= 1;
-      this.#tpm?.spend(waiter.tokens, now);
-      this.#spent += waiter.tokens;
-      const call: Started = { at: now, tokens: waiter.tokens, spentThrough: this.#spent };
-      this.#starts.push(now);
-      if (this.#starts.length > 4096) this.#starts = this.#starts.filter((t) => t > now - 1000);
-      let released = false;
-      waiter.resolve((feedback) => {
-        if (released) return;
-        released = true;
-        this.inFlight--;
-        this.#feedback(feedback, call);
-        this.#pump();
-      });
+      waiter.resolve(this.#start(waiter.tokens, now));
     }
     this.#disarmIfIdle();
     this.#schedule(now);
+  }
+
+  /** Starts a call that spends `tokens`: its release. */
+  #start(tokens: number, now: number): Release {
+    this.inFlight++;
+    if (Number.isFinite(this.rate)) this.#credit -= 1;
+    this.#tpm?.spend(tokens, now);
+    this.#spent += tokens;
+    const call: Started = { at: now, tokens, spentThrough: this.#spent };
+    this.#starts.push(now);
+    if (this.#starts.length > this.#startsCap) {
+      this.#starts = this.#starts.filter((t) => t > now - 1000);
+      // Trimmed again only once it has doubled: above 4,096 calls a second, a fixed cap had it copy the
+      // whole last second on every call.
+      this.#startsCap = Math.max(4096, 2 * this.#starts.length);
+    }
+    let released = false;
+    return (feedback) => {
+      if (released) return;
+      released = true;
+      this.inFlight--;
+      this.#feedback(feedback, call);
+      this.#pump();
+    };
   }
 
   /**

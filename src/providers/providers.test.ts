@@ -65,6 +65,16 @@ describe('providers', () => {
     });
   }
 
+  for (const [provider, maxName] of [['openai', 'max_tokens'], ['anthropic', 'max_tokens'], ['ollama', 'max_output_tokens']] as const) {
+    it(`${provider}: temperature and maxTokens reach it`, async () => {
+      const before = seen.length;
+      const report = await runWorkflow(workflow(`steps:\n  - id: ask\n    llm: { model: "${provider}:m", prompt: "p", temperature: 0.25, maxTokens: 42 }\n`), { env: envFor() });
+      assert.equal(report.status, 'succeeded', report.error);
+      const body = seen.slice(before)[0]!.body;
+      assert.deepEqual([body['temperature'], body[maxName]], [0.25, 42]);
+    });
+  }
+
   it('schema: asks for structured output and makes the output the parsed object', async () => {
     answer = () => JSON.stringify({ city: 'Lyon', population: 522000 });
     try {

@@ -15,15 +15,19 @@ export function requestsLeft(headers: Headers, now: number): Left | undefined {
   return left(headers, now, ['x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'], ['anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset']);
 }
 
+/** Each family's `remaining` and `reset` header (named once, not per response). */
+const TOKEN_FAMILIES = ['x-ratelimit-%-tokens', 'anthropic-ratelimit-tokens-%', 'anthropic-ratelimit-input-tokens-%', 'anthropic-ratelimit-output-tokens-%'].map(
+  (family) => [family.replace('%', 'remaining'), family.replace('%', 'reset')] as [remaining: string, reset: string],
+);
+
 /**
  * The tightest of the token limits a response reports: OpenAI's one (input and output together), Anthropic's
  * `tokens` (its most restrictive) and its separate input and output limits.
  */
 export function tokensLeft(headers: Headers, now: number): Left | undefined {
   let tightest: Left | undefined;
-  for (const family of ['x-ratelimit-%-tokens', 'anthropic-ratelimit-tokens-%', 'anthropic-ratelimit-input-tokens-%', 'anthropic-ratelimit-output-tokens-%']) {
-    const name = (part: string) => family.replace('%', part);
-    const found = left(headers, now, [name('remaining'), name('reset')]);
+  for (const names of TOKEN_FAMILIES) {
+    const found = left(headers, now, names);
     if (!found) continue;
     // Of two exhausted limits, the one that resets last is the one to wait for.
     if (!tightest || found.remaining < tightest.remaining || (found.remaining === tightest.remaining && (found.resetAt ?? 0) > (tightest.resetAt ?? 0))) tightest = found;
@@ -46,8 +50,10 @@ function left(headers: Headers, now: number, ...families: [remaining: string, re
 
 /** `6m0s`, `1.5s`, `20ms` (OpenAI) or an RFC 3339 time (Anthropic). */
 export function resetTime(value: string, now: number): number | undefined {
-  const date = Date.parse(value);
-  if (!Number.isNaN(date) && /\d{4}-\d{2}-\d{2}/.test(value)) return date;
+  if (/\d{4}-\d{2}-\d{2}/.test(value)) {
+    const date = Date.parse(value);
+    if (!Number.isNaN(date)) return date;
+  }
   let ms = 0;
   let matched = false;
   for (const [, amount, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
