@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileAction } from '../src/actions/file/index.ts';
 import { httpAction } from '../src/actions/http/index.ts';
 import { send } from '../src/actions/http/client.ts';
+import { providerFetch } from '../src/providers/transport.ts';
 import { ActionRegistry } from '../src/actions/registry.ts';
 import { parseWorkflow } from '../src/definition/load.ts';
 import { runWorkflow } from '../src/scheduler/run.ts';
@@ -480,10 +481,11 @@ async function fanOutScenario(): Promise<void> {
     // The same 1 → 2,000 → 1 calls with no engine at all: a promise pool of `limit` workers calling the AI SDK,
     // the http steps' client, or fetch directly. What the engine adds is the difference; the rest is the client
     // and this machine.
+    // For `llm`, the client as the engine calls it for a plain prompt: the provider model's `doGenerate` over the
+    // provider transport's fetch (src/providers/transport.ts).
     const { createOpenAI } = await import('@ai-sdk/openai');
-    const { generateText } = await import('ai');
-    const chat = createOpenAI({ baseURL: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY }).chat('bench');
-    const sdkCall = async (i: number) => void (await generateText({ model: chat, prompt: `step ${i}`, maxRetries: 0, telemetry: { isEnabled: false } }));
+    const chat = createOpenAI({ baseURL: env.OPENAI_BASE_URL, apiKey: env.OPENAI_API_KEY, fetch: providerFetch() }).chat('bench');
+    const sdkCall = async (i: number) => void (await chat.doGenerate({ prompt: [{ role: 'user', content: [{ type: 'text', text: `step ${i}` }] }], abortSignal: new AbortController().signal }));
     const sleepUrl = new URL(`${server.url}/sleep?ms=20`);
     const clientCall = async () => void (await send({ method: 'GET', url: sleepUrl, headers: {}, signal: new AbortController().signal }));
     const fetchCall = async () => void (await (await fetch(sleepUrl)).text());
@@ -519,7 +521,7 @@ async function fanOutScenario(): Promise<void> {
     out('| --- | ---: | ---: | ---: | ---: |');
     const row = (label: string, spanMs: number, bareMs: number, bareLabel: string) =>
       out(`| ${label} | ${fmt(spanMs / ideal)} | ${fmt(g.durations.length / (spanMs / 1000), 0)} | ${fmt(bareMs / ideal)} (${bareLabel}) | ${fmt(Math.max(0, (spanMs - bareMs) / spanMs) * 100, 0)} % |`);
-    row('`llm` (AI SDK, OpenAI protocol)', llmSpan, sdkSpan, '`generateText` in a promise pool');
+    row('`llm` (AI SDK, OpenAI protocol)', llmSpan, sdkSpan, 'the provider model\'s `doGenerate` in a promise pool');
     row('`http` (same stand-in)', httpSpan, clientSpan, 'its client, undici `request`, in a promise pool');
     out(`| zero-overhead simulation | ${fmt(simulate(g, 'critical-path') / ideal)} | — | — | — |`);
     out();
@@ -534,7 +536,7 @@ async function fanOutScenario(): Promise<void> {
     out(`With no engine at all, the same calls take ${fmt(sdkSpan / ideal)}× of the ideal through the AI SDK, and ${fmt(fetchSpan / ideal)}× with Node's \`fetch\``);
     out('in the same promise pool: every call costs CPU in the client (the SDK builds each request and validates each answer;');
     out('`fetch` implements web streams and Request/Response objects) and in the stand-in, and two cores serve both. `http`');
-    out('steps use undici\'s `request` instead of `fetch` for that reason. The "engine\'s share" column is the part of the span');
+    out('steps, and the provider SDKs\' transport, use undici\'s `request` instead of `fetch` for that reason. The "engine\'s share" column is the part of the span');
     out('that Conductor itself adds on top of the client it calls.');
     out();
   } finally {
