@@ -10,12 +10,12 @@
  * A store failure is thrown from the listener (a `store_failed` ConductorError), synchronously where the store
  * met it; see SqliteStoreOptions.onError for failures of writes made in the background.
  */
-import type { RunEventListener } from '../core/events.ts';
+import type { RunEventListener, UnitEnd } from '../core/events.ts';
 import { redactDeep, type Redactor } from '../core/redact.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { ReusableItem } from '../scheduler/run.ts';
 import { contentHash } from './fingerprint.ts';
-import type { ItemResult, NewRun, RunSettings, RunStore, StepResult } from './types.ts';
+import type { ItemResult, NewRun, ResultFields, RunSettings, RunStore, StepResult } from './types.ts';
 
 export interface RecorderOptions {
   resumedFrom?: string;
@@ -56,25 +56,33 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
   const redact = options.redact;
   const clean = <T>(value: T): T => (redact ? (redactDeep(value, redact) as T) : value);
   const text = (value: string): string => (redact ? redact(value) : value);
-  /** A step's result as stored, and whether anything had to be taken out of it. */
-  const result = (output: unknown, properties: Record<string, unknown> | undefined): Pick<StepResult, 'outputJson' | 'propertiesJson' | 'redacted'> => {
+  /**
+   * A step's (or an item's) result as stored, into `into`, and whether anything had to be taken out of it.
+   * Fields are set one by one rather than spread: a fan-out records thousands of results a second.
+   */
+  const result = <T extends ResultFields>(into: T, output: unknown, properties: Record<string, unknown> | undefined): T => {
     const cleanOutput = clean(output);
     const cleanProperties = clean(properties);
-    const redacted = cleanOutput !== output || cleanProperties !== properties;
-    return {
-      ...(cleanOutput === undefined ? {} : { outputJson: JSON.stringify(cleanOutput) }),
-      ...(cleanProperties === undefined ? {} : { propertiesJson: JSON.stringify(cleanProperties) }),
-      ...(redacted ? { redacted } : {}),
-    };
+    if (cleanOutput !== undefined) into.outputJson = JSON.stringify(cleanOutput);
+    if (cleanProperties !== undefined) into.propertiesJson = JSON.stringify(cleanProperties);
+    if (cleanOutput !== output || cleanProperties !== properties) into.redacted = true;
+    return into;
   };
-  /** The error and the tries of a step's or an item's end, as stored. */
-  const failureFields = (event: { error?: string; errorCode?: string; hint?: string; errorDetail?: string; attempts?: number }): Pick<StepResult, 'error' | 'errorCode' | 'hint' | 'errorDetail' | 'attempts'> => ({
-    ...(event.error === undefined ? {} : { error: text(event.error) }),
-    ...(event.errorCode === undefined ? {} : { errorCode: event.errorCode }),
-    ...(event.hint === undefined ? {} : { hint: text(event.hint) }),
-    ...(event.errorDetail === undefined ? {} : { errorDetail: text(event.errorDetail) }),
-    ...(event.attempts === undefined ? {} : { attempts: event.attempts }),
-  });
+  /** What a step's end and an item's end both say, as stored: tokens, cost, the error and the tries. */
+  const ended = <T extends ResultFields>(into: T, event: UnitEnd): T => {
+    if (event.usage) into.usage = event.usage;
+    if (event.costUsd !== undefined) into.costUsd = event.costUsd;
+    if (event.cached) into.cached = true;
+    // The run redacts results before its events carry them; it says when it had to.
+    if (event.redacted) into.redacted = true;
+    if (event.error !== undefined) into.error = text(event.error);
+    if (event.errorCode !== undefined) into.errorCode = event.errorCode;
+    if (event.hint !== undefined) into.hint = text(event.hint);
+    if (event.errorDetail !== undefined) into.errorDetail = text(event.errorDetail);
+    if (event.attempts !== undefined) into.attempts = event.attempts;
+    if (event.reused) into.reused = true;
+    return into;
+  };
   const started = new Map<string, number>();
   /** Items started and not yet ended, by step and index. */
   const itemsStarted = new Map<string, Map<number, number>>();
@@ -88,11 +96,11 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
   const written: { stepId: string; step?: StepResult; item?: ItemResult; output: unknown; properties: Record<string, unknown> | undefined }[] = [];
   /** Steps with a record from during the run: run:end does not write them again. */
   const recorded = new Set<string>();
-  const reusedItem = (index: number, item: ReusableItem): ItemResult => ({ index, key: item.key, status: 'succeeded', ...result(item.output, item.properties), reused: true });
+  const reusedItem = (index: number, item: ReusableItem): ItemResult => result({ index, key: item.key, status: 'succeeded', reused: true }, item.output, item.properties);
   return (event) => {
     switch (event.type) {
       case 'run:start': {
-        const reused = Object.entries(options.reuse ?? {}).map(([stepId, r]) => ({ stepId, status: 'succeeded' as const, ...result(r.output, r.properties), reused: true }));
+        const reused = Object.entries(options.reuse ?? {}).map(([stepId, r]) => result({ stepId, status: 'succeeded' as const, reused: true }, r.output, r.properties));
         const reusedItems: NonNullable<NewRun['reusedItems']> = [];
         for (const [stepId, r] of Object.entries(options.reuse ?? {})) if (r.items?.length) reusedItems.push({ stepId, items: r.items.map((item) => reusedItem(item.index, item)) });
         for (const [stepId, items] of Object.entries(options.reuseItems ?? {})) {
@@ -140,19 +148,15 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         const byIndex = itemsStarted.get(event.stepId);
         const startedAt = byIndex?.get(event.index);
         byIndex?.delete(event.index);
-        const item: ItemResult = {
-          index: event.index,
-          key: event.key,
-          status: event.status,
-          ...(event.status === 'succeeded' ? result(event.output, event.properties) : {}),
-          ...(event.usage ? { usage: event.usage } : {}),
-          ...(event.costUsd === undefined ? {} : { costUsd: event.costUsd }),
-          ...(event.cached ? { cached: true } : {}),
-          ...(event.redacted ? { redacted: true } : {}),
-          ...failureFields(event),
-          ...(startedAt !== undefined ? { startedAt, finishedAt: event.at } : event.durationMs !== undefined && !event.reused ? { startedAt: event.at - event.durationMs, finishedAt: event.at } : {}),
-          ...(event.reused ? { reused: true } : {}),
-        };
+        const item = ended<ItemResult>({ index: event.index, key: event.key, status: event.status }, event);
+        if (event.status === 'succeeded') result(item, event.output, event.properties);
+        if (startedAt !== undefined) {
+          item.startedAt = startedAt;
+          item.finishedAt = event.at;
+        } else if (event.durationMs !== undefined && !event.reused) {
+          item.startedAt = event.at - event.durationMs;
+          item.finishedAt = event.at;
+        }
         store.recordItem(event.runId, event.stepId, item);
         if (late && event.status === 'succeeded') written.push({ stepId: event.stepId, item, output: event.output, properties: event.properties });
         break;
@@ -162,21 +166,15 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         itemsStarted.delete(event.stepId);
         if (event.reused && recordedWithRun.has(event.stepId)) break;
         const itemCount = event.items?.length ?? itemCounts.get(event.stepId);
-        const step: StepResult = {
-          status: event.status,
-          ...result(event.output, event.properties),
-          ...(event.usage ? { usage: event.usage } : {}),
-          ...(event.costUsd === undefined ? {} : { costUsd: event.costUsd }),
-          ...(event.cached ? { cached: true } : {}),
-          // The run redacts results before its events carry them; it says when it had to.
-          ...(event.redacted ? { redacted: true } : {}),
-          ...failureFields(event),
-          ...(started.has(event.stepId) ? { startedAt: started.get(event.stepId)!, finishedAt: event.at } : {}),
-          ...(event.reused ? { reused: true } : {}),
-          ...(event.skipReason ? { skipReason: event.skipReason } : {}),
-          ...(event.continued ? { continued: true } : {}),
-          ...(itemCount === undefined ? {} : { itemCount }),
-        };
+        const step = result(ended<StepResult>({ status: event.status }, event), event.output, event.properties);
+        const startedAt = started.get(event.stepId);
+        if (startedAt !== undefined) {
+          step.startedAt = startedAt;
+          step.finishedAt = event.at;
+        }
+        if (event.skipReason) step.skipReason = event.skipReason;
+        if (event.continued) step.continued = true;
+        if (itemCount !== undefined) step.itemCount = itemCount;
         store.recordStep(event.runId, event.stepId, step);
         if (late && (event.output !== undefined || event.properties !== undefined)) written.push({ stepId: event.stepId, step, output: event.output, properties: event.properties });
         break;
@@ -192,7 +190,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           const output = redactDeep(w.output, late!);
           const properties = redactDeep(w.properties, late!);
           if (output === w.output && properties === w.properties) continue;
-          const again = { ...result(output, properties as Record<string, unknown> | undefined), redacted: true };
+          const again = { ...result({}, output, properties as Record<string, unknown> | undefined), redacted: true };
           try {
             if (w.item) store.recordItem(event.runId, w.stepId, { ...w.item, ...again });
             else store.recordStep(event.runId, w.stepId, { ...w.step!, ...again });

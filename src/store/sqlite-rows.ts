@@ -25,6 +25,15 @@ export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, pr
 export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, run_id, step_id, idx)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
+/** At most this many rows go in one INSERT: a statement run for each row cost more than writing the row. */
+export const ROWS_PER_INSERT = 16;
+
+/** `insert` (INSERT_STEP or INSERT_ITEM) writing `count` rows at once: their values one row after another. */
+export function insertRows(insert: string, count: number): string {
+  const [head, values] = insert.split('VALUES');
+  return `${head}VALUES ${Array.from({ length: count }, () => values!.trim()).join(', ')}`;
+}
+
 export function stepRow(runId: string, stepId: string, r: StepResult): Row {
   return [r.status, ...resultColumns(r), r.skipReason ?? null, r.continued ? 1 : 0, r.itemCount ?? null, runId, stepId];
 }

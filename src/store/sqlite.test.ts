@@ -152,6 +152,22 @@ describe('the run store', () => {
     assert.deepEqual(other.prepare('SELECT step_id, output, reused FROM step_runs WHERE run_id = ?').all('r').map((r) => ({ ...r })), [{ step_id: 'a', output: '"kept"', reused: 1 }]);
   });
 
+  it('writes every result of a large commit, a later one for the same step or item winning', async (t) => {
+    const store = new SqliteRunStore(join(await tempDir(t), 'runs.db'));
+    t.after(() => store.close());
+    const ids = Array.from({ length: 37 }, (_, i) => `s${i}`);
+    store.startRun({ ...newRun('r'), steps: ids.map((stepId) => ({ stepId, fingerprint: 'f', dependsOn: [] })) });
+    // More than one INSERT's worth of rows in one commit, none of them a full multiple of it.
+    for (const id of ids) store.recordStep('r', id, { status: 'succeeded', output: id });
+    store.recordStep('r', 's3', { status: 'succeeded', output: 'again' });
+    for (let index = 0; index < 21; index++) store.recordItem('r', 's0', { index, key: 'k', status: 'succeeded', output: index });
+    store.recordItem('r', 's0', { index: 20, key: 'k', status: 'failed', error: 'later' });
+    store.flush();
+    const { steps } = store.getRun('r')!;
+    assert.deepEqual(steps.map((s) => s.output), ids.map((id) => (id === 's3' ? 'again' : id)));
+    assert.deepEqual(steps[0]!.items!.map((item) => item.output ?? item.error), [...Array.from({ length: 20 }, (_, i) => i), 'later']);
+  });
+
   it('brings a store from schema 7 up to date, carrying the tokens an llm step kept in its properties into `usage`', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
     const store = new SqliteRunStore(path);

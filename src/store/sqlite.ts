@@ -20,7 +20,7 @@ import { storeError, type StoreOperation } from './errors.ts';
 import { SqliteCacheEntries } from './sqlite-cache.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
 import { itemDurationSamples, stepSamples } from './sqlite-history.ts';
-import { INSERT_ITEM, INSERT_STEP, itemRow, readItems, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
+import { INSERT_ITEM, INSERT_STEP, insertRows, itemRow, readItems, ROWS_PER_INSERT, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
 import type { CacheEntries, ItemRecord, ItemResult, NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
 
 
@@ -92,8 +92,8 @@ export class SqliteRunStore implements RunStore {
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #host = hostname();
-  #recordStepStatement: StatementSync | undefined;
-  #recordItemStatement: StatementSync | undefined;
+  /** The statements writing results, by table and by how many rows each writes (see #insert). */
+  readonly #inserts = new Map<string, StatementSync[]>();
   /** Results not committed yet: steps' and items', each in the order they arrived. */
   #pending: Row[] = [];
   #pendingItems: Row[] = [];
@@ -144,13 +144,18 @@ export class SqliteRunStore implements RunStore {
     return (this.#cache ??= new SqliteCacheEntries(this.#db, { error: (operation, cause) => this.#error(operation, cause), broken: () => this.#broken }));
   }
 
-  /** Prepared on first use: a store read as it is (an older schema) has no `redacted` column to write. */
-  get #recordStep(): StatementSync {
-    return (this.#recordStepStatement ??= this.#db.prepare(INSERT_STEP));
-  }
-
-  get #recordItem(): StatementSync {
-    return (this.#recordItemStatement ??= this.#db.prepare(INSERT_ITEM));
+  /**
+   * Writes rows of results (`insert`: INSERT_STEP or INSERT_ITEM, their values from stepRow or itemRow), up to
+   * ROWS_PER_INSERT with each statement, in order (a later row for the same step or item wins). The statements
+   * are prepared on first use: a store read as it is (an older schema) has no `redacted` column to write.
+   */
+  #insert(insert: string, rows: readonly Row[]): void {
+    let statements = this.#inserts.get(insert);
+    if (!statements) this.#inserts.set(insert, (statements = []));
+    for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+      const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+      (statements[chunk.length] ??= this.#db.prepare(insertRows(insert, chunk.length))).run(...chunk.flat());
+    }
   }
 
   startRun(run: NewRun): void {
@@ -164,8 +169,8 @@ export class SqliteRunStore implements RunStore {
         this.#db
           .prepare('INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps, options, secret_inputs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
           .run(run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), 'running', run.startedAt, process.pid, this.#host, Date.now(), run.resumedFrom ?? null, run.steps.length, steps, run.options ? JSON.stringify(run.options) : null, run.secretInputs?.length ? JSON.stringify(run.secretInputs) : null);
-        for (const { stepId, ...result } of run.reused ?? []) this.#recordStep.run(...stepRow(run.id, stepId, result));
-        for (const { stepId, items } of run.reusedItems ?? []) for (const item of items) this.#recordItem.run(...itemRow(run.id, stepId, { ...item, reused: true }));
+        this.#insert(INSERT_STEP, (run.reused ?? []).map(({ stepId, ...result }) => stepRow(run.id, stepId, result)));
+        this.#insert(INSERT_ITEM, (run.reusedItems ?? []).flatMap(({ stepId, items }) => items.map((item) => itemRow(run.id, stepId, { ...item, reused: true }))));
       }),
     );
     this.#owned.add(run.id);
@@ -232,8 +237,8 @@ export class SqliteRunStore implements RunStore {
     try {
       transaction(this.#db, () => {
         // Items first: a step's row (its end) is never committed before the items it ended with.
-        for (const row of items) this.#recordItem.run(...row);
-        for (const row of batch) this.#recordStep.run(...row);
+        this.#insert(INSERT_ITEM, items);
+        this.#insert(INSERT_STEP, batch);
         also?.();
       });
     } catch (error) {
