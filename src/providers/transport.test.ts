@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Gate, reply, StandIn, streamBytes } from '../../test/support/stand-in.ts';
 import { AnswerTooLargeError, STREAM_ANSWER_FACTOR } from './answer-cap.ts';
@@ -25,6 +26,11 @@ describe('providerFetch', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
       res.write('{"half":', () => res.destroy());
     });
+    server.route('/gzip', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync(JSON.stringify({ text: 'x'.repeat(50_000) })));
+    });
+    server.route('/stream-big', (_req, res) => streamBytes(res, 100_000_000, { 'content-type': 'text/event-stream' }));
     server.route('/empty', (_req, res) => {
       res.writeHead(204);
       res.end();
@@ -63,6 +69,22 @@ describe('providerFetch', () => {
     assert.equal(await head.text(), '');
     const next = await providerFetch()(`${server.url}/json`, { method: 'POST', body: '{"b":2}' });
     assert.deepEqual(((await next.json()) as { echo: string }).echo, '{"b":2}');
+  });
+
+  it('decompresses an answer compressed without being asked, and caps what it decompresses to', async () => {
+    const response = await providerFetch()(`${server.url}/gzip`, { method: 'POST', body: '{}' });
+    assert.equal(response.headers.get('content-encoding'), null);
+    assert.equal(((await response.json()) as { text: string }).text.length, 50_000);
+    // 50 KB of JSON compresses to well under 10 KB: the cap is on the answer, not on the bytes sent.
+    await assert.rejects(providerFetch(10_000)(`${server.url}/gzip`, { method: 'POST', body: '{}' }), AnswerTooLargeError);
+  });
+
+  it('stops a stream past its cap, closing the connection', async () => {
+    const response = await providerFetch(10_000)(`${server.url}/stream-big`);
+    await assert.rejects(response.text(), AnswerTooLargeError);
+    const call = server.byPath('/stream-big').at(-1)!;
+    await server.until(() => call.endedAt !== undefined);
+    assert.equal(call.aborted, true);
   });
 
   it('refuses a declared length past the cap before reading it', async () => {

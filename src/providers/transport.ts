@@ -8,10 +8,12 @@
  * What `fetch` did for the SDKs is kept: the AbortSignal aborts the request, its body included (the server sees
  * the connection close); failures to connect are a `TypeError('fetch failed')` with the cause beneath, and a
  * connection lost mid-body a `TypeError('terminated')`, as the SDKs and failure.ts expect. Not kept: following
- * redirects (no provider API redirects a POST) and asking for compressed answers (an answer is a few KB).
+ * redirects (no provider API redirects a POST) and asking for compressed answers (an answer is a few KB); an
+ * answer compressed all the same (a proxy may) is decompressed, and the cap counts what it decompresses to.
  * Every body is bounded (answer-cap.ts): a whole answer stops being read past the cap, a stream past four times it.
  */
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { AnswerTooLargeError, bounded, MAX_ANSWER_BYTES, STREAM_ANSWER_FACTOR } from './answer-cap.ts';
 
@@ -57,16 +59,17 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
       await answer.body.dump().catch(() => undefined);
       return new Response(null, fields);
     }
+    const body = decoded(answer.body, headers);
     const type = headers.get('content-type') ?? '';
     if (/event-stream|ndjson/i.test(type)) {
-      const stream = Readable.toWeb(answer.body) as ReadableStream<Uint8Array>;
+      const stream = Readable.toWeb(body) as ReadableStream<Uint8Array>;
       return new Response(bounded(stream, limit * STREAM_ANSWER_FACTOR), fields);
     }
-    if (Number(headers.get('content-length')) > limit) {
+    if (body === answer.body && Number(headers.get('content-length')) > limit) {
       answer.body.on('error', () => undefined).destroy();
       throw new AnswerTooLargeError(limit);
     }
-    return new Response(await readWhole(answer.body, limit, signal), fields);
+    return new Response(await readWhole(body, limit, signal), fields);
   };
 }
 
@@ -99,6 +102,19 @@ async function readWhole(body: Readable, limit: number, signal: AbortSignal | un
     throw new TypeError('terminated', { cause: error });
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/**
+ * The body as the server meant it: decompressed when it says it is compressed (gzip, deflate, br), in which case
+ * the `Response` no longer claims an encoding or a length. Destroying the result destroys the connection's body.
+ */
+function decoded(body: Readable, headers: Headers): Readable {
+  const encoding = headers.get('content-encoding')?.trim().toLowerCase();
+  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
+  if (!decoder) return body;
+  headers.delete('content-encoding');
+  headers.delete('content-length');
+  return pipeline(body, decoder, () => undefined);
 }
 
 /** The SDKs pass a plain record; a `Headers` or a list of pairs is taken too. */
