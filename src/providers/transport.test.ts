@@ -35,6 +35,10 @@ describe('providerFetch', () => {
       res.writeHead(204);
       res.end();
     });
+    server.route('/cookies', (_req, res) => {
+      res.writeHead(200, [['content-type', 'text/plain'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-twice', 'one'], ['x-twice', 'two']]);
+      res.end('ok');
+    });
     server.route('/error', (_req, res) => reply(res, 429, { error: { message: 'slow down' } }, { 'retry-after-ms': '20' }));
   });
   after(async () => {
@@ -51,6 +55,13 @@ describe('providerFetch', () => {
     assert.equal(refused.status, 429);
     assert.equal(refused.headers.get('retry-after-ms'), '20');
     assert.match(await refused.text(), /slow down/);
+  });
+
+  it('keeps a header given twice: each `set-cookie` on its own, any other joined as fetch joins it', async () => {
+    const response = await providerFetch()(`${server.url}/cookies`);
+    assert.deepEqual(response.headers.getSetCookie(), ['a=1', 'b=2']);
+    assert.equal(response.headers.get('x-twice'), 'one, two');
+    assert.equal(await response.text(), 'ok');
   });
 
   it('stops reading an answer past the cap, closing the connection', async () => {

@@ -46,26 +46,24 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
       if (signal?.aborted) throw signal.reason;
       throw new TypeError('fetch failed', { cause: error });
     }
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(answer.headers)) {
-      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      else if (value !== undefined) headers.append(name, value);
-    }
+    // undici gives the headers as a record (names in lower case, a repeated one as a list): read here as they are,
+    // and handed to the Response as pairs, from which it builds the only `Headers` of the call.
+    const raw = answer.headers;
     const status = answer.statusCode;
-    const fields = { status, statusText: answer.statusText ?? '', headers };
     if (NULL_BODY.has(status) || init?.method === 'HEAD') {
       // Consumed, not destroyed: destroying a finished body emits an error nobody listens for (a crash), and
       // reading it to its (empty) end keeps the connection for the next call.
       await answer.body.dump().catch(() => undefined);
-      return new Response(null, fields);
+      return new Response(null, { status, statusText: answer.statusText ?? '', headers: pairs(raw) });
     }
-    const body = decoded(answer.body, headers);
-    const type = headers.get('content-type') ?? '';
-    if (/event-stream|ndjson/i.test(type)) {
+    const body = decoded(answer.body, first(raw['content-encoding']));
+    // A decompressed body no longer has the encoding or the length the server gave.
+    const fields = { status, statusText: answer.statusText ?? '', headers: pairs(raw, body !== answer.body) };
+    if (/event-stream|ndjson/i.test(first(raw['content-type']) ?? '')) {
       const stream = Readable.toWeb(body) as ReadableStream<Uint8Array>;
       return new Response(bounded(stream, limit * STREAM_ANSWER_FACTOR), fields);
     }
-    if (body === answer.body && Number(headers.get('content-length')) > limit) {
+    if (body === answer.body && Number(first(raw['content-length'])) > limit) {
       answer.body.on('error', () => undefined).destroy();
       throw new AnswerTooLargeError(limit);
     }
@@ -105,16 +103,30 @@ async function readWhole(body: Readable, limit: number, signal: AbortSignal | un
 }
 
 /**
- * The body as the server meant it: decompressed when it says it is compressed (gzip, deflate, br), in which case
- * the `Response` no longer claims an encoding or a length. Destroying the result destroys the connection's body.
+ * The body as the server meant it: decompressed when it says it is compressed (gzip, deflate, br). Destroying the
+ * result destroys the connection's body.
  */
-function decoded(body: Readable, headers: Headers): Readable {
-  const encoding = headers.get('content-encoding')?.trim().toLowerCase();
-  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
-  if (!decoder) return body;
-  headers.delete('content-encoding');
-  headers.delete('content-length');
-  return pipeline(body, decoder, () => undefined);
+function decoded(body: Readable, encoding: string | undefined): Readable {
+  const name = encoding?.trim().toLowerCase();
+  const decoder = name === 'gzip' || name === 'x-gzip' ? createGunzip() : name === 'deflate' ? createInflate() : name === 'br' ? createBrotliDecompress() : undefined;
+  return decoder ? pipeline(body, decoder, () => undefined) : body;
+}
+
+type RawHeaders = Dispatcher.ResponseData['headers'];
+
+/** A header's (first) value. */
+const first = (value: RawHeaders[string]): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+/** The answer's headers as name–value pairs, a repeated one (`set-cookie`) once per value; without the encoding and length of a body decompressed here. */
+function pairs(raw: RawHeaders, decompressed = false): [string, string][] {
+  const list: [string, string][] = [];
+  for (const name in raw) {
+    if (decompressed && (name === 'content-encoding' || name === 'content-length')) continue;
+    const value = raw[name];
+    if (Array.isArray(value)) for (const v of value) list.push([name, v]);
+    else if (value !== undefined) list.push([name, value]);
+  }
+  return list;
 }
 
 /** The SDKs pass a plain record; a `Headers` or a list of pairs is taken too. */
