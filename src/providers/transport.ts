@@ -67,7 +67,7 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
       answer.body.on('error', () => undefined).destroy();
       throw new AnswerTooLargeError(limit);
     }
-    return new Response(await readWhole(body, limit, signal), fields);
+    return new Response(oneChunk(await readWhole(body, limit, signal)), fields);
   };
 }
 
@@ -100,6 +100,20 @@ async function readWhole(body: Readable, limit: number, signal: AbortSignal | un
     throw new TypeError('terminated', { cause: error });
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/**
+ * A whole answer as the stream a `Response` body is: given bytes, a `Response` copies them twice and feeds them
+ * to a stream of its own through an async helper (~4 µs a call, a third of what making the Response costs); given
+ * a stream, it takes it as it is.
+ */
+function oneChunk(bytes: Buffer): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      if (bytes.length) controller.enqueue(bytes);
+      controller.close();
+    },
+  });
 }
 
 /**
