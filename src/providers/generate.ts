@@ -22,7 +22,16 @@ interface Answer {
   parsed?: { value: unknown } | { error: string };
   usage: TokenCount & { cachedInputTokens?: number };
   finishReason: string;
+  /** What the provider warned of (a setting the model ignores, say), as text. */
+  warnings?: string[];
 }
+
+// The engine never prints: the SDK would write a provider's warnings to the console, in the middle of the live
+// display. They are the step's `warnings` property instead (see `result`).
+globalThis.AI_SDK_LOG_WARNINGS = false;
+
+type ProviderWarning = { type: string; feature?: string; setting?: string; details?: string; message?: string };
+
 
 export async function generate(model: ModelRef, input: LlmInput, ctx: ActionContext): Promise<ActionResult> {
   if (model.provider === 'echo') throw new Error('echo is answered by the llm action itself');
@@ -77,7 +86,9 @@ function mismatch(answer: Answer, check: AnswerCheck): string | undefined {
 function result(model: ModelRef, output: unknown, answers: readonly Answer[]): ActionResult {
   const usage = answers.reduce((sum, a) => ({ inputTokens: sum.inputTokens + a.usage.inputTokens, outputTokens: sum.outputTokens + a.usage.outputTokens }), { inputTokens: 0, outputTokens: 0 });
   const cached = answers.reduce((sum, a) => sum + (a.usage.cachedInputTokens ?? 0), 0);
-  return { output, properties: { model: model.id, usage, finishReason: answers.at(-1)!.finishReason }, usage: { model: model.id, ...usage, ...(cached ? { cachedInputTokens: cached } : {}) } };
+  const warnings = [...new Set(answers.flatMap((a) => a.warnings ?? []))];
+  const properties = { model: model.id, usage, finishReason: answers.at(-1)!.finishReason, ...(warnings.length ? { warnings } : {}) };
+  return { output, properties, usage: { model: model.id, ...usage, ...(cached ? { cachedInputTokens: cached } : {}) } };
 }
 
 /** One request to the provider, through its limiter: it waits its turn, and tells the limiter how it went. */
@@ -119,7 +130,7 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
         // Asks for structured output (the provider's JSON mode); the answer is checked here, not by the SDK.
         const output = Output.object({ schema: jsonSchema(schema as Parameters<typeof jsonSchema>[0]) });
         const r = await generateText({ ...common(), output });
-        answer = { text: r.text || JSON.stringify(r.output), parsed: { value: r.output }, usage: tokens(r.usage), finishReason: r.finishReason };
+        answer = { text: r.text || JSON.stringify(r.output), parsed: { value: r.output }, usage: tokens(r.usage), finishReason: r.finishReason, ...withWarnings(r.warnings) };
         headers = r.response.headers;
       } catch (error) {
         // Not JSON: an answer all the same, which the model gets a chance to correct.
@@ -140,7 +151,7 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
       }
       if (failure !== undefined) throw failure;
       ctx.signal.throwIfAborted();
-      answer = { text, usage: tokens(await r.totalUsage), finishReason: await r.finishReason };
+      answer = { text, usage: tokens(await r.totalUsage), finishReason: await r.finishReason, ...withWarnings(await r.warnings) };
       headers = (await r.response).headers;
     }
     feedback = { rateLimited: false, usage: answer.usage, ...(headers ? { headers } : {}) };
@@ -177,7 +188,21 @@ async function plain(model: ProviderModel, input: LlmInput, messages: ModelMessa
   let text = '';
   for (const part of r.content) if (part.type === 'text') text += part.text;
   const usage = { inputTokens: r.usage.inputTokens.total, outputTokens: r.usage.outputTokens.total, inputTokenDetails: { cacheReadTokens: r.usage.inputTokens.cacheRead } };
-  return { answer: { text, usage: tokens(usage), finishReason: r.finishReason.unified }, headers: r.response?.headers };
+  return { answer: { text, usage: tokens(usage), finishReason: r.finishReason.unified, ...withWarnings(r.warnings) }, headers: r.response?.headers };
+}
+
+/** A provider's warnings as one line each ("temperature is not supported by this model: …"), when it gave any. */
+function withWarnings(warnings: readonly ProviderWarning[] | undefined): { warnings?: string[] } {
+  if (!warnings?.length) return {};
+  const detail = (w: ProviderWarning) => (w.details ? `: ${w.details}` : '');
+  return {
+    warnings: warnings.map((w) => {
+      const what = w.feature ?? w.setting;
+      if (w.type === 'unsupported') return `${what} is not supported by this model${detail(w)}`;
+      if (w.type === 'compatibility') return `${what} is used in a compatibility mode${detail(w)}`;
+      return w.message ?? what ?? w.type;
+    }),
+  };
 }
 
 function tokens(usage: { inputTokens?: number | undefined; outputTokens?: number | undefined; inputTokenDetails?: { cacheReadTokens?: number | undefined } } | undefined): Answer['usage'] {

@@ -177,6 +177,23 @@ steps:
     }
   });
 
+  it('a provider\'s warnings are the step\'s `warnings`, never printed', async () => {
+    const spec = workflow(`steps:\n  - id: ask\n    llm: { model: "openai:o3-mini", prompt: hi, temperature: 0.5 }\n  - id: streamed\n    llm: { model: "openai:o3-mini", prompt: hi, temperature: 0.5, stream: true }\n`);
+    // The SDK's own logger would go through process.emitWarning (printed by Node on stderr).
+    const emitted: string[] = [];
+    const listener = (warning: Error) => void emitted.push(warning.message);
+    process.on('warning', listener);
+    try {
+      const report = await runWorkflow(spec, { env: envFor() });
+      assert.equal(report.status, 'succeeded');
+      for (const id of ['ask', 'streamed']) assert.deepEqual(report.steps[id]!.properties?.['warnings'], ['temperature is not supported by this model: temperature is not supported for reasoning models']);
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', listener);
+    }
+    assert.deepEqual(emitted.filter((m) => /AI SDK|temperature/.test(m)), []);
+  });
+
   it('a redirect is not followed: the step fails once, saying where the server points', async () => {
     intercept = (_r, res) => {
       res.writeHead(307, { location: 'http://127.0.0.1:9/v2/chat/completions' }).end();
