@@ -31,6 +31,10 @@ describe('providerFetch', () => {
       res.end(gzipSync(JSON.stringify({ text: 'x'.repeat(50_000) })));
     });
     server.route('/stream-big', (_req, res) => streamBytes(res, 100_000_000, { 'content-type': 'text/event-stream' }));
+    server.route('/cut-500', (_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"error":', () => res.destroy());
+    });
     server.route('/empty', (_req, res) => {
       res.writeHead(204);
       res.end();
@@ -69,6 +73,12 @@ describe('providerFetch', () => {
     const call = server.byPath('/big').at(-1)!;
     await server.until(() => call.endedAt !== undefined);
     assert.equal(call.aborted, true);
+  });
+
+  it('an error answer cut short is still the server\'s answer, with its status and what arrived', async () => {
+    const response = await providerFetch()(`${server.url}/cut-500`, { method: 'POST', body: '{}' });
+    assert.equal(response.status, 500);
+    assert.equal(await response.text(), '{"error":');
   });
 
   it('answers a 204 and a HEAD with no body, and the next call still goes through', async () => {

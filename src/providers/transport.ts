@@ -67,15 +67,18 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
       answer.body.on('error', () => undefined).destroy();
       throw new AnswerTooLargeError(limit);
     }
-    return new Response(oneChunk(await readWhole(body, limit, signal)), fields);
+    // An error answer cut short is still the server's error: what arrived goes to the SDK with its status, as
+    // `fetch` let it see the status before the body failed (a 500 stays `HTTP 500`, not a dropped connection).
+    return new Response(oneChunk(await readWhole(body, limit, signal, status >= 400)), fields);
   };
 }
 
 /**
- * The whole body, or an error: past `limit` bytes (the connection is closed), aborted, or cut short. Read by its
+ * The whole body, or an error: past `limit` bytes (the connection is closed), aborted, or cut short (unless
+ * `partialIsAnswer`: then what arrived). Read by its
  * events: an async iterator over the stream costs more than the rest of this function together.
  */
-async function readWhole(body: Readable, limit: number, signal: AbortSignal | undefined): Promise<Buffer> {
+async function readWhole(body: Readable, limit: number, signal: AbortSignal | undefined, partialIsAnswer = false): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -97,7 +100,7 @@ async function readWhole(body: Readable, limit: number, signal: AbortSignal | un
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     if (error instanceof AnswerTooLargeError) throw error;
-    throw new TypeError('terminated', { cause: error });
+    if (!partialIsAnswer) throw new TypeError('terminated', { cause: error });
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
 }
