@@ -32,7 +32,6 @@ globalThis.AI_SDK_LOG_WARNINGS = false;
 
 type ProviderWarning = { type: string; feature?: string; setting?: string; details?: string; message?: string };
 
-
 export async function generate(model: ModelRef, input: LlmInput, ctx: ActionContext): Promise<ActionResult> {
   if (model.provider === 'echo') throw new Error('echo is answered by the llm action itself');
   const endpoint = endpointFor(model.provider, ctx.env);

@@ -75,8 +75,8 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
 
 /**
  * The whole body, or an error: past `limit` bytes (the connection is closed), aborted, or cut short (unless
- * `partialIsAnswer`: then what arrived). Read by its
- * events: an async iterator over the stream costs more than the rest of this function together.
+ * `partialIsAnswer`: then what arrived). Read by its events: an async iterator over the stream costs more than
+ * the rest of this function together.
  */
 async function readWhole(body: Readable, limit: number, signal: AbortSignal | undefined, partialIsAnswer = false): Promise<Buffer> {
   const chunks: Buffer[] = [];
