@@ -27,8 +27,9 @@ interface Answer {
 }
 
 // The engine never prints: the SDK would write a provider's warnings to the console, in the middle of the live
-// display. They are the step's `warnings` property instead (see `result`).
-globalThis.AI_SDK_LOG_WARNINGS = false;
+// display. They are the step's `warnings` property instead (see `result`). A program using Conductor as a library
+// that set its own logger keeps it.
+globalThis.AI_SDK_LOG_WARNINGS ??= false;
 
 type ProviderWarning = { type: string; feature?: string; setting?: string; details?: string; message?: string };
 
