@@ -89,7 +89,8 @@ describe('RedisRateBucket against the real Redis', () => {
 
   test('a burst of 3 lets 3 go at once, and the 4th waits', service.options, async () => {
     const prefix = testPrefix();
-    const bucket = new RedisRateBucket(connection(prefix), { prefix, key: 'burst', rpm: 60, burst: 3, minuteMs: 60_000 });
+    // An hour's "minute": a request a minute, so however slow the machine, the 4th finds the bucket empty.
+    const bucket = new RedisRateBucket(connection(prefix), { prefix, key: 'burst', rpm: 60, burst: 3, minuteMs: 3_600_000 });
     for (let i = 0; i < 3; i++) assert.equal(await waitsFor(bucket), 'go');
     assert.equal(await waitsFor(bucket), 'rpm');
   });
@@ -99,10 +100,10 @@ describe('RedisRateBucket against the real Redis', () => {
     const options = { prefix, key: 'paused', rpm: 6_000 };
     const a = new RedisRateBucket(connection(prefix), options);
     const b = new RedisRateBucket(connection(prefix), options);
-    const c = new RedisRateBucket(connection(prefix), options);
+    const long = new RedisRateBucket(connection(prefix), { ...options, key: 'paused-long' });
+    const hour = await long.pause(3_600_000);
+    assert.equal(await long.pause(50), hour, 'a shorter pause does not cut a longer one short');
     const until = await a.pause(300);
-    const shorter = await c.pause(50);
-    assert.equal(shorter, until, 'a shorter pause does not cut a longer one short');
     const notices: BucketWaitReason[] = [];
     const grant = await b.acquire({ notice: (reason) => notices.push(reason) });
     assert.ok(notices.includes('paused'));
@@ -123,7 +124,7 @@ describe('RedisRateBucket against the real Redis', () => {
 
   test('tpm: a call spends its estimate; a correction refunds or charges the difference', service.options, async () => {
     const prefix = testPrefix();
-    const bucket = new RedisRateBucket(connection(prefix), { prefix, key: 'tokens', tpm: 100, minuteMs: 60_000 });
+    const bucket = new RedisRateBucket(connection(prefix), { prefix, key: 'tokens', tpm: 100, minuteMs: 3_600_000 });
     assert.equal(await waitsFor(bucket, 100), 'go', 'a whole minute\'s worth goes at once');
     assert.equal(await waitsFor(bucket, 10), 'tpm', 'the bucket is empty');
     await bucket.correct(100, 20); // it used 20: 80 come back
@@ -138,7 +139,7 @@ describe('RedisRateBucket against the real Redis', () => {
 
   test('a call refused for its tokens does not spend a request', service.options, async () => {
     const prefix = testPrefix();
-    const bucket = new RedisRateBucket(connection(prefix), { prefix, key: 'both', rpm: 60, burst: 2, tpm: 100, minuteMs: 60_000 });
+    const bucket = new RedisRateBucket(connection(prefix), { prefix, key: 'both', rpm: 60, burst: 2, tpm: 100, minuteMs: 3_600_000 });
     assert.equal(await waitsFor(bucket, 90), 'go');
     assert.equal(await waitsFor(bucket, 50), 'tpm');
     assert.equal(await waitsFor(bucket, 10), 'go', 'the second request of the burst was still there');
@@ -180,4 +181,26 @@ test('limits must be positive numbers', () => {
   const redis = {} as Redis;
   assert.throws(() => new RedisRateBucket(redis, { prefix: 'p:', key: 'k', rpm: 0 }), { code: 'RATE_LIMIT_INVALID' });
   assert.throws(() => new RedisRateBucket(redis, { prefix: 'p:', key: 'k', tpm: Number.NaN }), { code: 'RATE_LIMIT_INVALID' });
+  // Under one request at once, not even an empty bucket would let a call go: it would wait for ever.
+  assert.throws(() => new RedisRateBucket(redis, { prefix: 'p:', key: 'k', rpm: 600, burst: 0.5 }), { code: 'RATE_LIMIT_INVALID' });
+  assert.throws(() => new RedisRateBucket(redis, { prefix: 'p:', key: '', rpm: 600 }), { code: 'RATE_LIMIT_INVALID' });
+});
+
+test('a call\'s tokens and a pause must be finite: nothing reaches Redis half-spent', service.options, async () => {
+  const prefix = testPrefix();
+  const redis = connection(prefix);
+  const bucket = new RedisRateBucket(redis, { prefix, key: 'finite', rpm: 60, tpm: 100, minuteMs: 3_600_000 });
+  await assert.rejects(bucket.acquire({ tokens: Number.NaN }), { code: 'RATE_LIMIT_INVALID' });
+  await assert.rejects(bucket.pause(Number.POSITIVE_INFINITY), { code: 'RATE_LIMIT_INVALID' });
+  assert.deepEqual(await redis.keys(`${prefix}*`), [], 'no request spent, no pause set');
+});
+
+test('a large tpm refills at its rate: under a µs a token is not rounded up to one', service.options, async () => {
+  const prefix = testPrefix();
+  const redis = connection(prefix);
+  const bucket = new RedisRateBucket(redis, { prefix, key: 'large', tpm: 150_000_000 });
+  await bucket.acquire({ tokens: 150_000_000 });
+  // The whole bucket spent: full again a minute later (it was 150 s with whole µs a token).
+  const ttl = await redis.pttl(`${prefix}rl:{large}:tpm`);
+  assert.ok(ttl > 0 && ttl <= 60_001, `full again within a minute, not ${ttl} ms`);
 });

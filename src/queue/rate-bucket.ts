@@ -120,9 +120,13 @@ export class RedisRateBucket {
 
   constructor(redis: Redis, options: RateBucketOptions) {
     const minuteUs = (options.minuteMs ?? 60_000) * 1000;
-    for (const [name, value] of [['rpm', options.rpm], ['tpm', options.tpm], ['burst', options.burst], ['minuteMs', options.minuteMs]] as const) {
+    for (const [name, value] of [['rpm', options.rpm], ['tpm', options.tpm], ['minuteMs', options.minuteMs]] as const) {
       if (value !== undefined && !(Number.isFinite(value) && value > 0)) throw new ConductorError('RATE_LIMIT_INVALID', `${name} must be a positive number, not ${value}`);
     }
+    // Below one request at once, not even an empty bucket would ever let a call go.
+    if (options.burst !== undefined && !(Number.isFinite(options.burst) && options.burst >= 1)) throw new ConductorError('RATE_LIMIT_INVALID', `burst must be a number ≥ 1, not ${options.burst}`);
+    // An empty key would make an empty hash tag: the three keys would fall into different cluster slots.
+    if (!options.key) throw new ConductorError('RATE_LIMIT_INVALID', 'the endpoint key must not be empty');
     defineCommands(redis);
     this.#redis = redis as Redis & BucketCommands;
     // One hash tag per endpoint: the three keys share a slot on a cluster.
@@ -131,7 +135,9 @@ export class RedisRateBucket {
     // Whole µs, rounded up: grants are never closer than the limit allows.
     const rpmInterval = options.rpm === undefined ? 0 : Math.ceil(minuteUs / options.rpm);
     this.#rpm = { interval: rpmInterval, tolerance: rpmInterval * (options.burst ?? 1) };
-    const tpmInterval = options.tpm === undefined ? 0 : Math.ceil(minuteUs / options.tpm);
+    // Not rounded: past a million tokens a minute a token takes under a µs, and whole µs would refill too slowly
+    // (the script's numbers are doubles; the tat it stores is rounded once per grant, not per token).
+    const tpmInterval = options.tpm === undefined ? 0 : minuteUs / options.tpm;
     // A bucket of a minute's worth: a call may spend up to `tpm` at once.
     this.#tpm = { interval: tpmInterval, tolerance: tpmInterval * (options.tpm ?? 0), capacity: options.tpm ?? Infinity };
   }
@@ -141,7 +147,9 @@ export class RedisRateBucket {
    * reason when it aborts (a wait ends at once), and refuses a call whose tokens exceed the whole bucket.
    */
   async acquire(options: BucketAcquireOptions = {}, signal?: AbortSignal): Promise<Grant> {
-    const tokens = this.#tpm.interval > 0 ? Math.max(0, Math.ceil(options.tokens ?? 0)) : 0;
+    const estimate = options.tokens ?? 0;
+    if (!(Number.isFinite(estimate) && estimate >= 0)) throw new ConductorError('RATE_LIMIT_INVALID', `a call's tokens must be a number ≥ 0, not ${estimate}`);
+    const tokens = this.#tpm.interval > 0 ? Math.ceil(estimate) : 0;
     if (tokens > this.#tpm.capacity) {
       throw new ConductorError('RATE_LIMIT_TOO_LARGE', `a call estimated at ${tokens} tokens exceeds the limit of ${this.#tpm.capacity} tokens per minute: it can never go`);
     }
@@ -167,6 +175,7 @@ export class RedisRateBucket {
 
   /** A 429 (or Retry-After): every acquirer of this endpoint, in every process, waits `forMs` from now. Returns its end (µs of Redis time). */
   async pause(forMs: number): Promise<number> {
+    if (!Number.isFinite(forMs)) throw new ConductorError('RATE_LIMIT_INVALID', `a pause must be a finite number of ms, not ${forMs}`);
     const ms = Math.ceil(forMs);
     if (!(ms > 0)) return 0;
     return this.#redis.conductorRatePause(this.#keys.pause, ms);

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type Socket, type AddressInfo, type Server } from 'node:net';
 import { after, test } from 'node:test';
 import { deleteKeys, postgresService, probeRedis, redactUrl, redisService, testPrefix, testRedis } from './services.ts';
 
@@ -47,6 +47,20 @@ test('something that accepts connections but is not Redis counts as absent', asy
   const probed = await probeRedis(`redis://127.0.0.1:${(server.address() as AddressInfo).port}`, false);
   assert.equal(probed.reachable, false);
   assert.match(String(probed.options.skip), /^Redis not reachable at redis:\/\/127\.0\.0\.1:\d+ \(.+\) — skipped$/);
+});
+
+test('a server that accepts and then says nothing counts as absent: the probe does not wait for ever', async () => {
+  const held: Socket[] = [];
+  const server = createServer((socket) => void held.push(socket));
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const probed = await probeRedis(`redis://127.0.0.1:${(server.address() as AddressInfo).port}`, false);
+    assert.equal(probed.reachable, false);
+    assert.match(String(probed.reason), /no answer to PING/);
+  } finally {
+    for (const socket of held) socket.destroy();
+  }
 });
 
 test('deleteKeys removes a test\'s keys and no others, and refuses a prefix that is not a test\'s', redis.options, async () => {

@@ -136,14 +136,23 @@ function tcpConnect(host: string, port: number): Promise<string | undefined> {
 async function pingRedis(url: string): Promise<string | undefined> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: CONNECT_TIMEOUT_MS, retryStrategy: () => null });
   redis.on('error', () => {}); // the PING's rejection says it
+  // The connect timeout ends with the TCP connect: a server that accepts and then says nothing (a stopped Redis,
+  // a TLS-only port) would hold the probe, and every test file awaiting it, for ever. Closing ends both waits.
+  let silent = false;
+  const timer = setTimeout(() => {
+    silent = true;
+    redis.disconnect();
+  }, CONNECT_TIMEOUT_MS * 2);
   try {
     await redis.connect();
     const pong = await redis.ping();
     return pong === 'PONG' ? undefined : 'no PONG';
   } catch (error) {
+    if (silent) return `no answer to PING in ${(CONNECT_TIMEOUT_MS * 2) / 1000} s`;
     // ioredis messages may name the host and port, never the password; keep only the first words anyway.
     return (error as NodeJS.ErrnoException).code ?? String((error as Error).message).split('\n')[0]?.slice(0, 80);
   } finally {
+    clearTimeout(timer);
     redis.disconnect();
   }
 }
