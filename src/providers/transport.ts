@@ -13,16 +13,12 @@
  * Every body is bounded (answer-cap.ts): a whole answer stops being read past the cap, a stream past four times it.
  */
 import { pipeline, Readable } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { CONTENT_DECODERS, newDispatcher } from '../core/wire.ts';
 import { AnswerTooLargeError, bounded, MAX_ANSWER_BYTES, STREAM_ANSWER_FACTOR } from './answer-cap.ts';
 
-/**
- * One pool for every provider call of the process: connections are kept and reused across steps and runs. Through
- * the proxy in HTTP(S)_PROXY (less NO_PROXY) when NODE_USE_ENV_PROXY=1 asks for it, as Node's `fetch` does.
- */
+/** One pool for every provider call of the process: connections are kept and reused across steps and runs. */
 let pool: Dispatcher | undefined;
-const newPool = () => (process.env['NODE_USE_ENV_PROXY'] === '1' ? new EnvHttpProxyAgent() : new Agent());
 
 /** Statuses whose response has no body (a `Response` refuses one). */
 const NULL_BODY = new Set([204, 205, 304]);
@@ -40,7 +36,7 @@ export function providerFetch(limit = MAX_ANSWER_BYTES, dispatcher?: Dispatcher)
         headers: plainHeaders(init?.headers),
         body: init?.body as string | Uint8Array | null | undefined,
         ...(signal ? { signal } : {}),
-        dispatcher: dispatcher ?? (pool ??= newPool()),
+        dispatcher: dispatcher ?? (pool ??= newDispatcher({ Agent, EnvHttpProxyAgent })),
       });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
@@ -124,9 +120,8 @@ function oneChunk(bytes: Buffer): ReadableStream<Uint8Array> {
  * result destroys the connection's body.
  */
 function decoded(body: Readable, encoding: string | undefined): Readable {
-  const name = encoding?.trim().toLowerCase();
-  const decoder = name === 'gzip' || name === 'x-gzip' ? createGunzip() : name === 'deflate' ? createInflate() : name === 'br' ? createBrotliDecompress() : undefined;
-  return decoder ? pipeline(body, decoder, () => undefined) : body;
+  const decoder = encoding === undefined ? undefined : CONTENT_DECODERS.get(encoding.trim().toLowerCase());
+  return decoder ? pipeline(body, decoder(), () => undefined) : body;
 }
 
 type RawHeaders = Dispatcher.ResponseData['headers'];

@@ -12,8 +12,8 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { Transform, Writable, type Readable } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
+import { CONTENT_DECODERS, newDispatcher } from '../../core/wire.ts';
 
 export interface HttpRequest {
   method: string;
@@ -75,12 +75,6 @@ const CROSS_ORIGIN_SAFE = new Set(['accept', 'accept-encoding', 'user-agent', 'c
 /** Headers that describe a body: dropped with it (fetch's "request-body-header names", and the length). */
 const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'];
 
-const decoders: Record<string, () => Transform> = {
-  gzip: createGunzip,
-  'x-gzip': createGunzip,
-  deflate: createInflate,
-  br: createBrotliDecompress,
-};
 const ACCEPT_ENCODING = 'gzip, deflate, br';
 
 type Client = { request: typeof import('undici').request; pool: Dispatcher };
@@ -89,9 +83,8 @@ type Client = { request: typeof import('undici').request; pool: Dispatcher };
 let client: Promise<Client> | undefined;
 
 async function load(): Promise<Client> {
-  const { Agent, EnvHttpProxyAgent, request } = await import('undici');
-  // Through HTTP(S)_PROXY (less NO_PROXY) when NODE_USE_ENV_PROXY=1 asks for it, as Node's `fetch` does.
-  return { request, pool: process.env['NODE_USE_ENV_PROXY'] === '1' ? new EnvHttpProxyAgent() : new Agent() };
+  const undici = await import('undici');
+  return { request: undici.request, pool: newDispatcher(undici) };
 }
 
 /** Loads undici and builds the pool now, so no step's recorded time includes it (~45 ms). */
@@ -175,8 +168,8 @@ async function readBody(body: Readable, headers: Record<string, string>, method:
     .map((e) => e.trim())
     .filter((e) => e && e !== 'identity')
     .reverse();
-  const known = applied.findIndex((name) => !decoders[name]);
-  const stages = (known === -1 ? applied : applied.slice(0, known)).map((name) => decoders[name]!());
+  const known = applied.findIndex((name) => !CONTENT_DECODERS.has(name));
+  const stages = (known === -1 ? applied : applied.slice(0, known)).map((name) => CONTENT_DECODERS.get(name)!());
   const declared = Number(headers['content-length']);
   if (method !== 'HEAD' && applied.length === 0 && declared > maxBytes) {
     body.destroy();

@@ -133,6 +133,16 @@ describe('http action', () => {
     assert.match(String(server.byPath('/gzip')[0]?.headers['accept-encoding']), /gzip/);
   });
 
+  it('keeps a body whose encoding it does not know as it is, whatever the name (`constructor`, `__proto__`)', async () => {
+    for (const name of ['x-unknown', 'constructor', 'gzip, __proto__']) {
+      server.route('/odd', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': name });
+        res.end('as sent');
+      });
+      assert.equal((await call({ url: `${server.url}/odd` })).output, 'as sent', name);
+    }
+  });
+
   it('fails on a non-2xx answer, retryable only for 429 and 5xx, with the wait the server asks for', async () => {
     server.route('/missing', (_req, res) => reply(res, 404, { error: 'no such thing' }));
     server.route('/down', (_req, res) => reply(res, 503, 'try later'));
