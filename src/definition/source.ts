@@ -10,9 +10,9 @@ import type { PathKey } from '../template/parse.ts';
 import { MAX_DEPTH } from './depth.ts';
 
 /**
- * The \`yaml\` package, loaded on first use: the fast path (fast-parse.ts) reads a valid workflow without it,
- * and its 72 modules cost ~20 ms of a \`validate\` process. Its Node build is CommonJS, so this is the same
- * instance an \`import\` of it gives.
+ * The `yaml` package, loaded on first use: the fast path (fast-parse.ts) reads a valid workflow without it,
+ * and its 72 modules cost ~20 ms of a `validate` process. Its Node build is CommonJS, so this is the same
+ * instance an `import` of it gives.
  */
 let loaded: typeof Yaml | undefined;
 export function yaml(): typeof Yaml {
