@@ -13,14 +13,12 @@ import { runWorkflow } from '../src/scheduler/run.ts';
 import { prepareFingerprints, preflightContext } from '../src/store/fingerprint.ts';
 import { recorder } from '../src/store/recorder.ts';
 import { SqliteRunStore } from '../src/store/sqlite.ts';
+import { fmt, median, verdict } from './goals.ts';
 import { randomDag } from './graphs.ts';
 import { conductorWorkflowText } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
 
 type Out = (text?: string) => void;
-const fmt = (x: number, digits = 2) => x.toFixed(digits);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 export interface CachedRerun {
   steps: number;

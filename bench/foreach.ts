@@ -8,13 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseWorkflow } from '../src/definition/load.ts';
 import { runWorkflow } from '../src/scheduler/run.ts';
-import type { Goal } from './goals.ts';
+import { fmt, median, verdict, type Goal } from './goals.ts';
 import { startStandIn } from './stand-in-process.ts';
 
 type Out = (text?: string) => void;
-const fmt = (x: number, digits = 2) => x.toFixed(digits);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 /** CPU µs per unit and peak heap growth of one run (after a warm-up run of the same spec). */
 async function measure(spec: ReturnType<typeof parseWorkflow>, units: number, options: Parameters<typeof runWorkflow>[1] = {}): Promise<{ cpuUs: number; wallUs: number; heapMiB: number }> {

@@ -23,7 +23,7 @@ export interface Goal {
 export type Out = (text?: string) => void;
 
 export const fmt = (x: number, digits = 2) => x.toFixed(digits);
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export { median } from '../src/core/median.ts';
 export const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 /** The goals as one Markdown table. */

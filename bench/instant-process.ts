@@ -11,9 +11,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fmt, median, verdict, type Goal, type Out } from './goals.ts';
+import { fmt, verdict, type Goal, type Out } from './goals.ts';
 import { instantDag } from './graphs.ts';
-import { measureProcess, type ProcessUsage } from './process-usage.ts';
+import { measureProcess, medianUsage, type ProcessUsage } from './process-usage.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin/conductor.js');
@@ -58,13 +58,7 @@ function measure(dir: string, n: number, times: number, split = false): Row {
       runs.floorParse.push(measureProcess([FLOOR, wf, '--parse-only'], { cwd: dir }));
     }
   }
-  const mid = (list: ProcessUsage[]): ProcessUsage => ({
-    wallMs: median(list.map((u) => u.wallMs)),
-    cpuMs: median(list.map((u) => u.cpuMs)),
-    maxRssMiB: median(list.map((u) => u.maxRssMiB)),
-    stdout: '',
-  });
-  return { n, conductor: mid(runs.conductor), floor: mid(runs.floor), ...(split ? { validate: mid(runs.validate), floorParse: mid(runs.floorParse) } : {}) };
+  return { n, conductor: medianUsage(runs.conductor), floor: medianUsage(runs.floor), ...(split ? { validate: medianUsage(runs.validate), floorParse: medianUsage(runs.floorParse) } : {}) };
 }
 
 /** Where a profile's samples fall (self time), by the code they were in; a native frame counts as its caller's. */

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { median } from '../src/core/median.ts';
 
 export interface ProcessUsage {
   wallMs: number;
@@ -45,6 +46,10 @@ export function measureProcess(args: readonly string[], options: { cwd?: string;
 export function measureEach(commands: readonly (readonly string[])[], times: number, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ProcessUsage[] {
   const runs = commands.map((): ProcessUsage[] => []);
   for (let k = 0; k < times; k++) commands.forEach((args, j) => runs[j]!.push(measureProcess(args, options)));
-  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  return runs.map((list) => ({ wallMs: mid(list.map((u) => u.wallMs)), cpuMs: mid(list.map((u) => u.cpuMs)), maxRssMiB: mid(list.map((u) => u.maxRssMiB)), stdout: list[0]!.stdout }));
+  return runs.map(medianUsage);
+}
+
+/** The median of each figure over several runs of one command (the first run's stdout). */
+export function medianUsage(list: readonly ProcessUsage[]): ProcessUsage {
+  return { wallMs: median(list.map((u) => u.wallMs)), cpuMs: median(list.map((u) => u.cpuMs)), maxRssMiB: median(list.map((u) => u.maxRssMiB)), stdout: list[0]!.stdout };
 }

@@ -28,7 +28,7 @@ import { cacheScenario } from './cache.ts';
 import { conductorWorkflowText, RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
 import { lowerBoundMs, simulate } from './simulate.ts';
-import { goalTable, type Goal } from './goals.ts';
+import { fmt, goalTable, median, verdict, type Goal } from './goals.ts';
 import { chain } from './graphs.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -37,13 +37,10 @@ const out = (text = '') => {
   console.log(text);
   lines.push(text);
 };
-const fmt = (x: number, digits = 2) => x.toFixed(digits);
 /** #16's goals, from every scenario, printed together at the end and at the top of RESULTS.md. */
 const goals: Goal[] = [];
 /** Where the goals table goes in RESULTS.md: after the header. */
 let HEADER_LINES = 0;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 interface GraphResult {
   graph: BenchGraph;
