@@ -120,6 +120,8 @@ export interface ResultFields {
    * result held a secret, so they must never stand in for running it again (resume, a cache).
    */
   redacted?: boolean;
+  /** The worker that ran it (`host:pid`, see src/queue/), when it ran on one; absent when it ran in the run's own process. */
+  worker?: string;
 }
 
 export interface StepResult extends ResultFields {
@@ -141,48 +143,71 @@ export interface ItemResult extends ResultFields {
 }
 
 /**
- * Every method that fails on the store itself throws a ConductorError with code `store_failed` (or
- * `store_unavailable` when the store cannot be opened) naming the store and the cause.
+ * Every method that fails on the store itself rejects with a ConductorError with code `store_failed` (or
+ * `store_unavailable` when the store cannot be opened or reached) naming the store (a URL with its password
+ * redacted) and the cause.
+ *
+ * Async, so a store may be a server (PostgreSQL, shared by coordinators and workers: src/queue/). Writes of
+ * one store object are applied in the order they were called: a caller may fire `recordStep` without awaiting
+ * it, and `finishRun` (or `close`) still lands after it.
  */
 export interface RunStore {
-  startRun(run: NewRun): void;
+  /** What the store is, for messages: a file's path, or a URL with its password redacted. */
+  readonly location: string;
+  startRun(run: NewRun): Promise<void>;
   /**
    * Records one step's result, called the moment the step finishes; durable within a few milliseconds. A write
-   * made after this returns that fails is thrown by the next call (and may be reported sooner, see
+   * that fails after this resolves is rejected by the next call (and may be reported sooner, see
    * SqliteStoreOptions.onError).
    */
-  recordStep(runId: string, stepId: string, result: StepResult): void;
+  recordStep(runId: string, stepId: string, result: StepResult): Promise<void>;
   /**
    * Records one item of a foreach step, called the moment the item finishes; durable and failing as
    * recordStep does (the two are committed together). A second record of the same index replaces the first.
    */
-  recordItem(runId: string, stepId: string, item: ItemResult): void;
-  finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void;
+  recordItem(runId: string, stepId: string, item: ItemResult): Promise<void>;
+  /**
+   * Fencing for workers (src/queue/): records a step's result unless the step already has one that succeeded
+   * (a job run twice — its first worker stalled, or died after recording — never overwrites a recorded success).
+   * Resolves true when this result was written, false when a success was there already. Durable when it resolves.
+   * Does nothing (false) for a run or step the store does not know.
+   */
+  recordStepOnce(runId: string, stepId: string, result: StepResult): Promise<boolean>;
+  /** The same for an item of a foreach step: written unless that index has a success recorded with the same `key`. */
+  recordItemOnce(runId: string, stepId: string, item: ItemResult): Promise<boolean>;
+  /**
+   * What a worker checks before calling a provider: the recorded success of a step (`index` undefined) or of an
+   * item of a foreach step (whose `key` must be `key`), else undefined. Its output and properties are as
+   * recorded (with `redacted` set where a secret was masked: such a result must not stand in for running it).
+   */
+  recordedSuccess(runId: string, stepId: string, item?: { index: number; key: string }): Promise<ResultFields | undefined>;
+  finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): Promise<void>;
   /** Newest first. */
-  listRuns(limit?: number): RunRecord[];
-  getRun(id: string): { run: RunRecord; steps: StepRecord[] } | undefined;
+  listRuns(limit?: number): Promise<RunRecord[]>;
+  getRun(id: string): Promise<{ run: RunRecord; steps: StepRecord[] } | undefined>;
   /**
    * How long steps took in recent runs of a workflow: the median duration in ms of each step fingerprint that
    * succeeded (and actually ran) in its last `runs` runs. The scheduler uses these as priorities.
    */
-  durations(workflow: string, runs?: number): Map<string, number>;
+  durations(workflow: string, runs?: number): Promise<Map<string, number>>;
   /**
    * How long one item of a foreach step took: the median duration in ms of the items that succeeded (and ran)
    * in the workflow's last `runs` runs, by *item* fingerprint (see `itemFingerprint`: what each item does,
    * whatever the list). For a foreach step, `durations` is the whole step's time.
    */
-  itemDurations?(workflow: string, runs?: number): Map<string, number>;
+  itemDurations?(workflow: string, runs?: number): Promise<Map<string, number>>;
   /**
    * The median tokens of each step fingerprint whose result reported `usage` (llm steps), as for `durations`,
    * with the model they were used with when every sample names the same one.
    */
-  usage?(workflow: string, runs?: number): Map<string, UnitUsage>;
+  usage?(workflow: string, runs?: number): Promise<Map<string, UnitUsage>>;
   /**
-   * The step cache's entries, kept in the same file (see src/cache/); absent for a store that keeps none (one
+   * The step cache's entries, kept in the same store (see src/cache/); absent for a store that keeps none (one
    * of an older schema, read as it is).
    */
   readonly cache?: CacheEntries;
-  close(): void;
+  /** Waits for writes still pending, then lets the store go; a write that failed rejects here. */
+  close(): Promise<void>;
 }
 
 /** A result kept in the step cache: what a step (or item) that sends the same request again is given. */
@@ -220,13 +245,13 @@ export interface CacheStats {
  */
 export interface CacheEntries {
   /** The entry under `key` made at or after `notBefore` (ms since the epoch), counted as a hit; undefined when none is. */
-  take(key: string, notBefore: number): CacheEntry | undefined;
+  take(key: string, notBefore: number): Promise<CacheEntry | undefined>;
   /** Whether `take` would find one, without counting a hit (`plan`). */
-  has(key: string, notBefore: number): boolean;
+  has(key: string, notBefore: number): Promise<boolean>;
   /** Keeps `entry` under `key`, replacing one there (its hits are kept: they were saved). */
-  put(key: string, entry: CacheEntry): void;
+  put(key: string, entry: CacheEntry): Promise<void>;
   /** By action, most entries first. */
-  stats(): CacheStats[];
+  stats(): Promise<CacheStats[]>;
   /** Removes the entries made before `before` (ms since the epoch), or every one; returns how many went. */
-  clear(before?: number): number;
+  clear(before?: number): Promise<number>;
 }
