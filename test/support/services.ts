@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
+import { redactUrl } from '../../src/core/service-url.ts';
 
 export const REDIS_URL = process.env['CONDUCTOR_TEST_REDIS'] || 'redis://127.0.0.1:6379';
 export const PG_URL = process.env['CONDUCTOR_TEST_PG'] || 'postgres://127.0.0.1:5432/test';
@@ -34,19 +35,7 @@ export interface Service {
   assertReachable(): void;
 }
 
-/** A URL with any user and password replaced, for messages; a string that is no URL is not shown at all. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username !== '' || parsed.password !== '') {
-      parsed.username = '***';
-      parsed.password = '';
-    }
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
+export { redactUrl } from '../../src/core/service-url.ts';
 
 let redisProbe: Promise<Service> | undefined;
 let pgProbe: Promise<Service> | undefined;
