@@ -38,6 +38,30 @@ export interface ActionContext {
    * action called directly): an action that needs it must refuse to run without it.
    */
   parts?(path: string | readonly (string | number)[]): ResolvedParts | undefined;
+  /**
+   * Limits shared with every other process calling the same endpoint (a queue's workers, src/queue/), when the
+   * run has them: a call waits for them after its own process's limiter, and says how it went. Absent in a run
+   * on one machine.
+   */
+  sharedLimits?: SharedLimits;
+}
+
+/** Rate limits one endpoint shares across processes: requests and tokens per minute, and a pause after a 429. */
+export interface SharedLimits {
+  /** Waits (calling `notice` while it does) until the endpoint's shared limits let one call of `tokens` go. */
+  acquire(endpoint: string, limits: SharedLimitSettings, tokens: number, signal: AbortSignal, notice: (reason: string, untilMs: number) => void): Promise<SharedGrant>;
+}
+
+export interface SharedLimitSettings {
+  rpm?: number;
+  tpm?: number;
+  /** How long a minute is: 60 000 ms, shorter only in tests. */
+  minuteMs?: number;
+}
+
+export interface SharedGrant {
+  /** After the call: its real tokens correct the estimate; a 429 pauses the endpoint for every process. */
+  done(feedback: { rateLimited: boolean; retryAfterMs?: number; usage?: { inputTokens: number; outputTokens: number } }): void;
 }
 
 /** A string as written, resolved: `strings.length === values.length + 1`, values stringified as in the text. */
@@ -198,6 +222,11 @@ export interface ActionDefinition<Input = unknown> {
    * nothing the step started outlives the run. Absent: the run does not wait (an aborted fetch ends at once).
    */
   stopGraceMs?: number;
+  /**
+   * Its steps need nothing of the machine the run was started on (no workflow folder, no local process): with
+   * a queue (`--queue`) they run on workers. Absent: they always run in the run's own process.
+   */
+  runsOnWorkers?: boolean;
   /** Seconds before the step times out, when neither the step, its block's `timeout` nor `config.timeout` say (undefined: none). */
   defaultTimeoutSeconds?: number;
   /**

@@ -22,6 +22,8 @@ import { costControls } from './cost.ts';
 import { cacheFlags } from './cache-options.ts';
 import { cacheUsed } from '../cache/policy.ts';
 import { StoreStepCache } from '../cache/step-cache.ts';
+import { QUEUE_OPTION, queueFrom } from './queue-options.ts';
+import type { QueueDispatcher } from '../queue/dispatch.ts';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {
@@ -35,6 +37,7 @@ export const RUN_OPTIONS = {
   cache: { type: 'boolean', description: 'Take results from the step cache, and keep new ones there, for every cacheable step (overrides config.cache)' },
   'no-cache': { type: 'boolean', description: 'Do not use the step cache for this run (overrides config.cache and steps\' cache)' },
   'max-cost': { type: 'string', value: 'USD', description: 'The most this run may spend on model calls, in US dollars (overrides config.budget.usd)' },
+  queue: QUEUE_OPTION,
 } satisfies Command['options'];
 
 export function openStore(values: Record<string, unknown>, io: CliIO, options: SqliteStoreOptions = {}): RunStore {
@@ -68,6 +71,9 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   const style = createStyle(io.stderr, io.env);
   // Prices and the budget: a wrong --max-cost, prices file or unpriced model stops here, before anything runs.
   const { pricing, budget, maxCost } = await costControls(prepared, values, io);
+  // Workers (`--queue`): a Redis that does not answer stops here, before anything runs or is recorded.
+  const queue = queueFrom(values, io.env);
+  const dispatcher: QueueDispatcher | undefined = queue ? await (await import('../queue/dispatch.ts')).QueueDispatcher.connect(queue) : undefined;
   // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
   // throws the store's error from the next event.
   const storeFailed = new AbortController();
@@ -92,6 +98,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
       pricing,
       ...(budget ? { budget } : {}),
       ...(cache ? { cache } : {}),
+      ...(dispatcher ? { executor: dispatcher } : {}),
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
         show?.(event);
@@ -114,5 +121,6 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
     return report.status === 'succeeded' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
   } finally {
     store?.close();
+    await dispatcher?.dispose();
   }
 }

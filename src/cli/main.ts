@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   runs: async () => (await import('./commands/runs.ts')).runsCommand,
   resume: async () => (await import('./commands/resume.ts')).resumeCommand,
   cache: async () => (await import('./commands/cache.ts')).cacheCommand,
+  worker: async () => (await import('./commands/worker.ts')).workerCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -36,6 +37,7 @@ const SUMMARIES: Record<string, string> = {
   runs: 'List recorded runs, or show one (`runs show <id>`)',
   resume: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',
   cache: 'Show what the step cache holds and saved (`cache stats`), or empty it (`cache clear`)',
+  worker: 'Take steps from a queue (`--queue redis://…`) and run them: runs started with the same `--queue` spread over workers',
 };
 
 export function version(): string {

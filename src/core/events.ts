@@ -69,6 +69,8 @@ export interface UnitEnd {
   reused?: true;
   /** A secret was replaced in `output` or `properties`: what is shown is not what later steps used. */
   redacted?: true;
+  /** The worker that ran it (`host:pid`), when it ran on one (`--queue`). */
+  worker?: string;
 }
 
 export type RunEventListener = (event: RunEvent) => void;

@@ -61,6 +61,8 @@ export interface StepReport {
   costUsd?: number | null;
   /** Why a `skipped` step did not run. */
   skipReason?: SkipReason;
+  /** The worker that ran it (`host:pid`), when it ran on one (`--queue`); a foreach step's items say their own. */
+  worker?: string;
   /** `continueOnError`: the step failed (for a foreach step, some item did) and the run went on. */
   continued?: true;
   /** A foreach step: every item, in item order (`output` holds their outputs, `null` where one failed). */

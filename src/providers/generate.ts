@@ -4,7 +4,7 @@
  * rate limits are the engine's, so they follow the step's policy and never outlive the run.
  */
 import { generateText, jsonSchema, NoObjectGeneratedError, Output, streamText, type LanguageModel, type ModelMessage } from 'ai';
-import type { ActionContext, ActionResult } from '../actions/types.ts';
+import type { ActionContext, ActionResult, SharedGrant, SharedLimitSettings } from '../actions/types.ts';
 import type { LlmInput } from '../actions/llm/index.ts';
 import { ConductorError, StepFailedError } from '../core/errors.ts';
 import type { TokenCount } from '../core/report.ts';
@@ -106,7 +106,10 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
       throw ctx.signal.aborted ? error : refused(error, model, ctx.stepId);
     }));
   let feedback: CallFeedback = { rateLimited: false };
+  let shared: SharedGrant | undefined;
   try {
+    // Then the limits every process calling this endpoint shares (workers of a queue), when there are.
+    if (ctx.sharedLimits) shared = await ctx.untimed(ctx.sharedLimits.acquire(endpoint.key, sharedSettings(endpoint, ctx), estimate.input + (estimate.maxOutput ?? 0), ctx.signal, notice));
     const provider = await modelFor(model, endpoint, ctx);
     let answer: Answer;
     let headers: Record<string, string> | undefined;
@@ -163,7 +166,15 @@ async function call(model: ModelRef, endpoint: Endpoint, input: LlmInput, messag
     throw failure;
   } finally {
     release(feedback);
+    shared?.done(feedback);
   }
+}
+
+/** The limits `config.rateLimits` states for an endpoint's provider, as the shared limits take them. */
+function sharedSettings(endpoint: Endpoint, ctx: ActionContext): SharedLimitSettings {
+  const { rpm, tpm } = ctx.defaults.rateLimits[endpoint.provider] ?? {};
+  const minuteMs = testMinute(ctx.env);
+  return { ...(rpm ? { rpm } : {}), ...(tpm ? { tpm } : {}), ...(minuteMs ? { minuteMs } : {}) };
 }
 
 /** The model as every provider package builds it: the AI SDK's language-model interface (its current version). */

@@ -33,6 +33,8 @@ export class RunResults {
   readonly finished: Float64Array;
   readonly errors: (StepFailure | undefined)[];
   readonly attempts: Int32Array;
+  /** The worker each step ran on, when it ran on one. */
+  readonly workers: (string | undefined)[] = [];
   /** 1 for a step taken from an earlier run (`resume`), not executed. */
   readonly reused: Uint8Array;
   readonly fanouts: (Fanout | undefined)[];
@@ -191,6 +193,7 @@ export class RunResults {
       ...(this.cached[i] || (fanout && fanout.count > 0 && fanout.cached.every((c) => c === 1)) ? { cached: true as const } : {}),
       ...(this.#hasUsage(i) ? { costUsd: this.stepCost(i) } : {}),
       ...(skipReason ? { skipReason } : {}),
+      ...(this.workers[i] === undefined ? {} : { worker: this.workers[i] }),
       ...(state.continued[i] ? { continued: true } : {}),
       ...(fanout ? { items: fanout.reports(redact, (usage) => this.costOf(usage)) } : {}),
     };

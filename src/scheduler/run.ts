@@ -19,13 +19,14 @@ import { CancelScope } from './cancel-scope.ts';
 import { ReadyQueue } from './ready-queue.ts';
 import { secretInputName } from './secrets.ts';
 import { leaves, MIN_GUESSED, MIN_NAMED } from '../core/redact.ts';
-import { Lingering, lingerMs, runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
+import { Lingering, lingerMs, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 import { Fanout, listProblem } from './fanout.ts';
 import { prepareRun, type PrepareOptions, type PreparedRun } from './prepare.ts';
 import { itemFingerprint } from '../store/fingerprint.ts';
 import { UNREUSABLE } from '../store/resume.ts';
 import type { Budget, CachedResult, Pricing, StepCache } from './hooks.ts';
 import { RunState } from './state.ts';
+import { localExecutor, type StepExecutor } from './executor.ts';
 import { errorFields, RunResults, type StepFailure } from './results.ts';
 
 export interface RunOptions extends PrepareOptions {
@@ -58,6 +59,8 @@ export interface RunOptions extends PrepareOptions {
   cache?: StepCache;
   /** The run's budget (src/cost/): each model call is reserved against it; a call that does not fit stops the run. */
   budget?: Budget;
+  /** Where steps run (see executor.ts): in this process unless the composition root chose workers. */
+  executor?: StepExecutor;
 }
 
 export interface ReusableItem {
@@ -80,7 +83,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
 }
 
 /** What a prepared run is started with: how it is stopped and watched, and what it takes from an earlier one. */
-export type RunControls = Pick<RunOptions, 'signal' | 'onEvent' | 'runId' | 'reuse' | 'reuseItems' | 'pricing' | 'cache' | 'budget'>;
+export type RunControls = Pick<RunOptions, 'signal' | 'onEvent' | 'runId' | 'reuse' | 'reuseItems' | 'pricing' | 'cache' | 'budget' | 'executor'>;
 
 /** Runs a prepared run (see prepare.ts); the CLI prepares once, records by the fingerprints, then calls this. */
 export async function runPrepared(prepared: PreparedRun, options: RunControls = {}): Promise<RunReport> {
@@ -195,6 +198,12 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     return fromSteps(items) ? dataEnvironment : environment;
   };
 
+  // Opened before the run starts: a queue that cannot be reached fails the run before anything is recorded.
+  const executor = await (options.executor ?? localExecutor).open({ runId, prepared, signal: controller.signal }).catch((error: unknown) => {
+    options.signal?.removeEventListener('abort', onExternalAbort);
+    throw error;
+  });
+
   const startedAt = Date.now();
   // A secret input is never shown, whatever its length: `-i db_password=abc` is masked by its name.
   const secretInputs = Object.keys(inputs).filter(secretInputName);
@@ -256,6 +265,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     admit();
   }
   options.signal?.removeEventListener('abort', onExternalAbort);
+  await executor.close();
   // Actions given up on (a timeout, the run's fail-fast) may still be ending what they started: a command's
   // processes. The run is not over until they have.
   await environment.lingering.drain(lingerMs(stepActions));
@@ -363,7 +373,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     started[i] = Date.now();
     emit({ type: 'step:start', runId, stepId: steps[i]!.id, at: started[i]! });
     // runStep turns every failure into an outcome; a bug that still throws must not leave the run hanging.
-    track(runStep(steps[i]!, stepActions[i]!, lookup, environment), { index: i });
+    track(executor.run({ step: steps[i]!, action: stepActions[i]!, lookup, environment }), { index: i });
   }
 
   function track(work: Promise<StepOutcome>, unit: Omit<Completion, 'outcome'>): void {
@@ -456,7 +466,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     running++;
     const step = steps[fanout.step]!;
     emit({ type: 'item:start', runId, stepId: step.id, index, at });
-    track(runStep(step, stepActions[fanout.step]!, itemLookup(fanout, index), itemEnvironment(step, index)), { index: fanout.step, item: index });
+    track(executor.run({ step, action: stepActions[fanout.step]!, lookup: itemLookup(fanout, index), environment: itemEnvironment(step, index), item: { index, key: () => itemKey(fanout, index) } }), { index: fanout.step, item: index });
   }
 
   function itemEnded(fanout: Fanout, index: number, outcome: StepOutcome): void {
@@ -464,7 +474,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const step = steps[i]!;
     const at = Date.now();
     const tries = outcome.attempts ?? 1;
-    const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries };
+    const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries, ...(outcome.worker === undefined ? {} : { worker: outcome.worker }) };
     if (outcome.status === 'not_run') {
       // The budget had no room for its call: it never ran, and stays for a resume to run.
       fanout.unstart(index);
@@ -533,6 +543,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   function stepEnded(i: number, outcome: StepOutcome): void {
     finished[i] = Date.now();
     attempts[i] = outcome.status === 'not_run' ? 0 : (outcome.attempts ?? 1);
+    if (outcome.worker !== undefined) results.workers[i] = outcome.worker;
     let continuedHere = false;
     let shown: ReturnType<RunResults['show']> | undefined;
     if (outcome.status === 'not_run') {
@@ -568,6 +579,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       at: finished[i]!,
       durationMs: finished[i]! - started[i]!,
       attempts: attempts[i]!,
+      ...(outcome.worker === undefined ? {} : { worker: outcome.worker }),
       ...errorFields(results.errors[i]),
       ...shown,
       ...(outcome.status === 'succeeded' || outcome.status === 'failed' ? results.unitCost(outcome) : {}),

@@ -2,7 +2,7 @@
  * Runs one step: resolve its templates, check the resolved input, give it a signal that carries the run's
  * cancellation and the step's timeout, and turn whatever happens into an outcome. Never throws.
  */
-import type { ActionContext, ActionNotice, AnyAction, ResolvedParts } from '../actions/types.ts';
+import type { ActionContext, ActionNotice, AnyAction, ResolvedParts, SharedLimits } from '../actions/types.ts';
 import { sumUsage, type UnitUsage } from '../core/report.ts';
 import type { Budget, Reservation, StepCache } from './hooks.ts';
 import { ConductorError } from '../core/errors.ts';
@@ -31,7 +31,11 @@ export type StepOutcome = (
   | { status: 'cancelled' }
   /** The budget had no room for the call: it was not made (the run stops, see Budget). */
   | { status: 'not_run'; reason: 'budget_exceeded' }
-) & { attempts?: number };
+) & {
+  attempts?: number;
+  /** The worker that ran it (`host:pid`), when it ran on one (src/queue/). */
+  worker?: string;
+};
 
 export interface StepError {
   code: string;
@@ -68,6 +72,8 @@ export interface StepEnvironment {
   cache?: StepCache;
   /** The run's budget, when it has one: each model call is reserved against it first. */
   budget?: Budget;
+  /** Rate limits shared with other processes (a queue's workers), when there are: see ActionContext.sharedLimits. */
+  sharedLimits?: SharedLimits;
 }
 
 /** Work that may outlive its step (an aborted action still cleaning up), waited for before the run ends. */
@@ -280,6 +286,7 @@ async function attempt(step: StepSpec, action: AnyAction, input: unknown, enviro
     runScope: environment.runScope,
     notify: (notice) => environment.notify(step.id, notice),
     confine,
+    ...(environment.sharedLimits ? { sharedLimits: environment.sharedLimits } : {}),
     untimed: async (work) => {
       if (paused++ === 0) disarm();
       try {

@@ -81,6 +81,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
     if (event.errorDetail !== undefined) into.errorDetail = text(event.errorDetail);
     if (event.attempts !== undefined) into.attempts = event.attempts;
     if (event.reused) into.reused = true;
+    if (event.worker !== undefined) into.worker = event.worker;
     return into;
   };
   const started = new Map<string, number>();

@@ -58,6 +58,7 @@ export const httpAction: ActionDefinition<HttpInput> = {
   defaultTimeoutSeconds: 60,
   // A call to an API: a few hundred ms.
   typicalMs: 300,
+  runsOnWorkers: true,
   calls: [{ kind: 'http', noun: 'HTTP request' }],
   // A GET or HEAD only looks: with the cache on, the same request may take the answer kept from before. Other
   // methods change something, and are cached only when the step says `cache: true`.

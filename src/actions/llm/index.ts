@@ -51,6 +51,7 @@ export const llmAction: ActionDefinition<LlmInput> = {
   destinations: { model: 'model' }, // the provider is where the prompt goes: a step's output may not pick it (scheduler/confine.ts)
   // A model's answer: seconds (an order of magnitude beyond an API call).
   typicalMs: 3000,
+  runsOnWorkers: true,
   // A model that has not answered in ten minutes is not going to: the step fails instead of hanging the run.
   defaultTimeoutSeconds: 600,
   calls: [{ kind: 'llm', noun: 'LLM call' }],

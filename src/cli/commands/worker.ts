@@ -1,0 +1,55 @@
+import { builtinActions } from '../../actions/builtin.ts';
+import { SetupError, UsageError } from '../../core/errors.ts';
+import { startWorker } from '../../queue/worker.ts';
+import { EXIT } from '../io.ts';
+import type { Command } from '../main.ts';
+import { QUEUE_OPTION, queueFrom } from '../queue-options.ts';
+import { openStore } from '../execute.ts';
+
+export const workerCommand: Command = {
+  usage: 'conductor worker --queue redis://… [--store PATH|postgres://…] [--concurrency N]',
+  options: {
+    queue: { ...QUEUE_OPTION, description: 'The Redis to take steps from (also CONDUCTOR_QUEUE)' },
+    store: { type: 'string', value: 'PATH|URL', description: 'The run store the runs record into, where results are fenced (default: as `run`; also CONDUCTOR_STORE)' },
+    concurrency: { type: 'string', value: 'N', description: 'Steps at once on this worker (default 50)' },
+  },
+  async run({ values }, io) {
+    const location = queueFrom(values, io.env);
+    if (!location) throw new UsageError('`conductor worker` needs a queue: --queue redis://… (or CONDUCTOR_QUEUE)');
+    const concurrency = parseConcurrency(values['concurrency'] as string | undefined);
+    const lockMs = testLockMs(io.env);
+    const store = await openStore(values, io);
+    const log = (line: string) => io.stderr.write(`${line}\n`);
+    let worker;
+    try {
+      worker = await startWorker({ location, actions: builtinActions(), store, env: io.env, log, ...(concurrency ? { concurrency } : {}), ...(lockMs ? { lockMs } : {}) });
+    } catch (error) {
+      await store.close().catch(() => {});
+      throw error;
+    }
+    log(`worker ${worker.name} takes steps from ${location.shown} (concurrency ${concurrency ?? 50}); Ctrl-C stops it after the steps it holds`);
+    // The first Ctrl-C (or SIGTERM) lets the steps in flight finish and takes no more; a second leaves at once,
+    // and another worker takes what was in flight when its lock runs out.
+    await new Promise<void>((resolve) => (io.signal.aborted ? resolve() : io.signal.addEventListener('abort', () => resolve(), { once: true })));
+    log('stopping: finishing the steps in flight (Ctrl-C again to leave now)');
+    await worker.close();
+    await store.close().catch(() => {});
+    return EXIT.ok;
+  },
+};
+
+function parseConcurrency(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new UsageError(`\`--concurrency\` expects an integer from 1 to 10000, got \`${text}\``);
+  return n;
+}
+
+/** For tests only, not a setting: `CONDUCTOR_WORKER_LOCK_MS` shortens job locks so a killed worker's jobs move on in seconds. */
+function testLockMs(env: Readonly<Record<string, string | undefined>>): number | undefined {
+  const text = env['CONDUCTOR_WORKER_LOCK_MS'];
+  if (!text) return undefined;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms < 500) throw new SetupError('usage', `CONDUCTOR_WORKER_LOCK_MS expects milliseconds ≥ 500, got \`${text}\``);
+  return ms;
+}

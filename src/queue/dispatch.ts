@@ -1,0 +1,233 @@
+/**
+ * The coordinator's side of the queue: a StepExecutor that sends each unit a worker may run (its action
+ * `runsOnWorkers`) to the queue as a BullMQ job, and waits for its result. The run loop is unchanged: it still
+ * decides when a unit starts (so at most the run's limit of its jobs are in the queue at once, in critical-path
+ * order); this decides where. Units of other actions (`file`, `shell`: the workflow's folder is here) run here.
+ *
+ * A unit travels as data (protocol.ts): the workflow's text once per run under its hash, and per job the values
+ * of the step's references. `${env.*}` is answered by the worker's own environment; a unit whose values hold a
+ * secret (a secret input, a credential a step returned) runs here instead, so no secret crosses Redis.
+ *
+ * Results come back through BullMQ's event stream; a sweep every few seconds asks Redis for the state of jobs
+ * still out, so an event lost to a reconnect delays a result but never loses it. When the run stops (a failure,
+ * Ctrl-C, a failed store), its stop is announced on a channel every worker listens to — each aborts that run's
+ * in-flight calls — and set as a flag a worker checks before it starts one of its jobs; its waiting jobs are
+ * taken off the queue.
+ */
+import { createHash } from 'node:crypto';
+import type { Queue as BullQueue, QueueEvents as BullQueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ConductorError } from '../core/errors.ts';
+import type { ExecutorRun, RunExecutor, StepExecutor, Unit } from '../scheduler/executor.ts';
+import { runStep, type StepOutcome } from '../scheduler/step-runner.ts';
+import { referencesOf } from '../template/value.ts';
+import { connectRedis, type QueueLocation } from './connection.ts';
+import { jobId, jobPriority, keys, PROTOCOL, referenceKey, STEP_QUEUE, STOPPED_TTL_S, WORKFLOW_TTL_S, type JobResult, type StepJob } from './protocol.ts';
+
+/** How often jobs still out are looked up in Redis (an event may be lost to a reconnect). */
+const SWEEP_MS = 3_000;
+
+interface Pending {
+  runId: string;
+  unit: Unit;
+  resolve: (outcome: StepOutcome) => void;
+  /** The job is in Redis (its `add` answered): the sweep may look it up. */
+  added: boolean;
+}
+
+export class QueueDispatcher implements StepExecutor {
+  readonly #location: QueueLocation;
+  readonly #redis: Redis;
+  readonly #queue: BullQueue;
+  readonly #events: BullQueueEvents;
+  readonly #pending = new Map<string, Pending>();
+  #sweep: NodeJS.Timeout | undefined;
+
+  private constructor(location: QueueLocation, redis: Redis, queue: BullQueue, events: BullQueueEvents) {
+    this.#location = location;
+    this.#redis = redis;
+    this.#queue = queue;
+    this.#events = events;
+    events.on('completed', ({ jobId: id, returnvalue }) => this.#settle(id, parseResult(returnvalue)));
+    events.on('failed', ({ jobId: id, failedReason }) => this.#settle(id, lostJob(failedReason)));
+    events.on('progress', ({ jobId: id, data }) => this.#progress(id, data));
+  }
+
+  /** Connects to the queue's Redis: a SetupError (exit 2) naming the URL when it does not answer. */
+  static async connect(location: QueueLocation): Promise<QueueDispatcher> {
+    const { Queue, QueueEvents } = await import('bullmq');
+    const redis = await connectRedis(location);
+    const blocking = await connectRedis(location, { blocking: true });
+    const queue = new Queue(STEP_QUEUE, { connection: redis, prefix: location.prefix });
+    const events = new QueueEvents(STEP_QUEUE, { connection: blocking, prefix: location.prefix });
+    queue.on('error', () => {});
+    events.on('error', () => {});
+    await events.waitUntilReady();
+    return new QueueDispatcher(location, redis, queue, events);
+  }
+
+  get location(): QueueLocation {
+    return this.#location;
+  }
+
+  async open(run: ExecutorRun): Promise<RunExecutor> {
+    const { runId, prepared, signal } = run;
+    const { spec } = prepared;
+    const hash = createHash('sha256').update(spec.source).digest('hex');
+    await this.#redis.set(keys.workflow(this.#location.prefix, hash), spec.source, 'EX', WORKFLOW_TTL_S);
+    const dispatches = new Map<string, number>();
+    const stop = () => void this.#stop(runId);
+    signal.addEventListener('abort', stop, { once: true });
+    const defaults = { ...(prepared.defaults.model ? { model: prepared.defaults.model } : {}), maxConcurrency: prepared.defaults.maxConcurrency, rateLimits: { ...prepared.defaults.rateLimits } };
+    return {
+      run: (unit) => {
+        if (!unit.action.runsOnWorkers) return runStep(unit.step, unit.action, unit.lookup, unit.environment);
+        const values = this.#values(unit);
+        // A value that is (or holds) a secret stays in this process: the unit runs here.
+        if (values === undefined) return runStep(unit.step, unit.action, unit.lookup, unit.environment);
+        if (signal.aborted) return Promise.resolve({ status: 'cancelled' });
+        const unitKey = `${unit.step.id}#${unit.item?.index ?? ''}`;
+        const dispatch = (dispatches.get(unitKey) ?? 0) + 1;
+        dispatches.set(unitKey, dispatch);
+        const id = jobId(runId, unit.step.id, unit.item?.index, dispatch);
+        const data: StepJob = {
+          protocol: PROTOCOL,
+          runId,
+          stepId: unit.step.id,
+          ...(unit.item ? { item: { index: unit.item.index, key: unit.item.key() } } : {}),
+          ...(unit.environment.itemIsData ? { itemIsData: true } : {}),
+          workflow: { hash, file: spec.file },
+          defaults,
+          values,
+        };
+        return new Promise<StepOutcome>((resolve) => {
+          const pending: Pending = { runId, unit, resolve, added: false };
+          this.#pending.set(id, pending);
+          this.#queue
+            .add('step', data, { jobId: id, priority: jobPriority(prepared.priority[unit.step.index] ?? 0), attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } })
+            .then(() => {
+              pending.added = true;
+              this.#sweepSoon();
+            })
+            .catch((error: unknown) => this.#settle(id, { status: 'failed', error: queueFailed(this.#location, error) }));
+        });
+      },
+      close: async () => {
+        signal.removeEventListener('abort', stop);
+      },
+    };
+  }
+
+  /** Lets go of Redis. Runs still out get nothing more. */
+  async dispose(): Promise<void> {
+    clearTimeout(this.#sweep);
+    await Promise.allSettled([this.#events.close(), this.#queue.close()]);
+    this.#redis.disconnect();
+  }
+
+  /**
+   * The values of a unit's references, `${env.*}` apart, as the worker's lookup answers them; undefined when
+   * one is or holds a secret. A reference whose value is undefined is left out (the worker reads undefined).
+   */
+  #values(unit: Unit): StepJob['values'] | undefined {
+    const out: StepJob['values'] = [];
+    const seen = new Set<string>();
+    for (const ref of referencesOf(unit.step.input)) {
+      if (ref.root === 'env') continue;
+      const key = JSON.stringify(ref);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const value = unit.lookup(ref);
+      if (value !== undefined) out.push([referenceKey(ref), value]);
+    }
+    if (out.length > 0 && unit.environment.secrets.redactValue(out).redacted) return undefined;
+    return out;
+  }
+
+  #settle(id: string, outcome: StepOutcome): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    pending.resolve(outcome);
+  }
+
+  #progress(id: string, data: unknown): void {
+    const pending = this.#pending.get(id);
+    const notice = (data as { notice?: { type?: unknown; reason?: unknown; untilMs?: unknown } } | null)?.notice;
+    if (!pending || !notice || notice.type !== 'waiting' || typeof notice.reason !== 'string' || typeof notice.untilMs !== 'number') return;
+    pending.unit.environment.notify(pending.unit.step.id, { type: 'waiting', reason: notice.reason, untilMs: notice.untilMs });
+  }
+
+  /** A run stopped: every worker aborts its in-flight jobs; jobs not yet taken are taken off the queue. */
+  async #stop(runId: string): Promise<void> {
+    const prefix = this.#location.prefix;
+    await this.#redis.set(keys.stopped(prefix, runId), '1', 'EX', STOPPED_TTL_S).catch(() => {});
+    await this.#redis.publish(keys.stopChannel(prefix), runId).catch(() => {});
+    const mine = [...this.#pending].filter(([, p]) => p.runId === runId);
+    await Promise.all(
+      mine.map(async ([id]) => {
+        // A job a worker holds is locked and stays: that worker aborts it and answers `cancelled`.
+        const removed = await this.#queue.remove(id).catch(() => 0);
+        if (removed === 1) this.#settle(id, { status: 'cancelled' });
+      }),
+    );
+  }
+
+  #sweepSoon(): void {
+    if (this.#sweep) return;
+    this.#sweep = setTimeout(() => {
+      this.#sweep = undefined;
+      void this.#lookUp().finally(() => {
+        if (this.#pending.size > 0) this.#sweepSoon();
+      });
+    }, SWEEP_MS);
+    this.#sweep.unref();
+  }
+
+  /** Jobs still out, looked up in Redis: a result whose event was lost is taken from the job itself. */
+  async #lookUp(): Promise<void> {
+    const { Job } = await import('bullmq');
+    for (const [id, pending] of [...this.#pending]) {
+      if (!pending.added) continue;
+      const job = await Job.fromId(this.#queue, id).catch(() => undefined);
+      if (!this.#pending.has(id)) continue;
+      if (!job) {
+        this.#settle(id, { status: 'failed', error: { code: 'queue_failed', message: `its job ${id} is gone from the queue at ${this.#location.shown}`, hint: 'was the queue flushed, or its keys evicted? `conductor resume` runs it again', retryable: false } });
+      } else if (job.finishedOn) {
+        this.#settle(id, job.failedReason ? lostJob(job.failedReason) : parseResult(job.returnvalue));
+      }
+    }
+  }
+}
+
+/** A worker's answer as the run loop's outcome. */
+export function parseResult(value: unknown): StepOutcome {
+  let result: JobResult;
+  try {
+    result = (typeof value === 'string' ? JSON.parse(value) : value) as JobResult;
+  } catch {
+    result = undefined as unknown as JobResult;
+  }
+  if (!result || typeof result !== 'object' || typeof result.status !== 'string') {
+    return { status: 'failed', error: { code: 'queue_failed', message: 'a worker answered something that is not a result', retryable: false } };
+  }
+  const common = { ...(result.attempts === undefined ? {} : { attempts: result.attempts }), ...(typeof result.worker === 'string' ? { worker: result.worker } : {}) };
+  switch (result.status) {
+    case 'succeeded':
+      return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}), ...(result.usage ? { usage: result.usage } : {}), ...common };
+    case 'failed':
+      return { status: 'failed', error: { ...result.error, retryable: false }, ...(result.usage ? { usage: result.usage } : {}), ...common };
+    default:
+      return { status: 'cancelled', ...common };
+  }
+}
+
+/** A job BullMQ gave up on: its workers died with it more often than it allows, or a worker refused it. */
+function lostJob(reason: string | undefined): StepOutcome {
+  return { status: 'failed', error: { code: 'worker_lost', message: `its job failed on the queue: ${reason ?? 'no reason given'}`, hint: 'the workers that took it stopped (killed, or lost Redis) too often; see their logs', retryable: false } };
+}
+
+function queueFailed(location: QueueLocation, error: unknown): { code: string; message: string; retryable: boolean; hint: string } {
+  const message = error instanceof ConductorError ? error.message : ((error as Error)?.message ?? String(error)).split('\n')[0]!;
+  return { code: 'queue_failed', message: `cannot send it to the queue at ${location.shown}: ${message}`, retryable: false, hint: 'is Redis still there?' };
+}

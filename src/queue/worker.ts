@@ -1,0 +1,247 @@
+/**
+ * A worker: takes steps from the queue and runs them with the same step runner a run uses in-process (its
+ * retries, timeouts, rate-limit waits, confinement), answering each with its outcome as data.
+ *
+ * - The workflow comes as text (kept in Redis under its hash, checked against it) and is validated here with
+ *   the same code; a step's references come as values bound to them, `${env.*}` from this worker's own
+ *   environment, so provider keys never travel.
+ * - Results are fenced: before it calls anything, a worker asks the store for a recorded success of the step
+ *   (or item) and hands that back instead; after a success it records the result unless one is there — a job
+ *   picked up twice (its first worker stalled or died) never pays again for a recorded call.
+ * - A run that stops is announced on a channel: its in-flight calls here are aborted (the provider sees the
+ *   connection close); a job of a stopped run is not started.
+ * - Secrets this worker knows (its environment's) are masked in what it answers and records.
+ */
+import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
+import type { Job, Worker as BullWorker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ActionRegistry } from '../actions/registry.ts';
+import type { AnyAction } from '../actions/types.ts';
+import { ConductorError, SetupError } from '../core/errors.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import { parseWorkflow } from '../definition/load.ts';
+import { CancelScope } from '../scheduler/cancel-scope.ts';
+import { runSecrets } from '../scheduler/secrets.ts';
+import { Lingering, runStep, type StepEnvironment, type StepOutcome } from '../scheduler/step-runner.ts';
+import type { ResultFields, RunStore } from '../store/types.ts';
+import type { Reference } from '../template/parse.ts';
+import { connectRedis, type QueueLocation } from './connection.ts';
+import { keys, PROTOCOL, referenceKey, STEP_QUEUE, WORKER_NAME, type JobResult, type StepJob } from './protocol.ts';
+import { checkRedisPolicy } from './rate-bucket.ts';
+import { redisSharedLimits } from './shared-limits.ts';
+
+export interface WorkerOptions {
+  location: QueueLocation;
+  actions: ActionRegistry;
+  /** Where results are fenced: the store the runs record into (shared, for workers on several machines). */
+  store?: RunStore;
+  /** Steps at once (default 50: they mostly wait on providers). */
+  concurrency?: number;
+  env: Readonly<Record<string, string | undefined>>;
+  /** How long a job's lock lasts before another worker may take it (BullMQ's lockDuration; default 30 s). */
+  lockMs?: number;
+  /** One line per job and per event worth knowing, for the worker's log. */
+  log?: (line: string) => void;
+}
+
+export interface RunningWorker {
+  readonly name: string;
+  /** Takes no more jobs and waits for those in flight to finish. */
+  close(): Promise<void>;
+}
+
+interface Loaded {
+  spec: WorkflowSpec;
+  actions: AnyAction[];
+}
+
+/** What one run shares on this worker: its actions' per-run state (a provider's limiter), its in-flight jobs. */
+interface RunSlot {
+  scope: Map<string, unknown>;
+  inFlight: Set<AbortController>;
+  lastUsed: number;
+}
+
+/** A run with nothing in flight here for this long lets its per-run state go. */
+const RUN_IDLE_MS = 10 * 60_000;
+const LOADED_KEPT = 32;
+
+/** Starts taking jobs. Refuses (SetupError, exit 2) a Redis that cannot be reached or may evict keys. */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { location, actions, store, env } = options;
+  const log = options.log ?? (() => {});
+  const redis = await connectRedis(location);
+  const problem = await checkRedisPolicy(redis, location.shown);
+  if (problem) {
+    redis.disconnect();
+    throw new SetupError('queue_unsafe', problem);
+  }
+  const subscriber = await connectRedis(location, { blocking: true });
+  const blocking = await connectRedis(location, { blocking: true });
+  const runs = new Map<string, RunSlot>();
+  const sharedLimits = redisSharedLimits(redis, location.prefix);
+  const loaded = new Map<string, Promise<Loaded>>();
+
+  await subscriber.subscribe(keys.stopChannel(location.prefix));
+  subscriber.on('message', (_channel: string, runId: string) => {
+    const slot = runs.get(runId);
+    if (!slot) return;
+    for (const controller of slot.inFlight) controller.abort(new ConductorError('run_failed', 'the run stopped'));
+  });
+
+  const slotOf = (runId: string): RunSlot => {
+    let slot = runs.get(runId);
+    if (!slot) runs.set(runId, (slot = { scope: new Map(), inFlight: new Set(), lastUsed: Date.now() }));
+    slot.lastUsed = Date.now();
+    return slot;
+  };
+  const sweep = setInterval(() => {
+    for (const [runId, slot] of runs) if (slot.inFlight.size === 0 && Date.now() - slot.lastUsed > RUN_IDLE_MS) runs.delete(runId);
+  }, 60_000);
+  sweep.unref();
+
+  const load = (job: StepJob): Promise<Loaded> => {
+    let entry = loaded.get(job.workflow.hash);
+    if (!entry) {
+      entry = loadWorkflow(redis, location, job, actions);
+      loaded.set(job.workflow.hash, entry);
+      entry.catch(() => loaded.delete(job.workflow.hash));
+      if (loaded.size > LOADED_KEPT) loaded.delete(loaded.keys().next().value!);
+    }
+    return entry;
+  };
+
+  const process = async (job: Job<StepJob>, _token?: string, bullSignal?: AbortSignal): Promise<JobResult> => {
+    const data = job.data;
+    if (data?.protocol !== PROTOCOL) return refuse(`a job of protocol ${String(data?.protocol)}: this worker speaks ${PROTOCOL} (run the same Conductor version on the coordinator and the workers)`);
+    const slot = slotOf(data.runId);
+    const controller = new AbortController();
+    const onBullAbort = () => controller.abort(new ConductorError('run_failed', 'the job was cancelled'));
+    bullSignal?.addEventListener('abort', onBullAbort, { once: true });
+    slot.inFlight.add(controller);
+    const started = Date.now();
+    try {
+      if (await redis.exists(keys.stopped(location.prefix, data.runId))) return { status: 'cancelled', worker: WORKER_NAME };
+      const recorded = await store?.recordedSuccess(data.runId, data.stepId, data.item).catch(() => undefined);
+      if (recorded && !recorded.redacted) {
+        log(`${label(data)} was recorded already: not run again`);
+        return { status: 'succeeded', output: recorded.output, ...(recorded.properties ? { properties: recorded.properties } : {}), ...(recorded.usage ? { usage: recorded.usage } : {}), attempts: recorded.attempts ?? 1, worker: recorded.worker ?? WORKER_NAME, recorded: true };
+      }
+      const { spec, actions: stepActions } = await load(data);
+      const index = spec.plan.byId.get(data.stepId);
+      if (index === undefined) return refuse(`the workflow has no step \`${data.stepId}\``);
+      const step = spec.steps[index]!;
+      const values = new Map(data.values);
+      const lookup = (ref: Reference): unknown => (ref.root === 'env' ? env[ref.name] : values.get(referenceKey(ref)));
+      const secrets = runSecrets(spec, env, {}, stepActions);
+      const environment: StepEnvironment = {
+        scope: new CancelScope(controller.signal),
+        baseDir: spec.baseDir,
+        allowedDirs: spec.config.allowedDirs,
+        allowedHosts: spec.config.allowedHosts,
+        env,
+        defaults: { ...data.defaults, ...(spec.config.timeout ? { timeout: spec.config.timeout } : {}) },
+        runScope: slot.scope,
+        lingering: new Lingering(),
+        secrets,
+        sharedLimits,
+        ...(data.itemIsData ? { itemIsData: true } : {}),
+        notify: (_stepId, notice) => void job.updateProgress({ notice: { ...notice, reason: secrets.redact(notice.reason) } }).catch(() => {}),
+      };
+      const outcome = await runStep(step, stepActions[index]!, lookup, environment);
+      const result = answer(outcome, secrets.redactValue.bind(secrets), secrets.redact);
+      if (result.status === 'succeeded' && store) await fence(store, data, result, started).catch((error: unknown) => log(`${label(data)}: could not record its result (${(error as Error).message}); the run records it`));
+      log(`${label(data)} ${result.status} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return result;
+    } catch (error) {
+      if (controller.signal.aborted) return { status: 'cancelled', worker: WORKER_NAME };
+      return refuse(error instanceof ConductorError ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`);
+    } finally {
+      slot.inFlight.delete(controller);
+      bullSignal?.removeEventListener('abort', onBullAbort);
+    }
+  };
+
+  const { Worker } = await import('bullmq');
+  const lockDuration = options.lockMs ?? 30_000;
+  const worker: BullWorker = new Worker<StepJob, JobResult>(STEP_QUEUE, process, {
+    connection: blocking,
+    prefix: location.prefix,
+    concurrency: options.concurrency ?? 50,
+    lockDuration,
+    stalledInterval: Math.max(500, Math.round(lockDuration / 2)),
+    // One false stall (a long pause of this process) must not fail a step: it runs again, fenced.
+    maxStalledCount: 2,
+  });
+  worker.on('error', (error) => log(`queue error: ${error.message.split('\n')[0]}`));
+  await worker.waitUntilReady();
+
+  return {
+    name: WORKER_NAME,
+    close: async () => {
+      clearInterval(sweep);
+      await worker.close();
+      await subscriber.quit().catch(() => {});
+      redis.disconnect();
+      blocking.disconnect();
+    },
+  };
+}
+
+/** A step's outcome as the answer: plain data, with this worker's secrets masked. */
+function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; redacted: boolean }, redact: (text: string) => string): JobResult {
+  const common = { ...(outcome.attempts === undefined ? {} : { attempts: outcome.attempts }), worker: WORKER_NAME };
+  switch (outcome.status) {
+    case 'succeeded': {
+      const shown = redactValue({ output: outcome.output, properties: outcome.properties }).value;
+      return { status: 'succeeded', output: shown.output, ...(shown.properties ? { properties: shown.properties } : {}), ...(outcome.usage ? { usage: outcome.usage } : {}), ...common };
+    }
+    case 'failed': {
+      const { code, message, hint, detail, retryable } = outcome.error;
+      return { status: 'failed', error: { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }), retryable }, ...(outcome.usage ? { usage: outcome.usage } : {}), ...common };
+    }
+    case 'not_run':
+      // A worker has no budget of its own (the run reserves before it dispatches): not reached.
+      return { status: 'failed', error: { code: 'budget_exceeded', message: 'the budget had no room for the call', retryable: false }, ...common };
+    default:
+      return { status: 'cancelled', ...common };
+  }
+}
+
+/** Records a success unless one is recorded (see RunStore.recordStepOnce). */
+async function fence(store: RunStore, job: StepJob, result: JobResult & { status: 'succeeded' }, startedAt: number): Promise<void> {
+  const fields: ResultFields = {
+    output: result.output,
+    ...(result.properties ? { properties: result.properties } : {}),
+    ...(result.usage ? { usage: result.usage } : {}),
+    attempts: result.attempts ?? 1,
+    startedAt,
+    finishedAt: Date.now(),
+    worker: WORKER_NAME,
+  };
+  if (job.item) await store.recordItemOnce(job.runId, job.stepId, { ...fields, index: job.item.index, key: job.item.key, status: 'succeeded' });
+  else await store.recordStepOnce(job.runId, job.stepId, { ...fields, status: 'succeeded' });
+}
+
+/** The workflow of a job: its text from Redis, checked against its hash, validated as `run` validates it. */
+async function loadWorkflow(redis: Redis, location: QueueLocation, job: StepJob, actions: ActionRegistry): Promise<Loaded> {
+  const text = await redis.get(keys.workflow(location.prefix, job.workflow.hash));
+  if (text === null) throw new ConductorError('queue_failed', `the workflow of run ${job.runId} is gone from the queue (kept a week)`);
+  if (createHash('sha256').update(text).digest('hex') !== job.workflow.hash) throw new ConductorError('queue_failed', `the workflow of run ${job.runId} in the queue does not match its hash`);
+  const spec = parseWorkflow(text, job.workflow.file, { actions, baseDir: dirname(job.workflow.file) });
+  const stepActions = spec.steps.map((s) => {
+    const action = actions.get(s.action);
+    if (!action) throw new ConductorError('queue_failed', `step \`${s.id}\` uses the action \`${s.action}\`, which this worker does not have`);
+    return action;
+  });
+  return { spec, actions: stepActions };
+}
+
+function refuse(message: string): JobResult {
+  return { status: 'failed', error: { code: 'worker_refused', message, retryable: false }, worker: WORKER_NAME };
+}
+
+function label(job: StepJob): string {
+  return `run ${job.runId.slice(0, 8)} step ${job.stepId}${job.item ? `[${job.item.index}]` : ''}`;
+}

@@ -1,0 +1,279 @@
+/**
+ * Steps on workers (`--queue`), through the real CLI processes, the real Redis and stand-in providers:
+ * the same report as in-process, a worker killed mid-run, a coordinator killed and resumed, a failure that
+ * aborts in-flight calls on every worker, and a rate limit shared by three workers. Each test keeps its queue
+ * under a prefix of its own and its runs in a store of its own. What is asserted is what the stand-in
+ * received (calls per prompt, connections closed), never how long anything took.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RunReport } from '../src/core/report.ts';
+import { conductor, ROOT, run } from './support/cli.ts';
+import { addLlmRoutes, type ChatRequest } from './support/llm-stand-ins.ts';
+import { deleteKeys, redisService, testPrefix, testRedis, REDIS_URL } from './support/services.ts';
+import { Gate, reply, StandIn } from './support/stand-in.ts';
+import { tempDir, writeWorkflow } from './support/workflow.ts';
+
+const redis = await redisService();
+
+interface Worker {
+  child: ChildProcess;
+  /** What it printed so far (its log: one line per job). */
+  log: () => string;
+  done: Promise<{ code: number | null; stderr: string }>;
+}
+
+/** A queue of the test's own, a store of its own, workers started on them, and everything gone after. */
+async function setUp(t: { after(fn: () => unknown): void }, env: Record<string, string> = {}) {
+  const prefix = testPrefix();
+  const queue = `${REDIS_URL}?prefix=${prefix}`;
+  const dir = await tempDir(t);
+  const store = join(dir, 'runs.db');
+  const workers: Worker[] = [];
+  const client = testRedis();
+  t.after(async () => {
+    for (const w of workers) w.child.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.done));
+    await deleteKeys(client, prefix);
+    client.disconnect();
+  });
+  const startWorker = async (extra: string[] = [], workerEnv: Record<string, string> = {}): Promise<Worker> => {
+    const { child, done } = conductor(['worker', '--queue', queue, '--store', store, ...extra], { env: { ...env, CONDUCTOR_WORKER_LOCK_MS: '2000', ...workerEnv } });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    const worker: Worker = { child, log: () => stderr, done: done.then((r) => ({ code: r.code, stderr: r.stderr })) };
+    workers.push(worker);
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (stderr.includes('takes steps from')) resolve();
+      };
+      child.stderr!.on('data', check);
+      void done.then((r) => reject(new Error(`the worker exited (${r.code}) before it was ready:\n${r.stderr}`)));
+    });
+    return worker;
+  };
+  return { queue, store, dir, startWorker, env };
+}
+
+/** What a report says apart from when, where and under which id: for comparing two runs of the same workflow. */
+function comparable(report: RunReport): unknown {
+  return {
+    status: report.status,
+    outputs: report.outputs,
+    steps: Object.fromEntries(
+      Object.entries(report.steps).map(([id, s]) => {
+        const { startedAt, finishedAt, durationMs, worker, ...rest } = s as typeof s & { worker?: string };
+        void startedAt, finishedAt, durationMs, worker;
+        return [id, rest];
+      }),
+    ),
+  };
+}
+
+describe('steps on workers (--queue)', { ...redis.options, concurrency: false }, () => {
+  let server: StandIn;
+  const calls = new Map<string, ChatRequest[]>();
+  /** How the stand-in answers a prompt: held until the gate opens, refused, or at once. */
+  let behaviour: (r: ChatRequest) => Promise<'answer' | 'hold'> | 'answer' | 'hold' = () => 'answer';
+  const held: ChatRequest[] = [];
+  let gate = new Gate();
+
+  before(async () => {
+    server = addLlmRoutes(await StandIn.start(), {
+      intercept: async (r) => {
+        calls.set(r.prompt, [...(calls.get(r.prompt) ?? []), r]);
+        if ((await behaviour(r)) === 'hold') {
+          held.push(r);
+          await gate.wait();
+        }
+        return false;
+      },
+      answer: (r) => `answer to ${r.prompt}`,
+    });
+  });
+  after(() => server?.close());
+  const reset = () => {
+    calls.clear();
+    held.length = 0;
+    gate = new Gate();
+    behaviour = () => 'answer';
+  };
+  const llmEnv = () => ({ OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'sk-test-0123456789abcdef' });
+  const fanOut = (items: number, extra = '') =>
+    `name: fan\n${extra}steps:\n  - id: fan\n    foreach: [${Array.from({ length: items }, (_, i) => i).join(', ')}]\n    llm: { model: "openai:gpt-test", prompt: "item \${item}" }\noutputs:\n  all: \${steps.fan.output}\n`;
+
+  it("the seed's mixed workflow on two workers gives the report it gives in-process", async (t) => {
+    reset();
+    const { queue, store, startWorker } = await setUp(t);
+    const a = await startWorker();
+    const b = await startWorker();
+    const env = { CONDUCTOR_MODEL: 'echo' };
+    const local = await run(['run', 'examples/mixed.yaml', '--json', '--store', store], { env });
+    const queued = await run(['run', 'examples/mixed.yaml', '--json', '--store', store, '--queue', queue], { env });
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(queued.code, 0, queued.stderr);
+    const [inProcess, onWorkers] = [JSON.parse(local.stdout) as RunReport, JSON.parse(queued.stdout) as RunReport];
+    assert.deepEqual(comparable(onWorkers), comparable(inProcess));
+    // The file step ran in the run's own process (the workflow's folder is there); every llm step on a worker.
+    const workerOf = (id: string) => (onWorkers.steps[id] as { worker?: string }).worker;
+    assert.equal(workerOf('read_file'), undefined);
+    const names = [a, b].map((w) => /worker (\S+) takes steps/.exec(w.log())![1]);
+    for (const id of ['process1', 'process2', 'process3', 'combine']) assert.ok(names.includes(workerOf(id)), `${id} ran on ${workerOf(id)}`);
+    // `runs show` tells where each step ran, from the store.
+    const shown = await run(['runs', 'show', onWorkers.runId, '--json', '--store', store]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.ok(names.includes(JSON.parse(shown.stdout).steps.find((s: { stepId: string }) => s.stepId === 'combine').worker), shown.stdout);
+  });
+
+  it('a worker killed mid-run: the run completes, a recorded item is never called again, an item at most twice', async (t) => {
+    reset();
+    const { queue, store, dir, startWorker } = await setUp(t, llmEnv());
+    // Items 0–3 are answered at once (and recorded); the rest are held until one worker has been killed.
+    behaviour = (r) => (['item 0', 'item 1', 'item 2', 'item 3'].includes(r.prompt) ? 'answer' : 'hold');
+    const a = await startWorker(['--concurrency', '3']);
+    await startWorker(['--concurrency', '3']);
+    const path = await writeWorkflow(dir, fanOut(12, 'config: { maxConcurrency: 12 }\n'));
+    const running = conductor(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
+    // Both workers full: six calls held, each worker three.
+    await server.until(() => held.length === 6 && [0, 1, 2, 3].every((i) => calls.has(`item ${i}`)));
+    const heldBeforeKill = held.map((r) => r.prompt);
+    a.child.kill('SIGKILL');
+    await a.done;
+    gate.open();
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as RunReport;
+    assert.equal(report.status, 'succeeded');
+    assert.deepEqual(report.outputs['all'], Array.from({ length: 12 }, (_, i) => `answer to item ${i}`));
+    const twice = [...calls].filter(([, list]) => list.length > 1).map(([prompt]) => prompt);
+    for (const [prompt, list] of calls) assert.ok(list.length <= 2, `${prompt} was called ${list.length} times`);
+    // Only calls in flight on the killed worker ran again: at most its three.
+    assert.ok(twice.length <= 3, `called twice: ${twice.join(', ')}`);
+    for (const prompt of twice) assert.ok(heldBeforeKill.includes(prompt), `${prompt} ran twice but was not in flight when the worker died`);
+    for (const i of [0, 1, 2, 3]) assert.equal(calls.get(`item ${i}`)!.length, 1, `item ${i} was recorded, and must not be called again`);
+  });
+
+  it('a coordinator killed mid-run, then resumed: what the workers recorded meanwhile is reused, nothing recorded runs again', async (t) => {
+    reset();
+    const { queue, store, dir, startWorker } = await setUp(t, llmEnv());
+    behaviour = (r) => (['item 0', 'item 1', 'item 2', 'item 3'].includes(r.prompt) ? 'answer' : 'hold');
+    await startWorker(['--concurrency', '8']);
+    const path = await writeWorkflow(dir, fanOut(8, 'config: { maxConcurrency: 8 }\n'));
+    const coordinator = conductor(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
+    await server.until(() => held.length === 4 && [0, 1, 2, 3].every((i) => calls.has(`item ${i}`)));
+    coordinator.child.kill('SIGKILL');
+    await coordinator.done;
+    // The worker goes on with the jobs it holds, and records their results in the store.
+    gate.open();
+    await server.until(() => server.requests.filter((r) => r.endedAt !== undefined).length === 8);
+    const runs = await run(['runs', '--json', '--store', store]);
+    const runId = (JSON.parse(runs.stdout) as { id: string }[])[0]!.id;
+    // Recorded by the worker a moment after it answered: wait until all eight are in the store.
+    await waitFor(async () => {
+      const shown = await run(['runs', 'show', runId, '--json', '--store', store]);
+      const items = (JSON.parse(shown.stdout).steps[0].items ?? []) as { status: string }[];
+      return items.filter((i) => i.status === 'succeeded').length === 8;
+    });
+    const resumed = await run(['resume', runId, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const report = JSON.parse(resumed.stdout) as RunReport;
+    assert.equal(report.status, 'succeeded');
+    assert.deepEqual(report.outputs['all'], Array.from({ length: 8 }, (_, i) => `answer to item ${i}`));
+    for (const [prompt, list] of calls) assert.equal(list.length, 1, `${prompt} was called ${list.length} times`);
+  });
+
+  it('a failure aborts the calls in flight on every worker: the provider sees their connections closed', async (t) => {
+    reset();
+    const { queue, store, dir, startWorker } = await setUp(t, llmEnv());
+    behaviour = () => 'hold';
+    const a = await startWorker(['--concurrency', '5']);
+    const b = await startWorker(['--concurrency', '5']);
+    // `boom` is answered 404 once all eight calls are held; nothing depends on it, so the rest are in flight.
+    let failNow = new Gate();
+    server.route('/boom', async (_req, res) => {
+      await failNow.wait();
+      reply(res, 404, { error: 'no such thing' });
+    });
+    const text = `${fanOut(8, 'config: { maxConcurrency: 10 }\n').replace('outputs:', `  - id: boom\n    http: { url: "${server.url}/boom" }\noutputs:`)}`;
+    const path = await writeWorkflow(dir, text);
+    const running = conductor(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
+    await server.until(() => held.length === 8 && server.byPath('/boom').length === 1);
+    failNow.open();
+    const result = await running.done;
+    assert.equal(result.code, 1, result.stderr);
+    const report = JSON.parse(result.stdout) as RunReport;
+    assert.equal(report.status, 'failed');
+    assert.equal(report.steps['boom']!.status, 'failed');
+    assert.equal(report.steps['fan']!.status, 'cancelled');
+    // Every held call's connection was closed by its worker (the run waited for them to end).
+    const chats = server.byPath('/v1/chat/completions');
+    assert.equal(chats.length, 8);
+    for (const r of chats) assert.ok(r.aborted, `a call (seq ${r.seq}) was not aborted`);
+    // …on both workers.
+    for (const w of [a, b]) assert.match(w.log(), /fan\[\d+\] cancelled/, w.log());
+    gate.open();
+    failNow = new Gate();
+  });
+
+  it('a rate limit is shared by three workers: the provider sees it kept, and every call is served', async (t) => {
+    reset();
+    // The provider allows 10 requests a second (GCRA, a burst of 5) and answers 429 above it.
+    const intervalMs = 100;
+    const burst = 5;
+    let tat = 0;
+    let refused = 0;
+    server.route('/limited/v1/chat/completions', async (req, res) => {
+      const now = performance.now();
+      const next = Math.max(tat, now) + intervalMs;
+      if (next - now > burst * intervalMs) {
+        refused++;
+        reply(res, 429, { error: { message: 'Rate limit reached for requests', type: 'requests', code: 'rate_limit_exceeded' } }, { 'retry-after-ms': String(Math.ceil(next - now - burst * intervalMs)) });
+        return;
+      }
+      tat = next;
+      const body = JSON.parse(req.body) as { model: string; messages: { content: string }[] };
+      reply(res, 200, { id: 'c', object: 'chat.completion', created: 0, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: `ok ${body.messages.at(-1)!.content}` }, finish_reason: 'stop' }], usage: { prompt_tokens: 2, completion_tokens: 2, total_tokens: 4 } });
+    });
+    const env = { OPENAI_BASE_URL: `${server.url}/limited/v1`, OPENAI_API_KEY: 'sk-test-0123456789abcdef' };
+    const { queue, store, dir, startWorker } = await setUp(t, env);
+    const workers = [await startWorker(['--concurrency', '10']), await startWorker(['--concurrency', '10']), await startWorker(['--concurrency', '10'])];
+    const path = await writeWorkflow(dir, fanOut(60, 'config:\n  maxConcurrency: 30\n  rateLimits: { openai: { rpm: 600 } }\n'));
+    const result = await run(['run', path, '--json', '--store', store, '--queue', queue], { env });
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as RunReport;
+    assert.equal(report.status, 'succeeded');
+    const served = server.byPath('/limited/v1/chat/completions').length - refused;
+    assert.equal(served, 60);
+    // Each process alone would send 10 a second (30 together): the shared bucket keeps all three at 10.
+    assert.ok(refused <= 0.01 * (served + refused), `${refused} of ${served + refused} requests were refused`);
+    for (const w of workers) assert.match(w.log(), /fan\[\d+\] succeeded/, 'every worker took part');
+  });
+
+  it('a queue that does not answer: exit 2, one line naming it without its password, nothing run', async (t) => {
+    reset();
+    const dir = await tempDir(t);
+    const path = await writeWorkflow(dir, fanOut(2));
+    const r = await run(['run', path, '--store', join(dir, 'runs.db'), '--queue', 'redis://admin:hunter2@127.0.0.1:1'], { env: llmEnv() });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot reach the queue at redis:\/\/\*\*\*@127\.0\.0\.1:1/);
+    assert.ok(!r.stderr.includes('hunter2'));
+    assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+    assert.equal(calls.size, 0);
+    const w = await run(['worker', '--queue', 'redis://127.0.0.1:1', '--store', join(dir, 'runs.db')]);
+    assert.equal(w.code, 2, w.stderr);
+    assert.match(w.stderr, /cannot reach the queue at redis:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+/** Polls `test` until it holds (a record the worker writes a moment after it answers). */
+async function waitFor(test: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await test()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('gave up waiting');
+}
+
+void ROOT;
