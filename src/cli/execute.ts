@@ -23,7 +23,7 @@ import { cacheFlags } from './cache-options.ts';
 import { cacheUsed } from '../cache/policy.ts';
 import { StoreStepCache } from '../cache/step-cache.ts';
 import { QUEUE_OPTION, queueFrom } from './queue-options.ts';
-import type { QueueDispatcher } from '../queue/dispatch.ts';
+import { stepExecutor } from '../compose.ts';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {
@@ -73,7 +73,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   const { pricing, budget, maxCost } = await costControls(prepared, values, io);
   // Workers (`--queue`): a Redis that does not answer stops here, before anything runs or is recorded.
   const queue = queueFrom(values, io.env);
-  const dispatcher: QueueDispatcher | undefined = queue ? await (await import('../queue/dispatch.ts')).QueueDispatcher.connect(queue) : undefined;
+  const steps = await stepExecutor(queue);
   // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
   // throws the store's error from the next event.
   const storeFailed = new AbortController();
@@ -98,7 +98,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
       pricing,
       ...(budget ? { budget } : {}),
       ...(cache ? { cache } : {}),
-      ...(dispatcher ? { executor: dispatcher } : {}),
+      ...(steps.executor ? { executor: steps.executor } : {}),
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
         show?.(event);
@@ -121,6 +121,6 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
     return report.status === 'succeeded' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
   } finally {
     store?.close();
-    await dispatcher?.dispose();
+    await steps.dispose();
   }
 }

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { builtinActions } from '../actions/builtin.ts';
+import { defaultActions } from '../compose.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { DEFAULT_RETRY } from '../core/retry.ts';
@@ -37,7 +37,6 @@ export type CheckResult = { ok: true; spec: WorkflowSpec; diagnostics: []; warni
 export const DEFAULT_MAX_ITEMS = 10_000;
 
 const schemaCache = new WeakMap<ActionRegistry, ReturnType<typeof workflowSchema>>();
-let defaultActions: ActionRegistry | undefined;
 
 /**
  * Two paths to one answer. The fast path parses with js-yaml into a plain value (no Document, no positions)
@@ -49,7 +48,7 @@ let defaultActions: ActionRegistry | undefined;
  * fast-path.test.ts proves it over the mutation corpus.
  */
 export function checkWorkflow(text: string, file: string, options: LoadOptions = {}): CheckResult {
-  const actions = options.actions ?? (defaultActions ??= builtinActions());
+  const actions = options.actions ?? defaultActions();
   const baseDir = options.baseDir ?? dirname(resolve(file));
   return checkFast(text, file, actions, baseDir) ?? checkLocated(text, file, actions, baseDir);
 }

@@ -4,7 +4,7 @@
  * API (`runWorkflow`) and the recorder all take them from here, so nothing is computed twice or two ways.
  * Synchronous and pure apart from reading the environment it is given: nothing is sent, nothing is loaded.
  */
-import { builtinActions } from '../actions/builtin.ts';
+import { defaultActions } from '../compose.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { AnyAction, PreflightContext } from '../actions/types.ts';
 import { UsageError } from '../core/errors.ts';
@@ -64,7 +64,7 @@ export function prepareRun(spec: WorkflowSpec, options: PrepareOptions = {}): Pr
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`Expected \`maxConcurrency\` to be an integer ≥ 1, got \`${String(limit)}\``);
   const env = options.env ?? process.env;
   const inputs = resolveInputs(spec, options.inputs);
-  const registry = options.actions ?? builtinActions();
+  const registry = options.actions ?? defaultActions();
   const stepActions = spec.steps.map((s) => {
     const action = registry.get(s.action);
     if (!action) throw new UsageError(`step \`${s.id}\` uses the action \`${s.action}\`, which is not registered`);

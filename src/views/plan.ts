@@ -3,7 +3,7 @@
  * and why, the critical path, the effective concurrency, the calls it will make, and — when earlier runs were
  * recorded — how long it should take. Pure: no network, nothing executed. Rendered as text, JSON, Mermaid or DOT.
  */
-import { builtinActions } from '../actions/builtin.ts';
+import { defaultActions } from '../compose.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { AnyAction } from '../actions/types.ts';
 import type { UnitUsage } from '../core/report.ts';
@@ -130,7 +130,7 @@ export interface PlanHistory {
  */
 export function describePlan(spec: WorkflowSpec, maxConcurrency = spec.config.maxConcurrency, history?: PlanHistory, inputs?: Readonly<Record<string, unknown>>): PlanView {
   const { plan } = spec;
-  const registry = history?.actions ?? builtinActions();
+  const registry = history?.actions ?? defaultActions();
   const foreach = spec.steps.map((s) => (s.foreach ? foreachView(s.foreach, inputs) : undefined));
   const actions = spec.steps.map((s) => registry.get(s.action));
   const record: FlowHistory = history ?? { durations: {} };
@@ -272,7 +272,7 @@ function reasonText(r: PlanReason): string {
 }
 
 /** `actions`: the registry the view was made with, for the calls' names (default: the built-in actions). */
-export function planText(view: PlanView, name: string, actions: ActionRegistry = builtinActions()): string {
+export function planText(view: PlanView, name: string, actions: ActionRegistry = defaultActions()): string {
   const n = Object.keys(view.steps).length;
   const lines = [`Plan for ${name}: ${n} step${n === 1 ? '' : 's'} in ${view.stages.length} stage${view.stages.length === 1 ? '' : 's'}`, ''];
   view.stages.forEach((stage, k) => {

@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.ts';
 import { loadWorkflow } from '../../definition/load.ts';
 import type { WorkflowSpec } from '../../definition/types.ts';
 import { resolveInputs } from '../../scheduler/inputs.ts';
-import { builtinActions } from '../../actions/builtin.ts';
+import { defaultActions } from '../../compose.ts';
 import { prepareFingerprints, preflightContext } from '../../store/fingerprint.ts';
 import { stepHistory, type StepHistory } from '../../store/history.ts';
 import { storeOptions, storePath } from '../../store/home.ts';
@@ -68,7 +68,7 @@ async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknow
   try {
     // Matched as `run` records them (no --model here: config.model, else CONDUCTOR_MODEL).
     const ctx = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
-    return stepHistory(store, spec, prepareFingerprints(spec, inputs, ctx, builtinActions()));
+    return stepHistory(store, spec, prepareFingerprints(spec, inputs, ctx, defaultActions()));
   } finally {
     store.close();
   }
@@ -83,12 +83,12 @@ async function cachePreview(spec: WorkflowSpec, inputs: Record<string, unknown>,
   const context = { ...preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit }), baseDir: spec.baseDir };
   const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
   // No store yet: nothing was kept, every request it knows is a miss.
-  if (!existsSync(path)) return previewCache(spec, { policy, inputs, context, actions: builtinActions() });
+  if (!existsSync(path)) return previewCache(spec, { policy, inputs, context, actions: defaultActions() });
   const { SqliteRunStore } = await import('../../store/sqlite.ts');
   const store = new SqliteRunStore(path, { ...storeOptions(io.env), access: 'read' });
   try {
     const entries = store.cache;
-    return previewCache(spec, { policy, inputs, context, actions: builtinActions(), ...(entries ? { entries } : {}) });
+    return previewCache(spec, { policy, inputs, context, actions: defaultActions(), ...(entries ? { entries } : {}) });
   } finally {
     store.close();
   }

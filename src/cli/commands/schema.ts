@@ -1,4 +1,4 @@
-import { builtinActions } from '../../actions/builtin.ts';
+import { defaultActions } from '../../compose.ts';
 import { workflowJsonSchema } from '../../definition/schema.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
@@ -7,7 +7,7 @@ export const schemaCommand: Command = {
   usage: 'conductor schema',
   options: {},
   async run(_args, io) {
-    io.stdout.write(JSON.stringify(workflowJsonSchema(builtinActions()), null, 2) + '\n');
+    io.stdout.write(JSON.stringify(workflowJsonSchema(defaultActions()), null, 2) + '\n');
     return EXIT.ok;
   },
 };

@@ -1,6 +1,5 @@
-import { builtinActions } from '../../actions/builtin.ts';
 import { SetupError, UsageError } from '../../core/errors.ts';
-import { startWorker } from '../../queue/worker.ts';
+import { queueWorker } from '../../compose.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
 import { QUEUE_OPTION, queueFrom } from '../queue-options.ts';
@@ -22,7 +21,7 @@ export const workerCommand: Command = {
     const log = (line: string) => io.stderr.write(`${line}\n`);
     let worker;
     try {
-      worker = await startWorker({ location, actions: builtinActions(), store, env: io.env, log, ...(concurrency ? { concurrency } : {}), ...(lockMs ? { lockMs } : {}) });
+      worker = await queueWorker({ location, store, env: io.env, log, ...(concurrency ? { concurrency } : {}), ...(lockMs ? { lockMs } : {}) });
     } catch (error) {
       await store.close().catch(() => {});
       throw error;
