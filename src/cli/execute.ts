@@ -99,6 +99,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
       ...(budget ? { budget } : {}),
       ...(cache ? { cache } : {}),
       ...(steps.executor ? { executor: steps.executor } : {}),
+      ...(resumedFrom ? { resumedFrom } : {}),
       // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
       onEvent: (event: RunEvent) => {
         show?.(event);

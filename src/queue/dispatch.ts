@@ -41,6 +41,8 @@ export class QueueDispatcher implements StepExecutor {
   readonly #queue: BullQueue;
   readonly #events: BullQueueEvents;
   readonly #pending = new Map<string, Pending>();
+  /** Runs whose jobs a resumed run took over: stopped with it. */
+  readonly #adopted = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
 
   private constructor(location: QueueLocation, redis: Redis, queue: BullQueue, events: BullQueueEvents) {
@@ -76,7 +78,7 @@ export class QueueDispatcher implements StepExecutor {
     const hash = createHash('sha256').update(spec.source).digest('hex');
     await this.#redis.set(keys.workflow(this.#location.prefix, hash), spec.source, 'EX', WORKFLOW_TTL_S);
     const dispatches = new Map<string, number>();
-    const stop = () => void this.#stop(runId);
+    const stop = () => void this.#stop(runId, run.resumedFrom);
     signal.addEventListener('abort', stop, { once: true });
     const defaults = { ...(prepared.defaults.model ? { model: prepared.defaults.model } : {}), maxConcurrency: prepared.defaults.maxConcurrency, rateLimits: { ...prepared.defaults.rateLimits } };
     return {
@@ -100,22 +102,50 @@ export class QueueDispatcher implements StepExecutor {
           defaults,
           values,
         };
-        return new Promise<StepOutcome>((resolve) => {
-          const pending: Pending = { runId, unit, resolve, added: false };
-          this.#pending.set(id, pending);
-          this.#queue
-            .add('step', data, { jobId: id, priority: jobPriority(prepared.priority[unit.step.index] ?? 0), attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } })
-            .then(() => {
-              pending.added = true;
-              this.#sweepSoon();
-            })
-            .catch((error: unknown) => this.#settle(id, { status: 'failed', error: queueFailed(this.#location, error) }));
-        });
+        return this.#adopt(run, unit, data).then((adopted) => adopted ?? this.#send(id, data, runId, unit, prepared.priority[unit.step.index] ?? 0));
       },
       close: async () => {
         signal.removeEventListener('abort', stop);
       },
     };
+  }
+
+  #send(id: string, data: StepJob, runId: string, unit: Unit, remainingMs: number): Promise<StepOutcome> {
+    return new Promise<StepOutcome>((resolve) => {
+      const pending: Pending = { runId, unit, resolve, added: false };
+      this.#pending.set(id, pending);
+      this.#queue
+        .add('step', data, { jobId: id, priority: jobPriority(remainingMs), attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } })
+        .then(() => {
+          pending.added = true;
+          this.#sweepSoon();
+        })
+        .catch((error: unknown) => this.#settle(id, { status: 'failed', error: queueFailed(this.#location, error) }));
+    });
+  }
+
+  /**
+   * A resumed run's unit that the run it resumes left in the queue (its coordinator died, its workers went on):
+   * awaited — or its answer taken, if it has one — instead of sent again, when it was sent with the very same
+   * values. Undefined when there is none to take over.
+   */
+  async #adopt(run: ExecutorRun, unit: Unit, data: StepJob): Promise<StepOutcome | undefined> {
+    if (!run.resumedFrom) return undefined;
+    const { Job } = await import('bullmq');
+    for (let dispatch = 3; dispatch >= 1; dispatch--) {
+      const id = jobId(run.resumedFrom, unit.step.id, unit.item?.index, dispatch);
+      const job = await Job.fromId<StepJob>(this.#queue, id).catch(() => undefined);
+      if (!job) continue;
+      const same = job.data.workflow.hash === data.workflow.hash && JSON.stringify(job.data.values) === JSON.stringify(data.values) && job.data.item?.key === data.item?.key;
+      if (!same || job.failedReason) return undefined;
+      if (job.finishedOn) return parseResult(job.returnvalue);
+      this.#adopted.add(run.resumedFrom);
+      return new Promise<StepOutcome>((resolve) => {
+        this.#pending.set(id, { runId: run.runId, unit, resolve, added: true });
+        this.#sweepSoon();
+      });
+    }
+    return undefined;
   }
 
   /** Lets go of Redis. Runs still out get nothing more. */
@@ -159,10 +189,12 @@ export class QueueDispatcher implements StepExecutor {
   }
 
   /** A run stopped: every worker aborts its in-flight jobs; jobs not yet taken are taken off the queue. */
-  async #stop(runId: string): Promise<void> {
+  async #stop(runId: string, resumedFrom?: string): Promise<void> {
     const prefix = this.#location.prefix;
-    await this.#redis.set(keys.stopped(prefix, runId), '1', 'EX', STOPPED_TTL_S).catch(() => {});
-    await this.#redis.publish(keys.stopChannel(prefix), runId).catch(() => {});
+    for (const id of [runId, ...(resumedFrom && this.#adopted.has(resumedFrom) ? [resumedFrom] : [])]) {
+      await this.#redis.set(keys.stopped(prefix, id), '1', 'EX', STOPPED_TTL_S).catch(() => {});
+      await this.#redis.publish(keys.stopChannel(prefix), id).catch(() => {});
+    }
     const mine = [...this.#pending].filter(([, p]) => p.runId === runId);
     await Promise.all(
       mine.map(async ([id]) => {

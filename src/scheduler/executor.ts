@@ -27,6 +27,8 @@ export interface ExecutorRun {
   prepared: PreparedRun;
   /** Aborted when the run stops (a failure, Ctrl-C, a failed store): nothing in flight anywhere may go on. */
   signal: AbortSignal;
+  /** The run this one resumes, whose work still in flight may be taken over (see RunOptions.resumedFrom). */
+  resumedFrom?: string;
 }
 
 /** Runs the units of one run. */

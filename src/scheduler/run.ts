@@ -61,6 +61,11 @@ export interface RunOptions extends PrepareOptions {
   budget?: Budget;
   /** Where steps run (see executor.ts): in this process unless the composition root chose workers. */
   executor?: StepExecutor;
+  /**
+   * The run this one resumes (`resume`): an executor may take over what that run left in flight (a queue's
+   * jobs still running on workers after their coordinator died) instead of starting it again.
+   */
+  resumedFrom?: string;
 }
 
 export interface ReusableItem {
@@ -83,7 +88,7 @@ export async function runWorkflow(spec: WorkflowSpec, options: RunOptions = {}):
 }
 
 /** What a prepared run is started with: how it is stopped and watched, and what it takes from an earlier one. */
-export type RunControls = Pick<RunOptions, 'signal' | 'onEvent' | 'runId' | 'reuse' | 'reuseItems' | 'pricing' | 'cache' | 'budget' | 'executor'>;
+export type RunControls = Pick<RunOptions, 'signal' | 'onEvent' | 'runId' | 'reuse' | 'reuseItems' | 'pricing' | 'cache' | 'budget' | 'executor' | 'resumedFrom'>;
 
 /** Runs a prepared run (see prepare.ts); the CLI prepares once, records by the fingerprints, then calls this. */
 export async function runPrepared(prepared: PreparedRun, options: RunControls = {}): Promise<RunReport> {
@@ -199,7 +204,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   };
 
   // Opened before the run starts: a queue that cannot be reached fails the run before anything is recorded.
-  const executor = await (options.executor ?? localExecutor).open({ runId, prepared, signal: controller.signal }).catch((error: unknown) => {
+  const executor = await (options.executor ?? localExecutor).open({ runId, prepared, signal: controller.signal, ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}) }).catch((error: unknown) => {
     options.signal?.removeEventListener('abort', onExternalAbort);
     throw error;
   });
