@@ -4,8 +4,8 @@
  * end and at the top of bench/RESULTS.md.
  */
 export interface Goal {
-  /** Which of #16's goals (1–6). */
-  goal: number;
+  /** Which goal: #16's 1–6, or another issue's (`#17 T6`). */
+  goal: number | string;
   /** What is measured, e.g. "5,000 instant `file` steps, whole process, CPU per step". */
   what: string;
   /** Conductor's figure, formatted, e.g. "212 µs". */

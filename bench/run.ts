@@ -24,6 +24,7 @@ import { foreachScenario } from './foreach.ts';
 import { instantProcessScenario } from './instant-process.ts';
 import { validateScenario } from './validate-process.ts';
 import { llmCpuScenario } from './llm-cpu.ts';
+import { distributedScenario } from './distributed.ts';
 import { cacheScenario } from './cache.ts';
 import { conductorWorkflowText, RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
@@ -172,6 +173,10 @@ async function main(): Promise<void> {
     progress('scenario 11: CPU per llm call, against raw undici');
     goals.push(...(await llmCpuScenario(out, progress)));
   }
+  if (wanted(12)) {
+    progress('scenario 12: steps through the queue (Redis, workers)');
+    goals.push(...(await distributedScenario(out, progress)));
+  }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
   // #16's goals together: at the end of the output, and at the top of RESULTS.md.
   const summary: string[] = [];
@@ -180,9 +185,11 @@ async function main(): Promise<void> {
     summary.push(text);
   };
   add();
-  add('## Goals (issue #16): each against a floor measured in this run');
+  add('## Goals (issues #16 and #17): each against a floor measured in this run');
   add();
-  goalTable(goals.sort((a, b) => a.goal - b.goal), add);
+  // #16's numbered goals first, in order; then the others (#17's), in the order they were measured.
+  const rank = (g: Goal) => (typeof g.goal === 'number' ? g.goal : Infinity);
+  goalTable(goals.sort((a, b) => rank(a) - rank(b)), add);
   add();
   if (only.size === 0) await writeFile(join(ROOT, 'bench/RESULTS.md'), [...lines.slice(0, HEADER_LINES), ...summary, ...lines.slice(HEADER_LINES)].join('\n') + '\n');
 }

@@ -1,0 +1,219 @@
+/**
+ * Issue #17: steps through the queue (BullMQ on the local Redis) against in-process, on this machine.
+ * - overhead per step: the same fan-out (`http` steps, 10 ms answers) in-process and on one worker: makespan
+ *   ratio, and CPU per step of every process involved (this coordinator, the worker, redis-server) against the
+ *   in-process run's CPU per step;
+ * - latency per dependency edge: a chain of instant steps; for each edge, from the stand-in answering one step to
+ *   the next step's request arriving (p50/p99), in-process and through the queue;
+ * - throughput with 1, 2 and 4 workers: I/O-bound steps (200 ms answers) and instant ones.
+ * Workers are real `conductor worker` processes (from src/, Node 24), each recording into a store of its own
+ * (results are fenced there as in production). CPU of other processes is read from /proc/<pid>/stat.
+ *
+ * What 2 cores can and cannot show: coordinator, workers, Redis and the stand-in share two cores. I/O-bound
+ * steps show the work spread over workers until the CPU saturates; instant steps are CPU-bound, so more workers
+ * cannot raise their throughput here (they contend for the same two cores). The figure that carries over to
+ * many machines is CPU per step per component: a worker core runs about 10⁶ ÷ (worker µs per step) steps a
+ * second, and one Redis caps a cluster near 10⁶ ÷ (Redis µs per step).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { parseWorkflow } from '../src/definition/load.ts';
+import { parseQueueUrl } from '../src/queue/connection.ts';
+import { QueueDispatcher } from '../src/queue/dispatch.ts';
+import { runWorkflow } from '../src/scheduler/run.ts';
+import { fmt, median, type Goal, type Out } from './goals.ts';
+import { startStandIn, type StandInProcess } from './stand-in-process.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const REDIS = process.env['CONDUCTOR_TEST_REDIS'] || 'redis://127.0.0.1:6379';
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) a process has used so far, from /proc; 0 when it is not there. */
+async function cpuOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}
+
+interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+}
+
+async function startWorkers(n: number, queue: string, dir: string, concurrency: number): Promise<WorkerProcess[]> {
+  return Promise.all(
+    Array.from({ length: n }, async (_, k) => {
+      const child = spawn(process.execPath, [join(ROOT, 'src/cli/bin.ts'), 'worker', '--queue', queue, '--store', join(dir, `worker-${k}.db`), '--concurrency', String(concurrency)], {
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          stderr += d;
+          if (stderr.includes('takes steps from')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`a worker exited (${code}):\n${stderr}`)));
+      });
+      child.stderr!.resume();
+      return { child, pid: child.pid! };
+    }),
+  );
+}
+
+async function stopWorkers(workers: WorkerProcess[]): Promise<void> {
+  await Promise.all(workers.map(async (w) => {
+    w.child.kill('SIGKILL');
+    if (w.child.exitCode === null) await once(w.child, 'exit');
+  }));
+}
+
+const fanOutText = (url: string, n: number, ms: number, limit: number) =>
+  `config:\n  maxConcurrency: ${limit}\nsteps:\n${Array.from({ length: n }, (_, i) => `  - id: s${i}\n    http: { url: "${url}/sleep?ms=${ms}&step=${i}" }`).join('\n')}\n`;
+const chainText = (url: string, n: number) =>
+  `steps:\n${Array.from({ length: n }, (_, i) => `  - id: s${i}\n${i ? `    depends_on: [s${i - 1}]\n` : ''}    http: { url: "${url}/sleep?ms=0&step=${i}" }`).join('\n')}\n`;
+
+interface Measured {
+  ms: number;
+  /** CPU seconds of this process, the workers, redis-server. */
+  cpu: { coordinator: number; workers: number; redis: number };
+}
+
+async function measure(text: string, dispatcher: QueueDispatcher | undefined, workers: WorkerProcess[], redisPid: number): Promise<Measured> {
+  const spec = parseWorkflow(text, join(ROOT, 'bench.yaml'));
+  const before = { self: process.cpuUsage(), workers: await Promise.all(workers.map((w) => cpuOf(w.pid))), redis: await cpuOf(redisPid) };
+  const t0 = performance.now();
+  const report = await runWorkflow(spec, dispatcher ? { executor: dispatcher } : {});
+  const ms = performance.now() - t0;
+  if (report.status !== 'succeeded') throw new Error(`distributed bench: the run ${report.status}: ${report.error}`);
+  const self = process.cpuUsage(before.self);
+  const workersAfter = await Promise.all(workers.map((w) => cpuOf(w.pid)));
+  return {
+    ms,
+    cpu: {
+      coordinator: (self.user + self.system) / 1e6,
+      workers: workersAfter.reduce((sum, c, k) => sum + c - before.workers[k]!, 0),
+      redis: (await cpuOf(redisPid)) - before.redis,
+    },
+  };
+}
+
+/** Per-edge latency of a chain: each answer's end to the next request's arrival, from the stand-in's trace. */
+async function edges(server: StandInProcess): Promise<number[]> {
+  const trace = (await server.trace()).sort((a, b) => a.step - b.step);
+  const out: number[] = [];
+  for (let i = 1; i < trace.length; i++) out.push(trace[i]!.arrived - trace[i - 1]!.answered);
+  return out;
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+};
+
+export async function distributedScenario(out: Out, progress: (s: string) => void): Promise<Goal[]> {
+  const prefix = `bench${process.pid}`;
+  const location = parseQueueUrl(`${REDIS}?prefix=${prefix}`);
+  const queue = `${REDIS}?prefix=${prefix}`;
+  const redis = new Redis(location.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch {
+    out('\n## Distributed (#17)\n\nskipped: no Redis answers at ' + location.shown);
+    return [];
+  }
+  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1] ?? 0);
+  const dir = await mkdtemp(join(tmpdir(), 'conductor-bench-dist-'));
+  const fast = await startStandIn({ latencyMs: 0 });
+  const dispatcher = await QueueDispatcher.connect(location);
+  const goals: Goal[] = [];
+  out('\n## Distributed: steps through the queue (#17)\n');
+  out('Redis on 127.0.0.1 (BullMQ), real `conductor worker` processes, the stand-in in its own process, all on the same 2 cores. ' +
+    'Instant steps are CPU-bound here: more workers cannot make them faster on 2 cores; the figures that carry over to many machines are CPU µs per step per process.\n');
+  try {
+    // 1. Overhead per step: the same fan-out in-process and on one worker.
+    progress('distributed: overhead per step');
+    const N = 1000;
+    const fanOut = fanOutText(fast.url, N, 10, 100);
+    const one = await startWorkers(1, queue, dir, 100);
+    const local: Measured[] = [];
+    const queued: Measured[] = [];
+    await measure(fanOutText(fast.url, 100, 0, 100), dispatcher, one, redisPid); // warm-up (worker, JIT, connections)
+    await measure(fanOutText(fast.url, 100, 0, 100), undefined, [], redisPid);
+    for (let k = 0; k < 3; k++) {
+      local.push(await measure(fanOut, undefined, [], redisPid));
+      queued.push(await measure(fanOut, dispatcher, one, redisPid));
+    }
+    const mid = (list: Measured[], f: (m: Measured) => number) => median(list.map(f));
+    const localMs = mid(local, (m) => m.ms);
+    const queuedMs = mid(queued, (m) => m.ms);
+    const perStep = (m: Measured[], f: (c: Measured['cpu']) => number) => (mid(m, (x) => f(x.cpu)) / N) * 1e6;
+    const localCpu = perStep(local, (c) => c.coordinator);
+    const coordinatorCpu = perStep(queued, (c) => c.coordinator);
+    const workerCpu = perStep(queued, (c) => c.workers);
+    const redisCpu = perStep(queued, (c) => c.redis);
+    out(`### Overhead per step: ${N} \`http\` steps (10 ms answers), limit 100; in-process vs one worker (concurrency 100); median of 3\n`);
+    out('| | makespan | CPU µs/step: coordinator | worker | redis-server | all |');
+    out('|---|---|---|---|---|---|');
+    out(`| in-process | ${fmt(localMs, 0)} ms | ${fmt(localCpu, 0)} | — | — | ${fmt(localCpu, 0)} |`);
+    out(`| queue, 1 worker | ${fmt(queuedMs, 0)} ms (${fmt(queuedMs / localMs)}×) | ${fmt(coordinatorCpu, 0)} | ${fmt(workerCpu, 0)} | ${fmt(redisCpu, 0)} | ${fmt(coordinatorCpu + workerCpu + redisCpu, 0)} (${fmt((coordinatorCpu + workerCpu + redisCpu) / localCpu)}×) |`);
+    out('');
+    out(`So one worker core runs about ${fmt(1e6 / workerCpu, 0)} steps/s of this kind, and one Redis core about ${fmt(1e6 / redisCpu, 0)} steps/s for a whole cluster; the extra CPU per step through the queue is ${fmt(coordinatorCpu + workerCpu + redisCpu - localCpu, 0)} µs.`);
+    goals.push({ goal: '#17 T6', what: `fan-out of ${N} http steps through the queue, one worker: makespan`, measured: `${fmt(queuedMs, 0)} ms`, floor: `in-process ${fmt(localMs, 0)} ms`, ratio: `${fmt(queuedMs / localMs)}× (goal ≤ 1.5×)`, met: queuedMs / localMs <= 1.5 });
+
+    // 2. Latency per dependency edge.
+    progress('distributed: latency per edge');
+    const CHAIN = 50;
+    const chain = chainText(fast.url, CHAIN);
+    const localEdges: number[] = [];
+    const queuedEdges: number[] = [];
+    await fast.trace();
+    for (let k = 0; k < 3; k++) {
+      await measure(chain, undefined, [], redisPid);
+      localEdges.push(...(await edges(fast)));
+      await measure(chain, dispatcher, one, redisPid);
+      queuedEdges.push(...(await edges(fast)));
+    }
+    out(`\n### Latency per dependency edge: a chain of ${CHAIN} instant steps, 3 runs; from one step's answer to the next step's request\n`);
+    out('| | p50 | p99 |');
+    out('|---|---|---|');
+    out(`| in-process | ${fmt(percentile(localEdges, 0.5))} ms | ${fmt(percentile(localEdges, 0.99))} ms |`);
+    out(`| queue, 1 worker | ${fmt(percentile(queuedEdges, 0.5))} ms | ${fmt(percentile(queuedEdges, 0.99))} ms |`);
+    goals.push({ goal: '#17 T6', what: 'latency per dependency edge through the queue', measured: `p50 ${fmt(percentile(queuedEdges, 0.5))} ms, p99 ${fmt(percentile(queuedEdges, 0.99))} ms`, floor: `in-process p50 ${fmt(percentile(localEdges, 0.5))} ms`, ratio: 'goal p50 ≤ 3 ms, p99 ≤ 10 ms', met: percentile(queuedEdges, 0.5) <= 3 && percentile(queuedEdges, 0.99) <= 10 });
+    await stopWorkers(one);
+
+    // 3. Throughput with 1, 2 and 4 workers.
+    progress('distributed: throughput');
+    out('\n### Throughput with 1, 2 and 4 workers (concurrency 50 each; the run\'s limit 1000)\n');
+    out('| workers | I/O-bound: 1,000 steps of 200 ms | ideal | steps/s | instant: 1,000 steps | steps/s | CPU of the box (instant) |');
+    out('|---|---|---|---|---|---|---|');
+    for (const n of [1, 2, 4]) {
+      const workers = await startWorkers(n, queue, dir, 50);
+      await measure(fanOutText(fast.url, 50, 0, 1000), dispatcher, workers, redisPid); // warm-up
+      const io = await measure(fanOutText(fast.url, 1000, 200, 1000), dispatcher, workers, redisPid);
+      const instant = await measure(fanOutText(fast.url, 1000, 0, 1000), dispatcher, workers, redisPid);
+      const ideal = (1000 / (50 * n)) * 200;
+      const busy = (instant.cpu.coordinator + instant.cpu.workers + instant.cpu.redis) / (instant.ms / 1000) / 2;
+      out(`| ${n} | ${fmt(io.ms, 0)} ms | ${fmt(ideal, 0)} ms | ${fmt(1000 / (io.ms / 1000), 0)} | ${fmt(instant.ms, 0)} ms | ${fmt(1000 / (instant.ms / 1000), 0)} | ${fmt(busy * 100, 0)} %${busy > 0.85 ? ' (CPU-bound)' : ''} |`);
+      await stopWorkers(workers);
+    }
+    out('\nI/O-bound steps spread over the workers (the ideal halves with each doubling); instant steps are bound by the two cores every process shares, so their throughput does not grow with workers here — on separate machines it is the worker CPU per step above that sets it.');
+  } finally {
+    await dispatcher.dispose();
+    await fast.close();
+    const keys = await redis.keys(`${prefix}:*`);
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    redis.disconnect();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return goals;
+}
