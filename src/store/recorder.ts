@@ -11,7 +11,7 @@
  * one starts when the one before it has settled; the first at once, so a store that does its work before its
  * promise, as SQLite does, has committed the run when `run:start` returns). A write that failed (a
  * `store_failed` ConductorError) is thrown from the listener by the event after it is known, or by `flush`,
- * which the caller awaits before closing the store; see SqliteStoreOptions.onError for a store that reports a
+ * which the caller awaits before closing the store; see StoreOptions.onError for a store that reports a
  * failure sooner (and so aborts the run). Every write is still attempted after one failed: the store decides
  * what can still be written (the outcome, at least).
  */

@@ -21,7 +21,7 @@ import { SqliteCacheEntries } from './sqlite-cache.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
 import { itemDurationSamples, stepSamples } from './sqlite-history.ts';
 import { INSERT_ITEM, INSERT_STEP, insertRows, itemRow, readItems, recordedResult, ROWS_PER_INSERT, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
-import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
+import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunSettings, RunStore, StepRecord, StepResult, StoreOptions } from './types.ts';
 
 
 /** The longest a finished step's (or item's) result waits before it is committed (see recordStep). */
@@ -72,23 +72,8 @@ interface RunRow {
   cost_unknown?: number;
 }
 
-export interface SqliteStoreOptions {
-  /** How often a running run's process says it is alive (default 5 s). */
-  heartbeatMs?: number;
-  /** How long to wait for another process's write lock before a write fails (default 10 s). */
-  busyTimeoutMs?: number;
-  /**
-   * `read`: this connection only reads (`runs`, `plan`). It takes no write lock, and works on a store it cannot
-   * write (a read-only file or folder): such a store is read as it is, without being migrated.
-   */
-  access?: 'read' | 'write';
-  /**
-   * A write that failed outside any call — a grouped commit of step results, a heartbeat — is reported here
-   * as a `store_failed` ConductorError (the CLI aborts the run on it), and thrown by the next `recordStep`
-   * or `finishRun`. Called at most once.
-   */
-  onError?: (error: ConductorError) => void;
-}
+/** The options of `openRunStore` (types.ts): SQLite takes them all. */
+export type SqliteStoreOptions = StoreOptions;
 
 /**
  * The interface's methods are `async` around synchronous bodies: node:sqlite is synchronous, and a write is
