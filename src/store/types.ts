@@ -159,7 +159,7 @@ export interface RunStore {
   /**
    * Records one step's result, called the moment the step finishes; durable within a few milliseconds. A write
    * that fails after this resolves is rejected by the next call (and may be reported sooner, see
-   * SqliteStoreOptions.onError).
+   * StoreOptions.onError).
    */
   recordStep(runId: string, stepId: string, result: StepResult): Promise<void>;
   /**
