@@ -44,7 +44,9 @@ export async function cachedRerun(repeat = 3): Promise<CachedRerun> {
     const cache = new StoreStepCache({ entries: store.cache!, policy: { run: {} }, context: { ...ctx, baseDir: spec.baseDir } });
     const timed = async () => {
       const t0 = performance.now();
-      const report = await runWorkflow(spec, { cache, onEvent: recorder(store, spec, { fingerprints }) });
+      const record = recorder(store, spec, { fingerprints });
+      const report = await runWorkflow(spec, { cache, onEvent: record });
+      await record.flush();
       if (report.status !== 'succeeded') throw new Error(report.error);
       return { ms: performance.now() - t0, hits: report.cache?.hits ?? 0 };
     };
@@ -59,7 +61,7 @@ export async function cachedRerun(repeat = 3): Promise<CachedRerun> {
     }
     return { steps: g.durations.length, firstMs: first.ms, cachedMs: median(again), hits };
   } finally {
-    store.close();
+    await store.close();
     await server.close();
     await rm(dir, { recursive: true, force: true });
   }

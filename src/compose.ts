@@ -9,12 +9,22 @@ import type { ActionRegistry } from './actions/registry.ts';
 import type { QueueLocation } from './queue/connection.ts';
 import type { WorkerOptions, RunningWorker } from './queue/worker.ts';
 import type { StepExecutor } from './scheduler/executor.ts';
+import type { RunStore, StoreOptions } from './store/types.ts';
 
 let actions: ActionRegistry | undefined;
 
 /** The actions every workflow may use unless a caller gives others (the built-in `llm`, `http`, `file`, `shell`). */
 export function defaultActions(): ActionRegistry {
   return (actions ??= builtinActions());
+}
+
+/**
+ * The run store at `location` (a SQLite file's path, or a `postgres://` URL): the store factory (store/open.ts)
+ * is loaded only when a store is opened, and PostgreSQL's client only for a `postgres://` location.
+ */
+export async function runStore(location: string, options: StoreOptions = {}): Promise<RunStore> {
+  const { openRunStore } = await import('./store/open.ts');
+  return openRunStore(location, options);
 }
 
 /** Where a run's steps go: workers behind `queue`, or (none given) this process. `dispose` lets go of the queue. */

@@ -12,9 +12,10 @@ export type { StepStatus, FinalStepStatus, RunStatus, SkipReason, ItemStatus } f
 export { ActionRegistry } from './actions/registry.ts';
 export { builtinActions } from './actions/builtin.ts';
 export type { ActionDefinition, ActionContext, ActionResult, Resource, StaticContext, BlockProblem, Usage, CallKind, Known, WrittenParts, ResolvedParts } from './actions/types.ts';
-export type { RunStore, RunRecord, StepRecord, NewRun, StepResult, RecordedRunStatus } from './store/types.ts';
+export type { RunStore, RunRecord, StepRecord, ItemRecord, NewRun, StepResult, ItemResult, ResultFields, RecordedRunStatus, StoreOptions } from './store/types.ts';
+export { openRunStore } from './store/open.ts';
 export { SqliteRunStore, type SqliteStoreOptions } from './store/sqlite.ts';
-export { recorder, type RecorderOptions } from './store/recorder.ts';
+export { recorder, type RecorderOptions, type RecordingListener } from './store/recorder.ts';
 export { prepareFingerprints } from './store/fingerprint.ts';
 export { preflightContext } from './scheduler/preflight.ts';
 export { planResume, type ResumePlan } from './store/resume.ts';

@@ -14,7 +14,7 @@ import { tempDir } from './support/workflow.ts';
 const ITEMS = 10_000;
 const FAILED = new Set([7, 42, 99, 123, 500, 501, 502, 1000, 2000, 3000, 4000, 5000, 9999]);
 
-function seed(path: string): string {
+async function seed(path: string): Promise<string> {
   const store = new SqliteRunStore(path);
   try {
     const id = 'a1b2c3d4-0000-4000-8000-000000000001';
@@ -25,28 +25,28 @@ function seed(path: string): string {
       { stepId: 'combine', fingerprint: 'f4', dependsOn: ['summarize'] },
       { stepId: 'notify', fingerprint: 'f5', dependsOn: ['urgent'] },
     ];
-    store.startRun({ id, workflow: '/w/notes.yaml', workflowHash: 'h', inputs: {}, startedAt: 1_000, steps });
-    store.recordStep(id, 'list', { status: 'succeeded', output: ['a.txt'], attempts: 1, startedAt: 1_000, finishedAt: 1_010 });
+    await store.startRun({ id, workflow: '/w/notes.yaml', workflowHash: 'h', inputs: {}, startedAt: 1_000, steps });
+    await store.recordStep(id, 'list', { status: 'succeeded', output: ['a.txt'], attempts: 1, startedAt: 1_000, finishedAt: 1_010 });
     for (let i = 0; i < ITEMS; i++) {
-      store.recordItem(id, 'summarize', FAILED.has(i)
+      await store.recordItem(id, 'summarize', FAILED.has(i)
         ? { index: i, key: `k${i}`, status: 'failed', error: `HTTP 503 from the stand-in for item ${i}`, errorCode: 'http_error', attempts: 3, startedAt: 1_010, finishedAt: 1_020 }
         : { index: i, key: `k${i}`, status: 'succeeded', output: `summary ${i}`, attempts: 1, startedAt: 1_010, finishedAt: 1_020, ...(i < 3 ? { reused: true } : {}) });
     }
-    store.recordStep(id, 'summarize', { status: 'failed', continued: true, itemCount: ITEMS + 5, error: `${FAILED.size} of ${ITEMS + 5} items failed`, attempts: 1, startedAt: 1_010, finishedAt: 2_010 });
-    store.recordStep(id, 'urgent', { status: 'skipped', skipReason: 'condition' });
-    store.recordStep(id, 'combine', { status: 'skipped', skipReason: 'upstream_failed' });
-    store.recordStep(id, 'notify', { status: 'skipped', skipReason: 'upstream_skipped' });
-    store.finishRun(id, { status: 'succeeded', finishedAt: 2_020, outputs: {} });
+    await store.recordStep(id, 'summarize', { status: 'failed', continued: true, itemCount: ITEMS + 5, error: `${FAILED.size} of ${ITEMS + 5} items failed`, attempts: 1, startedAt: 1_010, finishedAt: 2_010 });
+    await store.recordStep(id, 'urgent', { status: 'skipped', skipReason: 'condition' });
+    await store.recordStep(id, 'combine', { status: 'skipped', skipReason: 'upstream_failed' });
+    await store.recordStep(id, 'notify', { status: 'skipped', skipReason: 'upstream_skipped' });
+    await store.finishRun(id, { status: 'succeeded', finishedAt: 2_020, outputs: {} });
     return id;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 describe('runs show, for foreach steps, conditions and continued failures', { timeout: 60_000 }, () => {
   it('shows skip reasons, a continued failure, one line of item counts and the first failed items', async (t) => {
     const store = join(await tempDir(t), 'runs.db');
-    const id = seed(store);
+    const id = await seed(store);
     const shown = await run(['runs', 'show', id.slice(0, 8), '--store', store]);
     assert.equal(shown.code, 0, shown.stderr);
     const lines = shown.stdout.split('\n');
@@ -77,7 +77,7 @@ describe('runs show, for foreach steps, conditions and continued failures', { ti
 
   it('lists every item in --json, in index order, with the step’s skip reasons and continued flag', async (t) => {
     const store = join(await tempDir(t), 'runs.db');
-    const id = seed(store);
+    const id = await seed(store);
     const shown = await run(['runs', 'show', id, '--json', '--store', store]);
     assert.equal(shown.code, 0, shown.stderr);
     const { steps } = JSON.parse(shown.stdout);

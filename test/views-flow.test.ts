@@ -91,23 +91,23 @@ describe('plan after runs with a foreach step', { timeout: 60_000 }, () => {
     const real = await run(['run', file, '--json', '--store', db]);
     assert.equal(real.code, 0, real.stderr);
     // Three more runs with the times a test can rely on outvote what this machine took (medians).
-    const fingerprint = fingerprints(db, JSON.parse(real.stdout).runId);
+    const fingerprint = await fingerprints(db, JSON.parse(real.stdout).runId);
     const store = new SqliteRunStore(db);
     try {
       for (let k = 1; k <= 3; k++) {
         const id = `e0000000-0000-4000-8000-00000000000${k}`;
         const at = Date.now() + k * 10_000;
-        store.startRun({ id, workflow: file, workflowHash: 'seeded', inputs: {}, startedAt: at, steps: [{ stepId: 'long', fingerprint: fingerprint['long']!, dependsOn: [] }, { stepId: 'each', fingerprint: fingerprint['each']!, dependsOn: [] }] });
+        await store.startRun({ id, workflow: file, workflowHash: 'seeded', inputs: {}, startedAt: at, steps: [{ stepId: 'long', fingerprint: fingerprint['long']!, dependsOn: [] }, { stepId: 'each', fingerprint: fingerprint['each']!, dependsOn: [] }] });
         for (let i = 0; i < 8; i++) {
           const start = at + Math.floor(i / 2) * 100;
-          store.recordItem(id, 'each', { index: i, key: `k${i}`, status: 'succeeded', output: i, attempts: 1, startedAt: start, finishedAt: start + 100 });
+          await store.recordItem(id, 'each', { index: i, key: `k${i}`, status: 'succeeded', output: i, attempts: 1, startedAt: start, finishedAt: start + 100 });
         }
-        store.recordStep(id, 'each', { status: 'succeeded', output: [], itemCount: 8, attempts: 1, startedAt: at, finishedAt: at + 400 });
-        store.recordStep(id, 'long', { status: 'succeeded', output: 'long', attempts: 1, startedAt: at, finishedAt: at + 300 });
-        store.finishRun(id, { status: 'succeeded', finishedAt: at + 400, outputs: {} });
+        await store.recordStep(id, 'each', { status: 'succeeded', output: [], itemCount: 8, attempts: 1, startedAt: at, finishedAt: at + 400 });
+        await store.recordStep(id, 'long', { status: 'succeeded', output: 'long', attempts: 1, startedAt: at, finishedAt: at + 300 });
+        await store.finishRun(id, { status: 'succeeded', finishedAt: at + 400, outputs: {} });
       }
     } finally {
-      store.close();
+      await store.close();
     }
     const plan = async (...args: string[]) => JSON.parse((await run(['plan', file, '--format', 'json', '--store', db, ...args])).stdout);
     const three = await plan();

@@ -45,9 +45,9 @@ describe('conductor plan', { timeout: 60_000 }, () => {
     // the times a test can rely on, outvote whatever this machine took (expected times are medians).
     const real = await run(['run', file, '-i', 'topic=whales', '--json', ...store]);
     assert.equal(real.code, 0, real.stderr);
-    const fingerprint = fingerprints(db, JSON.parse(real.stdout).runId);
+    const fingerprint = await fingerprints(db, JSON.parse(real.stdout).runId);
     for (let k = 1; k <= 3; k++) {
-      seedRun(db, file, Date.now() + k, [
+      await seedRun(db, file, Date.now() + k, [
         { stepId: 'q1', fingerprint: fingerprint['q1']!, start: 0, end: 40 },
         { stepId: 'q2', fingerprint: fingerprint['q2']!, dependsOn: ['q1'], start: 40, end: 100 },
         { stepId: 'slow', fingerprint: fingerprint['slow']!, start: 0, end: 300 },
@@ -127,7 +127,7 @@ describe('the timeline of a run', { timeout: 60_000 }, () => {
     const store = ['--store', db];
     // Recorded times, not measured ones: which step ended last is then the record's, not this machine's.
     // b overlaps a and ends before c; c waited for a. The run was decided by a → c.
-    const runId = seedRun(db, join(dir, 'workflow.yaml'), Date.now(), [
+    const runId = await seedRun(db, join(dir, 'workflow.yaml'), Date.now(), [
       { stepId: 'a', fingerprint: 'fa', start: 0, end: 100 },
       { stepId: 'b', fingerprint: 'fb', start: 0, end: 150 },
       { stepId: 'c', fingerprint: 'fc', dependsOn: ['a'], start: 100, end: 220 },

@@ -44,40 +44,40 @@ function kept(units: [id: string, input: Record<string, unknown>][]): Set<string
 }
 
 function preview(keys: Set<string>, inputs: Record<string, unknown>, options: Partial<PreviewOptions> = {}) {
-  return previewCache(spec, { policy: { run: {} }, inputs, context, actions, entries: { has: (key) => keys.has(key) }, ...options });
+  return previewCache(spec, { policy: { run: {} }, inputs, context, actions, entries: { has: async (key) => keys.has(key) }, ...options });
 }
 
 describe('the plan\'s look at the step cache', () => {
-  it('says hit or miss where the request is known before the run, and unknown where a step\'s output decides it', () => {
+  it('says hit or miss where the request is known before the run, and unknown where a step\'s output decides it', async () => {
     const keys = kept([
       ['fixed', { model: 'openai:m', prompt: 'hello' }],
       ['topic', { model: 'openai:m', prompt: 'about cats' }],
       ['each', { model: 'openai:m', prompt: 'item x of 3' }],
       ['get', { url: 'http://h/a' }],
     ]);
-    assert.deepEqual(preview(keys, { topic: 'cats', list: [] }), {
+    assert.deepEqual(await preview(keys, { topic: 'cats', list: [] }), {
       fixed: { cache: 'hit' },
       topic: { cache: 'hit' },
       after: { cache: 'unknown' },
       each: { cache: 'miss', cacheHits: 1 },
       get: { cache: 'hit' },
     });
-    const other = preview(keys, { list: ['x'] });
+    const other = await preview(keys, { list: ['x'] });
     assert.equal(other['topic']?.cache, 'unknown', 'an input not given');
     assert.deepEqual(other['fromInput'], { cache: 'miss', cacheHits: 0 });
-    assert.deepEqual(preview(keys, { topic: 'dogs' })['topic'], { cache: 'miss' });
+    assert.deepEqual((await preview(keys, { topic: 'dogs' }))['topic'], { cache: 'miss' });
   });
 
-  it('says nothing with --no-cache, and only of steps that say cache when it is off for the run', () => {
-    assert.deepEqual(preview(new Set(), {}, { policy: { off: true } }), {});
+  it('says nothing with --no-cache, and only of steps that say cache when it is off for the run', async () => {
+    assert.deepEqual(await preview(new Set(), {}, { policy: { off: true } }), {});
     const own = workflow('steps:\n  - id: a\n    cache: true\n    http: { url: "http://h/", method: POST }\n  - id: b\n    llm: { model: "openai:m", prompt: hi }\n');
-    assert.deepEqual(previewCache(own, { policy: {}, inputs: {}, context, actions }), { a: { cache: 'miss' } });
+    assert.deepEqual(await previewCache(own, { policy: {}, inputs: {}, context, actions }), { a: { cache: 'miss' } });
   });
 
-  it('looks at entries no older than the step\'s TTL', () => {
+  it('looks at entries no older than the step\'s TTL', async () => {
     const ttl = workflow('steps:\n  - id: a\n    cache: { ttl: 1h }\n    llm: { model: "openai:m", prompt: hi }\n');
     const seen: number[] = [];
-    previewCache(ttl, { policy: {}, inputs: {}, context, actions, now: 10_000_000, entries: { has: (_key, notBefore) => (seen.push(notBefore), true) } });
+    await previewCache(ttl, { policy: {}, inputs: {}, context, actions, now: 10_000_000, entries: { has: async (_key, notBefore) => (seen.push(notBefore), true) } });
     assert.deepEqual(seen, [10_000_000 - 3_600_000]);
   });
 

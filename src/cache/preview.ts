@@ -31,7 +31,7 @@ export interface PreviewOptions {
 }
 
 /** By step id, for the steps the cache is (or may be) on for. */
-export function previewCache(spec: WorkflowSpec, options: PreviewOptions): Record<string, StepCachePreview> {
+export async function previewCache(spec: WorkflowSpec, options: PreviewOptions): Promise<Record<string, StepCachePreview>> {
   const { policy, inputs, context } = options;
   if (policy.off) return {};
   const now = options.now ?? Date.now();
@@ -41,15 +41,15 @@ export function previewCache(spec: WorkflowSpec, options: PreviewOptions): Recor
     const action = options.actions.get(step.action);
     if (!action || step.cache === false || (!step.cache && !(policy.run && action.cacheable?.(literalFields(step.input))))) continue;
     /** Whether the unit with this lookup hits; undefined when it is not cached; null when it cannot be known. */
-    const hits = (lookup: ReferenceLookup): boolean | null | undefined => {
+    const hits = async (lookup: ReferenceLookup): Promise<boolean | null | undefined> => {
       const input = known(step, action, lookup);
       if (input === undefined) return null;
       const found = stepKey(policy, step, action, input, context);
       if (!found) return undefined;
-      return options.entries?.has(found.key, found.ttlMs === undefined ? 0 : now - found.ttlMs) ?? false;
+      return (await options.entries?.has(found.key, found.ttlMs === undefined ? 0 : now - found.ttlMs)) ?? false;
     };
     if (!step.foreach) {
-      const hit = hits(base);
+      const hit = await hits(base);
       if (hit !== undefined) out[step.id] = { cache: hit === null ? 'unknown' : hit ? 'hit' : 'miss' };
       continue;
     }
@@ -64,7 +64,8 @@ export function previewCache(spec: WorkflowSpec, options: PreviewOptions): Recor
       out[step.id] = { cache: 'unknown' };
       continue;
     }
-    const items = list.map((item, index) => hits((ref: Reference) => (ref.root === 'item' ? item : ref.root === 'foreach' ? (ref.name === 'index' ? index : list.length) : base(ref))));
+    const items: (boolean | null | undefined)[] = [];
+    for (const [index, item] of list.entries()) items.push(await hits((ref: Reference) => (ref.root === 'item' ? item : ref.root === 'foreach' ? (ref.name === 'index' ? index : list.length) : base(ref))));
     const cached = items.filter((h) => h !== undefined);
     if (cached.length === 0) continue;
     if (cached.includes(null)) out[step.id] = { cache: 'unknown' };

@@ -27,7 +27,7 @@ class MemoryEntries implements CacheEntries {
   constructor(now: () => number) {
     this.now = now;
   }
-  take(key: string, notBefore: number): CacheEntry | undefined {
+  async take(key: string, notBefore: number): Promise<CacheEntry | undefined> {
     if (this.failing) throw new Error('database is locked');
     const row = this.rows.get(key);
     if (!row || row.createdAt < notBefore) return undefined;
@@ -35,17 +35,17 @@ class MemoryEntries implements CacheEntries {
     const { createdAt: _c, hits: _h, ...entry } = row;
     return entry;
   }
-  has(key: string, notBefore: number): boolean {
+  async has(key: string, notBefore: number): Promise<boolean> {
     return (this.rows.get(key)?.createdAt ?? -Infinity) >= notBefore;
   }
-  put(key: string, entry: CacheEntry): void {
+  async put(key: string, entry: CacheEntry): Promise<void> {
     if (this.failing) throw new Error('disk full');
     this.rows.set(key, { ...entry, createdAt: this.now(), hits: 0 });
   }
-  stats(): never {
+  async stats(): Promise<never> {
     throw new Error('not used');
   }
-  clear(): number {
+  async clear(): Promise<number> {
     return 0;
   }
 }

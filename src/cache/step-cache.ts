@@ -51,7 +51,7 @@ export class StoreStepCache implements StepCache {
     const maxAge = this.#maxAge.get(key);
     this.#maxAge.delete(key);
     try {
-      const entry = this.#entries.take(key, maxAge === undefined ? 0 : this.#now() - maxAge);
+      const entry = await this.#entries.take(key, maxAge === undefined ? 0 : this.#now() - maxAge);
       if (!entry) return undefined;
       return {
         output: entry.output,
@@ -67,7 +67,7 @@ export class StoreStepCache implements StepCache {
 
   async put(key: string, result: CachedResult): Promise<void> {
     try {
-      this.#entries.put(key, { action: key.slice(0, key.indexOf(':')), ...result });
+      await this.#entries.put(key, { action: key.slice(0, key.indexOf(':')), ...result });
     } catch {
       // Kept nothing: the next run sends the request again.
     }

@@ -10,10 +10,10 @@ import { formatFailure, formatSummary } from '../report/summary.ts';
 import { prepareRun, withEstimates, type PreparedRun } from '../scheduler/prepare.ts';
 import { runPrepared, type RunOptions } from '../scheduler/run.ts';
 import { historyDurations } from '../store/history.ts';
-import { storeOptions, storePath } from '../store/home.ts';
-import { recorder } from '../store/recorder.ts';
-import { SqliteRunStore, type SqliteStoreOptions } from '../store/sqlite.ts';
-import type { RunStore } from '../store/types.ts';
+import { storeLocation, storeOptions } from '../store/home.ts';
+import { recorder, type RecordingListener } from '../store/recorder.ts';
+import type { RunStore, StoreOptions } from '../store/types.ts';
+import { ConductorError } from '../core/errors.ts';
 import { EXIT, type CliIO } from './io.ts';
 import { INPUT_OPTION, parseLimit } from './options.ts';
 import type { Command } from './main.ts';
@@ -23,7 +23,10 @@ import { cacheFlags } from './cache-options.ts';
 import { cacheUsed } from '../cache/policy.ts';
 import { StoreStepCache } from '../cache/step-cache.ts';
 import { QUEUE_OPTION, queueFrom } from './queue-options.ts';
-import { stepExecutor } from '../compose.ts';
+import { runStore, stepExecutor } from '../compose.ts';
+
+/** What `--store` is, for every command that takes it. */
+export const STORE_DESCRIPTION = 'The run store: a file, or a postgres:// URL (default: $CONDUCTOR_STORE, else $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)';
 
 /** Options `run` and `resume` both take. */
 export const RUN_OPTIONS = {
@@ -32,7 +35,7 @@ export const RUN_OPTIONS = {
   quiet: { type: 'boolean', short: 'q', description: 'Print only the workflow outputs' },
   'max-concurrency': { type: 'string', value: 'N', description: 'How many steps may run at once (overrides config.maxConcurrency)' },
   model: { type: 'string', value: 'provider:model', description: 'Default model for llm steps that name none (provider:model)' },
-  store: { type: 'string', value: 'PATH', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+  store: { type: 'string', value: 'PATH|URL', description: STORE_DESCRIPTION },
   'no-store': { type: 'boolean', description: 'Do not record this run' },
   cache: { type: 'boolean', description: 'Take results from the step cache, and keep new ones there, for every cacheable step (overrides config.cache)' },
   'no-cache': { type: 'boolean', description: 'Do not use the step cache for this run (overrides config.cache and steps\' cache)' },
@@ -40,8 +43,9 @@ export const RUN_OPTIONS = {
   queue: QUEUE_OPTION,
 } satisfies Command['options'];
 
-export function openStore(values: Record<string, unknown>, io: CliIO, options: SqliteStoreOptions = {}): RunStore {
-  return new SqliteRunStore(storePath(io.env, io.cwd, values['store'] as string | undefined), { ...storeOptions(io.env), ...options });
+/** The store `--store` (else CONDUCTOR_STORE, else the default file) names: every command opens it here. */
+export function openStore(values: Record<string, unknown>, io: CliIO, options: StoreOptions = {}): Promise<RunStore> {
+  return runStore(storeLocation(io.env, io.cwd, values['store'] as string | undefined), { ...storeOptions(io.env), ...options });
 }
 
 /** The run as `run` and `resume` start it: inputs typed, settings from the flags, fingerprints, secrets (see prepare.ts). */
@@ -78,20 +82,24 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   // throws the store's error from the next event.
   const storeFailed = new AbortController();
   const cachePolicy = cacheFlags(spec.config, values);
-  const store = values['no-store'] === true ? undefined : openStore(values, io, { onError: (error) => storeFailed.abort(error) });
+  const store = values['no-store'] === true ? undefined : await openStore(values, io, { onError: (error) => storeFailed.abort(error) }).catch(async (error: unknown) => {
+    await steps.dispose();
+    throw error;
+  });
+  let record: RecordingListener | undefined;
   // The step cache lives in the store: without one (--no-store), nothing is taken from it or kept.
   const cache = store?.cache && cacheUsed(cachePolicy, spec.steps) ? new StoreStepCache({ entries: store.cache, policy: cachePolicy, context: { env: prepared.env, defaults: prepared.defaults, baseDir: spec.baseDir } }) : undefined;
   try {
     // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
     // the recorder show and store them as they are.
-    const record = store ? recorder(store, spec, { lateRedact: (text) => prepared.secrets.redact(text), fingerprints: prepared.fingerprints, settings: { ...prepared.settings, ...(maxCost === undefined ? {} : { maxCost }) }, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
+    record = store ? recorder(store, spec, { lateRedact: (text) => prepared.secrets.redact(text), fingerprints: prepared.fingerprints, settings: { ...prepared.settings, ...(maxCost === undefined ? {} : { maxCost }) }, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
     const show = live?.onEvent ?? plain;
     // Durations from earlier runs of the same steps let the scheduler put the longest path in time first.
-    const run = store ? withEstimates(prepared, historyDurations(store, spec, prepared.fingerprints)) : prepared;
+    const run = store ? withEstimates(prepared, await historyDurations(store, spec, prepared.fingerprints)) : prepared;
     if (preface && !json && !quiet) io.stderr.write(preface);
-    const report = await runPrepared(run, {
+    let report = await runPrepared(run, {
       signal: AbortSignal.any([io.signal, storeFailed.signal]),
       ...(reuse ? { reuse } : {}),
       ...(reuseItems ? { reuseItems } : {}),
@@ -106,6 +114,14 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
         record?.(event);
       },
     }).finally(() => live?.stop());
+    // The recorder's last writes (the outcome) settle after the run: one that failed fails the run, as a
+    // listener that threw at run:end does (see runPrepared).
+    try {
+      await record?.flush();
+    } catch (error) {
+      const failure = error instanceof ConductorError ? error : new ConductorError('store_failed', String(error));
+      report = { ...report, status: 'failed', error: prepared.secrets.redact(failure.message), errorCode: failure.code, ...(failure.hint ? { hint: failure.hint } : {}) };
+    }
 
     if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
@@ -121,7 +137,9 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
     }
     return report.status === 'succeeded' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
   } finally {
-    store?.close();
+    // After a run that threw, writes may still be on their way: the store is closed after them.
+    await record?.flush().catch(() => undefined);
+    await store?.close();
     await steps.dispose();
   }
 }

@@ -22,14 +22,14 @@ export interface StepHistory {
 }
 
 /** Step id → expected ms, for the steps the store has timed; undefined when it has timed none of them. */
-export function historyDurations(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, number> | undefined {
-  return byStep(store.durations(spec.file), spec, fingerprints);
+export async function historyDurations(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Promise<Record<string, number> | undefined> {
+  return byStep(await store.durations(spec.file), spec, fingerprints);
 }
 
 /** Foreach step id → expected ms of one of its items; undefined when the store has timed none. */
-export function historyItemDurations(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, number> | undefined {
+export async function historyItemDurations(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Promise<Record<string, number> | undefined> {
   if (!store.itemDurations || !spec.steps.some((s) => s.foreach)) return undefined;
-  const known = store.itemDurations(spec.file);
+  const known = await store.itemDurations(spec.file);
   const values: Record<string, number> = {};
   spec.steps.forEach((step, i) => {
     const ms = step.foreach ? known.get(itemFingerprint(fingerprints[i]!)) : undefined;
@@ -39,10 +39,11 @@ export function historyItemDurations(store: RunStore, spec: WorkflowSpec, finger
 }
 
 /** Durations, item durations and token counts together; undefined when the store has timed none of the steps. */
-export function stepHistory(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): StepHistory | undefined {
-  const durations = historyDurations(store, spec, fingerprints);
+export async function stepHistory(store: RunStore, spec: WorkflowSpec, fingerprints: readonly string[]): Promise<StepHistory | undefined> {
+  const durations = await historyDurations(store, spec, fingerprints);
   if (!durations) return undefined;
-  return { durations, usage: byStep(store.usage?.(spec.file) ?? new Map(), spec, fingerprints) ?? {}, itemDurations: historyItemDurations(store, spec, fingerprints) ?? {} };
+  const usage = (await store.usage?.(spec.file)) ?? new Map<string, UnitUsage>();
+  return { durations, usage: byStep(usage, spec, fingerprints) ?? {}, itemDurations: (await historyItemDurations(store, spec, fingerprints)) ?? {} };
 }
 
 function byStep<T>(known: ReadonlyMap<string, T>, spec: WorkflowSpec, fingerprints: readonly string[]): Record<string, T> | undefined {

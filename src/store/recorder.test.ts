@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { ConductorError } from '../core/errors.ts';
 import type { RunEvent } from '../core/events.ts';
 import { createRedactor } from '../core/redact.ts';
 import type { RunReport } from '../core/report.ts';
@@ -48,6 +49,7 @@ describe('the recorder', () => {
     ]);
     // The run's own reused step:end events then change nothing.
     listener({ type: 'step:end', runId: 'r', stepId: 'a', status: 'succeeded', at: 1, output: 'A', reused: true });
+    await listener.flush();
     store.flush();
     assert.equal(rows('r').length, 2);
   });
@@ -62,6 +64,7 @@ describe('the recorder', () => {
     // The run took the cookie's value out before the event (the http action's withoutCredentials) and says so.
     end('b', 'plain', { headers: { 'set-cookie': '***', 'content-type': 'text/plain' } }, true);
     end('c', 'plain', { model: 'echo' });
+    await listener.flush();
     store.flush();
     assert.deepEqual(
       rows('r').map((r) => [r['step_id'], r['output'], r['redacted']]),
@@ -74,14 +77,18 @@ describe('the recorder', () => {
 function callLog(): { store: RunStore; calls: [string, ...unknown[]][] } {
   const calls: [string, ...unknown[]][] = [];
   const store: RunStore = {
-    startRun: (run) => void calls.push(['startRun', run]),
-    recordStep: (_runId, stepId, result) => void calls.push(['recordStep', stepId, result]),
-    recordItem: (_runId, stepId, item) => void calls.push(['recordItem', stepId, item]),
-    finishRun: (_runId, result) => void calls.push(['finishRun', result.status]),
-    listRuns: () => [],
-    getRun: () => undefined,
-    durations: () => new Map(),
-    close: () => undefined,
+    location: 'calls',
+    startRun: async (run) => void calls.push(['startRun', run]),
+    recordStep: async (_runId, stepId, result) => void calls.push(['recordStep', stepId, result]),
+    recordItem: async (_runId, stepId, item) => void calls.push(['recordItem', stepId, item]),
+    recordStepOnce: async () => false,
+    recordItemOnce: async () => false,
+    recordedSuccess: async () => undefined,
+    finishRun: async (_runId, result) => void calls.push(['finishRun', result.status]),
+    listRuns: async () => [],
+    getRun: async () => undefined,
+    durations: async () => new Map(),
+    close: async () => undefined,
   };
   return { store, calls };
 }
@@ -100,7 +107,7 @@ const run4 = { ...start, stepIds: ['list', 'each', 'urgent', 'combine'] };
 const report = (steps: RunReport['steps']): RunReport => ({ runId: 'r', workflow: foreachSpec.file, status: 'succeeded', startedAt: '', finishedAt: '', durationMs: 1, steps, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} } });
 
 describe('the recorder, with foreach steps, conditions and continued failures', () => {
-  it('records each item as it ends (timed from its item:start), the step with its continued failure and item count, and each skip once, with its reason', () => {
+  it('records each item as it ends (timed from its item:start), the step with its continued failure and item count, and each skip once, with its reason', async () => {
     const { store, calls } = callLog();
     const listener = recorder(store, foreachSpec, { fingerprints: ['fl', 'fe', 'fu', 'fc'], redact: createRedactor([SECRET]) });
     const events: RunEvent[] = [
@@ -132,6 +139,7 @@ describe('the recorder, with foreach steps, conditions and continued failures', 
       },
     ];
     for (const event of events) listener(event);
+    await listener.flush();
     const recorded = calls.slice(1);
     assert.deepEqual(recorded, [
       ['recordStep', 'list', { status: 'succeeded', outputJson: '["x","y","z"]', startedAt: 2, finishedAt: 3 }],
@@ -146,7 +154,7 @@ describe('the recorder, with foreach steps, conditions and continued failures', 
     ]);
   });
 
-  it('keeps the item count of a step that ends without its summary (cancelled mid-list), and records cancelled items', () => {
+  it('keeps the item count of a step that ends without its summary (cancelled mid-list), and records cancelled items', async () => {
     const { store, calls } = callLog();
     const listener = recorder(store, foreachSpec, { fingerprints: ['fl', 'fe', 'fu', 'fc'] });
     listener(run4);
@@ -155,19 +163,21 @@ describe('the recorder, with foreach steps, conditions and continued failures', 
     listener({ type: 'item:start', runId: 'r', stepId: 'each', index: 0, at: 5 });
     listener({ type: 'item:end', runId: 'r', stepId: 'each', index: 0, key: 'k0', status: 'cancelled', at: 6, error: 'the run was interrupted', errorCode: 'interrupted' });
     listener({ type: 'step:end', runId: 'r', stepId: 'each', status: 'cancelled', at: 7 });
+    await listener.flush();
     assert.deepEqual(calls.slice(1), [
       ['recordItem', 'each', { index: 0, key: 'k0', status: 'cancelled', error: 'the run was interrupted', errorCode: 'interrupted', startedAt: 5, finishedAt: 6 }],
       ['recordStep', 'each', { status: 'cancelled', startedAt: 4, finishedAt: 7, itemCount: 500 }],
     ]);
   });
 
-  it('records the items a resume carries in with the run, and afterwards only the items the run ran again', () => {
+  it('records the items a resume carries in with the run, and afterwards only the items the run ran again', async () => {
     const { store, calls } = callLog();
     const reuseItems = { each: new Map([[0, { key: 'k0', output: 'X' }], [2, { key: 'k2', output: 'Z', properties: { model: 'echo' } }]]) };
     // `list` reused whole, with its items (a foreach step too, say): they go with the run as well.
     const reuse = { list: { output: ['x'], items: [{ index: 0, key: 'kx', output: 'x' }] } };
     const listener = recorder(store, foreachSpec, { fingerprints: ['fl', 'fe', 'fu', 'fc'], reuse, reuseItems });
     listener(run4);
+    await listener.flush();
     const started = calls[0]![1] as NewRun;
     assert.deepEqual(started.reusedItems, [
       { stepId: 'list', items: [{ index: 0, key: 'kx', status: 'succeeded', outputJson: '"x"', reused: true }] },
@@ -183,9 +193,83 @@ describe('the recorder, with foreach steps, conditions and continued failures', 
     listener({ type: 'item:end', runId: 'r', stepId: 'each', index: 2, key: 'k2-new', status: 'succeeded', at: 5, output: 'Z2' });
     listener({ type: 'item:start', runId: 'r', stepId: 'each', index: 1, at: 3 });
     listener({ type: 'item:end', runId: 'r', stepId: 'each', index: 1, key: 'k1', status: 'succeeded', at: 6, output: 'Y' });
+    await listener.flush();
     assert.deepEqual(calls.slice(1), [
       ['recordItem', 'each', { index: 2, key: 'k2-new', status: 'succeeded', outputJson: '"Z2"', startedAt: 3, finishedAt: 5 }],
       ['recordItem', 'each', { index: 1, key: 'k1', status: 'succeeded', outputJson: '"Y"', startedAt: 3, finishedAt: 6 }],
     ]);
+  });
+});
+
+describe('the recorder over a store that answers later', () => {
+  /** A store whose writes each settle when the test says, logging when each one starts. */
+  function slowStore(): { store: RunStore; started: string[]; settle: (error?: Error) => void } {
+    const started: string[] = [];
+    const waiting: { resolve: () => void; reject: (error: Error) => void }[] = [];
+    const later = (name: string) => () => {
+      started.push(name);
+      return new Promise<void>((resolve, reject) => waiting.push({ resolve, reject }));
+    };
+    const { store: base } = callLog();
+    const store: RunStore = { ...base, startRun: later('startRun'), recordStep: later('recordStep'), recordItem: later('recordItem'), finishRun: later('finishRun') };
+    const settle = (error?: Error) => {
+      const next = waiting.shift()!;
+      if (error) next.reject(error);
+      else next.resolve();
+    };
+    return { store, started, settle };
+  }
+  const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('starts each write when the one before it has settled, in the order of the events', async () => {
+    const { store, started, settle } = slowStore();
+    const listener = recorder(store, spec, { fingerprints: ['fa', 'fb', 'fc'] });
+    listener(start);
+    listener({ type: 'step:end', runId: 'r', stepId: 'a', status: 'succeeded', at: 2, output: 'A' });
+    listener({ type: 'step:end', runId: 'r', stepId: 'b', status: 'succeeded', at: 3, output: 'B' });
+    await tick();
+    assert.deepEqual(started, ['startRun'], 'the run is written first, and alone');
+    let flushed = false;
+    const flush = listener.flush().then(() => (flushed = true));
+    settle();
+    await tick();
+    assert.deepEqual(started, ['startRun', 'recordStep']);
+    settle();
+    await tick();
+    assert.equal(flushed, false, 'flush waits for the last write');
+    settle();
+    await flush;
+    assert.ok(flushed);
+    assert.deepEqual(started, ['startRun', 'recordStep', 'recordStep']);
+  });
+
+  it('throws a failed write from the next event, once, still attempting every write after it', async () => {
+    const { store, started, settle } = slowStore();
+    const listener = recorder(store, spec, { fingerprints: ['fa', 'fb', 'fc'] });
+    listener(start);
+    const failure = new ConductorError('store_failed', 'cannot write to the run store /x/runs.db: the disk is full');
+    settle(failure);
+    await tick();
+    assert.throws(() => listener({ type: 'step:end', runId: 'r', stepId: 'a', status: 'succeeded', at: 2, output: 'A' }), failure);
+    listener({ type: 'run:end', runId: 'r', at: 3, report: { runId: 'r', workflow: spec.file, status: 'failed', startedAt: '', finishedAt: '', durationMs: 1, steps: {}, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} } } });
+    settle();
+    await tick();
+    settle();
+    await listener.flush();
+    assert.deepEqual(started, ['startRun', 'recordStep', 'finishRun']);
+  });
+
+  it('rejects flush with a failure no event has thrown: the outcome, which no event follows', async () => {
+    const { store, settle } = slowStore();
+    const listener = recorder(store, spec, { fingerprints: ['fa', 'fb', 'fc'] });
+    listener(start);
+    settle();
+    listener({ type: 'run:end', runId: 'r', at: 3, report: { runId: 'r', workflow: spec.file, status: 'succeeded', startedAt: '', finishedAt: '', durationMs: 1, steps: {}, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} } } });
+    const failure = new ConductorError('store_failed', 'cannot write to the run store /x/runs.db: it is locked');
+    const flushed = listener.flush();
+    await tick();
+    settle(failure);
+    await assert.rejects(flushed, failure);
+    await listener.flush();
   });
 });

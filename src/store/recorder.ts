@@ -7,8 +7,13 @@
  * `runWorkflow`'s events carry no secret already (the run redacts each result once, and says so in `redacted`):
  * recording them needs no `redact`. Give one for events from elsewhere, and everything is redacted again here.
  *
- * A store failure is thrown from the listener (a `store_failed` ConductorError), synchronously where the store
- * met it; see SqliteStoreOptions.onError for failures of writes made in the background.
+ * The store is async and the listener is not: the listener puts its writes in order on a chain of its own (each
+ * one starts when the one before it has settled; the first at once, so a store that does its work before its
+ * promise, as SQLite does, has committed the run when `run:start` returns). A write that failed (a
+ * `store_failed` ConductorError) is thrown from the listener by the event after it is known, or by `flush`,
+ * which the caller awaits before closing the store; see StoreOptions.onError for a store that reports a
+ * failure sooner (and so aborts the run). Every write is still attempted after one failed: the store decides
+ * what can still be written (the outcome, at least).
  */
 import type { RunEventListener, UnitEnd } from '../core/events.ts';
 import { redactDeep, type Redactor } from '../core/redact.ts';
@@ -50,7 +55,16 @@ export interface ReusedItem extends ReusableItem {
   index: number;
 }
 
-export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RunEventListener {
+/** The recorder's listener, and the wait for its writes. */
+export interface RecordingListener extends RunEventListener {
+  /**
+   * Resolves when every write asked for so far has settled; rejects with a failed write that no event has
+   * thrown yet (the run's outcome, say, which no event follows).
+   */
+  flush(): Promise<void>;
+}
+
+export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderOptions): RecordingListener {
   // Redacted value by value, then written as JSON: redacting JSON text would miss escaped spellings and could
   // break it (a secret of digits inside a number). Values come back unchanged, uncopied, when nothing matched.
   const redact = options.redact;
@@ -98,7 +112,50 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
   /** Steps with a record from during the run: run:end does not write them again. */
   const recorded = new Set<string>();
   const reusedItem = (index: number, item: ReusableItem): ItemResult => result({ index, key: item.key, status: 'succeeded', reused: true }, item.output, item.properties);
-  return (event) => {
+
+  /** The last write asked for, settled (never rejected: a failure is kept in `failure`). */
+  let tail: Promise<void> = Promise.resolve();
+  /** Writes asked for and not settled. */
+  let unsettled = 0;
+  /** The first write that failed, and whether it has been thrown (from an event or by flush). */
+  let failure: { error: unknown; thrown: boolean } | undefined;
+  const settled = () => {
+    unsettled--;
+  };
+  const failed = (error: unknown) => {
+    unsettled--;
+    failure ??= { error, thrown: false };
+  };
+  /** Starts `call` when every write before it has settled: at once when none is waiting. */
+  const write = (call: () => Promise<unknown>): void => {
+    let started: Promise<unknown>;
+    if (unsettled++ > 0) started = tail.then(call);
+    else {
+      try {
+        started = call();
+      } catch (error) {
+        started = Promise.reject(error);
+      }
+    }
+    tail = started.then(settled, failed);
+  };
+  const throwFailure = () => {
+    if (!failure || failure.thrown) return;
+    failure.thrown = true;
+    throw failure.error;
+  };
+
+  const listener = (event: Parameters<RunEventListener>[0]): void => {
+    handle(event);
+    throwFailure();
+  };
+  listener.flush = async (): Promise<void> => {
+    while (unsettled > 0) await tail;
+    throwFailure();
+  };
+  return listener;
+
+  function handle(event: Parameters<RunEventListener>[0]): void {
     switch (event.type) {
       case 'run:start': {
         const reused = Object.entries(options.reuse ?? {}).map(([stepId, r]) => result({ stepId, status: 'succeeded' as const, reused: true }, r.output, r.properties));
@@ -109,7 +166,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           reusedItems.push({ stepId, items: Array.from(items, ([index, item]) => reusedItem(index, item)) });
           carried.set(stepId, new Set(items.keys()));
         }
-        store.startRun({
+        const run: NewRun = {
           id: event.runId,
           workflow: spec.file,
           workflowHash: contentHash(spec.source),
@@ -125,7 +182,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           })),
           reused,
           ...(reusedItems.length ? { reusedItems } : {}),
-        });
+        };
+        write(() => store.startRun(run));
         for (const r of reused) recordedWithRun.add(r.stepId);
         break;
       }
@@ -158,7 +216,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           item.startedAt = event.at - event.durationMs;
           item.finishedAt = event.at;
         }
-        store.recordItem(event.runId, event.stepId, item);
+        const { runId, stepId } = event;
+        write(() => store.recordItem(runId, stepId, item));
         if (late && event.status === 'succeeded') written.push({ stepId: event.stepId, item, output: event.output, properties: event.properties });
         break;
       }
@@ -176,7 +235,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         if (event.skipReason) step.skipReason = event.skipReason;
         if (event.continued) step.continued = true;
         if (itemCount !== undefined) step.itemCount = itemCount;
-        store.recordStep(event.runId, event.stepId, step);
+        const { runId, stepId } = event;
+        write(() => store.recordStep(runId, stepId, step));
         if (late && (event.output !== undefined || event.properties !== undefined)) written.push({ stepId: event.stepId, step, output: event.output, properties: event.properties });
         break;
       }
@@ -184,7 +244,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         // Steps left pending when the run stopped get no step:end; their final status (skipped with its reason,
         // not run) is in the report. A step recorded during the run (a skip the run settled as it went) is not
         // written again. The outcome is written even when a step's record fails: whatever can still be is.
-        let failure: unknown;
+        const { runId } = event;
         // A result written before a secret in it was known (a later step sent part of it as a credential) is
         // written again, redacted by everything the run learned.
         for (const w of written) {
@@ -192,36 +252,24 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
           const properties = redactDeep(w.properties, late!);
           if (output === w.output && properties === w.properties) continue;
           const again = { ...result({}, output, properties as Record<string, unknown> | undefined), redacted: true };
-          try {
-            if (w.item) store.recordItem(event.runId, w.stepId, { ...w.item, ...again });
-            else store.recordStep(event.runId, w.stepId, { ...w.step!, ...again });
-          } catch (error) {
-            failure ??= error;
-          }
+          if (w.item) write(() => store.recordItem(runId, w.stepId, { ...w.item!, ...again }));
+          else write(() => store.recordStep(runId, w.stepId, { ...w.step!, ...again }));
         }
         for (const [stepId, step] of Object.entries(event.report.steps)) {
           if ((step.status !== 'skipped' && step.status !== 'not_run') || recorded.has(stepId)) continue;
-          try {
-            store.recordStep(event.runId, stepId, { status: step.status, ...(step.skipReason ? { skipReason: step.skipReason } : {}) });
-          } catch (error) {
-            failure ??= error;
-          }
+          write(() => store.recordStep(runId, stepId, { status: step.status, ...(step.skipReason ? { skipReason: step.skipReason } : {}) }));
         }
-        try {
-          store.finishRun(event.runId, {
-            status: event.report.status,
-            ...(event.report.error ? { error: text(event.report.error) } : {}),
-            finishedAt: event.at,
-            outputs: clean(event.report.outputs),
-          });
-        } catch (error) {
-          failure ??= error;
-        }
-        if (failure !== undefined) throw failure;
+        const outcome = {
+          status: event.report.status,
+          ...(event.report.error ? { error: text(event.report.error) } : {}),
+          finishedAt: event.at,
+          outputs: clean(event.report.outputs),
+        };
+        write(() => store.finishRun(runId, outcome));
         break;
       }
       case 'step:notice':
         break;
     }
-  };
+  }
 }

@@ -3,6 +3,8 @@
  * key, shared by every workflow that sends the same request. Each statement commits on its own: a hit or a
  * new entry is one small write (tens of µs in WAL mode), and a run never waits on a batch to see it.
  *
+ * Async around synchronous statements, as the store is (see SqliteRunStore).
+ *
  * Failures are the store's (`store_failed`, naming the file and the cause) and go to the caller alone: the
  * step cache takes them for a miss, and the run's own record, not this, tells the user the store is broken.
  */
@@ -51,7 +53,7 @@ export class SqliteCacheEntries implements CacheEntries {
     this.#now = options.now ?? Date.now;
   }
 
-  take(key: string, notBefore: number): CacheEntry | undefined {
+  async take(key: string, notBefore: number): Promise<CacheEntry | undefined> {
     if (this.#options.broken()) return undefined;
     const row = this.#run('read', () => this.#statement('SELECT action, usage, cost_usd, output, properties FROM cache_entries WHERE key = ? AND created_at >= ?').get(key, notBefore) as Row | undefined);
     if (!row) return undefined;
@@ -65,11 +67,11 @@ export class SqliteCacheEntries implements CacheEntries {
     };
   }
 
-  has(key: string, notBefore: number): boolean {
+  async has(key: string, notBefore: number): Promise<boolean> {
     return this.#run('read', () => this.#statement('SELECT 1 FROM cache_entries WHERE key = ? AND created_at >= ?').get(key, notBefore) !== undefined);
   }
 
-  put(key: string, entry: CacheEntry): void {
+  async put(key: string, entry: CacheEntry): Promise<void> {
     if (this.#options.broken()) return;
     // `undefined` (no output) is NULL; a `null` output is the JSON text `null`.
     const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
@@ -77,7 +79,7 @@ export class SqliteCacheEntries implements CacheEntries {
     this.#run('write', () => this.#statement(UPSERT).run(...row));
   }
 
-  stats(): CacheStats[] {
+  async stats(): Promise<CacheStats[]> {
     const rows = this.#run('read', () => this.#statement(STATS).all() as Row[]);
     return rows.map((r) => ({
       action: String(r['action']),
@@ -92,7 +94,7 @@ export class SqliteCacheEntries implements CacheEntries {
     }));
   }
 
-  clear(before?: number): number {
+  async clear(before?: number): Promise<number> {
     const result = this.#run('write', () => (before === undefined ? this.#statement('DELETE FROM cache_entries').run() : this.#statement('DELETE FROM cache_entries WHERE created_at < ?').run(before)));
     return Number(result.changes);
   }

@@ -11,7 +11,7 @@ import { SQLITE } from './errors.ts';
 
 const { PERM, READONLY, CANTOPEN } = SQLITE;
 
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS step_runs (
   cost_usd REAL,
   -- 1: answered from the step cache (a foreach step: every item was); nothing was sent or paid
   cached INTEGER NOT NULL DEFAULT 0,
+  -- the worker that ran it (host:pid, see src/queue/); NULL when it ran in the run's own process
+  worker TEXT,
   PRIMARY KEY (run_id, step_id)
 );
 -- one row per item of a foreach step that finished, or that a resume carried in from an earlier run (reused)
@@ -94,6 +96,7 @@ CREATE TABLE IF NOT EXISTS step_items (
   usage TEXT,
   cost_usd REAL,
   cached INTEGER NOT NULL DEFAULT 0,
+  worker TEXT,
   -- last: large values spill into overflow pages, which reading the columns above (history) then skips
   output TEXT,
   properties TEXT,
@@ -133,7 +136,13 @@ const MIGRATIONS: Record<number, string> = {
   // step_items gets its column here only when it was there before (ITEMS_USAGE, schema 7): else SCHEMA makes it.
   // cache_entries itself is made by SCHEMA (CREATE TABLE IF NOT EXISTS), as for a new file.
   7: `ALTER TABLE step_runs ADD COLUMN usage TEXT; ALTER TABLE step_runs ADD COLUMN cost_usd REAL; ALTER TABLE step_runs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0; ${usageFromProperties('step_runs')}`,
+  // Results recorded before had all run in the run's own process: no worker. step_items gets its column here
+  // only when it was there before (ITEMS_WORKER, schema 7 and 8): else SCHEMA makes it.
+  8: 'ALTER TABLE step_runs ADD COLUMN worker TEXT;',
 };
+
+/** From schema 7: step_items exists, without `worker`. */
+const ITEMS_WORKER = 'ALTER TABLE step_items ADD COLUMN worker TEXT;';
 
 /** From schema 7: step_items exists, without `usage`. */
 const ITEMS_USAGE = `ALTER TABLE step_items ADD COLUMN usage TEXT; ALTER TABLE step_items ADD COLUMN cost_usd REAL; ALTER TABLE step_items ADD COLUMN cached INTEGER NOT NULL DEFAULT 0; ${usageFromProperties('step_items')}`;
@@ -156,7 +165,7 @@ export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSyn
       // Version 0 is a new file. Any other needs every step from its version to ours.
       const pending = version === 0 ? [] : Array.from({ length: Math.max(0, SCHEMA_VERSION - version) }, (_, k) => MIGRATIONS[version + k]);
       if (version > SCHEMA_VERSION || pending.includes(undefined)) throw unreadable(version);
-      db.exec(`${pending.join(' ')} ${version === 7 ? ITEMS_USAGE : ''} ${SCHEMA}`);
+      db.exec(`${pending.join(' ')} ${version === 7 ? ITEMS_USAGE : ''} ${version === 7 || version === 8 ? ITEMS_WORKER : ''} ${SCHEMA}`);
     });
     return db;
   } catch (error) {

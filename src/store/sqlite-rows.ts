@@ -18,12 +18,12 @@ export interface PlannedStep {
 }
 
 /** A step's result: a later one for the same step replaces it. Values from `stepRow`. */
-export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, skip_reason, continued, item_count, run_id, step_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, skip_reason, continued, item_count, run_id, step_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** An item's result: a later one for the same index replaces it. Values from `itemRow`. */
-export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, run_id, step_id, idx)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, run_id, step_id, idx)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** At most this many rows go in one INSERT: a statement run for each row cost more than writing the row. */
 export const ROWS_PER_INSERT = 16;
@@ -42,7 +42,7 @@ export function itemRow(runId: string, stepId: string, r: ItemResult): Row {
   return [r.key, r.status, ...resultColumns(r), runId, stepId, r.index];
 }
 
-/** The columns a step's row and an item's row share, in their order (output … usage). */
+/** The columns a step's row and an item's row share, in their order (output … worker). */
 function resultColumns(r: ResultFields): Row {
   return [
     r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
@@ -59,6 +59,7 @@ function resultColumns(r: ResultFields): Row {
     r.usage ? JSON.stringify(r.usage) : null,
     r.costUsd ?? null,
     r.cached ? 1 : 0,
+    r.worker ?? null,
   ];
 }
 
@@ -94,20 +95,31 @@ export function stepRecord(p: PlannedStep, position: number, s: Record<string, u
     // Tokens without a cost: a model with no price (null, shown "—"), never $0.
     ...(s['cost_usd'] != null ? { costUsd: Number(s['cost_usd']) } : s['usage'] != null ? { costUsd: null } : {}),
     ...(s['cached'] === 1 ? { cached: true } : {}),
+    // Absent in a store read as it is, from before schema 9.
+    ...(s['worker'] == null ? {} : { worker: String(s['worker']) }),
   };
 }
 
+/**
+ * A succeeded result as recorded (`RunStore.recordedSuccess`): `s` a step_runs row or a step_items row, whose
+ * shared columns have the same names.
+ */
+export function recordedResult(s: Record<string, unknown>): ResultFields {
+  const { stepId: _stepId, position: _position, fingerprint: _fingerprint, dependsOn: _dependsOn, status: _status, skipReason: _skip, continued: _continued, itemCount: _count, items: _items, ...fields } = stepRecord({ id: '', fingerprint: '', dependsOn: [] }, 0, s, undefined);
+  return fields;
+}
+
 /** Every recorded item of a run, by step, in index order (schema 7 and later). */
-export function readItems(db: DatabaseSync, runId: string, withUsage: boolean): Map<string, ItemRecord[]> {
+export function readItems(db: DatabaseSync, runId: string, withUsage: boolean, withWorker: boolean): Map<string, ItemRecord[]> {
   const byStep = new Map<string, ItemRecord[]>();
   // In primary-key order: by step, then index. Rows as arrays, fields set one by one: a run can hold 100,000.
   const rows = db.prepare(
-    `SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted${withUsage ? ', usage, cost_usd, cached' : ''} FROM step_items WHERE run_id = ? ORDER BY step_id, idx`,
+    `SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted${withUsage ? ', usage, cost_usd, cached' : ''}${withUsage && withWorker ? ', worker' : ''} FROM step_items WHERE run_id = ? ORDER BY step_id, idx`,
   );
   rows.setReturnArrays(true);
   type ItemRow = [string, number, string, ItemRecord['status'], ...(string | number | null)[]];
   let list: ItemRecord[] = [];
-  for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted, usage, costUsd, cached] of rows.iterate(runId) as Iterable<ItemRow>) {
+  for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted, usage, costUsd, cached, worker] of rows.iterate(runId) as Iterable<ItemRow>) {
     if (!byStep.has(stepId)) byStep.set(stepId, (list = []));
     const item: ItemRecord = { index, key, status, reused: reused === 1, redacted: redacted === 1 };
     if (output !== null) item.output = JSON.parse(String(output));
@@ -123,6 +135,7 @@ export function readItems(db: DatabaseSync, runId: string, withUsage: boolean): 
     if (costUsd != null) item.costUsd = Number(costUsd);
     else if (usage != null) item.costUsd = null;
     if (cached === 1) item.cached = true;
+    if (worker != null) item.worker = String(worker);
     list.push(item);
   }
   return byStep;

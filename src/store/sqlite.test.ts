@@ -13,9 +13,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../../test/support/workflow.ts';
 import { SqliteRunStore } from './sqlite.ts';
 
-/** Undoes schema 8 on a store made by this version: what a store of schema 7 lacks. */
-const WITHOUT_8 = 'DROP TABLE cache_entries; ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_runs DROP COLUMN cost_usd; ALTER TABLE step_runs DROP COLUMN cached; ALTER TABLE step_items DROP COLUMN usage; ALTER TABLE step_items DROP COLUMN cost_usd; ALTER TABLE step_items DROP COLUMN cached;';
-/** Undoes schemas 8 and 7 on a store made by this version: what a store of schema 6 lacks. */
+/** Undoes schema 9 on a store made by this version: what a store of schema 8 lacks. */
+const WITHOUT_9 = 'ALTER TABLE step_runs DROP COLUMN worker; ALTER TABLE step_items DROP COLUMN worker;';
+/** Undoes schemas 9 and 8 on a store made by this version: what a store of schema 7 lacks. */
+const WITHOUT_8 = WITHOUT_9 + ' DROP TABLE cache_entries; ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_runs DROP COLUMN cost_usd; ALTER TABLE step_runs DROP COLUMN cached; ALTER TABLE step_items DROP COLUMN usage; ALTER TABLE step_items DROP COLUMN cost_usd; ALTER TABLE step_items DROP COLUMN cached;';
+/** Undoes schemas 9, 8 and 7 on a store made by this version: what a store of schema 6 lacks. */
 const WITHOUT_7 = WITHOUT_8 + ' DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count;';
 
 const newRun = (id: string) => ({ id, workflow: '/w/workflow.yaml', workflowHash: 'h', inputs: {}, startedAt: Date.now(), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }] });
@@ -32,26 +34,26 @@ describe('the run store', () => {
     const path = join(await tempDir(t), 'runs.db');
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
-    store.startRun(newRun('r1'));
+    await store.startRun(newRun('r1'));
     const other = new DatabaseSync(path);
     t.after(() => other.close());
-    const set = (fields: { pid?: number; host?: string; heartbeatAgoMs?: number | null }) => {
+    const set = async (fields: { pid?: number; host?: string; heartbeatAgoMs?: number | null }) => {
       const row = other.prepare('SELECT pid, host, heartbeat_at FROM runs WHERE id = ?').get('r1') as { pid: number; host: string; heartbeat_at: number | null };
       const heartbeat = fields.heartbeatAgoMs === undefined ? row.heartbeat_at : fields.heartbeatAgoMs === null ? null : Date.now() - fields.heartbeatAgoMs;
       other.prepare('UPDATE runs SET pid = ?, host = ?, heartbeat_at = ? WHERE id = ?').run(fields.pid ?? row.pid, fields.host ?? row.host, heartbeat, 'r1');
-      return store.listRuns()[0]!.status;
+      return (await store.listRuns())[0]!.status;
     };
     const live = process.ppid; // the test runner: alive, and not this process
 
-    assert.equal(store.listRuns()[0]!.status, 'running', 'its own run, just started');
-    assert.equal(set({ pid: await deadPid() }), 'interrupted', 'this machine, the process is gone');
-    assert.equal(set({ pid: live, heartbeatAgoMs: 1_000 }), 'running', 'a live process with a fresh heartbeat');
-    assert.equal(set({ pid: live, heartbeatAgoMs: 60_000 }), 'interrupted', 'a live pid but no heartbeat for a minute: the pid was reused');
-    assert.equal(set({ host: 'ci-runner-7', heartbeatAgoMs: 1_000 }), 'running', 'another machine, fresh heartbeat');
-    assert.equal(set({ host: 'ci-runner-7', heartbeatAgoMs: 60_000 }), 'interrupted', 'another machine gone quiet: a killed CI job');
+    assert.equal((await store.listRuns())[0]!.status, 'running', 'its own run, just started');
+    assert.equal(await set({ pid: await deadPid() }), 'interrupted', 'this machine, the process is gone');
+    assert.equal(await set({ pid: live, heartbeatAgoMs: 1_000 }), 'running', 'a live process with a fresh heartbeat');
+    assert.equal(await set({ pid: live, heartbeatAgoMs: 60_000 }), 'interrupted', 'a live pid but no heartbeat for a minute: the pid was reused');
+    assert.equal(await set({ host: 'ci-runner-7', heartbeatAgoMs: 1_000 }), 'running', 'another machine, fresh heartbeat');
+    assert.equal(await set({ host: 'ci-runner-7', heartbeatAgoMs: 60_000 }), 'interrupted', 'another machine gone quiet: a killed CI job');
     // Recorded before heartbeats existed: the pid rule here, and no guess about another machine.
-    assert.equal(set({ host: 'ci-runner-7', heartbeatAgoMs: null }), 'running');
-    assert.equal(set({ host: hostname(), pid: await deadPid(), heartbeatAgoMs: null }), 'interrupted');
+    assert.equal(await set({ host: 'ci-runner-7', heartbeatAgoMs: null }), 'running');
+    assert.equal(await set({ host: hostname(), pid: await deadPid(), heartbeatAgoMs: null }), 'interrupted');
   });
 
   it('beats while a run is running, and stops when it finishes', async (t) => {
@@ -62,12 +64,12 @@ describe('the run store', () => {
     t.after(() => other.close());
     const heartbeat = () => (other.prepare('SELECT heartbeat_at FROM runs WHERE id = ?').get('r1') as { heartbeat_at: number }).heartbeat_at;
 
-    store.startRun(newRun('r1'));
+    await store.startRun(newRun('r1'));
     const first = heartbeat();
     while (heartbeat() === first) await sleep(5);
     assert.ok(heartbeat() > first);
 
-    store.finishRun('r1', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+    await store.finishRun('r1', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
     const last = heartbeat();
     await sleep(100); // ten beats' worth
     assert.equal(heartbeat(), last, 'no heartbeat after the run finished');
@@ -90,54 +92,54 @@ describe('the run store', () => {
 
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
-    const { run, steps } = store.getRun('old')!;
+    const { run, steps } = (await store.getRun('old'))!;
     assert.deepEqual([run.status, run.error, steps[0]!.output], ['failed', 'boom', 'result']);
-    store.startRun(newRun('new'));
-    store.recordStep('new', 'a', { status: 'failed', error: 'boom', hint: 'check the key' });
-    assert.deepEqual(store.listRuns().map((r) => r.id), ['new', 'old']);
-    assert.equal(store.getRun('new')!.steps[0]!.hint, 'check the key', 'the columns added since schema 2 are there');
+    await store.startRun(newRun('new'));
+    await store.recordStep('new', 'a', { status: 'failed', error: 'boom', hint: 'check the key' });
+    assert.deepEqual((await store.listRuns()).map((r) => r.id), ['new', 'old']);
+    assert.equal((await store.getRun('new'))!.steps[0]!.hint, 'check the key', 'the columns added since schema 2 are there');
   });
 
   it('brings a store from schema 3 (heartbeats, no hints yet) up to date too', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
-    new SqliteRunStore(path).close();
+    await new SqliteRunStore(path).close();
     const db = new DatabaseSync(path);
     db.exec(WITHOUT_7 + 'ALTER TABLE step_runs DROP COLUMN hint; ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 3;');
     db.close();
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
-    store.startRun(newRun('r'));
-    store.recordStep('r', 'a', { status: 'failed', error: 'boom', hint: 'check the key' });
-    assert.equal(store.getRun('r')!.steps[0]!.hint, 'check the key');
+    await store.startRun(newRun('r'));
+    await store.recordStep('r', 'a', { status: 'failed', error: 'boom', hint: 'check the key' });
+    assert.equal((await store.getRun('r'))!.steps[0]!.hint, 'check the key');
   });
 
   it('brings a store from schema 4 up to date, taking every recorded `***` for a redacted secret', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
     const store4 = new SqliteRunStore(path);
-    store4.startRun({ ...newRun('r'), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }, { stepId: 'b', fingerprint: 'f', dependsOn: [] }, { stepId: 'c', fingerprint: 'f', dependsOn: [] }] });
-    store4.recordStep('r', 'a', { status: 'succeeded', output: 'key=***' });
-    store4.recordStep('r', 'b', { status: 'succeeded', output: 'plain', properties: { headers: { 'set-cookie': '***' } } });
-    store4.recordStep('r', 'c', { status: 'succeeded', output: 'plain' });
-    store4.close();
+    await store4.startRun({ ...newRun('r'), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }, { stepId: 'b', fingerprint: 'f', dependsOn: [] }, { stepId: 'c', fingerprint: 'f', dependsOn: [] }] });
+    await store4.recordStep('r', 'a', { status: 'succeeded', output: 'key=***' });
+    await store4.recordStep('r', 'b', { status: 'succeeded', output: 'plain', properties: { headers: { 'set-cookie': '***' } } });
+    await store4.recordStep('r', 'c', { status: 'succeeded', output: 'plain' });
+    await store4.close();
     const db = new DatabaseSync(path);
     db.exec(WITHOUT_7 + 'ALTER TABLE step_runs DROP COLUMN redacted; ALTER TABLE step_runs DROP COLUMN error_detail; ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 4;');
     db.close();
 
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
-    assert.deepEqual(store.getRun('r')!.steps.map((s) => [s.stepId, s.redacted]), [['a', true], ['b', true], ['c', false]]);
+    assert.deepEqual((await store.getRun('r'))!.steps.map((s) => [s.stepId, s.redacted]), [['a', true], ['b', true], ['c', false]]);
   });
 
   it('brings a store from schema 5 (no recorded options or secret inputs) up to date', async (t) => {
     const path = join(await tempDir(t), 'runs.db');
-    new SqliteRunStore(path).close();
+    await new SqliteRunStore(path).close();
     const db = new DatabaseSync(path);
     db.exec(WITHOUT_7 + 'ALTER TABLE runs DROP COLUMN options; ALTER TABLE runs DROP COLUMN secret_inputs; PRAGMA user_version = 5;');
     db.close();
     const store = new SqliteRunStore(path);
     t.after(() => store.close());
-    store.startRun({ ...newRun('r'), options: { model: 'echo' }, secretInputs: ['api_key'] });
-    const { run } = store.getRun('r')!;
+    await store.startRun({ ...newRun('r'), options: { model: 'echo' }, secretInputs: ['api_key'] });
+    const { run } = (await store.getRun('r'))!;
     assert.deepEqual([run.options, run.secretInputs], [{ model: 'echo' }, ['api_key']]);
   });
 
@@ -147,7 +149,7 @@ describe('the run store', () => {
     t.after(() => store.close());
     const other = new DatabaseSync(path, { readOnly: true });
     t.after(() => other.close());
-    store.startRun({ ...newRun('r'), reused: [{ stepId: 'a', status: 'succeeded', output: 'kept', reused: true }] });
+    await store.startRun({ ...newRun('r'), reused: [{ stepId: 'a', status: 'succeeded', output: 'kept', reused: true }] });
     // Seen from another process the moment startRun returns: no later commit (and so no kill before it) is needed.
     assert.deepEqual(other.prepare('SELECT step_id, output, reused FROM step_runs WHERE run_id = ?').all('r').map((r) => ({ ...r })), [{ step_id: 'a', output: '"kept"', reused: 1 }]);
   });
@@ -156,14 +158,14 @@ describe('the run store', () => {
     const store = new SqliteRunStore(join(await tempDir(t), 'runs.db'));
     t.after(() => store.close());
     const ids = Array.from({ length: 37 }, (_, i) => `s${i}`);
-    store.startRun({ ...newRun('r'), steps: ids.map((stepId) => ({ stepId, fingerprint: 'f', dependsOn: [] })) });
+    await store.startRun({ ...newRun('r'), steps: ids.map((stepId) => ({ stepId, fingerprint: 'f', dependsOn: [] })) });
     // More than one INSERT's worth of rows in one commit, none of them a full multiple of it.
-    for (const id of ids) store.recordStep('r', id, { status: 'succeeded', output: id });
-    store.recordStep('r', 's3', { status: 'succeeded', output: 'again' });
-    for (let index = 0; index < 21; index++) store.recordItem('r', 's0', { index, key: 'k', status: 'succeeded', output: index });
-    store.recordItem('r', 's0', { index: 20, key: 'k', status: 'failed', error: 'later' });
+    for (const id of ids) await store.recordStep('r', id, { status: 'succeeded', output: id });
+    await store.recordStep('r', 's3', { status: 'succeeded', output: 'again' });
+    for (let index = 0; index < 21; index++) await store.recordItem('r', 's0', { index, key: 'k', status: 'succeeded', output: index });
+    await store.recordItem('r', 's0', { index: 20, key: 'k', status: 'failed', error: 'later' });
     store.flush();
-    const { steps } = store.getRun('r')!;
+    const { steps } = (await store.getRun('r'))!;
     assert.deepEqual(steps.map((s) => s.output), ids.map((id) => (id === 's3' ? 'again' : id)));
     assert.deepEqual(steps[0]!.items!.map((item) => item.output ?? item.error), [...Array.from({ length: 20 }, (_, i) => i), 'later']);
   });
@@ -173,20 +175,20 @@ describe('the run store', () => {
     const store = new SqliteRunStore(path);
     const props = (input: number) => ({ model: 'openai:m', usage: { inputTokens: input, outputTokens: 2 }, finishReason: 'stop' });
     for (const [id, input] of [['one', 10], ['two', 30], ['three', 20]] as const) {
-      store.startRun(newRun(id));
-      store.recordStep(id, 'a', { status: 'succeeded', output: 'x', properties: props(input), startedAt: 1, finishedAt: 2 });
-      store.recordItem(id, 'a', { index: 0, key: 'k', status: 'succeeded', output: 'x', properties: props(input) });
-      store.finishRun(id, { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+      await store.startRun(newRun(id));
+      await store.recordStep(id, 'a', { status: 'succeeded', output: 'x', properties: props(input), startedAt: 1, finishedAt: 2 });
+      await store.recordItem(id, 'a', { index: 0, key: 'k', status: 'succeeded', output: 'x', properties: props(input) });
+      await store.finishRun(id, { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
     }
-    store.close();
+    await store.close();
     const db = new DatabaseSync(path);
     db.exec(`${WITHOUT_8} PRAGMA user_version = 7;`);
     db.close();
 
     const migrated = new SqliteRunStore(path);
     t.after(() => migrated.close());
-    assert.deepEqual(migrated.getRun('two')!.steps[0]!.usage, { model: 'openai:m', inputTokens: 30, outputTokens: 2 });
-    assert.deepEqual([...migrated.usage('/w/workflow.yaml')], [['f', { model: 'openai:m', inputTokens: 20, outputTokens: 2 }]], 'history reads the column, and the model');
+    assert.deepEqual((await migrated.getRun('two'))!.steps[0]!.usage, { model: 'openai:m', inputTokens: 30, outputTokens: 2 });
+    assert.deepEqual([...(await migrated.usage('/w/workflow.yaml'))], [['f', { model: 'openai:m', inputTokens: 20, outputTokens: 2 }]], 'history reads the column, and the model');
     const check = new DatabaseSync(path, { readOnly: true });
     t.after(() => check.close());
     assert.deepEqual(check.prepare("SELECT usage FROM step_items ORDER BY json_extract(usage, '$.inputTokens')").all().map((r) => JSON.parse(String(r['usage']))), [props(10), props(20), props(30)].map((p) => ({ model: p.model, ...p.usage })));
@@ -196,13 +198,101 @@ describe('the run store', () => {
     const store = new SqliteRunStore(join(await tempDir(t), 'runs.db'));
     t.after(() => store.close());
     const usage = (input: number) => ({ model: 'openai:m', inputTokens: input, outputTokens: 1 });
-    store.startRun(newRun('full'));
-    store.recordStep('full', 'a', { status: 'succeeded', output: ['x', 'y'], usage: usage(20), itemCount: 2 });
-    store.finishRun('full', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
-    store.startRun({ ...newRun('resumed'), reusedItems: [{ stepId: 'a', items: [{ index: 0, key: 'k', status: 'succeeded', output: 'x', reused: true }] }] });
-    store.recordStep('resumed', 'a', { status: 'succeeded', output: ['x', 'y'], usage: usage(10), itemCount: 2 });
-    store.finishRun('resumed', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
-    assert.deepEqual([...store.usage('/w/workflow.yaml')], [['f', { model: 'openai:m', inputTokens: 20, outputTokens: 1 }]]);
+    await store.startRun(newRun('full'));
+    await store.recordStep('full', 'a', { status: 'succeeded', output: ['x', 'y'], usage: usage(20), itemCount: 2 });
+    await store.finishRun('full', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+    await store.startRun({ ...newRun('resumed'), reusedItems: [{ stepId: 'a', items: [{ index: 0, key: 'k', status: 'succeeded', output: 'x', reused: true }] }] });
+    await store.recordStep('resumed', 'a', { status: 'succeeded', output: ['x', 'y'], usage: usage(10), itemCount: 2 });
+    await store.finishRun('resumed', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+    assert.deepEqual([...(await store.usage('/w/workflow.yaml'))], [['f', { model: 'openai:m', inputTokens: 20, outputTokens: 1 }]]);
+  });
+
+  it('records a result once: never over a recorded success, durable when it resolves, nothing for an unknown run or step', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    const other = new DatabaseSync(path, { readOnly: true });
+    t.after(() => other.close());
+    await store.startRun({ ...newRun('r'), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }, { stepId: 'b', fingerprint: 'f', dependsOn: [] }] });
+    const row = (stepId: string) => ({ ...other.prepare('SELECT status, output, worker FROM step_runs WHERE run_id = ? AND step_id = ?').get('r', stepId) });
+
+    assert.equal(await store.recordStepOnce('r', 'a', { status: 'failed', error: 'boom', worker: 'w1:1' }), true);
+    // Seen from another process the moment it resolves: no grouped commit to wait for.
+    assert.deepEqual(row('a'), { status: 'failed', output: null, worker: 'w1:1' });
+    assert.equal(await store.recordStepOnce('r', 'a', { status: 'succeeded', output: 'first', worker: 'w2:2' }), true, 'a failure is written over');
+    assert.equal(await store.recordStepOnce('r', 'a', { status: 'succeeded', output: 'second', worker: 'w3:3' }), false, 'a success is not');
+    assert.deepEqual(row('a'), { status: 'succeeded', output: '"first"', worker: 'w2:2' });
+    // A result recorded in the usual way, still waiting for its grouped commit, counts too.
+    void store.recordStep('r', 'b', { status: 'succeeded', output: 'grouped' });
+    assert.equal(await store.recordStepOnce('r', 'b', { status: 'succeeded', output: 'late' }), false);
+    assert.equal(await store.recordStepOnce('nope', 'a', { status: 'succeeded' }), false, 'an unknown run');
+    assert.equal(await store.recordStepOnce('r', 'nope', { status: 'succeeded' }), false, 'an unknown step');
+    assert.equal(other.prepare('SELECT count(*) AS n FROM step_runs').get()!['n'], 2);
+
+    const item = (key: string, status: 'succeeded' | 'failed', output: string) => ({ index: 3, key, status, output, worker: `w:${output}` });
+    assert.equal(await store.recordItemOnce('r', 'a', item('k1', 'failed', 'x')), true);
+    assert.equal(await store.recordItemOnce('r', 'a', item('k1', 'succeeded', 'y')), true);
+    assert.equal(await store.recordItemOnce('r', 'a', item('k1', 'succeeded', 'z')), false, 'a success with the same key stays');
+    assert.equal(await store.recordItemOnce('r', 'a', item('k2', 'succeeded', 'other')), true, 'another key is another item');
+    assert.equal(await store.recordItemOnce('r', 'nope', item('k2', 'succeeded', 'z')), false);
+    assert.deepEqual({ ...other.prepare('SELECT key, output, worker FROM step_items WHERE run_id = ? AND step_id = ? AND idx = 3').get('r', 'a') }, { key: 'k2', output: '"other"', worker: 'w:other' });
+  });
+
+  it('gives the recorded success of a step or an item, with everything it recorded, and nothing else', async (t) => {
+    const store = new SqliteRunStore(join(await tempDir(t), 'runs.db'));
+    t.after(() => store.close());
+    await store.startRun({ ...newRun('r'), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }, { stepId: 'b', fingerprint: 'f', dependsOn: [] }] });
+    const usage = { model: 'openai:m', inputTokens: 3, outputTokens: 1 };
+    await store.recordStep('r', 'a', { status: 'succeeded', output: { n: 1 }, properties: { model: 'openai:m' }, usage, costUsd: 0.5, attempts: 2, startedAt: 10, finishedAt: 20, redacted: true, worker: 'w:1' });
+    await store.recordStep('r', 'b', { status: 'failed', error: 'boom' });
+    await store.recordItem('r', 'a', { index: 0, key: 'k', status: 'succeeded', output: 'item', usage, costUsd: 0.1, attempts: 1, startedAt: 11, finishedAt: 12, worker: 'w:2' });
+    await store.recordItem('r', 'a', { index: 1, key: 'k', status: 'failed', error: 'no' });
+
+    assert.deepEqual(await store.recordedSuccess('r', 'a'), { output: { n: 1 }, properties: { model: 'openai:m' }, usage, costUsd: 0.5, attempts: 2, startedAt: 10, finishedAt: 20, reused: false, redacted: true, worker: 'w:1' });
+    assert.equal(await store.recordedSuccess('r', 'b'), undefined, 'it failed');
+    assert.equal(await store.recordedSuccess('other', 'a'), undefined);
+    assert.deepEqual(await store.recordedSuccess('r', 'a', { index: 0, key: 'k' }), { output: 'item', usage, costUsd: 0.1, attempts: 1, startedAt: 11, finishedAt: 12, reused: false, redacted: false, worker: 'w:2' });
+    assert.equal(await store.recordedSuccess('r', 'a', { index: 0, key: 'changed' }), undefined, 'the item ran with something else');
+    assert.equal(await store.recordedSuccess('r', 'a', { index: 1, key: 'k' }), undefined, 'it failed');
+    assert.equal(await store.recordedSuccess('r', 'a', { index: 2, key: 'k' }), undefined, 'never recorded');
+  });
+
+  it('keeps the worker a step or an item ran on, and reads it back with the run', async (t) => {
+    const store = new SqliteRunStore(join(await tempDir(t), 'runs.db'));
+    t.after(() => store.close());
+    await store.startRun({ ...newRun('r'), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }, { stepId: 'b', fingerprint: 'f', dependsOn: [] }] });
+    await store.recordItem('r', 'a', { index: 0, key: 'k', status: 'succeeded', output: 0, worker: 'host-1:42' });
+    await store.recordItem('r', 'a', { index: 1, key: 'k', status: 'succeeded', output: 1 });
+    await store.recordStep('r', 'a', { status: 'succeeded', output: [0, 1], worker: 'host-2:7', itemCount: 2 });
+    await store.recordStep('r', 'b', { status: 'succeeded', output: 'here' });
+    const { steps } = (await store.getRun('r'))!;
+    assert.deepEqual(steps.map((s) => s.worker), ['host-2:7', undefined]);
+    assert.deepEqual(steps[0]!.items!.map((item) => item.worker), ['host-1:42', undefined]);
+  });
+
+  it('brings a store from schema 8 up to date: results recorded before ran on no worker', async (t) => {
+    const path = join(await tempDir(t), 'runs.db');
+    const store8 = new SqliteRunStore(path);
+    await store8.startRun(newRun('r'));
+    await store8.recordItem('r', 'a', { index: 0, key: 'k', status: 'succeeded', output: 'x' });
+    await store8.recordStep('r', 'a', { status: 'succeeded', output: ['x'], itemCount: 1 });
+    await store8.close();
+    const db = new DatabaseSync(path);
+    db.exec(`${WITHOUT_9} PRAGMA user_version = 8;`);
+    db.close();
+
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    const { steps } = (await store.getRun('r'))!;
+    assert.deepEqual([steps[0]!.output, steps[0]!.worker, steps[0]!.items![0]!.output, steps[0]!.items![0]!.worker], [['x'], undefined, 'x', undefined]);
+    await store.startRun(newRun('new'));
+    await store.recordItem('new', 'a', { index: 0, key: 'k', status: 'succeeded', output: 'y', worker: 'w:1' });
+    await store.recordStep('new', 'a', { status: 'succeeded', output: ['y'], worker: 'w:2', itemCount: 1 });
+    const again = (await store.getRun('new'))!.steps[0]!;
+    assert.deepEqual([again.worker, again.items![0]!.worker], ['w:2', 'w:1']);
+    const check = new DatabaseSync(path, { readOnly: true });
+    t.after(() => check.close());
+    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 9);
   });
 
   it('refuses a store written by a newer version, naming it', async (t) => {
@@ -210,6 +300,6 @@ describe('the run store', () => {
     const newer = new DatabaseSync(path);
     newer.exec('PRAGMA user_version = 99;');
     newer.close();
-    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 8\)/);
+    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 9\)/);
   });
 });

@@ -20,14 +20,16 @@ import { storeError, type StoreOperation } from './errors.ts';
 import { SqliteCacheEntries } from './sqlite-cache.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
 import { itemDurationSamples, stepSamples } from './sqlite-history.ts';
-import { INSERT_ITEM, INSERT_STEP, insertRows, itemRow, readItems, ROWS_PER_INSERT, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
-import type { CacheEntries, ItemRecord, ItemResult, NewRun, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
+import { INSERT_ITEM, INSERT_STEP, insertRows, itemRow, readItems, recordedResult, ROWS_PER_INSERT, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
+import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunSettings, RunStore, StepRecord, StepResult, StoreOptions } from './types.ts';
 
 
 /** The longest a finished step's (or item's) result waits before it is committed (see recordStep). */
 const COMMIT_EVERY_MS = 10;
 /** How long a write waits for another process's lock before it fails. */
 const BUSY_TIMEOUT_MS = 10_000;
+/** How many runs' step lists recordStepOnce keeps in memory (a worker records the steps of a few runs at a time). */
+const KNOWN_RUNS = 16;
 /** How often a running run's process says it is alive. */
 const HEARTBEAT_MS = 5_000;
 /**
@@ -70,24 +72,14 @@ interface RunRow {
   cost_unknown?: number;
 }
 
-export interface SqliteStoreOptions {
-  /** How often a running run's process says it is alive (default 5 s). */
-  heartbeatMs?: number;
-  /** How long to wait for another process's write lock before a write fails (default 10 s). */
-  busyTimeoutMs?: number;
-  /**
-   * `read`: this connection only reads (`runs`, `plan`). It takes no write lock, and works on a store it cannot
-   * write (a read-only file or folder): such a store is read as it is, without being migrated.
-   */
-  access?: 'read' | 'write';
-  /**
-   * A write that failed outside any call — a grouped commit of step results, a heartbeat — is reported here
-   * as a `store_failed` ConductorError (the CLI aborts the run on it), and thrown by the next `recordStep`
-   * or `finishRun`. Called at most once.
-   */
-  onError?: (error: ConductorError) => void;
-}
+/** The options of `openRunStore` (types.ts): SQLite takes them all. */
+export type SqliteStoreOptions = StoreOptions;
 
+/**
+ * The interface's methods are `async` around synchronous bodies: node:sqlite is synchronous, and a write is
+ * grouped into the next commit, so a promise is all the interface adds (no queue: calls are applied in the order
+ * they are made because each does its work before it returns its promise).
+ */
 export class SqliteRunStore implements RunStore {
   readonly path: string;
   readonly #db: DatabaseSync;
@@ -101,6 +93,10 @@ export class SqliteRunStore implements RunStore {
   readonly #hasItems: boolean;
   /** Schema 8 and later: results carry a `usage` column, and there is a step cache. */
   readonly #hasUsage: boolean;
+  /** Schema 9 and later: results carry the worker that ran them. */
+  readonly #hasWorker: boolean;
+  /** The step ids of runs recordStepOnce has seen, by run (at most KNOWN_RUNS, the oldest dropped first). */
+  readonly #runSteps = new Map<string, Set<string>>();
   #cache: SqliteCacheEntries | undefined;
   #flushScheduled = false;
   #lastFlush = -Infinity;
@@ -132,6 +128,12 @@ export class SqliteRunStore implements RunStore {
     }
     this.#hasItems = schemaVersion(this.#db) >= 7;
     this.#hasUsage = schemaVersion(this.#db) >= 8;
+    this.#hasWorker = schemaVersion(this.#db) >= 9;
+  }
+
+  /** The file's path (`:memory:` for a store in memory). */
+  get location(): string {
+    return this.path;
   }
 
   /**
@@ -158,7 +160,12 @@ export class SqliteRunStore implements RunStore {
     }
   }
 
-  startRun(run: NewRun): void {
+  async startRun(run: NewRun): Promise<void> {
+    this.startRunNow(run);
+  }
+
+  /** startRun, synchronously: the run is committed when this returns. */
+  startRunNow(run: NewRun): void {
     this.#check();
     // One row: the steps themselves are a JSON list here, and get rows of their own as they finish. Steps a
     // resume takes from an earlier run are written in the same transaction: a process killed at any instant
@@ -178,14 +185,66 @@ export class SqliteRunStore implements RunStore {
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref();
   }
 
-  recordStep(runId: string, stepId: string, r: StepResult): void {
+  async recordStep(runId: string, stepId: string, r: StepResult): Promise<void> {
     this.#pending.push(stepRow(runId, stepId, r));
     this.#scheduleFlush();
   }
 
-  recordItem(runId: string, stepId: string, item: ItemResult): void {
+  async recordItem(runId: string, stepId: string, item: ItemResult): Promise<void> {
     this.#pendingItems.push(itemRow(runId, stepId, item));
     this.#scheduleFlush();
+  }
+
+  async recordStepOnce(runId: string, stepId: string, r: StepResult): Promise<boolean> {
+    return this.#recordOnce(runId, stepId, 'SELECT 1 FROM step_runs WHERE run_id = ? AND step_id = ? AND status = \'succeeded\'', [runId, stepId], INSERT_STEP, stepRow(runId, stepId, r));
+  }
+
+  async recordItemOnce(runId: string, stepId: string, item: ItemResult): Promise<boolean> {
+    const done = "SELECT 1 FROM step_items WHERE run_id = ? AND step_id = ? AND idx = ? AND key = ? AND status = 'succeeded'";
+    return this.#recordOnce(runId, stepId, done, [runId, stepId, item.index, item.key], INSERT_ITEM, itemRow(runId, stepId, item));
+  }
+
+  /**
+   * Writes `row` with `insert` unless `done` (with `values`) finds a success, committed now (with whatever is
+   * pending, before it) under the write lock: another process's check and write cannot come between ours.
+   */
+  #recordOnce(runId: string, stepId: string, done: string, values: Row, insert: string, row: Row): boolean {
+    this.#check();
+    let written = false;
+    try {
+      this.#commit(() => {
+        if (!this.#knownStep(runId, stepId) || this.#db.prepare(done).get(...values) !== undefined) return;
+        this.#insert(insert, [row]);
+        written = true;
+      });
+    } catch (error) {
+      throw this.#raise(this.#error('write', error));
+    }
+    return written;
+  }
+
+  /** Whether the run is recorded here and planned the step (read once per run: a run's steps do not change). */
+  #knownStep(runId: string, stepId: string): boolean {
+    let steps = this.#runSteps.get(runId);
+    if (!steps) {
+      const row = this.#db.prepare('SELECT steps FROM runs WHERE id = ?').get(runId) as { steps: string } | undefined;
+      if (!row) return false;
+      steps = new Set((JSON.parse(row.steps) as PlannedStep[]).map((p) => p.id));
+      if (this.#runSteps.size >= KNOWN_RUNS) this.#runSteps.delete(this.#runSteps.keys().next().value!);
+      this.#runSteps.set(runId, steps);
+    }
+    return steps.has(stepId);
+  }
+
+  async recordedSuccess(runId: string, stepId: string, item?: { index: number; key: string }): Promise<ResultFields | undefined> {
+    const row = this.#read(() =>
+      item === undefined
+        ? this.#db.prepare("SELECT * FROM step_runs WHERE run_id = ? AND step_id = ? AND status = 'succeeded'").get(runId, stepId)
+        : this.#hasItems
+          ? this.#db.prepare("SELECT * FROM step_items WHERE run_id = ? AND step_id = ? AND idx = ? AND key = ? AND status = 'succeeded'").get(runId, stepId, item.index, item.key)
+          : undefined,
+    ) as Record<string, unknown> | undefined;
+    return row && recordedResult(row);
   }
 
   #scheduleFlush(): void {
@@ -249,7 +308,12 @@ export class SqliteRunStore implements RunStore {
     }
   }
 
-  finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void {
+  async finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): Promise<void> {
+    this.finishRunNow(runId, result);
+  }
+
+  /** finishRun, synchronously: the outcome (and every result recorded before it) is committed when this returns. */
+  finishRunNow(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): void {
     this.#owned.delete(runId);
     if (this.#owned.size === 0) this.#stopHeartbeat();
     // The results still pending and the outcome, together; after a failed write this is the one more attempt
@@ -336,14 +400,14 @@ export class SqliteRunStore implements RunStore {
     return this.#hasUsage ? RUNS_WITH_COST : RUNS_WITH_PROGRESS;
   }
 
-  listRuns(limit = 20): RunRecord[] {
+  async listRuns(limit = 20): Promise<RunRecord[]> {
     return this.#read(() => {
       const rows = this.#db.prepare(`${this.#runsQuery} ORDER BY started_at DESC, rowid DESC LIMIT ?`).all(limit) as unknown as RunRow[];
       return rows.map((row) => this.#toRun(row));
     });
   }
 
-  getRun(id: string): { run: RunRecord; steps: StepRecord[] } | undefined {
+  async getRun(id: string): Promise<{ run: RunRecord; steps: StepRecord[] } | undefined> {
     // A unique prefix is enough, as with git commits.
     const rows = this.#read(() => this.#db.prepare(`${this.#runsQuery} WHERE id LIKE ? ORDER BY started_at DESC LIMIT 2`).all(`${id.replace(/[%_]/g, '')}%`) as unknown as RunRow[]);
     if (rows.length === 0) return undefined;
@@ -352,26 +416,26 @@ export class SqliteRunStore implements RunStore {
       const run = this.#toRun(rows[0]!);
       const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
       const planned = JSON.parse(rows[0]!.steps) as PlannedStep[];
-      const items = this.#hasItems ? readItems(this.#db, run.id, this.#hasUsage) : new Map<string, ItemRecord[]>();
+      const items = this.#hasItems ? readItems(this.#db, run.id, this.#hasUsage, this.#hasWorker) : new Map<string, ItemRecord[]>();
       const steps = planned.map((p, position) => stepRecord(p, position, finished.get(p.id), items.get(p.id)));
       return { run, steps };
     });
   }
 
-  durations(workflow: string, runs = 5): Map<string, number> {
+  async durations(workflow: string, runs = 5): Promise<Map<string, number>> {
     // A cache hit took no time to answer: not a sample of how long the step takes.
     const where = this.#hasUsage ? 'started_at IS NOT NULL AND cached = 0' : 'started_at IS NOT NULL';
     const samples = this.#read(() => stepSamples(this.#db, workflow, runs, 'started_at, finished_at', where, (row) => Number(row['finished_at']) - Number(row['started_at'])));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
-  itemDurations(workflow: string, runs = 5): Map<string, number> {
+  async itemDurations(workflow: string, runs = 5): Promise<Map<string, number>> {
     if (!this.#hasItems) return new Map();
     const samples = this.#read(() => itemDurationSamples(this.#db, workflow, runs, this.#hasUsage));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
-  usage(workflow: string, runs = 5): Map<string, UnitUsage> {
+  async usage(workflow: string, runs = 5): Promise<Map<string, UnitUsage>> {
     // SQLite picks the numbers out of the usage column: no JSON parsed here for steps that report none. A
     // store read as it is, from before schema 8, has no such column: no history of tokens then.
     if (!this.#hasUsage) return new Map();
@@ -392,7 +456,12 @@ export class SqliteRunStore implements RunStore {
    * Commits what is pending and closes the file. After a failed write there is no further attempt here (finishRun
    * made it): on a locked file each one would stall the process for the busy timeout.
    */
-  close(): void {
+  async close(): Promise<void> {
+    this.closeNow();
+  }
+
+  /** close, synchronously. */
+  closeNow(): void {
     this.#stopHeartbeat();
     try {
       if (!this.#broken) this.flush();

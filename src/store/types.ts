@@ -2,6 +2,7 @@
  * Run history, behind an interface: the engine and the CLI see only `RunStore`, so another store (a server
  * database, say) can be added without touching either.
  */
+import type { ConductorError } from '../core/errors.ts';
 import type { UnitUsage } from '../core/report.ts';
 import type { FinalStepStatus, ItemStatus, RunStatus, SkipReason, StepStatus } from '../core/status.ts';
 
@@ -158,7 +159,7 @@ export interface RunStore {
   /**
    * Records one step's result, called the moment the step finishes; durable within a few milliseconds. A write
    * that fails after this resolves is rejected by the next call (and may be reported sooner, see
-   * SqliteStoreOptions.onError).
+   * StoreOptions.onError).
    */
   recordStep(runId: string, stepId: string, result: StepResult): Promise<void>;
   /**
@@ -208,6 +209,24 @@ export interface RunStore {
   readonly cache?: CacheEntries;
   /** Waits for writes still pending, then lets the store go; a write that failed rejects here. */
   close(): Promise<void>;
+}
+
+/** How a store is opened (`openRunStore` in open.ts): what the SQLite and the PostgreSQL store both take. */
+export interface StoreOptions {
+  /**
+   * `read`: this connection only reads (`runs`, `plan`, `cache stats`): it takes no write lock, and a store it
+   * cannot write is read as it is (an older schema is not migrated).
+   */
+  access?: 'read' | 'write';
+  /** How often a running run's process says it is alive (default 5 s). */
+  heartbeatMs?: number;
+  /** How long a write waits for another writer's lock before it fails (default 10 s; CONDUCTOR_STORE_TIMEOUT). */
+  busyTimeoutMs?: number;
+  /**
+   * A write that failed outside any call (a grouped commit, a heartbeat) is reported here as a `store_failed`
+   * ConductorError (the CLI aborts the run on it), and rejected by the next write. Called at most once.
+   */
+  onError?: (error: ConductorError) => void;
 }
 
 /** A result kept in the step cache: what a step (or item) that sends the same request again is given. */

@@ -15,25 +15,25 @@ export interface SeededStep {
 }
 
 /** Records one finished, succeeded run of `workflow` that started at `startedAt`; returns its id. */
-export function seedRun(storePath: string, workflow: string, startedAt: number, steps: SeededStep[]): string {
+export async function seedRun(storePath: string, workflow: string, startedAt: number, steps: SeededStep[]): Promise<string> {
   const store = new SqliteRunStore(storePath);
   try {
     const id = randomUUID();
-    store.startRun({ id, workflow, workflowHash: 'seeded', inputs: {}, startedAt, steps: steps.map((s) => ({ stepId: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn ?? [] })) });
-    for (const s of steps) store.recordStep(id, s.stepId, { status: 'succeeded', output: s.stepId, attempts: 1, startedAt: startedAt + s.start, finishedAt: startedAt + s.end });
-    store.finishRun(id, { status: 'succeeded', finishedAt: startedAt + Math.max(...steps.map((s) => s.end)), outputs: {} });
+    await store.startRun({ id, workflow, workflowHash: 'seeded', inputs: {}, startedAt, steps: steps.map((s) => ({ stepId: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn ?? [] })) });
+    for (const s of steps) await store.recordStep(id, s.stepId, { status: 'succeeded', output: s.stepId, attempts: 1, startedAt: startedAt + s.start, finishedAt: startedAt + s.end });
+    await store.finishRun(id, { status: 'succeeded', finishedAt: startedAt + Math.max(...steps.map((s) => s.end)), outputs: {} });
     return id;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 /** The fingerprint each step had in a recorded run (so seeded runs match the real steps, however fingerprints are made). */
-export function fingerprints(storePath: string, runId: string): Record<string, string> {
+export async function fingerprints(storePath: string, runId: string): Promise<Record<string, string>> {
   const store = new SqliteRunStore(storePath);
   try {
-    return Object.fromEntries((store.getRun(runId)?.steps ?? []).map((s) => [s.stepId, s.fingerprint]));
+    return Object.fromEntries(((await store.getRun(runId))?.steps ?? []).map((s) => [s.stepId, s.fingerprint]));
   } finally {
-    store.close();
+    await store.close();
   }
 }

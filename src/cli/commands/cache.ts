@@ -5,14 +5,14 @@ import type { CacheEntries, CacheStats } from '../../store/types.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
 import { createStyle, type Style } from '../../report/style.ts';
-import { openStore } from '../execute.ts';
+import { openStore, STORE_DESCRIPTION } from '../execute.ts';
 
 export const cacheCommand: Command = {
-  usage: 'conductor cache stats [--json] [--store PATH]  |  conductor cache clear [--older-than 7d] [--json] [--store PATH]',
+  usage: 'conductor cache stats [--json] [--store PATH|URL]  |  conductor cache clear [--older-than 7d] [--json] [--store PATH|URL]',
   options: {
     json: { type: 'boolean', description: 'Print JSON: the stats by action, or `{ removed }`' },
     'older-than': { type: 'string', value: 'duration', description: 'With `clear`: remove only entries made longer ago than this (`12h`, `7d`, `2w`)' },
-    store: { type: 'string', value: 'PATH', description: 'The run store file, which keeps the cache (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+    store: { type: 'string', value: 'PATH|URL', description: `${STORE_DESCRIPTION}; it keeps the cache` },
   },
   async run({ values, positionals }, io) {
     const [sub, ...rest] = positionals;
@@ -23,20 +23,20 @@ export const cacheCommand: Command = {
     if (sub === 'stats' && values['older-than'] !== undefined) throw new UsageError('`--older-than` goes with `cache clear`', { hint: `usage: ${this.usage}` });
     const olderThan = sub === 'clear' ? age(values['older-than'] as string | undefined) : undefined;
     // `stats` only reads: it works while a run writes, and on a store this user cannot write.
-    const store = openStore(values, io, sub === 'stats' ? { access: 'read' } : {});
+    const store = await openStore(values, io, sub === 'stats' ? { access: 'read' } : {});
     try {
       const entries = store.cache;
       if (sub === 'stats') {
-        const stats = entries?.stats() ?? [];
+        const stats = (await entries?.stats()) ?? [];
         io.stdout.write(values['json'] === true ? JSON.stringify(stats, null, 2) + '\n' : statsText(stats, createStyle(io.stdout, io.env)));
         return EXIT.ok;
       }
-      const removed = clear(entries, olderThan);
+      const removed = await clear(entries, olderThan);
       if (values['json'] === true) io.stdout.write(JSON.stringify({ removed }) + '\n');
       else io.stdout.write(`removed ${removed} cache ${removed === 1 ? 'entry' : 'entries'}${olderThan === undefined ? '' : ` made more than ${values['older-than']} ago`}\n`);
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };
@@ -49,7 +49,7 @@ function age(text: string | undefined): number | undefined {
   return ms;
 }
 
-function clear(entries: CacheEntries | undefined, olderThanMs: number | undefined): number {
+async function clear(entries: CacheEntries | undefined, olderThanMs: number | undefined): Promise<number> {
   if (!entries) return 0;
   return entries.clear(olderThanMs === undefined ? undefined : Date.now() - olderThanMs);
 }

@@ -4,10 +4,11 @@ import { UsageError } from '../../core/errors.ts';
 import { loadWorkflow } from '../../definition/load.ts';
 import type { WorkflowSpec } from '../../definition/types.ts';
 import { resolveInputs } from '../../scheduler/inputs.ts';
-import { defaultActions } from '../../compose.ts';
+import { defaultActions, runStore } from '../../compose.ts';
 import { prepareFingerprints, preflightContext } from '../../store/fingerprint.ts';
 import { stepHistory, type StepHistory } from '../../store/history.ts';
-import { storeOptions, storePath } from '../../store/home.ts';
+import { isPostgresLocation, storeLocation, storeOptions } from '../../store/home.ts';
+import type { RunStore } from '../../store/types.ts';
 import { describePlan, planDot, planJson, planMermaid, planText } from '../../views/plan.ts';
 import { displayPath, printWarnings } from '../diagnostics.ts';
 import { INPUT_OPTION, parseInputs, parseLimit } from '../options.ts';
@@ -22,12 +23,12 @@ import { cacheFlags } from '../cache-options.ts';
 const FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
 
 export const planCommand: Command = {
-  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [-i name=value]… [--cache | --no-cache] [--store PATH | --no-store]',
+  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [-i name=value]… [--cache | --no-cache] [--store PATH|URL | --no-store]',
   options: {
     format: { type: 'string', value: 'format', description: 'text (default), json, mermaid or dot' },
     'max-concurrency': { type: 'string', value: 'N', description: 'The limit to plan with (overrides config.maxConcurrency)' },
     input: { ...INPUT_OPTION, description: 'An input value, as for run: steps that use inputs are matched to earlier runs with the same values' },
-    store: { type: 'string', value: 'PATH', description: 'The run store whose earlier runs give expected times (default: as for run)' },
+    store: { type: 'string', value: 'PATH|URL', description: 'The run store whose earlier runs give expected times: a file, or a postgres:// URL (default: as for run)' },
     'no-store': { type: 'boolean', description: 'Ignore earlier runs' },
     cache: { type: 'boolean', description: 'Say which steps `run --cache` would answer from the step cache' },
     'no-cache': { type: 'boolean', description: 'Say nothing about the step cache (as `run --no-cache` uses none)' },
@@ -61,17 +62,22 @@ export const planCommand: Command = {
 
 /** What the steps took in earlier runs of this workflow; nothing (and no store opened) if none were recorded. */
 async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknown>, limit: number | undefined, values: Record<string, unknown>, io: CliIO): Promise<StepHistory | undefined> {
-  const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
-  if (!existsSync(path)) return undefined;
-  const { SqliteRunStore } = await import('../../store/sqlite.ts');
-  const store = new SqliteRunStore(path, { ...storeOptions(io.env), access: 'read' });
+  const store = await openRecorded(values, io);
+  if (!store) return undefined;
   try {
     // Matched as `run` records them (no --model here: config.model, else CONDUCTOR_MODEL).
     const ctx = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
-    return stepHistory(store, spec, prepareFingerprints(spec, inputs, ctx, defaultActions()));
+    return await stepHistory(store, spec, prepareFingerprints(spec, inputs, ctx, defaultActions()));
   } finally {
-    store.close();
+    await store.close();
   }
+}
+
+/** The store, read-only; undefined when it is a file that does not exist yet (nothing recorded, nothing created). */
+async function openRecorded(values: Record<string, unknown>, io: CliIO): Promise<RunStore | undefined> {
+  const location = storeLocation(io.env, io.cwd, values['store'] as string | undefined);
+  if (!isPostgresLocation(location) && !existsSync(location)) return undefined;
+  return runStore(location, { ...storeOptions(io.env), access: 'read' });
 }
 
 /** Which steps the step cache answers, for those whose input is known now (see src/cache/preview.ts). */
@@ -81,15 +87,13 @@ async function cachePreview(spec: WorkflowSpec, inputs: Record<string, unknown>,
   if (values['no-store'] === true || !cacheUsed(policy, spec.steps)) return {};
   const { previewCache } = await import('../../cache/preview.ts');
   const context = { ...preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit }), baseDir: spec.baseDir };
-  const path = storePath(io.env, io.cwd, values['store'] as string | undefined);
+  const store = await openRecorded(values, io);
   // No store yet: nothing was kept, every request it knows is a miss.
-  if (!existsSync(path)) return previewCache(spec, { policy, inputs, context, actions: defaultActions() });
-  const { SqliteRunStore } = await import('../../store/sqlite.ts');
-  const store = new SqliteRunStore(path, { ...storeOptions(io.env), access: 'read' });
+  if (!store) return previewCache(spec, { policy, inputs, context, actions: defaultActions() });
   try {
     const entries = store.cache;
-    return previewCache(spec, { policy, inputs, context, actions: defaultActions(), ...(entries ? { entries } : {}) });
+    return await previewCache(spec, { policy, inputs, context, actions: defaultActions(), ...(entries ? { entries } : {}) });
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -11,7 +11,7 @@ import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 
 export const resumeCommand: Command = {
-  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--cache | --no-cache] [--store PATH]',
+  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--cache | --no-cache] [--store PATH|URL]',
   // Everything `run` takes except --no-store: resume reads the store and records the new run in it.
   options: {
     ...Object.fromEntries(Object.entries(RUN_OPTIONS).filter(([name]) => name !== 'no-store')),
@@ -19,14 +19,14 @@ export const resumeCommand: Command = {
   },
   async run({ values: given, positionals }, io) {
     if (positionals.length !== 1) throw new UsageError(positionals.length ? 'expected one run id' : 'missing the run id', { hint: 'run `conductor runs` to list recent runs' });
-    const store = openStore(given, io);
+    const store = await openStore(given, io);
     let record;
     try {
-      record = store.getRun(positionals[0]!);
+      record = await store.getRun(positionals[0]!);
     } finally {
-      store.close();
+      await store.close();
     }
-    if (!record) throw new UsageError(`no run \`${positionals[0]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
+    if (!record) throw new UsageError(`no run \`${positionals[0]}\` in the store ${store.location}`, { hint: 'run `conductor runs` to list recent runs' });
     // The run's own --model, --max-concurrency and --max-cost, unless given again: a resume does what the run did
     // (and spends no more than it was allowed to: a budget is per run, so a resume may spend it again).
     const recorded = record.run.options ?? {};

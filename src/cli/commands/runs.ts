@@ -8,14 +8,14 @@ import { displayPath } from '../diagnostics.ts';
 import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
 import { createStyle, type Style } from '../../report/style.ts';
-import { openStore } from '../execute.ts';
+import { openStore, STORE_DESCRIPTION } from '../execute.ts';
 
 export const runsCommand: Command = {
   usage: 'conductor runs [--json] [--limit N]  |  conductor runs show <run-id> [--json | --timeline [--out file.svg|file.html]]',
   options: {
     json: { type: 'boolean', description: 'Print JSON (complete outputs)' },
     limit: { type: 'string', value: 'N', description: 'How many runs to list (default 20)' },
-    store: { type: 'string', value: 'PATH', description: 'The run store file (default: $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+    store: { type: 'string', value: 'PATH|URL', description: STORE_DESCRIPTION },
     timeline: { type: 'boolean', description: 'With `show`: draw when each step ran, critical path marked' },
     out: { type: 'string', value: 'file', description: 'With --timeline: write it as SVG (.svg) or HTML (.html) to this file' },
   },
@@ -23,12 +23,12 @@ export const runsCommand: Command = {
     const json = values['json'] === true;
     const style = createStyle(io.stdout, io.env);
     // Read-only: listing works while a run writes, and on a store this user cannot write.
-    const store = openStore(values, io, { access: 'read' });
+    const store = await openStore(values, io, { access: 'read' });
     try {
       if (positionals[0] === 'show') {
         if (positionals.length !== 2) throw new UsageError('expected one run id', { hint: 'conductor runs show <run-id>' });
-        const found = store.getRun(positionals[1]!);
-        if (!found) throw new UsageError(`no run \`${positionals[1]}\` in the store`, { hint: 'run `conductor runs` to list recent runs' });
+        const found = await store.getRun(positionals[1]!);
+        if (!found) throw new UsageError(`no run \`${positionals[1]}\` in the store ${store.location}`, { hint: 'run `conductor runs` to list recent runs' });
         if (values['timeline'] === true || values['out'] !== undefined) return await showTimeline(found.run, found.steps, values, io);
         io.stdout.write(json ? JSON.stringify(found, null, 2) + '\n' : showRun(found.run, found.steps, style, io.cwd, io.stdout.columns || 100));
         return EXIT.ok;
@@ -36,11 +36,11 @@ export const runsCommand: Command = {
       if (positionals.length > 0) throw new UsageError(`unknown \`runs\` subcommand \`${positionals[0]}\``, { hint: `usage: ${this.usage}` });
       const limit = values['limit'] === undefined ? 20 : Number(values['limit']);
       if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`\`--limit\` expects a whole number ≥ 1, got \`${String(values['limit'])}\``);
-      const runs = store.listRuns(limit);
+      const runs = await store.listRuns(limit);
       io.stdout.write(json ? JSON.stringify(runs, null, 2) + '\n' : listRuns(runs, style, io.cwd));
       return EXIT.ok;
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };
