@@ -15,7 +15,8 @@ export interface QueueLocation {
   prefix: string;
 }
 
-const PREFIX = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Letters, digits and `_.-:` (BullMQ puts `:` after it), not starting or ending with `:`. */
+const PREFIX = /^(?!:)[A-Za-z0-9_.:-]{1,64}(?<!:)$/;
 /** How long reaching Redis may take before the command says it cannot. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -31,7 +32,7 @@ export function parseQueueUrl(raw: string): QueueLocation {
     throw new SetupError('usage', `--queue expects a redis:// or rediss:// URL, got ${redactUrl(raw)}`, { hint: 'e.g. --queue redis://127.0.0.1:6379' });
   }
   const prefix = parsed.searchParams.get('prefix') ?? 'conductor';
-  if (!PREFIX.test(prefix)) throw new SetupError('usage', `the queue's prefix must be 1–64 letters, digits, \`_\`, \`.\` or \`-\`, got \`${prefix.slice(0, 80)}\``);
+  if (!PREFIX.test(prefix)) throw new SetupError('usage', `the queue's prefix must be 1–64 letters, digits, \`_\`, \`.\`, \`-\` or \`:\` (not first or last), got \`${prefix.slice(0, 80)}\``);
   parsed.searchParams.delete('prefix');
   const url = parsed.toString();
   return { url, shown: redactUrl(raw), prefix };
