@@ -125,6 +125,8 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     const shown = await run(['runs', 'show', onWorkers.runId, '--json', '--store', store]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.ok(names.includes(JSON.parse(shown.stdout).steps.find((s: { stepId: string }) => s.stepId === 'combine').worker), shown.stdout);
+    const text = await run(['runs', 'show', onWorkers.runId, '--store', store]);
+    assert.match(text.stdout, new RegExp(`combine .*\\n\\s+on worker ${workerOf('combine')!.replace('.', '\\.')}`), text.stdout);
   });
 
   it('a worker killed mid-run: the run completes, a recorded item is never called again, an item at most twice', async (t) => {

@@ -106,9 +106,19 @@ function showRun(run: RunRecord, steps: StepRecord[], style: Style, cwd: string,
     const status = s.status === 'not_run' || (s.status === 'pending' && run.status !== 'running') ? 'not run' : s.status;
     lines.push(fit(`  ${s.stepId.padEnd(idWidth)}  ${statusText(status, style)} ${took.padEnd(9)}${cost}${tries}  `, detail));
     if (s.hint) lines.push(`${indent}${style.cyan('hint')}: ${s.hint}`);
-    if (s.items || s.itemCount !== undefined) lines.push(...itemLines(s, indent, style, fit));
+    if (s.worker) lines.push(style.dim(`${indent}on worker ${s.worker}`));
+    if (s.items || s.itemCount !== undefined) {
+      lines.push(...itemLines(s, indent, style, fit));
+      const on = workers(s);
+      if (on.length > 0) lines.push(style.dim(`${indent}items on ${on.length === 1 ? 'worker' : 'workers'} ${on.join(', ')}`));
+    }
   }
   return lines.join('\n') + '\n';
+}
+
+/** The workers a foreach step's items ran on (none when they ran in the run's own process). */
+function workers(s: StepRecord): string[] {
+  return [...new Set((s.items ?? []).flatMap((i) => (i.worker ? [i.worker] : [])))];
 }
 
 /** Why a step was skipped, and which of the steps it depends on made it so. */
