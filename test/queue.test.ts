@@ -6,7 +6,9 @@
  * received (calls per prompt, connections closed), never how long anything took.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunReport } from '../src/core/report.ts';
@@ -264,6 +266,37 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
   });
 });
 
+
+describe('a worker and a Redis that may evict keys', { ...redis.options, timeout: 60_000 }, () => {
+  it('refuses it: exit 2, one line saying why and what to set', async (t) => {
+    // A Redis of the test's own, as a cache is often set up: keys (a job's lock among them) may be evicted.
+    const port = await freePort();
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    server.on('error', (error) => assert.fail(`cannot start redis-server for this test: ${error.message}`));
+    t.after(() => server.kill('SIGKILL'));
+    const dir = await tempDir(t);
+    let r = await run(['worker', '--queue', `redis://127.0.0.1:${port}`, '--store', join(dir, 'runs.db')]);
+    for (let tries = 0; r.stderr.includes('cannot reach') && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the server is still starting
+      r = await run(['worker', '--queue', `redis://127.0.0.1:${port}`, '--store', join(dir, 'runs.db')]);
+    }
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /maxmemory-policy allkeys-lru: Conductor needs noeviction/);
+    assert.match(r.stderr, /CONFIG SET maxmemory-policy noeviction/);
+    assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
+  });
+});
+
+/** A port nothing listens on now: one the system just gave out and took back. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
 
 /**
  * Resolves once `test` holds, checked every 10 ms: what it reads (calls held by the stand-in's handlers) changes

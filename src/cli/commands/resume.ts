@@ -11,7 +11,7 @@ import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
 
 export const resumeCommand: Command = {
-  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--cache | --no-cache] [--store PATH|URL]',
+  usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--cache | --no-cache] [--store PATH|URL] [--queue URL]',
   // Everything `run` takes except --no-store: resume reads the store and records the new run in it.
   options: {
     ...Object.fromEntries(Object.entries(RUN_OPTIONS).filter(([name]) => name !== 'no-store')),

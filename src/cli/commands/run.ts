@@ -7,7 +7,7 @@ import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
 
 export const runCommand: Command = {
-  usage: 'conductor run <workflow.yaml> [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--cache | --no-cache] [--store PATH|URL | --no-store]',
+  usage: 'conductor run <workflow.yaml> [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--cache | --no-cache] [--store PATH|URL | --no-store] [--queue URL]',
   options: RUN_OPTIONS,
   async run({ values, positionals }, io) {
     const path = singleFile(positionals, this.usage);
