@@ -1,0 +1,580 @@
+/**
+ * The shared store: PostgreSQL through `pg`, for runs whose steps are recorded by workers on other machines
+ * (src/queue/). It keeps what the SQLite store keeps and reads it back the same (postgres-rows.ts), in a schema
+ * of its own (postgres-schema.ts).
+ *
+ * Writes of one store object are applied in the order they were called, through one queue: step and item
+ * results recorded while an earlier write is in flight go together in the next transaction (the group commit
+ * the SQLite store does with a timer, here paced by the server's round trips). A write that fails in the
+ * background is given to `onError` and rejected by the next call; after it nothing more is written behind the
+ * caller's back, and finishRun makes one more attempt with everything kept, as the SQLite store does.
+ *
+ * Liveness is the database's: a running run's process writes `heartbeat_at` on the server's clock, and a run
+ * whose heartbeat is older than 30 s on that same clock lists as interrupted (a pid means something only on the
+ * machine that recorded it).
+ */
+import { hostname } from 'node:os';
+import { Pool, types, type PoolClient } from 'pg';
+import { SetupError, type ConductorError } from '../core/errors.ts';
+import { median } from '../core/median.ts';
+import type { UnitUsage } from '../core/report.ts';
+import type { RunStatus } from '../core/status.ts';
+import { redactUrl } from '../core/service-url.ts';
+import type { StoreOperation } from './errors.ts';
+import { itemFingerprint } from './fingerprint.ts';
+import { PostgresCacheEntries } from './postgres-cache.ts';
+import { postgresError } from './postgres-errors.ts';
+import { columnsOf, ITEMS, itemRecord, itemRow, resultFields, STEPS, stepRecord, stepRow, upsert, type PlannedStep, type Row } from './postgres-rows.ts';
+import { checkSchemaName, DEFAULT_SCHEMA, migrate, quoteIdentifier } from './postgres-schema.ts';
+import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
+
+export interface PostgresStoreOptions {
+  /** A write that failed outside any call (a grouped write of results, a heartbeat), as for the SQLite store. Called at most once. */
+  onError?: (error: ConductorError) => void;
+  /** `read`: the caller only reads (`runs`, `plan`). Opened the same way: a schema already current needs no rights to create. */
+  mode?: 'read' | 'write';
+  /** How often a running run's process says it is alive (default 5 s). */
+  heartbeatMs?: number;
+}
+
+const CONNECT_TIMEOUT_MS = 5_000;
+const HEARTBEAT_MS = 5_000;
+/** A running run whose last heartbeat is older than this, on the database's clock, is taken for dead. */
+const STALE_AFTER_MS = 30_000;
+/** Rows written by one statement: a grouped write of 100,000 items is a hundred statements in one transaction. */
+const ROWS_PER_STATEMENT = 1_000;
+/** About how many items of one foreach step in one run `itemDurations` takes (as the SQLite store's history). */
+const ITEM_SAMPLES = 1_000;
+/** The connections one store object holds at most: its queue writes on one, reads and the cache share the rest. */
+const POOL_SIZE = 4;
+/** Now in ms since the epoch on the database's clock: every machine's heartbeats are compared on it. */
+const DB_NOW_MS = '(extract(epoch FROM now()) * 1000)::bigint';
+
+/** bigint columns (times in ms, counts) as numbers, for this store's connections only (not pg's global parsers). */
+const INT8 = 20;
+const parseInt8 = (value: string) => Number(value);
+const typeParsers = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8 && format !== 'binary' ? parseInt8 : types.getTypeParser(oid, format))) as typeof types.getTypeParser,
+};
+
+/** A run's row with its progress and cost, and the database's clock for the heartbeat's age. */
+const RUN_COLUMNS = `r.id, r.workflow, r.workflow_hash, r.inputs, r.status, r.error, r.started_at, r.finished_at, r.pid, r.host, r.heartbeat_at, r.resumed_from, r.step_count, r.outputs, r.options, r.secret_inputs,
+  p.steps_done, p.steps_skipped, p.cost_usd, p.cost_unknown, ${DB_NOW_MS} AS now_ms`;
+const PROGRESS = `FROM runs r CROSS JOIN LATERAL (
+  SELECT count(*) FILTER (WHERE s.status = 'succeeded') AS steps_done, count(*) FILTER (WHERE s.status = 'skipped') AS steps_skipped,
+    coalesce(sum(s.cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown
+  FROM step_runs s WHERE s.run_id = r.id) p`;
+const RUNS = `SELECT ${RUN_COLUMNS} ${PROGRESS}`;
+/** The same with the run's planned steps (a list as long as the workflow: read for one run only). */
+const RUNS_WITH_STEPS = `SELECT r.steps, ${RUN_COLUMNS} ${PROGRESS}`;
+
+/** The SQLite store's order for runs of one workflow (its index on started_at breaks ties by rowid). */
+const RECENT_RUNS = 'SELECT id, steps FROM runs WHERE workflow = $1 ORDER BY started_at DESC, seq ASC LIMIT $2';
+
+/** Sampled items' durations, as the SQLite store's history samples them: every k-th item of each step. */
+const ITEM_DURATIONS = `SELECT s.run_id, s.step_id, i.finished_at - i.started_at AS ms
+  FROM unnest($1::text[], $2::text[]) AS s (run_id, step_id)
+  CROSS JOIN LATERAL (SELECT max(idx) AS last FROM items WHERE run_id = s.run_id AND step_id = s.step_id) m
+  CROSS JOIN LATERAL generate_series(0, m.last, greatest(1, (m.last + 1) / ${ITEM_SAMPLES})) AS k (idx)
+  JOIN items i ON i.run_id = s.run_id AND i.step_id = s.step_id AND i.idx = k.idx
+  WHERE i.status = 'succeeded' AND NOT i.reused AND NOT i.cached AND i.started_at IS NOT NULL AND i.finished_at IS NOT NULL`;
+
+interface RunRow {
+  id: string;
+  workflow: string;
+  workflow_hash: string;
+  inputs: string;
+  status: string;
+  error: string | null;
+  started_at: number;
+  finished_at: number | null;
+  pid: number;
+  host: string;
+  heartbeat_at: number | null;
+  resumed_from: string | null;
+  step_count: number;
+  outputs: string | null;
+  options: string | null;
+  secret_inputs: string | null;
+  steps_done: number;
+  steps_skipped: number;
+  cost_usd: number;
+  cost_unknown: number;
+  now_ms: number;
+}
+
+/** Step and item results waiting to be written together: a later one for the same step or index replaces it. */
+interface Batch {
+  steps: Map<string, Row>;
+  items: Map<string, Row>;
+}
+
+const newBatch = (): Batch => ({ steps: new Map(), items: new Map() });
+const noop = () => {};
+
+/**
+ * Opens the store at `url` (`postgres://user:password@host:port/database?schema=name`): reaches the server
+ * (5 s at most) and creates or brings up to date its schema. Fails with `store_unavailable` naming the URL with
+ * its password redacted.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<RunStore> {
+  const location = redactUrl(url);
+  const refuse = (cause: string, hint: string) => new SetupError('store_unavailable', `cannot open the run store at ${location}: ${cause}`, { hint });
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw refuse('it is not a URL', 'give a URL such as postgres://user@host:5432/database');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw refuse(`it is not a postgres:// URL`, 'give a URL such as postgres://user@host:5432/database');
+  let schema: string;
+  try {
+    schema = checkSchemaName(parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA);
+  } catch (error) {
+    throw refuse((error as Error).message, 'name the schema with ?schema= and lower-case letters, digits and _ (the default is `conductor`)');
+  }
+  // pg is given the URL without `schema` (not a libpq parameter), and every connection its search_path.
+  parsed.searchParams.delete('schema');
+  const given = parsed.searchParams.get('options');
+  parsed.searchParams.set('options', [given, `-c search_path=${quoteIdentifier(schema)}`].filter(Boolean).join(' '));
+  const pool = new Pool({ connectionString: parsed.toString(), connectionTimeoutMillis: CONNECT_TIMEOUT_MS, max: POOL_SIZE, allowExitOnIdle: true, types: typeParsers });
+  // An idle connection the server dropped (a restart): the pool discards it, and the next query says what is wrong.
+  pool.on('error', noop);
+  let client: PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    await pool.end().catch(noop);
+    throw postgresError(location, 'open', error);
+  }
+  try {
+    await migrate(client, schema);
+    client.release();
+  } catch (error) {
+    client.release(true);
+    await pool.end().catch(noop);
+    throw postgresError(location, 'open', error);
+  }
+  return new PostgresRunStore(pool, location, options);
+}
+
+class PostgresRunStore implements RunStore {
+  readonly location: string;
+  readonly #pool: Pool;
+  readonly #host = hostname();
+  readonly #heartbeatMs: number;
+  readonly #onError: ((error: ConductorError) => void) | undefined;
+  /** The end of the write queue: settles when every write called so far has been applied (or has failed). */
+  #tail: Promise<void> = Promise.resolve();
+  /** The batch at the end of the queue, not started yet: results recorded now join it. */
+  #open: Batch | undefined;
+  /** Results not written because the store is broken: finishRun makes one more attempt with them. */
+  #kept: Batch = newBatch();
+  #broken = false;
+  /** A failure of a background write that no call has rejected with yet. */
+  #unreported: ConductorError | undefined;
+  /** A store failure has reached the caller (rejected, or given to onError): later ones are the same story. */
+  #reported = false;
+  /** The runs this store started and has not finished: their heartbeat is ours to write. */
+  readonly #owned = new Set<string>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #beating: Promise<void> | undefined;
+  #cache: PostgresCacheEntries | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(pool: Pool, location: string, options: PostgresStoreOptions) {
+    this.#pool = pool;
+    this.location = location;
+    this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.#onError = options.onError;
+  }
+
+  get cache(): CacheEntries {
+    return (this.#cache ??= new PostgresCacheEntries(this.#pool, { error: (operation, cause) => this.#error(operation, cause), broken: () => this.#broken }));
+  }
+
+  async startRun(run: NewRun): Promise<void> {
+    this.#check();
+    // The run and what a resume took from an earlier one, in one transaction: never a run without its reused steps.
+    const steps = JSON.stringify(run.steps.map((s) => ({ id: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn })));
+    const reused = (run.reused ?? []).map(({ stepId, ...result }) => stepRow(run.id, stepId, result));
+    const reusedItems = (run.reusedItems ?? []).flatMap(({ stepId, items }) => items.map((item) => itemRow(run.id, stepId, { ...item, reused: true })));
+    await this.#write(() =>
+      this.#transaction(async (client) => {
+        await client.query(
+          `INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps, options, secret_inputs)
+           VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, ${DB_NOW_MS}, $8, $9, $10, $11, $12)`,
+          [run.id, run.workflow, run.workflowHash, JSON.stringify(run.inputs), run.startedAt, process.pid, this.#host, run.resumedFrom ?? null, run.steps.length, steps, run.options ? JSON.stringify(run.options) : null, run.secretInputs?.length ? JSON.stringify(run.secretInputs) : null],
+        );
+        await this.#insert(client, STEPS, dedupe(reused, 2));
+        await this.#insert(client, ITEMS, dedupe(reusedItems, 3));
+      }),
+    );
+    this.#owned.add(run.id);
+    // Unref'd: the run keeps the process alive, never the heartbeat.
+    this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref();
+  }
+
+  recordStep(runId: string, stepId: string, result: StepResult): Promise<void> {
+    return this.#record((batch) => setLast(batch.steps, JSON.stringify([runId, stepId]), stepRow(runId, stepId, result)));
+  }
+
+  recordItem(runId: string, stepId: string, item: ItemResult): Promise<void> {
+    return this.#record((batch) => setLast(batch.items, JSON.stringify([runId, stepId, item.index]), itemRow(runId, stepId, item)));
+  }
+
+  /**
+   * Adds a result to the batch at the end of the queue (a new one when the last entry is not a batch). Resolves
+   * when it is written; rejects when that fails, and then also tells onError and the next call (the caller may
+   * not be listening: the promise is marked handled).
+   */
+  #record(add: (batch: Batch) => void): Promise<void> {
+    let batch = this.#open;
+    if (!batch) {
+      const created = newBatch();
+      const written = this.#enqueue(() => this.#writeBatch(created));
+      written.catch(noop);
+      this.#open = batch = created;
+      this.#written.set(created, written);
+    }
+    // Kept even when a failure is thrown below: finishRun's one more attempt writes it.
+    add(batch);
+    try {
+      this.#check();
+    } catch (error) {
+      return rejected(error);
+    }
+    return this.#written.get(batch)!;
+  }
+
+  readonly #written = new WeakMap<Batch, Promise<void>>();
+
+  async #writeBatch(batch: Batch): Promise<void> {
+    if (this.#open === batch) this.#open = undefined;
+    if (this.#broken) {
+      keep(this.#kept, batch);
+      return;
+    }
+    try {
+      await this.#transaction(async (client) => {
+        // Items first: a step's end is never written before the items it ended with.
+        await this.#insert(client, ITEMS, [...batch.items.values()]);
+        await this.#insert(client, STEPS, [...batch.steps.values()]);
+      });
+    } catch (cause) {
+      keep(this.#kept, batch);
+      const error = this.#error('write', cause);
+      this.#failedInBackground(error);
+      throw error;
+    }
+  }
+
+  async recordStepOnce(runId: string, stepId: string, result: StepResult): Promise<boolean> {
+    this.#check();
+    return this.#write(async () => (await this.#pool.query(upsert(STEPS, true), columnsOf(STEPS, [stepRow(runId, stepId, result)]))).rowCount === 1);
+  }
+
+  async recordItemOnce(runId: string, stepId: string, item: ItemResult): Promise<boolean> {
+    this.#check();
+    return this.#write(async () => (await this.#pool.query(upsert(ITEMS, true), columnsOf(ITEMS, [itemRow(runId, stepId, item)]))).rowCount === 1);
+  }
+
+  async recordedSuccess(runId: string, stepId: string, item?: { index: number; key: string }): Promise<ResultFields | undefined> {
+    return this.#read(async () => {
+      const { rows } = item
+        ? await this.#pool.query("SELECT * FROM items WHERE run_id = $1 AND step_id = $2 AND idx = $3 AND key = $4 AND status = 'succeeded'", [runId, stepId, item.index, item.key])
+        : await this.#pool.query("SELECT * FROM step_runs WHERE run_id = $1 AND step_id = $2 AND status = 'succeeded'", [runId, stepId]);
+      return rows[0] ? resultFields(rows[0] as Record<string, unknown>) : undefined;
+    });
+  }
+
+  async finishRun(runId: string, result: { status: RunStatus; error?: string; finishedAt: number; outputs: Record<string, unknown> }): Promise<void> {
+    this.#owned.delete(runId);
+    if (this.#owned.size === 0) this.#stopHeartbeat();
+    await this.#enqueue(async () => {
+      // The results kept after a failed write and the outcome, together: the one more attempt.
+      const kept = this.#kept;
+      this.#kept = newBatch();
+      try {
+        await this.#transaction(async (client) => {
+          await this.#insert(client, ITEMS, [...kept.items.values()]);
+          await this.#insert(client, STEPS, [...kept.steps.values()]);
+          await client.query('UPDATE runs SET status = $1, error = $2, finished_at = $3, outputs = $4 WHERE id = $5', [result.status, result.error ?? null, result.finishedAt, JSON.stringify(result.outputs), runId]);
+        });
+      } catch (error) {
+        this.#kept = keep(kept, this.#kept);
+        this.#broken = true;
+        // Already told: the run is failing because of this store; a second message would say the same.
+        if (this.#reported && !this.#unreported) return;
+        this.#unreported = undefined;
+        throw this.#raise(this.#error('write', error));
+      }
+      this.#check();
+    });
+  }
+
+  async listRuns(limit = 20): Promise<RunRecord[]> {
+    return this.#read(async () => {
+      const { rows } = await this.#pool.query<RunRow>(`${RUNS} ORDER BY r.started_at DESC, r.seq DESC LIMIT $1`, [limit]);
+      return rows.map((row) => this.#toRun(row));
+    });
+  }
+
+  async getRun(id: string): Promise<{ run: RunRecord; steps: StepRecord[] } | undefined> {
+    // A unique prefix is enough, as with git commits; matched as SQLite's LIKE does (ASCII case aside).
+    const pattern = `${id.replace(/[%_]/g, '').replace(/\\/g, '\\\\')}%`;
+    const rows = await this.#read(async () => (await this.#pool.query<RunRow & { steps: string }>(`${RUNS_WITH_STEPS} WHERE r.id ILIKE $1 ORDER BY r.started_at DESC, r.seq DESC LIMIT 2`, [pattern])).rows);
+    if (rows.length === 0) return undefined;
+    if (rows.length > 1 && rows[0]!.id !== id) throw new SetupError('ambiguous_run', `more than one run starts with \`${id}\``, { hint: 'give more of the id' });
+    const row = rows[0]!;
+    return this.#read(async () => {
+      const [finished, items] = await Promise.all([
+        this.#pool.query('SELECT * FROM step_runs WHERE run_id = $1', [row.id]),
+        this.#pool.query('SELECT * FROM items WHERE run_id = $1 ORDER BY step_id, idx', [row.id]),
+      ]);
+      const byStep = new Map<string, ItemRecord[]>();
+      for (const item of items.rows as Record<string, unknown>[]) {
+        const stepId = String(item['step_id']);
+        const list = byStep.get(stepId);
+        if (list) list.push(itemRecord(item));
+        else byStep.set(stepId, [itemRecord(item)]);
+      }
+      const results = new Map((finished.rows as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
+      const planned = JSON.parse(row.steps) as PlannedStep[];
+      return { run: this.#toRun(row), steps: planned.map((p, position) => stepRecord(p, position, results.get(p.id), byStep.get(p.id))) };
+    });
+  }
+
+  async durations(workflow: string, runs = 5): Promise<Map<string, number>> {
+    // A cache hit took no time to answer: not a sample of how long the step takes.
+    const samples = await this.#stepSamples(workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL AND NOT cached', (row) => Number(row['finished_at']) - Number(row['started_at']));
+    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
+  }
+
+  async itemDurations(workflow: string, runs = 5): Promise<Map<string, number>> {
+    const samples = await this.#read(async () => {
+      const recent = await this.#recentRuns(workflow, runs);
+      // Only foreach steps have two-part fingerprints (see prepareFingerprints).
+      const steps = recent.flatMap((run) => run.steps.filter((s) => s.fingerprint.includes('.')).map((s) => ({ runId: run.id, ...s })));
+      const fingerprints = new Map(steps.map((s) => [JSON.stringify([s.runId, s.id]), itemFingerprint(s.fingerprint)]));
+      const { rows } = await this.#pool.query(ITEM_DURATIONS, [steps.map((s) => s.runId), steps.map((s) => s.id)]);
+      const samples = new Map<string, number[]>();
+      for (const row of rows as Record<string, unknown>[]) add(samples, fingerprints.get(JSON.stringify([row['run_id'], row['step_id']]))!, Number(row['ms']));
+      return samples;
+    });
+    return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
+  }
+
+  async usage(workflow: string, runs = 5): Promise<Map<string, UnitUsage>> {
+    // A foreach step some of whose items a resume carried in used tokens for the rest only: not a sample of it.
+    const where = 'usage IS NOT NULL AND NOT cached AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = step_runs.run_id AND i.step_id = step_runs.step_id AND (i.reused OR i.cached))';
+    const samples = await this.#stepSamples(workflow, runs, 'usage', where, (row) => {
+      const usage = JSON.parse(String(row['usage'])) as Record<string, unknown>;
+      // As SQLite's json_extract reads them: a missing number is 0, a missing model none.
+      return { inputTokens: Number(usage['inputTokens'] ?? null), outputTokens: Number(usage['outputTokens'] ?? null), model: usage['model'] == null ? undefined : String(usage['model']) };
+    });
+    return new Map(
+      [...samples].map(([fingerprint, list]) => {
+        // The model, when every sample used the same one (what `plan` prices the tokens at).
+        const model = list.every((u) => u.model === list[0]!.model) ? list[0]!.model : undefined;
+        return [fingerprint, { ...(model === undefined ? {} : { model }), inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }];
+      }),
+    );
+  }
+
+  /** One value per step that succeeded (and ran) in the workflow's last `runs` runs and matches `where`, by fingerprint. */
+  async #stepSamples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T): Promise<Map<string, T[]>> {
+    return this.#read(async () => {
+      const recent = await this.#recentRuns(workflow, runs);
+      const fingerprints = new Map(recent.flatMap((run) => run.steps.map((s) => [JSON.stringify([run.id, s.id]), s.fingerprint] as const)));
+      const { rows } = await this.#pool.query(`SELECT run_id, step_id, ${columns} FROM step_runs WHERE run_id = ANY($1) AND status = 'succeeded' AND NOT reused AND ${where}`, [recent.map((r) => r.id)]);
+      const samples = new Map<string, T[]>();
+      for (const row of rows as Record<string, unknown>[]) {
+        const fingerprint = fingerprints.get(JSON.stringify([row['run_id'], row['step_id']]));
+        if (fingerprint !== undefined) add(samples, fingerprint, pick(row));
+      }
+      return samples;
+    });
+  }
+
+  async #recentRuns(workflow: string, runs: number): Promise<{ id: string; steps: PlannedStep[] }[]> {
+    const { rows } = await this.#pool.query<{ id: string; steps: string }>(RECENT_RUNS, [workflow, runs]);
+    return rows.map((r) => ({ id: r.id, steps: JSON.parse(r.steps) as PlannedStep[] }));
+  }
+
+  /** Waits for the writes still queued, then lets the pool go; rejects with a failed write no call has told of. */
+  close(): Promise<void> {
+    return (this.#closed ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
+    this.#stopHeartbeat();
+    try {
+      await this.#tail;
+      await this.#beating;
+      this.#check();
+    } finally {
+      await this.#pool.end().catch(noop);
+    }
+  }
+
+  #beat(): void {
+    if (this.#broken || this.#owned.size === 0 || this.#beating) return;
+    this.#beating = this.#pool
+      .query(`UPDATE runs SET heartbeat_at = ${DB_NOW_MS} WHERE id = ANY($1) AND status = 'running'`, [[...this.#owned]])
+      .then(noop, (error: unknown) => this.#failedInBackground(this.#error('write', error)))
+      .finally(() => (this.#beating = undefined));
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  /** Runs `work` after every write called before it; a non-batch entry closes the open batch (later results go after it). */
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
+    this.#open = undefined;
+    const done = this.#tail.then(work);
+    this.#tail = done.then(noop, noop);
+    return done;
+  }
+
+  /** A write the caller awaits: queued in order, its failure the caller's (rejected with, not given to onError). */
+  async #write<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#enqueue(work);
+    } catch (error) {
+      throw this.#raise(this.#error('write', error));
+    }
+  }
+
+  /** A read sees every write called before it (it waits for the queue, whatever became of the writes). */
+  async #read<T>(work: () => Promise<T>): Promise<T> {
+    await this.#tail;
+    try {
+      return await work();
+    } catch (error) {
+      throw this.#raise(this.#error('read', error));
+    }
+  }
+
+  async #transaction(work: (client: PoolClient) => Promise<void>): Promise<void> {
+    const client = await this.#pool.connect();
+    let failed: unknown;
+    try {
+      await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      failed = error;
+      await client.query('ROLLBACK').catch(noop);
+      throw error;
+    } finally {
+      // A connection that failed mid-transaction is not given to the next caller.
+      client.release(failed === undefined ? undefined : true);
+    }
+  }
+
+  async #insert(client: PoolClient, table: typeof STEPS, rows: readonly Row[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await client.query(upsert(table), columnsOf(table, rows.slice(i, i + ROWS_PER_STATEMENT)));
+  }
+
+  /** Timers and grouped writes cannot reject to anyone: the failure goes to onError now and to the next call. */
+  #failedInBackground(error: ConductorError): void {
+    this.#broken = true;
+    if (this.#reported || this.#unreported) return;
+    this.#unreported = error;
+    if (this.#onError) {
+      this.#reported = true;
+      this.#onError(error);
+    }
+  }
+
+  /** Throws a background failure that no call has thrown yet. */
+  #check(): void {
+    const error = this.#unreported;
+    if (!error) return;
+    this.#unreported = undefined;
+    throw this.#raise(error);
+  }
+
+  #raise(error: ConductorError): ConductorError {
+    this.#reported = true;
+    return error;
+  }
+
+  #error(operation: StoreOperation, error: unknown): ConductorError {
+    return postgresError(this.location, operation, error);
+  }
+
+  #toRun(row: RunRow): RunRecord {
+    return {
+      id: row.id,
+      workflow: row.workflow,
+      workflowHash: row.workflow_hash,
+      inputs: JSON.parse(row.inputs) as Record<string, unknown>,
+      status: row.status === 'running' && !this.#ownerAlive(row) ? 'interrupted' : (row.status as RunRecord['status']),
+      ...(row.error === null ? {} : { error: row.error }),
+      startedAt: row.started_at,
+      ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
+      pid: row.pid,
+      host: row.host,
+      ...(row.resumed_from === null ? {} : { resumedFrom: row.resumed_from }),
+      stepCount: row.step_count,
+      stepsDone: row.steps_done,
+      ...(row.steps_skipped ? { stepsSkipped: row.steps_skipped } : {}),
+      ...(row.outputs === null ? {} : { outputs: JSON.parse(row.outputs) as Record<string, unknown> }),
+      ...(row.options === null ? {} : { options: JSON.parse(row.options) as RunSettings }),
+      ...(row.secret_inputs === null ? {} : { secretInputs: JSON.parse(row.secret_inputs) as string[] }),
+      costUsd: row.cost_unknown ? null : row.cost_usd,
+    };
+  }
+
+  /**
+   * A `running` run whose process is gone was interrupted. The heartbeat's age is taken on the database's
+   * clock (the one that wrote it), so machines' clocks do not matter. On this machine a dead pid says so at
+   * once, as the SQLite store's rule does; a live pid counts only while the heartbeat is fresh (pids are reused).
+   */
+  #ownerAlive(row: RunRow): boolean {
+    const fresh = row.heartbeat_at === null || row.now_ms - row.heartbeat_at < STALE_AFTER_MS;
+    if (row.host !== this.#host) return fresh;
+    try {
+      process.kill(row.pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    }
+    return fresh;
+  }
+}
+
+/** Sets `key` to `value` as the last entry (a result recorded again is the newest). */
+function setLast(map: Map<string, Row>, key: string, value: Row): void {
+  map.delete(key);
+  map.set(key, value);
+}
+
+/** `later`'s results added to `earlier` (a later one for the same step or index wins); returns `earlier`. */
+function keep(earlier: Batch, later: Batch): Batch {
+  for (const [key, row] of later.items) setLast(earlier.items, key, row);
+  for (const [key, row] of later.steps) setLast(earlier.steps, key, row);
+  return earlier;
+}
+
+/** Rows with one per key (the first `width` values), the last of each: one statement may not write a row twice. */
+function dedupe(rows: readonly Row[], width: number): Row[] {
+  const byKey = new Map<string, Row>();
+  for (const row of rows) setLast(byKey, JSON.stringify(row.slice(0, width)), row);
+  return [...byKey.values()];
+}
+
+function add<T>(samples: Map<string, T[]>, key: string, value: T): void {
+  const list = samples.get(key);
+  if (list) list.push(value);
+  else samples.set(key, [value]);
+}
+
+function rejected(error: unknown): Promise<never> {
+  const promise = Promise.reject(error);
+  promise.catch(noop);
+  return promise;
+}
