@@ -13,7 +13,7 @@
  * whose heartbeat is older than 30 s on that same clock lists as interrupted (a pid means something only on the
  * machine that recorded it).
  */
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { Pool, types, type PoolClient } from 'pg';
 import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
@@ -137,6 +137,9 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   parsed.searchParams.delete('schema');
   const given = parsed.searchParams.get('options');
   parsed.searchParams.set('options', [given, `-c search_path=${quoteIdentifier(schema)}`].filter(Boolean).join(' '));
+  // No user named: the one libpq (psql) takes, this process's own. pg takes $USER, which a service or a
+  // container often lacks.
+  if (parsed.username === '' && !process.env['PGUSER']) parsed.username = encodeURIComponent(osUser());
   const pool = new Pool({ connectionString: parsed.toString(), connectionTimeoutMillis: CONNECT_TIMEOUT_MS, max: POOL_SIZE, allowExitOnIdle: true, types: typeParsers });
   // An idle connection the server dropped (a restart): the pool discards it, and the next query says what is wrong.
   pool.on('error', noop);
@@ -565,6 +568,14 @@ function dedupe(rows: readonly Row[], width: number): Row[] {
   const byKey = new Map<string, Row>();
   for (const row of rows) setLast(byKey, JSON.stringify(row.slice(0, width)), row);
   return [...byKey.values()];
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env['USER'] ?? '';
+  }
 }
 
 function add<T>(samples: Map<string, T[]>, key: string, value: T): void {

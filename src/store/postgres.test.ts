@@ -1,0 +1,191 @@
+/**
+ * The PostgreSQL store against the real server (test/support/services.ts; skipped with the reason shown where
+ * none answers): the store contract (contract.ts), each test in a schema of its own dropped after it, and what
+ * only a server store has to get right — an unreachable server named without its password, two processes
+ * creating one schema at once, two workers racing to record one step, and schema names that are not plain.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { after, describe, it } from 'node:test';
+import { Client } from 'pg';
+import { postgresService } from '../../test/support/services.ts';
+import { storeContract } from './contract.ts';
+import { openPostgresStore, type PostgresStoreOptions } from './postgres.ts';
+import type { NewRun, RunStore } from './types.ts';
+
+const service = await postgresService();
+
+/** A schema name of the test's own. */
+const schemaName = () => `t_${randomBytes(6).toString('hex')}`;
+
+/** The test database's URL naming `schema`. */
+function urlWith(schema: string): string {
+  const url = new URL(service.url);
+  url.searchParams.set('schema', schema);
+  return url.toString();
+}
+
+/** One plain connection for the tests' own statements (ageing heartbeats, dropping schemas). */
+let admin: Client | undefined;
+async function adminClient(): Promise<Client> {
+  if (!admin) {
+    // With the user the store takes when the URL names none (this process's, as libpq does).
+    const url = new URL(service.url);
+    if (url.username === '' && !process.env['PGUSER']) url.username = userInfo().username;
+    const client = new Client({ connectionString: url.toString() });
+    await client.connect();
+    admin = client;
+  }
+  return admin;
+}
+after(async () => {
+  await admin?.end();
+});
+
+async function dropSchema(schema: string): Promise<void> {
+  if (!/^t_[0-9a-f]+$/.test(schema)) throw new Error(`refusing to drop a schema that is not a test's: ${schema}`);
+  await (await adminClient()).query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
+
+storeContract(
+  'postgres',
+  async (options: PostgresStoreOptions = {}) => {
+    const schema = schemaName();
+    const url = urlWith(schema);
+    const store = await openPostgresStore(url, options);
+    return {
+      store,
+      reopen: () => openPostgresStore(url, {}),
+      cleanup: () => dropSchema(schema),
+      // On the database's clock, which is the one the store judges heartbeats by.
+      setHeartbeat: async (runId, agoMs) => {
+        await (await adminClient()).query(`UPDATE "${schema}".runs SET heartbeat_at = (extract(epoch FROM now()) * 1000)::bigint - $2 WHERE id = $1`, [runId, agoMs]);
+      },
+    };
+  },
+  service.options,
+);
+
+const newRun = (id: string): NewRun => ({ id, workflow: '/w/workflow.yaml', workflowHash: 'h', inputs: {}, startedAt: Date.now(), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }] });
+
+/** A port on this machine where nothing listens: one just given up. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('the PostgreSQL store', () => {
+  it('names an unreachable server without its password: store_unavailable', async () => {
+    const port = await closedPort();
+    const url = `postgres://conductor:hunter2-secret@127.0.0.1:${port}/test?schema=conductor&sslpassword=also-secret`;
+    await assert.rejects(openPostgresStore(url, {}), (error: Error & { code?: string; hint?: string }) => {
+      assert.equal(error.code, 'store_unavailable');
+      assert.match(error.message, new RegExp(`^cannot reach the run store at postgres://\\*\\*\\*@127\\.0\\.0\\.1:${port}/test\\?schema=conductor&sslpassword=\\*\\*\\*: .*ECONNREFUSED`));
+      for (const text of [error.message, error.hint ?? '', error.stack ?? '']) {
+        assert.ok(!text.includes('hunter2') && !text.includes('also-secret'), `no password in: ${text}`);
+      }
+      return true;
+    });
+  });
+
+  it('refuses a schema name that is not a plain identifier, before connecting', async () => {
+    for (const schema of ['Robert"; DROP TABLE runs; --', 'two words', '9lives', 'UPPER', '', 'a'.repeat(64)]) {
+      await assert.rejects(openPostgresStore(urlWith(schema), {}), (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'store_unavailable');
+        assert.match(error.message, /is not a plain name/);
+        return true;
+      });
+    }
+  });
+
+  it('refuses a URL that is not postgres://', async () => {
+    await assert.rejects(openPostgresStore('mysql://db/test', {}), { code: 'store_unavailable', message: /not a postgres:\/\/ URL/ });
+  });
+
+  describe('on the server', service.options, () => {
+    it('is created once by two processes opening a new schema at the same time', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const stores = await Promise.all([openPostgresStore(urlWith(schema), {}), openPostgresStore(urlWith(schema), {}), openPostgresStore(urlWith(schema), {})]);
+      t.after(() => Promise.all(stores.map((s) => s.close())));
+      await stores[0]!.startRun(newRun('r'));
+      for (const store of stores) assert.deepEqual((await store.listRuns()).map((r) => r.id), ['r']);
+      const { rows } = await (await adminClient()).query(`SELECT version FROM "${schema}".schema_version`);
+      assert.deepEqual(rows.map((r) => r.version), [1], 'migrated once');
+    });
+
+    it('lets exactly one of two workers racing to record a step\'s success win', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const [a, b] = await Promise.all([openPostgresStore(urlWith(schema), {}), openPostgresStore(urlWith(schema), {})]);
+      t.after(() => Promise.all([a!.close(), b!.close()]));
+      const runs = Array.from({ length: 20 }, (_, k) => `r${k}`);
+      for (const id of runs) await a!.startRun(newRun(id));
+      // Twenty races, each on a step of its own, the two calls sent together from two pools.
+      const outcomes = await Promise.all(
+        runs.map(async (id) => {
+          const [first, second] = await Promise.all([a!.recordStepOnce(id, 'a', { status: 'succeeded', output: 'from a', worker: 'a' }), b!.recordStepOnce(id, 'a', { status: 'succeeded', output: 'from b', worker: 'b' })]);
+          const recorded = await a!.recordedSuccess(id, 'a');
+          return { first, second, winner: recorded?.worker };
+        }),
+      );
+      for (const { first, second, winner } of outcomes) {
+        assert.equal(Number(first) + Number(second), 1, 'exactly one wrote');
+        assert.equal(winner, first ? 'a' : 'b', 'and its result is the one recorded');
+      }
+    });
+
+    it('names its location with the password redacted, and keeps the schema it was given', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const url = new URL(urlWith(schema));
+      url.searchParams.set('password', 'not-shown');
+      let store: RunStore | undefined;
+      try {
+        store = await openPostgresStore(url.toString(), {});
+      } catch (error) {
+        // A server that checks passwords refuses this one: what matters here is the message.
+        assert.ok(!String((error as Error).message).includes('not-shown'));
+        return;
+      }
+      t.after(() => store!.close());
+      assert.ok(!store.location.includes('not-shown'), store.location);
+      assert.match(store.location, new RegExp(`schema=${schema}`));
+      const { rows } = await (await adminClient()).query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
+      assert.deepEqual(rows.map((r) => r.table_name), ['cache_entries', 'items', 'runs', 'schema_version', 'step_runs']);
+    });
+
+    it('refuses a schema written by a newer version of Conductor', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      await (await openPostgresStore(urlWith(schema), {})).close();
+      await (await adminClient()).query(`INSERT INTO "${schema}".schema_version (version) VALUES (99)`);
+      await assert.rejects(openPostgresStore(urlWith(schema), {}), { code: 'store_unavailable', message: /written by a newer version of Conductor \(schema 99, this one reads 1\)/ });
+    });
+
+    it('writes 20,000 items recorded without waiting, in order, grouped', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const store = await openPostgresStore(urlWith(schema), {});
+      t.after(() => store.close());
+      await store.startRun({ ...newRun('r'), steps: [{ stepId: 'each', fingerprint: 'fe.l', dependsOn: [] }] });
+      const n = 20_000;
+      const began = performance.now();
+      for (let i = 0; i < n; i += 500) {
+        for (let j = i; j < i + 500; j++) void store.recordItem('r', 'each', { index: j, key: `key-${j}`, status: 'succeeded', outputJson: `{"summary":"item ${j}"}`, startedAt: j, finishedAt: j + 20 });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await store.finishRun('r', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+      t.diagnostic(`${n} items recorded in ${Math.round(performance.now() - began)} ms`);
+      const items = (await store.getRun('r'))!.steps[0]!.items!;
+      assert.equal(items.length, n);
+      assert.ok(items.every((item, i) => item.index === i && (item.output as { summary: string }).summary === `item ${i}`));
+      assert.deepEqual(await store.itemDurations!('/w/workflow.yaml'), new Map([['fe', 20]]));
+    });
+  });
+});
