@@ -5,9 +5,11 @@
  * creating one schema at once, two workers racing to record one step, and schema names that are not plain.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { postgresService } from '../../test/support/services.ts';
@@ -70,6 +72,13 @@ storeContract(
 
 const newRun = (id: string): NewRun => ({ id, workflow: '/w/workflow.yaml', workflowHash: 'h', inputs: {}, startedAt: Date.now(), steps: [{ stepId: 'a', fingerprint: 'f', dependsOn: [] }] });
 
+/** A pid that was just in use and is not any more. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  return child.pid!;
+}
+
 /** A port on this machine where nothing listens: one just given up. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -86,7 +95,7 @@ describe('the PostgreSQL store', () => {
     await assert.rejects(openPostgresStore(url, {}), (error: Error & { code?: string; hint?: string }) => {
       assert.equal(error.code, 'store_unavailable');
       assert.match(error.message, new RegExp(`^cannot reach the run store at postgres://\\*\\*\\*@127\\.0\\.0\\.1:${port}/test\\?schema=conductor&sslpassword=\\*\\*\\*: .*ECONNREFUSED`));
-      for (const text of [error.message, error.hint ?? '', error.stack ?? '']) {
+      for (const text of [error.message, error.hint ?? '', error.stack ?? '', String(error.cause), (error.cause as Error | undefined)?.stack ?? '']) {
         assert.ok(!text.includes('hunter2') && !text.includes('also-secret'), `no password in: ${text}`);
       }
       return true;
@@ -158,6 +167,27 @@ describe('the PostgreSQL store', () => {
       assert.match(store.location, new RegExp(`schema=${schema}`));
       const { rows } = await (await adminClient()).query('SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [schema]);
       assert.deepEqual(rows.map((r) => r.table_name), ['cache_entries', 'items', 'runs', 'schema_version', 'step_runs']);
+    });
+
+    it('judges a running run on another machine by its heartbeat alone, and one on this machine by its pid too', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const store = await openPostgresStore(urlWith(schema), {});
+      t.after(() => store.close());
+      await store.startRun(newRun('r'));
+      const admin = await adminClient();
+      const runId = 'r';
+      /** Sets the run's owner and heartbeat (ms before now on the database's clock), and reads its status back. */
+      const set = async (host: string, pid: number, agoMs: number) => {
+        await admin.query(`UPDATE "${schema}".runs SET host = $2, pid = $3, heartbeat_at = (extract(epoch FROM now()) * 1000)::bigint - $4 WHERE id = $1`, [runId, host, pid, agoMs]);
+        return (await store.listRuns())[0]!.status;
+      };
+      const gone = await deadPid();
+      assert.equal(await set('ci-runner-7', gone, 1_000), 'running', 'another machine, fresh heartbeat: its pid means nothing here');
+      assert.equal(await set('ci-runner-7', gone, 60_000), 'interrupted', 'another machine gone quiet');
+      assert.equal(await set(hostname(), gone, 1_000), 'interrupted', 'this machine, the process is gone');
+      assert.equal(await set(hostname(), process.pid, 1_000), 'running');
+      assert.equal(await set(hostname(), process.pid, 60_000), 'interrupted', 'a live pid but no heartbeat for a minute: the pid was reused');
     });
 
     it('refuses a schema written by a newer version of Conductor', async (t) => {
