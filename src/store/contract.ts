@@ -349,6 +349,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       await store.startRun(newRun('3f2a9c-one'));
       await store.startRun(newRun('3f2b77-two'));
       assert.equal((await store.getRun('3f2a'))?.run.id, '3f2a9c-one');
+      assert.equal((await store.getRun('3F2A9C'))?.run.id, '3f2a9c-one', 'in any case');
       assert.equal((await store.getRun('3f2b77-two'))?.run.id, '3f2b77-two');
       await assert.rejects(async () => store.getRun('3f2'), { code: 'ambiguous_run' });
       assert.equal(await store.getRun('4'), undefined);

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at DESC, seq DESC);
 CREATE INDEX IF NOT EXISTS runs_by_workflow ON runs (workflow, started_at DESC);
+-- a run found by a prefix of its id, in any case (\`runs show 3F2A\`), as SQLite's LIKE finds it
+CREATE INDEX IF NOT EXISTS runs_by_id_prefix ON runs (lower(id) text_pattern_ops);
 CREATE TABLE IF NOT EXISTS step_runs (
   run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
   step_id TEXT NOT NULL,

@@ -31,7 +31,10 @@ import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRec
 export interface PostgresStoreOptions {
   /** A write that failed outside any call (a grouped write of results, a heartbeat), as for the SQLite store. Called at most once. */
   onError?: (error: ConductorError) => void;
-  /** `read`: the caller only reads (`runs`, `plan`). Opened the same way: a schema already current needs no rights to create. */
+  /**
+   * `read`: the caller only reads (`runs`, `plan`). Opened as for writing (the schema is created when missing);
+   * a schema already up to date is never locked or altered, so a user who may only read can open it.
+   */
   mode?: 'read' | 'write';
   /** How often a running run's process says it is alive (default 5 s). */
   heartbeatMs?: number;
@@ -324,9 +327,10 @@ class PostgresRunStore implements RunStore {
   }
 
   async getRun(id: string): Promise<{ run: RunRecord; steps: StepRecord[] } | undefined> {
-    // A unique prefix is enough, as with git commits; matched as SQLite's LIKE does (ASCII case aside).
+    // A unique prefix is enough, as with git commits, in any case (as SQLite's LIKE matches it); `%` and `_` are
+    // dropped and a backslash matched as itself, as there.
     const pattern = `${id.replace(/[%_]/g, '').replace(/\\/g, '\\\\')}%`;
-    const rows = await this.#read(async () => (await this.#pool.query<RunRow & { steps: string }>(`${RUNS_WITH_STEPS} WHERE r.id ILIKE $1 ORDER BY r.started_at DESC, r.seq DESC LIMIT 2`, [pattern])).rows);
+    const rows = await this.#read(async () => (await this.#pool.query<RunRow & { steps: string }>(`${RUNS_WITH_STEPS} WHERE lower(r.id) LIKE lower($1) ORDER BY r.started_at DESC, r.seq DESC LIMIT 2`, [pattern])).rows);
     if (rows.length === 0) return undefined;
     if (rows.length > 1 && rows[0]!.id !== id) throw new SetupError('ambiguous_run', `more than one run starts with \`${id}\``, { hint: 'give more of the id' });
     const row = rows[0]!;
