@@ -110,6 +110,8 @@ interface RunRow {
 interface Batch {
   steps: Map<string, Row>;
   items: Map<string, Row>;
+  /** Settles when the batch has been written (or has failed): what recordStep and recordItem return. */
+  written?: Promise<void>;
 }
 
 const newBatch = (): Batch => ({ steps: new Map(), items: new Map() });
@@ -205,7 +207,9 @@ class PostgresRunStore implements RunStore {
     const steps = JSON.stringify(run.steps.map((s) => ({ id: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn })));
     const reused = (run.reused ?? []).map(({ stepId, ...result }) => stepRow(run.id, stepId, result));
     const reusedItems = (run.reusedItems ?? []).flatMap(({ stepId, items }) => items.map((item) => itemRow(run.id, stepId, { ...item, reused: true })));
-    await this.#write(() =>
+    // Ours from the call on: a finishRun called before this resolves still ends its heartbeat.
+    this.#owned.add(run.id);
+    const written = this.#write(() =>
       this.#transaction(async (client) => {
         await client.query(
           `INSERT INTO runs (id, workflow, workflow_hash, inputs, status, started_at, pid, host, heartbeat_at, resumed_from, step_count, steps, options, secret_inputs)
@@ -216,9 +220,15 @@ class PostgresRunStore implements RunStore {
         await this.#insert(client, ITEMS, dedupe(reusedItems, 3));
       }),
     );
-    this.#owned.add(run.id);
     // Unref'd: the run keeps the process alive, never the heartbeat.
     this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref();
+    try {
+      await written;
+    } catch (error) {
+      this.#owned.delete(run.id);
+      if (this.#owned.size === 0) this.#stopHeartbeat();
+      throw error;
+    }
   }
 
   recordStep(runId: string, stepId: string, result: StepResult): Promise<void> {
@@ -238,10 +248,9 @@ class PostgresRunStore implements RunStore {
     let batch = this.#open;
     if (!batch) {
       const created = newBatch();
-      const written = this.#enqueue(() => this.#writeBatch(created));
-      written.catch(noop);
+      created.written = this.#enqueue(() => this.#writeBatch(created));
+      created.written.catch(noop);
       this.#open = batch = created;
-      this.#written.set(created, written);
     }
     // Kept even when a failure is thrown below: finishRun's one more attempt writes it.
     add(batch);
@@ -250,10 +259,8 @@ class PostgresRunStore implements RunStore {
     } catch (error) {
       return rejected(error);
     }
-    return this.#written.get(batch)!;
+    return batch.written!;
   }
-
-  readonly #written = new WeakMap<Batch, Promise<void>>();
 
   async #writeBatch(batch: Batch): Promise<void> {
     if (this.#open === batch) this.#open = undefined;
