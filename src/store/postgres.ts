@@ -13,20 +13,21 @@
  * whose heartbeat is older than 30 s on that same clock lists as interrupted (a pid means something only on the
  * machine that recorded it).
  */
-import { hostname, userInfo } from 'node:os';
-import { Pool, types, type PoolClient } from 'pg';
+import { hostname } from 'node:os';
+import type { Pool, PoolClient } from 'pg';
 import { SetupError, type ConductorError } from '../core/errors.ts';
 import { median } from '../core/median.ts';
 import type { UnitUsage } from '../core/report.ts';
 import type { RunStatus } from '../core/status.ts';
-import { redactUrl } from '../core/service-url.ts';
 import type { StoreOperation } from './errors.ts';
-import { itemFingerprint } from './fingerprint.ts';
 import { PostgresCacheEntries } from './postgres-cache.ts';
+import { connect } from './postgres-connect.ts';
 import { postgresError } from './postgres-errors.ts';
+import { itemDurationSamples, stepSamples } from './postgres-history.ts';
 import { columnsOf, ITEMS, itemRecord, itemRow, resultFields, STEPS, stepRecord, stepRow, upsert, type PlannedStep, type Row } from './postgres-rows.ts';
-import { checkSchemaName, DEFAULT_SCHEMA, migrate, quoteIdentifier } from './postgres-schema.ts';
-import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunSettings, RunStore, StepRecord, StepResult } from './types.ts';
+import { DB_NOW_MS, runRecord, RUNS, RUNS_WITH_STEPS, type RunRow } from './postgres-runs.ts';
+import { migrate } from './postgres-schema.ts';
+import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunStore, StepRecord, StepResult } from './types.ts';
 
 export interface PostgresStoreOptions {
   /** A write that failed outside any call (a grouped write of results, a heartbeat), as for the SQLite store. Called at most once. */
@@ -40,71 +41,10 @@ export interface PostgresStoreOptions {
   heartbeatMs?: number;
 }
 
-const CONNECT_TIMEOUT_MS = 5_000;
 const HEARTBEAT_MS = 5_000;
-/** A running run whose last heartbeat is older than this, on the database's clock, is taken for dead. */
-const STALE_AFTER_MS = 30_000;
 /** Rows written by one statement: a grouped write of 100,000 items is a hundred statements in one transaction. */
 const ROWS_PER_STATEMENT = 1_000;
-/** About how many items of one foreach step in one run `itemDurations` takes (as the SQLite store's history). */
-const ITEM_SAMPLES = 1_000;
-/** The connections one store object holds at most: its queue writes on one, reads and the cache share the rest. */
-const POOL_SIZE = 4;
-/** Now in ms since the epoch on the database's clock: every machine's heartbeats are compared on it. */
-const DB_NOW_MS = '(extract(epoch FROM now()) * 1000)::bigint';
 
-/** bigint columns (times in ms, counts) as numbers, for this store's connections only (not pg's global parsers). */
-const INT8 = 20;
-const parseInt8 = (value: string) => Number(value);
-const typeParsers = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === INT8 && format !== 'binary' ? parseInt8 : types.getTypeParser(oid, format))) as typeof types.getTypeParser,
-};
-
-/** A run's row with its progress and cost, and the database's clock for the heartbeat's age. */
-const RUN_COLUMNS = `r.id, r.workflow, r.workflow_hash, r.inputs, r.status, r.error, r.started_at, r.finished_at, r.pid, r.host, r.heartbeat_at, r.resumed_from, r.step_count, r.outputs, r.options, r.secret_inputs,
-  p.steps_done, p.steps_skipped, p.cost_usd, p.cost_unknown, ${DB_NOW_MS} AS now_ms`;
-const PROGRESS = `FROM runs r CROSS JOIN LATERAL (
-  SELECT count(*) FILTER (WHERE s.status = 'succeeded') AS steps_done, count(*) FILTER (WHERE s.status = 'skipped') AS steps_skipped,
-    coalesce(sum(s.cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown
-  FROM step_runs s WHERE s.run_id = r.id) p`;
-const RUNS = `SELECT ${RUN_COLUMNS} ${PROGRESS}`;
-/** The same with the run's planned steps (a list as long as the workflow: read for one run only). */
-const RUNS_WITH_STEPS = `SELECT r.steps, ${RUN_COLUMNS} ${PROGRESS}`;
-
-/** The SQLite store's order for runs of one workflow (its index on started_at breaks ties by rowid). */
-const RECENT_RUNS = 'SELECT id, steps FROM runs WHERE workflow = $1 ORDER BY started_at DESC, seq ASC LIMIT $2';
-
-/** Sampled items' durations, as the SQLite store's history samples them: every k-th item of each step. */
-const ITEM_DURATIONS = `SELECT s.run_id, s.step_id, i.finished_at - i.started_at AS ms
-  FROM unnest($1::text[], $2::text[]) AS s (run_id, step_id)
-  CROSS JOIN LATERAL (SELECT max(idx) AS last FROM items WHERE run_id = s.run_id AND step_id = s.step_id) m
-  CROSS JOIN LATERAL generate_series(0, m.last, greatest(1, (m.last + 1) / ${ITEM_SAMPLES})) AS k (idx)
-  JOIN items i ON i.run_id = s.run_id AND i.step_id = s.step_id AND i.idx = k.idx
-  WHERE i.status = 'succeeded' AND NOT i.reused AND NOT i.cached AND i.started_at IS NOT NULL AND i.finished_at IS NOT NULL`;
-
-interface RunRow {
-  id: string;
-  workflow: string;
-  workflow_hash: string;
-  inputs: string;
-  status: string;
-  error: string | null;
-  started_at: number;
-  finished_at: number | null;
-  pid: number;
-  host: string;
-  heartbeat_at: number | null;
-  resumed_from: string | null;
-  step_count: number;
-  outputs: string | null;
-  options: string | null;
-  secret_inputs: string | null;
-  steps_done: number;
-  steps_skipped: number;
-  cost_usd: number;
-  cost_unknown: number;
-  now_ms: number;
-}
 
 /** Step and item results waiting to be written together: a later one for the same step or index replaces it. */
 interface Batch {
@@ -123,31 +63,7 @@ const noop = () => {};
  * its password redacted.
  */
 export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<RunStore> {
-  const location = redactUrl(url);
-  const refuse = (cause: string, hint: string) => new SetupError('store_unavailable', `cannot open the run store at ${location}: ${cause}`, { hint });
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw refuse('it is not a URL', 'give a URL such as postgres://user@host:5432/database');
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw refuse(`it is not a postgres:// URL`, 'give a URL such as postgres://user@host:5432/database');
-  let schema: string;
-  try {
-    schema = checkSchemaName(parsed.searchParams.get('schema') ?? DEFAULT_SCHEMA);
-  } catch (error) {
-    throw refuse((error as Error).message, 'name the schema with ?schema= and lower-case letters, digits and _ (the default is `conductor`)');
-  }
-  // pg is given the URL without `schema` (not a libpq parameter), and every connection its search_path.
-  parsed.searchParams.delete('schema');
-  const given = parsed.searchParams.get('options');
-  parsed.searchParams.set('options', [given, `-c search_path=${quoteIdentifier(schema)}`].filter(Boolean).join(' '));
-  // No user named: the one libpq (psql) takes, this process's own. pg takes $USER, which a service or a
-  // container often lacks.
-  if (parsed.username === '' && !process.env['PGUSER']) parsed.username = encodeURIComponent(osUser());
-  const pool = new Pool({ connectionString: parsed.toString(), connectionTimeoutMillis: CONNECT_TIMEOUT_MS, max: POOL_SIZE, allowExitOnIdle: true, types: typeParsers });
-  // An idle connection the server dropped (a restart): the pool discards it, and the next query says what is wrong.
-  pool.on('error', noop);
+  const { pool, location, schema } = connect(url);
   let client: PoolClient;
   try {
     client = await pool.connect();
@@ -329,7 +245,7 @@ class PostgresRunStore implements RunStore {
   async listRuns(limit = 20): Promise<RunRecord[]> {
     return this.#read(async () => {
       const { rows } = await this.#pool.query<RunRow>(`${RUNS} ORDER BY r.started_at DESC, r.seq DESC LIMIT $1`, [limit]);
-      return rows.map((row) => this.#toRun(row));
+      return rows.map((row) => runRecord(row, this.#host));
     });
   }
 
@@ -355,38 +271,31 @@ class PostgresRunStore implements RunStore {
       }
       const results = new Map((finished.rows as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
       const planned = JSON.parse(row.steps) as PlannedStep[];
-      return { run: this.#toRun(row), steps: planned.map((p, position) => stepRecord(p, position, results.get(p.id), byStep.get(p.id))) };
+      return { run: runRecord(row, this.#host), steps: planned.map((p, position) => stepRecord(p, position, results.get(p.id), byStep.get(p.id))) };
     });
   }
 
   async durations(workflow: string, runs = 5): Promise<Map<string, number>> {
     // A cache hit took no time to answer: not a sample of how long the step takes.
-    const samples = await this.#stepSamples(workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL AND NOT cached', (row) => Number(row['finished_at']) - Number(row['started_at']));
+    const samples = await this.#read(() => stepSamples(this.#pool, workflow, runs, 'started_at, finished_at', 'started_at IS NOT NULL AND NOT cached', (row) => Number(row['finished_at']) - Number(row['started_at'])));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
   async itemDurations(workflow: string, runs = 5): Promise<Map<string, number>> {
-    const samples = await this.#read(async () => {
-      const recent = await this.#recentRuns(workflow, runs);
-      // Only foreach steps have two-part fingerprints (see prepareFingerprints).
-      const steps = recent.flatMap((run) => run.steps.filter((s) => s.fingerprint.includes('.')).map((s) => ({ runId: run.id, ...s })));
-      const fingerprints = new Map(steps.map((s) => [JSON.stringify([s.runId, s.id]), itemFingerprint(s.fingerprint)]));
-      const { rows } = await this.#pool.query(ITEM_DURATIONS, [steps.map((s) => s.runId), steps.map((s) => s.id)]);
-      const samples = new Map<string, number[]>();
-      for (const row of rows as Record<string, unknown>[]) add(samples, fingerprints.get(JSON.stringify([row['run_id'], row['step_id']]))!, Number(row['ms']));
-      return samples;
-    });
+    const samples = await this.#read(() => itemDurationSamples(this.#pool, workflow, runs));
     return new Map([...samples].map(([fingerprint, list]) => [fingerprint, median(list)]));
   }
 
   async usage(workflow: string, runs = 5): Promise<Map<string, UnitUsage>> {
     // A foreach step some of whose items a resume carried in used tokens for the rest only: not a sample of it.
     const where = 'usage IS NOT NULL AND NOT cached AND NOT EXISTS (SELECT 1 FROM items i WHERE i.run_id = step_runs.run_id AND i.step_id = step_runs.step_id AND (i.reused OR i.cached))';
-    const samples = await this.#stepSamples(workflow, runs, 'usage', where, (row) => {
-      const usage = JSON.parse(String(row['usage'])) as Record<string, unknown>;
-      // As SQLite's json_extract reads them: a missing number is 0, a missing model none.
-      return { inputTokens: Number(usage['inputTokens'] ?? null), outputTokens: Number(usage['outputTokens'] ?? null), model: usage['model'] == null ? undefined : String(usage['model']) };
-    });
+    const samples = await this.#read(() =>
+      stepSamples(this.#pool, workflow, runs, 'usage', where, (row) => {
+        const usage = JSON.parse(String(row['usage'])) as Record<string, unknown>;
+        // As SQLite's json_extract reads them: a missing number is 0, a missing model none.
+        return { inputTokens: Number(usage['inputTokens'] ?? null), outputTokens: Number(usage['outputTokens'] ?? null), model: usage['model'] == null ? undefined : String(usage['model']) };
+      }),
+    );
     return new Map(
       [...samples].map(([fingerprint, list]) => {
         // The model, when every sample used the same one (what `plan` prices the tokens at).
@@ -394,26 +303,6 @@ class PostgresRunStore implements RunStore {
         return [fingerprint, { ...(model === undefined ? {} : { model }), inputTokens: median(list.map((u) => u.inputTokens)), outputTokens: median(list.map((u) => u.outputTokens)) }];
       }),
     );
-  }
-
-  /** One value per step that succeeded (and ran) in the workflow's last `runs` runs and matches `where`, by fingerprint. */
-  async #stepSamples<T>(workflow: string, runs: number, columns: string, where: string, pick: (row: Record<string, unknown>) => T): Promise<Map<string, T[]>> {
-    return this.#read(async () => {
-      const recent = await this.#recentRuns(workflow, runs);
-      const fingerprints = new Map(recent.flatMap((run) => run.steps.map((s) => [JSON.stringify([run.id, s.id]), s.fingerprint] as const)));
-      const { rows } = await this.#pool.query(`SELECT run_id, step_id, ${columns} FROM step_runs WHERE run_id = ANY($1) AND status = 'succeeded' AND NOT reused AND ${where}`, [recent.map((r) => r.id)]);
-      const samples = new Map<string, T[]>();
-      for (const row of rows as Record<string, unknown>[]) {
-        const fingerprint = fingerprints.get(JSON.stringify([row['run_id'], row['step_id']]));
-        if (fingerprint !== undefined) add(samples, fingerprint, pick(row));
-      }
-      return samples;
-    });
-  }
-
-  async #recentRuns(workflow: string, runs: number): Promise<{ id: string; steps: PlannedStep[] }[]> {
-    const { rows } = await this.#pool.query<{ id: string; steps: string }>(RECENT_RUNS, [workflow, runs]);
-    return rows.map((r) => ({ id: r.id, steps: JSON.parse(r.steps) as PlannedStep[] }));
   }
 
   /** Waits for the writes still queued, then lets the pool go; rejects with a failed write no call has told of. */
@@ -520,45 +409,6 @@ class PostgresRunStore implements RunStore {
   #error(operation: StoreOperation, error: unknown): ConductorError {
     return postgresError(this.location, operation, error);
   }
-
-  #toRun(row: RunRow): RunRecord {
-    return {
-      id: row.id,
-      workflow: row.workflow,
-      workflowHash: row.workflow_hash,
-      inputs: JSON.parse(row.inputs) as Record<string, unknown>,
-      status: row.status === 'running' && !this.#ownerAlive(row) ? 'interrupted' : (row.status as RunRecord['status']),
-      ...(row.error === null ? {} : { error: row.error }),
-      startedAt: row.started_at,
-      ...(row.finished_at === null ? {} : { finishedAt: row.finished_at }),
-      pid: row.pid,
-      host: row.host,
-      ...(row.resumed_from === null ? {} : { resumedFrom: row.resumed_from }),
-      stepCount: row.step_count,
-      stepsDone: row.steps_done,
-      ...(row.steps_skipped ? { stepsSkipped: row.steps_skipped } : {}),
-      ...(row.outputs === null ? {} : { outputs: JSON.parse(row.outputs) as Record<string, unknown> }),
-      ...(row.options === null ? {} : { options: JSON.parse(row.options) as RunSettings }),
-      ...(row.secret_inputs === null ? {} : { secretInputs: JSON.parse(row.secret_inputs) as string[] }),
-      costUsd: row.cost_unknown ? null : row.cost_usd,
-    };
-  }
-
-  /**
-   * A `running` run whose process is gone was interrupted. The heartbeat's age is taken on the database's
-   * clock (the one that wrote it), so machines' clocks do not matter. On this machine a dead pid says so at
-   * once, as the SQLite store's rule does; a live pid counts only while the heartbeat is fresh (pids are reused).
-   */
-  #ownerAlive(row: RunRow): boolean {
-    const fresh = row.heartbeat_at === null || row.now_ms - row.heartbeat_at < STALE_AFTER_MS;
-    if (row.host !== this.#host) return fresh;
-    try {
-      process.kill(row.pid, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-    }
-    return fresh;
-  }
 }
 
 /** Sets `key` to `value` as the last entry (a result recorded again is the newest). */
@@ -581,19 +431,7 @@ function dedupe(rows: readonly Row[], width: number): Row[] {
   return [...byKey.values()];
 }
 
-function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env['USER'] ?? '';
-  }
-}
 
-function add<T>(samples: Map<string, T[]>, key: string, value: T): void {
-  const list = samples.get(key);
-  if (list) list.push(value);
-  else samples.set(key, [value]);
-}
 
 function rejected(error: unknown): Promise<never> {
   const promise = Promise.reject(error);
