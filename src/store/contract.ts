@@ -2,21 +2,22 @@
  * The run store's contract, as tests every store must pass (SQLite: sqlite.contract.test.ts, PostgreSQL:
  * postgres.test.ts). Only what `RunStore`'s documentation promises and callers rely on is asserted, through the
  * interface alone (a second store object on the same data stands for another process): never how a store keeps
- * it. Each test opens a store of its own, on data of its own.
+ * it. Each test opens a store of its own, on data of its own. Runs, results and items are here; fencing, history
+ * and the step cache are in contract-fencing.ts, contract-history.ts and contract-cache.ts.
  */
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { describe, it as test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConductorError } from '../core/errors.ts';
-import type { ItemResult, NewRun, RunStore, StepRecord, StepResult } from './types.ts';
+import { cacheContract } from './contract-cache.ts';
+import { fencingContract } from './contract-fencing.ts';
+import { historyContract } from './contract-history.ts';
+import { finished, item, newRun, noop, stepOf, steps, until, WORKFLOW, type ContractOptions, type ContractSuite } from './contract-support.ts';
+import type { RunStore, StepResult } from './types.ts';
 
-/** What a test may ask of the store it opens. */
-export interface ContractOptions {
-  heartbeatMs?: number;
-  onError?: (error: ConductorError) => void;
-}
+export type { ContractOptions } from './contract-support.ts';
 
+/** What a store's test file gives the contract: a store on data of its own, and how to reach that data again. */
 export interface ContractStore {
   store: RunStore;
   /** Another store object on the same data: a second process while `store` is open, or the next one after it closed. */
@@ -28,36 +29,6 @@ export interface ContractStore {
    * stopped beating would have left it). Without it, the tests of interrupted runs are skipped.
    */
   setHeartbeat?: (runId: string, agoMs: number) => Promise<void>;
-}
-
-const WORKFLOW = '/w/workflow.yaml';
-const steps = [
-  { stepId: 'list', fingerprint: 'fl', dependsOn: [] },
-  { stepId: 'each', fingerprint: 'fe.l1', dependsOn: ['list'] },
-  { stepId: 'urgent', fingerprint: 'fu', dependsOn: ['list'] },
-  { stepId: 'combine', fingerprint: 'fc', dependsOn: ['each'] },
-];
-const newRun = (id: string, extra: Partial<NewRun> = {}): NewRun => ({ id, workflow: WORKFLOW, workflowHash: 'h', inputs: {}, startedAt: Date.now(), steps, ...extra });
-const item = (index: number, extra: Partial<ItemResult> = {}): ItemResult => ({ index, key: `k${index}`, status: 'succeeded', output: `out ${index}`, attempts: 1, startedAt: 1000 + index, finishedAt: 1010 + index, ...extra });
-const finished = { status: 'succeeded', finishedAt: 5_000, outputs: {} } as const;
-const noop = () => {};
-
-/** A step's record as getRun gives it. */
-async function stepOf(store: RunStore, runId: string, stepId: string): Promise<StepRecord> {
-  const got = await store.getRun(runId);
-  assert.ok(got, `run ${runId} is recorded`);
-  const step = got.steps.find((s) => s.stepId === stepId);
-  assert.ok(step, `step ${stepId} is planned`);
-  return step;
-}
-
-/** Waits for `check` to hold, a turn at a time; the deadline is only for a failing test's message. */
-async function until(what: string, check: () => Promise<boolean>, deadlineMs = 10_000): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${deadlineMs / 1000} s`);
-    await sleep(5);
-  }
 }
 
 export function storeContract(name: string, open: (options?: ContractOptions) => Promise<ContractStore>, options: { skip?: string | false } = {}): void {
@@ -80,7 +51,8 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
 
   // Skipped test by test, not as a suite: the runner's summary counts skipped tests only.
   const skip = options.skip ?? false;
-  const it = (title: string, fn: (t: TestContext) => Promise<void>) => test(title, { skip }, fn);
+  const it = (title: string, fn: (t: TestContext) => Promise<void>) => void test(title, { skip }, fn);
+  const suite: ContractSuite = { it, session };
 
   describe(`the ${name} run store's contract`, () => {
     it('names itself', async (t) => {
@@ -230,77 +202,7 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       assert.ok(!(await store.recordedSuccess('r', 'urgent'))?.redacted);
     });
 
-    describe('fencing', () => {
-      it('recordStepOnce writes a result unless the step has a success; a second one after a success writes nothing', async (t) => {
-        const { store, reopen } = await session(t);
-        await store.startRun(newRun('r'));
-        assert.equal(await store.recordedSuccess('r', 'list'), undefined, 'nothing recorded yet');
-        assert.equal(await store.recordStepOnce('r', 'list', { status: 'failed', error: 'first try', worker: 'w1' }), true);
-        assert.equal(await store.recordedSuccess('r', 'list'), undefined, 'a failure is no success');
-        assert.equal(await store.recordStepOnce('r', 'list', { status: 'succeeded', output: 'first', properties: { n: 1 }, worker: 'w1' }), true, 'a failure is replaced');
-        // Durable when it resolves: another process sees it at once.
-        const other = await reopen();
-        assert.equal((await other.recordedSuccess('r', 'list'))?.output, 'first');
-        assert.equal(await store.recordStepOnce('r', 'list', { status: 'succeeded', output: 'second', worker: 'w2' }), false);
-        assert.equal(await other.recordStepOnce('r', 'list', { status: 'failed', error: 'late', worker: 'w3' }), false, 'nor a failure after it');
-        const step = await stepOf(store, 'r', 'list');
-        assert.deepEqual([step.status, step.output, step.properties, step.worker, step.error], ['succeeded', 'first', { n: 1 }, 'w1', undefined]);
-        const success = await store.recordedSuccess('r', 'list');
-        assert.deepEqual([success?.output, success?.properties, success?.worker], ['first', { n: 1 }, 'w1']);
-      });
-
-      it('recordStepOnce does nothing for a run or a step the store does not know', async (t) => {
-        const { store } = await session(t);
-        await store.startRun(newRun('r'));
-        assert.equal(await store.recordStepOnce('ghost', 'list', { status: 'succeeded', output: 1 }), false);
-        assert.equal(await store.recordStepOnce('r', 'ghost', { status: 'succeeded', output: 1 }), false);
-        assert.equal(await store.getRun('ghost'), undefined);
-        assert.equal(await store.recordedSuccess('r', 'ghost'), undefined);
-        assert.equal(await store.recordedSuccess('ghost', 'list'), undefined);
-      });
-
-      it('recordItemOnce writes an item unless its index has a success with the same key', async (t) => {
-        const { store } = await session(t);
-        await store.startRun(newRun('r'));
-        assert.equal(await store.recordedSuccess('r', 'each', { index: 0, key: 'k0' }), undefined);
-        assert.equal(await store.recordItemOnce('r', 'each', item(0, { status: 'failed', output: undefined, error: 'first try' })), true);
-        assert.equal(await store.recordedSuccess('r', 'each', { index: 0, key: 'k0' }), undefined, 'a failure is no success');
-        assert.equal(await store.recordItemOnce('r', 'each', item(0, { output: 'first' })), true);
-        assert.equal(await store.recordItemOnce('r', 'each', item(0, { output: 'second' })), false, 'the same key: written once');
-        assert.equal((await store.recordedSuccess('r', 'each', { index: 0, key: 'k0' }))?.output, 'first');
-        assert.equal(await store.recordedSuccess('r', 'each', { index: 0, key: 'other' }), undefined, 'a success with another key is not this item\'s');
-        assert.equal(await store.recordedSuccess('r', 'each', { index: 1, key: 'k0' }), undefined);
-        // The list changed under the index (a resume with other values): the item runs and is recorded again.
-        assert.equal(await store.recordItemOnce('r', 'each', item(0, { key: 'other', output: 'with another key' })), true);
-        assert.deepEqual((await stepOf(store, 'r', 'each')).items?.map((i) => [i.index, i.key, i.output]), [[0, 'other', 'with another key']]);
-        assert.equal(await store.recordItemOnce('r', 'each', item(1, { redacted: true, output: '***' })), true);
-        assert.equal((await store.recordedSuccess('r', 'each', { index: 1, key: 'k1' }))?.redacted, true);
-        assert.equal(await store.recordItemOnce('ghost', 'each', item(0)), false, 'a run the store does not know');
-      });
-
-      it('applies unawaited writes in the order they were called', async (t) => {
-        const { store } = await session(t);
-        await store.startRun(newRun('r'));
-        const calls = [
-          store.recordStep('r', 'list', { status: 'failed', error: 'first' }),
-          store.recordStep('r', 'list', { status: 'succeeded', output: 'second' }),
-          store.recordStepOnce('r', 'list', { status: 'succeeded', output: 'third' }),
-          store.recordStep('r', 'urgent', { status: 'failed', error: 'not yet' }),
-          store.recordStepOnce('r', 'urgent', { status: 'succeeded', output: 'fenced' }),
-          store.recordItem('r', 'each', item(0, { output: 'recorded' })),
-          store.recordItemOnce('r', 'each', item(0, { output: 'fenced' })),
-          store.recordItem('r', 'each', item(1, { status: 'failed', output: undefined })),
-          store.recordItemOnce('r', 'each', item(1, { output: 'fenced' })),
-          store.finishRun('r', { ...finished, outputs: { done: true } }),
-        ];
-        const results = await Promise.all(calls);
-        assert.deepEqual([results[2], results[4], results[6], results[8]], [false, true, false, true]);
-        const got = (await store.getRun('r'))!;
-        assert.deepEqual(got.steps.map((s) => s.output ?? s.error ?? null), ['second', null, 'fenced', null]);
-        assert.deepEqual(got.steps[1]!.items?.map((i) => i.output), ['recorded', 'fenced']);
-        assert.deepEqual([got.run.status, got.run.outputs], ['succeeded', { done: true }]);
-      });
-    });
+    fencingContract(suite);
 
     it('close waits for writes still pending, and the results come back the same from the next store', async (t) => {
       const { store, reopen } = await session(t);
@@ -355,162 +257,9 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       assert.equal(await store.getRun('4'), undefined);
     });
 
-    describe('history', () => {
-      /** Runs of the workflow, one after another, each with what `record` records. */
-      async function runs(store: RunStore, count: number, record: (runId: string, k: number) => Promise<void>): Promise<void> {
-        for (let k = 0; k < count; k++) {
-          await store.startRun(newRun(`r${k}`, { startedAt: 1_000 * (k + 1) }));
-          await record(`r${k}`, k);
-          await store.finishRun(`r${k}`, finished);
-        }
-      }
+    historyContract(suite);
 
-      it('durations: the median time of each step that succeeded and ran, in the workflow\'s last runs', async (t) => {
-        const { store } = await session(t);
-        const times = [10, 30, 20, 50];
-        await runs(store, 4, async (runId, k) => {
-          await store.recordStep(runId, 'list', { status: 'succeeded', output: 1, startedAt: 100, finishedAt: 100 + times[k]! });
-          // Not samples: failed, reused, answered from the cache, or never started.
-          await store.recordStep(runId, 'urgent', { status: 'failed', error: 'x', startedAt: 0, finishedAt: 99_999 });
-          await store.recordStep(runId, 'combine', { status: 'succeeded', output: 1, reused: true, startedAt: 0, finishedAt: 99_999 });
-          await store.recordStep(runId, 'each', { status: 'succeeded', output: 1, cached: true, startedAt: 0, finishedAt: 99_999 });
-        });
-        await store.startRun(newRun('unstarted', { startedAt: 500 }));
-        await store.recordStep('unstarted', 'combine', { status: 'succeeded', output: 1 });
-        // Of four, the upper of the two middles.
-        assert.deepEqual(await store.durations(WORKFLOW), new Map([['fl', 30]]));
-        assert.deepEqual(await store.durations(WORKFLOW, 3), new Map([['fl', 30]]));
-        assert.deepEqual(await store.durations(WORKFLOW, 2), new Map([['fl', 50]]), 'the last two runs: 20 and 50');
-        assert.deepEqual(await store.durations('/w/other.yaml'), new Map());
-      });
-
-      it('itemDurations: the median time of items that succeeded and ran, by what each does, whatever the list', async (t) => {
-        const { store } = await session(t);
-        const times = [[10, 20, 30], [40, 50, 1000]];
-        for (const [r, ms] of times.entries()) {
-          // The same items with another list (`fe.l0`, `fe.l1`): one item fingerprint.
-          await store.startRun({ ...newRun(`r${r}`, { startedAt: r }), steps: steps.map((s) => (s.stepId === 'each' ? { ...s, fingerprint: `fe.l${r}` } : s)) });
-          for (const [i, d] of ms.entries()) await store.recordItem(`r${r}`, 'each', item(i, { startedAt: 0, finishedAt: d }));
-          await store.recordItem(`r${r}`, 'each', item(9, { status: 'failed', startedAt: 0, finishedAt: 99_999 }));
-          await store.recordItem(`r${r}`, 'each', item(8, { reused: true, startedAt: 0, finishedAt: 99_999 }));
-          await store.recordItem(`r${r}`, 'each', item(7, { cached: true, startedAt: 0, finishedAt: 99_999 }));
-          await store.finishRun(`r${r}`, finished);
-        }
-        assert.deepEqual(await store.itemDurations!(WORKFLOW), new Map([['fe', 40]]));
-        assert.deepEqual(await store.itemDurations!(WORKFLOW, 1), new Map([['fe', 50]]));
-        assert.deepEqual(await store.itemDurations!('/w/other.yaml'), new Map());
-      });
-
-      it('usage: the median tokens of each step, with the model when every sample names the same one', async (t) => {
-        const { store } = await session(t);
-        const usage = (input: number, model = 'openai:m') => ({ model, inputTokens: input, outputTokens: input / 10 });
-        await runs(store, 3, async (runId, k) => {
-          await store.recordStep(runId, 'list', { status: 'succeeded', output: 1, usage: usage([10, 30, 20][k]!), costUsd: 0.01 });
-          await store.recordStep(runId, 'urgent', { status: 'succeeded', output: 1, usage: usage(100 * (k + 1), `openai:m${k}`), costUsd: 0.01 });
-          // Not samples: from the cache, or failed.
-          await store.recordStep(runId, 'combine', { status: 'succeeded', output: 1, usage: usage(9_999), cached: true });
-          await store.recordStep(runId, 'each', { status: 'failed', error: 'x', usage: usage(9_999) });
-        });
-        assert.deepEqual(
-          await store.usage!(WORKFLOW),
-          new Map([
-            ['fl', { model: 'openai:m', inputTokens: 20, outputTokens: 2 }],
-            ['fu', { inputTokens: 200, outputTokens: 20 }],
-          ]),
-        );
-        assert.deepEqual(await store.usage!('/w/other.yaml'), new Map());
-      });
-
-      it('usage: no sample from a foreach step some of whose items a resume carried in', async (t) => {
-        const { store } = await session(t);
-        const usage = (input: number) => ({ model: 'openai:m', inputTokens: input, outputTokens: 1 });
-        await store.startRun(newRun('full', { startedAt: 1 }));
-        await store.recordStep('full', 'each', { status: 'succeeded', output: ['x', 'y'], usage: usage(20), itemCount: 2 });
-        await store.finishRun('full', finished);
-        await store.startRun(newRun('resumed', { startedAt: 2, reusedItems: [{ stepId: 'each', items: [item(0)] }] }));
-        await store.recordStep('resumed', 'each', { status: 'succeeded', output: ['x', 'y'], usage: usage(10), itemCount: 2 });
-        await store.finishRun('resumed', finished);
-        assert.deepEqual(await store.usage!(WORKFLOW), new Map([['fe.l1', { model: 'openai:m', inputTokens: 20, outputTokens: 1 }]]));
-      });
-    });
-
-    describe('the step cache', () => {
-      it('gives back what was kept, as it was, and counts each hit', async (t) => {
-        const { store } = await session(t);
-        const cache = store.cache!;
-        const usage = { model: 'openai:m', inputTokens: 10, outputTokens: 5 };
-        await cache.put('llm:a', { action: 'llm', output: { answer: [1, 'two', null] }, properties: { model: 'openai:m' }, usage, costUsd: 0.002 });
-        await cache.put('http:b', { action: 'http', output: null });
-        await cache.put('file:c', { action: 'file', output: undefined });
-        assert.deepEqual(await cache.take('llm:a', 0), { action: 'llm', output: { answer: [1, 'two', null] }, properties: { model: 'openai:m' }, usage, costUsd: 0.002 });
-        assert.deepEqual(await cache.take('http:b', 0), { action: 'http', output: null });
-        assert.deepEqual(await cache.take('file:c', 0), { action: 'file', output: undefined });
-        assert.equal(await cache.take('llm:none', 0), undefined);
-        await cache.take('llm:a', 0);
-        const llm = (await cache.stats()).find((s) => s.action === 'llm')!;
-        assert.equal(llm.hits, 2);
-        assert.ok(llm.lastHitAt! >= Date.now() - 60_000);
-      });
-
-      it('finds only an entry made at or after the reader\'s limit; `has` looks without counting a hit; put replaces, keeping the hits', async (t) => {
-        const { store } = await session(t);
-        const cache = store.cache!;
-        const before = Date.now();
-        await cache.put('llm:k', { action: 'llm', output: 'kept' });
-        const after = Date.now();
-        assert.equal(await cache.has('llm:k', after + 60_000), false);
-        assert.equal(await cache.take('llm:k', after + 60_000), undefined, 'made before the limit');
-        assert.equal(await cache.has('llm:k', before), true);
-        assert.equal(await cache.has('llm:missing', 0), false);
-        assert.equal((await cache.stats())[0]!.hits, 0, 'has() is not a hit');
-        assert.equal((await cache.take('llm:k', before))?.output, 'kept');
-        assert.equal((await cache.take('llm:k', 0))?.output, 'kept');
-        await cache.put('llm:k', { action: 'llm', output: 'new' });
-        assert.equal((await cache.take('llm:k', after))?.output, 'new', 'made again: it counts from now');
-        const [stats] = await cache.stats();
-        assert.equal(stats!.hits, 3, 'the hits the old one saved stay counted');
-        assert.equal(stats!.entries, 1);
-      });
-
-      it('sums entries, bytes, hits and savings by action, most entries first; a hit whose model has no price makes the saving unknown', async (t) => {
-        const { store } = await session(t);
-        const cache = store.cache!;
-        const usage = { model: 'openai:m', inputTokens: 100, outputTokens: 20 };
-        const before = Date.now();
-        await cache.put('llm:1', { action: 'llm', output: 'abc', usage, costUsd: 0.25 });
-        await cache.put('llm:2', { action: 'llm', output: 'é', usage, costUsd: 0.5 });
-        await cache.put('http:1', { action: 'http', output: { ok: true }, properties: { status: 200 } });
-        const after = Date.now();
-        for (let k = 0; k < 3; k++) await cache.take('llm:1', 0);
-        await cache.take('llm:2', 0);
-        await cache.take('http:1', 0);
-        const [llm, http] = await cache.stats();
-        const { lastHitAt, oldest, newest, ...rest } = llm!;
-        // Bytes of the JSON text: "é" is two bytes of UTF-8.
-        assert.deepEqual(rest, { action: 'llm', entries: 2, bytes: '"abc"'.length + '"é"'.length + 1, hits: 4, savedUsd: 1.25, savedTokens: 480 });
-        assert.ok(before <= oldest && oldest <= newest && newest <= after);
-        assert.ok(lastHitAt! >= newest);
-        assert.deepEqual([http!.action, http!.entries, http!.savedUsd, http!.savedTokens, http!.bytes], ['http', 1, 0, 0, JSON.stringify({ ok: true }).length + JSON.stringify({ status: 200 }).length]);
-        await cache.put('llm:3', { action: 'llm', output: 'x', usage: { ...usage, model: 'openai:unpriced' }, costUsd: null });
-        assert.equal((await cache.stats())[0]!.savedUsd, 1.25, 'never hit: it saved nothing yet');
-        await cache.take('llm:3', 0);
-        assert.equal((await cache.stats())[0]!.savedUsd, null);
-      });
-
-      it('clears the entries made before a time, or every one', async (t) => {
-        const { store } = await session(t);
-        const cache = store.cache!;
-        const before = Date.now();
-        await cache.put('llm:1', { action: 'llm', output: 1 });
-        await cache.put('http:1', { action: 'http', output: 2 });
-        assert.equal(await cache.clear(before), 0, 'none was made before');
-        assert.equal(await cache.clear(Date.now() + 1), 2);
-        assert.deepEqual(await cache.stats(), []);
-        await cache.put('llm:2', { action: 'llm', output: 3 });
-        assert.equal(await cache.clear(), 1);
-        assert.equal(await cache.take('llm:2', 0), undefined);
-      });
-    });
+    cacheContract(suite);
 
     describe('failures', () => {
       it('a write that fails in the background is given to onError and rejected by the next call', async (t) => {
