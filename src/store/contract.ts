@@ -144,6 +144,14 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       assert.equal(got.steps[2]!.costUsd, null);
     });
 
+    it('adds up a run\'s cost without the drift of adding floats one by one', async (t) => {
+      const { store } = await session(t);
+      await store.startRun(newRun('r'));
+      for (const [stepId, costUsd] of [['combine', 0.1], ['each', 0.2], ['list', 0.3]] as const) await store.recordStep('r', stepId, { status: 'succeeded', output: 1, costUsd });
+      // 0.1 + 0.2 + 0.3 is 0.6000000000000001 added naively; the nearest double to the true sum is 0.6.
+      assert.equal((await store.listRuns())[0]!.costUsd, 0.6);
+    });
+
     it('records items of a foreach step in any order, reads them back by index, and replaces one recorded again', async (t) => {
       const { store } = await session(t);
       await store.startRun(newRun('r'));

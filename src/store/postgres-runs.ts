@@ -12,11 +12,16 @@ export const DB_NOW_MS = '(extract(epoch FROM now()) * 1000)::bigint';
 const STALE_AFTER_MS = 30_000;
 
 const RUN_COLUMNS = `r.id, r.workflow, r.workflow_hash, r.inputs, r.status, r.error, r.started_at, r.finished_at, r.pid, r.host, r.heartbeat_at, r.resumed_from, r.step_count, r.outputs, r.options, r.secret_inputs,
-  p.steps_done, p.steps_skipped, p.cost_usd, p.cost_unknown, ${DB_NOW_MS} AS now_ms`;
-/** A cost is unknown (null), never a smaller sum, when a step used tokens that had no price. */
+  p.steps_done, p.steps_skipped, p.costs, p.cost_unknown, ${DB_NOW_MS} AS now_ms`;
+/**
+ * Steps' costs are added up here, not by the server: in the order SQLite reads them (by step id) and as its
+ * total() adds, so that a run costs the same to the last bit in either store. A cost is unknown (null), never
+ * a smaller sum, when a step used tokens that had no price.
+ */
 const PROGRESS = `FROM runs r CROSS JOIN LATERAL (
   SELECT count(*) FILTER (WHERE s.status = 'succeeded') AS steps_done, count(*) FILTER (WHERE s.status = 'skipped') AS steps_skipped,
-    coalesce(sum(s.cost_usd), 0) AS cost_usd, count(*) FILTER (WHERE s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown
+    array_agg(s.cost_usd ORDER BY s.step_id COLLATE "C") FILTER (WHERE s.cost_usd IS NOT NULL) AS costs,
+    count(*) FILTER (WHERE s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown
   FROM step_runs s WHERE s.run_id = r.id) p`;
 
 /** Runs with their progress and cost (to be followed by WHERE / ORDER BY on `r`). */
@@ -43,7 +48,7 @@ export interface RunRow {
   secret_inputs: string | null;
   steps_done: number;
   steps_skipped: number;
-  cost_usd: number;
+  costs: number[] | null;
   cost_unknown: number;
   now_ms: number;
 }
@@ -68,7 +73,7 @@ export function runRecord(row: RunRow, host: string): RunRecord {
     ...(row.outputs === null ? {} : { outputs: JSON.parse(row.outputs) as Record<string, unknown> }),
     ...(row.options === null ? {} : { options: JSON.parse(row.options) as RunSettings }),
     ...(row.secret_inputs === null ? {} : { secretInputs: JSON.parse(row.secret_inputs) as string[] }),
-    costUsd: row.cost_unknown ? null : row.cost_usd,
+    costUsd: row.cost_unknown ? null : total(row.costs ?? []),
   };
 }
 
@@ -87,4 +92,19 @@ function ownerAlive(row: RunRow, host: string): boolean {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   return fresh;
+}
+
+/**
+ * A sum as SQLite's total() makes it (Kahan-Babuska-Neumaier summation, SQLite 3.43 and later): what the error
+ * of each addition lost is kept and added back at the end.
+ */
+export function total(values: readonly number[]): number {
+  let sum = 0;
+  let lost = 0;
+  for (const value of values) {
+    const next = sum + value;
+    lost += Math.abs(sum) > Math.abs(value) ? sum - next + value : value - next + sum;
+    sum = next;
+  }
+  return Number.isFinite(lost) ? sum + lost : sum;
 }
