@@ -152,6 +152,27 @@ describe('the PostgreSQL store', () => {
       }
     });
 
+    it('writes two stores\' batches of the same rows without a deadlock', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const errors: Error[] = [];
+      const [a, b] = await Promise.all([openPostgresStore(urlWith(schema), { onError: (e) => errors.push(e) }), openPostgresStore(urlWith(schema), { onError: (e) => errors.push(e) })]);
+      await a!.startRun({ ...newRun('r'), steps: [{ stepId: 'each', fingerprint: 'fe.l', dependsOn: [] }] });
+      const indexes = Array.from({ length: 2_000 }, (_, i) => i);
+      // The same items, one store from the first, the other from the last: rows locked in opposite orders,
+      // were they written as recorded.
+      for (let round = 0; round < 5; round++) {
+        for (const i of indexes) void a!.recordItem('r', 'each', { index: i, key: `k${i}`, status: 'succeeded', output: `a${round}` });
+        for (const i of indexes.toReversed()) void b!.recordItem('r', 'each', { index: i, key: `k${i}`, status: 'succeeded', output: `b${round}` });
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all([a!.close(), b!.close()]);
+      assert.deepEqual(errors, []);
+      const store = await openPostgresStore(urlWith(schema), {});
+      t.after(() => store.close());
+      assert.equal((await store.getRun('r'))!.steps[0]!.items!.length, 2_000);
+    });
+
     it('names its location with the password redacted, and keeps the schema it was given', async (t) => {
       const schema = schemaName();
       t.after(() => dropSchema(schema));

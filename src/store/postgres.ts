@@ -44,6 +44,8 @@ export interface PostgresStoreOptions {
 const HEARTBEAT_MS = 5_000;
 /** Rows written by one statement: a grouped write of 100,000 items is a hundred statements in one transaction. */
 const ROWS_PER_STATEMENT = 1_000;
+/** How many times a transaction that lost a deadlock to another process is tried. */
+const TRANSACTION_ATTEMPTS = 3;
 
 
 /** Step and item results waiting to be written together: a later one for the same step or index replaces it. */
@@ -361,7 +363,22 @@ class PostgresRunStore implements RunStore {
     }
   }
 
+  /**
+   * Runs `work` in a transaction. One that lost a deadlock or a serialization race to another process (two
+   * stores writing the same rows) is run again: the other's commit is what it waited for.
+   */
   async #transaction(work: (client: PoolClient) => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#transactionOnce(work);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (attempt >= TRANSACTION_ATTEMPTS || (code !== '40P01' && code !== '40001')) throw error;
+      }
+    }
+  }
+
+  async #transactionOnce(work: (client: PoolClient) => Promise<void>): Promise<void> {
     const client = await this.#pool.connect();
     let failed: unknown;
     try {
@@ -378,8 +395,10 @@ class PostgresRunStore implements RunStore {
     }
   }
 
+  /** Rows one per key (dedupe), written in the order of their keys: two stores writing the same rows lock them in the same order. */
   async #insert(client: PoolClient, table: typeof STEPS, rows: readonly Row[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) await client.query(upsert(table), columnsOf(table, rows.slice(i, i + ROWS_PER_STATEMENT)));
+    const sorted = rows.toSorted((a, b) => compareKeys(a, b, table.key.length));
+    for (let i = 0; i < sorted.length; i += ROWS_PER_STATEMENT) await client.query(upsert(table), columnsOf(table, sorted.slice(i, i + ROWS_PER_STATEMENT)));
   }
 
   /** Timers and grouped writes cannot reject to anyone: the failure goes to onError now and to the next call. */
@@ -422,6 +441,16 @@ function keep(earlier: Batch, later: Batch): Batch {
   for (const [key, row] of later.items) setLast(earlier.items, key, row);
   for (const [key, row] of later.steps) setLast(earlier.steps, key, row);
   return earlier;
+}
+
+/** Two rows' keys (their first `width` values) in order: strings by code unit, numbers by value. */
+function compareKeys(a: Row, b: Row, width: number): number {
+  for (let i = 0; i < width; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y) return x! < y! ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Rows with one per key (the first `width` values), the last of each: one statement may not write a row twice. */
