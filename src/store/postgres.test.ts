@@ -173,6 +173,49 @@ describe('the PostgreSQL store', () => {
       assert.equal((await store.getRun('r'))!.steps[0]!.items!.length, 2_000);
     });
 
+    it('rejects close with a write that failed and that no call has told of', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const store = await openPostgresStore(urlWith(schema), {});
+      await store.startRun(newRun('r'));
+      void store.recordStep('r', 'a', { status: 'succeeded', output: 'kept' });
+      // A result for a run the store never started: refused, in the background.
+      void store.recordStep('ghost', 'a', { status: 'succeeded', output: 1 });
+      await assert.rejects(store.close(), (error: Error & { code?: string }) => error.code === 'store_failed' && error.message.startsWith(`cannot write to the run store ${store.location}: `));
+      // Written with it in one transaction, and refused with it: finishRun would have tried again.
+      const other = await openPostgresStore(urlWith(schema), {});
+      t.after(() => other.close());
+      assert.equal((await other.getRun('r'))!.steps[0]!.status, 'pending');
+    });
+
+    it('makes one more attempt at finishRun with the results a failed write kept', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      // The URL's own libpq options are kept beside the schema's search_path: a short lock_timeout here.
+      const url = new URL(urlWith(schema));
+      url.searchParams.set('options', '-c lock_timeout=50');
+      const errors: Error[] = [];
+      const store = await openPostgresStore(url.toString(), { onError: (error) => errors.push(error) });
+      t.after(() => store.close());
+      await store.startRun(newRun('r'));
+      // Another process holds the table past the lock timeout: the grouped write fails, and is told.
+      const admin = await adminClient();
+      await admin.query('BEGIN');
+      await admin.query(`LOCK TABLE "${schema}".step_runs IN ACCESS EXCLUSIVE MODE`);
+      try {
+        await assert.rejects(store.recordStep('r', 'a', { status: 'succeeded', output: 'kept' }), { code: 'store_failed', message: /another process holds a lock on it \(canceling statement due to lock timeout\)/ });
+        assert.equal(errors.length, 1, 'told to onError');
+        await assert.rejects(store.recordStep('r', 'a', { status: 'succeeded', output: 'kept, and recorded again' }), { code: 'store_failed' }, 'and rejected by the next call');
+      } finally {
+        await admin.query('COMMIT');
+      }
+      // Nothing more is written behind the caller's back; finishRun writes what was kept, with the outcome.
+      await store.finishRun('r', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
+      const got = (await store.getRun('r'))!;
+      assert.deepEqual([got.run.status, got.steps[0]!.output], ['succeeded', 'kept, and recorded again']);
+      assert.equal(errors.length, 1, 'told once');
+    });
+
     it('names its location with the password redacted, and keeps the schema it was given', async (t) => {
       const schema = schemaName();
       t.after(() => dropSchema(schema));
