@@ -47,7 +47,6 @@ const ROWS_PER_STATEMENT = 1_000;
 /** How many times a transaction that lost a deadlock to another process is tried. */
 const TRANSACTION_ATTEMPTS = 3;
 
-
 /** Step and item results waiting to be written together: a later one for the same step or index replaces it. */
 interface Batch {
   steps: Map<string, Row>;
