@@ -14,11 +14,16 @@ import { after, before, describe, it } from 'node:test';
 import type { RunReport } from '../src/core/report.ts';
 import { conductor, run } from './support/cli.ts';
 import { addLlmRoutes, type ChatRequest } from './support/llm-stand-ins.ts';
-import { deleteKeys, redisService, testPrefix, testRedis, REDIS_URL } from './support/services.ts';
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { deleteKeys, postgresService, redisService, testPrefix, testRedis, REDIS_URL } from './support/services.ts';
 import { Gate, reply, StandIn } from './support/stand-in.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
 const redis = await redisService();
+const postgres = await postgresService();
+const { Client } = pg;
 
 interface Worker {
   child: ChildProcess;
@@ -28,11 +33,11 @@ interface Worker {
 }
 
 /** A queue of the test's own, a store of its own, workers started on them, and everything gone after. */
-async function setUp(t: { after(fn: () => unknown): void }, env: Record<string, string> = {}) {
+async function setUp(t: { after(fn: () => unknown): void }, env: Record<string, string> = {}, options: { postgres?: boolean } = {}) {
   const prefix = testPrefix();
   const queue = `${REDIS_URL}?prefix=${prefix.slice(0, -1)}`;
   const dir = await tempDir(t);
-  const store = join(dir, 'runs.db');
+  const store = options.postgres ? await postgresSchema(t) : join(dir, 'runs.db');
   const workers: Worker[] = [];
   const client = testRedis();
   t.after(async () => {
@@ -57,6 +62,24 @@ async function setUp(t: { after(fn: () => unknown): void }, env: Record<string, 
     return worker;
   };
   return { queue, store, dir, startWorker, env };
+}
+
+/** The test database with a schema of the test's own (dropped after): a store shared by every process of the test. */
+async function postgresSchema(t: { after(fn: () => unknown): void }): Promise<string> {
+  const pg = postgres;
+  pg.assertReachable();
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const url = new URL(pg.url);
+  url.searchParams.set('schema', schema);
+  t.after(async () => {
+    const admin = new URL(pg.url);
+    if (admin.username === '' && !process.env['PGUSER']) admin.username = userInfo().username;
+    const client = new Client({ connectionString: admin.toString() });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+  return url.toString();
 }
 
 /** What a report says apart from when, where and under which id: for comparing two runs of the same workflow. */
@@ -131,9 +154,9 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     assert.match(text.stdout, new RegExp(`combine .*\\n\\s+on worker ${workerOf('combine')!.replace('.', '\\.')}`), text.stdout);
   });
 
-  it('a worker killed mid-run: the run completes, a recorded item is never called again, an item at most twice', async (t) => {
+  it('a worker killed mid-run: the run completes, a recorded item is never called again, an item at most twice (a PostgreSQL store)', postgres.options, async (t) => {
     reset();
-    const { queue, store, dir, startWorker } = await setUp(t, llmEnv());
+    const { queue, store, dir, startWorker } = await setUp(t, llmEnv(), { postgres: true });
     // Items 0–3 are answered at once (and recorded); the rest are held until one worker has been killed.
     behaviour = (r) => (['item 0', 'item 1', 'item 2', 'item 3'].includes(r.prompt) ? 'answer' : 'hold');
     const a = await startWorker(['--concurrency', '3']);
