@@ -78,6 +78,8 @@ export interface ItemReport extends ItemSummary {
   /** Answered from the step cache. */
   cached?: true;
   costUsd?: number | null;
+  /** The worker that ran it (`host:pid`), when it ran on one (`--queue`). */
+  worker?: string;
 }
 
 export interface RunCost {

@@ -59,7 +59,7 @@ function stepLine(step: StepProgress, idWidth: number, now: number, style: Style
       const taken = step.items ? [step.items.reused ? `${count(step.items.reused)} reused` : '', step.items.cached ? `${count(step.items.cached)} cached` : ''].filter(Boolean).join(', ') : '';
       const items = step.items ? `${count(step.items.total)} item${step.items.total === 1 ? '' : 's'}${taken ? ` (${taken})` : ''} · ` : '';
       const cost = step.costUsd === undefined ? '' : ` · ${formatUsd(step.costUsd)}`;
-      return `${style.green('✓')} ${id}  ${style.dim(items + formatDuration(step.durationMs ?? 0) + cost)}`;
+      return `${style.green('✓')} ${id}  ${style.dim(items + formatDuration(step.durationMs ?? 0) + cost + (step.worker ? ` · on ${step.worker}` : ''))}`;
     }
     case 'failed':
       // A failure the run went on after: its own mark and colour, so it never reads as what stopped the run.

@@ -95,7 +95,7 @@ export function plainReporter(write: (text: string) => void, style: Style): (eve
         const cost = event.costUsd === undefined || event.costUsd === 0 ? '' : ` · ${formatUsd(event.costUsd)}`;
         if (event.reused) write(`  ${style.dim('↺')} ${event.stepId} reused from the earlier run\n`);
         else if (event.status === 'succeeded' && event.cached && !items) write(`  ${style.green('✓')} ${event.stepId} succeeded from the cache: nothing sent\n`);
-        else if (event.status === 'succeeded') write(`  ${style.green('✓')} ${event.stepId} succeeded${took}${items ? ` (${items.total} item${items.total === '1' ? '' : 's'}${reusedText(logs.get(event.stepId))})` : ''}${cost}\n`);
+        else if (event.status === 'succeeded') write(`  ${style.green('✓')} ${event.stepId} succeeded${took}${items ? ` (${items.total} item${items.total === '1' ? '' : 's'}${reusedText(logs.get(event.stepId))})` : ''}${cost}${event.worker ? style.dim(` on ${event.worker}`) : ''}\n`);
         else if (event.status === 'failed') {
           const what = items ? `${items.failed} of ${items.total} items failed` : (event.error ?? '');
           // A failure the run went on after has its own mark: it must not read as the one that stopped the run.

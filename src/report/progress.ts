@@ -48,6 +48,8 @@ export interface StepProgress {
   items?: ItemProgress;
   /** Set while the step waits out a rate limit or before a retry. */
   waiting?: { reason: string; untilMs: number };
+  /** The worker it ran on (`--queue`), when it ran on one. */
+  worker?: string;
 }
 
 export function newItemProgress(total = 0): ItemProgress {
@@ -134,6 +136,7 @@ export class RunProgress {
           if (event.cached) step.cached = true;
           if (event.skipReason) step.skipReason = event.skipReason;
           if (event.continued) step.continued = true;
+          if (event.worker) step.worker = event.worker;
           if (event.items) step.items = settleItems(step.items, event.items);
           // A foreach step's usage is the sum over its items, already counted as they ended.
           const usage = step.items ? undefined : event.usage;

@@ -47,6 +47,8 @@ export class Fanout {
   /** Tokens each item that ran in this run used (none for reused ones). */
   readonly usage: (UnitUsage | undefined)[] = [];
   readonly attempts: Int32Array;
+  /** The worker each item ran on, when it ran on one (src/queue/). */
+  readonly workers: (string | undefined)[] = [];
   readonly started: Float64Array;
   readonly finished: Float64Array;
   readonly errors: (StepFailure | undefined)[] = [];
@@ -200,6 +202,7 @@ export class Fanout {
         ...(this.reused[i] ? { reused: true as const } : {}),
         ...(this.cached[i] ? { cached: true as const } : {}),
         ...(costOf && this.usage[i] ? { costUsd: costOf(this.usage[i]!) } : {}),
+        ...(this.workers[i] === undefined ? {} : { worker: this.workers[i] }),
       };
     }
     return out;

@@ -479,6 +479,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const step = steps[i]!;
     const at = Date.now();
     const tries = outcome.attempts ?? 1;
+    if (outcome.worker !== undefined) fanout.workers[index] = outcome.worker;
     const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries, ...(outcome.worker === undefined ? {} : { worker: outcome.worker }) };
     if (outcome.status === 'not_run') {
       // The budget had no room for its call: it never ran, and stays for a resume to run.

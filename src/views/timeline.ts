@@ -32,6 +32,8 @@ export interface TimelineBar {
   continued?: true;
   /** Answered from the step cache: nothing was sent. */
   cached?: true;
+  /** The worker it ran on (`--queue`), when it ran on one. */
+  worker?: string;
   /** A foreach step: its items, packed into lanes. */
   items?: TimelineItems;
 }
@@ -79,6 +81,7 @@ export function buildTimeline(run: RunRecord, steps: TimelineStep[]): Timeline {
       ...(s.skipReason ? { skipReason: s.skipReason } : {}),
       ...(s.continued ? { continued: true as const } : {}),
       ...(s.cached ? { cached: true as const } : {}),
+      ...(s.worker ? { worker: s.worker } : {}),
       ...(s.items || s.itemCount !== undefined ? { items: packItems(s.items ?? [], run.startedAt, s.itemCount) } : {}),
     })),
   };
@@ -210,7 +213,7 @@ export function timelineSvg(t: Timeline): string {
     const classes = ['bar', ...(bar.critical ? ['critical'] : []), ...(bar.status === 'succeeded' ? [] : [bar.status]), ...(bar.continued ? ['continued'] : []), ...(bar.cached ? ['cached'] : [])].join(' ');
     const width = Math.max(1.5, x(bar.end) - x(bar.start));
     parts.push(
-      `<rect class="${classes}" data-step="${escape(bar.id)}" data-start="${bar.start}" data-end="${bar.end}" x="${x(bar.start).toFixed(1)}" y="${y}" width="${width.toFixed(1)}" height="${ROW - 8}" rx="3"><title>${escape(`${bar.id}: ${statusText(bar)}${bar.cached ? ' (cached)' : ''}, ${formatDuration(bar.end - bar.start)} (from ${formatDuration(bar.start)})`)}</title></rect>`,
+      `<rect class="${classes}" data-step="${escape(bar.id)}" data-start="${bar.start}" data-end="${bar.end}" x="${x(bar.start).toFixed(1)}" y="${y}" width="${width.toFixed(1)}" height="${ROW - 8}" rx="3"><title>${escape(`${bar.id}: ${statusText(bar)}${bar.cached ? ' (cached)' : ''}, ${formatDuration(bar.end - bar.start)} (from ${formatDuration(bar.start)})${bar.worker ? ` on ${bar.worker}` : ''}`)}</title></rect>`,
       `<text class="note" x="${(x(bar.start) + width + 6).toFixed(1)}" y="${y + 14}">${escape(formatDuration(bar.end - bar.start))}</text>`,
     );
     if (bar.items) parts.push(...itemRects(bar.id, bar.items, lanes[row]!, y + ROW - 4, x));
