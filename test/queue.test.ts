@@ -273,6 +273,53 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     for (const w of workers) assert.match(w.log(), /fan\[\d+\] succeeded/, 'every worker took part');
   });
 
+  it("provider keys are the workers': a run started without one succeeds, and a worker without one fails the step with the key's hint", async (t) => {
+    reset();
+    const withKey = llmEnv();
+    const { queue, store, dir, startWorker } = await setUp(t, withKey);
+    await startWorker();
+    const path = await writeWorkflow(dir, fanOut(2));
+    // The coordinator knows where the provider is, not its key: the steps run on the worker, which has it.
+    const coordinatorEnv = { OPENAI_BASE_URL: withKey.OPENAI_BASE_URL };
+    const r = await run(['run', path, '--json', '--store', store, '--queue', queue], { env: coordinatorEnv });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as RunReport).status, 'succeeded');
+    // Without a queue the same run is refused before anything is sent: the key is checked where the call is made.
+    const local = await run(['run', path, '--store', store], { env: coordinatorEnv });
+    assert.equal(local.code, 2, local.stderr);
+    assert.match(local.stderr, /OPENAI_API_KEY/);
+    const before = calls.size;
+    // A worker without the key: the step fails on it, saying which key, and nothing reaches the provider.
+    const { queue: other, store: otherStore, startWorker: startKeyless } = await setUp(t, { OPENAI_BASE_URL: withKey.OPENAI_BASE_URL });
+    await startKeyless();
+    const failed = await run(['run', path, '--json', '--store', otherStore, '--queue', other], { env: withKey });
+    assert.equal(failed.code, 1, failed.stderr);
+    const report = JSON.parse(failed.stdout) as RunReport;
+    assert.match(report.error ?? '', /OPENAI_API_KEY/);
+    assert.equal(calls.size, before);
+  });
+
+  it('no worker: the run says so, and Ctrl-C ends it with its jobs taken off the queue', async (t) => {
+    reset();
+    const { queue, store, dir } = await setUp(t, llmEnv());
+    const path = await writeWorkflow(dir, fanOut(3));
+    const running = conductor(['run', path, '--store', store, '--queue', queue], { env: llmEnv() });
+    let stderr = '';
+    running.child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    await eventually(() => stderr.includes('no worker is taking steps from'));
+    running.child.kill('SIGINT');
+    const result = await running.done;
+    assert.equal(result.code, 130, result.stderr);
+    const { Queue } = await import('bullmq');
+    const client = testRedis();
+    const steps = new Queue('steps', { connection: client, prefix: new URL(queue).searchParams.get('prefix')! });
+    const counts = await steps.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    await steps.close();
+    client.disconnect();
+    assert.deepEqual(counts, { waiting: 0, prioritized: 0, active: 0, delayed: 0 });
+    assert.equal(calls.size, 0);
+  });
+
   it('a queue that does not answer: exit 2, one line naming it without its password, nothing run', async (t) => {
     reset();
     const dir = await tempDir(t);

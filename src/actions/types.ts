@@ -306,4 +306,9 @@ export interface PreflightContext {
    * a literal item of a list, or entry of a map, that holds references elsewhere. Absent outside a run's preflight.
    */
   literal?(path: readonly (string | number)[]): unknown;
+  /**
+   * The steps of actions that run on workers (`runsOnWorkers`) will run with a worker's environment, not this one
+   * (`--queue`): their API keys are checked there, when they run, and not against `env`.
+   */
+  onWorkers?: boolean;
 }

@@ -52,7 +52,9 @@ export function openStore(values: Record<string, unknown>, io: CliIO, options: S
 export function prepareFromFlags(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, values: Record<string, unknown>, io: CliIO): PreparedRun {
   const model = typeof values['model'] === 'string' ? values['model'] : undefined;
   const maxConcurrency = parseLimit(values['max-concurrency'] as string | undefined);
-  return prepareRun(spec, { inputs, env: io.env, ...(model ? { model } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }) });
+  // With a queue, llm and http steps run with a worker's environment: their keys are checked there.
+  const onWorkers = queueFrom(values, io.env) !== undefined;
+  return prepareRun(spec, { inputs, env: io.env, ...(model ? { model } : {}), ...(maxConcurrency === undefined ? {} : { maxConcurrency }), ...(onWorkers ? { onWorkers } : {}) });
 }
 
 export interface Execution {

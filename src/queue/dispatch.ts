@@ -41,6 +41,8 @@ export class QueueDispatcher implements StepExecutor {
   readonly #queue: BullQueue;
   readonly #events: BullQueueEvents;
   readonly #pending = new Map<string, Pending>();
+  /** Steps told that no worker is there (see #noWorker). */
+  readonly #told = new Set<string>();
   /** Runs whose jobs a resumed run took over: stopped with it. */
   readonly #adopted = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
@@ -205,6 +207,25 @@ export class QueueDispatcher implements StepExecutor {
     );
   }
 
+  /**
+   * Steps waiting for a worker when none is taking jobs from the queue: each says so once (the run would
+   * otherwise wait without a word), until workers come back.
+   */
+  async #noWorker(): Promise<void> {
+    const count = await this.#queue.getWorkersCount().catch(() => undefined);
+    if (count !== 0) {
+      if (count !== undefined) this.#told.clear();
+      return;
+    }
+    const reason = `no worker is taking steps from ${this.#location.shown} (start one: conductor worker --queue …)`;
+    for (const pending of this.#pending.values()) {
+      const key = `${pending.runId} ${pending.unit.step.id}`;
+      if (this.#told.has(key)) continue;
+      this.#told.add(key);
+      pending.unit.environment.notify(pending.unit.step.id, { type: 'waiting', reason, untilMs: Date.now() + SWEEP_MS });
+    }
+  }
+
   #sweepSoon(): void {
     if (this.#sweep) return;
     this.#sweep = setTimeout(() => {
@@ -219,6 +240,7 @@ export class QueueDispatcher implements StepExecutor {
   /** Jobs still out, looked up in Redis: a result whose event was lost is taken from the job itself. */
   async #lookUp(): Promise<void> {
     const { Job } = await import('bullmq');
+    await this.#noWorker();
     for (const [id, pending] of [...this.#pending]) {
       if (!pending.added) continue;
       const job = await Job.fromId(this.#queue, id).catch(() => undefined);

@@ -13,8 +13,10 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
   const problems: Diagnostic[] = [];
   const seen = new Set<string>();
   spec.steps.forEach((step, i) => {
+    // A step that runs on a worker reads `${env.*}` there, from the worker's environment.
+    const elsewhere = ctx.onWorkers === true && actions[i]!.runsOnWorkers === true;
     for (const ref of referencesOf(step.input)) {
-      if (ref.root !== 'env' || seen.has(`env ${ref.name}`)) continue;
+      if (elsewhere || ref.root !== 'env' || seen.has(`env ${ref.name}`)) continue;
       seen.add(`env ${ref.name}`);
       if (ctx.env[ref.name] === undefined) {
         problems.push({ ...step.location, code: 'missing_env', message: `step \`${step.id}\` uses \`\${env.${ref.name}}\`, but ${ref.name} is not set`, hint: `export ${ref.name}=… before running` });
@@ -47,7 +49,7 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
  * The run's settings as actions see them before it starts, one definition for the run, its fingerprints and its plan:
  * the default model is `config.model`, else the caller's (`--model`), else `CONDUCTOR_MODEL`.
  */
-export function preflightContext(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, options: { model?: string; maxConcurrency?: number } = {}): PreflightContext {
+export function preflightContext(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, options: { model?: string; maxConcurrency?: number; onWorkers?: boolean } = {}): PreflightContext {
   const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
-  return { env, defaults: { ...(model ? { model } : {}), maxConcurrency: options.maxConcurrency ?? spec.config.maxConcurrency, rateLimits: spec.config.rateLimits } };
+  return { env, defaults: { ...(model ? { model } : {}), maxConcurrency: options.maxConcurrency ?? spec.config.maxConcurrency, rateLimits: spec.config.rateLimits }, ...(options.onWorkers ? { onWorkers: true } : {}) };
 }

@@ -32,6 +32,8 @@ export interface PrepareOptions {
   secrets?: Secrets;
   /** Step durations in ms from earlier runs, by step id (see `withEstimates`). */
   estimates?: Readonly<Record<string, number>>;
+  /** Steps of actions that run on workers will (`--queue`): their keys and `${env.*}` are checked there. */
+  onWorkers?: boolean;
 }
 
 export interface PreparedRun {
@@ -71,7 +73,7 @@ export function prepareRun(spec: WorkflowSpec, options: PrepareOptions = {}): Pr
     return action;
   });
   const settings = { ...(options.model ? { model: options.model } : {}), ...(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency }) };
-  const ctx = preflightContext(spec, env, { ...settings, maxConcurrency: limit });
+  const ctx = preflightContext(spec, env, { ...settings, maxConcurrency: limit, ...(options.onWorkers ? { onWorkers: true } : {}) });
   checkBeforeRun(spec, stepActions, ctx);
   const secrets = runSecrets(spec, env, inputs, stepActions, options.secrets);
   const base = {

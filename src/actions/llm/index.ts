@@ -108,7 +108,8 @@ export const llmAction: ActionDefinition<LlmInput> = {
     } catch (error) {
       return { message: (error as Error).message, ...((error as ConductorError).hint ? { hint: (error as ConductorError).hint! } : {}) };
     }
-    if (model.provider === 'echo') return undefined;
+    // On workers, the key is each worker's own: it is checked where the call is made.
+    if (model.provider === 'echo' || ctx.onWorkers) return undefined;
     const problem = missingKey(endpointFor(model.provider, ctx.env));
     return problem ? { message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } : undefined;
   },
