@@ -273,29 +273,26 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     for (const w of workers) assert.match(w.log(), /fan\[\d+\] succeeded/, 'every worker took part');
   });
 
-  it("provider keys are the workers': a run started without one succeeds, and a worker without one fails the step with the key's hint", async (t) => {
+  it("${env.*} is the workers': a run started without the variable succeeds on workers that have it, and one without it fails the step", async (t) => {
     reset();
-    const withKey = llmEnv();
-    const { queue, store, dir, startWorker } = await setUp(t, withKey);
+    const { queue, store, dir, startWorker } = await setUp(t, { ...llmEnv(), TEAM: 'blue' });
     await startWorker();
-    const path = await writeWorkflow(dir, fanOut(2));
-    // The coordinator knows where the provider is, not its key: the steps run on the worker, which has it.
-    const coordinatorEnv = { OPENAI_BASE_URL: withKey.OPENAI_BASE_URL };
-    const r = await run(['run', path, '--json', '--store', store, '--queue', queue], { env: coordinatorEnv });
+    const path = await writeWorkflow(dir, fanOut(2).replace('prompt: "item ${item}"', 'prompt: "item ${item} for ${env.TEAM}"'));
+    // The coordinator does not have TEAM: the steps run on the worker, which does.
+    const r = await run(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal((JSON.parse(r.stdout) as RunReport).status, 'succeeded');
-    // Without a queue the same run is refused before anything is sent: the key is checked where the call is made.
-    const local = await run(['run', path, '--store', store], { env: coordinatorEnv });
+    assert.deepEqual((JSON.parse(r.stdout) as RunReport).outputs['all'], ['answer to item 0 for blue', 'answer to item 1 for blue']);
+    // Without a queue the same run is refused before anything is sent: TEAM is checked where the step runs.
+    const local = await run(['run', path, '--store', store], { env: llmEnv() });
     assert.equal(local.code, 2, local.stderr);
-    assert.match(local.stderr, /OPENAI_API_KEY/);
+    assert.match(local.stderr, /TEAM is not set/);
+    // A worker without it: the step fails there, saying what is missing, and nothing reaches the provider.
     const before = calls.size;
-    // A worker without the key: the step fails on it, saying which key, and nothing reaches the provider.
-    const { queue: other, store: otherStore, startWorker: startKeyless } = await setUp(t, { OPENAI_BASE_URL: withKey.OPENAI_BASE_URL });
-    await startKeyless();
-    const failed = await run(['run', path, '--json', '--store', otherStore, '--queue', other], { env: withKey });
+    const other = await setUp(t, llmEnv());
+    await other.startWorker();
+    const failed = await run(['run', path, '--json', '--store', other.store, '--queue', other.queue], { env: { ...llmEnv(), TEAM: 'blue' } });
     assert.equal(failed.code, 1, failed.stderr);
-    const report = JSON.parse(failed.stdout) as RunReport;
-    assert.match(report.error ?? '', /OPENAI_API_KEY/);
+    assert.match((JSON.parse(failed.stdout) as RunReport).error ?? '', /TEAM/);
     assert.equal(calls.size, before);
   });
 
