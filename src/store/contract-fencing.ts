@@ -26,6 +26,21 @@ export function fencingContract({ it, session }: ContractSuite): void {
       assert.deepEqual([success?.output, success?.properties, success?.worker], ['first', { n: 1 }, 'w1']);
     });
 
+    it("only a success replaces a recorded success: a worker's result stands over the run's late `cancelled` or `failed`", async (t) => {
+      const { store } = await session(t);
+      await store.startRun(newRun('r'));
+      assert.equal(await store.recordStepOnce('r', 'list', { status: 'succeeded', output: 'paid for', worker: 'w1' }), true);
+      await store.recordStep('r', 'list', { status: 'cancelled' });
+      await store.recordItem('r', 'list', { index: 0, key: 'k', status: 'succeeded', output: 'item paid for', worker: 'w1' });
+      await store.recordItem('r', 'list', { index: 0, key: 'k', status: 'failed', error: 'the run stopped' });
+      const step = await stepOf(store, 'r', 'list');
+      assert.deepEqual([step.status, step.output, step.worker], ['succeeded', 'paid for', 'w1']);
+      assert.deepEqual([step.items?.[0]?.status, step.items?.[0]?.output], ['succeeded', 'item paid for']);
+      // A later success still replaces one (the run's own record of it, redacted as the run sees it).
+      await store.recordStep('r', 'list', { status: 'succeeded', output: '***', redacted: true });
+      assert.equal((await stepOf(store, 'r', 'list')).output, '***');
+    });
+
     it('recordStepOnce does nothing for a run or a step the store does not know', async (t) => {
       const { store } = await session(t);
       await store.startRun(newRun('r'));

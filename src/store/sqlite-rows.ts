@@ -17,21 +17,29 @@ export interface PlannedStep {
   dependsOn: string[];
 }
 
-/** A step's result: a later one for the same step replaces it. Values from `stepRow`. */
-export const INSERT_STEP = `INSERT OR REPLACE INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, skip_reason, continued, item_count, run_id, step_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/**
+ * A step's result: a later one for the same step replaces it — but only a success replaces a success (a result a
+ * worker recorded stands over the run's `cancelled` for a job whose answer came too late). Values from `stepRow`.
+ */
+export const INSERT_STEP = `INSERT INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, skip_reason, continued, item_count, run_id, step_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker, skip_reason = excluded.skip_reason, continued = excluded.continued, item_count = excluded.item_count
+  WHERE step_runs.status <> 'succeeded' OR excluded.status = 'succeeded'`;
 
-/** An item's result: a later one for the same index replaces it. Values from `itemRow`. */
-export const INSERT_ITEM = `INSERT OR REPLACE INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, run_id, step_id, idx)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** An item's result: a later one for the same index replaces it, as for a step (a success only by a success). Values from `itemRow`. */
+export const INSERT_ITEM = `INSERT INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, run_id, step_id, idx)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (run_id, step_id, idx) DO UPDATE SET key = excluded.key, status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker
+  WHERE step_items.status <> 'succeeded' OR excluded.status = 'succeeded'`;
 
 /** At most this many rows go in one INSERT: a statement run for each row cost more than writing the row. */
 export const ROWS_PER_INSERT = 16;
 
 /** `insert` (INSERT_STEP or INSERT_ITEM) writing `count` rows at once: their values one row after another. */
 export function insertRows(insert: string, count: number): string {
-  const [head, values] = insert.split('VALUES');
-  return `${head}VALUES ${Array.from({ length: count }, () => values!.trim()).join(', ')}`;
+  const [head, rest] = insert.split('VALUES');
+  const [values, ...tail] = rest!.split('\n  ON CONFLICT');
+  return `${head}VALUES ${Array.from({ length: count }, () => values!.trim()).join(', ')}${tail.length ? `\n  ON CONFLICT${tail.join('')}` : ''}`;
 }
 
 export function stepRow(runId: string, stepId: string, r: StepResult): Row {
