@@ -296,6 +296,28 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     assert.equal(calls.size, before);
   });
 
+  it('the step cache serves steps on workers: a second run sends nothing; a budget is refused rather than ignored', async (t) => {
+    reset();
+    const { queue, store, dir, startWorker } = await setUp(t, llmEnv());
+    await startWorker();
+    const path = await writeWorkflow(dir, fanOut(3));
+    const first = await run(['run', path, '--json', '--cache', '--store', store, '--queue', queue], { env: llmEnv() });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(calls.size, 3);
+    const second = await run(['run', path, '--json', '--cache', '--store', store, '--queue', queue], { env: llmEnv() });
+    assert.equal(second.code, 0, second.stderr);
+    const report = JSON.parse(second.stdout) as RunReport;
+    assert.equal(report.steps['fan']!.cached, true, second.stdout);
+    assert.deepEqual(report.outputs['all'], ['answer to item 0', 'answer to item 1', 'answer to item 2']);
+    assert.equal([...calls.values()].reduce((n, list) => n + list.length, 0), 3, 'nothing sent the second time');
+    // A budget is held in the run's own process, call by call: it cannot hold yet on workers, so it is refused.
+    const capped = await writeWorkflow(dir, fanOut(3, 'config: { budget: { tokens: 10000 } }\n'), 'capped.yaml');
+    const budgeted = await run(['run', capped, '--store', store, '--queue', queue], { env: llmEnv() });
+    assert.equal(budgeted.code, 2, budgeted.stderr);
+    assert.match(budgeted.stderr, /a budget .* cannot hold yet when steps run on workers/);
+    assert.ok(!/\n\s+at /.test(budgeted.stderr), 'no stack trace');
+  });
+
   it('no worker: the run says so, and Ctrl-C ends it with its jobs taken off the queue', async (t) => {
     reset();
     const { queue, store, dir } = await setUp(t, llmEnv());

@@ -41,6 +41,10 @@ export class StoreStepCache implements StepCache {
     this.#now = options.now ?? Date.now;
   }
 
+  get policy(): CachePolicy {
+    return this.#policy;
+  }
+
   keyFor(step: StepSpec, action: AnyAction, input: unknown): string | undefined {
     const found = stepKey(this.#policy, step, action, input, this.#context);
     if (found) this.#maxAge.set(found.key, found.ttlMs);

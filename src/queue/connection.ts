@@ -44,16 +44,19 @@ export function parseQueueUrl(raw: string): QueueLocation {
  */
 export async function connectRedis(location: QueueLocation, options: { blocking?: boolean } = {}): Promise<RedisClient> {
   const { Redis } = await import('ioredis');
+  // Until it has answered once, a connection gives up after a few seconds (the command says Redis is not there);
+  // after that it reconnects for as long as it takes: a worker or a run outlives a Redis restart or failover.
+  let answered = false;
   const settings: RedisOptions = {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     // BullMQ requires it for blocking connections; elsewhere a command fails fast rather than waiting for ever.
     maxRetriesPerRequest: options.blocking ? null : 2,
     enableOfflineQueue: true,
-    // A first connection that fails is reported, not retried in the background.
-    retryStrategy: (times) => (times > 20 ? null : Math.min(times * 200, 2_000)),
+    retryStrategy: (times) => (!answered && times > 20 ? null : Math.min(times * 200, 2_000)),
   };
   const redis = new Redis(location.url, settings);
+  redis.once('ready', () => (answered = true));
   // ioredis reports connection trouble as events too; the command's own error says it once.
   redis.on('error', () => {});
   try {

@@ -17,7 +17,8 @@
 import { createHash } from 'node:crypto';
 import type { Queue as BullQueue, QueueEvents as BullQueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ConductorError } from '../core/errors.ts';
+import { ConductorError, UsageError } from '../core/errors.ts';
+import { secretInputName } from '../scheduler/secrets.ts';
 import type { ExecutorRun, RunExecutor, StepExecutor, Unit } from '../scheduler/executor.ts';
 import { runStep, type StepOutcome } from '../scheduler/step-runner.ts';
 import { referencesOf } from '../template/value.ts';
@@ -26,6 +27,22 @@ import { jobId, jobPriority, keys, PROTOCOL, referenceKey, STEP_QUEUE, STOPPED_T
 
 /** How often jobs still out are looked up in Redis (an event may be lost to a reconnect). */
 const SWEEP_MS = 3_000;
+/**
+ * After a run stops, how long its jobs still out may take to answer: a live worker aborts them at once and says
+ * `cancelled`; one whose worker died answers nothing (its lock outlives it), so it is taken for cancelled then.
+ * Its result, if it had one, is fenced in the store, where nothing but a success replaces it.
+ */
+const STOP_GRACE_MS = 10_000;
+/** Tries of sending a job before the step fails (Redis gone for a moment: a reconnect, a failover). */
+const ADD_TRIES = 4;
+
+/** A job's answer as its hash holds it (see #jobFields). */
+interface JobFields {
+  exists: boolean;
+  finishedOn?: string;
+  returnvalue?: string;
+  failedReason?: string;
+}
 
 interface Pending {
   runId: string;
@@ -33,6 +50,8 @@ interface Pending {
   resolve: (outcome: StepOutcome) => void;
   /** The job is in Redis (its `add` answered): the sweep may look it up. */
   added: boolean;
+  /** Sweeps in a row that found no such job (one could be a lookup racing its removal). */
+  missing: number;
 }
 
 export class QueueDispatcher implements StepExecutor {
@@ -41,6 +60,8 @@ export class QueueDispatcher implements StepExecutor {
   readonly #queue: BullQueue;
   readonly #events: BullQueueEvents;
   readonly #pending = new Map<string, Pending>();
+  /** Runs that stopped, and when: their jobs still out get STOP_GRACE_MS to answer. */
+  readonly #stopped = new Map<string, number>();
   /** Steps told that no worker is there (see #noWorker). */
   readonly #told = new Set<string>();
   /** Runs whose jobs a resumed run took over: stopped with it. */
@@ -76,6 +97,13 @@ export class QueueDispatcher implements StepExecutor {
 
   async open(run: ExecutorRun): Promise<RunExecutor> {
     const { runId, prepared, signal } = run;
+    // A budget reserves each model call before it is made, in the run's own process: a worker has no share of
+    // it yet. Refused rather than ignored: a budget that does not hold is worse than none.
+    if (run.budget) {
+      throw new UsageError('a budget (`--max-cost`, `config.budget`) cannot hold yet when steps run on workers (`--queue`)', {
+        hint: 'run without --queue to keep the budget, or without the budget to run on workers',
+      });
+    }
     const { spec } = prepared;
     const hash = createHash('sha256').update(spec.source).digest('hex');
     await this.#redis.set(keys.workflow(this.#location.prefix, hash), spec.source, 'EX', WORKFLOW_TTL_S);
@@ -83,17 +111,15 @@ export class QueueDispatcher implements StepExecutor {
     const stop = () => void this.#stop(runId, run.resumedFrom);
     signal.addEventListener('abort', stop, { once: true });
     const defaults = { ...(prepared.defaults.model ? { model: prepared.defaults.model } : {}), maxConcurrency: prepared.defaults.maxConcurrency, rateLimits: { ...prepared.defaults.rateLimits } };
+    const cachePolicy = run.cache?.policy;
+    const here = (unit: Unit) => runStep(unit.step, unit.action, unit.lookup, unit.environment);
     return {
-      run: (unit) => {
-        if (!unit.action.runsOnWorkers) return runStep(unit.step, unit.action, unit.lookup, unit.environment);
+      run: async (unit) => {
+        if (!unit.action.runsOnWorkers) return here(unit);
         const values = this.#values(unit);
         // A value that is (or holds) a secret stays in this process: the unit runs here.
-        if (values === undefined) return runStep(unit.step, unit.action, unit.lookup, unit.environment);
-        if (signal.aborted) return Promise.resolve({ status: 'cancelled' });
-        const unitKey = `${unit.step.id}#${unit.item?.index ?? ''}`;
-        const dispatch = (dispatches.get(unitKey) ?? 0) + 1;
-        dispatches.set(unitKey, dispatch);
-        const id = jobId(runId, unit.step.id, unit.item?.index, dispatch);
+        if (values === undefined) return here(unit);
+        if (signal.aborted) return { status: 'cancelled' };
         const data: StepJob = {
           protocol: PROTOCOL,
           runId,
@@ -102,34 +128,56 @@ export class QueueDispatcher implements StepExecutor {
           ...(unit.environment.itemIsData ? { itemIsData: true } : {}),
           workflow: { hash, file: spec.file },
           defaults,
+          ...(cachePolicy ? { cache: cachePolicy } : {}),
           values,
         };
-        return this.#adopt(run, unit, data).then((adopted) => adopted ?? this.#send(id, data, runId, unit, prepared.priority[unit.step.index] ?? 0));
+        const adopted = await this.#adopt(run, unit, data);
+        if (adopted) return adopted;
+        // Stopped while it looked: nothing more is sent.
+        if (signal.aborted) return { status: 'cancelled' };
+        const unitKey = `${unit.step.id}#${unit.item?.index ?? ''}`;
+        const dispatch = (dispatches.get(unitKey) ?? 0) + 1;
+        dispatches.set(unitKey, dispatch);
+        return this.#send(jobId(runId, unit.step.id, unit.item?.index, dispatch), data, runId, unit, prepared.priority[unit.step.index] ?? 0);
       },
       close: async () => {
         signal.removeEventListener('abort', stop);
+        this.#stopped.delete(runId);
       },
     };
   }
 
   #send(id: string, data: StepJob, runId: string, unit: Unit, remainingMs: number): Promise<StepOutcome> {
     return new Promise<StepOutcome>((resolve) => {
-      const pending: Pending = { runId, unit, resolve, added: false };
+      const pending: Pending = { runId, unit, resolve, added: false, missing: 0 };
       this.#pending.set(id, pending);
-      this.#queue
-        .add('step', data, { jobId: id, priority: jobPriority(remainingMs), attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } })
-        .then(() => {
+      const options = { jobId: id, priority: jobPriority(remainingMs), attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 24 * 3600 } };
+      const add = async (tries: number): Promise<void> => {
+        try {
+          await this.#queue.add('step', data, options);
+        } catch (error) {
+          // Redis away for a moment: a step fails only when it stays away.
+          if (tries + 1 >= ADD_TRIES || !this.#pending.has(id)) throw error;
+          await new Promise((r) => setTimeout(r, 250 * 2 ** tries));
+          return add(tries + 1);
+        }
+      };
+      add(0).then(
+        () => {
           pending.added = true;
+          // The run stopped while it was being sent: taken back off the queue.
+          if (this.#stopped.has(runId)) void this.#withdraw(id);
           this.#sweepSoon();
-        })
-        .catch((error: unknown) => this.#settle(id, { status: 'failed', error: queueFailed(this.#location, error) }));
+        },
+        (error: unknown) => this.#settle(id, { status: 'failed', error: queueFailed(this.#location, error) }),
+      );
     });
   }
 
   /**
    * A resumed run's unit that the run it resumes left in the queue (its coordinator died, its workers went on):
-   * awaited — or its answer taken, if it has one — instead of sent again, when it was sent with the very same
-   * values. Undefined when there is none to take over.
+   * awaited — or its answer taken, when that answer is a success — instead of sent again, when it was sent with
+   * the very same values. Undefined when there is none to take over (a job that failed or was cancelled runs again).
    */
   async #adopt(run: ExecutorRun, unit: Unit, data: StepJob): Promise<StepOutcome | undefined> {
     if (!run.resumedFrom) return undefined;
@@ -138,12 +186,15 @@ export class QueueDispatcher implements StepExecutor {
       const id = jobId(run.resumedFrom, unit.step.id, unit.item?.index, dispatch);
       const job = await Job.fromId<StepJob>(this.#queue, id).catch(() => undefined);
       if (!job) continue;
-      const same = job.data.workflow.hash === data.workflow.hash && JSON.stringify(job.data.values) === JSON.stringify(data.values) && job.data.item?.key === data.item?.key;
+      const same = job.data?.workflow?.hash === data.workflow.hash && JSON.stringify(job.data.values) === JSON.stringify(data.values) && job.data.item?.key === data.item?.key;
       if (!same || job.failedReason) return undefined;
-      if (job.finishedOn) return parseResult(job.returnvalue);
+      if (job.finishedOn) {
+        const outcome = parseResult(job.returnvalue);
+        return outcome.status === 'succeeded' ? outcome : undefined;
+      }
       this.#adopted.add(run.resumedFrom);
       return new Promise<StepOutcome>((resolve) => {
-        this.#pending.set(id, { runId: run.runId, unit, resolve, added: true });
+        this.#pending.set(id, { runId: run.runId, unit, resolve, added: true, missing: 0 });
         this.#sweepSoon();
       });
     }
@@ -159,13 +210,15 @@ export class QueueDispatcher implements StepExecutor {
 
   /**
    * The values of a unit's references, `${env.*}` apart, as the worker's lookup answers them; undefined when
-   * one is or holds a secret. A reference whose value is undefined is left out (the worker reads undefined).
+   * one is or holds a secret — an input whose name says it is one (whatever its length), or a value the run
+   * knows as a secret. A reference whose value is undefined is left out (the worker reads undefined).
    */
   #values(unit: Unit): StepJob['values'] | undefined {
     const out: StepJob['values'] = [];
     const seen = new Set<string>();
     for (const ref of referencesOf(unit.step.input)) {
       if (ref.root === 'env') continue;
+      if (ref.root === 'inputs' && secretInputName(ref.name)) return undefined;
       const key = JSON.stringify(ref);
       if (seen.has(key)) continue;
       seen.add(key);
@@ -192,19 +245,33 @@ export class QueueDispatcher implements StepExecutor {
 
   /** A run stopped: every worker aborts its in-flight jobs; jobs not yet taken are taken off the queue. */
   async #stop(runId: string, resumedFrom?: string): Promise<void> {
+    this.#stopped.set(runId, Date.now());
     const prefix = this.#location.prefix;
     for (const id of [runId, ...(resumedFrom && this.#adopted.has(resumedFrom) ? [resumedFrom] : [])]) {
       await this.#redis.set(keys.stopped(prefix, id), '1', 'EX', STOPPED_TTL_S).catch(() => {});
       await this.#redis.publish(keys.stopChannel(prefix), id).catch(() => {});
     }
-    const mine = [...this.#pending].filter(([, p]) => p.runId === runId);
-    await Promise.all(
-      mine.map(async ([id]) => {
-        // A job a worker holds is locked and stays: that worker aborts it and answers `cancelled`.
-        const removed = await this.#queue.remove(id).catch(() => 0);
-        if (removed === 1) this.#settle(id, { status: 'cancelled' });
-      }),
-    );
+    await Promise.all([...this.#pending].filter(([, p]) => p.runId === runId && p.added).map(([id]) => this.#withdraw(id)));
+    this.#sweepSoon();
+  }
+
+  /**
+   * Takes a stopped run's job back: one that finished answers as it finished (a success is kept, never thrown
+   * away); one no worker has taken leaves the queue, cancelled; one a worker holds is left to that worker, which
+   * aborts it and answers.
+   */
+  async #withdraw(id: string): Promise<void> {
+    const found = await this.#jobFields(id).catch(() => undefined);
+    if (found?.finishedOn) return this.#settle(id, found.failedReason ? lostJob(found.failedReason) : parseResult(found.returnvalue));
+    // A job a worker holds is locked: `remove` leaves it (0), and that worker answers.
+    const removed = await this.#queue.remove(id).catch(() => 0);
+    if (removed === 1) this.#settle(id, { status: 'cancelled' });
+  }
+
+  /** What a job's answer is, read from its hash (not the whole job: its data may be large); null fields when there is no such job. */
+  async #jobFields(id: string): Promise<JobFields> {
+    const [finishedOn, returnvalue, failedReason, timestamp] = await this.#redis.hmget(`${this.#location.prefix}:${STEP_QUEUE}:${id}`, 'finishedOn', 'returnvalue', 'failedReason', 'timestamp');
+    return { exists: timestamp !== null, ...(finishedOn ? { finishedOn } : {}), ...(returnvalue !== null ? { returnvalue } : {}), ...(failedReason ? { failedReason } : {}) };
   }
 
   /**
@@ -237,18 +304,34 @@ export class QueueDispatcher implements StepExecutor {
     this.#sweep.unref();
   }
 
-  /** Jobs still out, looked up in Redis: a result whose event was lost is taken from the job itself. */
+  /**
+   * Jobs still out, looked up in Redis: a result whose event was lost is taken from the job itself; a job that
+   * is gone (twice in a row: a lookup can race its removal) fails its step; a stopped run's jobs that no worker
+   * answered within STOP_GRACE_MS are taken for cancelled. A lookup that fails (Redis away) changes nothing.
+   */
   async #lookUp(): Promise<void> {
-    const { Job } = await import('bullmq');
     await this.#noWorker();
+    const now = Date.now();
     for (const [id, pending] of [...this.#pending]) {
+      const stoppedAt = this.#stopped.get(pending.runId);
+      if (stoppedAt !== undefined && now - stoppedAt > STOP_GRACE_MS) {
+        this.#settle(id, { status: 'cancelled' });
+        continue;
+      }
       if (!pending.added) continue;
-      const job = await Job.fromId(this.#queue, id).catch(() => undefined);
+      let found: JobFields;
+      try {
+        found = await this.#jobFields(id);
+      } catch {
+        continue;
+      }
       if (!this.#pending.has(id)) continue;
-      if (!job) {
+      if (found.finishedOn) {
+        this.#settle(id, found.failedReason ? lostJob(found.failedReason) : parseResult(found.returnvalue));
+      } else if (!found.exists && ++pending.missing >= 2) {
         this.#settle(id, { status: 'failed', error: { code: 'queue_failed', message: `its job ${id} is gone from the queue at ${this.#location.shown}`, hint: 'was the queue flushed, or its keys evicted? `conductor resume` runs it again', retryable: false } });
-      } else if (job.finishedOn) {
-        this.#settle(id, job.failedReason ? lostJob(job.failedReason) : parseResult(job.returnvalue));
+      } else if (found.exists) {
+        pending.missing = 0;
       }
     }
   }
@@ -268,7 +351,15 @@ export function parseResult(value: unknown): StepOutcome {
   const common = { ...(result.attempts === undefined ? {} : { attempts: result.attempts }), ...(typeof result.worker === 'string' ? { worker: result.worker } : {}) };
   switch (result.status) {
     case 'succeeded':
-      return { status: 'succeeded', output: result.output, ...(result.properties ? { properties: result.properties } : {}), ...(result.usage ? { usage: result.usage } : {}), ...common };
+      return {
+        status: 'succeeded',
+        output: result.output,
+        ...(result.properties ? { properties: result.properties } : {}),
+        ...(result.usage ? { usage: result.usage } : {}),
+        ...(result.cached ? { cached: result.cached } : {}),
+        ...(typeof result.cacheKey === 'string' ? { cacheKey: result.cacheKey } : {}),
+        ...common,
+      };
     case 'failed':
       return { status: 'failed', error: { ...result.error, retryable: false }, ...(result.usage ? { usage: result.usage } : {}), ...common };
     default:

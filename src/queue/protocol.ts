@@ -5,6 +5,7 @@
  * environment), and neither does a secret (a step whose values hold one runs in the coordinator).
  */
 import { hostname } from 'node:os';
+import type { CachePolicy } from '../cache/policy.ts';
 import type { UnitUsage } from '../core/report.ts';
 import type { Reference } from '../template/parse.ts';
 
@@ -27,13 +28,24 @@ export interface StepJob {
   workflow: { hash: string; file: string };
   /** The run's settings the step sees (default model, limit, stated rate limits): never a secret. */
   defaults: { model?: string; maxConcurrency: number; rateLimits: Record<string, { rpm?: number; tpm?: number }> };
+  /** The run's step cache policy, when the cache is on: the worker looks in its store's cache as the run would. */
+  cache?: CachePolicy;
   /** The values of the step's references other than `${env.*}`, by `referenceKey`. */
   values: [key: string, value: unknown][];
 }
 
 /** What a worker answers: the step's outcome, as plain data. */
 export type JobResult = (
-  | { status: 'succeeded'; output: unknown; properties?: Record<string, unknown>; usage?: UnitUsage }
+  | {
+      status: 'succeeded';
+      output: unknown;
+      properties?: Record<string, unknown>;
+      usage?: UnitUsage;
+      /** Taken from the step cache: what it saved. */
+      cached?: { usage?: UnitUsage; costUsd?: number | null };
+      /** The cache's key for what it sent, when the run may keep its result there (the run keeps it). */
+      cacheKey?: string;
+    }
   | { status: 'failed'; error: { code: string; message: string; hint?: string; detail?: string; retryable: boolean }; usage?: UnitUsage }
   | { status: 'cancelled' }
 ) & {

@@ -171,9 +171,10 @@ test('a policy other than noeviction is refused with a clear message', async () 
   assert.equal(policyProblem('noeviction'), undefined);
   const message = policyProblem('allkeys-lru', 'redis://***@db:6379');
   assert.match(message!, /redis:\/\/\*\*\*@db:6379 has maxmemory-policy allkeys-lru: Conductor needs noeviction/);
-  const stub = { config: async () => ['maxmemory-policy', 'volatile-lru'] } as unknown as Parameters<typeof checkRedisPolicy>[0];
+  // Read from INFO (a managed Redis refuses CONFIG), as BullMQ reads it.
+  const stub = { info: async () => '# Memory\r\nused_memory:1000\r\nmaxmemory_policy:volatile-lru\r\n' } as unknown as Parameters<typeof checkRedisPolicy>[0];
   assert.match((await checkRedisPolicy(stub))!, /volatile-lru/);
-  const locked = { config: async () => { throw new Error("ERR unknown command 'CONFIG'"); } } as unknown as Parameters<typeof checkRedisPolicy>[0];
+  const locked = { info: async () => { throw new Error("ERR unknown command 'INFO'"); } } as unknown as Parameters<typeof checkRedisPolicy>[0];
   assert.match((await checkRedisPolicy(locked))!, /cannot read maxmemory-policy .*unknown command/);
 });
 

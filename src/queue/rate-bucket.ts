@@ -190,11 +190,11 @@ export class RedisRateBucket {
  * other than `noeviction` evicts keys under memory pressure — limits reset and queue locks vanish, so work runs
  * twice. Undefined when the policy is `noeviction`.
  */
-export async function checkRedisPolicy(redis: Pick<Redis, 'config'>, shownUrl = 'this Redis'): Promise<string | undefined> {
+export async function checkRedisPolicy(redis: Pick<Redis, 'info'>, shownUrl = 'this Redis'): Promise<string | undefined> {
   let policy: string | undefined;
   try {
-    const answer = (await redis.config('GET', 'maxmemory-policy')) as unknown as string[];
-    policy = answer[1];
+    // From INFO, as BullMQ reads it: managed Redis services (ElastiCache, Memorystore, Upstash) refuse CONFIG.
+    policy = /^maxmemory_policy:(\S+)/m.exec(await redis.info('memory'))?.[1];
   } catch (error) {
     return `cannot read maxmemory-policy of ${shownUrl} (${(error as Error).message.split('\n')[0]}): Conductor needs it to be noeviction`;
   }

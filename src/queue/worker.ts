@@ -13,7 +13,9 @@
  * - Secrets this worker knows (its environment's) are masked in what it answers and records.
  */
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Job, Worker as BullWorker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ActionRegistry } from '../actions/registry.ts';
@@ -25,6 +27,7 @@ import { CancelScope } from '../scheduler/cancel-scope.ts';
 import { runSecrets } from '../scheduler/secrets.ts';
 import { Lingering, runStep, type StepEnvironment, type StepOutcome } from '../scheduler/step-runner.ts';
 import type { ResultFields, RunStore } from '../store/types.ts';
+import { StoreStepCache } from '../cache/step-cache.ts';
 import type { Reference } from '../template/parse.ts';
 import { connectRedis, type QueueLocation } from './connection.ts';
 import { keys, PROTOCOL, referenceKey, STEP_QUEUE, WORKER_NAME, type JobResult, type StepJob } from './protocol.ts';
@@ -59,6 +62,8 @@ interface Loaded {
 /** What one run shares on this worker: its actions' per-run state (a provider's limiter), its in-flight jobs. */
 interface RunSlot {
   scope: Map<string, unknown>;
+  /** Whether the worker's store has the run (see `knows`). */
+  known?: Promise<boolean>;
   inFlight: Set<AbortController>;
   lastUsed: number;
 }
@@ -80,6 +85,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const subscriber = await connectRedis(location, { blocking: true });
   const blocking = await connectRedis(location, { blocking: true });
   const runs = new Map<string, RunSlot>();
+  const noFolder = mkdtempSync(join(tmpdir(), 'conductor-worker-'));
   const sharedLimits = redisSharedLimits(redis, location.prefix);
   const loaded = new Map<string, Promise<Loaded>>();
 
@@ -104,7 +110,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const load = (job: StepJob): Promise<Loaded> => {
     let entry = loaded.get(job.workflow.hash);
     if (!entry) {
-      entry = loadWorkflow(redis, location, job, actions);
+      entry = loadWorkflow(redis, location, job, actions, noFolder);
       loaded.set(job.workflow.hash, entry);
       entry.catch(() => loaded.delete(job.workflow.hash));
       if (loaded.size > LOADED_KEPT) loaded.delete(loaded.keys().next().value!);
@@ -113,8 +119,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 
   const process = async (job: Job<StepJob>, _token?: string, bullSignal?: AbortSignal): Promise<JobResult> => {
+    const problem = jobProblem(job.data);
+    if (problem) return refuse(problem);
     const data = job.data;
-    if (data?.protocol !== PROTOCOL) return refuse(`a job of protocol ${String(data?.protocol)}: this worker speaks ${PROTOCOL} (run the same Conductor version on the coordinator and the workers)`);
     const slot = slotOf(data.runId);
     const controller = new AbortController();
     const onBullAbort = () => controller.abort(new ConductorError('run_failed', 'the job was cancelled'));
@@ -123,15 +130,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const started = Date.now();
     try {
       if (await redis.exists(keys.stopped(location.prefix, data.runId))) return { status: 'cancelled', worker: WORKER_NAME };
-      const recorded = await store?.recordedSuccess(data.runId, data.stepId, data.item).catch(() => undefined);
-      if (recorded && !recorded.redacted) {
+      if (store && !(await knows(store, slot, data))) log(`run ${data.runId.slice(0, 8)} is not in this worker's store (${store.location}): its results are not fenced here; give the worker the run's --store`);
+      // A success recorded already (an earlier try of this job, on a worker that died after recording) is the
+      // answer: nothing is called again. A store that cannot say is not taken for "nothing recorded".
+      const recorded = store ? await recordedSuccess(store, data) : undefined;
+      if (recorded) {
         log(`${label(data)} was recorded already: not run again`);
-        return { status: 'succeeded', output: recorded.output, ...(recorded.properties ? { properties: recorded.properties } : {}), ...(recorded.usage ? { usage: recorded.usage } : {}), attempts: recorded.attempts ?? 1, worker: recorded.worker ?? WORKER_NAME, recorded: true };
+        return recorded;
       }
       const { spec, actions: stepActions } = await load(data);
       const index = spec.plan.byId.get(data.stepId);
       if (index === undefined) return refuse(`the workflow has no step \`${data.stepId}\``);
       const step = spec.steps[index]!;
+      const action = stepActions[index]!;
+      // Only what a worker may run: a job naming a `file` or `shell` step (written into Redis by hand) is refused.
+      if (!action.runsOnWorkers) return refuse(`step \`${data.stepId}\` uses \`${step.action}\`, which runs only in the run's own process`);
       const values = new Map(data.values);
       const lookup = (ref: Reference): unknown => (ref.root === 'env' ? env[ref.name] : values.get(referenceKey(ref)));
       const secrets = runSecrets(spec, env, {}, stepActions);
@@ -147,11 +160,19 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         secrets,
         sharedLimits,
         ...(data.itemIsData ? { itemIsData: true } : {}),
+        ...(data.cache && store?.cache ? { cache: new StoreStepCache({ entries: store.cache, policy: data.cache, context: { env, defaults: data.defaults, baseDir: spec.baseDir } }) } : {}),
         notify: (_stepId, notice) => void job.updateProgress({ notice: { ...notice, reason: secrets.redact(notice.reason) } }).catch(() => {}),
       };
-      const outcome = await runStep(step, stepActions[index]!, lookup, environment);
-      const result = answer(outcome, secrets.redactValue.bind(secrets), secrets.redact);
-      if (result.status === 'succeeded' && store) await fence(store, data, result, started).catch((error: unknown) => log(`${label(data)}: could not record its result (${(error as Error).message}); the run records it`));
+      const outcome = await runStep(step, action, lookup, environment);
+      let result = answer(outcome, secrets.redactValue.bind(secrets), secrets.redact);
+      if (result.status === 'succeeded' && store) {
+        const written = await fence(store, data, result, started).catch((error: unknown) => {
+          log(`${label(data)}: could not record its result (${(error as Error).message}); the run records it`);
+          return true;
+        });
+        // Another try of the same job recorded first: one answer, the recorded one.
+        if (!written) result = (await recordedSuccess(store, data).catch(() => undefined)) ?? result;
+      }
       log(`${label(data)} ${result.status} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return result;
     } catch (error) {
@@ -171,8 +192,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     concurrency: options.concurrency ?? 50,
     lockDuration,
     stalledInterval: Math.max(500, Math.round(lockDuration / 2)),
-    // One false stall (a long pause of this process) must not fail a step: it runs again, fenced.
-    maxStalledCount: 2,
+    // A job whose worker stalls (dies, or loses Redis past its lock) runs once more, fenced; a second stall
+    // fails its step: a call is made at most twice.
+    maxStalledCount: 1,
   });
   worker.on('error', (error) => log(`queue error: ${error.message.split('\n')[0]}`));
   await worker.waitUntilReady();
@@ -185,6 +207,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       await subscriber.quit().catch(() => {});
       redis.disconnect();
       blocking.disconnect();
+      rmSync(noFolder, { recursive: true, force: true });
     },
   };
 }
@@ -194,23 +217,32 @@ function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; 
   const common = { ...(outcome.attempts === undefined ? {} : { attempts: outcome.attempts }), worker: WORKER_NAME };
   switch (outcome.status) {
     case 'succeeded': {
-      const shown = redactValue({ output: outcome.output, properties: outcome.properties }).value;
-      return { status: 'succeeded', output: shown.output, ...(shown.properties ? { properties: shown.properties } : {}), ...(outcome.usage ? { usage: outcome.usage } : {}), ...common };
+      const shown = redactValue({ output: outcome.output, properties: outcome.properties });
+      return {
+        status: 'succeeded',
+        output: shown.value.output,
+        ...(shown.value.properties ? { properties: shown.value.properties } : {}),
+        ...(outcome.usage ? { usage: outcome.usage } : {}),
+        ...(outcome.cached ? { cached: outcome.cached } : {}),
+        // A result with this worker's secret masked in it is never kept in the cache.
+        ...(outcome.cacheKey !== undefined && !shown.redacted ? { cacheKey: outcome.cacheKey } : {}),
+        ...common,
+      };
     }
     case 'failed': {
       const { code, message, hint, detail, retryable } = outcome.error;
       return { status: 'failed', error: { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }), retryable }, ...(outcome.usage ? { usage: outcome.usage } : {}), ...common };
     }
     case 'not_run':
-      // A worker has no budget of its own (the run reserves before it dispatches): not reached.
+      // A run with a budget does not send steps to workers (see dispatch.ts): not reached.
       return { status: 'failed', error: { code: 'budget_exceeded', message: 'the budget had no room for the call', retryable: false }, ...common };
     default:
       return { status: 'cancelled', ...common };
   }
 }
 
-/** Records a success unless one is recorded (see RunStore.recordStepOnce). */
-async function fence(store: RunStore, job: StepJob, result: JobResult & { status: 'succeeded' }, startedAt: number): Promise<void> {
+/** Records a success unless one is recorded (see RunStore.recordStepOnce); false when one was. */
+async function fence(store: RunStore, job: StepJob, result: JobResult & { status: 'succeeded' }, startedAt: number): Promise<boolean> {
   const fields: ResultFields = {
     output: result.output,
     ...(result.properties ? { properties: result.properties } : {}),
@@ -220,16 +252,55 @@ async function fence(store: RunStore, job: StepJob, result: JobResult & { status
     finishedAt: Date.now(),
     worker: WORKER_NAME,
   };
-  if (job.item) await store.recordItemOnce(job.runId, job.stepId, { ...fields, index: job.item.index, key: job.item.key, status: 'succeeded' });
-  else await store.recordStepOnce(job.runId, job.stepId, { ...fields, status: 'succeeded' });
+  if (job.item) return store.recordItemOnce(job.runId, job.stepId, { ...fields, index: job.item.index, key: job.item.key, status: 'succeeded' });
+  return store.recordStepOnce(job.runId, job.stepId, { ...fields, status: 'succeeded' });
+}
+
+/**
+ * The success recorded for a job's step (or item) as its answer, else undefined; a redacted one is not an answer
+ * (its output holds `***` where a secret was). Tried twice: a store that cannot say fails the job rather than
+ * pay again for what may be recorded.
+ */
+async function recordedSuccess(store: RunStore, job: StepJob): Promise<JobResult | undefined> {
+  let recorded: ResultFields | undefined;
+  try {
+    recorded = await store.recordedSuccess(job.runId, job.stepId, job.item);
+  } catch {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    recorded = await store.recordedSuccess(job.runId, job.stepId, job.item);
+  }
+  if (!recorded || recorded.redacted) return undefined;
+  return { status: 'succeeded', output: recorded.output, ...(recorded.properties ? { properties: recorded.properties } : {}), ...(recorded.usage ? { usage: recorded.usage } : {}), attempts: recorded.attempts ?? 1, worker: recorded.worker ?? WORKER_NAME, recorded: true };
+}
+
+/** Whether this worker's store has the job's run (asked once per run): if not, nothing is fenced here. */
+async function knows(store: RunStore, slot: { known?: Promise<boolean> }, job: StepJob): Promise<boolean> {
+  slot.known ??= store.getRun(job.runId).then((found) => found !== undefined, () => true);
+  return slot.known;
+}
+
+/** Why a job cannot be run as it is (data written into Redis by something else, or another version), if so. */
+function jobProblem(data: unknown): string | undefined {
+  const job = data as Partial<StepJob> | undefined;
+  if (!job || typeof job !== 'object') return 'a job with no data';
+  if (job.protocol !== PROTOCOL) return `a job of protocol ${String(job.protocol)}: this worker speaks ${PROTOCOL} (run the same Conductor version on the coordinator and the workers)`;
+  const text = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= 200;
+  if (!text(job.runId) || !text(job.stepId)) return 'a job without a run and step';
+  if (!job.workflow || !/^[0-9a-f]{64}$/.test(String(job.workflow.hash)) || typeof job.workflow.file !== 'string') return 'a job without its workflow';
+  if (!job.defaults || typeof job.defaults !== 'object' || !Number.isInteger(job.defaults.maxConcurrency) || typeof job.defaults.rateLimits !== 'object') return 'a job without its settings';
+  if (!Array.isArray(job.values) || !job.values.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string')) return 'a job whose values are not pairs';
+  if (job.item !== undefined && (typeof job.item !== 'object' || !Number.isInteger(job.item.index) || typeof job.item.key !== 'string')) return 'a job with a malformed item';
+  return undefined;
 }
 
 /** The workflow of a job: its text from Redis, checked against its hash, validated as `run` validates it. */
-async function loadWorkflow(redis: Redis, location: QueueLocation, job: StepJob, actions: ActionRegistry): Promise<Loaded> {
+async function loadWorkflow(redis: Redis, location: QueueLocation, job: StepJob, actions: ActionRegistry, noFolder: string): Promise<Loaded> {
   const text = await redis.get(keys.workflow(location.prefix, job.workflow.hash));
   if (text === null) throw new ConductorError('queue_failed', `the workflow of run ${job.runId} is gone from the queue (kept a week)`);
   if (createHash('sha256').update(text).digest('hex') !== job.workflow.hash) throw new ConductorError('queue_failed', `the workflow of run ${job.runId} in the queue does not match its hash`);
-  const spec = parseWorkflow(text, job.workflow.file, { actions, baseDir: dirname(job.workflow.file) });
+  // Nothing a worker runs reads the workflow's folder (it is on the run's machine): an empty folder of the worker's
+  // own stands in for it, so a path in the job can never point into this machine.
+  const spec = parseWorkflow(text, job.workflow.file, { actions, baseDir: noFolder });
   const stepActions = spec.steps.map((s) => {
     const action = actions.get(s.action);
     if (!action) throw new ConductorError('queue_failed', `step \`${s.id}\` uses the action \`${s.action}\`, which this worker does not have`);

@@ -7,6 +7,7 @@
 import type { AnyAction } from '../actions/types.ts';
 import type { StepSpec } from '../definition/types.ts';
 import type { ReferenceLookup } from '../template/value.ts';
+import type { Budget, StepCache } from './hooks.ts';
 import type { PreparedRun } from './prepare.ts';
 import { runStep, type StepEnvironment, type StepOutcome } from './step-runner.ts';
 
@@ -29,6 +30,9 @@ export interface ExecutorRun {
   signal: AbortSignal;
   /** The run this one resumes, whose work still in flight may be taken over (see RunOptions.resumedFrom). */
   resumedFrom?: string;
+  /** The run's budget and step cache, when it has them: an executor that cannot honour one must refuse the run. */
+  budget?: Budget;
+  cache?: StepCache;
 }
 
 /** Runs the units of one run. */

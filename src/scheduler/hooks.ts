@@ -6,6 +6,7 @@
 import type { AnyAction, TokenEstimate } from '../actions/types.ts';
 import type { BudgetReport, UnitUsage } from '../core/report.ts';
 import type { StepSpec } from '../definition/types.ts';
+import type { CachePolicy } from '../cache/policy.ts';
 
 /** Prices model usage in US dollars. */
 export interface Pricing {
@@ -34,6 +35,8 @@ export interface StepCache {
   get(key: string): Promise<CachedResult | undefined>;
   /** Keeps a result that succeeded and held no secret (the run decides both before it calls this). */
   put(key: string, result: CachedResult): Promise<void>;
+  /** Which steps it serves (plain data): a worker decides with it as this cache does (src/queue/). */
+  readonly policy?: CachePolicy;
 }
 
 /** A call's worst case, held against the budget until the call settles. */

@@ -204,7 +204,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
   };
 
   // Opened before the run starts: a queue that cannot be reached fails the run before anything is recorded.
-  const executor = await (options.executor ?? localExecutor).open({ runId, prepared, signal: controller.signal, ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}) }).catch((error: unknown) => {
+  const executor = await (options.executor ?? localExecutor).open({ runId, prepared, signal: controller.signal, ...(options.resumedFrom ? { resumedFrom: options.resumedFrom } : {}), ...(options.budget ? { budget: options.budget } : {}), ...(options.cache ? { cache: options.cache } : {}) }).catch((error: unknown) => {
     options.signal?.removeEventListener('abort', onExternalAbort);
     throw error;
   });
