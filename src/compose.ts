@@ -28,10 +28,10 @@ export async function runStore(location: string, options: StoreOptions = {}): Pr
 }
 
 /** Where a run's steps go: workers behind `queue`, or (none given) this process. `dispose` lets go of the queue. */
-export async function stepExecutor(queue: QueueLocation | undefined): Promise<{ executor?: StepExecutor; dispose(): Promise<void> }> {
+export async function stepExecutor(queue: QueueLocation | undefined, options: { warn?: (line: string) => void } = {}): Promise<{ executor?: StepExecutor; dispose(): Promise<void> }> {
   if (!queue) return { dispose: async () => {} };
   const { QueueDispatcher } = await import('./queue/dispatch.ts');
-  const dispatcher = await QueueDispatcher.connect(queue);
+  const dispatcher = await QueueDispatcher.connect(queue, options);
   return { executor: dispatcher, dispose: () => dispatcher.dispose() };
 }
 

@@ -14,7 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import type { RunReport } from '../src/core/report.ts';
 import { conductor, run } from './support/cli.ts';
 import { addLlmRoutes, type ChatRequest } from './support/llm-stand-ins.ts';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { deleteKeys, postgresService, redisService, testPrefix, testRedis, REDIS_URL } from './support/services.ts';
@@ -316,6 +317,50 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     assert.equal(budgeted.code, 2, budgeted.stderr);
     assert.match(budgeted.stderr, /a budget .* cannot hold yet when steps run on workers/);
     assert.ok(!/\n\s+at /.test(budgeted.stderr), 'no stack trace');
+  });
+
+  it('a job written into Redis by hand cannot run a command, read a file, or touch a run of another workflow', async (t) => {
+    reset();
+    const { queue, store, dir, startWorker } = await setUp(t, llmEnv());
+    await startWorker();
+    const prefix = new URL(queue).searchParams.get('prefix')!;
+    const { Queue, Job } = await import('bullmq');
+    const client = testRedis();
+    const steps = new Queue('steps', { connection: client, prefix });
+    t.after(async () => {
+      await steps.close();
+      client.disconnect();
+    });
+    /** Plants `yaml` as a workflow and a job for its step `stepId`, and waits for the worker's answer. */
+    const forge = async (yaml: string, stepId: string, runId: string): Promise<{ status: string; error?: { code: string; message: string } }> => {
+      const hash = createHash('sha256').update(yaml).digest('hex');
+      await client.set(`${prefix}:conductor:workflow:${hash}`, yaml);
+      const id = `forged.${randomBytes(4).toString('hex')}`;
+      await steps.add('step', { protocol: 1, runId, stepId, workflow: { hash, file: '/etc/forged/wf.yaml' }, defaults: { maxConcurrency: 1, rateLimits: {} }, values: [] }, { jobId: id, priority: 1 });
+      let job = await Job.fromId(steps, id);
+      for (let i = 0; i < 600 && !job?.finishedOn; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        job = await Job.fromId(steps, id);
+      }
+      return typeof job!.returnvalue === 'string' ? JSON.parse(job!.returnvalue) : job!.returnvalue;
+    };
+    const pwned = join(dir, 'pwned');
+    const shell = await forge(`steps:\n  - id: sh\n    shell: { run: "touch ${pwned}" }\n`, 'sh', 'forged-run-1');
+    assert.equal(shell.status, 'failed');
+    assert.match(shell.error!.message, /`shell`, which runs only in the run's own process/);
+    const file = await forge('steps:\n  - id: f\n    file: { action: read, path: /etc/passwd }\n', 'f', 'forged-run-2');
+    assert.equal(file.status, 'failed');
+    assert.match(file.error!.message, /`file`, which runs only in the run's own process/);
+    assert.ok(!existsSync(pwned), 'no command ran');
+    // A real run's id with another workflow: refused before it could read or record anything of that run.
+    const path = await writeWorkflow(dir, fanOut(1));
+    const real = JSON.parse((await run(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() })).stdout) as RunReport;
+    const other = await forge('steps:\n  - id: fan\n    llm: { model: "openai:gpt-test", prompt: "POISONED" }\n', 'fan', real.runId);
+    assert.equal(other.status, 'failed');
+    assert.match(other.error!.message, /recorded another workflow/);
+    assert.ok(![...calls.keys()].includes('POISONED'));
+    const shown = JSON.parse((await run(['runs', 'show', real.runId, '--json', '--store', store])).stdout);
+    assert.deepEqual(shown.run.outputs, { all: ['answer to item 0'] });
   });
 
   it('no worker: the run says so, and Ctrl-C ends it with its jobs taken off the queue', async (t) => {

@@ -79,7 +79,8 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   const { pricing, budget, maxCost } = await costControls(prepared, values, io);
   // Workers (`--queue`): a Redis that does not answer stops here, before anything runs or is recorded.
   const queue = queueFrom(values, io.env);
-  const steps = await stepExecutor(queue);
+  // Without a display (--json, --quiet), a run waiting for a worker still says why on stderr.
+  const steps = await stepExecutor(queue, json || quiet ? { warn: (line) => io.stderr.write(`${style.yellow('warning')}: ${line}\n`) } : {});
   // A store that fails mid-run (locked, disk full) stops the run: in-flight steps are aborted, and the recorder
   // throws the store's error from the next event.
   const storeFailed = new AbortController();

@@ -32,7 +32,11 @@ export function parseQueueUrl(raw: string): QueueLocation {
     throw new SetupError('usage', `--queue expects a redis:// or rediss:// URL, got ${redactUrl(raw)}`, { hint: 'e.g. --queue redis://127.0.0.1:6379' });
   }
   const prefix = parsed.searchParams.get('prefix') ?? 'conductor';
-  if (!PREFIX.test(prefix)) throw new SetupError('usage', `the queue's prefix must be 1–64 letters, digits, \`_\`, \`.\`, \`-\` or \`:\` (not first or last), got \`${prefix.slice(0, 80)}\``);
+  if (!PREFIX.test(prefix)) throw new SetupError('usage', `the queue's prefix must be 1–64 letters, digits, \`_\`, \`.\`, \`-\` or \`:\` (not first or last), got ${JSON.stringify(prefix.slice(0, 80))}`);
+  // The path is the database's number (`/2`), or nothing (0).
+  if (!/^\/?(\d{1,5})?$/.test(parsed.pathname)) {
+    throw new SetupError('usage', `--queue: a Redis URL's path is the database's number (redis://host:6379/2), got ${JSON.stringify(decodeURIComponent(parsed.pathname).slice(0, 80))} in ${redactUrl(raw)}`);
+  }
   parsed.searchParams.delete('prefix');
   const url = parsed.toString();
   return { url, shown: redactUrl(raw), prefix };
@@ -57,14 +61,22 @@ export async function connectRedis(location: QueueLocation, options: { blocking?
   };
   const redis = new Redis(location.url, settings);
   redis.once('ready', () => (answered = true));
-  // ioredis reports connection trouble as events too; the command's own error says it once.
-  redis.on('error', () => {});
+  // ioredis reports connection trouble as events; the command's own error says it once, with the last cause
+  // seen (a refused login reads as such, not as "Connection is closed").
+  let cause: unknown;
+  redis.on('error', (error: unknown) => (cause = error));
+  const db = Number(new URL(location.url).pathname.slice(1) || 0);
   try {
     await withTimeout(redis.connect().then(() => redis.ping()), CONNECT_TIMEOUT_MS);
+    // A database the server does not have (ioredis selects it on connect, reports the refusal as an event, and
+    // goes on in database 0): asked again, so the answer is an error here.
+    if (db !== 0) await redis.select(db);
   } catch (error) {
     redis.disconnect();
-    throw new SetupError('queue_unavailable', `cannot reach the queue at ${location.shown}: ${reason(error)}`, {
-      hint: 'start Redis there, or point --queue (or CONDUCTOR_QUEUE) at one that runs',
+    const why = reason(cause ?? error);
+    const login = /WRONGPASS|NOAUTH|NOPERM|invalid username-password/i.test(why);
+    throw new SetupError('queue_unavailable', `cannot reach the queue at ${location.shown}: ${why}`, {
+      hint: login ? 'check the user and password in the URL (or CONDUCTOR_QUEUE)' : 'start Redis there, or point --queue (or CONDUCTOR_QUEUE) at one that runs',
     });
   }
   return redis;

@@ -32,7 +32,7 @@ const SWEEP_MS = 3_000;
  * `cancelled`; one whose worker died answers nothing (its lock outlives it), so it is taken for cancelled then.
  * Its result, if it had one, is fenced in the store, where nothing but a success replaces it.
  */
-const STOP_GRACE_MS = 10_000;
+const STOP_GRACE_MS = 5_000;
 /** Tries of sending a job before the step fails (Redis gone for a moment: a reconnect, a failover). */
 const ADD_TRIES = 4;
 
@@ -68,8 +68,11 @@ export class QueueDispatcher implements StepExecutor {
   readonly #adopted = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
 
-  private constructor(location: QueueLocation, redis: Redis, queue: BullQueue, events: BullQueueEvents) {
+  readonly #warn: ((line: string) => void) | undefined;
+
+  private constructor(location: QueueLocation, redis: Redis, queue: BullQueue, events: BullQueueEvents, warn: ((line: string) => void) | undefined) {
     this.#location = location;
+    this.#warn = warn;
     this.#redis = redis;
     this.#queue = queue;
     this.#events = events;
@@ -78,8 +81,12 @@ export class QueueDispatcher implements StepExecutor {
     events.on('progress', ({ jobId: id, data }) => this.#progress(id, data));
   }
 
-  /** Connects to the queue's Redis: a SetupError (exit 2) naming the URL when it does not answer. */
-  static async connect(location: QueueLocation): Promise<QueueDispatcher> {
+  /**
+   * Connects to the queue's Redis: a SetupError (exit 2) naming the URL when it does not answer. `warn` is told,
+   * once each time, when steps wait with no worker taking them (besides each step's notice): for a caller that
+   * shows no step notices (`--json`, `--quiet`).
+   */
+  static async connect(location: QueueLocation, options: { warn?: (line: string) => void } = {}): Promise<QueueDispatcher> {
     const { Queue, QueueEvents } = await import('bullmq');
     const redis = await connectRedis(location);
     const blocking = await connectRedis(location, { blocking: true });
@@ -88,7 +95,7 @@ export class QueueDispatcher implements StepExecutor {
     queue.on('error', () => {});
     events.on('error', () => {});
     await events.waitUntilReady();
-    return new QueueDispatcher(location, redis, queue, events);
+    return new QueueDispatcher(location, redis, queue, events, options.warn);
   }
 
   get location(): QueueLocation {
@@ -285,6 +292,7 @@ export class QueueDispatcher implements StepExecutor {
       return;
     }
     const reason = `no worker is taking steps from ${this.#location.shown} (start one: conductor worker --queue …)`;
+    if (this.#told.size === 0 && this.#pending.size > 0) this.#warn?.(reason);
     for (const pending of this.#pending.values()) {
       const key = `${pending.runId} ${pending.unit.step.id}`;
       if (this.#told.has(key)) continue;

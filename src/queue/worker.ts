@@ -62,8 +62,10 @@ interface Loaded {
 /** What one run shares on this worker: its actions' per-run state (a provider's limiter), its in-flight jobs. */
 interface RunSlot {
   scope: Map<string, unknown>;
-  /** Whether the worker's store has the run (see `knows`). */
-  known?: Promise<boolean>;
+  /** Whether the worker's store has the run, with a job's workflow (see `knows`), by the workflow's hash. */
+  known: Map<string, Promise<Known>>;
+  /** The log has said the run is not in this worker's store. */
+  told?: boolean;
   inFlight: Set<AbortController>;
   lastUsed: number;
 }
@@ -98,7 +100,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const slotOf = (runId: string): RunSlot => {
     let slot = runs.get(runId);
-    if (!slot) runs.set(runId, (slot = { scope: new Map(), inFlight: new Set(), lastUsed: Date.now() }));
+    if (!slot) runs.set(runId, (slot = { scope: new Map(), inFlight: new Set(), known: new Map(), lastUsed: Date.now() }));
     slot.lastUsed = Date.now();
     return slot;
   };
@@ -130,10 +132,17 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const started = Date.now();
     try {
       if (await redis.exists(keys.stopped(location.prefix, data.runId))) return { status: 'cancelled', worker: WORKER_NAME };
-      if (store && !(await knows(store, slot, data))) log(`run ${data.runId.slice(0, 8)} is not in this worker's store (${store.location}): its results are not fenced here; give the worker the run's --store`);
+      const known = store ? await knows(store, slot, data) : 'unknown';
+      // A job whose workflow is not the one its run recorded (written into Redis by something else) must never
+      // read or write that run's results.
+      if (known === 'other') return refuse(`run ${data.runId.slice(0, 8)} recorded another workflow than this job's`);
+      if (known === 'unknown' && store && !slot.told) {
+        slot.told = true;
+        log(`run ${data.runId.slice(0, 8)} is not in this worker's store (${store.location}): its results are not fenced here; give the worker the run's --store`);
+      }
       // A success recorded already (an earlier try of this job, on a worker that died after recording) is the
       // answer: nothing is called again. A store that cannot say is not taken for "nothing recorded".
-      const recorded = store ? await recordedSuccess(store, data) : undefined;
+      const recorded = store && known === 'same' ? await recordedSuccess(store, data) : undefined;
       if (recorded) {
         log(`${label(data)} was recorded already: not run again`);
         return recorded;
@@ -165,7 +174,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       };
       const outcome = await runStep(step, action, lookup, environment);
       let result = answer(outcome, secrets.redactValue.bind(secrets), secrets.redact);
-      if (result.status === 'succeeded' && store) {
+      if (result.status === 'succeeded' && store && known === 'same') {
         const written = await fence(store, data, result, started).catch((error: unknown) => {
           log(`${label(data)}: could not record its result (${(error as Error).message}); the run records it`);
           return true;
@@ -230,7 +239,9 @@ function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; 
       };
     }
     case 'failed': {
-      const { code, message, hint, detail, retryable } = outcome.error;
+      const { code, message, detail, retryable } = outcome.error;
+      // `${env.*}` is read here, from this worker's environment: that is where a missing one must be set.
+      const hint = outcome.error.hint ?? (message.includes('${env.') ? `\`\${env.*}\` is read from the environment of the worker that runs the step (${WORKER_NAME}): set it there` : undefined);
       return { status: 'failed', error: { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }), retryable }, ...(outcome.usage ? { usage: outcome.usage } : {}), ...common };
     }
     case 'not_run':
@@ -273,11 +284,24 @@ async function recordedSuccess(store: RunStore, job: StepJob): Promise<JobResult
   return { status: 'succeeded', output: recorded.output, ...(recorded.properties ? { properties: recorded.properties } : {}), ...(recorded.usage ? { usage: recorded.usage } : {}), attempts: recorded.attempts ?? 1, worker: recorded.worker ?? WORKER_NAME, recorded: true };
 }
 
-/** Whether this worker's store has the job's run (asked once per run): if not, nothing is fenced here. */
-async function knows(store: RunStore, slot: { known?: Promise<boolean> }, job: StepJob): Promise<boolean> {
-  slot.known ??= store.getRun(job.runId).then((found) => found !== undefined, () => true);
-  return slot.known;
+/**
+ * Whether this worker's store has the job's run, with the job's workflow (asked once per run): `same`, `other`
+ * (the run recorded another workflow), or `unknown` (no such run here, or the store cannot say) — fenced only
+ * when `same`.
+ */
+async function knows(store: RunStore, slot: { known: Map<string, Promise<Known>> }, job: StepJob): Promise<Known> {
+  let known = slot.known.get(job.workflow.hash);
+  if (known) return known;
+  known = store.getRun(job.runId).then(
+    // The run records the start of its text's sha256 (store/fingerprint.ts contentHash); the job carries all of it.
+    (found) => (found === undefined ? 'unknown' : found.run.workflowHash.length >= 32 && job.workflow.hash.startsWith(found.run.workflowHash) ? 'same' : 'other'),
+    () => 'unknown' as const,
+  );
+  slot.known.set(job.workflow.hash, known);
+  return known;
 }
+
+type Known = 'same' | 'other' | 'unknown';
 
 /** Why a job cannot be run as it is (data written into Redis by something else, or another version), if so. */
 function jobProblem(data: unknown): string | undefined {

@@ -3,6 +3,7 @@
  * the default.
  */
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '../../test/support/workflow.ts';
@@ -29,6 +30,22 @@ describe('openRunStore', () => {
       });
     });
   }
+});
+
+describe('openRunStore refuses another kind of URL', () => {
+  it('mysql:// is no file to make (its password would become a folder): store_unavailable, nothing created', async (t) => {
+    const dir = await tempDir(t);
+    const previous = process.cwd();
+    process.chdir(dir);
+    t.after(() => process.chdir(previous));
+    await assert.rejects(openRunStore('mysql://app:hunter2@db/conductor', {}), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'store_unavailable');
+      assert.match(error.message, /a SQLite file's path or a postgres:\/\/ URL/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(dir), []);
+  });
 });
 
 describe('storeLocation', () => {
