@@ -23,6 +23,7 @@ import type { AnyAction } from '../actions/types.ts';
 import { ConductorError, SetupError } from '../core/errors.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { parseWorkflow } from '../definition/load.ts';
+import type { Secrets } from '../core/redact.ts';
 import { CancelScope } from '../scheduler/cancel-scope.ts';
 import { runSecrets } from '../scheduler/secrets.ts';
 import { Lingering, runStep, type StepEnvironment, type StepOutcome } from '../scheduler/step-runner.ts';
@@ -66,6 +67,8 @@ interface RunSlot {
   known: Map<string, Promise<Known>>;
   /** The log has said the run is not in this worker's store. */
   told?: boolean;
+  /** The run's secrets as this worker knows them (its environment's, and what steps' inputs showed), by workflow. */
+  secrets: Map<string, Secrets>;
   inFlight: Set<AbortController>;
   lastUsed: number;
 }
@@ -100,7 +103,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const slotOf = (runId: string): RunSlot => {
     let slot = runs.get(runId);
-    if (!slot) runs.set(runId, (slot = { scope: new Map(), inFlight: new Set(), known: new Map(), lastUsed: Date.now() }));
+    if (!slot) runs.set(runId, (slot = { scope: new Map(), inFlight: new Set(), known: new Map(), secrets: new Map(), lastUsed: Date.now() }));
     slot.lastUsed = Date.now();
     return slot;
   };
@@ -156,7 +159,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       if (!action.runsOnWorkers) return refuse(`step \`${data.stepId}\` uses \`${step.action}\`, which runs only in the run's own process`);
       const values = new Map(data.values);
       const lookup = (ref: Reference): unknown => (ref.root === 'env' ? env[ref.name] : values.get(referenceKey(ref)));
-      const secrets = runSecrets(spec, env, {}, stepActions);
+      // One set per run and workflow, as a run in one process has: what a step's input shows to be a credential
+      // stays masked in the run's later steps here too.
+      let secrets = slot.secrets.get(data.workflow.hash);
+      if (!secrets) slot.secrets.set(data.workflow.hash, (secrets = runSecrets(spec, env, {}, stepActions)));
       const environment: StepEnvironment = {
         scope: new CancelScope(controller.signal),
         baseDir: spec.baseDir,
