@@ -28,9 +28,13 @@ export interface StandInProcess {
   close(): Promise<void>;
 }
 
-export async function startStandIn(options: { latencyMs?: number; rps?: number } = {}): Promise<StandInProcess> {
+/**
+ * `rps`: requests allowed per second, in a sliding window of one second — or, with `burst`, as a GCRA (a token
+ * bucket of `burst` requests refilled at `rps`, as providers meter a per-minute limit per second).
+ */
+export async function startStandIn(options: { latencyMs?: number; rps?: number; burst?: number } = {}): Promise<StandInProcess> {
   const child = spawn(process.execPath, [import.meta.filename], {
-    env: { ...process.env, BENCH_LATENCY_MS: String(options.latencyMs ?? 0), BENCH_RPS: String(options.rps ?? 0) },
+    env: { ...process.env, BENCH_LATENCY_MS: String(options.latencyMs ?? 0), BENCH_RPS: String(options.rps ?? 0), BENCH_BURST: String(options.burst ?? 0) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
@@ -49,6 +53,9 @@ export async function startStandIn(options: { latencyMs?: number; rps?: number }
 async function serve(): Promise<void> {
   const latency = Number(process.env['BENCH_LATENCY_MS'] ?? 0);
   const rps = Number(process.env['BENCH_RPS'] ?? 0);
+  const burst = Number(process.env['BENCH_BURST'] ?? 0);
+  /** GCRA: the time at which the bucket is full again (ms). */
+  let tat = 0;
   const window: number[] = [];
   let accepted = 0;
   let rejected = 0;
@@ -77,6 +84,19 @@ async function serve(): Promise<void> {
   addLlmRoutes(server, {
     intercept: async (_request, res) => {
       const now = Date.now();
+      if (rps > 0 && burst > 0) {
+        const interval = 1000 / rps;
+        const next = Math.max(tat, now) + interval;
+        if (next - now > burst * interval) {
+          rejected++;
+          reply(res, 429, { error: { message: 'Rate limit reached for requests', type: 'requests' } }, { 'retry-after-ms': String(Math.ceil(next - now - burst * interval)) });
+          return true;
+        }
+        tat = next;
+        accepted++;
+        if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+        return false;
+      }
       while (window.length && window[0]! <= now - 1000) window.shift();
       if (rps > 0 && window.length >= rps) {
         rejected++;
