@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { Queue as BullQueue, QueueEvents as BullQueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { ConductorError, UsageError } from '../core/errors.ts';
+import { ConductorError, SetupError, UsageError } from '../core/errors.ts';
 import { secretInputName } from '../scheduler/secrets.ts';
 import type { ExecutorRun, RunExecutor, StepExecutor, Unit } from '../scheduler/executor.ts';
 import { runStep, type StepOutcome } from '../scheduler/step-runner.ts';
@@ -113,7 +113,9 @@ export class QueueDispatcher implements StepExecutor {
     }
     const { spec } = prepared;
     const hash = createHash('sha256').update(spec.source).digest('hex');
-    await this.#redis.set(keys.workflow(this.#location.prefix, hash), spec.source, 'EX', WORKFLOW_TTL_S);
+    await this.#redis.set(keys.workflow(this.#location.prefix, hash), spec.source, 'EX', WORKFLOW_TTL_S).catch((error: unknown) => {
+      throw new SetupError('queue_unavailable', `cannot send the workflow to the queue at ${this.#location.shown}: ${((error as Error)?.message ?? String(error)).split('\n')[0]}`, { hint: 'is Redis still there?' });
+    });
     const dispatches = new Map<string, number>();
     const stop = () => void this.#stop(runId, run.resumedFrom);
     signal.addEventListener('abort', stop, { once: true });
