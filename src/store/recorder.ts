@@ -7,9 +7,9 @@
  * `runWorkflow`'s events carry no secret already (the run redacts each result once, and says so in `redacted`):
  * recording them needs no `redact`. Give one for events from elsewhere, and everything is redacted again here.
  *
- * The store is async and the listener is not: the listener puts its writes in order on a chain of its own (each
- * one starts when the one before it has settled; the first at once, so a store that does its work before its
- * promise, as SQLite does, has committed the run when `run:start` returns). A write that failed (a
+ * The store is async and the listener is not: the listener starts each write at once, and the store applies them
+ * in the order they were called (RunStore's promise; so a store that does its work before its promise, as SQLite
+ * does, has committed the run when `run:start` returns). A write that failed (a
  * `store_failed` ConductorError) is thrown from the listener by the event after it is known, or by `flush`,
  * which the caller awaits before closing the store; see StoreOptions.onError for a store that reports a
  * failure sooner (and so aborts the run). Every write is still attempted after one failed: the store decides
@@ -126,16 +126,14 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
     unsettled--;
     failure ??= { error, thrown: false };
   };
-  /** Starts `call` when every write before it has settled: at once when none is waiting. */
+  /** Starts `call` at once: a store applies one object's writes in the order they were called (RunStore). */
   const write = (call: () => Promise<unknown>): void => {
+    unsettled++;
     let started: Promise<unknown>;
-    if (unsettled++ > 0) started = tail.then(call);
-    else {
-      try {
-        started = call();
-      } catch (error) {
-        started = Promise.reject(error);
-      }
+    try {
+      started = call();
+    } catch (error) {
+      started = Promise.reject(error);
     }
     tail = started.then(settled, failed);
   };
