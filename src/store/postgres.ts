@@ -27,6 +27,7 @@ import { itemDurationSamples, stepSamples } from './postgres-history.ts';
 import { columnsOf, ITEMS, itemRecord, itemRow, resultFields, STEPS, stepRecord, stepRow, upsert, type PlannedStep, type Row } from './postgres-rows.ts';
 import { DB_NOW_MS, runRecord, RUNS, RUNS_WITH_STEPS, type RunRow } from './postgres-runs.ts';
 import { migrate } from './postgres-schema.ts';
+import { StoreFailures } from './failures.ts';
 import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunStore, StepRecord, StepResult, StoreOptions } from './types.ts';
 
 /**
@@ -83,18 +84,13 @@ class PostgresRunStore implements RunStore {
   readonly #pool: Pool;
   readonly #host = hostname();
   readonly #heartbeatMs: number;
-  readonly #onError: ((error: ConductorError) => void) | undefined;
+  readonly #failures: StoreFailures;
   /** The end of the write queue: settles when every write called so far has been applied (or has failed). */
   #tail: Promise<void> = Promise.resolve();
   /** The batch at the end of the queue, not started yet: results recorded now join it. */
   #open: Batch | undefined;
   /** Results not written because the store is broken: finishRun makes one more attempt with them. */
   #kept: Batch = newBatch();
-  #broken = false;
-  /** A failure of a background write that no call has rejected with yet. */
-  #unreported: ConductorError | undefined;
-  /** A store failure has reached the caller (rejected, or given to onError): later ones are the same story. */
-  #reported = false;
   /** The runs this store started and has not finished: their heartbeat is ours to write. */
   readonly #owned = new Set<string>();
   #heartbeat: NodeJS.Timeout | undefined;
@@ -106,15 +102,15 @@ class PostgresRunStore implements RunStore {
     this.#pool = pool;
     this.location = location;
     this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
-    this.#onError = options.onError;
+    this.#failures = new StoreFailures(options.onError);
   }
 
   get cache(): CacheEntries {
-    return (this.#cache ??= new PostgresCacheEntries(this.#pool, { error: (operation, cause) => this.#error(operation, cause), broken: () => this.#broken }));
+    return (this.#cache ??= new PostgresCacheEntries(this.#pool, { error: (operation, cause) => this.#error(operation, cause), broken: () => this.#failures.broken }));
   }
 
   async startRun(run: NewRun): Promise<void> {
-    this.#check();
+    this.#failures.check();
     // The run and what a resume took from an earlier one, in one transaction: never a run without its reused steps.
     const steps = JSON.stringify(run.steps.map((s) => ({ id: s.stepId, fingerprint: s.fingerprint, dependsOn: s.dependsOn })));
     const reused = (run.reused ?? []).map(({ stepId, ...result }) => stepRow(run.id, stepId, result));
@@ -167,7 +163,7 @@ class PostgresRunStore implements RunStore {
     // Kept even when a failure is thrown below: finishRun's one more attempt writes it.
     add(batch);
     try {
-      this.#check();
+      this.#failures.check();
     } catch (error) {
       return rejected(error);
     }
@@ -176,7 +172,7 @@ class PostgresRunStore implements RunStore {
 
   async #writeBatch(batch: Batch): Promise<void> {
     if (this.#open === batch) this.#open = undefined;
-    if (this.#broken) {
+    if (this.#failures.broken) {
       keep(this.#kept, batch);
       return;
     }
@@ -189,18 +185,18 @@ class PostgresRunStore implements RunStore {
     } catch (cause) {
       keep(this.#kept, batch);
       const error = this.#error('write', cause);
-      this.#failedInBackground(error);
+      this.#failures.background(error);
       throw error;
     }
   }
 
   async recordStepOnce(runId: string, stepId: string, result: StepResult): Promise<boolean> {
-    this.#check();
+    this.#failures.check();
     return this.#write(async () => (await this.#pool.query(upsert(STEPS, true), columnsOf(STEPS, [stepRow(runId, stepId, result)]))).rowCount === 1);
   }
 
   async recordItemOnce(runId: string, stepId: string, item: ItemResult): Promise<boolean> {
-    this.#check();
+    this.#failures.check();
     return this.#write(async () => (await this.#pool.query(upsert(ITEMS, true), columnsOf(ITEMS, [itemRow(runId, stepId, item)]))).rowCount === 1);
   }
 
@@ -228,13 +224,13 @@ class PostgresRunStore implements RunStore {
         });
       } catch (error) {
         this.#kept = keep(kept, this.#kept);
-        this.#broken = true;
+        this.#failures.broken = true;
         // Already told: the run is failing because of this store; a second message would say the same.
-        if (this.#reported && !this.#unreported) return;
-        this.#unreported = undefined;
-        throw this.#raise(this.#error('write', error));
+        if (this.#failures.told) return;
+        this.#failures.forget();
+        throw this.#failures.raise(this.#error('write', error));
       }
-      this.#check();
+      this.#failures.check();
     });
   }
 
@@ -311,17 +307,17 @@ class PostgresRunStore implements RunStore {
     try {
       await this.#tail;
       await this.#beating;
-      this.#check();
+      this.#failures.check();
     } finally {
       await this.#pool.end().catch(noop);
     }
   }
 
   #beat(): void {
-    if (this.#broken || this.#owned.size === 0 || this.#beating) return;
+    if (this.#failures.broken || this.#owned.size === 0 || this.#beating) return;
     this.#beating = this.#pool
       .query(`UPDATE runs SET heartbeat_at = ${DB_NOW_MS} WHERE id = ANY($1) AND status = 'running'`, [[...this.#owned]])
-      .then(noop, (error: unknown) => this.#failedInBackground(this.#error('write', error)))
+      .then(noop, (error: unknown) => this.#failures.background(this.#error('write', error)))
       .finally(() => (this.#beating = undefined));
   }
 
@@ -343,7 +339,7 @@ class PostgresRunStore implements RunStore {
     try {
       return await this.#enqueue(work);
     } catch (error) {
-      throw this.#raise(this.#error('write', error));
+      throw this.#failures.raise(this.#error('write', error));
     }
   }
 
@@ -353,7 +349,7 @@ class PostgresRunStore implements RunStore {
     try {
       return await work();
     } catch (error) {
-      throw this.#raise(this.#error('read', error));
+      throw this.#failures.raise(this.#error('read', error));
     }
   }
 
@@ -395,29 +391,6 @@ class PostgresRunStore implements RunStore {
     for (let i = 0; i < sorted.length; i += ROWS_PER_STATEMENT) await client.query(upsert(table), columnsOf(table, sorted.slice(i, i + ROWS_PER_STATEMENT)));
   }
 
-  /** Timers and grouped writes cannot reject to anyone: the failure goes to onError now and to the next call. */
-  #failedInBackground(error: ConductorError): void {
-    this.#broken = true;
-    if (this.#reported || this.#unreported) return;
-    this.#unreported = error;
-    if (this.#onError) {
-      this.#reported = true;
-      this.#onError(error);
-    }
-  }
-
-  /** Throws a background failure that no call has thrown yet. */
-  #check(): void {
-    const error = this.#unreported;
-    if (!error) return;
-    this.#unreported = undefined;
-    throw this.#raise(error);
-  }
-
-  #raise(error: ConductorError): ConductorError {
-    this.#reported = true;
-    return error;
-  }
 
   #error(operation: StoreOperation, error: unknown): ConductorError {
     return postgresError(this.location, operation, error);

@@ -21,6 +21,7 @@ import { SqliteCacheEntries } from './sqlite-cache.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
 import { itemDurationSamples, stepSamples } from './sqlite-history.ts';
 import { INSERT_ITEM, INSERT_STEP, insertRows, itemRow, readItems, recordedResult, ROWS_PER_INSERT, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
+import { StoreFailures } from './failures.ts';
 import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunSettings, RunStore, StepRecord, StepResult, StoreOptions } from './types.ts';
 
 
@@ -104,22 +105,17 @@ export class SqliteRunStore implements RunStore {
   readonly #owned = new Set<string>();
   readonly #heartbeatMs: number;
   readonly #busyTimeoutMs: number;
-  readonly #onError: ((error: ConductorError) => void) | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
   /**
-   * A write failed. Nothing more is written behind the caller's back (a locked file would stall the process for
-   * the busy timeout on every attempt); the results stay pending, and finishRun makes one last attempt.
+   * Once a write failed (`broken`), nothing more is written behind the caller's back (a locked file would stall
+   * the process for the busy timeout on every attempt); the results stay pending, and finishRun makes one last attempt.
    */
-  #broken = false;
-  /** A failure of a background write that no call has thrown yet. */
-  #unreported: ConductorError | undefined;
-  /** A store failure has reached the caller (thrown or given to onError): later ones are the same story. */
-  #reported = false;
+  readonly #failures: StoreFailures;
+  #heartbeat: NodeJS.Timeout | undefined;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
-    this.#onError = options.onError;
+    this.#failures = new StoreFailures(options.onError);
     this.path = path;
     try {
       this.#db = options.access === 'read' && path !== ':memory:' && existsSync(path) ? openForReading(path, this.#busyTimeoutMs) : openForWriting(path, this.#busyTimeoutMs);
@@ -143,7 +139,7 @@ export class SqliteRunStore implements RunStore {
    */
   get cache(): CacheEntries | undefined {
     if (!this.#hasUsage) return undefined;
-    return (this.#cache ??= new SqliteCacheEntries(this.#db, { error: (operation, cause) => this.#error(operation, cause), broken: () => this.#broken }));
+    return (this.#cache ??= new SqliteCacheEntries(this.#db, { error: (operation, cause) => this.#error(operation, cause), broken: () => this.#failures.broken }));
   }
 
   /**
@@ -166,7 +162,7 @@ export class SqliteRunStore implements RunStore {
 
   /** startRun, synchronously: the run is committed when this returns. */
   startRunNow(run: NewRun): void {
-    this.#check();
+    this.#failures.check();
     // One row: the steps themselves are a JSON list here, and get rows of their own as they finish. Steps a
     // resume takes from an earlier run are written in the same transaction: a process killed at any instant
     // leaves either no run or the run with everything it reused.
@@ -209,7 +205,7 @@ export class SqliteRunStore implements RunStore {
    * pending, before it) under the write lock: another process's check and write cannot come between ours.
    */
   #recordOnce(runId: string, stepId: string, done: string, values: Row, insert: string, row: Row): boolean {
-    this.#check();
+    this.#failures.check();
     let written = false;
     try {
       this.#commit(() => {
@@ -218,7 +214,7 @@ export class SqliteRunStore implements RunStore {
         written = true;
       });
     } catch (error) {
-      throw this.#raise(this.#error('write', error));
+      throw this.#failures.raise(this.#error('write', error));
     }
     return written;
   }
@@ -248,8 +244,8 @@ export class SqliteRunStore implements RunStore {
   }
 
   #scheduleFlush(): void {
-    this.#check();
-    if (this.#broken) return;
+    this.#failures.check();
+    if (this.#failures.broken) return;
     // Group commit. A result is committed at the end of the event-loop turn it arrived in, unless the last
     // commit was under COMMIT_EVERY_MS ago: then with everything else that arrives until that much has
     // passed. Steps that take seconds are each committed at once; a fan-out of thousands of short steps (or a
@@ -275,11 +271,11 @@ export class SqliteRunStore implements RunStore {
 
   #flushInBackground(): void {
     this.#flushScheduled = false;
-    if (this.#broken) return;
+    if (this.#failures.broken) return;
     try {
       this.flush();
     } catch (error) {
-      this.#failedInBackground(error as ConductorError);
+      this.#failures.background(error as ConductorError);
     }
   }
 
@@ -303,7 +299,7 @@ export class SqliteRunStore implements RunStore {
     } catch (error) {
       this.#pending = [...batch, ...this.#pending];
       this.#pendingItems = [...items, ...this.#pendingItems];
-      this.#broken = true;
+      this.#failures.broken = true;
       throw error;
     }
   }
@@ -323,24 +319,24 @@ export class SqliteRunStore implements RunStore {
         this.#db.prepare('UPDATE runs SET status = ?, error = ?, finished_at = ?, outputs = ? WHERE id = ?').run(result.status, result.error ?? null, result.finishedAt, JSON.stringify(result.outputs), runId);
       });
     } catch (error) {
-      this.#broken = true;
+      this.#failures.broken = true;
       // Already told: the run is failing because of this store; a second message would say the same.
-      if (this.#reported && !this.#unreported) return;
-      this.#unreported = undefined;
-      throw this.#raise(this.#error('write', error));
+      if (this.#failures.told) return;
+      this.#failures.forget();
+      throw this.#failures.raise(this.#error('write', error));
     }
-    this.#check();
+    this.#failures.check();
   }
 
   #beat(): void {
-    if (this.#broken) return;
+    if (this.#failures.broken) return;
     const now = Date.now();
     try {
       const update = this.#db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
       for (const id of this.#owned) update.run(now, id);
     } catch (error) {
-      this.#broken = true;
-      this.#failedInBackground(this.#error('write', error));
+      this.#failures.broken = true;
+      this.#failures.background(this.#error('write', error));
     }
   }
 
@@ -349,45 +345,22 @@ export class SqliteRunStore implements RunStore {
     this.#heartbeat = undefined;
   }
 
-  /** Timers cannot throw to anyone: the failure goes to onError now and to the next call that can throw. */
-  #failedInBackground(error: ConductorError): void {
-    this.#broken = true;
-    if (this.#reported || this.#unreported) return;
-    this.#unreported = error;
-    if (this.#onError) {
-      this.#reported = true;
-      this.#onError(error);
-    }
-  }
-
-  /** Throws a background failure that no call has thrown yet. */
-  #check(): void {
-    const error = this.#unreported;
-    if (!error) return;
-    this.#unreported = undefined;
-    throw this.#raise(error);
-  }
-
-  #raise(error: ConductorError): ConductorError {
-    this.#reported = true;
-    return error;
-  }
 
   #write(work: () => void): void {
     try {
       work();
     } catch (error) {
-      throw this.#raise(this.#error('write', error));
+      throw this.#failures.raise(this.#error('write', error));
     }
   }
 
   /** A read sees every result recorded so far (committed first, unless writing has failed). */
   #read<T>(work: () => T): T {
-    if (!this.#broken) this.#write(() => this.flush());
+    if (!this.#failures.broken) this.#write(() => this.flush());
     try {
       return work();
     } catch (error) {
-      throw this.#raise(this.#error('read', error));
+      throw this.#failures.raise(this.#error('read', error));
     }
   }
 
@@ -464,10 +437,10 @@ export class SqliteRunStore implements RunStore {
   closeNow(): void {
     this.#stopHeartbeat();
     try {
-      if (!this.#broken) this.flush();
+      if (!this.#failures.broken) this.flush();
     } catch (error) {
       // A failure already told is not told again (close runs in `finally` blocks, after the first error).
-      if (!this.#reported || this.#unreported) throw error;
+      if (!this.#failures.told) throw error;
     } finally {
       if (this.#db.isOpen) this.#db.close();
     }
