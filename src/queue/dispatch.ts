@@ -90,7 +90,8 @@ export class QueueDispatcher implements StepExecutor {
     const { Queue, QueueEvents } = await import('bullmq');
     const redis = await connectRedis(location);
     const blocking = await connectRedis(location, { blocking: true });
-    const queue = new Queue(STEP_QUEUE, { connection: redis, prefix: location.prefix });
+    // Answers pass through BullMQ's event stream too: it keeps about the last thousand, not ten thousand.
+    const queue = new Queue(STEP_QUEUE, { connection: redis, prefix: location.prefix, streams: { events: { maxLen: 1000 } } });
     const events = new QueueEvents(STEP_QUEUE, { connection: blocking, prefix: location.prefix });
     queue.on('error', () => {});
     events.on('error', () => {});
@@ -193,7 +194,13 @@ export class QueueDispatcher implements StepExecutor {
     const { Job } = await import('bullmq');
     for (let dispatch = 3; dispatch >= 1; dispatch--) {
       const id = jobId(run.resumedFrom, unit.step.id, unit.item?.index, dispatch);
-      const job = await Job.fromId<StepJob>(this.#queue, id).catch(() => undefined);
+      let job: Awaited<ReturnType<typeof Job.fromId<StepJob>>>;
+      try {
+        job = await Job.fromId<StepJob>(this.#queue, id).catch(() => Job.fromId<StepJob>(this.#queue, id));
+      } catch (error) {
+        // Not knowing whether the old run's job is there, sending it again could pay for it twice.
+        return { status: 'failed', error: queueFailed(this.#location, error) };
+      }
       if (!job) continue;
       const same = job.data?.workflow?.hash === data.workflow.hash && JSON.stringify(job.data.values) === JSON.stringify(data.values) && job.data.item?.key === data.item?.key;
       if (!same || job.failedReason) return undefined;
@@ -204,6 +211,8 @@ export class QueueDispatcher implements StepExecutor {
       this.#adopted.add(run.resumedFrom);
       return new Promise<StepOutcome>((resolve) => {
         this.#pending.set(id, { runId: run.runId, unit, resolve, added: true, missing: 0 });
+        // The run stopped while this was looked up: the stop reaches the job taken over too.
+        if (run.signal.aborted) void this.#stop(run.runId, run.resumedFrom);
         this.#sweepSoon();
       });
     }
@@ -243,6 +252,8 @@ export class QueueDispatcher implements StepExecutor {
     if (!pending) return;
     this.#pending.delete(id);
     pending.resolve(outcome);
+    // Its answer (an output, maybe a credential a step returned) is read: it does not wait in Redis for an hour.
+    if (outcome.status !== 'cancelled') void this.#queue.remove(id).catch(() => {});
   }
 
   #progress(id: string, data: unknown): void {
@@ -272,7 +283,10 @@ export class QueueDispatcher implements StepExecutor {
   async #withdraw(id: string): Promise<void> {
     const found = await this.#jobFields(id).catch(() => undefined);
     if (found?.finishedOn) return this.#settle(id, found.failedReason ? lostJob(found.failedReason) : parseResult(found.returnvalue));
-    // A job a worker holds is locked: `remove` leaves it (0), and that worker answers.
+    // Only a job no worker has taken leaves: BullMQ's remove would also take a job that finished a moment ago
+    // (its answer with it). A job a worker holds is left to that worker, which aborts it and answers.
+    const state = await this.#queue.getJobState(id).catch(() => 'unknown');
+    if (state !== 'waiting' && state !== 'prioritized' && state !== 'delayed') return;
     const removed = await this.#queue.remove(id).catch(() => 0);
     if (removed === 1) this.#settle(id, { status: 'cancelled' });
   }

@@ -23,7 +23,7 @@ import type { AnyAction } from '../actions/types.ts';
 import { ConductorError, SetupError } from '../core/errors.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { parseWorkflow } from '../definition/load.ts';
-import type { Secrets } from '../core/redact.ts';
+import { MIN_GUESSED, MIN_NAMED, Secrets as SecretSet, type Secrets } from '../core/redact.ts';
 import { CancelScope } from '../scheduler/cancel-scope.ts';
 import { runSecrets } from '../scheduler/secrets.ts';
 import { Lingering, runStep, type StepEnvironment, type StepOutcome } from '../scheduler/step-runner.ts';
@@ -181,7 +181,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       const outcome = await runStep(step, action, lookup, environment);
       let result = answer(outcome, secrets.redactValue.bind(secrets), secrets.redact);
       if (result.status === 'succeeded' && store && known === 'same') {
-        const written = await fence(store, data, result, started).catch((error: unknown) => {
+        const written = await fence(store, data, recordable(result, action), started).catch((error: unknown) => {
           log(`${label(data)}: could not record its result (${(error as Error).message}); the run records it`);
           return true;
         });
@@ -258,8 +258,23 @@ function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; 
   }
 }
 
+/**
+ * A success as it may be recorded: credentials the result itself holds (a session cookie an http step received)
+ * masked, and marked redacted so it is never handed back as an answer. The answer to the run keeps them: later
+ * steps may send them, and the run masks them where it shows or records anything.
+ */
+function recordable(result: JobResult & { status: 'succeeded' }, action: AnyAction): JobResult & { status: 'succeeded'; redacted?: true } {
+  const found = [...(action.resultSecrets?.({ output: result.output, ...(result.properties ? { properties: result.properties } : {}) }) ?? [])];
+  if (found.length === 0) return result;
+  const secrets = new SecretSet();
+  for (const [value, named] of found) secrets.add(value, named ? MIN_NAMED : MIN_GUESSED);
+  const masked = secrets.redactValue({ output: result.output, properties: result.properties });
+  if (!masked.redacted) return result;
+  return { ...result, output: masked.value.output, ...(masked.value.properties ? { properties: masked.value.properties } : {}), redacted: true };
+}
+
 /** Records a success unless one is recorded (see RunStore.recordStepOnce); false when one was. */
-async function fence(store: RunStore, job: StepJob, result: JobResult & { status: 'succeeded' }, startedAt: number): Promise<boolean> {
+async function fence(store: RunStore, job: StepJob, result: JobResult & { status: 'succeeded'; redacted?: true }, startedAt: number): Promise<boolean> {
   const fields: ResultFields = {
     output: result.output,
     ...(result.properties ? { properties: result.properties } : {}),
@@ -268,6 +283,7 @@ async function fence(store: RunStore, job: StepJob, result: JobResult & { status
     startedAt,
     finishedAt: Date.now(),
     worker: WORKER_NAME,
+    ...(result.redacted ? { redacted: true } : {}),
   };
   if (job.item) return store.recordItemOnce(job.runId, job.stepId, { ...fields, index: job.item.index, key: job.item.key, status: 'succeeded' });
   return store.recordStepOnce(job.runId, job.stepId, { ...fields, status: 'succeeded' });

@@ -36,6 +36,10 @@ export function fencingContract({ it, session }: ContractSuite): void {
       const step = await stepOf(store, 'r', 'list');
       assert.deepEqual([step.status, step.output, step.worker], ['succeeded', 'paid for', 'w1']);
       assert.deepEqual([step.items?.[0]?.status, step.items?.[0]?.output], ['succeeded', 'item paid for']);
+      // An item's result for another value does (a resume re-runs an item whose key changed over the one it carried).
+      await store.recordItem('r', 'list', { index: 0, key: 'changed', status: 'failed', error: 'the new value failed' });
+      const again = await stepOf(store, 'r', 'list');
+      assert.deepEqual([again.items?.[0]?.status, again.items?.[0]?.key, again.items?.[0]?.error], ['failed', 'changed', 'the new value failed']);
       // A later success still replaces one (the run's own record of it, redacted as the run sees it).
       await store.recordStep('r', 'list', { status: 'succeeded', output: '***', redacted: true });
       assert.equal((await stepOf(store, 'r', 'list')).output, '***');

@@ -68,7 +68,8 @@ export function upsert(table: Table, once = false): string {
   const head = `INSERT INTO ${table.name} (${names.join(', ')}) SELECT u.* FROM unnest(${arrays}) AS u (${names.join(', ')})`;
   const conflict = `ON CONFLICT (${table.key.join(', ')}) DO UPDATE SET ${update}`;
   // Only a success replaces a success: a result a worker recorded stands over the run's late `cancelled`.
-  if (!once) return `${head} ${conflict} WHERE ${table.name}.status <> 'succeeded' OR EXCLUDED.status = 'succeeded'`;
+  // An item's result for another value (its key) replaces it too: a resume re-runs an item whose key changed.
+  if (!once) return `${head} ${conflict} WHERE ${table.name}.status <> 'succeeded' OR EXCLUDED.status = 'succeeded'${table === ITEMS ? ' OR items.key <> EXCLUDED.key' : ''}`;
   // The run must plan the step: a job for a run or step the store does not know writes nothing.
   const known = "WHERE EXISTS (SELECT 1 FROM runs r WHERE r.id = u.run_id AND r.steps::jsonb @> jsonb_build_array(jsonb_build_object('id', u.step_id)))";
   const unless = table === ITEMS ? "NOT (items.status = 'succeeded' AND items.key = EXCLUDED.key)" : "step_runs.status <> 'succeeded'";

@@ -26,11 +26,15 @@ export const INSERT_STEP = `INSERT INTO step_runs (status, output, properties, e
   ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker, skip_reason = excluded.skip_reason, continued = excluded.continued, item_count = excluded.item_count
   WHERE step_runs.status <> 'succeeded' OR excluded.status = 'succeeded'`;
 
-/** An item's result: a later one for the same index replaces it, as for a step (a success only by a success). Values from `itemRow`. */
+/**
+ * An item's result: a later one for the same index replaces it, as for a step — a success only by a success, or
+ * by a result for another value (a resume re-runs an item whose key changed over the success it carried in).
+ * Values from `itemRow`.
+ */
 export const INSERT_ITEM = `INSERT INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, run_id, step_id, idx)
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   ON CONFLICT (run_id, step_id, idx) DO UPDATE SET key = excluded.key, status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker
-  WHERE step_items.status <> 'succeeded' OR excluded.status = 'succeeded'`;
+  WHERE step_items.status <> 'succeeded' OR excluded.status = 'succeeded' OR step_items.key <> excluded.key`;
 
 /** At most this many rows go in one INSERT: a statement run for each row cost more than writing the row. */
 export const ROWS_PER_INSERT = 16;
