@@ -274,10 +274,10 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     for (const w of workers) assert.match(w.log(), /fan\[\d+\] succeeded/, 'every worker took part');
   });
 
-  it("${env.*} is the workers': a run started without the variable succeeds on workers that have it, and one without it fails the step", async (t) => {
+  it("${env.*} is the workers', for the names they give: a run started without the variable succeeds on a worker that gives it, and fails on one that does not", async (t) => {
     reset();
     const { queue, store, dir, startWorker } = await setUp(t, { ...llmEnv(), TEAM: 'blue' });
-    await startWorker();
+    await startWorker(['--env', 'TEAM']);
     const path = await writeWorkflow(dir, fanOut(2).replace('prompt: "item ${item}"', 'prompt: "item ${item} for ${env.TEAM}"'));
     // The coordinator does not have TEAM: the steps run on the worker, which does.
     const r = await run(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
@@ -287,13 +287,16 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     const local = await run(['run', path, '--store', store], { env: llmEnv() });
     assert.equal(local.code, 2, local.stderr);
     assert.match(local.stderr, /TEAM is not set/);
-    // A worker without it: the step fails there, saying what is missing, and nothing reaches the provider.
+    // A worker that has TEAM but does not give it to steps (any run could read its environment): the step fails
+    // there, saying so and how to give it, and nothing reaches the provider.
     const before = calls.size;
-    const other = await setUp(t, llmEnv());
+    const other = await setUp(t, { ...llmEnv(), TEAM: 'blue' });
     await other.startWorker();
     const failed = await run(['run', path, '--json', '--store', other.store, '--queue', other.queue], { env: { ...llmEnv(), TEAM: 'blue' } });
     assert.equal(failed.code, 1, failed.stderr);
-    assert.match((JSON.parse(failed.stdout) as RunReport).error ?? '', /TEAM/);
+    const report = JSON.parse(failed.stdout) as RunReport;
+    assert.match(report.error ?? '', /`\$\{env\.TEAM\}` is not given to steps by this worker/);
+    assert.match(report.steps['fan']!.items![0]!.hint ?? report.hint ?? '', /--env NAME/);
     assert.equal(calls.size, before);
   });
 

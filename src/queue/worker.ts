@@ -30,6 +30,7 @@ import { Lingering, runStep, type StepEnvironment, type StepOutcome } from '../s
 import type { ResultFields, RunStore } from '../store/types.ts';
 import { StoreStepCache } from '../cache/step-cache.ts';
 import type { Reference } from '../template/parse.ts';
+import { TemplateResolveError } from '../template/value.ts';
 import { connectRedis, type QueueLocation } from './connection.ts';
 import { keys, PROTOCOL, referenceKey, STEP_QUEUE, WORKER_NAME, type JobResult, type StepJob } from './protocol.ts';
 import { checkRedisPolicy } from './rate-bucket.ts';
@@ -43,6 +44,12 @@ export interface WorkerOptions {
   /** Steps at once (default 50: they mostly wait on providers). */
   concurrency?: number;
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * The variables a step's `${env.*}` may read on this worker (`--env`); none unless named. Any run sent to the
+   * queue could otherwise read this machine's whole environment (its provider keys, into a URL of its choosing).
+   * Actions still read what they need themselves (a provider's key and endpoint).
+   */
+  allowEnv?: ReadonlySet<string>;
   /** How long a job's lock lasts before another worker may take it (BullMQ's lockDuration; default 30 s). */
   lockMs?: number;
   /** One line per job and per event worth knowing, for the worker's log. */
@@ -80,6 +87,7 @@ const LOADED_KEPT = 32;
 /** Starts taking jobs. Refuses (SetupError, exit 2) a Redis that cannot be reached or may evict keys. */
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { location, actions, store, env } = options;
+  const allowEnv = options.allowEnv ?? new Set<string>();
   const log = options.log ?? (() => {});
   const redis = await connectRedis(location);
   const problem = await checkRedisPolicy(redis, location.shown);
@@ -158,7 +166,11 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       // Only what a worker may run: a job naming a `file` or `shell` step (written into Redis by hand) is refused.
       if (!action.runsOnWorkers) return refuse(`step \`${data.stepId}\` uses \`${step.action}\`, which runs only in the run's own process`);
       const values = new Map(data.values);
-      const lookup = (ref: Reference): unknown => (ref.root === 'env' ? env[ref.name] : values.get(referenceKey(ref)));
+      const lookup = (ref: Reference): unknown => {
+        if (ref.root !== 'env') return values.get(referenceKey(ref));
+        if (!allowEnv.has(ref.name)) throw new TemplateResolveError(`\`\${env.${ref.name}}\` is not given to steps by this worker (${WORKER_NAME})`);
+        return env[ref.name];
+      };
       // One set per run and workflow, as a run in one process has: what a step's input shows to be a credential
       // stays masked in the run's later steps here too.
       let secrets = slot.secrets.get(data.workflow.hash);
@@ -246,8 +258,8 @@ function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; 
     }
     case 'failed': {
       const { code, message, detail, retryable } = outcome.error;
-      // `${env.*}` is read here, from this worker's environment: that is where a missing one must be set.
-      const hint = outcome.error.hint ?? (message.includes('${env.') ? `\`\${env.*}\` is read from the environment of the worker that runs the step (${WORKER_NAME}): set it there` : undefined);
+      // `${env.*}` is read here, from this worker's environment, and only for the names it gives to steps.
+      const hint = outcome.error.hint ?? (message.includes('${env.') ? `\`\${env.*}\` is read from the environment of the worker that runs the step (${WORKER_NAME}), for the names it was started with: \`conductor worker --env NAME,…\` (or CONDUCTOR_WORKER_ENV), with the variable set there` : undefined);
       return { status: 'failed', error: { code, message: redact(message), ...(hint ? { hint: redact(hint) } : {}), ...(detail === undefined ? {} : { detail: redact(detail) }), retryable }, ...(outcome.usage ? { usage: outcome.usage } : {}), ...common };
     }
     case 'not_run':

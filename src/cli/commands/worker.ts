@@ -6,22 +6,24 @@ import { QUEUE_OPTION, queueFrom } from '../queue-options.ts';
 import { openStore } from '../execute.ts';
 
 export const workerCommand: Command = {
-  usage: 'conductor worker --queue redis://… [--store PATH|postgres://…] [--concurrency N]',
+  usage: 'conductor worker --queue redis://… [--store PATH|postgres://…] [--concurrency N] [--env NAME,…]',
   options: {
     queue: { ...QUEUE_OPTION, description: 'The Redis to take steps from (also CONDUCTOR_QUEUE)' },
     store: { type: 'string', value: 'PATH|URL', description: 'The run store the runs record into, where results are fenced (default: as `run`; also CONDUCTOR_STORE)' },
     concurrency: { type: 'string', value: 'N', description: 'Steps at once on this worker (default 50)' },
+    env: { type: 'string', value: 'NAME,…', description: "The variables steps' ${env.*} may read here (default: none; also CONDUCTOR_WORKER_ENV). Provider keys need not be listed" },
   },
   async run({ values }, io) {
     const location = queueFrom(values, io.env);
     if (!location) throw new UsageError('`conductor worker` needs a queue: --queue redis://… (or CONDUCTOR_QUEUE)');
     const concurrency = parseConcurrency(values['concurrency'] as string | undefined);
     const lockMs = testLockMs(io.env);
+    const allowEnv = envNames((values['env'] as string | undefined) ?? io.env['CONDUCTOR_WORKER_ENV']);
     const store = await openStore(values, io);
     const log = (line: string) => io.stderr.write(`${line}\n`);
     let worker;
     try {
-      worker = await queueWorker({ location, store, env: io.env, log, ...(concurrency ? { concurrency } : {}), ...(lockMs ? { lockMs } : {}) });
+      worker = await queueWorker({ location, store, allowEnv, env: io.env, log, ...(concurrency ? { concurrency } : {}), ...(lockMs ? { lockMs } : {}) });
     } catch (error) {
       await store.close().catch(() => {});
       throw error;
@@ -36,6 +38,16 @@ export const workerCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/** `--env A,B`: the names, each a variable's name (a typo is exit 2, not a variable no step can read). */
+function envNames(text: string | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const name of (text ?? '').split(',').map((n) => n.trim()).filter(Boolean)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`\`--env\` expects variable names separated by commas, got \`${name.slice(0, 80)}\``);
+    names.add(name);
+  }
+  return names;
+}
 
 function parseConcurrency(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
