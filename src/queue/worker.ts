@@ -338,7 +338,7 @@ async function knows(store: RunStore, slot: { known: Map<string, Promise<Known>>
 type Known = 'same' | 'other' | 'unknown';
 
 /** Why a job cannot be run as it is (data written into Redis by something else, or another version), if so. */
-function jobProblem(data: unknown): string | undefined {
+export function jobProblem(data: unknown): string | undefined {
   const job = data as Partial<StepJob> | undefined;
   if (!job || typeof job !== 'object') return 'a job with no data';
   if (job.protocol !== PROTOCOL) return `a job of protocol ${String(job.protocol)}: this worker speaks ${PROTOCOL} (run the same Conductor version on the coordinator and the workers)`;
