@@ -332,8 +332,16 @@ async function knows(store: RunStore, slot: { known: Map<string, Promise<Known>>
     () => 'unknown' as const,
   );
   slot.known.set(job.workflow.hash, known);
+  // Not there (yet: a server store may commit the run a moment after its first job is sent), or the store could
+  // not say: asked again a little later, not for every job (getRun reads the whole run).
+  void known.then((answer) => {
+    if (answer === 'unknown') setTimeout(() => slot.known.delete(job.workflow.hash), UNKNOWN_RUN_RECHECK_MS).unref();
+  });
   return known;
 }
+
+/** How long "this run is not in the store" holds before the store is asked again. */
+const UNKNOWN_RUN_RECHECK_MS = 2_000;
 
 type Known = 'same' | 'other' | 'unknown';
 
