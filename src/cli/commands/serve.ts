@@ -5,6 +5,7 @@ import { UsageError } from '../../core/errors.ts';
 import { runStore } from '../../compose.ts';
 import { storeLocation, storeOptions } from '../../store/home.ts';
 import type { RunStore } from '../../store/types.ts';
+import { STORE_DESCRIPTION } from '../execute.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
 
@@ -16,7 +17,7 @@ export const serveCommand: Command = {
     port: { type: 'string', value: 'N', description: 'The port to listen on (default 7070; 0 picks a free one)' },
     host: { type: 'string', value: 'ADDRESS', description: `The address to bind (default 127.0.0.1); any other than loopback needs ${TOKEN_ENV}` },
     root: { type: 'string', value: 'DIR', description: 'The folder workflows are served from (default: the current folder); nothing outside it is read' },
-    store: { type: 'string', value: 'PATH|URL', description: 'The run store: a file, or a postgres:// URL (default: $CONDUCTOR_STORE, else $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)' },
+    store: { type: 'string', value: 'PATH|URL', description: STORE_DESCRIPTION },
   },
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument \`${positionals[0]}\``, { hint: `usage: ${this.usage}` });
@@ -56,11 +57,12 @@ export const serveCommand: Command = {
     const address = server.address();
     const shown = typeof address === 'object' && address ? address.port : port;
     io.stderr.write(`conductor serve: http://${host.includes(':') ? `[${host}]` : host}:${shown} (root ${root})\n`);
-    // The first Ctrl-C stops taking requests and lets the store go; in-flight reads finish first.
+    // The first Ctrl-C stops taking connections and lets the store go once the requests in flight (all short
+    // reads in this slice) are answered; idle keep-alive connections are closed rather than waited for.
     await new Promise<void>((done) => (io.signal.aborted ? done() : io.signal.addEventListener('abort', () => done(), { once: true })));
     await new Promise<void>((done) => {
       server.close(() => done());
-      (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
     });
     await store.close();
     return EXIT.ok;
