@@ -39,10 +39,10 @@ async function listen(options: AppOptions): Promise<{ base: string; close(): Pro
 }
 
 /** A request whose path is sent exactly as written (fetch would normalise `..` away). */
-function raw(base: string, path: string): Promise<{ status: number; body: string }> {
+function raw(base: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   const url = new URL(base);
   return new Promise((done, fail) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path, method: 'GET', headers }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d));
       res.on('end', () => done({ status: res.statusCode!, body }));
@@ -297,9 +297,13 @@ describe('conductor serve: the command', () => {
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   });
 
-  it('says when the port is in use (exit 2)', async () => {
+  it('says when the port is in use (exit 2); without a token it answers only requests addressed to localhost', async () => {
     const first = await started(['--root', root]);
     try {
+      assert.equal((await raw(first.base, '/api/workflows')).status, 200);
+      const rebound = await raw(first.base, '/api/workflows', { host: 'attacker.example' });
+      assert.equal(rebound.status, 403);
+      assert.doesNotMatch(rebound.body, /good\.yaml/);
       const port = new URL(first.base).port;
       const result = await run(['serve', '--port', port, '--root', root]);
       assert.equal(result.code, 2, result.stderr);

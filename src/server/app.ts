@@ -14,6 +14,7 @@ import { describePlan } from '../views/plan.ts';
 import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validation.ts';
 import { bearerAuth } from './auth.ts';
 import { HttpError } from './errors.ts';
+import { loopbackHostOnly } from './hosts.ts';
 import { openApiDocument } from './openapi.ts';
 import { confine, workflowFiles } from './paths.ts';
 import { listQuery, selectRuns } from './runs.ts';
@@ -25,6 +26,8 @@ export interface AppOptions {
   store: () => Promise<RunStore>;
   /** When set, every request needs `Authorization: Bearer <token>`. */
   token?: string;
+  /** Answer only requests whose `Host` is a loopback name (DNS rebinding; see hosts.ts). */
+  loopbackOnly?: boolean;
   /** The actions workflows are checked against (default: the built-in ones). */
   actions?: ActionRegistry;
 }
@@ -48,6 +51,7 @@ export function createApp(options: AppOptions): Hono {
     return c.json({ error: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}`, hint: 'GET /api/openapi.json describes the API' }, 404));
+  if (options.loopbackOnly) app.use('*', loopbackHostOnly());
   if (options.token !== undefined) app.use('*', bearerAuth(options.token));
 
   app.get('/api/openapi.json', (c) => c.json(openApiDocument()));

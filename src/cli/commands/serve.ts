@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
 import { runStore } from '../../compose.ts';
+import { isLoopback } from '../../server/hosts.ts';
 import { storeLocation, storeOptions } from '../../store/home.ts';
 import type { RunStore } from '../../store/types.ts';
 import { STORE_DESCRIPTION } from '../execute.ts';
@@ -43,7 +43,8 @@ export const serveCommand: Command = {
     // Loaded only now, so `conductor --help` never loads the HTTP stack.
     const { createApp } = await import('../../server/app.ts');
     const { serve } = await import('@hono/node-server');
-    const app = createApp({ root, store: store.get, ...(token === undefined ? {} : { token }) });
+    // Without a token, a loopback server answers only requests addressed to a loopback name (see hosts.ts).
+    const app = createApp({ root, store: store.get, ...(token === undefined ? { loopbackOnly: true } : { token }) });
     const server = await new Promise<ReturnType<typeof serve>>((done, fail) => {
       const started = serve({ fetch: app.fetch, port, hostname: host }, () => done(started));
       started.once('error', (error: NodeJS.ErrnoException) =>
@@ -74,15 +75,6 @@ function parsePort(text: string | undefined): number {
   const port = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isInteger(port) || port > 65535) throw new UsageError(`\`--port\` expects a whole number from 0 to 65535, got \`${text}\``);
   return port;
-}
-
-/** 127.0.0.0/8, ::1 and `localhost`: addresses only this machine reaches. */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare);
-  return false;
 }
 
 /**
