@@ -139,11 +139,11 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
       assert.equal(typeof body.hint, 'string');
       assert.doesNotMatch(JSON.stringify(body), /task1|root:/, path);
     }
-    // Sent unencoded, `..` segments are resolved by URL parsing before routing: they never reach a file.
-    for (const path of ['/api/workflows/../../x.yaml/plan', '/api/workflows/a/../../x.yaml/plan', '/api/workflows/../../../etc/passwd/plan']) {
+    // Sent unencoded (URL parsing would resolve them before routing), `..` segments are refused too.
+    for (const path of ['/api/workflows/../../x.yaml/plan', '/api/workflows/a/../../x.yaml/plan', '/api/workflows/../../../etc/passwd/plan', '/api/workflows/a/%2e%2e/%2E%2E/x.yaml/plan']) {
       const answer = await raw(server.base, path);
-      assert.ok(answer.status === 403 || answer.status === 404, `${path}: ${answer.status}`);
-      assert.match(answer.body, /^\{"error":/);
+      assert.equal(answer.status, 403, `${path}: ${answer.body}`);
+      assert.match(answer.body, /^\{"error":"the path goes up/);
     }
     // A link that stays inside the root is served.
     assert.equal((await getJson(server.base, '/api/workflows/alias.yaml/plan')).status, 200);
@@ -231,6 +231,8 @@ describe('conductor serve: failures and the token', () => {
           assert.equal(typeof JSON.parse(text).error, 'string');
         }
       }
+      // Before anything else is looked at: a path the server would refuse is 401 too.
+      assert.equal((await raw(server.base, '/api/workflows/a/../../x.yaml/plan')).status, 401);
       const ok = await getJson(server.base, '/api/workflows', { authorization: `Bearer ${TOKEN}` });
       assert.equal(ok.status, 200);
       assert.equal(ok.body.workflows.length, 1);

@@ -53,6 +53,16 @@ export function createApp(options: AppOptions): Hono {
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}`, hint: 'GET /api/openapi.json describes the API' }, 404));
   if (options.loopbackOnly) app.use('*', loopbackHostOnly());
   if (options.token !== undefined) app.use('*', bearerAuth(options.token));
+  // URL parsing resolves `..` segments before routing (`/api/workflows/a/../../x.yaml` becomes `/api/x.yaml`),
+  // so such a path can never reach a file; it is refused as one with `..` anywhere else is, rather than
+  // answered as some other endpoint. Node's server gives the path as sent.
+  app.use('*', async (c, next) => {
+    const sent = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
+    if (sent !== undefined && sent.split('?')[0]!.split('/').some((segment) => /^(\.|%2e){2}$/i.test(segment))) {
+      throw new HttpError(403, 'the path goes up with `..`: only paths under the root are served', { hint: 'name a workflow file by its path relative to the server\'s root, e.g. `flows/daily.yaml`' });
+    }
+    await next();
+  });
 
   app.get('/api/openapi.json', (c) => c.json(openApiDocument()));
 
