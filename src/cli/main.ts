@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   resume: async () => (await import('./commands/resume.ts')).resumeCommand,
   cache: async () => (await import('./commands/cache.ts')).cacheCommand,
   worker: async () => (await import('./commands/worker.ts')).workerCommand,
+  serve: async () => (await import('./commands/serve.ts')).serveCommand,
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -38,6 +39,7 @@ const SUMMARIES: Record<string, string> = {
   resume: 'Finish a failed, cancelled or interrupted run without re-running what succeeded',
   cache: 'Show what the step cache holds and saved (`cache stats`), or empty it (`cache clear`)',
   worker: 'Take steps from a queue (`--queue redis://…`) and run them: runs started with the same `--queue` spread over workers',
+  serve: 'Serve workflows, plans and recorded runs over an HTTP API (127.0.0.1 by default; CONDUCTOR_SERVE_TOKEN for any other address)',
 };
 
 export function version(): string {

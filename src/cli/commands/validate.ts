@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { UsageError, WorkflowInvalidError, type Diagnostic } from '../../core/errors.ts';
-import { checkWorkflow, readWorkflowFile } from '../../definition/load.ts';
+import { UsageError, WorkflowInvalidError } from '../../core/errors.ts';
+import { checkFile, diagnosticsJson, shownDiagnostics } from '../../views/validation.ts';
 import { displayPath, printWarnings } from '../diagnostics.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
@@ -15,32 +15,16 @@ export const validateCommand: Command = {
     const path = singleFile(positionals, this.usage);
     const file = resolve(io.cwd, path);
     const json = values['json'] === true;
-    let problems: Diagnostic[];
-    let warnings: Diagnostic[] = [];
-    let text: string | undefined;
-    let summary = '';
-    try {
-      text = await readWorkflowFile(file);
-      const result = checkWorkflow(text, file);
-      problems = result.diagnostics;
-      warnings = result.warnings;
-      if (result.ok) {
-        const { steps, plan } = result.spec;
-        summary = `${steps.length} step${steps.length === 1 ? '' : 's'} in ${plan.stages.length} stage${plan.stages.length === 1 ? '' : 's'}, critical path ${plan.criticalPath.length}`;
-      }
-    } catch (error) {
-      if (!(error instanceof WorkflowInvalidError)) throw error;
-      problems = [...error.diagnostics];
-    }
+    const check = await checkFile(file);
+    const { problems, warnings, text, spec } = check;
+    const summary = spec
+      ? `${spec.steps.length} step${spec.steps.length === 1 ? '' : 's'} in ${spec.plan.stages.length} stage${spec.plan.stages.length === 1 ? '' : 's'}, critical path ${spec.plan.criticalPath.length}`
+      : '';
     const exit = problems.length ? EXIT.invalid : EXIT.ok;
-    // In file order, problems and warnings together: a warning often explains the problem beside it.
-    const shown = [...problems.map((d) => ({ ...d, severity: 'error' as const })), ...warnings]
-      .sort((a, b) => a.line - b.line || a.column - b.column)
-      .map((d) => ({ ...d, file: displayPath(d.file, io.cwd) }));
+    const shown = shownDiagnostics(check, (f) => displayPath(f, io.cwd));
     if (json) {
       // The exit code says whether the file is valid; `severity` tells a warning from a problem.
-      const entries = shown.map((d) => ({ file: d.file, line: d.line, column: d.column, code: d.code, message: d.message, hint: d.hint ?? null, severity: d.severity ?? 'error' }));
-      io.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+      io.stdout.write(JSON.stringify(diagnosticsJson(shown), null, 2) + '\n');
       return exit;
     }
     // Printed as every command prints an invalid workflow (warnings among the problems, in file order).

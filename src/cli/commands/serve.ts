@@ -1,0 +1,100 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UsageError } from '../../core/errors.ts';
+import { runStore } from '../../compose.ts';
+import { isLoopback } from '../../server/hosts.ts';
+import { storeLocation, storeOptions } from '../../store/home.ts';
+import type { RunStore } from '../../store/types.ts';
+import { STORE_DESCRIPTION } from '../execute.ts';
+import { EXIT } from '../io.ts';
+import type { Command } from '../main.ts';
+
+const TOKEN_ENV = 'CONDUCTOR_SERVE_TOKEN';
+
+export const serveCommand: Command = {
+  usage: 'conductor serve [--port 7070] [--host 127.0.0.1] [--root DIR] [--store PATH|URL]',
+  options: {
+    port: { type: 'string', value: 'N', description: 'The port to listen on (default 7070; 0 picks a free one)' },
+    host: { type: 'string', value: 'ADDRESS', description: `The address to bind (default 127.0.0.1); any other than loopback needs ${TOKEN_ENV}` },
+    root: { type: 'string', value: 'DIR', description: 'The folder workflows are served from (default: the current folder); nothing outside it is read' },
+    store: { type: 'string', value: 'PATH|URL', description: STORE_DESCRIPTION },
+  },
+  async run({ values, positionals }, io) {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument \`${positionals[0]}\``, { hint: `usage: ${this.usage}` });
+    const port = parsePort(values['port'] as string | undefined);
+    const host = (values['host'] as string | undefined) ?? '127.0.0.1';
+    // An empty token is no token: it would let anyone in who sends `Bearer `.
+    const token = io.env[TOKEN_ENV] || undefined;
+    if (!isLoopback(host) && token === undefined) {
+      throw new UsageError(`binding ${host} needs a token: anyone who can reach that address could read your workflows and runs`, {
+        hint: `set ${TOKEN_ENV} to a long random value (clients send \`Authorization: Bearer <token>\`), or bind 127.0.0.1`,
+      });
+    }
+    const root = resolve(io.cwd, (values['root'] as string | undefined) ?? '.');
+    let isFolder = false;
+    try {
+      isFolder = statSync(root).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isFolder) throw new UsageError(`\`--root ${values['root'] as string}\` is not a folder`, { hint: 'give the folder that holds your workflow files' });
+    const location = storeLocation(io.env, io.cwd, values['store'] as string | undefined);
+    const store = lazyStore(location, io.env);
+    // Loaded only now, so `conductor --help` never loads the HTTP stack.
+    const { createApp } = await import('../../server/app.ts');
+    const { serve } = await import('@hono/node-server');
+    // Without a token, a loopback server answers only requests addressed to a loopback name (see hosts.ts).
+    const app = createApp({ root, store: store.get, ...(token === undefined ? { loopbackOnly: true } : { token }) });
+    const server = await new Promise<ReturnType<typeof serve>>((done, fail) => {
+      const started = serve({ fetch: app.fetch, port, hostname: host }, () => done(started));
+      started.once('error', (error: NodeJS.ErrnoException) =>
+        fail(
+          error.code === 'EADDRINUSE'
+            ? new UsageError(`port ${port} on ${host} is in use`, { hint: 'pick another with --port (0 picks a free one)' })
+            : new UsageError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}`, { hint: 'check --host and --port' }),
+        ),
+      );
+    });
+    const address = server.address();
+    const shown = typeof address === 'object' && address ? address.port : port;
+    io.stderr.write(`conductor serve: http://${host.includes(':') ? `[${host}]` : host}:${shown} (root ${root})\n`);
+    // The first Ctrl-C stops taking connections and lets the store go once the requests in flight (all short
+    // reads in this slice) are answered; idle keep-alive connections are closed rather than waited for.
+    await new Promise<void>((done) => (io.signal.aborted ? done() : io.signal.addEventListener('abort', () => done(), { once: true })));
+    await new Promise<void>((done) => {
+      server.close(() => done());
+      (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    });
+    await store.close();
+    return EXIT.ok;
+  },
+};
+
+function parsePort(text: string | undefined): number {
+  if (text === undefined) return 7070;
+  const port = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(port) || port > 65535) throw new UsageError(`\`--port\` expects a whole number from 0 to 65535, got \`${text}\``);
+  return port;
+}
+
+/**
+ * The store, opened read-only at the first request that needs it and kept: a store that cannot be opened is
+ * tried again at the next request (the 503 says so), not held broken.
+ */
+function lazyStore(location: string, env: Readonly<Record<string, string | undefined>>): { get: () => Promise<RunStore>; close: () => Promise<void> } {
+  let opening: Promise<RunStore> | undefined;
+  return {
+    get() {
+      opening ??= runStore(location, { ...storeOptions(env), access: 'read' }).catch((error: unknown) => {
+        opening = undefined;
+        throw error;
+      });
+      return opening;
+    },
+    async close() {
+      const open = opening;
+      opening = undefined;
+      if (open) await open.then((s) => s.close()).catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The HTTP API of `conductor serve` (first slice: read-only — workflows, plans, recorded runs). Every answer is
+ * JSON; every refusal is `{ error, hint? }` with a 4xx status; anything unexpected is a bare 500 `internal
+ * error` (no message, no stack: those may hold paths or secrets). Nothing here prints.
+ */
+import { realpathSync } from 'node:fs';
+import { relative, sep } from 'node:path';
+import { Hono, type Context } from 'hono';
+import type { ActionRegistry } from '../actions/registry.ts';
+import { defaultActions } from '../compose.ts';
+import { ConductorError } from '../core/errors.ts';
+import type { RunStore } from '../store/types.ts';
+import { describePlan } from '../views/plan.ts';
+import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validation.ts';
+import { bearerAuth } from './auth.ts';
+import { HttpError } from './errors.ts';
+import { loopbackHostOnly } from './hosts.ts';
+import { openApiDocument } from './openapi.ts';
+import { confine, workflowFiles } from './paths.ts';
+import { listQuery, selectRuns } from './runs.ts';
+
+export interface AppOptions {
+  /** The folder workflows are served from; nothing outside it is read. */
+  root: string;
+  /** The run store (the caller opens it, keeps it and closes it). */
+  store: () => Promise<RunStore>;
+  /** When set, every request needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Answer only requests whose `Host` is a loopback name (DNS rebinding; see hosts.ts). */
+  loopbackOnly?: boolean;
+  /** The actions workflows are checked against (default: the built-in ones). */
+  actions?: ActionRegistry;
+}
+
+export function createApp(options: AppOptions): Hono {
+  const root = realpathSync(options.root);
+  const actions = options.actions ?? defaultActions();
+  const show = (file: string) => {
+    const rel = relative(root, file);
+    return rel && !rel.startsWith('..') ? rel.split(sep).join('/') : file;
+  };
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    if (error instanceof HttpError) return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}), ...error.extra }, error.status);
+    // The store's own failures are typed and say nothing secret (a URL's password is redacted): the client
+    // may retry later.
+    if (error instanceof ConductorError && (error.code === 'store_unavailable' || error.code === 'store_failed')) {
+      return c.json({ error: 'the run store cannot be read', ...(error.hint ? { hint: error.hint } : {}) }, 503);
+    }
+    return c.json({ error: 'internal error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}`, hint: 'GET /api/openapi.json describes the API' }, 404));
+  if (options.loopbackOnly) app.use('*', loopbackHostOnly());
+  if (options.token !== undefined) app.use('*', bearerAuth(options.token));
+  // URL parsing resolves `..` segments before routing (`/api/workflows/a/../../x.yaml` becomes `/api/x.yaml`),
+  // so such a path can never reach a file; it is refused as one with `..` anywhere else is, rather than
+  // answered as some other endpoint. Node's server gives the path as sent.
+  app.use('*', async (c, next) => {
+    const sent = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
+    if (sent !== undefined && sent.split('?')[0]!.split('/').some((segment) => /^(\.|%2e){2}$/i.test(segment))) {
+      throw new HttpError(403, 'the path goes up with `..`: only paths under the root are served', { hint: 'name a workflow file by its path relative to the server\'s root, e.g. `flows/daily.yaml`' });
+    }
+    await next();
+  });
+
+  app.get('/api/openapi.json', (c) => c.json(openApiDocument()));
+
+  app.get('/api/workflows', async (c) => {
+    const { files, truncated } = await workflowFiles(root);
+    const workflows = [];
+    for (const path of files) {
+      const check = await checkFile(`${root}${sep}${path.split('/').join(sep)}`, { actions });
+      workflows.push({ path, valid: check.problems.length === 0, problems: check.problems.length, warnings: check.warnings.length });
+    }
+    return c.json({ workflows, ...(truncated ? { truncated: true } : {}) });
+  });
+
+  app.get('/api/workflows/*', async (c) => {
+    const rest = rawPath(c).slice('/api/workflows/'.length);
+    if (!rest.endsWith('/plan')) throw new HttpError(404, `no such endpoint: GET ${c.req.path}`, { hint: 'GET /api/workflows/{path}/plan' });
+    const file = await confine(root, decode(rest.slice(0, -'/plan'.length)));
+    const check = await checkFile(file, { actions });
+    if (!check.spec) {
+      throw new HttpError(422, 'the workflow is invalid', { hint: 'fix the problems listed (the same `conductor validate --json` reports)', extra: { problems: diagnosticsJson(shownDiagnostics(check, show)) } });
+    }
+    // As `plan --format json` prints it when the store has no earlier runs of the workflow (no expected times:
+    // the first slice reads no history).
+    const view = describePlan(check.spec);
+    view.workflow = show(view.workflow);
+    return c.json(view);
+  });
+
+  app.get('/api/runs', async (c) => {
+    const query = listQuery((name) => c.req.query(name));
+    const store = await options.store();
+    return c.json(await selectRuns(store, query, root));
+  });
+
+  app.get('/api/runs/:id', async (c) => {
+    const store = await options.store();
+    const found = await store.getRun(c.req.param('id'));
+    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    return c.json(found);
+  });
+
+  return app;
+}
+
+/** The path as sent (still percent-encoded), so an encoded `/` or `..` is judged after one decoding, not two. */
+function rawPath(c: Context): string {
+  return new URL(c.req.url).pathname;
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new HttpError(400, 'the workflow path is not valid percent-encoding');
+  }
+}
