@@ -366,6 +366,24 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     assert.deepEqual(shown.run.outputs, { all: ['answer to item 0'] });
   });
 
+  it("with the deployment's key, a worker runs the runs' jobs and refuses one written into Redis without it", async (t) => {
+    reset();
+    const key = { CONDUCTOR_QUEUE_KEY: 'a-long-random-shared-secret-0123456789' };
+    const { queue, store, dir, startWorker } = await setUp(t, { ...llmEnv(), ...key });
+    const worker = await startWorker();
+    assert.doesNotMatch(worker.log(), /jobs are not signed/);
+    const path = await writeWorkflow(dir, fanOut(2));
+    const signed = await run(['run', path, '--json', '--store', store, '--queue', queue], { env: { ...llmEnv(), ...key } });
+    assert.equal(signed.code, 0, signed.stderr);
+    // A run without the key: its jobs are refused by the worker, and nothing reaches the provider.
+    const before = calls.size;
+    const unsigned = await run(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
+    assert.equal(unsigned.code, 1, unsigned.stderr);
+    assert.match((JSON.parse(unsigned.stdout) as RunReport).error ?? '', /not signed with this deployment's key/);
+    assert.equal(calls.size, before);
+    assert.ok(!worker.log().includes(key.CONDUCTOR_QUEUE_KEY) && !unsigned.stderr.includes(key.CONDUCTOR_QUEUE_KEY) && !unsigned.stdout.includes(key.CONDUCTOR_QUEUE_KEY));
+  });
+
   it('no worker: the run says so, and Ctrl-C ends it with its jobs taken off the queue', async (t) => {
     reset();
     const { queue, store, dir } = await setUp(t, llmEnv());

@@ -5,6 +5,7 @@
 import type { ParseArgsOptionDescriptor } from 'node:util';
 import type { QueueLocation } from '../queue/connection.ts';
 import { parseQueueUrl } from '../queue/connection.ts';
+import { UsageError } from '../core/errors.ts';
 
 export const QUEUE_OPTION: ParseArgsOptionDescriptor & { description: string; value: string } = {
   type: 'string',
@@ -15,5 +16,8 @@ export const QUEUE_OPTION: ParseArgsOptionDescriptor & { description: string; va
 /** The queue the flags or the environment name, if any. */
 export function queueFrom(values: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>): QueueLocation | undefined {
   const raw = (values['queue'] as string | undefined) ?? (env['CONDUCTOR_QUEUE'] || undefined);
-  return raw === undefined ? undefined : parseQueueUrl(raw);
+  if (raw === undefined) return undefined;
+  const key = env['CONDUCTOR_QUEUE_KEY'] || undefined;
+  if (key !== undefined && key.length < 16) throw new UsageError('CONDUCTOR_QUEUE_KEY is too short to sign jobs with (at least 16 characters)', { hint: 'use a long random value, the same for the runs and the workers, e.g. `openssl rand -hex 32`' });
+  return { ...parseQueueUrl(raw), ...(key ? { key } : {}) };
 }

@@ -13,6 +13,11 @@ export interface QueueLocation {
   /** As it may be shown. */
   shown: string;
   prefix: string;
+  /**
+   * A secret the runs and workers of one deployment share (`CONDUCTOR_QUEUE_KEY`): runs sign their jobs with it,
+   * and a worker that has it runs only jobs signed with it. Never shown.
+   */
+  key?: string;
 }
 
 /** Letters, digits and `_.-:` (BullMQ puts `:` after it), not starting or ending with `:`. */

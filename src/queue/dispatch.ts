@@ -23,7 +23,7 @@ import type { ExecutorRun, RunExecutor, StepExecutor, Unit } from '../scheduler/
 import { runStep, type StepOutcome } from '../scheduler/step-runner.ts';
 import { referencesOf } from '../template/value.ts';
 import { connectRedis, type QueueLocation } from './connection.ts';
-import { jobId, jobPriority, keys, PROTOCOL, referenceKey, STEP_QUEUE, STOPPED_TTL_S, WORKFLOW_TTL_S, type JobResult, type StepJob } from './protocol.ts';
+import { jobId, jobPriority, keys, PROTOCOL, referenceKey, signJob, STEP_QUEUE, STOPPED_TTL_S, WORKFLOW_TTL_S, type JobResult, type StepJob } from './protocol.ts';
 
 /** How often jobs still out are looked up in Redis (an event may be lost to a reconnect). */
 const SWEEP_MS = 3_000;
@@ -130,7 +130,7 @@ export class QueueDispatcher implements StepExecutor {
         // A value that is (or holds) a secret stays in this process: the unit runs here.
         if (values === undefined) return here(unit);
         if (signal.aborted) return { status: 'cancelled' };
-        const data: StepJob = {
+        const unsigned: StepJob = {
           protocol: PROTOCOL,
           runId,
           stepId: unit.step.id,
@@ -141,6 +141,7 @@ export class QueueDispatcher implements StepExecutor {
           ...(cachePolicy ? { cache: cachePolicy } : {}),
           values,
         };
+        const data = this.#location.key ? signJob(unsigned, this.#location.key) : unsigned;
         const adopted = await this.#adopt(run, unit, data);
         if (adopted) return adopted;
         // Stopped while it looked: nothing more is sent.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseResult } from './dispatch.ts';
-import { jobId, jobPriority, referenceKey } from './protocol.ts';
+import { jobId, jobPriority, referenceKey, signedWith, signJob, type StepJob } from './protocol.ts';
 import { jobProblem } from './worker.ts';
 
 test("a job's id is the run's, the step's and the item's, with no `:` and never all digits", () => {
@@ -44,4 +44,19 @@ test('a job written by something else is refused with a reason, not an internal 
   assert.match(jobProblem({ ...good, workflow: { hash: '../x', file: '/w' } })!, /workflow/);
   assert.match(jobProblem({ ...good, item: { index: 'x', key: 'k' } })!, /item/);
   assert.match(jobProblem(null)!, /no data/);
+});
+
+test("a job signed with the deployment's key is told from one that is not, or was changed", () => {
+  const job: StepJob = { protocol: 1, runId: 'r', stepId: 's', workflow: { hash: 'a'.repeat(64), file: '/w.yaml' }, defaults: { maxConcurrency: 1, rateLimits: {} }, values: [['["inputs","x",[]]', 'v']] };
+  const key = 'k'.repeat(32);
+  const signed = signJob(job, key);
+  // As a worker receives it: parsed back from the JSON BullMQ stores.
+  const received = JSON.parse(JSON.stringify(signed)) as StepJob;
+  assert.equal(signedWith(received, key), true);
+  assert.equal(signedWith(received, 'another key, as long'), false);
+  assert.equal(signedWith(job, key), false, 'unsigned');
+  assert.equal(signedWith({ ...received, values: [['["inputs","x",[]]', 'changed']] }, key), false, 'changed values');
+  assert.equal(signedWith({ ...received, workflow: { ...received.workflow, hash: 'b'.repeat(64) } }, key), false, 'another workflow');
+  assert.equal(signedWith({ ...received, sig: 'zz' }, key), false);
+  assert.equal(signJob(signed, key).sig, signed.sig, 'signing again gives the same');
 });

@@ -4,6 +4,7 @@
  * they answer, never spliced into its text; `${env.*}` never travels (each worker answers it from its own
  * environment), and neither does a secret (a step whose values hold one runs in the coordinator).
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CachePolicy } from '../cache/policy.ts';
 import type { UnitUsage } from '../core/report.ts';
@@ -32,6 +33,8 @@ export interface StepJob {
   cache?: CachePolicy;
   /** The values of the step's references other than `${env.*}`, by `referenceKey`. */
   values: [key: string, value: unknown][];
+  /** The signature of everything above, when the deployment has a key (see `signJob`). */
+  sig?: string;
 }
 
 /** What a worker answers: the step's outcome, as plain data. */
@@ -55,6 +58,23 @@ export type JobResult = (
   /** The result was recorded already (by an earlier try of the same job): it was not run again. */
   recorded?: boolean;
 };
+
+/**
+ * A job signed with the deployment's key (`QueueLocation.key`): an HMAC-SHA256 of its data as JSON, so a worker
+ * can tell a run's job from one written into Redis by anything else. The workflow's text is covered through its
+ * hash, which the worker checks the text against.
+ */
+export function signJob(data: StepJob, key: string): StepJob {
+  const { sig: _, ...unsigned } = data;
+  return { ...unsigned, sig: createHmac('sha256', key).update(JSON.stringify(unsigned)).digest('hex') };
+}
+
+/** Whether `data` carries the signature `key` gives it. */
+export function signedWith(data: StepJob, key: string): boolean {
+  if (typeof data.sig !== 'string' || !/^[0-9a-f]{64}$/.test(data.sig)) return false;
+  const expected = signJob(data, key).sig!;
+  return timingSafeEqual(Buffer.from(data.sig, 'hex'), Buffer.from(expected, 'hex'));
+}
 
 /** One key per reference, the same on both sides (a Reference is plain data parsed from the same text). */
 export function referenceKey(ref: Reference): string {

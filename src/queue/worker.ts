@@ -32,7 +32,7 @@ import { StoreStepCache } from '../cache/step-cache.ts';
 import type { Reference } from '../template/parse.ts';
 import { TemplateResolveError } from '../template/value.ts';
 import { connectRedis, type QueueLocation } from './connection.ts';
-import { keys, PROTOCOL, referenceKey, STEP_QUEUE, WORKER_NAME, type JobResult, type StepJob } from './protocol.ts';
+import { keys, PROTOCOL, referenceKey, signedWith, STEP_QUEUE, WORKER_NAME, type JobResult, type StepJob } from './protocol.ts';
 import { checkRedisPolicy } from './rate-bucket.ts';
 import { redisSharedLimits } from './shared-limits.ts';
 
@@ -134,6 +134,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const process = async (job: Job<StepJob>, _token?: string, bullSignal?: AbortSignal): Promise<JobResult> => {
     const problem = jobProblem(job.data);
     if (problem) return refuse(problem);
+    // With the deployment's key, only a run's own jobs run here: one written into Redis by anything else is refused.
+    if (location.key && !signedWith(job.data, location.key)) return refuse("a job not signed with this deployment's key (CONDUCTOR_QUEUE_KEY): it was not sent by a run that has the key");
     const data = job.data;
     const slot = slotOf(data.runId);
     const controller = new AbortController();

@@ -29,6 +29,7 @@ export const workerCommand: Command = {
       throw error;
     }
     log(`worker ${worker.name} takes steps from ${location.shown} (concurrency ${concurrency ?? 50}); Ctrl-C stops it after the steps it holds`);
+    if (!location.key) log('jobs are not signed: any job written into this Redis runs here; set CONDUCTOR_QUEUE_KEY (the same for runs and workers) to refuse the rest');
     // The first Ctrl-C (or SIGTERM) lets the steps in flight finish and takes no more; a second leaves at once,
     // and another worker takes what was in flight when its lock runs out.
     await new Promise<void>((resolve) => (io.signal.aborted ? resolve() : io.signal.addEventListener('abort', () => resolve(), { once: true })));
