@@ -6,8 +6,8 @@
  */
 import type { Pool } from 'pg';
 import type { ConductorError } from '../core/errors.ts';
-import type { UnitUsage } from '../core/report.ts';
 import type { StoreOperation } from './errors.ts';
+import { cacheEntryOf, cacheRow, cacheStatsOf } from './records.ts';
 import type { CacheEntries, CacheEntry, CacheStats } from './types.ts';
 
 export interface PostgresCacheOptions {
@@ -50,13 +50,7 @@ export class PostgresCacheEntries implements CacheEntries {
     const { rows } = await this.#run('write', 'UPDATE cache_entries SET hits = hits + 1, last_hit_at = $3 WHERE key = $1 AND created_at >= $2 RETURNING action, usage, cost_usd, output, properties', [key, notBefore, this.#now()]);
     const row = rows[0];
     if (!row) return undefined;
-    return {
-      action: String(row['action']),
-      output: row['output'] == null ? undefined : JSON.parse(String(row['output'])),
-      ...(row['properties'] == null ? {} : { properties: JSON.parse(String(row['properties'])) as Record<string, unknown> }),
-      ...(row['usage'] == null ? {} : { usage: JSON.parse(String(row['usage'])) as UnitUsage }),
-      ...(row['cost_usd'] == null ? {} : { costUsd: Number(row['cost_usd']) }),
-    };
+    return cacheEntryOf(row);
   }
 
   async has(key: string, notBefore: number): Promise<boolean> {
@@ -66,24 +60,12 @@ export class PostgresCacheEntries implements CacheEntries {
 
   async put(key: string, entry: CacheEntry): Promise<void> {
     if (this.#options.broken()) return;
-    // `undefined` (no output) is NULL; a `null` output is the JSON text `null`.
-    const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
-    await this.#run('write', UPSERT, [key, entry.action, this.#now(), json(entry.usage), entry.costUsd ?? null, json(entry.output), json(entry.properties)]);
+    await this.#run('write', UPSERT, cacheRow(key, entry, this.#now()));
   }
 
   async stats(): Promise<CacheStats[]> {
     const { rows } = await this.#run('read', STATS, []);
-    return rows.map((r) => ({
-      action: String(r['action']),
-      entries: Number(r['entries']),
-      bytes: Number(r['bytes']),
-      hits: Number(r['hits']),
-      savedUsd: Number(r['unpriced']) > 0 ? null : Number(r['saved_usd'] ?? 0),
-      savedTokens: Number(r['saved_tokens'] ?? 0),
-      oldest: Number(r['oldest']),
-      newest: Number(r['newest']),
-      ...(r['last_hit_at'] == null ? {} : { lastHitAt: Number(r['last_hit_at']) }),
-    }));
+    return rows.map(cacheStatsOf);
   }
 
   async clear(before?: number): Promise<number> {

@@ -5,17 +5,13 @@
  */
 import type { UnitUsage } from '../core/report.ts';
 import type { SkipReason } from '../core/status.ts';
+import { stepBase, type PlannedStep } from './records.ts';
 import type { ItemRecord, ItemResult, ResultFields, StepRecord, StepResult } from './types.ts';
 
 export type Value = string | number | boolean | null;
 export type Row = Value[];
 
-/** A step as the run planned it (the run's `steps` list). */
-export interface PlannedStep {
-  id: string;
-  fingerprint: string;
-  dependsOn: string[];
-}
+export type { PlannedStep } from './records.ts';
 
 interface Table {
   name: string;
@@ -145,9 +141,7 @@ export function resultFields(s: Record<string, unknown>): ResultFields & { reuse
 /** A step of a run as recorded: `s` its step_runs row, absent for a step that never finished. */
 export function stepRecord(p: PlannedStep, position: number, s: Record<string, unknown> | undefined, items: ItemRecord[] | undefined): StepRecord {
   const count = s?.['item_count'] == null ? undefined : Number(s['item_count']);
-  // Items a resume carried in beyond the list the step then had are not the step's.
-  const own = count === undefined ? items : items?.filter((item) => item.index < count);
-  const base = { stepId: p.id, position, fingerprint: p.fingerprint, dependsOn: p.dependsOn, ...(own ? { items: own } : {}) };
+  const base = stepBase(p, position, count, items);
   if (!s) return { ...base, status: 'pending', reused: false, redacted: false };
   return {
     ...base,

@@ -10,8 +10,8 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ConductorError } from '../core/errors.ts';
-import type { UnitUsage } from '../core/report.ts';
 import type { StoreOperation } from './errors.ts';
+import { cacheEntryOf, cacheRow, cacheStatsOf } from './records.ts';
 import type { CacheEntries, CacheEntry, CacheStats } from './types.ts';
 
 export interface SqliteCacheOptions {
@@ -58,13 +58,7 @@ export class SqliteCacheEntries implements CacheEntries {
     const row = this.#run('read', () => this.#statement('SELECT action, usage, cost_usd, output, properties FROM cache_entries WHERE key = ? AND created_at >= ?').get(key, notBefore) as Row | undefined);
     if (!row) return undefined;
     this.#run('write', () => this.#statement('UPDATE cache_entries SET hits = hits + 1, last_hit_at = ? WHERE key = ?').run(this.#now(), key));
-    return {
-      action: String(row['action']),
-      output: row['output'] === null ? undefined : JSON.parse(String(row['output'])),
-      ...(row['properties'] === null ? {} : { properties: JSON.parse(String(row['properties'])) as Record<string, unknown> }),
-      ...(row['usage'] === null ? {} : { usage: JSON.parse(String(row['usage'])) as UnitUsage }),
-      ...(row['cost_usd'] === null ? {} : { costUsd: Number(row['cost_usd']) }),
-    };
+    return cacheEntryOf(row);
   }
 
   async has(key: string, notBefore: number): Promise<boolean> {
@@ -73,25 +67,13 @@ export class SqliteCacheEntries implements CacheEntries {
 
   async put(key: string, entry: CacheEntry): Promise<void> {
     if (this.#options.broken()) return;
-    // `undefined` (no output) is NULL; a `null` output is the JSON text `null`.
-    const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
-    const row = [key, entry.action, this.#now(), json(entry.usage), entry.costUsd ?? null, json(entry.output), json(entry.properties)] as const;
+    const row = cacheRow(key, entry, this.#now());
     this.#run('write', () => this.#statement(UPSERT).run(...row));
   }
 
   async stats(): Promise<CacheStats[]> {
     const rows = this.#run('read', () => this.#statement(STATS).all() as Row[]);
-    return rows.map((r) => ({
-      action: String(r['action']),
-      entries: Number(r['entries']),
-      bytes: Number(r['bytes']),
-      hits: Number(r['hits']),
-      savedUsd: Number(r['unpriced']) > 0 ? null : Number(r['saved_usd'] ?? 0),
-      savedTokens: Number(r['saved_tokens'] ?? 0),
-      oldest: Number(r['oldest']),
-      newest: Number(r['newest']),
-      ...(r['last_hit_at'] === null ? {} : { lastHitAt: Number(r['last_hit_at']) }),
-    }));
+    return rows.map(cacheStatsOf);
   }
 
   async clear(before?: number): Promise<number> {
