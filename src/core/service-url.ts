@@ -20,5 +20,5 @@ export function redactUrl(url: string): string {
     parsed.password = '';
   }
   for (const name of [...parsed.searchParams.keys()]) if (SECRET_PARAM.test(name)) parsed.searchParams.set(name, '***');
-  return parsed.toString().replace(/\/$/, '').replace(/=\*\*\*/g, '=***').replace(/%2A%2A%2A/g, '***');
+  return parsed.toString().replace(/\/$/, '');
 }

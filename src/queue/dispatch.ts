@@ -99,10 +99,6 @@ export class QueueDispatcher implements StepExecutor {
     return new QueueDispatcher(location, redis, queue, events, options.warn);
   }
 
-  get location(): QueueLocation {
-    return this.#location;
-  }
-
   async open(run: ExecutorRun): Promise<RunExecutor> {
     const { runId, prepared, signal } = run;
     // A budget reserves each model call before it is made, in the run's own process: a worker has no share of
