@@ -36,6 +36,14 @@ const STOP_GRACE_MS = 5_000;
 /** Tries of sending a job before the step fails (Redis gone for a moment: a reconnect, a failover). */
 const ADD_TRIES = 4;
 
+/** The fields of a job's hash that say whether and how it finished (`timestamp`: that it exists). */
+const JOB_FIELDS = ['finishedOn', 'returnvalue', 'failedReason', 'timestamp'] as const;
+
+/** HMGET's answer for JOB_FIELDS; a job that is not there has all of them null. */
+function jobFields([finishedOn, returnvalue, failedReason, timestamp]: (string | null)[]): JobFields {
+  return { exists: timestamp != null, ...(finishedOn ? { finishedOn } : {}), ...(returnvalue != null ? { returnvalue } : {}), ...(failedReason ? { failedReason } : {}) };
+}
+
 /** A job's answer as its hash holds it (see #jobFields). */
 interface JobFields {
   exists: boolean;
@@ -288,10 +296,13 @@ export class QueueDispatcher implements StepExecutor {
     if (removed === 1) this.#settle(id, { status: 'cancelled' });
   }
 
-  /** What a job's answer is, read from its hash (not the whole job: its data may be large); null fields when there is no such job. */
+  /** What a job's answer is, read from its hash (not the whole job: its data may be large). */
   async #jobFields(id: string): Promise<JobFields> {
-    const [finishedOn, returnvalue, failedReason, timestamp] = await this.#redis.hmget(`${this.#location.prefix}:${STEP_QUEUE}:${id}`, 'finishedOn', 'returnvalue', 'failedReason', 'timestamp');
-    return { exists: timestamp !== null, ...(finishedOn ? { finishedOn } : {}), ...(returnvalue !== null ? { returnvalue } : {}), ...(failedReason ? { failedReason } : {}) };
+    return jobFields(await this.#redis.hmget(this.#jobKey(id), ...JOB_FIELDS));
+  }
+
+  #jobKey(id: string): string {
+    return `${this.#location.prefix}:${STEP_QUEUE}:${id}`;
   }
 
   /**
@@ -333,20 +344,22 @@ export class QueueDispatcher implements StepExecutor {
   async #lookUp(): Promise<void> {
     await this.#noWorker();
     const now = Date.now();
+    const out: [string, Pending][] = [];
     for (const [id, pending] of [...this.#pending]) {
       const stoppedAt = this.#stopped.get(pending.runId);
-      if (stoppedAt !== undefined && now - stoppedAt > STOP_GRACE_MS) {
-        this.#settle(id, { status: 'cancelled' });
-        continue;
-      }
-      if (!pending.added) continue;
-      let found: JobFields;
-      try {
-        found = await this.#jobFields(id);
-      } catch {
-        continue;
-      }
-      if (!this.#pending.has(id)) continue;
+      if (stoppedAt !== undefined && now - stoppedAt > STOP_GRACE_MS) this.#settle(id, { status: 'cancelled' });
+      else if (pending.added) out.push([id, pending]);
+    }
+    if (out.length === 0) return;
+    // Every job still out in one round trip, not one each.
+    const pipeline = this.#redis.pipeline();
+    for (const [id] of out) pipeline.hmget(this.#jobKey(id), ...JOB_FIELDS);
+    const answers = await pipeline.exec().catch(() => null);
+    if (!answers) return;
+    for (const [k, [id, pending]] of out.entries()) {
+      const [error, fields] = answers[k] ?? [new Error('no answer')];
+      if (error || !this.#pending.has(id)) continue;
+      const found = jobFields(fields as (string | null)[]);
       if (found.finishedOn) {
         this.#settle(id, found.failedReason ? lostJob(found.failedReason) : parseResult(found.returnvalue));
       } else if (!found.exists && ++pending.missing >= 2) {
