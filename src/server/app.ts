@@ -18,6 +18,7 @@ import { loopbackHostOnly } from './hosts.ts';
 import { openApiDocument } from './openapi.ts';
 import { confine, workflowFiles } from './paths.ts';
 import { listQuery, selectRuns } from './runs.ts';
+import { dashboardRoutes } from './static.ts';
 
 export interface AppOptions {
   /** The folder workflows are served from; nothing outside it is read. */
@@ -52,6 +53,8 @@ export function createApp(options: AppOptions): Hono {
   });
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}`, hint: 'GET /api/openapi.json describes the API' }, 404));
   if (options.loopbackOnly) app.use('*', loopbackHostOnly());
+  // Before the token check: the page holds no data (it asks /api for everything, with the token).
+  app.route('/', dashboardRoutes());
   if (options.token !== undefined) app.use('*', bearerAuth(options.token));
   // URL parsing resolves `..` segments before routing (`/api/workflows/a/../../x.yaml` becomes `/api/x.yaml`),
   // so such a path can never reach a file; it is refused as one with `..` anywhere else is, rather than
