@@ -1,0 +1,298 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium through playwright-core) against `conductor serve` started
+ * as users start it, its runs calling a stand-in OpenAI server. The stand-in holds its answers until the test
+ * releases them, so "running" is a state the test waits for, never a moment it hopes to catch; every assertion
+ * waits on the DOM (locators, waitForFunction), none sleeps.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { browserOptions, launchBrowser, serve, type Served } from './support/browser.ts';
+import { ROOT } from './support/cli.ts';
+import { addLlmRoutes, type ChatRequest } from './support/llm-stand-ins.ts';
+import { Gate, StandIn } from './support/stand-in.ts';
+
+const ARTIFACTS = join(ROOT, 'test/artifacts');
+const TOKEN = 'dashboard-test-token-3c9a51e0d7';
+const SLOW = 'SLOW: this answer never comes';
+const SLOW_YAML = `name: slow\nsteps:\n  - id: wait\n    llm:\n      prompt: "${SLOW}"\n`;
+const INPUTS_YAML = 'name: greet\ninputs:\n  who: { type: string, required: true }\n  times: { type: number, default: 2 }\n  loud: { type: boolean }\nsteps:\n  - id: hello\n    llm:\n      prompt: "Hello ${inputs.who}"\n';
+const BAD_YAML = 'name: bad\nsteps:\n  - id: a\n    llm:\n      prompt: "${steps.missing.output}"\n';
+
+/** Browser-side tests, as text: this file is type-checked without the DOM's types. */
+const RUN_PAGE = `/^#\\/runs\\/[^/]+$/.test(location.hash)`;
+const FITS = `document.documentElement.scrollWidth <= innerWidth`;
+
+const made: string[] = [];
+after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
+async function scratch(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'conductor-dashboard-'));
+  made.push(dir);
+  return dir;
+}
+
+/** The requests the stand-in holds: the mixed run's until `release` opens, the slow one until its socket closes. */
+class Held {
+  readonly mixed: ChatRequest[] = [];
+  readonly slow: { request: ChatRequest; closed: boolean }[] = [];
+  readonly release = new Gate();
+
+  intercept = async (r: ChatRequest, res: ServerResponse): Promise<boolean> => {
+    if (r.prompt.includes('SLOW')) {
+      const held = { request: r, closed: false };
+      this.slow.push(held);
+      // Answered never: the only way out is the client closing the connection (a cancelled run's abort).
+      await new Promise<void>((done) => res.on('close', () => done()));
+      held.closed = true;
+      return true;
+    }
+    this.mixed.push(r);
+    await this.release.wait();
+    return false;
+  };
+}
+
+/** Presses Tab until `test` holds for the focused element (at most `limit` times); whether it did. */
+async function tabTo(page: Page, test: string, limit = 40): Promise<boolean> {
+  for (let i = 0; i < limit; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(test)) return true;
+  }
+  return false;
+}
+
+describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }, () => {
+  let stand: StandIn;
+  let held: Held;
+  let server: Served;
+  let browser: Browser;
+  let page: Page;
+  let root: string;
+  const cspErrors: string[] = [];
+  let mixedRun = '';
+
+  before(async () => {
+    held = new Held();
+    stand = addLlmRoutes(await StandIn.start(), { intercept: held.intercept });
+    root = await scratch();
+    await cp(join(ROOT, 'examples/mixed.yaml'), join(root, 'mixed.yaml'));
+    await cp(join(ROOT, 'examples/data.txt'), join(root, 'data.txt'));
+    await writeFile(join(root, 'slow.yaml'), SLOW_YAML);
+    await writeFile(join(root, 'greet.yaml'), INPUTS_YAML);
+    await writeFile(join(root, 'bad.yaml'), BAD_YAML);
+    server = await serve(['--root', root], {
+      CONDUCTOR_HOME: await scratch(),
+      CONDUCTOR_MODEL: 'openai:gpt-4o-mini',
+      OPENAI_BASE_URL: `${stand.url}/v1`,
+      OPENAI_API_KEY: 'sk-test-0123456789abcdef',
+    });
+    await mkdir(ARTIFACTS, { recursive: true });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspErrors.push(m.text());
+    });
+  });
+
+  after(async () => {
+    held?.release.open();
+    await browser?.close();
+    const result = await server?.stop();
+    if (result) assert.equal(result.code, 0, result.stderr);
+    await stand?.close();
+  });
+
+  it('starts the mixed workflow from the form, shows process1–3 running, then succeeded, and combine\'s output', async () => {
+    await page.goto(`${server.base}/#/workflows`);
+    await page.getByRole('link', { name: 'mixed.yaml' }).click();
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForFunction(RUN_PAGE);
+    mixedRun = decodeURIComponent(new URL(page.url()).hash.slice('#/runs/'.length));
+
+    // The stand-in has the three requests and holds them: the three steps are running, and show it in words.
+    await stand.until(() => held.mixed.length >= 3);
+    assert.deepEqual(held.mixed.map((r) => r.prompt.split(':')[0]).sort(), ['Extract key points', 'Generate questions', 'Summarize']);
+    for (const id of ['process1', 'process2', 'process3']) {
+      const node = page.locator(`[data-step="${id}"][data-status="running"]`);
+      await node.waitFor();
+      assert.match((await node.getAttribute('aria-label')) ?? '', /running/);
+    }
+    await page.locator('[data-step="read_file"][data-status="succeeded"]').waitFor();
+    await page.locator('[data-step="combine"][data-status="pending"]').waitFor();
+    await page.getByTestId('run-status').filter({ hasText: 'running' }).waitFor();
+    await page.getByRole('button', { name: 'Cancel run' }).waitFor();
+
+    held.release.open();
+    for (const id of ['process1', 'process2', 'process3', 'combine']) await page.locator(`[data-step="${id}"][data-status="succeeded"]`).waitFor();
+    await page.getByTestId('run-status').filter({ hasText: 'succeeded' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Cancel run' }).count(), 0);
+
+    await page.locator('[data-step="combine"]').click();
+    const output = page.getByLabel('Output of combine', { exact: true });
+    await output.waitFor();
+    const text = await output.innerText();
+    assert.match(text, /Combine these analyses/);
+    for (const part of ['Summarize:', 'Extract key points:', 'Generate questions:']) assert.ok(text.includes(part), `${part} in ${text}`);
+    // The model's answers are text on the page, never markup: data.txt's words are there as they were written.
+    assert.equal(await page.locator('.panel script, .panel img').count(), 0);
+
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-run.png'), fullPage: false });
+    if (process.env['CONDUCTOR_README_SCREENSHOT'] === '1') await page.screenshot({ path: join(ROOT, 'docs/dashboard-run.png'), fullPage: false });
+  });
+
+  it('lists the run with its status, steps done and duration', async () => {
+    assert.ok(mixedRun, 'the first test started a run');
+    await page.goto(`${server.base}/#/runs`);
+    const row = page.locator(`tr[data-run="${mixedRun}"]`);
+    await row.waitFor();
+    await row.getByText('succeeded').waitFor();
+    assert.match(await row.innerText(), /5\/5/);
+    assert.match(await row.innerText(), /mixed\.yaml/);
+  });
+
+  it('reaches the start button and a graph node by keyboard; Enter opens the step', async () => {
+    await page.goto(`${server.base}/#/workflows/mixed.yaml`);
+    await page.getByRole('button', { name: 'Start run' }).waitFor();
+    await page.locator('body').focus();
+    assert.ok(await tabTo(page, `document.activeElement?.textContent?.trim() === 'Start run'`), 'Tab reaches Start run');
+
+    await page.goto(`${server.base}/#/runs/${encodeURIComponent(mixedRun)}`);
+    await page.locator('[data-step="read_file"]').waitFor();
+    assert.ok(await tabTo(page, `document.activeElement?.hasAttribute('data-step') === true`), 'Tab reaches a graph node');
+    const focused = await page.evaluate<string>(`document.activeElement.getAttribute('data-step')`);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: `Step ${focused}` }).waitFor();
+  });
+
+  it('fits a phone-width window (390 px) with no horizontal scrolling, the panel below the graph', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      await phone.goto(`${server.base}/#/runs/${encodeURIComponent(mixedRun)}`);
+      await phone.locator('[data-step="combine"][data-status="succeeded"]').click();
+      await phone.getByLabel('Output of combine', { exact: true }).waitFor();
+      const widths = await phone.evaluate<{ page: number; window: number }>(`({ page: document.documentElement.scrollWidth, window: innerWidth })`);
+      assert.ok(widths.page <= widths.window, `the page is ${widths.page} px wide in a ${widths.window} px window`);
+      await phone.screenshot({ path: join(ARTIFACTS, 'dashboard-run-phone.png'), fullPage: true });
+      await phone.goto(`${server.base}/#/runs`);
+      await phone.locator(`tr[data-run="${mixedRun}"]`).waitFor();
+      const list = await phone.evaluate<boolean>(FITS);
+      assert.ok(list, 'the runs list fits too');
+    } finally {
+      await phone.close();
+    }
+  });
+
+  it('cancels a running run from its page: the run shows cancelled and the held model request is aborted', async () => {
+    await page.goto(`${server.base}/#/workflows/slow.yaml`);
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForFunction(RUN_PAGE);
+    await stand.until(() => held.slow.length >= 1);
+    await page.locator('[data-step="wait"][data-status="running"]').waitFor();
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByTestId('run-status').filter({ hasText: 'cancelled' }).waitFor();
+    await stand.until(() => held.slow.every((h) => h.closed));
+    const record = stand.requests.find((r) => r.body.includes('SLOW'));
+    assert.equal(record?.aborted, true);
+    await page.getByRole('button', { name: 'Resume run' }).waitFor();
+  });
+
+  it('makes a form from the declared inputs, and refuses a missing required one before sending', async () => {
+    await page.goto(`${server.base}/#/workflows/greet.yaml`);
+    const who = page.getByLabel(/^who/);
+    await who.waitFor();
+    assert.equal(await who.getAttribute('required'), '');
+    assert.equal(await page.getByLabel(/^times/).inputValue(), '2');
+    assert.equal(await page.getByLabel(/^loud/).getAttribute('type'), 'checkbox');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.getByText('who is required').waitFor();
+  });
+
+  it('shows an invalid workflow\'s located problems and offers no start', async () => {
+    await page.goto(`${server.base}/#/workflows`);
+    await page.getByText(/problem.* cannot be started/).waitFor();
+    await page.getByRole('link', { name: 'bad.yaml' }).click();
+    await page.getByRole('alert').getByText(/bad\.yaml:\d+:\d+/).first().waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Start run' }).count(), 0);
+  });
+
+  it('broke no rule of the page\'s Content-Security-Policy', () => {
+    assert.deepEqual(cspErrors, []);
+  });
+});
+
+describe('the dashboard with a token', { ...browserOptions(), timeout: 120_000 }, () => {
+  let server: Served;
+  let browser: Browser;
+
+  before(async () => {
+    const root = await scratch();
+    await cp(join(ROOT, 'examples/mixed.yaml'), join(root, 'mixed.yaml'));
+    server = await serve(['--root', root], { CONDUCTOR_HOME: await scratch(), CONDUCTOR_SERVE_TOKEN: TOKEN });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('asks for the token on a 401, keeps it for the tab and sends it as a header', async () => {
+    const page = await browser.newPage();
+    const sent: (string | null)[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/')) {
+        sent.push(r.headers()['authorization'] ?? null);
+        assert.ok(!r.url().includes(TOKEN), 'never a token in a URL');
+      }
+    });
+    await page.goto(`${server.base}/#/workflows`);
+    const field = page.getByLabel('Token', { exact: true });
+    await field.waitFor();
+    await field.fill(TOKEN);
+    await page.getByRole('button', { name: 'Use this token' }).click();
+    await page.getByRole('link', { name: 'mixed.yaml' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('conductor.token')), TOKEN);
+    assert.equal(sent.at(-1), `Bearer ${TOKEN}`);
+    await page.close();
+  });
+});
+
+describe('the dashboard\'s files', () => {
+  let server: Served;
+  before(async () => {
+    server = await serve(['--root', await scratch()], { CONDUCTOR_HOME: await scratch(), CONDUCTOR_SERVE_TOKEN: TOKEN });
+  });
+  after(() => server?.stop());
+
+  it('serves the page without the token, under a CSP that allows only its import map, and /api still needs it', async () => {
+    const page = await fetch(`${server.base}/`);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'self'/);
+    const map = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html)![1]!;
+    const { createHash } = await import('node:crypto');
+    assert.ok(csp.includes(`'sha256-${createHash('sha256').update(map).digest('base64')}'`), csp);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal((await fetch(`${server.base}/api/runs`)).status, 401);
+  });
+
+  it('serves the dashboard\'s own files and the three vendor modules with their types, and nothing else', async () => {
+    for (const [path, type] of [['/assets/app.js', 'text/javascript'], ['/assets/style.css', 'text/css'], ['/vendor/preact.mjs', 'text/javascript'], ['/vendor/hooks.mjs', 'text/javascript'], ['/vendor/htm.mjs', 'text/javascript']] as const) {
+      const res = await fetch(server.base + path);
+      assert.equal(res.status, 200, path);
+      assert.match(res.headers.get('content-type') ?? '', new RegExp(`^${type}`), path);
+      assert.equal(res.headers.get('cache-control'), 'no-cache', path);
+      const body = await res.text();
+      if (path.startsWith('/vendor/')) assert.match(body, /\bexport\s*\{|export default/, `${path} is an ES module`);
+    }
+    for (const path of ['/assets/index.html', '/assets/%2e%2e%2fpackage.json', '/assets/..%2Fpackage.json', '/vendor/compat.mjs', '/vendor/..%2F..%2Fpackage.json', '/assets/', '/dashboard/app.js']) {
+      const res = await fetch(server.base + path);
+      assert.ok(res.status === 404 || res.status === 401 || res.status === 403, `${path}: ${res.status}`);
+      assert.doesNotMatch(await res.text(), /"name": "conductor"|import \{/, path);
+    }
+  });
+});
