@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { serve } from '@hono/node-server';
 import { runStore } from '../src/compose.ts';
 import { createApp, type AppOptions } from '../src/server/app.ts';
+import { RunManager } from '../src/server/run-manager.ts';
 import type { RunStore } from '../src/store/types.ts';
 import { conductor, ROOT, run } from './support/cli.ts';
 
@@ -28,14 +29,22 @@ async function scratch(): Promise<string> {
   return dir;
 }
 
-/** The app on 127.0.0.1, on a port the system picks. */
-async function listen(options: AppOptions): Promise<{ base: string; close(): Promise<void> }> {
-  const app = createApp(options);
+/** The app on 127.0.0.1, on a port the system picks, starting runs with the echo model. */
+async function listen(given: Omit<AppOptions, 'runs' | 'postedRoot'> & Partial<AppOptions>): Promise<{ base: string; runs: RunManager; close(): Promise<void> }> {
+  const runs = given.runs ?? new RunManager({ store: given.store, place: { env: { ...process.env, ...env }, cwd: given.root } });
+  const app = createApp({ postedRoot: join(await scratch(), 'posted'), ...given, runs });
   const server = await new Promise<Server>((done) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => done(s as Server));
   });
   const { port } = server.address() as AddressInfo;
-  return { base: `http://127.0.0.1:${port}`, close: () => new Promise((done) => server.close(() => done())) };
+  return {
+    base: `http://127.0.0.1:${port}`,
+    runs,
+    close: async () => {
+      await runs.close();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
 }
 
 /** A request whose path is sent exactly as written (fetch would normalise `..` away). */
@@ -68,6 +77,7 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
   let store: RunStore;
   let server: { base: string; close(): Promise<void> };
   const runIds: string[] = [];
+  const reports: any[] = [];
 
   before(async () => {
     root = await scratch();
@@ -88,7 +98,8 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
     for (const file of ['good.yaml', 'sub/nested.yaml']) {
       const result = await run(['run', join(root, file), '--json', '--store', storePath], { env });
       assert.equal(result.code, 0, result.stderr);
-      runIds.push((JSON.parse(result.stdout) as { runId: string }).runId);
+      reports.push(JSON.parse(result.stdout));
+      runIds.push(reports.at(-1)!.runId);
     }
     store = await runStore(storePath, { access: 'read' });
     server = await listen({ root, store: async () => store });
@@ -114,7 +125,9 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
       assert.equal(status, 200);
       const cli = await run(['plan', path, '--format', 'json', '--no-store'], { cwd: root, env });
       assert.equal(cli.code, 0, cli.stderr);
-      assert.deepEqual(body, JSON.parse(cli.stdout));
+      const { inputs, ...plan } = body;
+      assert.deepEqual(plan, JSON.parse(cli.stdout));
+      assert.deepEqual(inputs, {});
     }
     const encoded = await getJson(server.base, '/api/workflows/sub%2Fnested.yaml/plan');
     assert.equal(encoded.status, 200);
@@ -175,13 +188,20 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
     }
   });
 
-  it('shows a run as `runs show --json` prints it; an unknown id is 404', async () => {
-    const { status, body } = await getJson(server.base, `/api/runs/${runIds[0]}`);
+  it('shows a run in the shape `conductor run --json` printed it, with its inputs and dependencies beside; an unknown id is 404', async () => {
+    const { status, body } = await getJson(server.base, `/api/runs/${runIds[1]}`);
     assert.equal(status, 200);
-    const cli = await run(['runs', 'show', runIds[0]!, '--json', '--store', storePath], { env });
-    assert.equal(cli.code, 0, cli.stderr);
-    assert.deepEqual(body, JSON.parse(cli.stdout));
-    assert.deepEqual(body.steps.map((s: { stepId: string }) => s.stepId).sort(), ['task1', 'task2', 'task3']);
+    const printed = reports[1];
+    for (const key of ['runId', 'workflow', 'status', 'startedAt', 'finishedAt', 'outputs', 'usage', 'cost']) assert.deepEqual(body[key], printed[key], key);
+    assert.deepEqual(Object.keys(body.steps), Object.keys(printed.steps));
+    for (const [id, step] of Object.entries<any>(printed.steps)) {
+      for (const key of ['status', 'output', 'attempts', 'startedAt', 'finishedAt', 'durationMs']) assert.deepEqual(body.steps[id][key], step[key], `${id}.${key}`);
+    }
+    assert.deepEqual(body.steps.second.dependsOn, ['first']);
+    assert.deepEqual(body.steps.first.dependsOn, []);
+    assert.equal(body.live, false);
+    assert.deepEqual(body.inputs, {});
+    assert.equal(body.stepsDone, 2);
     const missing = await getJson(server.base, '/api/runs/00000000-0000-4000-8000-000000000000');
     assert.equal(missing.status, 404);
     assert.equal(typeof missing.body.error, 'string');
@@ -191,7 +211,7 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
     const { status, body } = await getJson(server.base, '/api/openapi.json');
     assert.equal(status, 200);
     assert.equal(body.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(body.paths).sort(), ['/api/openapi.json', '/api/runs', '/api/runs/{id}', '/api/workflows', '/api/workflows/{path}/plan']);
+    assert.deepEqual(Object.keys(body.paths).sort(), ['/api/openapi.json', '/api/runs', '/api/runs/{id}', '/api/runs/{id}/cancel', '/api/runs/{id}/events', '/api/runs/{id}/resume', '/api/workflows', '/api/workflows/{path}/plan']);
   });
 
   it('answers an unknown endpoint with a JSON 404', async () => {

@@ -1,29 +1,24 @@
 /**
- * What `run` and `resume` share: reporters on the terminal, recording into the store, the closing summary,
- * the outputs, and the exit code.
+ * What `run` and `resume` share: reporters on the terminal, the store and the executor for one run, the closing
+ * summary, the outputs, and the exit code. The run itself is recordedRun's (shared with the server).
  */
-import type { RunEvent } from '../core/events.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import { liveReporter } from '../report/live.ts';
 import { plainReporter } from '../report/plain.ts';
 import { formatFailure, formatSummary } from '../report/summary.ts';
-import { prepareRun, withEstimates, type PreparedRun } from '../scheduler/prepare.ts';
-import { runPrepared, type RunOptions } from '../scheduler/run.ts';
-import { historyDurations } from '../store/history.ts';
+import { prepareRun, type PreparedRun } from '../scheduler/prepare.ts';
+import type { RunOptions } from '../scheduler/run.ts';
 import { storeLocation, storeOptions } from '../store/home.ts';
-import { recorder, type RecordingListener } from '../store/recorder.ts';
 import type { RunStore, StoreOptions } from '../store/types.ts';
-import { ConductorError } from '../core/errors.ts';
 import { EXIT, type CliIO } from './io.ts';
 import { INPUT_OPTION, parseLimit } from './options.ts';
 import type { Command } from './main.ts';
 import { createStyle } from '../report/style.ts';
-import { costControls } from './cost.ts';
+import { costControls } from '../cost/controls.ts';
 import { cacheFlags } from './cache-options.ts';
-import { cacheUsed } from '../cache/policy.ts';
-import { StoreStepCache } from '../cache/step-cache.ts';
 import { QUEUE_OPTION, queueFrom } from './queue-options.ts';
 import { runStore, stepExecutor } from '../compose.ts';
+import { recordedRun } from '../runs/recorded-run.ts';
 
 /** What `--store` is, for every command that takes it. */
 export const STORE_DESCRIPTION = 'The run store: a file, or a postgres:// URL (default: $CONDUCTOR_STORE, else $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)';
@@ -76,7 +71,7 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
   const quiet = values['quiet'] === true;
   const style = createStyle(io.stderr, io.env);
   // Prices and the budget: a wrong --max-cost, prices file or unpriced model stops here, before anything runs.
-  const { pricing, budget, maxCost } = await costControls(prepared, values, io);
+  const costs = await costControls(prepared, values['max-cost'], io);
   // Workers (`--queue`): a Redis that does not answer stops here, before anything runs or is recorded.
   const queue = queueFrom(values, io.env);
   // Without a display (--json, --quiet), a run waiting for a worker still says why on stderr.
@@ -89,42 +84,24 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
     await steps.dispose();
     throw error;
   });
-  let record: RecordingListener | undefined;
-  // The step cache lives in the store: without one (--no-store), nothing is taken from it or kept.
-  const cache = store?.cache && cacheUsed(cachePolicy, spec.steps) ? new StoreStepCache({ entries: store.cache, policy: cachePolicy, context: { env: prepared.env, defaults: prepared.defaults, baseDir: spec.baseDir } }) : undefined;
   try {
-    // The run's events and report carry no secret (it redacts them as it goes): the reporters, the summary and
-    // the recorder show and store them as they are.
-    record = store ? recorder(store, spec, { lateRedact: (text) => prepared.secrets.redact(text), fingerprints: prepared.fingerprints, settings: { ...prepared.settings, ...(maxCost === undefined ? {} : { maxCost }) }, ...(reuse ? { reuse } : {}), ...(reuseItems ? { reuseItems } : {}), ...(resumedFrom ? { resumedFrom } : {}) }) : undefined;
     const live = !json && !quiet && io.stderr.isTTY === true && !io.env['CI'] ? liveReporter(io.stderr, style) : undefined;
     const plain = !json && !quiet && !live ? plainReporter((text) => io.stderr.write(text), style) : undefined;
-    const show = live?.onEvent ?? plain;
-    // Durations from earlier runs of the same steps let the scheduler put the longest path in time first.
-    const run = store ? withEstimates(prepared, await historyDurations(store, spec, prepared.fingerprints)) : prepared;
     if (preface && !json && !quiet) io.stderr.write(preface);
-    let report = await runPrepared(run, {
+    // The run's events and report carry no secret (it redacts them as it goes): the reporters and the summary
+    // show them as they are.
+    const report = await recordedRun({
+      prepared,
+      store,
+      costs,
+      cachePolicy,
+      executor: steps.executor,
       signal: AbortSignal.any([io.signal, storeFailed.signal]),
-      ...(reuse ? { reuse } : {}),
-      ...(reuseItems ? { reuseItems } : {}),
-      pricing,
-      ...(budget ? { budget } : {}),
-      ...(cache ? { cache } : {}),
-      ...(steps.executor ? { executor: steps.executor } : {}),
-      ...(resumedFrom ? { resumedFrom } : {}),
-      // Shown first: if recording fails (the store is full, say), the user still sees the event that failed it.
-      onEvent: (event: RunEvent) => {
-        show?.(event);
-        record?.(event);
-      },
+      ...(live || plain ? { onEvent: live?.onEvent ?? plain } : {}),
+      reuse,
+      reuseItems,
+      resumedFrom,
     }).finally(() => live?.stop());
-    // The recorder's last writes (the outcome) settle after the run: one that failed fails the run, as a
-    // listener that threw at run:end does (see runPrepared).
-    try {
-      await record?.flush();
-    } catch (error) {
-      const failure = error instanceof ConductorError ? error : new ConductorError('store_failed', String(error));
-      report = { ...report, status: 'failed', error: prepared.secrets.redact(failure.message), errorCode: failure.code, ...(failure.hint ? { hint: failure.hint } : {}) };
-    }
 
     if (json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else {
@@ -140,8 +117,6 @@ export async function execute({ prepared, values, io, reuse, reuseItems, resumed
     }
     return report.status === 'succeeded' ? EXIT.ok : report.status === 'cancelled' ? EXIT.interrupted : EXIT.failed;
   } finally {
-    // After a run that threw, writes may still be on their way: the store is closed after them.
-    await record?.flush().catch(() => undefined);
     await store?.close();
     await steps.dispose();
   }

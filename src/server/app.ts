@@ -1,11 +1,13 @@
 /**
- * The HTTP API of `conductor serve` (first slice: read-only — workflows, plans, recorded runs). Every answer is
- * JSON; every refusal is `{ error, hint? }` with a 4xx status; anything unexpected is a bare 500 `internal
- * error` (no message, no stack: those may hold paths or secrets). Nothing here prints.
+ * The HTTP API of `conductor serve`: workflows under the root and their plans, recorded runs, and runs started,
+ * followed, cancelled and resumed here (run-routes.ts). Every answer is JSON (events are Server-Sent Events);
+ * every refusal is `{ error, hint? }` with a 4xx status; anything unexpected is a bare 500 `internal error` (no
+ * message, no stack: those may hold paths or secrets). Nothing here prints.
  */
 import { realpathSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { defaultActions } from '../compose.ts';
 import { ConductorError } from '../core/errors.ts';
@@ -18,6 +20,9 @@ import { loopbackHostOnly } from './hosts.ts';
 import { openApiDocument } from './openapi.ts';
 import { confine, workflowFiles } from './paths.ts';
 import { listQuery, selectRuns } from './runs.ts';
+import { MAX_YAML_BYTES } from './bodies.ts';
+import type { RunManager } from './run-manager.ts';
+import { runRoutes } from './run-routes.ts';
 import { dashboardRoutes } from './static.ts';
 
 export interface AppOptions {
@@ -25,6 +30,10 @@ export interface AppOptions {
   root: string;
   /** The run store (the caller opens it, keeps it and closes it). */
   store: () => Promise<RunStore>;
+  /** Starts and keeps the runs this server runs (the caller makes it, with the same store, and closes it). */
+  runs: RunManager;
+  /** Where workflows posted as text are kept (see posted.ts): `$CONDUCTOR_HOME/posted`. */
+  postedRoot: string;
   /** When set, every request needs `Authorization: Bearer <token>`. */
   token?: string;
   /** Answer only requests whose `Host` is a loopback name (DNS rebinding; see hosts.ts). */
@@ -32,6 +41,9 @@ export interface AppOptions {
   /** The actions workflows are checked against (default: the built-in ones). */
   actions?: ActionRegistry;
 }
+
+/** The dashboard's page, scripts and styles (see static.ts): served without the token. */
+const PUBLIC = /^\/(?:$|assets\/|vendor\/)/;
 
 export function createApp(options: AppOptions): Hono {
   const root = realpathSync(options.root);
@@ -47,15 +59,20 @@ export function createApp(options: AppOptions): Hono {
     // The store's own failures are typed and say nothing secret (a URL's password is redacted): the client
     // may retry later.
     if (error instanceof ConductorError && (error.code === 'store_unavailable' || error.code === 'store_failed')) {
-      return c.json({ error: 'the run store cannot be read', ...(error.hint ? { hint: error.hint } : {}) }, 503);
+      return c.json({ error: 'the run store cannot be used', ...(error.hint ? { hint: error.hint } : {}) }, 503);
     }
+    if (error instanceof ConductorError && error.code === 'server_closing') return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, 503);
     return c.json({ error: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}`, hint: 'GET /api/openapi.json describes the API' }, 404));
   if (options.loopbackOnly) app.use('*', loopbackHostOnly());
-  // Before the token check: the page holds no data (it asks /api for everything, with the token).
+  // Everything needs the token but the dashboard's page and scripts: they hold no data, and ask for it.
+  if (options.token !== undefined) {
+    const auth = bearerAuth(options.token);
+    app.use('*', (c, next) => (PUBLIC.test(c.req.path) ? next() : auth(c, next)));
+  }
+  app.use('/api/*', bodyLimit({ maxSize: MAX_YAML_BYTES + 64 * 1024, onError: (c) => c.json({ error: 'the body is too large', hint: `a posted workflow may be at most ${MAX_YAML_BYTES / 1_000_000} MB` }, 413) }));
   app.route('/', dashboardRoutes());
-  if (options.token !== undefined) app.use('*', bearerAuth(options.token));
   // URL parsing resolves `..` segments before routing (`/api/workflows/a/../../x.yaml` becomes `/api/x.yaml`),
   // so such a path can never reach a file; it is refused as one with `..` anywhere else is, rather than
   // answered as some other endpoint. Node's server gives the path as sent.
@@ -91,7 +108,9 @@ export function createApp(options: AppOptions): Hono {
     // the first slice reads no history).
     const view = describePlan(check.spec);
     view.workflow = show(view.workflow);
-    return c.json(view);
+    // What a form needs to start it: the declared inputs (`location` is the server's business).
+    const inputs = Object.fromEntries(Object.entries(check.spec.inputs).map(([name, input]) => [name, { type: input.type, required: input.required, ...(input.default === undefined ? {} : { default: input.default }), ...(input.description ? { description: input.description } : {}) }]));
+    return c.json({ ...view, inputs });
   });
 
   app.get('/api/runs', async (c) => {
@@ -100,12 +119,7 @@ export function createApp(options: AppOptions): Hono {
     return c.json(await selectRuns(store, query, root));
   });
 
-  app.get('/api/runs/:id', async (c) => {
-    const store = await options.store();
-    const found = await store.getRun(c.req.param('id'));
-    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
-    return c.json(found);
-  });
+  runRoutes(app, { root, store: options.store, runs: options.runs, actions, postedRoot: options.postedRoot, show });
 
   return app;
 }

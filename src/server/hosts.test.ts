@@ -10,7 +10,11 @@ it('tells loopback addresses (no token needed) from the rest', () => {
 it('answers only requests addressed to a loopback name when asked to (DNS rebinding)', async () => {
   const { createApp } = await import('./app.ts');
   const { tmpdir } = await import('node:os');
-  const app = createApp({ root: tmpdir(), loopbackOnly: true, store: async () => { throw new Error('not opened'); } });
+  const { RunManager } = await import('./run-manager.ts');
+  const store = async () => {
+    throw new Error('not opened');
+  };
+  const app = createApp({ root: tmpdir(), loopbackOnly: true, store, runs: new RunManager({ store, place: { env: {}, cwd: tmpdir() } }), postedRoot: tmpdir() });
   for (const host of ['127.0.0.1:7070', 'localhost:7070', 'localhost', '[::1]:7070']) {
     assert.equal((await app.request('/api/openapi.json', { headers: { host } })).status, 200, host);
   }

@@ -15,7 +15,7 @@ import { INPUT_OPTION, parseInputs, parseLimit } from '../options.ts';
 import { EXIT, type CliIO } from '../io.ts';
 import type { Command } from '../main.ts';
 import { singleFile } from './validate.ts';
-import { loadPricing } from '../cost.ts';
+import { loadPricing } from '../../cost/controls.ts';
 import { cacheUsed } from '../../cache/policy.ts';
 import type { StepCachePreview } from '../../cache/preview.ts';
 import { cacheFlags } from '../cache-options.ts';

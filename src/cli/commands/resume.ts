@@ -1,9 +1,5 @@
 import { UsageError } from '../../core/errors.ts';
-import { leaves } from '../../core/redact.ts';
-import { secretInputName } from '../../scheduler/secrets.ts';
-import { loadWorkflow } from '../../definition/load.ts';
-import { contentHash } from '../../store/fingerprint.ts';
-import { planResume } from '../../store/resume.ts';
+import { planResumeOf, recordedSettings } from '../../runs/resume-plan.ts';
 import { displayPath, printWarnings } from '../diagnostics.ts';
 import { execute, openStore, prepareFromFlags, RUN_OPTIONS } from '../execute.ts';
 import { parseInputs } from '../options.ts';
@@ -29,36 +25,19 @@ export const resumeCommand: Command = {
     if (!record) throw new UsageError(`no run \`${positionals[0]}\` in the store ${store.location}`, { hint: 'run `conductor runs` to list recent runs' });
     // The run's own --model, --max-concurrency and --max-cost, unless given again: a resume does what the run did
     // (and spends no more than it was allowed to: a budget is per run, so a resume may spend it again).
-    const recorded = record.run.options ?? {};
+    const recorded = recordedSettings(record.run);
     const values: Record<string, unknown> = {
       ...(recorded.model ? { model: recorded.model } : {}),
       ...(recorded.maxConcurrency ? { 'max-concurrency': String(recorded.maxConcurrency) } : {}),
       ...(recorded.maxCost ? { 'max-cost': String(recorded.maxCost) } : {}),
       ...given,
     };
-    const spec = await loadWorkflow(record.run.workflow);
-    printWarnings(spec, io);
-    // The original inputs, with any given now on top.
     const givenNow = await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd);
-    // The record keeps a secret input as `***`: sending that in its place would be a wrong value, silently. One
-    // with a default takes the default again; one without must be given again. (Runs recorded before the record
-    // named them: a secret-named input that shows `***`.)
-    const secret = new Set(record.run.secretInputs ?? Object.entries(record.run.inputs).filter(([name, value]) => secretInputName(name) && leaves(value).some((leaf) => leaf.includes('***'))).map(([name]) => name));
-    const kept = Object.fromEntries(Object.entries(record.run.inputs).filter(([name]) => !secret.has(name)));
-    const lost = [...secret].filter((name) => !(name in givenNow) && spec.inputs[name]?.default === undefined && spec.inputs[name]?.required !== false);
-    if (lost.length > 0) {
-      const names = lost.map((name) => `\`${name}\``).join(', ');
-      throw new UsageError(`the run's input${lost.length > 1 ? 's' : ''} ${names} held a secret, which the record does not keep`, {
-        hint: `give ${lost.length > 1 ? 'them' : 'it'} again: ${lost.map((name) => `-i ${name}=…`).join(' ')}`,
-      });
-    }
-    // Prepared once: the resume plan, the record of the new run and its duration estimates match by its fingerprints.
-    const prepared = prepareFromFlags(spec, { ...kept, ...givenNow }, values, io);
-    const plan = planResume(spec, record, prepared.fingerprints, values['from'] as string | undefined);
+    const { spec, plan, prepared, fileChanged, reused } = await planResumeOf({ record, given: givenNow, from: values['from'] as string | undefined, prepare: (spec, inputs) => prepareFromFlags(spec, inputs, values, io) });
+    printWarnings(spec, io);
     const style = createStyle(io.stderr, io.env);
     const lines = [`${style.bold('resuming')} run ${record.run.id} (${record.run.status}) of ${displayPath(record.run.workflow, io.cwd)}`];
-    if (contentHash(spec.source) !== record.run.workflowHash) lines.push('  the workflow file changed since that run');
-    const reused = spec.steps.filter((s) => s.id in plan.reuse).map((s) => s.id);
+    if (fileChanged) lines.push('  the workflow file changed since that run');
     lines.push(`  reused: ${reused.length ? reused.join(', ') : 'nothing'}`);
     const why = { changed: 'changed: its definition, the input values it uses, or its model', new: 'new step', secret: 'its recorded output held a secret', upstream: 'a step it depends on re-runs', from: '--from' } as const;
     for (const c of plan.changed) lines.push(`  re-run: ${c.stepId} (${why[c.reason]})`);

@@ -1,23 +1,25 @@
 import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../../core/errors.ts';
-import { runStore } from '../../compose.ts';
+import { defaultActions, runStore, stepExecutor } from '../../compose.ts';
 import { isLoopback } from '../../server/hosts.ts';
-import { storeLocation, storeOptions } from '../../store/home.ts';
+import { storeLocation, storeOptions, storePath } from '../../store/home.ts';
 import type { RunStore } from '../../store/types.ts';
 import { STORE_DESCRIPTION } from '../execute.ts';
 import { EXIT } from '../io.ts';
 import type { Command } from '../main.ts';
+import { QUEUE_OPTION, queueFrom } from '../queue-options.ts';
 
 const TOKEN_ENV = 'CONDUCTOR_SERVE_TOKEN';
 
 export const serveCommand: Command = {
-  usage: 'conductor serve [--port 7070] [--host 127.0.0.1] [--root DIR] [--store PATH|URL]',
+  usage: 'conductor serve [--port 7070] [--host 127.0.0.1] [--root DIR] [--store PATH|URL] [--queue URL]',
   options: {
     port: { type: 'string', value: 'N', description: 'The port to listen on (default 7070; 0 picks a free one)' },
     host: { type: 'string', value: 'ADDRESS', description: `The address to bind (default 127.0.0.1); any other than loopback needs ${TOKEN_ENV}` },
     root: { type: 'string', value: 'DIR', description: 'The folder workflows are served from (default: the current folder); nothing outside it is read' },
     store: { type: 'string', value: 'PATH|URL', description: STORE_DESCRIPTION },
+    queue: QUEUE_OPTION,
   },
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument \`${positionals[0]}\``, { hint: `usage: ${this.usage}` });
@@ -39,12 +41,21 @@ export const serveCommand: Command = {
     }
     if (!isFolder) throw new UsageError(`\`--root ${values['root'] as string}\` is not a folder`, { hint: 'give the folder that holds your workflow files' });
     const location = storeLocation(io.env, io.cwd, values['store'] as string | undefined);
-    const store = lazyStore(location, io.env);
     // Loaded only now, so `conductor --help` never loads the HTTP stack.
     const { createApp } = await import('../../server/app.ts');
+    const { RunManager } = await import('../../server/run-manager.ts');
     const { serve } = await import('@hono/node-server');
+    // Workers (`--queue`): a Redis that does not answer stops here, before the server listens.
+    const steps = await stepExecutor(queueFrom(values, io.env), { warn: (line) => io.stderr.write(`warning: ${line}\n`) });
+    const actions = defaultActions();
+    let runs: InstanceType<typeof RunManager> | undefined;
+    // A store that fails (locked, disk full) stops the runs it was recording, as it stops `conductor run`.
+    const store = lazyStore(location, io.env, (error) => runs?.abortAll(error));
+    runs = new RunManager({ store: store.get, executor: steps.executor, place: { env: io.env, cwd: io.cwd }, actions });
+    // Workflows posted as text are kept beside the default store ($CONDUCTOR_HOME), never under the root.
+    const postedRoot = join(dirname(storePath(io.env, io.cwd)), 'posted');
     // Without a token, a loopback server answers only requests addressed to a loopback name (see hosts.ts).
-    const app = createApp({ root, store: store.get, ...(token === undefined ? { loopbackOnly: true } : { token }) });
+    const app = createApp({ root, store: store.get, runs, postedRoot, actions, ...(token === undefined ? { loopbackOnly: true } : { token }) });
     const server = await new Promise<ReturnType<typeof serve>>((done, fail) => {
       const started = serve({ fetch: app.fetch, port, hostname: host }, () => done(started));
       started.once('error', (error: NodeJS.ErrnoException) =>
@@ -58,14 +69,16 @@ export const serveCommand: Command = {
     const address = server.address();
     const shown = typeof address === 'object' && address ? address.port : port;
     io.stderr.write(`conductor serve: http://${host.includes(':') ? `[${host}]` : host}:${shown} (root ${root})\n`);
-    // The first Ctrl-C stops taking connections and lets the store go once the requests in flight (all short
-    // reads in this slice) are answered; idle keep-alive connections are closed rather than waited for.
+    // Ctrl-C stops taking connections, cancels the runs in flight as `conductor run` would (each recorded as
+    // cancelled: `resume` continues it), ends their event streams with them, and lets the store go once
+    // everything is recorded; idle keep-alive connections are closed rather than waited for.
     await new Promise<void>((done) => (io.signal.aborted ? done() : io.signal.addEventListener('abort', () => done(), { once: true })));
-    await new Promise<void>((done) => {
-      server.close(() => done());
-      (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-    });
+    const closed = new Promise<void>((done) => server.close(() => done()));
+    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    await runs.close();
+    await closed;
     await store.close();
+    await steps.dispose();
     return EXIT.ok;
   },
 };
@@ -78,14 +91,14 @@ function parsePort(text: string | undefined): number {
 }
 
 /**
- * The store, opened read-only at the first request that needs it and kept: a store that cannot be opened is
- * tried again at the next request (the 503 says so), not held broken.
+ * The store, opened at the first request that needs it and kept: a store that cannot be opened is tried again
+ * at the next request (the 503 says so), not held broken.
  */
-function lazyStore(location: string, env: Readonly<Record<string, string | undefined>>): { get: () => Promise<RunStore>; close: () => Promise<void> } {
+function lazyStore(location: string, env: Readonly<Record<string, string | undefined>>, onError: (error: unknown) => void): { get: () => Promise<RunStore>; close: () => Promise<void> } {
   let opening: Promise<RunStore> | undefined;
   return {
     get() {
-      opening ??= runStore(location, { ...storeOptions(env), access: 'read' }).catch((error: unknown) => {
+      opening ??= runStore(location, { ...storeOptions(env), onError }).catch((error: unknown) => {
         opening = undefined;
         throw error;
       });

@@ -6,14 +6,19 @@
  */
 import { dirname, join } from 'node:path';
 import { UsageError, WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
-import { RunBudget, type BudgetLimits } from '../cost/budget.ts';
-import { PRICES_FILE, readPricesFile } from '../cost/prices-file.ts';
-import { ModelPrices } from '../cost/prices.ts';
+import { RunBudget, type BudgetLimits } from './budget.ts';
+import { PRICES_FILE, readPricesFile } from './prices-file.ts';
+import { ModelPrices } from './prices.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { PreparedRun } from '../scheduler/prepare.ts';
 import { storePath } from '../store/home.ts';
 import { literalFields } from '../template/value.ts';
-import type { CliIO } from './io.ts';
+
+/** Where prices are looked up: the environment (`$CONDUCTOR_HOME`) and the folder relative paths start from. */
+export interface CostPlace {
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+}
 
 export interface CostControls {
   pricing: ModelPrices;
@@ -23,8 +28,9 @@ export interface CostControls {
   maxCost?: number;
 }
 
-export async function costControls(prepared: PreparedRun, values: Record<string, unknown>, io: CliIO): Promise<CostControls> {
-  const maxCost = parseMaxCost(values['max-cost']);
+/** `maxCost`: `--max-cost` as given (a string, or a number from the server's API), checked here. */
+export async function costControls(prepared: PreparedRun, maxCostGiven: unknown, io: CostPlace): Promise<CostControls> {
+  const maxCost = parseMaxCost(maxCostGiven);
   const { config } = prepared.spec;
   const pricing = await loadPricing(prepared.spec, io);
   const limits: BudgetLimits = { ...config.budget, ...(maxCost === undefined ? {} : { usd: maxCost }) };
@@ -34,7 +40,7 @@ export async function costControls(prepared: PreparedRun, values: Record<string,
 }
 
 /** The prices a run of `spec` is priced by: the table, then prices.yaml, then `config.prices`. */
-export async function loadPricing(spec: WorkflowSpec, io: CliIO): Promise<ModelPrices> {
+export async function loadPricing(spec: WorkflowSpec, io: CostPlace): Promise<ModelPrices> {
   // $CONDUCTOR_HOME (else ~/.conductor): the folder of the default run store.
   const home = dirname(storePath(io.env, io.cwd));
   return new ModelPrices({ given: { ...(await readPricesFile(join(home, PRICES_FILE))), ...spec.config.prices } });

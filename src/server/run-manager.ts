@@ -1,0 +1,159 @@
+/**
+ * The runs `conductor serve` starts: each one exactly as `conductor run` would run it (recordedRun: the same
+ * store, history, cache, prices and budget), with its own limits and state — concurrency, rate limiters and
+ * budget are per run, as they are per process for the CLI — and its own AbortController, so one can be
+ * cancelled without touching the others. Their events are kept in a RunLog each, for clients to follow.
+ */
+import { randomUUID } from 'node:crypto';
+import { cachePolicy } from '../cache/policy.ts';
+import { ConductorError } from '../core/errors.ts';
+import type { RunReport } from '../core/report.ts';
+import { costControls, type CostPlace } from '../cost/controls.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import type { ActionRegistry } from '../actions/registry.ts';
+import { recordedRun } from '../runs/recorded-run.ts';
+import type { StepExecutor } from '../scheduler/executor.ts';
+import { prepareRun, type PreparedRun } from '../scheduler/prepare.ts';
+import type { RunOptions } from '../scheduler/run.ts';
+import type { RunStore } from '../store/types.ts';
+import { RunLog } from './run-log.ts';
+
+export interface RunSettingsGiven {
+  model?: string | undefined;
+  maxConcurrency?: number | undefined;
+  /** US dollars (`--max-cost`). */
+  maxCost?: number | undefined;
+}
+
+export interface ManagerOptions {
+  /** The store every run is recorded in (opened by the caller, for writing). */
+  store: () => Promise<RunStore>;
+  /** Where steps run (`--queue`); absent: in this process. */
+  executor?: StepExecutor | undefined;
+  /** The server's environment and folder: keys, `$CONDUCTOR_HOME` (prices), `${env.*}`. */
+  place: CostPlace;
+  actions?: ActionRegistry;
+  /** How many finished runs keep their events in memory for replay (older ones replay from the store). */
+  keepFinished?: number;
+}
+
+interface Managed {
+  log: RunLog;
+  controller: AbortController;
+  done: Promise<void>;
+  spec: WorkflowSpec;
+  inputs: Record<string, unknown>;
+  startedAt: number;
+  report?: RunReport;
+}
+
+export interface Resumption {
+  resumedFrom: string;
+  reuse?: RunOptions['reuse'];
+  reuseItems?: RunOptions['reuseItems'];
+}
+
+export class RunManager {
+  readonly #options: ManagerOptions;
+  readonly #runs = new Map<string, Managed>();
+  readonly #finished: string[] = [];
+  #closing = false;
+
+  constructor(options: ManagerOptions) {
+    this.#options = options;
+  }
+
+  /** Inputs typed and checked, keys and `${env.*}` preflighted: throws WorkflowInvalidError or UsageError, nothing run. */
+  prepare(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, settings: RunSettingsGiven): PreparedRun {
+    const onWorkers = this.#options.executor !== undefined;
+    return prepareRun(spec, {
+      inputs,
+      env: this.#options.place.env,
+      ...(this.#options.actions ? { actions: this.#options.actions } : {}),
+      ...(settings.model ? { model: settings.model } : {}),
+      ...(settings.maxConcurrency === undefined ? {} : { maxConcurrency: settings.maxConcurrency }),
+      ...(onWorkers ? { onWorkers } : {}),
+    });
+  }
+
+  /**
+   * Starts the run and resolves with its id once everything that can refuse it has (prices, the budget, the
+   * store): the run goes on in the background. Throws as `conductor run` would exit 2, nothing run.
+   */
+  async start(prepared: PreparedRun, settings: RunSettingsGiven, resumption?: Resumption): Promise<string> {
+    if (this.#closing) throw new ConductorError('server_closing', 'the server is shutting down', { hint: 'start the run again once it is back' });
+    const costs = await costControls(prepared, settings.maxCost, this.#options.place);
+    const store = await this.#options.store();
+    const runId = randomUUID();
+    const controller = new AbortController();
+    const log = new RunLog();
+    const managed: Managed = { log, controller, done: Promise.resolve(), spec: prepared.spec, inputs: { ...prepared.inputs }, startedAt: Date.now() };
+    this.#runs.set(runId, managed);
+    managed.done = recordedRun({
+      prepared,
+      store,
+      costs,
+      // As `conductor run` without --cache/--no-cache: the workflow's own `config.cache` and steps' `cache`.
+      cachePolicy: cachePolicy(prepared.spec.config, { cache: false, noCache: false }),
+      executor: this.#options.executor,
+      signal: controller.signal,
+      onEvent: (event) => log.append(event),
+      runId,
+      ...(resumption?.reuse ? { reuse: resumption.reuse } : {}),
+      ...(resumption?.reuseItems ? { reuseItems: resumption.reuseItems } : {}),
+      ...(resumption ? { resumedFrom: resumption.resumedFrom } : {}),
+    }).then(
+      (report) => {
+        managed.report = report;
+      },
+      () => undefined,
+    ).finally(() => {
+      // A run that threw before its run:end (its store failed as it started, say) still ends its followers' streams.
+      log.end();
+      this.#retire(runId);
+    });
+    return runId;
+  }
+
+  /** The run, while this server runs it or keeps its events. */
+  get(runId: string): Readonly<Managed> | undefined {
+    return this.#runs.get(runId);
+  }
+
+  running(runId: string): boolean {
+    const run = this.#runs.get(runId);
+    return run !== undefined && !run.log.ended;
+  }
+
+  /** Cancels a run as Ctrl-C does: in-flight steps are aborted, nothing new starts. False when it is not running here. */
+  cancel(runId: string): boolean {
+    const run = this.#runs.get(runId);
+    if (!run || run.log.ended) return false;
+    run.controller.abort();
+    return true;
+  }
+
+  /** Stops every run (a failed store, say: each fails with that error). */
+  abortAll(reason?: unknown): void {
+    for (const run of this.#runs.values()) if (!run.log.ended) run.controller.abort(reason);
+  }
+
+  /** Cancels what is running and waits for every run to end and be recorded. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.abortAll();
+    await Promise.all([...this.#runs.values()].map((run) => run.done));
+  }
+
+  get active(): number {
+    let count = 0;
+    for (const run of this.#runs.values()) if (!run.log.ended) count++;
+    return count;
+  }
+
+  #retire(runId: string): void {
+    this.#finished.push(runId);
+    const keep = this.#options.keepFinished ?? 100;
+    while (this.#finished.length > keep) this.#runs.delete(this.#finished.shift()!);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Runs over HTTP: start one (a workflow under the root, or posted text), follow its events (SSE), cancel it,
+ * resume it. A run the server starts is `conductor run`'s (RunManager, recordedRun); what a client sends is data —
+ * a path confined to the root, typed inputs, settings — and a refusal is a 4xx with `{ error, hint }`.
+ */
+import type { Context, Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { ActionRegistry } from '../actions/registry.ts';
+import { UsageError, WorkflowInvalidError } from '../core/errors.ts';
+import type { WorkflowSpec } from '../definition/types.ts';
+import { planResumeOf, recordedSettings } from '../runs/resume-plan.ts';
+import type { RunStore } from '../store/types.ts';
+import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validation.ts';
+import { readBody, ResumeBody, StartBody } from './bodies.ts';
+import { HttpError } from './errors.ts';
+import { confine } from './paths.ts';
+import { forbiddenSteps, envReads, isPosted, postedWorkflow, POSTED_NAME } from './posted.ts';
+import { eventsOfRecord } from './record-events.ts';
+import { RunLog } from './run-log.ts';
+import type { RunManager, RunSettingsGiven } from './run-manager.ts';
+import { startingView, viewOfRecord } from './run-view.ts';
+
+export interface RunRoutesContext {
+  root: string;
+  store: () => Promise<RunStore>;
+  runs: RunManager;
+  actions: ActionRegistry;
+  /** Where posted workflows are kept (see posted.ts). */
+  postedRoot: string;
+  /** A file as the API shows it: relative to the root. */
+  show: (file: string) => string;
+}
+
+/** How often a stream says it is alive (proxies close quiet connections). */
+const KEEPALIVE_MS = 15_000;
+/** A run going on in another process is replayed as recorded so far; the client comes back this much later for more. */
+const FOREIGN_RETRY_MS = 2_000;
+
+export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
+  const invalid = (problems: Parameters<typeof shownDiagnostics>[0], show: (file: string) => string) =>
+    new HttpError(422, 'the workflow is invalid', { hint: 'fix the problems listed (the same `conductor validate --json` reports)', extra: { problems: diagnosticsJson(shownDiagnostics(problems, show)) } });
+  const showPosted = (file: string) => (isPosted(file, ctx.postedRoot) ? POSTED_NAME : ctx.show(file));
+
+  app.post('/api/runs', async (c) => {
+    const body = await readBody(c.req.raw, StartBody, '{"workflow": "flows/daily.yaml", "inputs": {"topic": "tides"}}');
+    let spec: WorkflowSpec;
+    if (body.workflow !== undefined) {
+      const file = await confine(ctx.root, body.workflow);
+      const check = await checkFile(file, { actions: ctx.actions });
+      if (!check.spec) throw invalid(check, ctx.show);
+      spec = check.spec;
+    } else {
+      const check = await postedWorkflow(body.yaml!, ctx.postedRoot, ctx.actions);
+      if (!('spec' in check)) throw invalid(check, showPosted);
+      spec = check.spec;
+    }
+    const settings = settingsOf(body);
+    const runId = await started(() => ctx.runs.start(ctx.runs.prepare(spec, body.inputs ?? {}, settings), settings), showPosted);
+    return c.json({ runId }, 202, { location: `/api/runs/${runId}` });
+  });
+
+  app.get('/api/runs/:id', async (c) => {
+    const id = c.req.param('id');
+    const store = await ctx.store();
+    const found = await store.getRun(id);
+    if (found) return c.json(viewOfRecord(found, ctx.runs.running(id)));
+    // Started here a moment ago: its record is written when its executor is open.
+    const managed = ctx.runs.get(id);
+    if (managed) return c.json(startingView(id, managed.spec, managed.inputs, managed.startedAt));
+    throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+  });
+
+  app.get('/api/runs/:id/events', async (c) => {
+    const id = c.req.param('id');
+    const after = lastEventId(c.req.header('last-event-id') ?? c.req.query('after'));
+    const managed = ctx.runs.get(id);
+    if (managed) return follow(c, managed.log, after);
+    const store = await ctx.store();
+    const found = await store.getRun(id);
+    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    const log = new RunLog();
+    for (const event of eventsOfRecord(found)) log.append(event);
+    log.end();
+    return follow(c, log, after, found.run.status === 'running' ? FOREIGN_RETRY_MS : undefined);
+  });
+
+  app.post('/api/runs/:id/cancel', async (c) => {
+    const id = c.req.param('id');
+    if (ctx.runs.cancel(id)) return c.json({ runId: id, status: 'cancelling' }, 202);
+    const found = ctx.runs.get(id) ? true : await (await ctx.store()).getRun(id);
+    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    const elsewhere = typeof found === 'object' && found.run.status === 'running';
+    throw new HttpError(409, elsewhere ? 'the run is not running on this server' : 'the run has ended', {
+      hint: elsewhere ? 'it runs in another process (`conductor run` or another server): stop it there' : `POST /api/runs/${id}/resume runs what it left undone`,
+    });
+  });
+
+  app.post('/api/runs/:id/resume', async (c) => {
+    const id = c.req.param('id');
+    const body = await readBody(c.req.raw, ResumeBody, '{"from": "summarise", "inputs": {"apiToken": "…"}}');
+    if (ctx.runs.running(id)) throw new HttpError(409, 'the run is still running', { hint: `cancel it first (POST /api/runs/${id}/cancel), or wait for it to end` });
+    const record = await (await ctx.store()).getRun(id);
+    if (!record) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    if (record.run.status === 'running') throw new HttpError(409, 'the run is still running in another process', { hint: 'stop it there first, or wait for it to end' });
+    const posted = isPosted(record.run.workflow, ctx.postedRoot);
+    // Its workflow must be one this server serves: a file under the root (checked again now: a symlink may
+    // have changed), or one a client posted.
+    if (!posted) await confine(ctx.root, ctx.show(record.run.workflow));
+    const settings: RunSettingsGiven = { ...recordedSettings(record.run), ...settingsOf(body) };
+    const show = posted ? showPosted : ctx.show;
+    const runId = await started(async () => {
+      const planned = await planResumeOf({ record, given: body.inputs ?? {}, from: body.from, prepare: (spec, inputs) => ctx.runs.prepare(spec, inputs, settings), load: { actions: ctx.actions } });
+      if (posted) {
+        const local = [...forbiddenSteps(planned.spec, ctx.actions), ...envReads(planned.spec)];
+        if (local.length) throw new WorkflowInvalidError(local);
+      }
+      return ctx.runs.start(planned.prepared, settings, { resumedFrom: record.run.id, reuse: planned.plan.reuse, reuseItems: planned.plan.reuseItems });
+    }, show);
+    return c.json({ runId, resumedFrom: record.run.id }, 202, { location: `/api/runs/${runId}` });
+  });
+}
+
+function settingsOf(body: { maxConcurrency?: number | undefined; model?: string | undefined; maxCost?: number | undefined }): RunSettingsGiven {
+  return { ...(body.maxConcurrency === undefined ? {} : { maxConcurrency: body.maxConcurrency }), ...(body.model ? { model: body.model } : {}), ...(body.maxCost === undefined ? {} : { maxCost: body.maxCost }) };
+}
+
+/** A run started, or the refusal `conductor run` would exit 2 with, as a 422 (located problems) or a 400. */
+async function started<T>(start: () => Promise<T>, show: (file: string) => string): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if (error instanceof WorkflowInvalidError) {
+      throw new HttpError(422, 'the run cannot start', { hint: 'fix the problems listed', extra: { problems: diagnosticsJson(shownDiagnostics({ problems: [...error.diagnostics], warnings: [] }, show)) } });
+    }
+    if (error instanceof UsageError) throw new HttpError(400, error.message, error.hint ? { hint: error.hint } : {});
+    throw error;
+  }
+}
+
+function lastEventId(text: string | undefined): number {
+  if (text === undefined || text === '') return 0;
+  if (!/^\d{1,15}$/.test(text)) throw new HttpError(400, '`Last-Event-ID` must be a whole number (an event id this stream sent)', { hint: 'leave it out to get every event from the start' });
+  return Number(text);
+}
+
+/**
+ * The log's events after `after` as Server-Sent Events (`id`, `event` = the type, `data` = the event's JSON),
+ * then each new one as it comes; the response ends when the log does or the client goes.
+ */
+function follow(c: Context, log: RunLog, after: number, retry?: number): Response {
+  c.header('cache-control', 'no-cache');
+  c.header('x-accel-buffering', 'no');
+  return streamSSE(c, async (stream) => {
+    await new Promise<void>((done) => {
+      // Written with `write`, which queues at once and in order (hono's writeSSE awaits before it queues: a
+      // replay followed by the end would close the stream ahead of its own events).
+      if (retry !== undefined) void stream.write(`retry: ${retry}\n\n`);
+      const keepalive = setInterval(() => void stream.write(': alive\n\n'), KEEPALIVE_MS);
+      let unsubscribe: (() => void) | undefined;
+      const stop = () => {
+        clearInterval(keepalive);
+        unsubscribe?.();
+        done();
+      };
+      // Replay and live events go out as one sequence, queued in order; closing waits for what is queued.
+      unsubscribe = log.follow(after, (event) => {
+        if (event) void stream.write(event.frame);
+        else stop();
+      });
+      stream.onAbort(stop);
+    });
+  });
+}
