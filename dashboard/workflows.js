@@ -130,7 +130,7 @@ function StartForm({ path, plan, navigate }) {
           }
           break;
         default:
-          if (value !== '' || spec.required) given[name] = value;
+          if (value !== '') given[name] = value;
       }
       if (spec.required && given[name] === undefined && !wrong[name]) wrong[name] = 'is required';
     }

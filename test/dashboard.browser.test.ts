@@ -23,9 +23,13 @@ const SLOW_YAML = `name: slow\nsteps:\n  - id: wait\n    llm:\n      prompt: "${
 const INPUTS_YAML = 'name: greet\ninputs:\n  who: { type: string, required: true }\n  times: { type: number, default: 2 }\n  loud: { type: boolean }\nsteps:\n  - id: hello\n    llm:\n      prompt: "Hello ${inputs.who}"\n';
 const BAD_YAML = 'name: bad\nsteps:\n  - id: a\n    llm:\n      prompt: "${steps.missing.output}"\n';
 
-/** Browser-side tests, as text: this file is type-checked without the DOM's types. */
-const RUN_PAGE = `/^#\\/runs\\/[^/]+$/.test(location.hash)`;
-const FITS = `document.documentElement.scrollWidth <= innerWidth`;
+// Run in the page, as functions: the page's CSP forbids evaluating strings. This file is type-checked without
+// the DOM's types, hence `window` typed loosely.
+declare const window: any;
+const RUN_PAGE = () => /^#\/runs\/[^/]+$/.test(window.location.hash);
+const FITS = () => window.document.documentElement.scrollWidth <= window.innerWidth;
+const FOCUSED_STEP = () => window.document.activeElement?.getAttribute('data-step') ?? null;
+const WIDTHS = () => ({ page: window.document.documentElement.scrollWidth, window: window.innerWidth });
 
 const made: string[] = [];
 after(() => Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true }))));
@@ -40,24 +44,55 @@ class Held {
   readonly mixed: ChatRequest[] = [];
   readonly slow: { request: ChatRequest; closed: boolean }[] = [];
   readonly release = new Gate();
+  #waiters: { test: () => boolean; done: () => void }[] = [];
+
+  /** Resolves once `test` holds, checked whenever a request is held or let go (the stand-in's own \`until\` looks
+   * only when a request starts or ends, before this hook has seen it). */
+  until(test: () => boolean): Promise<void> {
+    if (test()) return Promise.resolve();
+    return new Promise((done) => this.#waiters.push({ test, done }));
+  }
+
+  #changed(): void {
+    this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.done(), false) : true));
+  }
 
   intercept = async (r: ChatRequest, res: ServerResponse): Promise<boolean> => {
     if (r.prompt.includes('SLOW')) {
       const held = { request: r, closed: false };
       this.slow.push(held);
+      this.#changed();
       // Answered never: the only way out is the client closing the connection (a cancelled run's abort).
       await new Promise<void>((done) => res.on('close', () => done()));
       held.closed = true;
+      this.#changed();
       return true;
     }
     this.mixed.push(r);
+    this.#changed();
     await this.release.wait();
     return false;
   };
 }
 
+/**
+ * `held.until(test)`, failing with what the stand-in and the server said when it does not hold in 30 s: a
+ * broken run then fails the test with its reason instead of hanging it.
+ */
+async function until(held: Held, stand: StandIn, server: Served, test: () => boolean, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(() => fail(new Error(`${what}: not so after 30 s; the stand-in had ${stand.requests.length} requests; the server said: ${server.stderr()}`)), 30_000);
+  });
+  try {
+    await Promise.race([held.until(test), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Presses Tab until `test` holds for the focused element (at most `limit` times); whether it did. */
-async function tabTo(page: Page, test: string, limit = 40): Promise<boolean> {
+async function tabTo(page: Page, test: () => boolean, limit = 40): Promise<boolean> {
   for (let i = 0; i < limit; i++) {
     await page.keyboard.press('Tab');
     if (await page.evaluate(test)) return true;
@@ -114,7 +149,7 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     mixedRun = decodeURIComponent(new URL(page.url()).hash.slice('#/runs/'.length));
 
     // The stand-in has the three requests and holds them: the three steps are running, and show it in words.
-    await stand.until(() => held.mixed.length >= 3);
+    await until(held, stand, server, () => held.mixed.length >= 3, 'the stand-in holds the three process requests');
     assert.deepEqual(held.mixed.map((r) => r.prompt.split(':')[0]).sort(), ['Extract key points', 'Generate questions', 'Summarize']);
     for (const id of ['process1', 'process2', 'process3']) {
       const node = page.locator(`[data-step="${id}"][data-status="running"]`);
@@ -158,12 +193,12 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await page.goto(`${server.base}/#/workflows/mixed.yaml`);
     await page.getByRole('button', { name: 'Start run' }).waitFor();
     await page.locator('body').focus();
-    assert.ok(await tabTo(page, `document.activeElement?.textContent?.trim() === 'Start run'`), 'Tab reaches Start run');
+    assert.ok(await tabTo(page, () => window.document.activeElement?.textContent?.trim() === 'Start run'), 'Tab reaches Start run');
 
     await page.goto(`${server.base}/#/runs/${encodeURIComponent(mixedRun)}`);
     await page.locator('[data-step="read_file"]').waitFor();
-    assert.ok(await tabTo(page, `document.activeElement?.hasAttribute('data-step') === true`), 'Tab reaches a graph node');
-    const focused = await page.evaluate<string>(`document.activeElement.getAttribute('data-step')`);
+    assert.ok(await tabTo(page, () => window.document.activeElement?.hasAttribute('data-step') === true), 'Tab reaches a graph node');
+    const focused = await page.evaluate(FOCUSED_STEP);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: `Step ${focused}` }).waitFor();
   });
@@ -174,12 +209,12 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
       await phone.goto(`${server.base}/#/runs/${encodeURIComponent(mixedRun)}`);
       await phone.locator('[data-step="combine"][data-status="succeeded"]').click();
       await phone.getByLabel('Output of combine', { exact: true }).waitFor();
-      const widths = await phone.evaluate<{ page: number; window: number }>(`({ page: document.documentElement.scrollWidth, window: innerWidth })`);
+      const widths = await phone.evaluate(WIDTHS);
       assert.ok(widths.page <= widths.window, `the page is ${widths.page} px wide in a ${widths.window} px window`);
       await phone.screenshot({ path: join(ARTIFACTS, 'dashboard-run-phone.png'), fullPage: true });
       await phone.goto(`${server.base}/#/runs`);
       await phone.locator(`tr[data-run="${mixedRun}"]`).waitFor();
-      const list = await phone.evaluate<boolean>(FITS);
+      const list = await phone.evaluate(FITS);
       assert.ok(list, 'the runs list fits too');
     } finally {
       await phone.close();
@@ -190,11 +225,11 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await page.goto(`${server.base}/#/workflows/slow.yaml`);
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForFunction(RUN_PAGE);
-    await stand.until(() => held.slow.length >= 1);
+    await until(held, stand, server, () => held.slow.length >= 1, 'the stand-in holds the slow request');
     await page.locator('[data-step="wait"][data-status="running"]').waitFor();
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await page.getByTestId('run-status').filter({ hasText: 'cancelled' }).waitFor();
-    await stand.until(() => held.slow.every((h) => h.closed));
+    await until(held, stand, server, () => held.slow.every((h) => h.closed), 'the held request was aborted');
     const record = stand.requests.find((r) => r.body.includes('SLOW'));
     assert.equal(record?.aborted, true);
     await page.getByRole('button', { name: 'Resume run' }).waitFor();
@@ -254,7 +289,7 @@ describe('the dashboard with a token', { ...browserOptions(), timeout: 120_000 }
     await field.fill(TOKEN);
     await page.getByRole('button', { name: 'Use this token' }).click();
     await page.getByRole('link', { name: 'mixed.yaml' }).waitFor();
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('conductor.token')), TOKEN);
+    assert.equal(await page.evaluate(() => window.sessionStorage.getItem('conductor.token')), TOKEN);
     assert.equal(sent.at(-1), `Bearer ${TOKEN}`);
     await page.close();
   });
