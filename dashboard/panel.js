@@ -75,7 +75,7 @@ export function StepPanel({ id, step, onClose }) {
   return html`
     <section class="panel" aria-labelledby="panel-title">
       <header class="panel-head">
-        <h2 id="panel-title">Step ${id}</h2>
+        <h2 id="panel-title" tabindex="-1">Step ${id}</h2>
         <button type="button" onClick=${onClose} aria-label=${`Close step ${id}`}>Close</button>
       </header>
       <p class=${`status status-${step.status}`} data-testid="step-status">${statusLabel(step.status)}${step.skipReason ? ` (${step.skipReason})` : ''}${step.reused ? ' · reused from the earlier run' : ''}${step.cached ? ' · from the cache' : ''}${step.continued ? ' · continued on error' : ''}</p>

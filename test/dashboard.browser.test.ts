@@ -14,13 +14,14 @@ import type { Browser, Page } from 'playwright-core';
 import { browserOptions, launchBrowser, serve, type Served } from './support/browser.ts';
 import { ROOT } from './support/cli.ts';
 import { addLlmRoutes, type ChatRequest } from './support/llm-stand-ins.ts';
-import { Gate, StandIn } from './support/stand-in.ts';
+import { Gate, reply, StandIn } from './support/stand-in.ts';
 
 const ARTIFACTS = join(ROOT, 'test/artifacts');
 const TOKEN = 'dashboard-test-token-3c9a51e0d7';
 const SLOW = 'SLOW: this answer never comes';
 const SLOW_YAML = `name: slow\nsteps:\n  - id: wait\n    llm:\n      prompt: "${SLOW}"\n`;
 const INPUTS_YAML = 'name: greet\ninputs:\n  who: { type: string, required: true }\n  times: { type: number, default: 2 }\n  loud: { type: boolean }\nsteps:\n  - id: hello\n    llm:\n      prompt: "Hello ${inputs.who}"\n';
+const EACH_YAML = 'name: each\nsteps:\n  - id: words\n    foreach: [alpha, beta, gamma]\n    as: word\n    continueOnError: true\n    llm:\n      prompt: "EACH ${word}"\n';
 const BAD_YAML = 'name: bad\nsteps:\n  - id: a\n    llm:\n      prompt: "${steps.missing.output}"\n';
 
 // Run in the page, as functions: the page's CSP forbids evaluating strings. This file is type-checked without
@@ -66,6 +67,12 @@ class Held {
       await new Promise<void>((done) => res.on('close', () => done()));
       held.closed = true;
       this.#changed();
+      return true;
+    }
+    if (r.prompt.startsWith('EACH')) {
+      // The foreach workflow: one item refused (a 400 is not retried), the others answered.
+      if (!r.prompt.includes('beta')) return false;
+      reply(res, 400, { error: { message: 'beta is not a word this model takes', type: 'invalid_request_error' } });
       return true;
     }
     this.mixed.push(r);
@@ -119,6 +126,7 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await writeFile(join(root, 'slow.yaml'), SLOW_YAML);
     await writeFile(join(root, 'greet.yaml'), INPUTS_YAML);
     await writeFile(join(root, 'bad.yaml'), BAD_YAML);
+    await writeFile(join(root, 'each.yaml'), EACH_YAML);
     server = await serve(['--root', root], {
       CONDUCTOR_HOME: await scratch(),
       CONDUCTOR_MODEL: 'openai:gpt-4o-mini',
@@ -227,12 +235,82 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await page.waitForFunction(RUN_PAGE);
     await until(held, stand, server, () => held.slow.length >= 1, 'the stand-in holds the slow request');
     await page.locator('[data-step="wait"][data-status="running"]').waitFor();
+    const slowRun = decodeURIComponent(new URL(page.url()).hash.slice('#/runs/'.length));
+    // The runs list, open beside it, follows the run without a reload.
+    const list = await browser.newPage();
+    await list.goto(`${server.base}/#/runs`);
+    const row = list.locator(`tr[data-run="${slowRun}"]`);
+    await row.getByText('running').waitFor();
+
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await page.getByTestId('run-status').filter({ hasText: 'cancelled' }).waitFor();
+    await page.locator('[data-step="wait"][data-status="cancelled"]').waitFor();
     await until(held, stand, server, () => held.slow.every((h) => h.closed), 'the held request was aborted');
     const record = stand.requests.find((r) => r.body.includes('SLOW'));
     assert.equal(record?.aborted, true);
-    await page.getByRole('button', { name: 'Resume run' }).waitFor();
+    await row.getByText('cancelled').waitFor();
+    await list.close();
+
+    // Resume: a new run, which says what it resumed; it holds its call again, and is cancelled the same way.
+    await page.getByRole('button', { name: 'Resume run' }).click();
+    await page.waitForFunction((old) => window.location.hash.startsWith('#/runs/') && !window.location.hash.endsWith(old), encodeURIComponent(slowRun));
+    await page.getByRole('link', { name: slowRun }).waitFor();
+    await until(held, stand, server, () => held.slow.length >= 2, 'the resumed run calls the model again');
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.getByTestId('run-status').filter({ hasText: 'cancelled' }).waitFor();
+  });
+
+  it('opens a foreach step to its items: each one\'s status, the failed one\'s error, an item\'s output', async () => {
+    await page.goto(`${server.base}/#/workflows/each.yaml`);
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForFunction(RUN_PAGE);
+    await page.getByTestId('run-status').filter({ hasText: 'succeeded' }).waitFor();
+    await page.locator('[data-step="words"]').click();
+    const items = page.getByRole('region', { name: 'Items' });
+    await items.getByRole('heading', { name: 'Items (3, 1 failed)' }).waitFor();
+    await items.getByRole('button', { name: /#1 — ✗ failed/ }).waitFor();
+    await items.getByText('beta is not a word this model takes').waitFor();
+    await items.getByRole('button', { name: /#2 — ✓ succeeded/ }).click();
+    const output = page.getByLabel('Output of item 2', { exact: true });
+    await output.waitFor();
+    assert.match(await output.innerText(), /EACH gamma/);
+  });
+
+  it('reads a run\'s events from a stream cut mid-event, and reads on from the last id it had', async () => {
+    const probe = await browser.newPage();
+    try {
+      await probe.goto(`${server.base}/#/runs`);
+      const result = await probe.evaluate(async () => {
+        const module = '/assets/api.js';
+        const { followEvents } = await import(module);
+        const calls: { lastId: string | null; auth: string | null; url: string }[] = [];
+        const streams = [
+          ['id: 1\nevent: run:start\ndata: {"type":"run:start","stepIds":["a"]}\n\n', 'id: 2\nevent: step:st', 'art\r\ndata: {"type":"step:start",\r\ndata: "stepId":"a"}\r', '\n\r\n: a comment\n\nid: 3\nevent: step:end\ndata: {"type":"step:e'],
+          ['id: 3\nevent: step:end\ndata: {"type":"step:end","stepId":"a","status":"succeeded"}\n\n', 'id: 4\nevent: run:end\ndata: {"type":"run:end","report":{}}\n\n'],
+        ];
+        const real = window.fetch;
+        window.fetch = async (url: string, init: { headers: Record<string, string> }) => {
+          calls.push({ url: String(url), lastId: init.headers['last-event-id'] ?? null, auth: init.headers['authorization'] ?? null });
+          const chunks = streams[calls.length - 1] ?? [];
+          const encoder = new TextEncoder();
+          const body = new ReadableStream({ start(c: any) { for (const chunk of chunks) c.enqueue(encoder.encode(chunk)); c.close(); } });
+          return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } });
+        };
+        try {
+          const events: [string, string, unknown][] = [];
+          await new Promise<void>((done) => followEvents('run-1', { onEvent: (type: string, data: unknown, id: string) => events.push([type, id, data]), onState: ({ state }: { state: string }) => state === 'ended' && done() }));
+          return { events, calls };
+        } finally {
+          window.fetch = real;
+        }
+      });
+      assert.deepEqual(result.events.map(([type, id]) => `${id} ${type}`), ['1 run:start', '2 step:start', '3 step:end', '4 run:end']);
+      assert.deepEqual(result.events[1]![2], { type: 'step:start', stepId: 'a' });
+      assert.deepEqual(result.calls.map((c) => c.lastId), [null, '2']);
+      assert.ok(result.calls.every((c) => c.url === '/api/runs/run-1/events' && c.auth === null), JSON.stringify(result.calls));
+    } finally {
+      await probe.close();
+    }
   });
 
   it('makes a form from the declared inputs, and refuses a missing required one before sending', async () => {
