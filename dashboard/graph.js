@@ -9,6 +9,8 @@ const H = 52;
 const GAP_X = 56;
 const GAP_Y = 18;
 const PAD = 8;
+/** Narrower than this, the graph scrolls inside its box rather than shrink its text past reading. */
+const MIN_SCALE = 0.6;
 
 /** Each step's depth: 0 for one that depends on nothing, else one more than its deepest dependency. */
 export function depths(order, steps) {
@@ -112,7 +114,8 @@ export function Graph({ order, steps, critical = [], selected, onSelect, label =
   };
   return html`
     <figure class="graph">
-      <svg role="group" aria-label=${label} viewBox=${`0 0 ${width} ${height}`} width=${width} height=${height}>
+      <svg role="group" aria-label=${label} viewBox=${`0 0 ${width} ${height}`} width=${width} height=${height}
+           style=${{ minWidth: `${Math.round(width * MIN_SCALE)}px` }}>
         <defs>
           <marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse">
             <path d="M0,0 L8,4 L0,8 z" class="arrowhead" />

@@ -67,6 +67,15 @@ function useRun(id) {
           setStream(state);
           // No stream for this run here (an older server, a run another process owns): poll its record.
           if (state === 'refused') timer = setTimeout(poll, POLL_MS);
+          // A stream that ended without `run:end` (the server restarted, the run's process died): the record
+          // says whether there is anything left to wait for.
+          if (state === 'reconnecting') {
+            load().then((r) => {
+              if (stopped || !RUN_FINAL.has(r.status)) return;
+              stop();
+              setRun(r);
+            }, () => {});
+          }
         },
       });
     })();

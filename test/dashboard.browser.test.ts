@@ -313,6 +313,58 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     }
   });
 
+  it('keeps a run\'s state from its events, and finds the critical path by time, else by steps', async () => {
+    const probe = await browser.newPage();
+    try {
+      await probe.goto(`${server.base}/#/runs`);
+      const result = await probe.evaluate(async () => {
+        const load = (name: string) => import(name);
+        const { applyEvent, normalizeRun } = await load('/assets/model.js');
+        const { criticalPath, depths } = await load('/assets/graph.js');
+        const dependsOn: Record<string, string[]> = { a: [], b: ['a'], c: ['a'], d: ['b', 'c'], e: [] };
+        const steps = Object.fromEntries(Object.entries(dependsOn).map(([id, deps]) => [id, { status: 'pending', dependsOn: deps }]));
+        let run = normalizeRun({ runId: 'r', status: 'running', steps });
+        const at = 1_000_000;
+        const events: [string, object][] = [
+          ['step:start', { stepId: 'a', at }],
+          ['step:end', { stepId: 'a', status: 'succeeded', durationMs: 10, output: 'A', at: at + 10 }],
+          ['step:start', { stepId: 'b', at: at + 10 }],
+          ['step:start', { stepId: 'c', at: at + 10 }],
+          ['step:items', { stepId: 'c', count: 2, at: at + 11 }],
+          ['item:start', { stepId: 'c', index: 1, at: at + 12 }],
+          ['item:end', { stepId: 'c', index: 1, status: 'failed', error: 'no', attempts: 2, at: at + 20 }],
+        ];
+        const seen: string[] = [];
+        for (const [type, e] of events) {
+          run = applyEvent(run, type, e);
+          seen.push(`${type}:${run.order.map((id: string) => run.steps[id].status[0]).join('')}`);
+        }
+        const middle = { c: run.steps.c, done: run.stepsDone };
+        run = applyEvent(run, 'step:end', { stepId: 'b', status: 'succeeded', durationMs: 500, at: at + 510 });
+        run = applyEvent(run, 'step:end', { stepId: 'c', status: 'failed', durationMs: 20, items: [{ index: 0, status: 'succeeded', attempts: 1 }, { index: 1, status: 'failed', error: 'no', attempts: 2 }], at: at + 30 });
+        const byTime = criticalPath(run.order, run.steps);
+        const bySteps = criticalPath(Object.keys(steps), steps);
+        const level = depths(Object.keys(steps), steps);
+        return { seen, middle, byTime, bySteps, depth: Object.fromEntries(level), c: run.steps.c, done: run.stepsDone };
+      });
+      assert.deepEqual(result.seen, ['step:start:rpppp', 'step:end:spppp', 'step:start:srppp', 'step:start:srrpp', 'step:items:srrpp', 'item:start:srrpp', 'item:end:srrpp']);
+      assert.equal(result.middle.done, 1);
+      assert.deepEqual(result.middle.c.items.map((i: { status: string }) => i.status), ['pending', 'failed']);
+      assert.equal(result.middle.c.items[1].error, 'no');
+      assert.equal(result.c.status, 'failed');
+      assert.deepEqual(result.c.items.map((i: { status: string }) => i.status), ['succeeded', 'failed']);
+      assert.equal(result.done, 3);
+      assert.deepEqual(result.depth, { a: 0, b: 1, c: 1, d: 2, e: 0 });
+      // b took 500 ms, c 20: the path goes through b; before anything ran, the longest chain by steps.
+      assert.deepEqual(result.byTime, ['a', 'b', 'd']);
+      assert.equal(result.bySteps.length, 3);
+      assert.equal(result.bySteps[0], 'a');
+      assert.equal(result.bySteps[2], 'd');
+    } finally {
+      await probe.close();
+    }
+  });
+
   it('makes a form from the declared inputs, and refuses a missing required one before sending', async () => {
     await page.goto(`${server.base}/#/workflows/greet.yaml`);
     const who = page.getByLabel(/^who/);
