@@ -9,7 +9,8 @@ import { RunPage } from './run.js';
 import { WorkflowPage, WorkflowsPage } from './workflows.js';
 
 export function route(hash) {
-  const path = hash.replace(/^#\/?/, '');
+  const [path, search = ''] = hash.replace(/^#\/?/, '').split('?');
+  const query = new URLSearchParams(search);
   const [head, ...rest] = path.split('/');
   const tail = rest.map((part) => {
     try {
@@ -21,7 +22,7 @@ export function route(hash) {
   if (head === 'runs' && tail.length && tail[0]) return { page: 'run', id: tail[0] };
   if (head === 'workflows' && tail.length && tail[0]) return { page: 'workflow', path: tail.join('/') };
   if (head === 'workflows') return { page: 'workflows' };
-  return { page: 'runs' };
+  return { page: 'runs', workflow: query.get('workflow') ?? '' };
 }
 
 function useHash() {
@@ -82,7 +83,7 @@ function App() {
       page = html`<${WorkflowsPage} key=${key} />`;
       break;
     default:
-      page = html`<${RunsPage} key=${key} />`;
+      page = html`<${RunsPage} key=${key} workflow=${where.workflow} />`;
   }
   const current = (p) => (where.page === p || (p === 'workflows' && where.page === 'workflow') || (p === 'runs' && where.page === 'run') ? 'page' : undefined);
   return html`

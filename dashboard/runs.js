@@ -9,7 +9,7 @@ import { ErrorBox } from './errors.js';
 const PAGE = 50;
 const STATUSES = ['running', 'succeeded', 'failed', 'cancelled', 'budget_exceeded', 'interrupted'];
 
-export function RunsPage() {
+export function RunsPage({ workflow = '' }) {
   const [status, setStatus] = useState('');
   const [offset, setOffset] = useState(0);
   const [page, setPage] = useState();
@@ -21,7 +21,7 @@ export function RunsPage() {
     let timer;
     const load = async () => {
       try {
-        const query = new URLSearchParams({ limit: String(PAGE), offset: String(offset), ...(status ? { status } : {}) });
+        const query = new URLSearchParams({ limit: String(PAGE), offset: String(offset), ...(status ? { status } : {}), ...(workflow ? { workflow } : {}) });
         const body = await api(`/api/runs?${query}`);
         if (stopped) return;
         setPage(body);
@@ -39,12 +39,12 @@ export function RunsPage() {
       stopped = true;
       clearTimeout(timer);
     };
-  }, [status, offset]);
+  }, [status, offset, workflow]);
 
   return html`
     <div class="page-head">
-      <h1 tabindex="-1">Runs</h1>
-      <a class="button" href="#/workflows">Start a run</a>
+      <h1 tabindex="-1">Runs${workflow ? html` of <code>${workflow}</code>` : ''}</h1>
+      <span class="links">${workflow && html`<a href="#/runs">All runs</a>`}<a class="button" href="#/workflows">Start a run</a></span>
     </div>
     <label class="inline">Status
       <select value=${status} onChange=${(e) => (setStatus(e.currentTarget.value), setOffset(0))}>
@@ -61,7 +61,7 @@ export function RunsPage() {
         <tbody>
           ${page.runs.map((r) => html`
             <tr key=${r.id} data-run=${r.id} class=${`status-${r.status}`}>
-              <td data-label="Status"><a href=${`#/runs/${encodeURIComponent(r.id)}`} class=${`status status-${r.status}`}>${statusLabel(r.status)}</a></td>
+              <td data-label="Status"><a href=${`#/runs/${encodeURIComponent(r.id)}`} class=${`status status-${r.status}`} aria-label=${`${statusLabel(r.status)}: run of ${baseName(r.workflow)} started ${when(r.startedAt)}`}>${statusLabel(r.status)}</a></td>
               <td data-label="Workflow" title=${r.workflow}>${baseName(r.workflow)}</td>
               <td data-label="Started">${when(r.startedAt)}</td>
               <td data-label="Duration">${duration((r.finishedAt ?? now) - r.startedAt)}</td>

@@ -41,7 +41,7 @@ export function WorkflowPage({ path, navigate }) {
   }, [path]);
   return html`
     <h1 tabindex="-1">Workflow <code>${path}</code></h1>
-    <p><a href="#/workflows">All workflows</a></p>
+    <p class="links"><a href="#/workflows">All workflows</a> <a href=${`#/runs?workflow=${encodeURIComponent(path)}`}>Runs of this workflow</a></p>
     <${ErrorBox} error=${error} />
     ${error?.status === 422 && html`<p class="muted">This workflow cannot be started until the problems above are fixed.</p>`}
     ${plan && html`<${StartForm} path=${path} plan=${plan} navigate=${navigate} /><${Plan} plan=${plan} />`}`;

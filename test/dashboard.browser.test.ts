@@ -195,6 +195,13 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await row.getByText('succeeded').waitFor();
     assert.match(await row.innerText(), /5\/5/);
     assert.match(await row.innerText(), /mixed\.yaml/);
+    // Filtered to one workflow, as the workflow's page links to it.
+    await page.goto(`${server.base}/#/workflows/greet.yaml`);
+    await page.getByRole('link', { name: 'Runs of this workflow' }).click();
+    await page.getByRole('heading', { name: 'Runs of greet.yaml' }).waitFor();
+    await page.getByText('No runs yet.').waitFor();
+    await page.goto(`${server.base}/#/runs?workflow=mixed.yaml`);
+    await page.locator(`tr[data-run="${mixedRun}"]`).waitFor();
   });
 
   it('reaches the start button and a graph node by keyboard; Enter opens the step', async () => {
