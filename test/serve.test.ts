@@ -251,6 +251,13 @@ describe('conductor serve: failures and the token', () => {
           assert.equal(typeof JSON.parse(text).error, 'string');
         }
       }
+      // Nothing is started, cancelled or resumed without it (the runs' store is never even opened).
+      for (const [path, body] of [['/api/runs', { workflow: 'good.yaml' }], ['/api/runs', { yaml: 'steps: []' }], ['/api/runs/x/cancel', {}], ['/api/runs/x/resume', {}], ['/api/runs/x/events', undefined]] as const) {
+        const res = await fetch(server.base + path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+        assert.equal(res.status, 401, path);
+        await res.text();
+      }
+      assert.equal(server.runs.active, 0);
       // Before anything else is looked at: a path the server would refuse is 401 too.
       assert.equal((await raw(server.base, '/api/workflows/a/../../x.yaml/plan')).status, 401);
       const ok = await getJson(server.base, '/api/workflows', { authorization: `Bearer ${TOKEN}` });

@@ -70,7 +70,8 @@ export function createApp(options: AppOptions): Hono {
     const auth = bearerAuth(options.token);
     app.use('*', (c, next) => (PUBLIC.test(c.req.path) ? next() : auth(c, next)));
   }
-  app.use('/api/*', bodyLimit({ maxSize: MAX_YAML_BYTES + 64 * 1024, onError: (c) => c.json({ error: 'the body is too large', hint: `a posted workflow may be at most ${MAX_YAML_BYTES / 1_000_000} MB` }, 413) }));
+  app.use('/api/*', bodyLimit({ maxSize: MAX_YAML_BYTES + 64 * 1024, onError: (c) => c.json({ error: 'the body is too large', hint: `a posted workflow may be at most ${MAX_YAML_BYTES / 1_000_000} MB` }, 413, { connection: 'close' }) }));
+  // (`connection: close`: the rest of that body is not read, so the connection cannot carry another request.)
   // URL parsing resolves `..` segments before routing (`/api/workflows/a/../../x.yaml` becomes `/api/x.yaml`),
   // so such a path can never reach a file; it is refused as one with `..` anywhere else is, rather than
   // answered as some other endpoint. Node's server gives the path as sent.
