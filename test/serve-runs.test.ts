@@ -213,6 +213,13 @@ describe('conductor serve: runs', { timeout: 120_000 }, () => {
     assert.equal(calls('answers').length, 4);
     const view = await get(base, `/api/runs/${resumed.body.runId}`);
     assert.equal(view.body.resumedFrom, body.runId);
+    // The step's history: this run, then the cancelled one, then earlier runs of the same workflow.
+    const history = await get(base, `/api/runs/${resumed.body.runId}/steps/process1/history`);
+    assert.equal(history.status, 200);
+    assert.deepEqual(history.body.history.slice(0, 2).map((h: any) => [h.runId, h.status]), [[resumed.body.runId, 'succeeded'], [body.runId, 'cancelled']]);
+    assert.ok(history.body.history.length >= 3);
+    assert.equal((await get(base, `/api/runs/${resumed.body.runId}/steps/nope/history`)).status, 404);
+    assert.equal((await get(base, `/api/runs/${resumed.body.runId}/steps/process1/history?limit=0`)).status, 400);
   });
 
   it('runs a workflow posted as YAML (llm and http steps), kept out of the root', async () => {

@@ -211,7 +211,7 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
     const { status, body } = await getJson(server.base, '/api/openapi.json');
     assert.equal(status, 200);
     assert.equal(body.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(body.paths).sort(), ['/api/openapi.json', '/api/runs', '/api/runs/{id}', '/api/runs/{id}/cancel', '/api/runs/{id}/events', '/api/runs/{id}/resume', '/api/workflows', '/api/workflows/{path}/plan']);
+    assert.deepEqual(Object.keys(body.paths).sort(), ['/api/openapi.json', '/api/runs', '/api/runs/{id}', '/api/runs/{id}/cancel', '/api/runs/{id}/events', '/api/runs/{id}/resume', '/api/runs/{id}/steps/{step}/history', '/api/workflows', '/api/workflows/{path}/plan']);
   });
 
   it('answers an unknown endpoint with a JSON 404', async () => {
