@@ -189,29 +189,21 @@ function lastEventId(text: string | undefined): number {
 
 /**
  * The log's events after `after` as Server-Sent Events (`id`, `event` = the type, `data` = the event's JSON),
- * then each new one as it comes; the response ends when the log does or the client goes.
+ * then each new one as it comes, at the client's pace; the response ends when the log does or the client goes.
  */
 function follow(c: Context, log: RunLog, after: number, retry?: number): Response {
   c.header('cache-control', 'no-cache');
   c.header('x-accel-buffering', 'no');
   return streamSSE(c, async (stream) => {
-    await new Promise<void>((done) => {
-      // Written with `write`, which queues at once and in order (hono's writeSSE awaits before it queues: a
-      // replay followed by the end would close the stream ahead of its own events).
-      if (retry !== undefined) void stream.write(`retry: ${retry}\n\n`);
-      const keepalive = setInterval(() => void stream.write(': alive\n\n'), KEEPALIVE_MS);
-      let unsubscribe: (() => void) | undefined;
-      const stop = () => {
-        clearInterval(keepalive);
-        unsubscribe?.();
-        done();
-      };
-      // Replay and live events go out as one sequence, queued in order; closing waits for what is queued.
-      unsubscribe = log.follow(after, (event) => {
-        if (event) void stream.write(event.frame);
-        else stop();
-      });
-      stream.onAbort(stop);
-    });
+    const gone = new AbortController();
+    stream.onAbort(() => gone.abort());
+    // `write` (not hono's writeSSE, which awaits before it queues) resolves once the client's side has taken it.
+    if (retry !== undefined) await stream.write(`retry: ${retry}\n\n`);
+    const keepalive = setInterval(() => void stream.write(': alive\n\n'), KEEPALIVE_MS);
+    try {
+      await log.follow(after, gone.signal, (event) => stream.write(event.frame));
+    } finally {
+      clearInterval(keepalive);
+    }
   });
 }
