@@ -10,7 +10,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { defaultActions } from '../compose.ts';
-import { ConductorError } from '../core/errors.ts';
+import { ConductorError, SetupError } from '../core/errors.ts';
 import type { RunStore } from '../store/types.ts';
 import { describePlan } from '../views/plan.ts';
 import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validation.ts';
@@ -60,6 +60,10 @@ export function createApp(options: AppOptions): Hono {
     if (error instanceof ConductorError && (error.code === 'store_unavailable' || error.code === 'store_failed')) {
       return c.json({ error: 'the run store cannot be used', ...(error.hint ? { hint: error.hint } : {}) }, 503);
     }
+    // A mistake in what was asked (`ambiguous_run`: an id prefix that matches more than one run), as the CLI says it.
+    // Anything else that stops a run before it starts is the server's setup (a prices file it cannot read, a
+    // queue it cannot reach): the client may try again once that is fixed.
+    if (error instanceof SetupError) return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, error.code === 'ambiguous_run' || error.code === 'usage' ? 400 : 503);
     if (error instanceof ConductorError && error.code === 'server_closing') return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, 503);
     return c.json({ error: 'internal error' }, 500);
   });
