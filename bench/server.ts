@@ -395,6 +395,10 @@ export async function serverScenario(out: Out, progress: (s: string) => void): P
       { goal: '#18', what: `${RUNS} runs × ${CLIENTS} SSE clients: event delivery latency`, measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms`, floor: '—', ratio: 'goal p99 ≤ 50 ms', met: p99 <= 50, reason: `the client's own event-loop delay p99 ${fmt(clientLoopP99, 0)} ms; load average ${fmt(load)} on 2 cores at the start` },
       { goal: '#18', what: `${RUNS} runs of mixed with ${RUNS * CLIENTS} SSE streams: makespan`, measured: `${fmt(servedMs, 0)} ms`, floor: `no streams ${fmt(floorMs, 0)} ms`, ratio: `${fmt(servedMs / floorMs)}× (goal ≤ 1.2×)`, met: servedMs / floorMs <= 1.2, reason: `server CPU ${fmt(servedCpu * 1000, 0)} ms a round against ${fmt(floorCpu * 1000, 0)} ms; load average ${fmt(load)} on 2 cores at the start` },
     ];
+  } catch (error) {
+    // A request that failed because the server died says nothing about why: its stderr does.
+    if (server?.stderr()) throw new Error(`${String(error)}\nconductor serve's stderr:\n${server.stderr().slice(-4000)}`, { cause: error });
+    throw error;
   } finally {
     await server?.close();
     await standIn.close();
