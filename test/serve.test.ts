@@ -123,10 +123,12 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
     for (const path of ['good.yaml', 'sub/nested.yaml']) {
       const { status, body } = await getJson(server.base, `/api/workflows/${path}/plan`);
       assert.equal(status, 200);
-      const cli = await run(['plan', path, '--format', 'json', '--no-store'], { cwd: root, env });
+      const cli = await run(['plan', path, '--format', 'json', '--store', storePath], { cwd: root, env });
       assert.equal(cli.code, 0, cli.stderr);
       const { inputs, ...plan } = body;
       assert.deepEqual(plan, JSON.parse(cli.stdout));
+      // Both ran once before: the plan expects what they took.
+      assert.equal(typeof plan.expected?.ms, 'number', JSON.stringify(plan));
       assert.deepEqual(inputs, {});
     }
     const encoded = await getJson(server.base, '/api/workflows/sub%2Fnested.yaml/plan');

@@ -13,6 +13,9 @@ import { defaultActions } from '../compose.ts';
 import { ConductorError, SetupError } from '../core/errors.ts';
 import type { RunStore } from '../store/types.ts';
 import { describePlan } from '../views/plan.ts';
+import { loadPricing } from '../cost/controls.ts';
+import { prepareFingerprints, preflightContext } from '../store/fingerprint.ts';
+import { stepHistory } from '../store/history.ts';
 import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validation.ts';
 import { bearerAuth } from './auth.ts';
 import { HttpError } from './errors.ts';
@@ -107,12 +110,16 @@ export function createApp(options: AppOptions): Hono {
     if (!check.spec) {
       throw new HttpError(422, 'the workflow is invalid', { hint: 'fix the problems listed (the same `conductor validate --json` reports)', extra: { problems: diagnosticsJson(shownDiagnostics(check, show)) } });
     }
-    // As `plan --format json` prints it when the store has no earlier runs of the workflow (no expected times:
-    // the first slice reads no history).
-    const view = describePlan(check.spec);
+    // As `plan --format json` prints it from the same store: with earlier runs of the workflow, the time, tokens
+    // and cost they lead it to expect (a store that cannot be read now only leaves those out).
+    const spec = check.spec;
+    const store = await options.store().catch(() => undefined);
+    const place = options.runs.place;
+    const history = store && (await stepHistory(store, spec, prepareFingerprints(spec, {}, preflightContext(spec, place.env), actions)).catch(() => undefined));
+    const view = describePlan(spec, undefined, history && { ...history, pricing: await loadPricing(spec, place), answered: {} }, {});
     view.workflow = show(view.workflow);
     // What a form needs to start it: the declared inputs (`location` is the server's business).
-    const inputs = Object.fromEntries(Object.entries(check.spec.inputs).map(([name, input]) => [name, { type: input.type, required: input.required, ...(input.default === undefined ? {} : { default: input.default }), ...(input.description ? { description: input.description } : {}) }]));
+    const inputs = Object.fromEntries(Object.entries(spec.inputs).map(([name, input]) => [name, { type: input.type, required: input.required, ...(input.default === undefined ? {} : { default: input.default }), ...(input.description ? { description: input.description } : {}) }]));
     return c.json({ ...view, inputs });
   });
 

@@ -64,6 +64,11 @@ export class RunManager {
     this.#options = options;
   }
 
+  /** The environment and folder runs are prepared with (keys, `$CONDUCTOR_HOME`). */
+  get place(): CostPlace {
+    return this.#options.place;
+  }
+
   /** Inputs typed and checked, keys and `${env.*}` preflighted: throws WorkflowInvalidError or UsageError, nothing run. */
   prepare(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, settings: RunSettingsGiven): PreparedRun {
     const onWorkers = this.#options.executor !== undefined;
