@@ -25,6 +25,7 @@ import { instantProcessScenario } from './instant-process.ts';
 import { validateScenario } from './validate-process.ts';
 import { llmCpuScenario } from './llm-cpu.ts';
 import { distributedScenario } from './distributed.ts';
+import { serverScenario } from './server.ts';
 import { cacheScenario } from './cache.ts';
 import { conductorWorkflowText, RUNNERS } from './runners.ts';
 import { startStandIn } from './stand-in-process.ts';
@@ -176,6 +177,10 @@ async function main(): Promise<void> {
   if (wanted(12)) {
     progress('scenario 12: steps through the queue (Redis, workers)');
     goals.push(...(await distributedScenario(out, progress)));
+  }
+  if (wanted(13)) {
+    progress('scenario 13: conductor serve, 20 runs × 10 SSE clients');
+    goals.push(...(await serverScenario(out, progress)));
   }
   out(`Total benchmark time: ${fmt((performance.now() - benchStart) / 1000, 0)} s.`);
   // #16's goals together: at the end of the output, and at the top of RESULTS.md.

@@ -123,10 +123,12 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
     for (const path of ['good.yaml', 'sub/nested.yaml']) {
       const { status, body } = await getJson(server.base, `/api/workflows/${path}/plan`);
       assert.equal(status, 200);
-      const cli = await run(['plan', path, '--format', 'json', '--no-store'], { cwd: root, env });
+      const cli = await run(['plan', path, '--format', 'json', '--store', storePath], { cwd: root, env });
       assert.equal(cli.code, 0, cli.stderr);
       const { inputs, ...plan } = body;
       assert.deepEqual(plan, JSON.parse(cli.stdout));
+      // Both ran once before: the plan expects what they took.
+      assert.equal(typeof plan.expected?.ms, 'number', JSON.stringify(plan));
       assert.deepEqual(inputs, {});
     }
     const encoded = await getJson(server.base, '/api/workflows/sub%2Fnested.yaml/plan');
@@ -211,7 +213,7 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
     const { status, body } = await getJson(server.base, '/api/openapi.json');
     assert.equal(status, 200);
     assert.equal(body.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(body.paths).sort(), ['/api/openapi.json', '/api/runs', '/api/runs/{id}', '/api/runs/{id}/cancel', '/api/runs/{id}/events', '/api/runs/{id}/resume', '/api/workflows', '/api/workflows/{path}/plan']);
+    assert.deepEqual(Object.keys(body.paths).sort(), ['/api/openapi.json', '/api/runs', '/api/runs/{id}', '/api/runs/{id}/cancel', '/api/runs/{id}/events', '/api/runs/{id}/resume', '/api/runs/{id}/steps/{step}/history', '/api/workflows', '/api/workflows/{path}/plan']);
   });
 
   it('answers an unknown endpoint with a JSON 404', async () => {
@@ -251,6 +253,13 @@ describe('conductor serve: failures and the token', () => {
           assert.equal(typeof JSON.parse(text).error, 'string');
         }
       }
+      // Nothing is started, cancelled or resumed without it (the runs' store is never even opened).
+      for (const [path, body] of [['/api/runs', { workflow: 'good.yaml' }], ['/api/runs', { yaml: 'steps: []' }], ['/api/runs/x/cancel', {}], ['/api/runs/x/resume', {}], ['/api/runs/x/events', undefined]] as const) {
+        const res = await fetch(server.base + path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+        assert.equal(res.status, 401, path);
+        await res.text();
+      }
+      assert.equal(server.runs.active, 0);
       // Before anything else is looked at: a path the server would refuse is 401 too.
       assert.equal((await raw(server.base, '/api/workflows/a/../../x.yaml/plan')).status, 401);
       const ok = await getJson(server.base, '/api/workflows', { authorization: `Bearer ${TOKEN}` });

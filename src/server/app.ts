@@ -10,9 +10,12 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ActionRegistry } from '../actions/registry.ts';
 import { defaultActions } from '../compose.ts';
-import { ConductorError } from '../core/errors.ts';
+import { ConductorError, SetupError } from '../core/errors.ts';
 import type { RunStore } from '../store/types.ts';
 import { describePlan } from '../views/plan.ts';
+import { loadPricing } from '../cost/controls.ts';
+import { prepareFingerprints, preflightContext } from '../store/fingerprint.ts';
+import { stepHistory } from '../store/history.ts';
 import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validation.ts';
 import { bearerAuth } from './auth.ts';
 import { HttpError } from './errors.ts';
@@ -61,6 +64,10 @@ export function createApp(options: AppOptions): Hono {
     if (error instanceof ConductorError && (error.code === 'store_unavailable' || error.code === 'store_failed')) {
       return c.json({ error: 'the run store cannot be used', ...(error.hint ? { hint: error.hint } : {}) }, 503);
     }
+    // A mistake in what was asked (`ambiguous_run`: an id prefix that matches more than one run), as the CLI says it.
+    // Anything else that stops a run before it starts is the server's setup (a prices file it cannot read, a
+    // queue it cannot reach): the client may try again once that is fixed.
+    if (error instanceof SetupError) return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, error.code === 'ambiguous_run' || error.code === 'usage' ? 400 : 503);
     if (error instanceof ConductorError && error.code === 'server_closing') return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, 503);
     return c.json({ error: 'internal error' }, 500);
   });
@@ -71,7 +78,8 @@ export function createApp(options: AppOptions): Hono {
     const auth = bearerAuth(options.token);
     app.use('*', (c, next) => (PUBLIC.test(c.req.path) ? next() : auth(c, next)));
   }
-  app.use('/api/*', bodyLimit({ maxSize: MAX_YAML_BYTES + 64 * 1024, onError: (c) => c.json({ error: 'the body is too large', hint: `a posted workflow may be at most ${MAX_YAML_BYTES / 1_000_000} MB` }, 413) }));
+  app.use('/api/*', bodyLimit({ maxSize: MAX_YAML_BYTES + 64 * 1024, onError: (c) => c.json({ error: 'the body is too large', hint: `a posted workflow may be at most ${MAX_YAML_BYTES / 1_000_000} MB` }, 413, { connection: 'close' }) }));
+  // (`connection: close`: the rest of that body is not read, so the connection cannot carry another request.)
   app.route('/', dashboardRoutes());
   // URL parsing resolves `..` segments before routing (`/api/workflows/a/../../x.yaml` becomes `/api/x.yaml`),
   // so such a path can never reach a file; it is refused as one with `..` anywhere else is, rather than
@@ -104,12 +112,16 @@ export function createApp(options: AppOptions): Hono {
     if (!check.spec) {
       throw new HttpError(422, 'the workflow is invalid', { hint: 'fix the problems listed (the same `conductor validate --json` reports)', extra: { problems: diagnosticsJson(shownDiagnostics(check, show)) } });
     }
-    // As `plan --format json` prints it when the store has no earlier runs of the workflow (no expected times:
-    // the first slice reads no history).
-    const view = describePlan(check.spec);
+    // As `plan --format json` prints it from the same store: with earlier runs of the workflow, the time, tokens
+    // and cost they lead it to expect (a store that cannot be read now only leaves those out).
+    const spec = check.spec;
+    const store = await options.store().catch(() => undefined);
+    const place = options.runs.place;
+    const history = store && (await stepHistory(store, spec, prepareFingerprints(spec, {}, preflightContext(spec, place.env), actions)).catch(() => undefined));
+    const view = describePlan(spec, undefined, history && { ...history, pricing: await loadPricing(spec, place), answered: {} }, {});
     view.workflow = show(view.workflow);
     // What a form needs to start it: the declared inputs (`location` is the server's business).
-    const inputs = Object.fromEntries(Object.entries(check.spec.inputs).map(([name, input]) => [name, { type: input.type, required: input.required, ...(input.default === undefined ? {} : { default: input.default }), ...(input.description ? { description: input.description } : {}) }]));
+    const inputs = Object.fromEntries(Object.entries(spec.inputs).map(([name, input]) => [name, { type: input.type, required: input.required, ...(input.default === undefined ? {} : { default: input.default }), ...(input.description ? { description: input.description } : {}) }]));
     return c.json({ ...view, inputs });
   });
 

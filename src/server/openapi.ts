@@ -161,6 +161,18 @@ export function openApiDocument(): object {
           responses: { '200': { description: 'The event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, '400': errorResponse('A bad Last-Event-ID'), '404': errorResponse('No such run'), ...common },
         },
       },
+      '/api/runs/{id}/steps/{step}/history': {
+        get: {
+          summary: 'One step in this run and in the earlier runs of the same workflow, newest first: status, duration, attempts, cost, error, fingerprint (a changed fingerprint: the step changed)',
+          parameters: [...idParam, { name: 'step', in: 'path', required: true, schema: { type: 'string' } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 50, default: 20 } }],
+          responses: {
+            '200': json('The history', { type: 'object', required: ['stepId', 'workflow', 'history'], properties: { stepId: { type: 'string' }, workflow: { type: 'string' }, history: { type: 'array', items: { type: 'object', required: ['runId', 'runStatus', 'status', 'fingerprint'] } } } }),
+            '400': errorResponse('A bad limit'),
+            '404': errorResponse('No such run, or no such step in it'),
+            ...common,
+          },
+        },
+      },
       '/api/runs/{id}/cancel': {
         post: {
           summary: 'Cancel a run this server is running, as Ctrl-C does: in-flight steps are aborted, nothing new starts',

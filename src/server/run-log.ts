@@ -1,8 +1,8 @@
 /**
  * The events of one run as the server hands them out: numbered from 1 in the order the run emitted them, each
- * serialised once (however many clients watch), kept for replay, and pushed to every subscriber as it comes.
- * A client that reconnects with `Last-Event-ID: n` gets everything after n, then the rest live: no event is lost
- * or repeated between the replay and the live part, because both come from this one list.
+ * serialised once (however many clients watch), and kept for replay. A client is a cursor into this one list —
+ * replay and live are the same loop, so nothing is lost or repeated between them, a client that reconnects with
+ * `Last-Event-ID: n` starts after n, and one that reads slowly costs no memory: it is only further behind.
  */
 import type { RunEvent } from '../core/events.ts';
 
@@ -17,7 +17,7 @@ export interface LoggedEvent {
 
 export class RunLog {
   readonly #events: LoggedEvent[] = [];
-  readonly #subscribers = new Set<(event: LoggedEvent | undefined) => void>();
+  #waiting = new Set<() => void>();
   #ended = false;
 
   get ended(): boolean {
@@ -28,36 +28,58 @@ export class RunLog {
     return this.#events.length;
   }
 
+  /** The event with id `index + 1`. */
+  entry(index: number): LoggedEvent | undefined {
+    return this.#events[index];
+  }
+
   append(event: RunEvent): void {
     if (this.#ended) return;
     const id = this.#events.length + 1;
     const data = JSON.stringify(event);
     // JSON has no raw line breaks: the data is one `data:` line.
-    const logged = { id, type: event.type, data, frame: `id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n` };
-    this.#events.push(logged);
-    for (const subscriber of this.#subscribers) subscriber(logged);
+    this.#events.push({ id, type: event.type, data, frame: `id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n` });
+    this.#wake();
     if (event.type === 'run:end') this.end();
   }
 
-  /** No more events (the run ended, or could not start): every subscriber is told with `undefined`. */
+  /** No more events (the run ended, or could not start). */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    for (const subscriber of this.#subscribers) subscriber(undefined);
-    this.#subscribers.clear();
+    this.#wake();
+  }
+
+  /** Resolves once there are more than `size` events, or the log has ended, or `signal` aborts. */
+  changed(size: number, signal: AbortSignal): Promise<void> {
+    if (this.#events.length > size || this.#ended || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#waiting.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#waiting.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   /**
-   * The events after `afterId`, then each new one as it comes, then `undefined` once the log ends. Returns the
-   * unsubscribe function. Replay and live are one sequence: nothing is appended between them (this is synchronous).
+   * Every event after id `after`, in order, each handed to `send` and awaited (the client's pace), until the log
+   * ends or `signal` aborts.
    */
-  follow(afterId: number, onEvent: (event: LoggedEvent | undefined) => void): () => void {
-    for (let i = Math.max(0, afterId); i < this.#events.length; i++) onEvent(this.#events[i]!);
-    if (this.#ended) {
-      onEvent(undefined);
-      return () => {};
+  async follow(after: number, signal: AbortSignal, send: (event: LoggedEvent) => Promise<unknown>): Promise<void> {
+    let next = Math.max(0, after);
+    while (!signal.aborted) {
+      while (next < this.#events.length && !signal.aborted) await send(this.#events[next++]!);
+      if (this.#ended && next >= this.#events.length) return;
+      await this.changed(next, signal);
     }
-    this.#subscribers.add(onEvent);
-    return () => this.#subscribers.delete(onEvent);
+  }
+
+  #wake(): void {
+    const waiting = this.#waiting;
+    this.#waiting = new Set();
+    for (const wake of waiting) wake();
   }
 }

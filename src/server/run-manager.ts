@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { cachePolicy } from '../cache/policy.ts';
 import { ConductorError } from '../core/errors.ts';
+import type { RunEvent } from '../core/events.ts';
 import type { RunReport } from '../core/report.ts';
 import { costControls, type CostPlace } from '../cost/controls.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
@@ -63,6 +64,11 @@ export class RunManager {
     this.#options = options;
   }
 
+  /** The environment and folder runs are prepared with (keys, `$CONDUCTOR_HOME`). */
+  get place(): CostPlace {
+    return this.#options.place;
+  }
+
   /** Inputs typed and checked, keys and `${env.*}` preflighted: throws WorkflowInvalidError or UsageError, nothing run. */
   prepare(spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>, settings: RunSettingsGiven): PreparedRun {
     const onWorkers = this.#options.executor !== undefined;
@@ -87,6 +93,7 @@ export class RunManager {
     const runId = randomUUID();
     const controller = new AbortController();
     const log = new RunLog();
+    let ending: Extract<RunEvent, { type: 'run:end' }> | undefined;
     const managed: Managed = { log, controller, done: Promise.resolve(), spec: prepared.spec, inputs: { ...prepared.inputs }, startedAt: Date.now() };
     this.#runs.set(runId, managed);
     managed.done = recordedRun({
@@ -97,7 +104,9 @@ export class RunManager {
       cachePolicy: cachePolicy(prepared.spec.config, { cache: false, noCache: false }),
       executor: this.#options.executor,
       signal: controller.signal,
-      onEvent: (event) => log.append(event),
+      // run:end goes out once the run is recorded, with the report as it stands then (a store that failed at
+      // the end makes it `failed`): a client that has it finds the same in the store.
+      onEvent: (event) => (event.type === 'run:end' ? void (ending = event) : log.append(event)),
       runId,
       ...(resumption?.reuse ? { reuse: resumption.reuse } : {}),
       ...(resumption?.reuseItems ? { reuseItems: resumption.reuseItems } : {}),
@@ -105,6 +114,7 @@ export class RunManager {
     }).then(
       (report) => {
         managed.report = report;
+        if (ending) log.append({ ...ending, report });
       },
       () => undefined,
     ).finally(() => {

@@ -70,6 +70,39 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
     throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
   });
 
+  // The step in this run and the runs of the same workflow before it: did it always fail, or start to?
+  app.get('/api/runs/:id/steps/:step/history', async (c) => {
+    const id = c.req.param('id');
+    const stepId = c.req.param('step');
+    const limit = historyLimit(c.req.query('limit'));
+    const store = await ctx.store();
+    const found = await store.getRun(id);
+    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    if (!found.steps.some((s) => s.stepId === stepId)) throw new HttpError(404, `the run has no step \`${stepId}\``, { hint: `GET /api/runs/${id} lists its steps` });
+    const earlier = (await store.listRuns(HISTORY_WINDOW)).filter((run) => run.workflow === found.run.workflow && run.startedAt <= found.run.startedAt).slice(0, limit);
+    const history = [];
+    for (const run of earlier) {
+      const record = run.id === id ? found : await store.getRun(run.id);
+      const step = record?.steps.find((s) => s.stepId === stepId);
+      if (!step) continue;
+      history.push({
+        runId: run.id,
+        runStatus: run.status,
+        status: step.status,
+        ...(step.startedAt === undefined ? {} : { startedAt: new Date(step.startedAt).toISOString() }),
+        ...(step.startedAt !== undefined && step.finishedAt !== undefined ? { durationMs: step.finishedAt - step.startedAt } : {}),
+        ...(step.attempts === undefined ? {} : { attempts: step.attempts }),
+        ...(step.costUsd === undefined ? {} : { costUsd: step.costUsd }),
+        ...(step.usage ? { usage: step.usage } : {}),
+        ...(step.error ? { error: step.error } : {}),
+        ...(step.reused ? { reused: true } : {}),
+        ...(step.cached ? { cached: true } : {}),
+        fingerprint: step.fingerprint,
+      });
+    }
+    return c.json({ stepId, workflow: ctx.show(found.run.workflow), history });
+  });
+
   app.get('/api/runs/:id/events', async (c) => {
     const id = c.req.param('id');
     const after = lastEventId(c.req.header('last-event-id') ?? c.req.query('after'));
@@ -137,6 +170,17 @@ async function started<T>(start: () => Promise<T>, show: (file: string) => strin
   }
 }
 
+/** How many of the newest runs a step's history looks through, and the most entries it gives. */
+const HISTORY_WINDOW = 2000;
+const HISTORY_MAX = 50;
+
+function historyLimit(text: string | undefined): number {
+  if (text === undefined || text === '') return 20;
+  const value = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 1 && value <= HISTORY_MAX)) throw new HttpError(400, `\`limit\` must be a whole number from 1 to ${HISTORY_MAX}`, { hint: 'leave it out for 20' });
+  return value;
+}
+
 function lastEventId(text: string | undefined): number {
   if (text === undefined || text === '') return 0;
   if (!/^\d{1,15}$/.test(text)) throw new HttpError(400, '`Last-Event-ID` must be a whole number (an event id this stream sent)', { hint: 'leave it out to get every event from the start' });
@@ -145,29 +189,21 @@ function lastEventId(text: string | undefined): number {
 
 /**
  * The log's events after `after` as Server-Sent Events (`id`, `event` = the type, `data` = the event's JSON),
- * then each new one as it comes; the response ends when the log does or the client goes.
+ * then each new one as it comes, at the client's pace; the response ends when the log does or the client goes.
  */
 function follow(c: Context, log: RunLog, after: number, retry?: number): Response {
   c.header('cache-control', 'no-cache');
   c.header('x-accel-buffering', 'no');
   return streamSSE(c, async (stream) => {
-    await new Promise<void>((done) => {
-      // Written with `write`, which queues at once and in order (hono's writeSSE awaits before it queues: a
-      // replay followed by the end would close the stream ahead of its own events).
-      if (retry !== undefined) void stream.write(`retry: ${retry}\n\n`);
-      const keepalive = setInterval(() => void stream.write(': alive\n\n'), KEEPALIVE_MS);
-      let unsubscribe: (() => void) | undefined;
-      const stop = () => {
-        clearInterval(keepalive);
-        unsubscribe?.();
-        done();
-      };
-      // Replay and live events go out as one sequence, queued in order; closing waits for what is queued.
-      unsubscribe = log.follow(after, (event) => {
-        if (event) void stream.write(event.frame);
-        else stop();
-      });
-      stream.onAbort(stop);
-    });
+    const gone = new AbortController();
+    stream.onAbort(() => gone.abort());
+    // `write` (not hono's writeSSE, which awaits before it queues) resolves once the client's side has taken it.
+    if (retry !== undefined) await stream.write(`retry: ${retry}\n\n`);
+    const keepalive = setInterval(() => void stream.write(': alive\n\n'), KEEPALIVE_MS);
+    try {
+      await log.follow(after, gone.signal, (event) => stream.write(event.frame));
+    } finally {
+      clearInterval(keepalive);
+    }
   });
 }
