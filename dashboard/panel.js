@@ -1,7 +1,9 @@
 // One step, opened from the graph: what it was given, what it made, how it failed and what to do, what it
 // cost; a foreach step lists its items. Outputs are untrusted model text: shown as text, never as HTML.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
+import { api } from './api.js';
+import { ErrorBox } from './errors.js';
 import { cost, duration, statusLabel, tokens, when } from './format.js';
 
 const FOLD_CHARS = 1500;
@@ -69,7 +71,45 @@ function Items({ items }) {
     </section>`;
 }
 
-export function StepPanel({ id, step, onClose }) {
+/**
+ * The step in this run and in the workflow's runs before it (GET /api/runs/{id}/steps/{step}/history): did it
+ * always fail, or start to? An entry whose fingerprint differs from this run's ran a different definition.
+ */
+function History({ runId, stepId, final }) {
+  const [answer, setAnswer] = useState();
+  const [error, setError] = useState();
+  useEffect(() => {
+    if (!final) return undefined;
+    const control = new AbortController();
+    setAnswer(undefined);
+    setError(undefined);
+    api(`/api/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(stepId)}/history?limit=10`, { signal: control.signal }).then(setAnswer, (e) => e?.name !== 'AbortError' && setError(e));
+    return () => control.abort();
+  }, [runId, stepId, final]);
+  if (!final) return null;
+  const entries = answer?.history ?? [];
+  const mine = entries.find((h) => h.runId === runId)?.fingerprint;
+  return html`
+    <section class="history" aria-label=${`History of ${stepId}`}>
+      <h3>History</h3>
+      ${error && html`<${ErrorBox} error=${error} />`}
+      ${answer && entries.length <= 1 && html`<p class="muted">No earlier run of this workflow ran this step.</p>`}
+      ${entries.length > 1 && html`
+        <ol class="history-list">
+          ${entries.map((h) => html`
+            <li key=${h.runId} class=${`status-${h.status}`}>
+              ${h.runId === runId ? html`<strong>this run</strong>` : html`<a href=${`#/runs/${encodeURIComponent(h.runId)}`}>${when(h.startedAt)}</a>`}
+              ${' '}<span class="status">${statusLabel(h.status)}</span>
+              ${h.durationMs !== undefined ? ` · ${duration(h.durationMs)}` : ''}${h.attempts > 1 ? ` · ${h.attempts} attempts` : ''}${h.costUsd !== undefined ? ` · ${cost(h.costUsd)}` : ''}${h.reused ? ' · reused' : ''}${h.cached ? ' · cached' : ''}${mine && h.fingerprint !== mine ? ' · a different definition' : ''}
+              ${h.error && html`<div class="error">${h.error}</div>`}
+            </li>`)}
+        </ol>`}
+    </section>`;
+}
+
+const STEP_FINAL = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+
+export function StepPanel({ id, step, onClose, runId }) {
   if (!step) return null;
   const input = step.input ?? step.resolvedInput;
   return html`
@@ -96,5 +136,6 @@ export function StepPanel({ id, step, onClose }) {
       ${step.output !== undefined && step.output !== null ? html`<${Folded} value=${step.output} label=${`Output of ${id}`} />` : html`<p class="muted">${step.status === 'running' || step.status === 'pending' ? 'Not finished yet.' : 'No output.'}</p>`}
       ${step.redacted && html`<p class="muted">A secret was masked in this output.</p>`}
       ${Array.isArray(step.items) && step.items.length > 0 && html`<${Items} items=${step.items} />`}
+      ${runId && html`<${History} runId=${runId} stepId=${id} final=${STEP_FINAL.has(step.status)} />`}
     </section>`;
 }

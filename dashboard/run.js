@@ -160,6 +160,6 @@ export function RunPage({ id, navigate }) {
         ${run.outputs && Object.keys(run.outputs).length > 0 && html`<h2>Outputs</h2>
           ${Object.entries(run.outputs).map(([name, value]) => html`<h3 key=${name}>${name}</h3><${Folded} value=${value} label=${`Output ${name} of the run`} />`)}`}
       </section>
-      ${selected && html`<div ref=${panelRef} class="panel-box"><${StepPanel} id=${selected} step=${run.steps[selected]} onClose=${() => setSelected(undefined)} /></div>`}
+      ${selected && html`<div ref=${panelRef} class="panel-box"><${StepPanel} id=${selected} runId=${run.runId ?? id} step=${run.steps[selected]} onClose=${() => setSelected(undefined)} /></div>`}
     </div>`;
 }

@@ -265,6 +265,13 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await until(held, stand, server, () => held.slow.length >= 2, 'the resumed run calls the model again');
     await page.getByRole('button', { name: 'Cancel run' }).click();
     await page.getByTestId('run-status').filter({ hasText: 'cancelled' }).waitFor();
+
+    // The step's history: this run, and the one it resumed (a link to it).
+    await page.locator('[data-step="wait"][data-status="cancelled"]').click();
+    const history = page.getByRole('region', { name: 'History of wait' });
+    await history.getByText('this run').waitFor();
+    assert.equal(await history.getByRole('listitem').count(), 2);
+    assert.equal(await history.getByRole('link').count(), 1);
   });
 
   it('opens a foreach step to its items: each one\'s status, the failed one\'s error, an item\'s output', async () => {
