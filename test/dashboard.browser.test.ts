@@ -229,8 +229,11 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
       await phone.screenshot({ path: join(ARTIFACTS, 'dashboard-run-phone.png'), fullPage: true });
       await phone.goto(`${server.base}/#/runs`);
       await phone.locator(`tr[data-run="${mixedRun}"]`).waitFor();
-      const list = await phone.evaluate(FITS);
-      assert.ok(list, 'the runs list fits too');
+      assert.ok(await phone.evaluate(FITS), 'the runs list fits too');
+      await phone.goto(`${server.base}/#/workflows/mixed.yaml`);
+      await phone.getByRole('button', { name: 'Start run' }).waitFor();
+      await phone.getByRole('table').waitFor();
+      assert.ok(await phone.evaluate(FITS), 'the plan and the start form fit too');
     } finally {
       await phone.close();
     }
