@@ -1,6 +1,6 @@
 // The run's steps as a graph: a column per dependency depth, edges in SVG, the status as a colour AND as text
 // (a symbol and a word), the critical path drawn thick and named in each node's label. Nodes are focusable
-// buttons: Enter or Space opens the step, as a click does.
+// buttons (when the graph opens steps: a plan's does not): Enter or Space opens the step, as a click does.
 import { html } from './html.js';
 import { duration, STATUS_MARK } from './format.js';
 
@@ -87,7 +87,8 @@ function nodeDetail(step) {
 const short = (text, n) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 
 /** `steps`: id → {status, dependsOn, …}; `critical`: ids in order; `selected`: the open step's id. */
-export function Graph({ order, steps, critical = [], selected, onSelect, label = 'Steps of the run' }) {
+/** `detail(step)`: the node's second line (default: its status, and its time or items). */
+export function Graph({ order, steps, critical = [], selected, onSelect, label = 'Steps of the run', detail: describe = nodeDetail }) {
   const { nodes, width, height } = layout(order, steps);
   const onPath = new Set(critical);
   const criticalEdge = new Set(critical.slice(1).map((id, i) => `${critical[i]}>${id}`));
@@ -127,11 +128,12 @@ export function Graph({ order, steps, critical = [], selected, onSelect, label =
           const step = steps[id];
           const status = step?.status ?? 'pending';
           const isCritical = onPath.has(id);
-          const detail = nodeDetail(step);
+          const detail = describe(step);
           return html`
             <g key=${id} class=${`node status-${status}${isCritical ? ' critical' : ''}${selected === id ? ' selected' : ''}`}
-               transform=${`translate(${n.x},${n.y})`} tabindex="0" role="button" data-step=${id} data-status=${status}
-               aria-pressed=${selected === id ? 'true' : 'false'}
+               transform=${`translate(${n.x},${n.y})`} data-step=${id} data-status=${status}
+               tabindex=${onSelect ? '0' : undefined} role=${onSelect ? 'button' : 'img'}
+               aria-pressed=${onSelect ? (selected === id ? 'true' : 'false') : undefined}
                aria-label=${`${id}: ${detail}${isCritical ? ', on the critical path' : ''}`}
                onClick=${() => open(id)} onKeyDown=${keydown(id)}>
               <title>${id}</title>

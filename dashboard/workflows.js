@@ -47,6 +47,10 @@ export function WorkflowPage({ path, navigate }) {
     ${plan && html`<${StartForm} path=${path} plan=${plan} navigate=${navigate} /><${Plan} plan=${plan} />`}`;
 }
 
+/** A planned step's node: its action, `foreach ×N`, and the time earlier runs lead the plan to expect. */
+const planDetail = (step) =>
+  [step.action, step.foreach ? `foreach${step.foreach.count !== undefined ? ` ×${step.foreach.count}` : ''}` : '', step.expectedMs !== undefined ? `~${duration(step.expectedMs)}` : ''].filter(Boolean).join(' · ');
+
 function Plan({ plan }) {
   const order = Object.keys(plan.steps);
   const steps = Object.fromEntries(order.map((id) => [id, { ...plan.steps[id], status: 'pending' }]));
@@ -54,7 +58,7 @@ function Plan({ plan }) {
   return html`
     <section aria-labelledby="plan-title">
       <h2 id="plan-title">Plan</h2>
-      <${Graph} order=${order} steps=${steps} critical=${plan.criticalPath} label="Steps of the workflow" />
+      <${Graph} order=${order} steps=${steps} critical=${plan.criticalPath} label="Steps of the workflow" detail=${planDetail} />
       <h3>Stages</h3>
       <ol class="stages">
         ${plan.stages.map((stage, i) => html`<li key=${i}>${stage.join(', ')}${stage.length > 1 ? html` <span class="muted">(in parallel)</span>` : ''}</li>`)}
