@@ -147,6 +147,7 @@ export function RunPage({ id, navigate }) {
       <div class="field"><dt>Steps</dt><dd>${run.stepsDone}/${run.stepCount} done</dd></div>
       <div class="field"><dt>Tokens</dt><dd>${tokens(used)}</dd></div>
       <div class="field"><dt>Cost</dt><dd>${cost(run.cost?.usd)}</dd></div>
+      ${run.workflowPath && html`<div class="field"><dt>Workflow</dt><dd><a href=${`#/workflows/${run.workflowPath.split('/').map(encodeURIComponent).join('/')}`}>${run.workflowPath}</a></dd></div>`}
       ${run.resumedFrom && html`<div class="field"><dt>Resumed from</dt><dd><a href=${`#/runs/${encodeURIComponent(run.resumedFrom)}`}>${run.resumedFrom}</a></dd></div>`}
     </dl>
     <div class=${`run-body${selected ? ' with-panel' : ''}`}>
