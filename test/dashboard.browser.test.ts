@@ -22,6 +22,7 @@ const SLOW = 'SLOW: this answer never comes';
 const SLOW_YAML = `name: slow\nsteps:\n  - id: wait\n    llm:\n      prompt: "${SLOW}"\n`;
 const INPUTS_YAML = 'name: greet\ninputs:\n  who: { type: string, required: true }\n  times: { type: number, default: 2 }\n  loud: { type: boolean }\nsteps:\n  - id: hello\n    llm:\n      prompt: "Hello ${inputs.who}"\n';
 const EACH_YAML = 'name: each\nsteps:\n  - id: words\n    foreach: [alpha, beta, gamma]\n    as: word\n    continueOnError: true\n    llm:\n      prompt: "EACH ${word}"\n';
+const TAGS_YAML = 'name: tags\ninputs:\n  tags: { type: array, required: true }\nsteps:\n  - id: a\n    llm:\n      prompt: "TAGS ${inputs.tags}"\n';
 const BAD_YAML = 'name: bad\nsteps:\n  - id: a\n    llm:\n      prompt: "${steps.missing.output}"\n';
 
 // Run in the page, as functions: the page's CSP forbids evaluating strings. This file is type-checked without
@@ -127,6 +128,7 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await writeFile(join(root, 'greet.yaml'), INPUTS_YAML);
     await writeFile(join(root, 'bad.yaml'), BAD_YAML);
     await writeFile(join(root, 'each.yaml'), EACH_YAML);
+    await writeFile(join(root, 'tags.yaml'), TAGS_YAML);
     server = await serve(['--root', root], {
       CONDUCTOR_HOME: await scratch(),
       CONDUCTOR_MODEL: 'openai:gpt-4o-mini',
@@ -391,6 +393,20 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     assert.equal(await page.getByLabel(/^loud/).getAttribute('type'), 'checkbox');
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.getByText('who is required').waitFor();
+
+    // A list input is JSON: text that is not JSON is refused here; JSON of the wrong type by the server (its
+    // located problem shown as `file:line:col message`), and nothing starts.
+    await page.goto(`${server.base}/#/workflows/tags.yaml`);
+    const tags = page.getByLabel(/^tags/);
+    await tags.fill('[oops');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.getByText(/tags is not valid JSON/).waitFor();
+    await tags.fill('{"a": 1}');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText('tags.yaml:3:3').waitFor();
+    assert.match(await alert.innerText(), /input `tags`: expected a array/);
+    assert.match(page.url(), /#\/workflows\/tags\.yaml$/);
   });
 
   it('shows an invalid workflow\'s located problems and offers no start', async () => {
