@@ -152,6 +152,7 @@ describe('conductor serve: runs', { timeout: 120_000 }, () => {
     const { body: report } = await get(base, `/api/runs/${runId}`);
     assert.equal(report.status, 'succeeded');
     assert.equal(report.live, false);
+    assert.equal(report.workflowPath, 'mixed.yaml');
     for (const e of sse.events.filter((e) => e.type === 'step:end')) assert.deepEqual(report.steps[e.data.stepId].output, e.data.output, e.data.stepId);
     assert.deepEqual(report.outputs, end.data.report.outputs);
     assert.deepEqual(report.steps.combine.dependsOn, ['process1', 'process2', 'process3']);

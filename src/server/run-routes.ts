@@ -41,6 +41,12 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
     new HttpError(422, 'the workflow is invalid', { hint: 'fix the problems listed (the same `conductor validate --json` reports)', extra: { problems: diagnosticsJson(shownDiagnostics(problems, show)) } });
   const showPosted = (file: string) => (isPosted(file, ctx.postedRoot) ? POSTED_NAME : ctx.show(file));
 
+  // The workflow's path from the root when it is a file there (its plan is at /api/workflows/{path}/plan).
+  const withPath = <T extends { workflow: string }>(view: T): T & { workflowPath?: string } => {
+    const shown = ctx.show(view.workflow);
+    return shown === view.workflow ? view : { ...view, workflowPath: shown };
+  };
+
   app.post('/api/runs', async (c) => {
     const body = await readBody(c.req.raw, StartBody, '{"workflow": "flows/daily.yaml", "inputs": {"topic": "tides"}}');
     let spec: WorkflowSpec;
@@ -63,10 +69,10 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
     const id = c.req.param('id');
     const store = await ctx.store();
     const found = await store.getRun(id);
-    if (found) return c.json(viewOfRecord(found, ctx.runs.running(id)));
+    if (found) return c.json(withPath(viewOfRecord(found, ctx.runs.running(id))));
     // Started here a moment ago: its record is written when its executor is open.
     const managed = ctx.runs.get(id);
-    if (managed) return c.json(startingView(id, managed.spec, managed.inputs, managed.startedAt));
+    if (managed) return c.json(withPath(startingView(id, managed.spec, managed.inputs, managed.startedAt)));
     throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
   });
 
