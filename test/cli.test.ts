@@ -142,7 +142,8 @@ describe('conductor run', () => {
     assert.deepEqual(report.cost, { usd: 0, byModel: {} }, 'no model call: nothing spent');
     assert.equal(report.status, 'succeeded');
     assert.deepEqual(Object.keys(report.steps), ['get', 'save']);
-    assert.deepEqual(Object.keys(report.steps.get), ['status', 'output', 'startedAt', 'finishedAt', 'durationMs', 'attempts', 'properties']);
+    assert.deepEqual(Object.keys(report.steps.get), ['status', 'output', 'input', 'startedAt', 'finishedAt', 'durationMs', 'attempts', 'properties']);
+    assert.deepEqual(report.steps.get.input, { url: `${server.url}/shape/ok` }, 'what it ran with');
     assert.deepEqual(report.steps.get.output, { n: 1 });
     assert.deepEqual(report.outputs, { n: 1 });
     assert.equal(typeof report.durationMs, 'number');

@@ -16,6 +16,7 @@ import { conductor, run } from './support/cli.ts';
 import { addLlmRoutes, type ChatRequest } from './support/llm-stand-ins.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { deleteKeys, postgresService, redisService, testPrefix, testRedis, REDIS_URL } from './support/services.ts';
@@ -298,6 +299,34 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     assert.match(report.error ?? '', /`\$\{env\.TEAM\}` is not given to steps by this worker/);
     assert.match(report.steps['fan']!.items![0]!.hint ?? report.hint ?? '', /--env NAME/);
     assert.equal(calls.size, before);
+  });
+
+  it('what each step and item ran with comes back from its worker and is recorded, a token only the worker has masked there', async (t) => {
+    reset();
+    const token = 'tok-worker-only-7f3a9c21d84b';
+    const { queue, store, dir, startWorker } = await setUp(t, { ...llmEnv(), SOME_TOKEN: token });
+    await startWorker(['--env', 'SOME_TOKEN']);
+    const path = await writeWorkflow(
+      dir,
+      fanOut(2).replace('steps:\n', `steps:\n  - id: hook\n    http: { url: "${server.url}/hook", method: POST, headers: { Authorization: "Bearer \${env.SOME_TOKEN}" }, body: { note: "n" } }\n`),
+    );
+    // The coordinator does not have the token: only the worker can mask it.
+    const r = await run(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(token));
+    const report = JSON.parse(r.stdout) as RunReport;
+    assert.ok(report.steps['hook']!.worker, 'the http step ran on the worker');
+    const hook = report.steps['hook']!.input as { headers: Record<string, string>; body: unknown; url: string };
+    assert.deepEqual([hook.headers['Authorization'], hook.body, hook.url], ['***', { note: 'n' }, `${server.url}/hook`]);
+    assert.deepEqual(report.steps['fan']!.items!.map((item) => (item.input as { prompt: string }).prompt), ['item 0', 'item 1']);
+    assert.equal(server.byPath('/hook')[0]!.headers['authorization'], `Bearer ${token}`, 'the request itself was sent with the token');
+    const shown = await run(['runs', 'show', report.runId, '--json', '--store', store]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.ok(!shown.stdout.includes(token));
+    const steps = JSON.parse(shown.stdout).steps as { stepId: string; input?: unknown; items?: { input?: unknown }[] }[];
+    assert.deepEqual(steps.find((s) => s.stepId === 'hook')!.input, hook);
+    assert.deepEqual(steps.find((s) => s.stepId === 'fan')!.items!.map((item) => item.input), report.steps['fan']!.items!.map((item) => item.input));
+    for (const file of [store, `${store}-wal`]) if (existsSync(file)) assert.ok(!(await readFile(file)).includes(token), `nor in ${file}`);
   });
 
   it('the step cache serves steps on workers: a second run sends nothing; a budget is refused rather than ignored', async (t) => {

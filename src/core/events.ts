@@ -59,6 +59,13 @@ export interface UnitEnd {
   errorDetail?: string;
   output?: unknown;
   properties?: Record<string, unknown>;
+  /**
+   * Its block with the templates resolved, as the action received it (or as resolved, when the action's schema
+   * refused it), secrets replaced and credential headers taken out; absent when it never resolved (a template
+   * that failed, a skip, a budget that made no room, a result reused from an earlier run) and on a foreach
+   * step's own end (each item's end has its own). Never part of `redacted`, which is about the result.
+   */
+  input?: unknown;
   /** Model tokens it used (a foreach step: the sum over the items that ran in this run). */
   usage?: UnitUsage;
   /** What they cost in US dollars (null: a model with no price); absent when it made no model call. */

@@ -39,6 +39,8 @@ export interface RunReport {
 export interface StepReport {
   status: FinalStepStatus;
   output: unknown;
+  /** Its block with the templates resolved, secrets redacted (see UnitEnd.input); a foreach step's items have theirs. */
+  input?: unknown;
   error?: string;
   /** Stable code of the error (`http_status`, `timeout`, `file_error`, …). */
   errorCode?: string;
@@ -70,6 +72,8 @@ export interface StepReport {
 }
 
 export interface ItemReport extends ItemSummary {
+  /** What the item's action received, secrets redacted (see UnitEnd.input). */
+  input?: unknown;
   errorCode?: string;
   hint?: string;
   durationMs?: number;

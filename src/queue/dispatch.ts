@@ -382,7 +382,7 @@ export function parseResult(value: unknown): StepOutcome {
   if (!result || typeof result !== 'object' || typeof result.status !== 'string') {
     return { status: 'failed', error: { code: 'queue_failed', message: 'a worker answered something that is not a result', retryable: false } };
   }
-  const common = { ...(result.attempts === undefined ? {} : { attempts: result.attempts }), ...(typeof result.worker === 'string' ? { worker: result.worker } : {}) };
+  const common = { ...(result.attempts === undefined ? {} : { attempts: result.attempts }), ...(typeof result.worker === 'string' ? { worker: result.worker } : {}), ...(result.input === undefined ? {} : { input: result.input }) };
   switch (result.status) {
     case 'succeeded':
       return {

@@ -60,3 +60,11 @@ test("a job signed with the deployment's key is told from one that is not, or wa
   assert.equal(signedWith({ ...received, sig: 'zz' }, key), false);
   assert.equal(signJob(signed, key).sig, signed.sig, 'signing again gives the same');
 });
+
+test("a worker's answer brings what the step ran with, succeeded or failed; an answer without it (an older worker) has none", () => {
+  const input = { model: 'openai:m', prompt: 'Summarize: a document' };
+  assert.deepEqual(parseResult(JSON.stringify({ status: 'succeeded', output: 'x', worker: 'h:1', input })), { status: 'succeeded', output: 'x', worker: 'h:1', input });
+  const failed = parseResult({ status: 'failed', error: { code: 'invalid_input', message: 'no', retryable: false }, worker: 'h:1', input: { prompt: { n: 1 } } });
+  assert.deepEqual(failed.input, { prompt: { n: 1 } });
+  assert.ok(!('input' in parseResult({ status: 'succeeded', output: 'x', worker: 'h:1' })));
+});

@@ -57,6 +57,11 @@ export type JobResult = (
   worker: string;
   /** The result was recorded already (by an earlier try of the same job): it was not run again. */
   recorded?: boolean;
+  /**
+   * What the step ran with (see StepOutcome.input), with this worker's secrets masked and credential fields taken
+   * out; the run redacts it again with its own. Absent from a worker of before it was sent (nothing is misread).
+   */
+  input?: unknown;
 };
 
 /**

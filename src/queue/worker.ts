@@ -193,7 +193,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         notify: (_stepId, notice) => void job.updateProgress({ notice: { ...notice, reason: secrets.redact(notice.reason) } }).catch(() => {}),
       };
       const outcome = await runStep(step, action, lookup, environment);
-      let result = answer(outcome, secrets.redactValue.bind(secrets), secrets.redact);
+      let result = answer(outcome, secrets.redactValue.bind(secrets), secrets.redact, action);
       if (result.status === 'succeeded' && store && known === 'same') {
         const written = await fence(store, data, recordable(result, action), started).catch((error: unknown) => {
           log(`${label(data)}: could not record its result (${(error as Error).message}); the run records it`);
@@ -241,9 +241,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 }
 
-/** A step's outcome as the answer: plain data, with this worker's secrets masked. */
-function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; redacted: boolean }, redact: (text: string) => string): JobResult {
-  const common = { ...(outcome.attempts === undefined ? {} : { attempts: outcome.attempts }), worker: WORKER_NAME };
+/** A step's outcome as the answer: plain data, with this worker's secrets masked (and credential fields of its input, as the run shows it). */
+function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; redacted: boolean }, redact: (text: string) => string, action: AnyAction): JobResult {
+  const input = outcome.input === undefined ? undefined : redactValue(withoutCredentials(outcome.input, action)).value;
+  const common = { ...(outcome.attempts === undefined ? {} : { attempts: outcome.attempts }), worker: WORKER_NAME, ...(input === undefined ? {} : { input }) };
   switch (outcome.status) {
     case 'succeeded': {
       const shown = redactValue({ output: outcome.output, properties: outcome.properties });
@@ -272,6 +273,11 @@ function answer(outcome: StepOutcome, redactValue: <T>(value: T) => { value: T; 
   }
 }
 
+/** An input's credential fields taken out, as the run does before it shows one (RunResults.showInput). */
+function withoutCredentials(input: unknown, action: AnyAction): unknown {
+  return action.withoutCredentials && input !== null && typeof input === 'object' && !Array.isArray(input) ? action.withoutCredentials(input as Record<string, unknown>) : input;
+}
+
 /**
  * A success as it may be recorded: credentials the result itself holds (a session cookie an http step received)
  * masked, and marked redacted so it is never handed back as an answer. The answer to the run keeps them: later
@@ -283,8 +289,10 @@ function recordable(result: JobResult & { status: 'succeeded' }, action: AnyActi
   const secrets = new SecretSet();
   for (const [value, named] of found) secrets.add(value, named ? MIN_NAMED : MIN_GUESSED);
   const masked = secrets.redactValue({ output: result.output, properties: result.properties });
-  if (!masked.redacted) return result;
-  return { ...result, output: masked.value.output, ...(masked.value.properties ? { properties: masked.value.properties } : {}), redacted: true };
+  // The input too (a value it sent that the answer shows to be a credential), without making the result `redacted`.
+  const input = result.input === undefined ? undefined : secrets.redactValue(result.input).value;
+  if (!masked.redacted) return input === result.input ? result : { ...result, input };
+  return { ...result, output: masked.value.output, ...(masked.value.properties ? { properties: masked.value.properties } : {}), ...(input === undefined ? {} : { input }), redacted: true };
 }
 
 /** Records a success unless one is recorded (see RunStore.recordStepOnce); false when one was. */
@@ -298,6 +306,7 @@ async function fence(store: RunStore, job: StepJob, result: JobResult & { status
     finishedAt: Date.now(),
     worker: WORKER_NAME,
     ...(result.redacted ? { redacted: true } : {}),
+    ...(result.input === undefined ? {} : { input: result.input }),
   };
   if (job.item) return store.recordItemOnce(job.runId, job.stepId, { ...fields, index: job.item.index, key: job.item.key, status: 'succeeded' });
   return store.recordStepOnce(job.runId, job.stepId, { ...fields, status: 'succeeded' });
@@ -317,7 +326,7 @@ async function recordedSuccess(store: RunStore, job: StepJob): Promise<JobResult
     recorded = await store.recordedSuccess(job.runId, job.stepId, job.item);
   }
   if (!recorded || recorded.redacted) return undefined;
-  return { status: 'succeeded', output: recorded.output, ...(recorded.properties ? { properties: recorded.properties } : {}), ...(recorded.usage ? { usage: recorded.usage } : {}), attempts: recorded.attempts ?? 1, worker: recorded.worker ?? WORKER_NAME, recorded: true };
+  return { status: 'succeeded', output: recorded.output, ...(recorded.properties ? { properties: recorded.properties } : {}), ...(recorded.usage ? { usage: recorded.usage } : {}), attempts: recorded.attempts ?? 1, worker: recorded.worker ?? WORKER_NAME, recorded: true, ...(recorded.input === undefined ? {} : { input: recorded.input }) };
 }
 
 /**

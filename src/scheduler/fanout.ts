@@ -49,6 +49,9 @@ export class Fanout {
   readonly attempts: Int32Array;
   /** The worker each item ran on, when it ran on one (src/queue/). */
   readonly workers: (string | undefined)[] = [];
+  /** Each item's resolved input as its event showed it, and the secrets' version it was shown at (see RunResults.showInput). */
+  readonly inputs: unknown[] = [];
+  readonly inputAt: number[] = [];
   readonly started: Float64Array;
   readonly finished: Float64Array;
   readonly errors: (StepFailure | undefined)[] = [];
@@ -187,16 +190,21 @@ export class Fanout {
     return out;
   }
 
-  /** The report's items: the summaries with codes, hints, durations, reuse, and what each that ran cost. */
-  reports(redact: (text: string) => string, costOf?: (usage: UnitUsage) => number | null): ItemReport[] {
+  /**
+   * The report's items: the summaries with codes, hints, durations, reuse, what each that ran cost, and what it
+   * was given (`shownInput` redoes an input shown at an older secrets version).
+   */
+  reports(redact: (text: string) => string, costOf?: (usage: UnitUsage) => number | null, shownInput: (input: unknown, at: number) => unknown = (input) => input): ItemReport[] {
     const out: ItemReport[] = new Array(this.count);
     for (let i = 0; i < this.count; i++) {
       const error = this.errors[i];
       const ran = this.started[i]! > 0 && this.finished[i]! > 0;
+      const input = this.inputs[i] === undefined ? undefined : shownInput(this.inputs[i], this.inputAt[i]!);
       out[i] = {
         index: i,
         status: this.status(i),
         attempts: this.attempts[i]!,
+        ...(input === undefined ? {} : { input }),
         ...(error ? { error: redact(error.message), errorCode: error.code, ...(error.hint ? { hint: redact(error.hint) } : {}) } : {}),
         ...(ran ? { durationMs: this.finished[i]! - this.started[i]! } : {}),
         ...(this.reused[i] ? { reused: true as const } : {}),

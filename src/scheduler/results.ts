@@ -50,6 +50,9 @@ export class RunResults {
   readonly #redactorsSince = new Map<number, (text: string) => string>();
   /** A foreach step's item statuses once it has settled (templates may read them once per item of another step). */
   readonly #itemSummaries: (ItemSummary[] | undefined)[];
+  /** Each step's resolved input as shown (see showInput), and `secrets.version` when it was made. */
+  readonly #shownInputs: unknown[];
+  readonly #inputAt: Int32Array;
 
   /** 1 for a step answered from the step cache. */
   readonly cached: Uint8Array;
@@ -79,6 +82,8 @@ export class RunResults {
     this.#redacted = new Uint8Array(n);
     this.#shownAt = new Int32Array(n);
     this.#itemSummaries = new Array(n);
+    this.#shownInputs = new Array(n);
+    this.#inputAt = new Int32Array(n);
   }
 
   /** `${steps.<id>.<property>}` of step `i`, as later steps use it (the real values). */
@@ -163,6 +168,36 @@ export class RunResults {
     return { output: shownOutput.value, ...(shownProps ? { properties: shownProps.value } : {}), ...(redacted ? { redacted: true as const } : {}) };
   }
 
+  /**
+   * A resolved input as it may be shown (step `i`'s, or one of its items'): the fields its action says hold
+   * credentials taken out (http: the values of credential `headers`, as in its properties), then every secret
+   * replaced. Never marks the result `redacted`: what a step was given is not what it produced.
+   */
+  showInput(i: number, input: unknown): unknown {
+    const kept = input !== null && typeof input === 'object' && !Array.isArray(input) ? this.#strip(i)(input as Record<string, unknown>) : input;
+    return this.#secrets.redactValue(kept).value;
+  }
+
+  /** Step `i` (not a foreach step) ended with `input`: shown now for its event, kept for the report. */
+  keepInput(i: number, input: unknown): unknown {
+    this.#inputAt[i] = this.#secrets.version;
+    return (this.#shownInputs[i] = this.showInput(i, input));
+  }
+
+  /** Item `index` of a foreach step ended with `input`: shown now for its event, kept for the report. */
+  keepItemInput(fanout: Fanout, index: number, input: unknown): unknown {
+    fanout.inputAt[index] = this.#secrets.version;
+    return (fanout.inputs[index] = this.showInput(fanout.step, input));
+  }
+
+  /** A shown value made at secrets version `at`, with the secrets learned since replaced too. */
+  #redoneSince(value: unknown, at: number): unknown {
+    const secrets = this.#secrets;
+    if (value === undefined || at === secrets.version) return value;
+    const later = this.#redactorsSince.get(at) ?? this.#redactorsSince.set(at, secrets.redactorSince(at)).get(at)!;
+    return secrets.redactValue(value, later).value;
+  }
+
   /** A step's entry in the report. */
   report(i: number): StepReport {
     const state = this.#state;
@@ -182,9 +217,11 @@ export class RunResults {
     const error = this.errors[i];
     const redact = secrets.redact;
     const skipReason = state.skipReason[i];
+    const input = this.#redoneSince(this.#shownInputs[i], this.#inputAt[i]!);
     return {
       status: s,
       output: hasOutput ? this.#shownOutputs[i] : null,
+      ...(input === undefined ? {} : { input }),
       // Redacted again: a secret may have been learned after the step ended.
       ...(error ? { error: redact(error.message), errorCode: error.code, ...(error.hint ? { hint: redact(error.hint) } : {}), ...(error.detail === undefined ? {} : { errorDetail: redact(error.detail) }) } : {}),
       ...(started > 0 ? { startedAt: new Date(started).toISOString(), finishedAt: new Date(finished).toISOString(), durationMs: finished - started, ...(fanout ? {} : { attempts: this.attempts[i]! }) } : {}),
@@ -195,7 +232,7 @@ export class RunResults {
       ...(skipReason ? { skipReason } : {}),
       ...(this.workers[i] === undefined ? {} : { worker: this.workers[i] }),
       ...(state.continued[i] ? { continued: true } : {}),
-      ...(fanout ? { items: fanout.reports(redact, (usage) => this.costOf(usage)) } : {}),
+      ...(fanout ? { items: fanout.reports(redact, (usage) => this.costOf(usage), (input, at) => this.#redoneSince(input, at)) } : {}),
     };
   }
 

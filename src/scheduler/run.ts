@@ -481,6 +481,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
     const tries = outcome.attempts ?? 1;
     if (outcome.worker !== undefined) fanout.workers[index] = outcome.worker;
     const ended = { type: 'item:end' as const, runId, stepId: step.id, index, key: itemKey(fanout, index), at, durationMs: at - fanout.started[index]!, attempts: tries, ...(outcome.worker === undefined ? {} : { worker: outcome.worker }) };
+    // Shown once the result's own credentials are known (learnSecrets), as the result is.
+    const input = (): { input?: unknown } => (outcome.input === undefined ? {} : { input: results.keepItemInput(fanout, index, outcome.input) });
     if (outcome.status === 'not_run') {
       // The budget had no room for its call: it never ran, and stays for a resume to run.
       fanout.unstart(index);
@@ -491,7 +493,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       if (outcome.cached) fanout.cached[index] = 1;
       learnSecrets(i, outcome.output, outcome.properties, index);
       const shown = results.showItem(i, outcome.output, outcome.properties);
-      emit({ ...ended, status: 'succeeded', ...shown, ...results.unitCost(outcome) });
+      emit({ ...ended, status: 'succeeded', ...input(), ...shown, ...results.unitCost(outcome) });
       keep(outcome, shown.redacted);
     } else if (outcome.status === 'failed') {
       const { code, message, hint, detail } = outcome.error;
@@ -499,7 +501,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       fanout.fail(index, at, tries, error);
       // A failed call is often paid for all the same: its tokens count.
       if (outcome.usage) fanout.usage[index] = outcome.usage;
-      emit({ ...ended, status: 'failed', ...errorFields(error), ...results.unitCost(outcome) });
+      emit({ ...ended, status: 'failed', ...input(), ...errorFields(error), ...results.unitCost(outcome) });
       // A retry the budget had no room for: the budget stops the run; what is in flight finishes, paid for.
       if (code === 'budget_exceeded') budgetStop();
       else if (!step.continueOnError && !stopping) {
@@ -508,7 +510,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       }
     } else {
       fanout.cancel(index, at, tries);
-      emit({ ...ended, status: 'cancelled' });
+      emit({ ...ended, status: 'cancelled', ...input() });
     }
     if (fanout.done || (stopping && fanout.running === 0)) settleFanout(fanout);
     else if (!stopping && fanout.canStart) enqueue(i);
@@ -576,6 +578,8 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       continuedHere = steps[i]!.continueOnError && !stopping;
       if (continuedHere) continuedSteps.push(i);
     }
+    // Shown once the result's own credentials are known (learnSecrets), as the result is.
+    const input = outcome.input === undefined ? undefined : results.keepInput(i, outcome.input);
     due(state.settle(i, outcome.status, { continued: continuedHere }));
     emit({
       type: 'step:end',
@@ -586,6 +590,7 @@ export async function runPrepared(prepared: PreparedRun, options: RunControls = 
       durationMs: finished[i]! - started[i]!,
       attempts: attempts[i]!,
       ...(outcome.worker === undefined ? {} : { worker: outcome.worker }),
+      ...(input === undefined ? {} : { input }),
       ...errorFields(results.errors[i]),
       ...shown,
       ...(outcome.status === 'succeeded' || outcome.status === 'failed' ? results.unitCost(outcome) : {}),

@@ -35,6 +35,13 @@ export type StepOutcome = (
   attempts?: number;
   /** The worker that ran it (`host:pid`), when it ran on one (src/queue/). */
   worker?: string;
+  /**
+   * The step's block with its templates resolved, as the action received it (after its schema's defaults), or
+   * as resolved when the schema refused it. Real values, secrets included: the run redacts it before any event
+   * carries it (see RunResults.showInput). Absent when it never resolved, and when the budget kept the call
+   * from being made (`not_run`).
+   */
+  input?: unknown;
 };
 
 export interface StepError {
@@ -127,12 +134,26 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
   }
   const checked = action.schema.safeParse(input);
   if (!checked.success) {
+    // Shown with the failure (it is what the user needs to see): credentials in it are secrets first, as far
+    // as the action can read a block its schema refused.
+    try {
+      for (const value of action.secrets?.(input) ?? []) environment.secrets.add(value, MIN_NAMED);
+    } catch {
+      // a block too far from its shape to read: the credentials the run knew before it started still apply
+    }
     const issue = checked.error.issues[0];
     const where = issue && issue.path.length ? `\`${issue.path.join('.')}\` ` : '';
-    return failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`);
+    return { ...failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`), input };
   }
   const resolved = checked.data;
   for (const value of action.secrets?.(resolved) ?? []) environment.secrets.add(value, MIN_NAMED);
+  const outcome = await runResolved(step, action, resolved, confine, lookup, environment);
+  // A call the budget kept from being made did not run with it: it stays to be run, and shown, by a resume.
+  return outcome.status === 'not_run' ? outcome : { ...outcome, input: resolved };
+}
+
+/** The tries of a step whose input resolved and was accepted: the cache, the budget, retries and waits. */
+async function runResolved(step: StepSpec, action: AnyAction, resolved: unknown, confine: ResolvedInput['confine'], lookup: ReferenceLookup, environment: StepEnvironment): Promise<StepOutcome> {
   const timeout = timeoutFor(step, action, resolved, environment);
 
   // The same request answered before (this run or an earlier one): nothing is sent, nothing paid.

@@ -176,6 +176,34 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       assert.equal((await stepOf(store, 'r', 'list')).items, undefined, 'no items for a step that has none');
     });
 
+    it('keeps what a step and an item ran with (their resolved input), given as a value or as JSON text, fenced or not', async (t) => {
+      const { store, reopen } = await session(t);
+      await store.startRun(newRun('r'));
+      const prompt = { model: 'echo', prompt: 'Summarize: é ✓ "quoted"\n\u0000 and more', nested: [1, null, { deep: true }] };
+      // Not awaited, as the recorder writes: grouped into one commit where a store does that.
+      const writes = [
+        store.recordStep('r', 'list', { status: 'succeeded', output: ['a'], input: prompt }),
+        store.recordItem('r', 'each', item(0, { input: { prompt: 'item 0' } })),
+        store.recordItem('r', 'each', item(1, { status: 'failed', output: undefined, error: 'invalid', inputJson: JSON.stringify({ prompt: { n: 1 } }) })),
+        store.recordItem('r', 'each', item(2)),
+      ];
+      await Promise.all(writes);
+      assert.equal(await store.recordStepOnce('r', 'urgent', { status: 'succeeded', output: 'u', input: { url: 'https://example.test/u' }, worker: 'w' }), true);
+      assert.equal(await store.recordItemOnce('r', 'combine', { index: 0, key: 'k', status: 'succeeded', output: 'c', input: 'a plain string', worker: 'w' }), true);
+      await store.recordStep('r', 'combine', { status: 'failed', error: 'no input: a template failed' });
+      const other = await reopen();
+      const got = (await other.getRun('r'))!;
+      const byId = Object.fromEntries(got.steps.map((s) => [s.stepId, s]));
+      assert.deepEqual(byId['list']!.input, prompt);
+      assert.deepEqual(byId['each']!.items!.map((i) => i.input), [{ prompt: 'item 0' }, { prompt: { n: 1 } }, undefined]);
+      assert.ok(!('input' in byId['each']!.items![2]!), 'an item recorded without one has no `input` field');
+      assert.deepEqual(byId['urgent']!.input, { url: 'https://example.test/u' });
+      assert.equal(byId['combine']!.items![0]!.input, 'a plain string');
+      assert.ok(!('input' in byId['combine']!), 'a step recorded without one has no `input` field');
+      assert.deepEqual((await other.recordedSuccess('r', 'list'))?.input, prompt);
+      assert.equal(byId['list']!.redacted, false);
+    });
+
     it('writes the results and items a resume reused with the run: there the moment startRun resolves, marked reused', async (t) => {
       const { store, reopen } = await session(t);
       await store.startRun(

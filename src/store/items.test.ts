@@ -194,7 +194,7 @@ describe('a store of schema 6', () => {
     await store.finishRun('old', { status: 'succeeded', finishedAt: Date.now(), outputs: {} });
     await store.close();
     const db = new DatabaseSync(path);
-    db.exec('ALTER TABLE step_runs DROP COLUMN worker; DROP TABLE cache_entries; ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_runs DROP COLUMN cost_usd; ALTER TABLE step_runs DROP COLUMN cached; DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count; PRAGMA user_version = 6;');
+    db.exec('ALTER TABLE step_runs DROP COLUMN input_json; ALTER TABLE step_runs DROP COLUMN worker; DROP TABLE cache_entries; ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_runs DROP COLUMN cost_usd; ALTER TABLE step_runs DROP COLUMN cached; DROP TABLE step_items; ALTER TABLE step_runs DROP COLUMN skip_reason; ALTER TABLE step_runs DROP COLUMN continued; ALTER TABLE step_runs DROP COLUMN item_count; PRAGMA user_version = 6;');
     db.close();
     return path;
   }
@@ -212,7 +212,7 @@ describe('a store of schema 6', () => {
     assert.deepEqual(got.map((s) => [s.stepId, s.skipReason, s.continued, s.items?.length]), [['list', undefined, undefined, undefined], ['each', undefined, true, 1], ['urgent', 'condition', undefined, undefined], ['combine', undefined, undefined, undefined]]);
     const db = new DatabaseSync(path, { readOnly: true });
     t.after(() => db.close());
-    assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 9);
+    assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 10);
   });
 
   it('is read as it is when it cannot be written: no items, no skip reasons, and no error', async (t) => {

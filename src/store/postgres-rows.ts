@@ -5,7 +5,7 @@
  */
 import type { UnitUsage } from '../core/report.ts';
 import type { SkipReason } from '../core/status.ts';
-import { stepBase, type PlannedStep } from './records.ts';
+import { inputColumn, inputOf, stepBase, type PlannedStep } from './records.ts';
 import type { ItemRecord, ItemResult, ResultFields, StepRecord, StepResult } from './types.ts';
 
 export type Value = string | number | boolean | null;
@@ -38,6 +38,7 @@ const RESULT_COLUMNS: [string, string][] = [
   ['cost_usd', 'double precision'],
   ['cached', 'boolean'],
   ['worker', 'text'],
+  ['input_json', 'text'],
 ];
 
 export const STEPS: Table = {
@@ -113,6 +114,7 @@ function resultValues(r: ResultFields & { status: string }): Row {
     r.costUsd ?? null,
     r.cached === true,
     text(r.worker),
+    inputColumn(r),
   ];
 }
 
@@ -135,6 +137,7 @@ export function resultFields(s: Record<string, unknown>): ResultFields & { reuse
     ...(s['cost_usd'] != null ? { costUsd: Number(s['cost_usd']) } : s['usage'] != null ? { costUsd: null } : {}),
     ...(s['cached'] === true ? { cached: true } : {}),
     ...(s['worker'] == null ? {} : { worker: String(s['worker']) }),
+    ...inputOf(s['input_json']),
   };
 }
 

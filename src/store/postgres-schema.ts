@@ -6,7 +6,7 @@
  */
 import type { PoolClient } from 'pg';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 export const DEFAULT_SCHEMA = 'conductor';
 
 /** A plain identifier: lower-case letters, digits and `_`, not starting with a digit, at most 63 bytes. */
@@ -107,8 +107,17 @@ CREATE TABLE IF NOT EXISTS cache_entries (
 CREATE INDEX IF NOT EXISTS cache_entries_by_age ON cache_entries (created_at);
 `;
 
+/**
+ * Schema 2: what each step and item ran with, its block with the templates resolved and secrets redacted (JSON,
+ * as `output`); results recorded before kept none (NULL). Last in each table, as SQLite's is (schema 10).
+ */
+const SCHEMA_2 = `
+ALTER TABLE step_runs ADD COLUMN IF NOT EXISTS input_json TEXT;
+ALTER TABLE items ADD COLUMN IF NOT EXISTS input_json TEXT;
+`;
+
 /** Each version's statements, applied in order from the version a schema has to SCHEMA_VERSION. */
-const MIGRATIONS: Record<number, string> = { 1: SCHEMA_1 };
+const MIGRATIONS: Record<number, string> = { 1: SCHEMA_1, 2: SCHEMA_2 };
 
 /** The schema named by `name`, refused unless it is a plain identifier (it goes into SQL and `search_path`). */
 export function checkSchemaName(name: string): string {

@@ -128,7 +128,7 @@ describe('the PostgreSQL store', () => {
       await stores[0]!.startRun(newRun('r'));
       for (const store of stores) assert.deepEqual((await store.listRuns()).map((r) => r.id), ['r']);
       const { rows } = await (await adminClient()).query(`SELECT version FROM "${schema}".schema_version`);
-      assert.deepEqual(rows.map((r) => r.version), [1], 'migrated once');
+      assert.deepEqual(rows.map((r) => r.version), [1, 2], 'migrated once');
     });
 
     it('lets exactly one of two workers racing to record a step\'s success win', async (t) => {
@@ -262,7 +262,31 @@ describe('the PostgreSQL store', () => {
       t.after(() => dropSchema(schema));
       await (await openPostgresStore(urlWith(schema), {})).close();
       await (await adminClient()).query(`INSERT INTO "${schema}".schema_version (version) VALUES (99)`);
-      await assert.rejects(openPostgresStore(urlWith(schema), {}), { code: 'store_unavailable', message: /written by a newer version of Conductor \(schema 99, this one reads 1\)/ });
+      await assert.rejects(openPostgresStore(urlWith(schema), {}), { code: 'store_unavailable', message: /written by a newer version of Conductor \(schema 99, this one reads 2\)/ });
+    });
+
+    it('brings a schema 1 store up to date: results recorded before kept no input, new ones keep theirs', async (t) => {
+      const schema = schemaName();
+      t.after(() => dropSchema(schema));
+      const made = await openPostgresStore(urlWith(schema), {});
+      await made.startRun(newRun('old'));
+      await made.recordItem('old', 'a', { index: 0, key: 'k', status: 'succeeded', output: 'x' });
+      await made.recordStep('old', 'a', { status: 'succeeded', output: ['x'], itemCount: 1 });
+      await made.close();
+      // What schema 1 lacks.
+      const admin = await adminClient();
+      await admin.query(`ALTER TABLE "${schema}".step_runs DROP COLUMN input_json; ALTER TABLE "${schema}".items DROP COLUMN input_json; DELETE FROM "${schema}".schema_version WHERE version = 2`);
+      const store = await openPostgresStore(urlWith(schema), {});
+      t.after(() => store.close());
+      const old = (await store.getRun('old'))!;
+      assert.deepEqual([old.steps[0]!.output, old.steps[0]!.input, old.steps[0]!.items![0]!.output, old.steps[0]!.items![0]!.input], [['x'], undefined, 'x', undefined]);
+      await store.startRun(newRun('new'));
+      await store.recordItem('new', 'a', { index: 0, key: 'k', status: 'succeeded', output: 'y', input: { prompt: 'y' } });
+      await store.recordStep('new', 'a', { status: 'succeeded', output: ['y'], input: { prompt: 'list' }, itemCount: 1 });
+      const again = (await store.getRun('new'))!;
+      assert.deepEqual([again.steps[0]!.input, again.steps[0]!.items![0]!.input], [{ prompt: 'list' }, { prompt: 'y' }]);
+      const { rows } = await admin.query(`SELECT version FROM "${schema}".schema_version ORDER BY version`);
+      assert.deepEqual(rows.map((r) => r.version), [1, 2]);
     });
 
     it('writes 20,000 items recorded without waiting, in order, grouped', async (t) => {

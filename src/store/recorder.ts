@@ -96,6 +96,8 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
     if (event.attempts !== undefined) into.attempts = event.attempts;
     if (event.reused) into.reused = true;
     if (event.worker !== undefined) into.worker = event.worker;
+    // What it ran with is shown, never reused: taking a secret out of it does not make the result `redacted`.
+    if (event.input !== undefined) into.inputJson = JSON.stringify(clean(event.input));
     return into;
   };
   const started = new Map<string, number>();
@@ -108,7 +110,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
   /** The run's own redactor (see lateRedact), and what was written during the run for it to look at again. */
   const late = options.lateRedact;
   /** Results written during the run, as the events gave them: run:end writes again any a later secret is in. */
-  const written: { stepId: string; step?: StepResult; item?: ItemResult; output: unknown; properties: Record<string, unknown> | undefined }[] = [];
+  const written: { stepId: string; step?: StepResult; item?: ItemResult; output: unknown; properties: Record<string, unknown> | undefined; input: unknown }[] = [];
   /** Steps with a record from during the run: run:end does not write them again. */
   const recorded = new Set<string>();
   const reusedItem = (index: number, item: ReusableItem): ItemResult => result({ index, key: item.key, status: 'succeeded', reused: true }, item.output, item.properties);
@@ -216,7 +218,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         }
         const { runId, stepId } = event;
         write(() => store.recordItem(runId, stepId, item));
-        if (late && event.status === 'succeeded') written.push({ stepId: event.stepId, item, output: event.output, properties: event.properties });
+        if (late && (event.status === 'succeeded' || event.input !== undefined)) written.push({ stepId: event.stepId, item, output: event.output, properties: event.properties, input: event.input });
         break;
       }
       case 'step:end': {
@@ -235,7 +237,7 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         if (itemCount !== undefined) step.itemCount = itemCount;
         const { runId, stepId } = event;
         write(() => store.recordStep(runId, stepId, step));
-        if (late && (event.output !== undefined || event.properties !== undefined)) written.push({ stepId: event.stepId, step, output: event.output, properties: event.properties });
+        if (late && (event.output !== undefined || event.properties !== undefined || event.input !== undefined)) written.push({ stepId: event.stepId, step, output: event.output, properties: event.properties, input: event.input });
         break;
       }
       case 'run:end': {
@@ -248,8 +250,12 @@ export function recorder(store: RunStore, spec: WorkflowSpec, options: RecorderO
         for (const w of written) {
           const output = redactDeep(w.output, late!);
           const properties = redactDeep(w.properties, late!);
-          if (output === w.output && properties === w.properties) continue;
-          const again = { ...result({}, output, properties as Record<string, unknown> | undefined), redacted: true };
+          const input = redactDeep(w.input, late!);
+          const changed = output !== w.output || properties !== w.properties;
+          if (!changed && input === w.input) continue;
+          // Only a secret in the result makes it `redacted` (never reused); one in the input is only taken out.
+          const again: ResultFields = changed ? { ...result({}, output, properties as Record<string, unknown> | undefined), redacted: true } : {};
+          if (input !== w.input) again.inputJson = JSON.stringify(input);
           if (w.item) write(() => store.recordItem(runId, w.stepId, { ...w.item!, ...again }));
           else write(() => store.recordStep(runId, w.stepId, { ...w.step!, ...again }));
         }

@@ -24,6 +24,16 @@ export function stepBase(p: PlannedStep, position: number, count: number | undef
 
 type Row = Record<string, unknown>;
 
+/** The `input_json` column (NULL, or absent in an older store: no input kept) as a result's `input`. */
+export function inputOf(column: unknown): { input?: unknown } {
+  return column == null ? {} : { input: JSON.parse(String(column)) };
+}
+
+/** A result's `input` as the `input_json` column: NULL when there is none. */
+export function inputColumn(r: { input?: unknown; inputJson?: string }): string | null {
+  return r.inputJson ?? (r.input === undefined ? null : JSON.stringify(r.input));
+}
+
 /** A cache row (action, usage, cost_usd, output, properties) as the entry it keeps. */
 export function cacheEntryOf(row: Row): CacheEntry {
   return {

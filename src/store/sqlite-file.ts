@@ -11,7 +11,7 @@ import { SQLITE } from './errors.ts';
 
 const { PERM, READONLY, CANTOPEN } = SQLITE;
 
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS step_runs (
   cached INTEGER NOT NULL DEFAULT 0,
   -- the worker that ran it (host:pid, see src/queue/); NULL when it ran in the run's own process
   worker TEXT,
+  -- what it ran with: its block with the templates resolved, secrets redacted (JSON); NULL when it never
+  -- resolved, or was reused. Shown only: nothing reads it to decide what runs.
+  input_json TEXT,
   PRIMARY KEY (run_id, step_id)
 );
 -- one row per item of a foreach step that finished, or that a resume carried in from an earlier run (reused)
@@ -100,6 +103,7 @@ CREATE TABLE IF NOT EXISTS step_items (
   -- last: large values spill into overflow pages, which reading the columns above (history) then skips
   output TEXT,
   properties TEXT,
+  input_json TEXT,
   PRIMARY KEY (run_id, step_id, idx)
 );
 -- the step cache: a result by the hash of what its step sent (see src/cache/), shared by every workflow
@@ -139,7 +143,13 @@ const MIGRATIONS: Record<number, string> = {
   // Results recorded before had all run in the run's own process: no worker. step_items gets its column here
   // only when it was there before (ITEMS_WORKER, schema 7 and 8): else SCHEMA makes it.
   8: 'ALTER TABLE step_runs ADD COLUMN worker TEXT;',
+  // Results recorded before kept no input: NULL, shown as none. step_items gets its column here only when it was
+  // there before (ITEMS_INPUT, schema 7 to 9): else SCHEMA makes it.
+  9: 'ALTER TABLE step_runs ADD COLUMN input_json TEXT;',
 };
+
+/** From schema 7: step_items exists, without `input_json`. */
+const ITEMS_INPUT = 'ALTER TABLE step_items ADD COLUMN input_json TEXT;';
 
 /** From schema 7: step_items exists, without `worker`. */
 const ITEMS_WORKER = 'ALTER TABLE step_items ADD COLUMN worker TEXT;';
@@ -165,7 +175,7 @@ export function openForWriting(path: string, busyTimeoutMs: number): DatabaseSyn
       // Version 0 is a new file. Any other needs every step from its version to ours.
       const pending = version === 0 ? [] : Array.from({ length: Math.max(0, SCHEMA_VERSION - version) }, (_, k) => MIGRATIONS[version + k]);
       if (version > SCHEMA_VERSION || pending.includes(undefined)) throw unreadable(version);
-      db.exec(`${pending.join(' ')} ${version === 7 ? ITEMS_USAGE : ''} ${version === 7 || version === 8 ? ITEMS_WORKER : ''} ${SCHEMA}`);
+      db.exec(`${pending.join(' ')} ${version === 7 ? ITEMS_USAGE : ''} ${version === 7 || version === 8 ? ITEMS_WORKER : ''} ${version >= 7 && version <= 9 ? ITEMS_INPUT : ''} ${SCHEMA}`);
     });
     return db;
   } catch (error) {

@@ -6,7 +6,7 @@
 import type { UnitUsage } from '../core/report.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import type { SkipReason } from '../core/status.ts';
-import { stepBase, type PlannedStep } from './records.ts';
+import { inputColumn, inputOf, stepBase, type PlannedStep } from './records.ts';
 import type { ItemRecord, ItemResult, ResultFields, StepRecord, StepResult } from './types.ts';
 
 export type Row = (string | number | null)[];
@@ -17,9 +17,9 @@ export type { PlannedStep } from './records.ts';
  * A step's result: a later one for the same step replaces it — but only a success replaces a success (a result a
  * worker recorded stands over the run's `cancelled` for a job whose answer came too late). Values from `stepRow`.
  */
-export const INSERT_STEP = `INSERT INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, skip_reason, continued, item_count, run_id, step_id)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker, skip_reason = excluded.skip_reason, continued = excluded.continued, item_count = excluded.item_count
+export const INSERT_STEP = `INSERT INTO step_runs (status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, input_json, skip_reason, continued, item_count, run_id, step_id)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (run_id, step_id) DO UPDATE SET status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker, input_json = excluded.input_json, skip_reason = excluded.skip_reason, continued = excluded.continued, item_count = excluded.item_count
   WHERE step_runs.status <> 'succeeded' OR excluded.status = 'succeeded'`;
 
 /**
@@ -27,9 +27,9 @@ export const INSERT_STEP = `INSERT INTO step_runs (status, output, properties, e
  * by a result for another value (a resume re-runs an item whose key changed over the success it carried in).
  * Values from `itemRow`.
  */
-export const INSERT_ITEM = `INSERT INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, run_id, step_id, idx)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-  ON CONFLICT (run_id, step_id, idx) DO UPDATE SET key = excluded.key, status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker
+export const INSERT_ITEM = `INSERT INTO step_items (key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted, usage, cost_usd, cached, worker, input_json, run_id, step_id, idx)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (run_id, step_id, idx) DO UPDATE SET key = excluded.key, status = excluded.status, output = excluded.output, properties = excluded.properties, error = excluded.error, error_code = excluded.error_code, hint = excluded.hint, error_detail = excluded.error_detail, attempts = excluded.attempts, started_at = excluded.started_at, finished_at = excluded.finished_at, reused = excluded.reused, redacted = excluded.redacted, usage = excluded.usage, cost_usd = excluded.cost_usd, cached = excluded.cached, worker = excluded.worker, input_json = excluded.input_json
   WHERE step_items.status <> 'succeeded' OR excluded.status = 'succeeded' OR step_items.key <> excluded.key`;
 
 /** At most this many rows go in one INSERT: a statement run for each row cost more than writing the row. */
@@ -50,7 +50,7 @@ export function itemRow(runId: string, stepId: string, r: ItemResult): Row {
   return [r.key, r.status, ...resultColumns(r), runId, stepId, r.index];
 }
 
-/** The columns a step's row and an item's row share, in their order (output … worker). */
+/** The columns a step's row and an item's row share, in their order (output … input_json). */
 function resultColumns(r: ResultFields): Row {
   return [
     r.outputJson ?? (r.output === undefined ? null : JSON.stringify(r.output)),
@@ -68,6 +68,7 @@ function resultColumns(r: ResultFields): Row {
     r.costUsd ?? null,
     r.cached ? 1 : 0,
     r.worker ?? null,
+    inputColumn(r),
   ];
 }
 
@@ -103,6 +104,8 @@ export function stepRecord(p: PlannedStep, position: number, s: Record<string, u
     ...(s['cached'] === 1 ? { cached: true } : {}),
     // Absent in a store read as it is, from before schema 9.
     ...(s['worker'] == null ? {} : { worker: String(s['worker']) }),
+    // Absent in a store read as it is, from before schema 10.
+    ...inputOf(s['input_json']),
   };
 }
 
@@ -115,17 +118,17 @@ export function recordedResult(s: Record<string, unknown>): ResultFields {
   return fields;
 }
 
-/** Every recorded item of a run, by step, in index order (schema 7 and later). */
-export function readItems(db: DatabaseSync, runId: string, withUsage: boolean, withWorker: boolean): Map<string, ItemRecord[]> {
+/** Every recorded item of a run, by step, in index order (schema 7 and later; each `with…` a later schema's columns). */
+export function readItems(db: DatabaseSync, runId: string, withUsage: boolean, withWorker: boolean, withInput: boolean): Map<string, ItemRecord[]> {
   const byStep = new Map<string, ItemRecord[]>();
   // In primary-key order: by step, then index. Rows as arrays, fields set one by one: a run can hold 100,000.
   const rows = db.prepare(
-    `SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted${withUsage ? ', usage, cost_usd, cached' : ''}${withUsage && withWorker ? ', worker' : ''} FROM step_items WHERE run_id = ? ORDER BY step_id, idx`,
+    `SELECT step_id, idx, key, status, output, properties, error, error_code, hint, error_detail, attempts, started_at, finished_at, reused, redacted${withUsage ? ', usage, cost_usd, cached' : ''}${withUsage && withWorker ? ', worker' : ''}${withUsage && withWorker && withInput ? ', input_json' : ''} FROM step_items WHERE run_id = ? ORDER BY step_id, idx`,
   );
   rows.setReturnArrays(true);
   type ItemRow = [string, number, string, ItemRecord['status'], ...(string | number | null)[]];
   let list: ItemRecord[] = [];
-  for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted, usage, costUsd, cached, worker] of rows.iterate(runId) as Iterable<ItemRow>) {
+  for (const [stepId, index, key, status, output, properties, error, errorCode, hint, errorDetail, attempts, startedAt, finishedAt, reused, redacted, usage, costUsd, cached, worker, input] of rows.iterate(runId) as Iterable<ItemRow>) {
     if (!byStep.has(stepId)) byStep.set(stepId, (list = []));
     const item: ItemRecord = { index, key, status, reused: reused === 1, redacted: redacted === 1 };
     if (output !== null) item.output = JSON.parse(String(output));
@@ -142,6 +145,7 @@ export function readItems(db: DatabaseSync, runId: string, withUsage: boolean, w
     else if (usage != null) item.costUsd = null;
     if (cached === 1) item.cached = true;
     if (worker != null) item.worker = String(worker);
+    if (input != null) item.input = JSON.parse(String(input));
     list.push(item);
   }
   return byStep;

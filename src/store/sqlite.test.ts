@@ -3,18 +3,21 @@
  * see it): when a running run counts as alive, the heartbeat that decides it, and opening older stores.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { chmod } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from '../../test/support/workflow.ts';
 import { SqliteRunStore } from './sqlite.ts';
 
-/** Undoes schema 9 on a store made by this version: what a store of schema 8 lacks. */
-const WITHOUT_9 = 'ALTER TABLE step_runs DROP COLUMN worker; ALTER TABLE step_items DROP COLUMN worker;';
+/** Undoes schema 10 on a store made by this version: what a store of schema 9 lacks. */
+const WITHOUT_10 = 'ALTER TABLE step_runs DROP COLUMN input_json; ALTER TABLE step_items DROP COLUMN input_json;';
+/** Undoes schemas 10 and 9 on a store made by this version: what a store of schema 8 lacks. */
+const WITHOUT_9 = WITHOUT_10 + ' ALTER TABLE step_runs DROP COLUMN worker; ALTER TABLE step_items DROP COLUMN worker;';
 /** Undoes schemas 9 and 8 on a store made by this version: what a store of schema 7 lacks. */
 const WITHOUT_8 = WITHOUT_9 + ' DROP TABLE cache_entries; ALTER TABLE step_runs DROP COLUMN usage; ALTER TABLE step_runs DROP COLUMN cost_usd; ALTER TABLE step_runs DROP COLUMN cached; ALTER TABLE step_items DROP COLUMN usage; ALTER TABLE step_items DROP COLUMN cost_usd; ALTER TABLE step_items DROP COLUMN cached;';
 /** Undoes schemas 9, 8 and 7 on a store made by this version: what a store of schema 6 lacks. */
@@ -292,7 +295,62 @@ describe('the run store', () => {
     assert.deepEqual([again.worker, again.items![0]!.worker], ['w:2', 'w:1']);
     const check = new DatabaseSync(path, { readOnly: true });
     t.after(() => check.close());
-    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 9);
+    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 10);
+  });
+
+  /** A store of schema 9 (before inputs were kept) with one run: a step with an item, each run on a worker. */
+  async function schema9(t: { after(fn: () => unknown): void }): Promise<string> {
+    const path = join(await tempDir(t), 'runs.db');
+    const made = new SqliteRunStore(path);
+    await made.startRun(newRun('r'));
+    await made.recordItem('r', 'a', { index: 0, key: 'k', status: 'succeeded', output: 'x', worker: 'w:1' });
+    await made.recordStep('r', 'a', { status: 'succeeded', output: ['x'], worker: 'w:2', itemCount: 1 });
+    await made.close();
+    const db = new DatabaseSync(path);
+    db.exec(`${WITHOUT_10} PRAGMA user_version = 9;`);
+    db.close();
+    return path;
+  }
+
+  it('brings a store from schema 9 up to date: results recorded before kept no input, new ones keep theirs', async (t) => {
+    const path = await schema9(t);
+    const store = new SqliteRunStore(path);
+    t.after(() => store.close());
+    const { steps } = (await store.getRun('r'))!;
+    assert.deepEqual([steps[0]!.output, steps[0]!.worker, steps[0]!.input, steps[0]!.items![0]!.worker, steps[0]!.items![0]!.input], [['x'], 'w:2', undefined, 'w:1', undefined]);
+    assert.ok(!('input' in steps[0]!) && !('input' in steps[0]!.items![0]!));
+    await store.startRun(newRun('new'));
+    await store.recordItem('new', 'a', { index: 0, key: 'k', status: 'failed', error: 'bad', input: { prompt: { n: 1 } } });
+    await store.recordStep('new', 'a', { status: 'failed', error: 'item 0: bad', input: { prompt: 'not a foreach, but kept all the same' }, itemCount: 1 });
+    const again = (await store.getRun('new'))!.steps[0]!;
+    assert.deepEqual([again.input, again.items![0]!.input], [{ prompt: 'not a foreach, but kept all the same' }, { prompt: { n: 1 } }]);
+    const check = new DatabaseSync(path, { readOnly: true });
+    t.after(() => check.close());
+    assert.equal((check.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 10);
+  });
+
+  it('reads a store of schema 9 as it is when it cannot be written: its workers, and no input', async (t) => {
+    const path = await schema9(t);
+    await chmod(path, 0o444);
+    await chmod(dirname(path), 0o555);
+    // In a process of its own that meets file modes even as root (see test/store-failures.test.ts).
+    const read = `const { SqliteRunStore } = await import(${JSON.stringify(join(import.meta.dirname, 'sqlite.ts'))});
+      const store = new SqliteRunStore(${JSON.stringify(path)}, { access: 'read' });
+      const step = (await store.getRun('r')).steps[0];
+      console.log(JSON.stringify([step.worker, 'input' in step, step.items.map((i) => [i.output, i.worker, 'input' in i])]));
+      await store.close();`;
+    const asRoot = process.getuid?.() === 0 ? ['setpriv', '--bounding-set', '-dac_override,-dac_read_search,-fowner', '--'] : [];
+    const [program, ...args] = [...asRoot, process.execPath, '--input-type=module', '-e', read];
+    let out: string;
+    try {
+      out = execFileSync(program!, args, { encoding: 'utf8' });
+    } finally {
+      await chmod(dirname(path), 0o755);
+    }
+    assert.deepEqual(JSON.parse(out), ['w:2', false, [['x', 'w:1', false]]]);
+    const db = new DatabaseSync(path, { readOnly: true });
+    t.after(() => db.close());
+    assert.equal((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, 9, 'not migrated');
   });
 
   it('refuses a store written by a newer version, naming it', async (t) => {
@@ -300,6 +358,6 @@ describe('the run store', () => {
     const newer = new DatabaseSync(path);
     newer.exec('PRAGMA user_version = 99;');
     newer.close();
-    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 9\)/);
+    assert.throws(() => new SqliteRunStore(path), /cannot open the run store .*runs\.db: it was written by a newer version of Conductor \(schema 99, this one reads 10\)/);
   });
 });

@@ -96,6 +96,8 @@ export class SqliteRunStore implements RunStore {
   readonly #hasUsage: boolean;
   /** Schema 9 and later: results carry the worker that ran them. */
   readonly #hasWorker: boolean;
+  /** Schema 10 and later: results carry the input they ran with. */
+  readonly #hasInput: boolean;
   /** The step ids of runs recordStepOnce has seen, by run (at most KNOWN_RUNS, the oldest dropped first). */
   readonly #runSteps = new Map<string, Set<string>>();
   #cache: SqliteCacheEntries | undefined;
@@ -125,6 +127,7 @@ export class SqliteRunStore implements RunStore {
     this.#hasItems = schemaVersion(this.#db) >= 7;
     this.#hasUsage = schemaVersion(this.#db) >= 8;
     this.#hasWorker = schemaVersion(this.#db) >= 9;
+    this.#hasInput = schemaVersion(this.#db) >= 10;
   }
 
   /** The file's path (`:memory:` for a store in memory). */
@@ -389,7 +392,7 @@ export class SqliteRunStore implements RunStore {
       const run = this.#toRun(rows[0]!);
       const finished = new Map((this.#db.prepare('SELECT * FROM step_runs WHERE run_id = ?').all(run.id) as Record<string, unknown>[]).map((s) => [String(s['step_id']), s]));
       const planned = JSON.parse(rows[0]!.steps) as PlannedStep[];
-      const items = this.#hasItems ? readItems(this.#db, run.id, this.#hasUsage, this.#hasWorker) : new Map<string, ItemRecord[]>();
+      const items = this.#hasItems ? readItems(this.#db, run.id, this.#hasUsage, this.#hasWorker, this.#hasInput) : new Map<string, ItemRecord[]>();
       const steps = planned.map((p, position) => stepRecord(p, position, finished.get(p.id), items.get(p.id)));
       return { run, steps };
     });

@@ -55,7 +55,7 @@ export interface StepRecord extends Omit<StepResult, 'status' | 'reused'> {
 }
 
 /** One item of a foreach step, as recorded. */
-export interface ItemRecord extends Omit<ItemResult, 'outputJson' | 'propertiesJson' | 'reused' | 'redacted'> {
+export interface ItemRecord extends Omit<ItemResult, 'outputJson' | 'propertiesJson' | 'inputJson' | 'reused' | 'redacted'> {
   reused: boolean;
   redacted: boolean;
 }
@@ -99,6 +99,14 @@ export interface ResultFields {
   /** `output` and `properties` already as JSON text (the recorder has it from redacting): saves a second pass. */
   outputJson?: string;
   propertiesJson?: string;
+  /**
+   * What it ran with: its block with the templates resolved, secrets redacted (see the `step:end` event's
+   * `input`). Shown, never reused: resume, the step cache and fingerprints do not read it. Absent when it never
+   * resolved, for a reused result, and in a store read as it is from before it was kept (SQLite schema 10).
+   */
+  input?: unknown;
+  /** `input` already as JSON text, as `outputJson`. */
+  inputJson?: string;
   error?: string;
   errorCode?: string;
   /** What to do about the error (`check OPENAI_API_KEY`, …). */
