@@ -156,6 +156,10 @@ describe('conductor serve: runs', { timeout: 120_000 }, () => {
     for (const e of sse.events.filter((e) => e.type === 'step:end')) assert.deepEqual(report.steps[e.data.stepId].output, e.data.output, e.data.stepId);
     assert.deepEqual(report.outputs, end.data.report.outputs);
     assert.deepEqual(report.steps.combine.dependsOn, ['process1', 'process2', 'process3']);
+    // What each step ran with: the prompt with the file's text filled in, the same in the event and the record.
+    const processEnd = sse.events.find((e) => e.type === 'step:end' && e.data.stepId === 'process1')!;
+    assert.match(report.steps.process1.input.prompt, /^Summarize: Conductor runs the steps/);
+    assert.deepEqual(report.steps.process1.input, processEnd.data.input);
 
     // A late client gets the same sequence replayed; one that says where it was gets only the rest.
     const replay = await follow(base, runId);

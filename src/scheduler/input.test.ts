@@ -123,6 +123,22 @@ steps:
     assert.deepEqual(items('each').map((e) => (e.input as { prompt: string }).prompt), ['one with ***', 'two with ***']);
   });
 
+  it('a value from the environment is shown as *** whatever its name, and the step still runs with it', async () => {
+    const plain = 'hunter22';
+    server.route('/in/env', (_req, res) => reply(res, 200, { ok: true }));
+    const { report, end } = await run(`
+steps:
+  - id: call
+    http: { url: "${server.url}/in/env?who=\${env.DB_PASS}", method: POST, body: { pass: "\${env.DB_PASS}", note: visible } }
+`, { env: { DB_PASS: plain } });
+    assert.equal(report.status, 'succeeded');
+    assert.ok(server.requests.some((r) => r.url === `/in/env?who=${plain}`), 'the request had the value');
+    const input = end('call').input as { url: string; body: Record<string, string> };
+    assert.equal(input.url, `${server.url}/in/env?who=***`);
+    assert.deepEqual(input.body, { pass: '***', note: 'visible' });
+    assert.ok(!JSON.stringify(report).includes(plain));
+  });
+
   it('a secret learned after a step ended is taken out of its input in the report', async () => {
     const session = 'sess-4a1b9c8d7e6f5a4b';
     server.route('/in/send', (_req, res) => reply(res, 200, { ok: true }));

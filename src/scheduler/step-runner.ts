@@ -12,7 +12,7 @@ import type { StepSpec } from '../definition/types.ts';
 import type { CancelScope } from './cancel-scope.ts';
 import { valueAt } from '../template/known.ts';
 import type { PathKey } from '../template/parse.ts';
-import { resolveReference, splitString, stringify, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
+import { referencesOf, resolveReference, resolveValue, splitString, stringify, TemplateResolveError, type ReferenceLookup } from '../template/value.ts';
 import { resolveInput, type Confinement, type ResolvedInput } from './confine.ts';
 
 export type StepOutcome = (
@@ -143,13 +143,32 @@ export async function runStep(step: StepSpec, action: AnyAction, lookup: Referen
     }
     const issue = checked.error.issues[0];
     const where = issue && issue.path.length ? `\`${issue.path.join('.')}\` ` : '';
-    return { ...failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`), input };
+    return { ...failed('invalid_input', `after resolving templates, ${where}${issue?.message.replace(/^Invalid input: /, '') ?? 'is invalid'}`), input: shownInput(step, input, lookup) };
   }
   const resolved = checked.data;
   for (const value of action.secrets?.(resolved) ?? []) environment.secrets.add(value, MIN_NAMED);
   const outcome = await runResolved(step, action, resolved, confine, lookup, environment);
   // A call the budget kept from being made did not run with it: it stays to be run, and shown, by a resume.
-  return outcome.status === 'not_run' ? outcome : { ...outcome, input: resolved };
+  return outcome.status === 'not_run' ? outcome : { ...outcome, input: shownInput(step, resolved, lookup) };
+}
+
+const readsEnv = new WeakMap<StepSpec, boolean>();
+
+/**
+ * The input as a user is shown it (events, the report, the store): what the step ran with, except that a value
+ * from the environment is `***` — `${env.DB_PASS}` may be a password whose name does not say so, and the
+ * record is no place for it. Such a step's input is its block resolved again with those values masked (before
+ * its schema's defaults: it is what the block said).
+ */
+function shownInput(step: StepSpec, input: unknown, lookup: ReferenceLookup): unknown {
+  let env = readsEnv.get(step);
+  if (env === undefined) readsEnv.set(step, (env = referencesOf(step.input).some((ref) => ref.root === 'env')));
+  if (!env) return input;
+  try {
+    return resolveValue(step.input, (ref) => (ref.root === 'env' ? '***' : lookup(ref)));
+  } catch {
+    return '***';
+  }
 }
 
 /** The tries of a step whose input resolved and was accepted: the cache, the budget, retries and waits. */

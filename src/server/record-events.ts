@@ -59,6 +59,7 @@ function unitEnd(runId: string, at: number, unit: StepRecord | ItemRecord): Unit
     at,
     ...(unit.startedAt !== undefined && unit.finishedAt !== undefined ? { durationMs: unit.finishedAt - unit.startedAt } : {}),
     ...(unit.attempts === undefined ? {} : { attempts: unit.attempts }),
+    ...(unit.input === undefined ? {} : { input: unit.input }),
     ...(unit.error ? { error: unit.error } : {}),
     ...(unit.errorCode ? { errorCode: unit.errorCode } : {}),
     ...(unit.hint ? { hint: unit.hint } : {}),

@@ -111,6 +111,7 @@ function itemView(item: ItemRecord): ItemReport & { output?: unknown } {
 /** What a step and an item both show: times, the error, tokens, cost, where it ran. */
 function unitFields(unit: StepRecord | ItemRecord) {
   return {
+    ...(unit.input === undefined ? {} : { input: unit.input }),
     ...(unit.error ? { error: unit.error } : {}),
     ...(unit.errorCode ? { errorCode: unit.errorCode } : {}),
     ...(unit.hint ? { hint: unit.hint } : {}),
