@@ -98,6 +98,7 @@ function endFields(e) {
     attempts: e.attempts,
     durationMs: e.durationMs,
     output: e.output,
+    input: e.input,
     properties: e.properties,
     usage: e.usage,
     costUsd: e.costUsd,

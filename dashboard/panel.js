@@ -64,6 +64,7 @@ function Items({ items }) {
                 ${item.costUsd !== undefined && html`<${Field} name="Cost">${cost(item.costUsd)}<//>`}
                 ${item.usage && html`<${Field} name="Tokens">${tokens(item.usage)}<//>`}
               </dl>
+              ${item.input !== undefined && html`<${Folded} value=${item.input} label=${`Input of item ${item.index}`} />`}
               ${item.output !== undefined ? html`<${Folded} value=${item.output} label=${`Output of item ${item.index}`} />` : html`<p class="muted">No output recorded for this item.</p>`}`}
           </li>`)}
       </ol>
@@ -111,7 +112,7 @@ const STEP_FINAL = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 
 export function StepPanel({ id, step, onClose, runId }) {
   if (!step) return null;
-  const input = step.input ?? step.resolvedInput;
+  const input = step.input;
   return html`
     <section class="panel" aria-labelledby="panel-title">
       <header class="panel-head">

@@ -124,6 +124,9 @@ export function storeContract(name: string, open: (options?: ContractOptions) =>
       assert.equal(JSON.stringify(listRecord!.output), JSON.stringify(list.output));
       const { run } = got;
       assert.deepEqual([run.status, run.error, run.finishedAt, run.outputs, run.stepsDone, run.stepsSkipped, run.costUsd], ['failed', 'one step failed', 9_000, { answer: 42, text: null }, 2, 1, 0.75]);
+      // Its tokens, summed over the steps that used some (as the runs list shows them).
+      assert.deepEqual(run.usage, { inputTokens: 11, outputTokens: 6 });
+      assert.deepEqual((await store.listRuns(1))[0]!.usage, { inputTokens: 11, outputTokens: 6 });
     });
 
     it('replaces a step\'s result recorded again, and keeps a null output as null', async (t) => {

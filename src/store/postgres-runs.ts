@@ -3,6 +3,7 @@
  * cost, and whether a `running` run still has a live owner — judged on the database's clock, which wrote its
  * heartbeat, so machines' clocks do not matter.
  */
+import { runTokens } from './records.ts';
 import type { RunRecord, RunSettings } from './types.ts';
 
 /** Now in ms since the epoch on the database's clock: every machine's heartbeats are compared on it. */
@@ -12,7 +13,7 @@ export const DB_NOW_MS = '(extract(epoch FROM now()) * 1000)::bigint';
 const STALE_AFTER_MS = 30_000;
 
 const RUN_COLUMNS = `r.id, r.workflow, r.workflow_hash, r.inputs, r.status, r.error, r.started_at, r.finished_at, r.pid, r.host, r.heartbeat_at, r.resumed_from, r.step_count, r.outputs, r.options, r.secret_inputs,
-  p.steps_done, p.steps_skipped, p.costs, p.cost_unknown, ${DB_NOW_MS} AS now_ms`;
+  p.steps_done, p.steps_skipped, p.costs, p.cost_unknown, p.tokens, ${DB_NOW_MS} AS now_ms`;
 /**
  * Steps' costs are added up here, not by the server: in the order SQLite reads them (by step id) and as its
  * total() adds, so that a run costs the same to the last bit in either store. A cost is unknown (null), never
@@ -21,7 +22,10 @@ const RUN_COLUMNS = `r.id, r.workflow, r.workflow_hash, r.inputs, r.status, r.er
 const PROGRESS = `FROM runs r CROSS JOIN LATERAL (
   SELECT count(*) FILTER (WHERE s.status = 'succeeded') AS steps_done, count(*) FILTER (WHERE s.status = 'skipped') AS steps_skipped,
     array_agg(s.cost_usd ORDER BY s.step_id COLLATE "C") FILTER (WHERE s.cost_usd IS NOT NULL) AS costs,
-    count(*) FILTER (WHERE s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown
+    count(*) FILTER (WHERE s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown,
+    json_build_object('in', coalesce(sum((s.usage::jsonb ->> 'inputTokens')::bigint) FILTER (WHERE s.usage IS NOT NULL AND NOT s.reused), 0),
+      'out', coalesce(sum((s.usage::jsonb ->> 'outputTokens')::bigint) FILTER (WHERE s.usage IS NOT NULL AND NOT s.reused), 0),
+      'n', count(*) FILTER (WHERE s.usage IS NOT NULL AND NOT s.reused))::text AS tokens
   FROM step_runs s WHERE s.run_id = r.id) p`;
 
 /** Runs with their progress and cost (to be followed by WHERE / ORDER BY on `r`). */
@@ -50,6 +54,7 @@ export interface RunRow {
   steps_skipped: number;
   costs: number[] | null;
   cost_unknown: number;
+  tokens: string;
   now_ms: number;
 }
 
@@ -74,6 +79,7 @@ export function runRecord(row: RunRow, host: string): RunRecord {
     ...(row.options === null ? {} : { options: JSON.parse(row.options) as RunSettings }),
     ...(row.secret_inputs === null ? {} : { secretInputs: JSON.parse(row.secret_inputs) as string[] }),
     costUsd: row.cost_unknown ? null : total(row.costs ?? []),
+    ...runTokens(row.tokens),
   };
 }
 

@@ -66,3 +66,10 @@ export function cacheStatsOf(r: Row): CacheStats {
     ...(r['last_hit_at'] == null ? {} : { lastHitAt: Number(r['last_hit_at']) }),
   };
 }
+
+/** A run's tokens as both stores sum them (`{in, out, n}` as JSON): none when no step of it used any. */
+export function runTokens(summed: string | null | undefined): { usage?: { inputTokens: number; outputTokens: number } } {
+  if (summed == null) return {};
+  const { in: input, out, n } = JSON.parse(summed) as { in: number | string; out: number | string; n: number | string };
+  return Number(n) > 0 ? { usage: { inputTokens: Number(input), outputTokens: Number(out) } } : {};
+}

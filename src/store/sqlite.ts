@@ -21,6 +21,7 @@ import { SqliteCacheEntries } from './sqlite-cache.ts';
 import { openForReading, openForWriting, schemaVersion, transaction } from './sqlite-file.ts';
 import { itemDurationSamples, stepSamples } from './sqlite-history.ts';
 import { INSERT_ITEM, INSERT_STEP, insertRows, itemRow, readItems, recordedResult, ROWS_PER_INSERT, stepRecord, stepRow, type PlannedStep, type Row } from './sqlite-rows.ts';
+import { runTokens } from './records.ts';
 import { StoreFailures } from './failures.ts';
 import type { CacheEntries, ItemRecord, ItemResult, NewRun, ResultFields, RunRecord, RunSettings, RunStore, StepRecord, StepResult, StoreOptions } from './types.ts';
 
@@ -46,7 +47,7 @@ const RUNS_WITH_PROGRESS = `SELECT r.*, (SELECT count(*) FROM step_runs s WHERE 
  */
 const RUNS_WITH_COST = RUNS_WITH_PROGRESS.replace(
   ' FROM runs r',
-  ", (SELECT total(s.cost_usd) FROM step_runs s WHERE s.run_id = r.id) AS cost_usd, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown FROM runs r",
+  ", (SELECT total(s.cost_usd) FROM step_runs s WHERE s.run_id = r.id) AS cost_usd, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id AND s.usage IS NOT NULL AND s.cost_usd IS NULL) AS cost_unknown, (SELECT json_object('in', total(json_extract(s.usage, '$.inputTokens')), 'out', total(json_extract(s.usage, '$.outputTokens')), 'n', count(*)) FROM step_runs s WHERE s.run_id = r.id AND s.usage IS NOT NULL AND s.reused = 0) AS tokens FROM runs r",
 );
 
 interface RunRow {
@@ -71,6 +72,8 @@ interface RunRow {
   secret_inputs?: string | null;
   cost_usd?: number;
   cost_unknown?: number;
+  /** `{in, out, n}`: tokens of the steps that used some, and how many did (schema 8 and later). */
+  tokens?: string;
 }
 
 /** The options of `openRunStore` (types.ts): SQLite takes them all. */
@@ -470,6 +473,7 @@ export class SqliteRunStore implements RunStore {
       ...(row.options == null ? {} : { options: JSON.parse(row.options) as RunSettings }),
       ...(row.secret_inputs == null ? {} : { secretInputs: JSON.parse(row.secret_inputs) as string[] }),
       ...(row.cost_usd === undefined ? {} : { costUsd: row.cost_unknown ? null : row.cost_usd }),
+      ...runTokens(row.tokens),
     };
   }
 

@@ -33,6 +33,11 @@ export interface RunRecord {
    * null when a model it called has no price. Absent in a store read as it is, from before schema 8.
    */
   costUsd?: number | null;
+  /**
+   * Model tokens its steps used in this run (reused ones not counted): absent when none did, and in a store
+   * read as it is, from before schema 8.
+   */
+  usage?: { inputTokens: number; outputTokens: number };
   outputs?: Record<string, unknown>;
 }
 
