@@ -356,3 +356,135 @@ describe('conductor serve --queue: the command, with a worker', { ...(await redi
     assert.equal(recorded?.status, 'cancelled');
   });
 });
+
+describe('conductor serve: what a client cannot do', { timeout: 120_000 }, () => {
+  let root: string;
+  let home: string;
+  let store: RunStore;
+  let base: string;
+  let runs: RunManager;
+  let server: Server;
+  const warnings: string[] = [];
+  let failDurations = false;
+
+  before(async () => {
+    root = await scratch();
+    home = await scratch();
+    await cp(join(ROOT, 'examples/mixed.yaml'), join(root, 'mixed.yaml'));
+    await cp(join(ROOT, 'examples/data.txt'), join(root, 'data.txt'));
+    store = await runStore(join(home, 'runs.db'));
+    // A store whose history cannot be read when a test says so: the run fails before its first event.
+    const durations = store.durations.bind(store);
+    store.durations = (workflow, n) => (failDurations ? Promise.reject(new Error('the history is unreadable')) : durations(workflow, n));
+    const flaky = store;
+    const env = { ...process.env, OPENAI_BASE_URL: `${provider.url}/v1`, OPENAI_API_KEY: 'sk-test-0123456789abcdef', CONDUCTOR_MODEL: 'openai:plain' };
+    runs = new RunManager({ store: async () => flaky, place: { env, cwd: root }, warn: (line) => warnings.push(line) });
+    const app = createApp({ root, store: async () => flaky, runs, postedRoot: join(home, 'posted'), loopbackOnly: true });
+    server = await new Promise<Server>((done) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => done(s as Server));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await runs?.close();
+    server?.closeAllConnections();
+    await new Promise((done) => server?.close(done));
+    await store?.close();
+  });
+
+  it('refuses what a page on another site could send: a body not JSON (415), another Origin or a cross-site fetch (403); nothing starts', async () => {
+    const before = (await store.listRuns(100)).length;
+    const body = JSON.stringify({ workflow: 'mixed.yaml' });
+    const tries: [Record<string, string>, number][] = [
+      [{ 'content-type': 'text/plain' }, 415],
+      [{ 'content-type': 'application/x-www-form-urlencoded' }, 415],
+      [{}, 415],
+      [{ 'content-type': 'application/json', origin: 'http://evil.example' }, 403],
+      [{ 'content-type': 'application/json', origin: 'null' }, 403],
+      [{ 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' }, 403],
+      [{ 'content-type': 'application/json', 'sec-fetch-site': 'same-site' }, 403],
+    ];
+    for (const [headers, expected] of tries) {
+      const res = await fetch(`${base}/api/runs`, { method: 'POST', headers, body });
+      assert.equal(res.status, expected, JSON.stringify(headers));
+      assert.equal(typeof ((await res.json()) as { hint?: string }).hint, 'string');
+    }
+    assert.equal((await fetch(`${base}/api/runs/x/cancel`, { method: 'POST', headers: { origin: 'http://evil.example' } })).status, 403);
+    assert.equal((await store.listRuns(100)).length, before);
+    // The dashboard itself: same origin, JSON.
+    const own = await fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin' }, body });
+    assert.equal(own.status, 202);
+    const sse = await follow(base, ((await own.json()) as { runId: string }).runId);
+    await sse.ended;
+  });
+
+  it('takes no input named like a property every object has: 422 unknown_input, not a 500', async () => {
+    for (const name of ['toString', 'constructor', 'hasOwnProperty']) {
+      const { status, body } = await post(base, '/api/runs', `{"workflow": "mixed.yaml", "inputs": {"${name}": 1}}`);
+      assert.equal(status, 422, `${name}: ${JSON.stringify(body)}`);
+      assert.equal(body.problems[0].code, 'unknown_input', name);
+    }
+  });
+
+  it('refuses a posted workflow that could hold too many items (a raised maxItems, or lists repeated by aliases)', async () => {
+    const raised = await post(base, '/api/runs', { yaml: 'config:\n  maxItems: 100000000\nsteps:\n  - id: a\n    foreach: [1, 2]\n    llm:\n      prompt: "${item}"\n' });
+    assert.equal(raised.status, 422);
+    assert.ok(raised.body.problems.some((p: any) => p.code === 'posted_too_many'));
+    const steps = Array.from({ length: 11 }, (_, i) => `  - id: s${i}\n    foreach: [1, 2]\n    llm:\n      prompt: "\${item}"\n`).join('');
+    const wide = await post(base, '/api/runs', { yaml: `steps:\n${steps}` });
+    assert.equal(wide.status, 422);
+    assert.deepEqual(wide.body.problems.map((p: any) => [p.code, p.line]), [['posted_too_many', 2]]);
+  });
+
+  it('finds a live run by the short id `conductor runs` shows: its view, its events and its cancel', async () => {
+    gates.set('short', new Gate()); // never opened
+    const { body } = await post(base, '/api/runs', { workflow: 'mixed.yaml', model: 'openai:short' });
+    await provider.until(() => calls('short').length === 3);
+    const short = body.runId.slice(0, 8);
+    await eventually(async () => (await get(base, `/api/runs/${short}`)).body.live === true, 'the short id shows the live run');
+    const sse = await follow(base, short);
+    await eventually(() => sse.events.some((e) => e.type === 'step:start' && e.data.stepId === 'process1'), 'live events by the short id');
+    const cancel = await post(base, `/api/runs/${short}/cancel`, {});
+    assert.equal(cancel.status, 202);
+    assert.equal(cancel.body.runId, body.runId);
+    await sse.ended;
+    assert.equal(sse.events.at(-1)!.data.report.status, 'cancelled');
+    assert.equal((await get(base, '/api/runs/not%20an%20id')).status, 400);
+  });
+
+  it('replays a run it no longer holds from the record, without ids; to a client that had ids, only how it ended', async () => {
+    const { body } = await post(base, '/api/runs', { workflow: 'mixed.yaml', model: 'openai:replayed' });
+    const live = await follow(base, body.runId);
+    await live.ended;
+    // Another server on the same store (or this one after a restart) holds nothing of it in memory.
+    const other = new RunManager({ store: async () => store, place: { env: {}, cwd: root } });
+    const app = createApp({ root, store: async () => store, runs: other, postedRoot: join(home, 'posted') });
+    const res = await app.request(`/api/runs/${body.runId}/events`);
+    const text = await res.text();
+    assert.doesNotMatch(text, /^id:/m);
+    const types = [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(types, live.events.map((e) => e.type));
+    const after = await (await app.request(`/api/runs/${body.runId}/events`, { headers: { 'last-event-id': '3' } })).text();
+    assert.deepEqual([...after.matchAll(/^event: (.+)$/gm)].map((m) => m[1]), ['run:end']);
+    assert.equal(JSON.parse(/^data: (.+)$/m.exec(after)![1]!).report.status, 'succeeded');
+  });
+
+  it('tells followers how a run ended that could not run at all, and says why in the server\'s log', async () => {
+    failDurations = true;
+    try {
+      const { status, body } = await post(base, '/api/runs', { workflow: 'mixed.yaml' });
+      assert.equal(status, 202);
+      const sse = await follow(base, body.runId);
+      await sse.ended;
+      const end = sse.events.at(-1)!;
+      assert.equal(end.type, 'run:end');
+      assert.equal(end.data.report.status, 'failed');
+      assert.match(end.data.report.error, /history is unreadable/);
+      const view = await get(base, `/api/runs/${body.runId}`);
+      assert.equal(view.body.live, false);
+      assert.ok(warnings.some((line) => line.includes(body.runId) && line.includes('history is unreadable')), warnings.join('\n'));
+    } finally {
+      failDurations = false;
+    }
+  });
+});

@@ -22,6 +22,8 @@ export interface ResumeRequest {
   /** Prepares the run from its workflow and inputs, with the caller's settings (see recordedSettings). */
   prepare: (spec: WorkflowSpec, inputs: Readonly<Record<string, unknown>>) => PreparedRun;
   load?: LoadOptions;
+  /** How the caller gives inputs, for the hint (default: the command line's `-i name=…`). */
+  giveAgain?: (names: readonly string[]) => string;
 }
 
 export interface PlannedResume {
@@ -41,7 +43,7 @@ export function recordedSettings(run: RunRecord): RunSettings {
 }
 
 /** Throws `UsageError` when a secret input must be given again, and what loading the workflow throws. */
-export async function planResumeOf({ record, given, from, prepare, load }: ResumeRequest): Promise<PlannedResume> {
+export async function planResumeOf({ record, given, from, prepare, load, giveAgain = (names) => names.map((name) => `-i ${name}=…`).join(' ') }: ResumeRequest): Promise<PlannedResume> {
   const spec = await loadWorkflow(record.run.workflow, load);
   // The record keeps a secret input as `***`: sending that in its place would be a wrong value, silently. One
   // with a default takes the default again; one without must be given again. (Runs recorded before the record
@@ -52,7 +54,7 @@ export async function planResumeOf({ record, given, from, prepare, load }: Resum
   if (lost.length > 0) {
     const names = lost.map((name) => `\`${name}\``).join(', ');
     throw new UsageError(`the run's input${lost.length > 1 ? 's' : ''} ${names} held a secret, which the record does not keep`, {
-      hint: `give ${lost.length > 1 ? 'them' : 'it'} again: ${lost.map((name) => `-i ${name}=…`).join(' ')}`,
+      hint: `give ${lost.length > 1 ? 'them' : 'it'} again: ${giveAgain(lost)}`,
     });
   }
   // Prepared once: the resume plan, the record of the new run and its duration estimates match by its fingerprints.

@@ -15,7 +15,8 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
   const values: Record<string, unknown> = {};
   const names = Object.keys(spec.inputs);
   for (const [name, value] of Object.entries(given)) {
-    const def = spec.inputs[name];
+    // Own names only: `toString` or `constructor` is not an input because every object has one.
+    const def = Object.hasOwn(spec.inputs, name) ? spec.inputs[name] : undefined;
     if (!def) {
       const hint = didYouMean(name, names) ?? (names.length ? `this workflow takes: ${names.join(', ')}` : 'this workflow declares no inputs');
       problems.push({ file: spec.file, line: 0, column: 0, code: 'unknown_input', message: `unknown input \`${name}\``, hint });
@@ -32,7 +33,7 @@ export function resolveInputs(spec: WorkflowSpec, given: Readonly<Record<string,
     else values[name] = typed.value;
   }
   for (const [name, def] of Object.entries(spec.inputs)) {
-    if (name in values || problems.some((p) => p.message.startsWith(`input \`${name}\``))) continue;
+    if (Object.hasOwn(values, name) || problems.some((p) => p.message.startsWith(`input \`${name}\``))) continue;
     if (def.default !== undefined) values[name] = def.default;
     else if (def.required && !options.partial) {
       problems.push({ ...def.location, code: 'missing_input', message: `missing required input \`${name}\`${def.description ? ` (${def.description})` : ''}`, hint: `pass it with \`-i ${name}=…\`` });

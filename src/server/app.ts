@@ -20,6 +20,7 @@ import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validatio
 import { bearerAuth } from './auth.ts';
 import { HttpError } from './errors.ts';
 import { loopbackHostOnly } from './hosts.ts';
+import { sameOriginOnly } from './same-origin.ts';
 import { openApiDocument } from './openapi.ts';
 import { confine, workflowFiles } from './paths.ts';
 import { listQuery, selectRuns } from './runs.ts';
@@ -41,6 +42,8 @@ export interface AppOptions {
   token?: string;
   /** Answer only requests whose `Host` is a loopback name (DNS rebinding; see hosts.ts). */
   loopbackOnly?: boolean;
+  /** Aborted when the server shuts down: event streams end then (default: never). */
+  closing?: AbortSignal;
   /** The actions workflows are checked against (default: the built-in ones). */
   actions?: ActionRegistry;
 }
@@ -68,11 +71,12 @@ export function createApp(options: AppOptions): Hono {
     // Anything else that stops a run before it starts is the server's setup (a prices file it cannot read, a
     // queue it cannot reach): the client may try again once that is fixed.
     if (error instanceof SetupError) return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, error.code === 'ambiguous_run' || error.code === 'usage' ? 400 : 503);
-    if (error instanceof ConductorError && error.code === 'server_closing') return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, 503);
+    if (error instanceof ConductorError && (error.code === 'server_closing' || error.code === 'server_busy')) return c.json({ error: error.message, ...(error.hint ? { hint: error.hint } : {}) }, 503);
     return c.json({ error: 'internal error' }, 500);
   });
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${c.req.path}`, hint: 'GET /api/openapi.json describes the API' }, 404));
   if (options.loopbackOnly) app.use('*', loopbackHostOnly());
+  app.use('/api/*', sameOriginOnly());
   // Everything needs the token but the dashboard's page and scripts: they hold no data, and ask for it.
   if (options.token !== undefined) {
     const auth = bearerAuth(options.token);
@@ -131,7 +135,7 @@ export function createApp(options: AppOptions): Hono {
     return c.json(await selectRuns(store, query, root));
   });
 
-  runRoutes(app, { root, store: options.store, runs: options.runs, actions, postedRoot: options.postedRoot, show });
+  runRoutes(app, { root, store: options.store, runs: options.runs, actions, postedRoot: options.postedRoot, show, closing: options.closing ?? new AbortController().signal });
 
   return app;
 }

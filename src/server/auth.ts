@@ -11,7 +11,8 @@ const digest = (text: string) => createHash('sha256').update(text, 'utf8').diges
 export function bearerAuth(token: string): MiddlewareHandler {
   const expected = digest(`Bearer ${token}`);
   return async (c, next) => {
-    const given = c.req.header('authorization') ?? '';
+    // The scheme is case-insensitive (RFC 9110), the token is not.
+    const given = (c.req.header('authorization') ?? '').replace(/^bearer /i, 'Bearer ');
     if (!timingSafeEqual(digest(given), expected)) {
       // Nothing of what was sent (or expected) is echoed back.
       return c.json({ error: 'missing or wrong token', hint: 'send `Authorization: Bearer <token>` with the token the server was started with (CONDUCTOR_SERVE_TOKEN)' }, 401, { 'WWW-Authenticate': 'Bearer' });

@@ -27,6 +27,8 @@ export async function confine(root: string, path: string): Promise<string> {
   if (isAbsolute(path) || path.startsWith('/') || path.startsWith('\\') || /^[a-z]:/i.test(path)) throw new HttpError(403, 'the path is absolute: only paths under the root are served', { hint: OUTSIDE_HINT });
   if (path.split(/[\\/]/).includes('..')) throw new HttpError(403, 'the path goes up with `..`: only paths under the root are served', { hint: OUTSIDE_HINT });
   if (!isWorkflowName(path)) throw new HttpError(403, 'only workflow files (.yaml, .yml) are served', { hint: OUTSIDE_HINT });
+  // As the listing skips them: a hidden folder (`.git`, `.secrets`) or file is not the root's to serve.
+  if (path.split(/[\\/]/).some((segment) => segment.startsWith('.') || segment === 'node_modules')) throw new HttpError(403, 'hidden folders and files (and node_modules) are not served', { hint: OUTSIDE_HINT });
   let real: string;
   try {
     real = await realpath(join(root, path));

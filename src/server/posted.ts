@@ -15,7 +15,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { ActionRegistry } from '../actions/registry.ts';
 import type { Diagnostic } from '../core/errors.ts';
-import { checkWorkflow } from '../definition/load.ts';
+import { checkWorkflow, DEFAULT_MAX_ITEMS } from '../definition/load.ts';
 import { referencesOf } from '../template/value.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 
@@ -28,7 +28,7 @@ export async function postedWorkflow(text: string, postedRoot: string, actions: 
   const file = join(postedRoot, hash, 'workflow.yaml');
   const result = checkWorkflow(text, file, { actions });
   if (!result.ok) return { problems: result.diagnostics, warnings: result.warnings };
-  const local = [...forbiddenSteps(result.spec, actions), ...envReads(result.spec)];
+  const local = postedProblems(result.spec, actions);
   if (local.length) return { problems: local, warnings: result.warnings };
   // Written only once it is valid: an invalid post leaves nothing behind.
   await mkdir(join(postedRoot, hash), { recursive: true });
@@ -36,7 +36,12 @@ export async function postedWorkflow(text: string, postedRoot: string, actions: 
   return { spec: result.spec, warnings: result.warnings };
 }
 
-/** Steps that would use the server's machine, as located problems (checked again when a posted run is resumed). */
+/** What a posted workflow may not do, as located problems (checked again when a posted run is resumed). */
+export function postedProblems(spec: WorkflowSpec, actions: ActionRegistry): Diagnostic[] {
+  return [...forbiddenSteps(spec, actions), ...envReads(spec), ...tooMany(spec)];
+}
+
+/** Steps that would use the server's machine, as located problems. */
 export function forbiddenSteps(spec: WorkflowSpec, actions: ActionRegistry): Diagnostic[] {
   const allowed = actions.all().filter((action) => action.runsOnWorkers).map((action) => `\`${action.name}\``);
   return spec.steps
@@ -73,3 +78,22 @@ export function envReads(spec: WorkflowSpec): Diagnostic[] {
   if (outputs.length) problems.push({ file: spec.file, line: 1, column: 1, code: 'posted_reads_env', message: "the workflow's outputs read the server's environment: a workflow posted to the server may not", hint: 'pass the value as an input instead' });
   return problems;
 }
+
+/**
+ * A posted workflow keeps the default limit on a foreach list, and on all its foreach steps together: one
+ * request must not be able to make the server hold millions of items (a YAML alias repeats a list for free).
+ */
+export function tooMany(spec: WorkflowSpec): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  if (spec.config.maxItems > DEFAULT_MAX_ITEMS) {
+    problems.push({ file: spec.file, line: 1, column: 1, code: 'posted_too_many', message: `\`config.maxItems\` is ${spec.config.maxItems}: a workflow posted to the server may not raise it above ${DEFAULT_MAX_ITEMS}`, hint: "put the workflow in a file under the server's root" });
+  }
+  const fanouts = spec.steps.filter((step) => step.foreach);
+  if (fanouts.length * spec.config.maxItems > POSTED_MAX_ITEMS) {
+    problems.push({ ...fanouts[0]!.location, code: 'posted_too_many', message: `${fanouts.length} foreach steps of up to ${spec.config.maxItems} items each: a workflow posted to the server may run at most ${POSTED_MAX_ITEMS} items in all`, hint: 'lower `config.maxItems`, or put the workflow in a file under the server\'s root' });
+  }
+  return problems;
+}
+
+/** The most items a posted workflow's foreach steps may run together (their count × `config.maxItems`). */
+export const POSTED_MAX_ITEMS = 100_000;

@@ -9,8 +9,6 @@ import type { RunEvent } from '../core/events.ts';
 export interface LoggedEvent {
   id: number;
   type: RunEvent['type'];
-  /** The event as JSON. */
-  data: string;
   /** The event as one Server-Sent Events message (`id`, `event`, `data`), made once for every client. */
   frame: string;
 }
@@ -19,6 +17,7 @@ export class RunLog {
   readonly #events: LoggedEvent[] = [];
   #waiting = new Set<() => void>();
   #ended = false;
+  #bytes = 0;
 
   get ended(): boolean {
     return this.#ended;
@@ -26,6 +25,11 @@ export class RunLog {
 
   get size(): number {
     return this.#events.length;
+  }
+
+  /** What the kept events weigh, about (their text): the server keeps finished runs' logs within a budget. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** The event with id `index + 1`. */
@@ -36,9 +40,10 @@ export class RunLog {
   append(event: RunEvent): void {
     if (this.#ended) return;
     const id = this.#events.length + 1;
-    const data = JSON.stringify(event);
     // JSON has no raw line breaks: the data is one `data:` line.
-    this.#events.push({ id, type: event.type, data, frame: `id: ${id}\nevent: ${event.type}\ndata: ${data}\n\n` });
+    const frame = `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    this.#events.push({ id, type: event.type, frame });
+    this.#bytes += frame.length;
     this.#wake();
     if (event.type === 'run:end') this.end();
   }

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { cachePolicy } from '../cache/policy.ts';
 import { ConductorError } from '../core/errors.ts';
 import type { RunEvent } from '../core/events.ts';
-import type { RunReport } from '../core/report.ts';
 import { costControls, type CostPlace } from '../cost/controls.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
 import type { ActionRegistry } from '../actions/registry.ts';
@@ -36,6 +35,12 @@ export interface ManagerOptions {
   actions?: ActionRegistry;
   /** How many finished runs keep their events in memory for replay (older ones replay from the store). */
   keepFinished?: number;
+  /** How much event text finished runs may keep in memory, in all (default 256 MB): past it, the oldest go first. */
+  keepBytes?: number;
+  /** How many runs may go at once (default 100): one more is refused, as `server_busy`. */
+  maxActive?: number;
+  /** Told of a run that could not run at all (its store failed as it started, say): the server logs it. */
+  warn?: (line: string) => void;
 }
 
 interface Managed {
@@ -45,7 +50,6 @@ interface Managed {
   spec: WorkflowSpec;
   inputs: Record<string, unknown>;
   startedAt: number;
-  report?: RunReport;
 }
 
 export interface Resumption {
@@ -58,6 +62,7 @@ export class RunManager {
   readonly #options: ManagerOptions;
   readonly #runs = new Map<string, Managed>();
   readonly #finished: string[] = [];
+  #finishedBytes = 0;
   #closing = false;
 
   constructor(options: ManagerOptions) {
@@ -87,9 +92,11 @@ export class RunManager {
    * store): the run goes on in the background. Throws as `conductor run` would exit 2, nothing run.
    */
   async start(prepared: PreparedRun, settings: RunSettingsGiven, resumption?: Resumption): Promise<string> {
-    if (this.#closing) throw new ConductorError('server_closing', 'the server is shutting down', { hint: 'start the run again once it is back' });
+    this.#open();
     const costs = await costControls(prepared, settings.maxCost, this.#options.place);
     const store = await this.#options.store();
+    // Checked again: the server may have begun to shut down, or filled up, while the store was opened.
+    this.#open();
     const runId = randomUUID();
     const controller = new AbortController();
     const log = new RunLog();
@@ -113,10 +120,17 @@ export class RunManager {
       ...(resumption ? { resumedFrom: resumption.resumedFrom } : {}),
     }).then(
       (report) => {
-        managed.report = report;
         if (ending) log.append({ ...ending, report });
       },
-      () => undefined,
+      (error: unknown) => {
+        // A run that could not run at all (its store failed as it started, say): its followers are told how it
+        // ended, and the server's log says why (redacted: the message may quote a value).
+        const failure = error instanceof ConductorError ? error : new ConductorError('run_failed', String(error));
+        const message = prepared.secrets.redact(failure.message);
+        this.#options.warn?.(`run ${runId} could not run: ${message}`);
+        const at = Date.now();
+        log.append({ type: 'run:end', runId, at, report: { runId, workflow: prepared.spec.file, status: 'failed', startedAt: new Date(managed.startedAt).toISOString(), finishedAt: new Date(at).toISOString(), durationMs: at - managed.startedAt, steps: {}, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} }, error: message, errorCode: failure.code, ...(failure.hint ? { hint: failure.hint } : {}) } });
+      },
     ).finally(() => {
       // A run that threw before its run:end (its store failed as it started, say) still ends its followers' streams.
       log.end();
@@ -161,9 +175,21 @@ export class RunManager {
     return count;
   }
 
+  #open(): void {
+    if (this.#closing) throw new ConductorError('server_closing', 'the server is shutting down', { hint: 'start the run again once it is back' });
+    const most = this.#options.maxActive ?? 100;
+    if (this.active >= most) throw new ConductorError('server_busy', `the server runs ${most} runs already`, { hint: 'start it again when one has ended' });
+  }
+
   #retire(runId: string): void {
     this.#finished.push(runId);
+    this.#finishedBytes += this.#runs.get(runId)?.log.bytes ?? 0;
     const keep = this.#options.keepFinished ?? 100;
-    while (this.#finished.length > keep) this.#runs.delete(this.#finished.shift()!);
+    const budget = this.#options.keepBytes ?? 256 * 1024 * 1024;
+    while (this.#finished.length > keep || (this.#finishedBytes > budget && this.#finished.length > 0)) {
+      const old = this.#finished.shift()!;
+      this.#finishedBytes -= this.#runs.get(old)?.log.bytes ?? 0;
+      this.#runs.delete(old);
+    }
   }
 }

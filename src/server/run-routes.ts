@@ -14,9 +14,8 @@ import { checkFile, diagnosticsJson, shownDiagnostics } from '../views/validatio
 import { readBody, ResumeBody, StartBody } from './bodies.ts';
 import { HttpError } from './errors.ts';
 import { confine } from './paths.ts';
-import { forbiddenSteps, envReads, isPosted, postedWorkflow, POSTED_NAME } from './posted.ts';
+import { isPosted, postedProblems, postedWorkflow, POSTED_NAME } from './posted.ts';
 import { eventsOfRecord } from './record-events.ts';
-import { RunLog } from './run-log.ts';
 import type { RunManager, RunSettingsGiven } from './run-manager.ts';
 import { startingView, viewOfRecord } from './run-view.ts';
 
@@ -29,6 +28,8 @@ export interface RunRoutesContext {
   postedRoot: string;
   /** A file as the API shows it: relative to the root. */
   show: (file: string) => string;
+  /** Aborted when the server shuts down: event streams end (a client that stopped reading would hold it open). */
+  closing: AbortSignal;
 }
 
 /** How often a stream says it is alive (proxies close quiet connections). */
@@ -37,6 +38,17 @@ const KEEPALIVE_MS = 15_000;
 const FOREIGN_RETRY_MS = 2_000;
 
 export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
+  /**
+   * The run an id names: this server's own by its full id, else the store's (which takes a unique prefix, as
+   * `conductor runs` shows them) — then this server's again by the full id, so a prefix reaches a live run too.
+   */
+  const lookUp = async (given: string) => {
+    if (!/^[0-9a-zA-Z-]{1,64}$/.test(given)) throw new HttpError(400, 'a run id is letters, digits and dashes', { hint: 'GET /api/runs lists recent runs' });
+    if (ctx.runs.get(given)) return { id: given, record: undefined };
+    const record = await (await ctx.store()).getRun(given);
+    return { id: record?.run.id ?? given, record };
+  };
+
   const invalid = (problems: Parameters<typeof shownDiagnostics>[0], show: (file: string) => string) =>
     new HttpError(422, 'the workflow is invalid', { hint: 'fix the problems listed (the same `conductor validate --json` reports)', extra: { problems: diagnosticsJson(shownDiagnostics(problems, show)) } });
   const showPosted = (file: string) => (isPosted(file, ctx.postedRoot) ? POSTED_NAME : ctx.show(file));
@@ -65,25 +77,26 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
     return c.json({ runId }, 202, { location: `/api/runs/${runId}` });
   });
 
+  const unknown = () => new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+
   app.get('/api/runs/:id', async (c) => {
-    const id = c.req.param('id');
-    const store = await ctx.store();
-    const found = await store.getRun(id);
+    const { id, record } = await lookUp(c.req.param('id'));
+    const found = record ?? (await (await ctx.store()).getRun(id));
     if (found) return c.json(withPath(viewOfRecord(found, ctx.runs.running(id))));
     // Started here a moment ago: its record is written when its executor is open.
     const managed = ctx.runs.get(id);
-    if (managed) return c.json(withPath(startingView(id, managed.spec, managed.inputs, managed.startedAt)));
-    throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    if (managed) return c.json(withPath(startingView(id, managed.spec, managed.inputs, managed.startedAt, ctx.runs.running(id))));
+    throw unknown();
   });
 
   // The step in this run and the runs of the same workflow before it: did it always fail, or start to?
   app.get('/api/runs/:id/steps/:step/history', async (c) => {
-    const id = c.req.param('id');
     const stepId = c.req.param('step');
     const limit = historyLimit(c.req.query('limit'));
+    const { id, record } = await lookUp(c.req.param('id'));
     const store = await ctx.store();
-    const found = await store.getRun(id);
-    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    const found = record ?? (await store.getRun(id));
+    if (!found) throw unknown();
     if (!found.steps.some((s) => s.stepId === stepId)) throw new HttpError(404, `the run has no step \`${stepId}\``, { hint: `GET /api/runs/${id} lists its steps` });
     const earlier = (await store.listRuns(HISTORY_WINDOW)).filter((run) => run.workflow === found.run.workflow && run.startedAt <= found.run.startedAt).slice(0, limit);
     const history = [];
@@ -110,47 +123,67 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
   });
 
   app.get('/api/runs/:id/events', async (c) => {
-    const id = c.req.param('id');
-    const after = lastEventId(c.req.header('last-event-id') ?? c.req.query('after'));
+    const given = c.req.header('last-event-id') || c.req.query('after');
+    const after = lastEventId(given);
+    const { id, record } = await lookUp(c.req.param('id'));
     const managed = ctx.runs.get(id);
-    if (managed) return follow(c, managed.log, after);
-    const store = await ctx.store();
-    const found = await store.getRun(id);
-    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
-    const log = new RunLog();
-    for (const event of eventsOfRecord(found)) log.append(event);
-    log.end();
-    return follow(c, log, after, found.run.status === 'running' ? FOREIGN_RETRY_MS : undefined);
+    if (managed) return follow(c, ctx.closing, (signal, send) => managed.log.follow(after, signal, (event) => send(event.frame)));
+    const found = record ?? (await (await ctx.store()).getRun(id));
+    if (!found) throw unknown();
+    // Not in this server's memory (run elsewhere, or before a restart): made from the record, without ids —
+    // their order is the record's, not the one a live stream had. A client that had a live stream (it sends
+    // the id it got to) is given only how the run ended.
+    const events = eventsOfRecord(found);
+    const running = found.run.status === 'running';
+    const shown = after > 0 && !running ? events.filter((event) => event.type === 'run:end') : events;
+    return follow(c, ctx.closing, async (signal, send) => {
+      if (running) await send(`retry: ${FOREIGN_RETRY_MS}\n\n`);
+      await send(': made from the record: no ids (reconnecting replays it again)\n\n');
+      for (const event of shown) {
+        if (signal.aborted) return;
+        await send(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      }
+    });
   });
 
   app.post('/api/runs/:id/cancel', async (c) => {
-    const id = c.req.param('id');
+    const { id, record } = await lookUp(c.req.param('id'));
     if (ctx.runs.cancel(id)) return c.json({ runId: id, status: 'cancelling' }, 202);
-    const found = ctx.runs.get(id) ? true : await (await ctx.store()).getRun(id);
-    if (!found) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
-    const elsewhere = typeof found === 'object' && found.run.status === 'running';
+    if (!ctx.runs.get(id) && !record) throw unknown();
+    const elsewhere = !ctx.runs.get(id) && record?.run.status === 'running';
     throw new HttpError(409, elsewhere ? 'the run is not running on this server' : 'the run has ended', {
       hint: elsewhere ? 'it runs in another process (`conductor run` or another server): stop it there' : `POST /api/runs/${id}/resume runs what it left undone`,
     });
   });
 
   app.post('/api/runs/:id/resume', async (c) => {
-    const id = c.req.param('id');
     const body = await readBody(c.req.raw, ResumeBody, '{"from": "summarise", "inputs": {"apiToken": "…"}}');
+    const { id, record: found } = await lookUp(c.req.param('id'));
     if (ctx.runs.running(id)) throw new HttpError(409, 'the run is still running', { hint: `cancel it first (POST /api/runs/${id}/cancel), or wait for it to end` });
-    const record = await (await ctx.store()).getRun(id);
-    if (!record) throw new HttpError(404, 'no such run in the store', { hint: 'GET /api/runs lists recent runs' });
+    const record = found ?? (await (await ctx.store()).getRun(id));
+    if (!record) throw unknown();
     if (record.run.status === 'running') throw new HttpError(409, 'the run is still running in another process', { hint: 'stop it there first, or wait for it to end' });
     const posted = isPosted(record.run.workflow, ctx.postedRoot);
     // Its workflow must be one this server serves: a file under the root (checked again now: a symlink may
     // have changed), or one a client posted.
-    if (!posted) await confine(ctx.root, ctx.show(record.run.workflow));
+    if (!posted) {
+      const shown = ctx.show(record.run.workflow);
+      if (shown === record.run.workflow) throw new HttpError(403, "the run's workflow is not a file under this server's root", { hint: `resume it where it was run: conductor resume ${record.run.id.slice(0, 8)}` });
+      await confine(ctx.root, shown);
+    }
     const settings: RunSettingsGiven = { ...recordedSettings(record.run), ...settingsOf(body) };
     const show = posted ? showPosted : ctx.show;
     const runId = await started(async () => {
-      const planned = await planResumeOf({ record, given: body.inputs ?? {}, from: body.from, prepare: (spec, inputs) => ctx.runs.prepare(spec, inputs, settings), load: { actions: ctx.actions } });
+      const planned = await planResumeOf({
+        record,
+        given: body.inputs ?? {},
+        from: body.from,
+        prepare: (spec, inputs) => ctx.runs.prepare(spec, inputs, settings),
+        load: { actions: ctx.actions },
+        giveAgain: (names) => `\`inputs\` in the request: ${JSON.stringify(Object.fromEntries(names.map((name) => [name, '…'])))}`,
+      });
       if (posted) {
-        const local = [...forbiddenSteps(planned.spec, ctx.actions), ...envReads(planned.spec)];
+        const local = postedProblems(planned.spec, ctx.actions);
         if (local.length) throw new WorkflowInvalidError(local);
       }
       return ctx.runs.start(planned.prepared, settings, { resumedFrom: record.run.id, reuse: planned.plan.reuse, reuseItems: planned.plan.reuseItems });
@@ -194,20 +227,20 @@ function lastEventId(text: string | undefined): number {
 }
 
 /**
- * The log's events after `after` as Server-Sent Events (`id`, `event` = the type, `data` = the event's JSON),
- * then each new one as it comes, at the client's pace; the response ends when the log does or the client goes.
+ * A Server-Sent Events response written by `produce`, which sends each message (awaited: the client's pace) until
+ * it is done, the client goes, or the server shuts down (`closing`).
  */
-function follow(c: Context, log: RunLog, after: number, retry?: number): Response {
+function follow(c: Context, closing: AbortSignal, produce: (signal: AbortSignal, send: (text: string) => Promise<unknown>) => Promise<void>): Response {
   c.header('cache-control', 'no-cache');
   c.header('x-accel-buffering', 'no');
   return streamSSE(c, async (stream) => {
     const gone = new AbortController();
     stream.onAbort(() => gone.abort());
-    // `write` (not hono's writeSSE, which awaits before it queues) resolves once the client's side has taken it.
-    if (retry !== undefined) await stream.write(`retry: ${retry}\n\n`);
+    const signal = AbortSignal.any([gone.signal, closing]);
     const keepalive = setInterval(() => void stream.write(': alive\n\n'), KEEPALIVE_MS);
     try {
-      await log.follow(after, gone.signal, (event) => stream.write(event.frame));
+      // `write` (not hono's writeSSE, which awaits before it queues) resolves once the client's side has taken it.
+      await produce(signal, (text) => stream.write(text));
     } finally {
       clearInterval(keepalive);
     }

@@ -51,7 +51,8 @@ export function viewOfRecord({ run, steps }: { run: RunRecord; steps: StepRecord
       usd = addCost(usd, costUsd);
     }
   };
-  const views: Record<string, StepView> = {};
+  // Own entries made by fromEntries: a step may be called `__proto__`, which an assignment would not keep.
+  const views: [string, StepView][] = [];
   const continued: string[] = [];
   for (const step of [...steps].sort((a, b) => a.position - b.position)) {
     if (!step.reused) {
@@ -59,7 +60,7 @@ export function viewOfRecord({ run, steps }: { run: RunRecord; steps: StepRecord
       if (!step.items) count(step.usage, step.costUsd);
     }
     if (step.continued) continued.push(step.stepId);
-    views[step.stepId] = stepView(step);
+    views.push([step.stepId, stepView(step)]);
   }
   const ended = run.finishedAt;
   return {
@@ -68,7 +69,7 @@ export function viewOfRecord({ run, steps }: { run: RunRecord; steps: StepRecord
     status: run.status,
     startedAt: iso(run.startedAt)!,
     ...(ended === undefined ? {} : { finishedAt: iso(ended)!, durationMs: ended - run.startedAt }),
-    steps: views,
+    steps: Object.fromEntries(views),
     outputs: run.outputs ?? {},
     usage,
     cost: { usd, byModel },
@@ -128,8 +129,7 @@ function unitFields(unit: StepRecord | ItemRecord) {
 }
 
 /** A run this server has started whose record is not written yet (it is opening its executor): every step pending. */
-export function startingView(runId: string, spec: WorkflowSpec, inputs: Record<string, unknown>, startedAt: number): RunView {
-  const steps: Record<string, StepView> = {};
-  spec.steps.forEach((step, i) => (steps[step.id] = { status: 'pending', output: null, dependsOn: spec.plan.steps[i]!.dependsOn.map((d) => spec.steps[d]!.id) }));
-  return { runId, workflow: spec.file, status: 'running', startedAt: iso(startedAt)!, steps, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} }, inputs, live: true, stepCount: spec.steps.length, stepsDone: 0 };
+export function startingView(runId: string, spec: WorkflowSpec, inputs: Record<string, unknown>, startedAt: number, live: boolean): RunView {
+  const steps: Record<string, StepView> = Object.fromEntries(spec.steps.map((step, i) => [step.id, { status: 'pending', output: null, dependsOn: spec.plan.steps[i]!.dependsOn.map((d) => spec.steps[d]!.id) }]));
+  return { runId, workflow: spec.file, status: live ? 'running' : 'failed', startedAt: iso(startedAt)!, steps, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} }, inputs, live, stepCount: spec.steps.length, stepsDone: 0 };
 }

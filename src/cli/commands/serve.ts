@@ -11,6 +11,8 @@ import type { Command } from '../main.ts';
 import { QUEUE_OPTION, queueFrom } from '../queue-options.ts';
 
 const TOKEN_ENV = 'CONDUCTOR_SERVE_TOKEN';
+/** How long connections may take to finish once the runs have ended and the streams were told to stop. */
+const CLOSE_GRACE_MS = 2_000;
 
 export const serveCommand: Command = {
   usage: 'conductor serve [--port 7070] [--host 127.0.0.1] [--root DIR] [--store PATH|URL] [--queue URL]',
@@ -50,12 +52,17 @@ export const serveCommand: Command = {
     const actions = defaultActions();
     let runs: InstanceType<typeof RunManager> | undefined;
     // A store that fails (locked, disk full) stops the runs it was recording, as it stops `conductor run`.
-    const store = lazyStore(location, io.env, (error) => runs?.abortAll(error));
-    runs = new RunManager({ store: store.get, executor: steps.executor, place: { env: io.env, cwd: io.cwd }, actions });
+    const warn = (line: string) => io.stderr.write(`warning: ${line}\n`);
+    const store = lazyStore(location, io.env, (error) => {
+      warn(`the run store failed (${error instanceof Error ? error.message : String(error)}): the runs recording into it were stopped; the next run opens it again`);
+      runs?.abortAll(error);
+    });
+    runs = new RunManager({ store: store.get, executor: steps.executor, place: { env: io.env, cwd: io.cwd }, actions, warn });
     // Workflows posted as text are kept beside the default store ($CONDUCTOR_HOME), never under the root.
     const postedRoot = join(dirname(storePath(io.env, io.cwd)), 'posted');
     // Without a token, a loopback server answers only requests addressed to a loopback name (see hosts.ts).
-    const app = createApp({ root, store: store.get, runs, postedRoot, actions, ...(token === undefined ? { loopbackOnly: true } : { token }) });
+    const closing = new AbortController();
+    const app = createApp({ root, store: store.get, runs, postedRoot, actions, closing: closing.signal, ...(token === undefined ? { loopbackOnly: true } : { token }) });
     const server = await new Promise<ReturnType<typeof serve>>((done, fail) => {
       const started = serve({ fetch: app.fetch, port, hostname: host }, () => done(started));
       started.once('error', (error: NodeJS.ErrnoException) =>
@@ -74,9 +81,15 @@ export const serveCommand: Command = {
     // everything is recorded; idle keep-alive connections are closed rather than waited for.
     await new Promise<void>((done) => (io.signal.aborted ? done() : io.signal.addEventListener('abort', () => done(), { once: true })));
     const closed = new Promise<void>((done) => server.close(() => done()));
-    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    const http = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+    http.closeIdleConnections?.();
     await runs.close();
+    // Every run has ended and is recorded: the streams that follow them are done; one whose client stopped
+    // reading is ended here rather than waited for, and what is still open after a moment is cut.
+    closing.abort();
+    const cut = setTimeout(() => http.closeAllConnections?.(), CLOSE_GRACE_MS);
     await closed;
+    clearTimeout(cut);
     await store.close();
     await steps.dispose();
     return EXIT.ok;
@@ -91,23 +104,38 @@ function parsePort(text: string | undefined): number {
 }
 
 /**
- * The store, opened at the first request that needs it and kept: a store that cannot be opened is tried again
- * at the next request (the 503 says so), not held broken.
+ * The store, opened at the first request that needs it and kept. One that cannot be opened is tried again at
+ * the next request (the 503 says so). One that fails later (locked, full) is let go at once: the runs recording
+ * into it are stopped (`onError`), and the next request opens it afresh rather than use one that writes nothing.
  */
 function lazyStore(location: string, env: Readonly<Record<string, string | undefined>>, onError: (error: unknown) => void): { get: () => Promise<RunStore>; close: () => Promise<void> } {
   let opening: Promise<RunStore> | undefined;
+  const retired: Promise<void>[] = [];
   return {
     get() {
-      opening ??= runStore(location, { ...storeOptions(env), onError }).catch((error: unknown) => {
-        opening = undefined;
+      if (opening) return opening;
+      const current: Promise<RunStore> = runStore(location, {
+        ...storeOptions(env),
+        onError: (error) => {
+          if (opening === current) {
+            opening = undefined;
+            // Closed once the runs it stopped have let it go (their last writes fail with it).
+            retired.push(current.then((s) => s.close()).catch(() => {}));
+          }
+          onError(error);
+        },
+      }).catch((error: unknown) => {
+        if (opening === current) opening = undefined;
         throw error;
       });
-      return opening;
+      opening = current;
+      return current;
     },
     async close() {
       const open = opening;
       opening = undefined;
       if (open) await open.then((s) => s.close()).catch(() => {});
+      await Promise.all(retired);
     },
   };
 }
