@@ -146,7 +146,8 @@ describe('conductor serve: the API', { timeout: 120_000 }, () => {
   });
 
   it('refuses paths outside the root with 403 and a hint, before reading anything', async () => {
-    const refused = ['..%2Fx.yaml', '%2Fetc%2Fpasswd', '/etc/passwd', 'a%2F..%2F..%2Fx.yaml', 'a/..%2F..%2Fx.yaml', 'out.yaml', 'x%00.yaml', 'notes.txt', '..%2F..%2F..%2Fetc%2Fpasswd'];
+    // The last two: hidden folders and node_modules, which the listing skips, are not served by path either.
+    const refused = ['..%2Fx.yaml', '%2Fetc%2Fpasswd', '/etc/passwd', 'a%2F..%2F..%2Fx.yaml', 'a/..%2F..%2Fx.yaml', 'out.yaml', 'x%00.yaml', 'notes.txt', '..%2F..%2F..%2Fetc%2Fpasswd', '.hidden/w.yaml', 'node_modules/w.yaml'];
     for (const path of refused) {
       const { status, body } = await getJson(server.base, `/api/workflows/${path}/plan`);
       assert.equal(status, 403, `${path}: ${JSON.stringify(body)}`);
@@ -264,6 +265,8 @@ describe('conductor serve: failures and the token', () => {
       assert.equal((await raw(server.base, '/api/workflows/a/../../x.yaml/plan')).status, 401);
       const ok = await getJson(server.base, '/api/workflows', { authorization: `Bearer ${TOKEN}` });
       assert.equal(ok.status, 200);
+      // The scheme's case does not matter (RFC 9110); the token's does.
+      assert.equal((await getJson(server.base, '/api/workflows', { authorization: `bearer ${TOKEN}` })).status, 200);
       assert.equal(ok.body.workflows.length, 1);
     } finally {
       await server.close();
