@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -28,22 +28,11 @@ import { parseQueueUrl } from '../src/queue/connection.ts';
 import { QueueDispatcher } from '../src/queue/dispatch.ts';
 import { runWorkflow } from '../src/scheduler/run.ts';
 import { fmt, median, type Goal, type Out } from './goals.ts';
+import { cpuOf } from './process-usage.ts';
 import { startStandIn, type StandInProcess } from './stand-in-process.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const REDIS = process.env['CONDUCTOR_TEST_REDIS'] || 'redis://127.0.0.1:6379';
-const TICKS_PER_S = 100; // USER_HZ on Linux
-
-/** CPU seconds (user + system) a process has used so far, from /proc; 0 when it is not there. */
-async function cpuOf(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-  } catch {
-    return 0;
-  }
-}
 
 interface WorkerProcess {
   child: ChildProcess;

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,4 +53,17 @@ export function measureEach(commands: readonly (readonly string[])[], times: num
 /** The median of each figure over several runs of one command (the first run's stdout). */
 export function medianUsage(list: readonly ProcessUsage[]): ProcessUsage {
   return { wallMs: median(list.map((u) => u.wallMs)), cpuMs: median(list.map((u) => u.cpuMs)), maxRssMiB: median(list.map((u) => u.maxRssMiB)), stdout: list[0]!.stdout };
+}
+
+const TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system) another running process has used so far, from /proc; 0 when it is not there. */
+export async function cpuOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return 0;
+  }
 }

@@ -27,6 +27,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { isDeepStrictEqual } from 'node:util';
 import { fmt, median, verdict, type Goal, type Out } from './goals.ts';
+import { cpuOf } from './process-usage.ts';
 import { startStandIn } from './stand-in-process.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -38,18 +39,6 @@ const ROUNDS = 5;
 const POLL_MS = 100;
 /** A stream still open this long after it started has not ended: reported, not waited for. */
 const STREAM_DEADLINE_MS = 60_000;
-const TICKS_PER_S = 100; // USER_HZ on Linux
-
-/** CPU seconds (user + system) a process has used so far, from /proc; 0 when it is not there. */
-async function cpuOf(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
-  } catch {
-    return 0;
-  }
-}
 
 /** Resident and peak resident memory of a process, MiB. */
 async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {

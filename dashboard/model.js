@@ -8,12 +8,8 @@ export const RUN_FINAL = new Set(['succeeded', 'failed', 'cancelled', 'budget_ex
 const iso = (at) => (at === undefined || at === null ? undefined : new Date(at).toISOString());
 const defined = (object) => Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined));
 
-/**
- * The page's run from `GET /api/runs/{id}`: the report shape (steps keyed by id), or the store's record
- * (`{run, steps: [...]}`) which the first slice of the server answered, read into the same form.
- */
+/** The page's run from `GET /api/runs/{id}` (the report shape, steps keyed by id) or a `run:end` report. */
 export function normalizeRun(body) {
-  if (body && body.run && Array.isArray(body.steps)) return fromRecord(body.run, body.steps);
   const steps = {};
   for (const [id, step] of Object.entries(body?.steps ?? {})) steps[id] = { ...step, dependsOn: Array.isArray(step.dependsOn) ? step.dependsOn : [] };
   const order = Object.keys(steps);
@@ -24,50 +20,6 @@ export function normalizeRun(body) {
     steps,
     order,
   });
-}
-
-function fromRecord(run, records) {
-  const steps = {};
-  const sorted = [...records].sort((a, b) => (a.position ?? 0) - (b.position ?? 0));
-  for (const r of sorted) {
-    steps[r.stepId] = defined({
-      status: r.status,
-      output: r.output,
-      error: r.error,
-      errorCode: r.errorCode,
-      hint: r.hint,
-      errorDetail: r.errorDetail,
-      startedAt: iso(r.startedAt),
-      finishedAt: iso(r.finishedAt),
-      durationMs: r.startedAt !== undefined && r.finishedAt !== undefined ? r.finishedAt - r.startedAt : undefined,
-      attempts: r.attempts,
-      usage: r.usage,
-      costUsd: r.costUsd,
-      worker: r.worker,
-      reused: r.reused || undefined,
-      cached: r.cached || undefined,
-      skipReason: r.skipReason,
-      continued: r.continued || undefined,
-      dependsOn: r.dependsOn ?? [],
-      items: r.items?.map((i) => defined({ ...i, durationMs: i.startedAt !== undefined && i.finishedAt !== undefined ? i.finishedAt - i.startedAt : undefined })),
-      itemCount: r.itemCount,
-    });
-  }
-  return withCounts(defined({
-    runId: run.id,
-    workflow: run.workflow,
-    status: run.status,
-    startedAt: iso(run.startedAt),
-    finishedAt: iso(run.finishedAt),
-    durationMs: run.finishedAt !== undefined ? run.finishedAt - run.startedAt : undefined,
-    error: run.error,
-    inputs: run.inputs,
-    resumedFrom: run.resumedFrom,
-    outputs: run.outputs,
-    cost: run.costUsd === undefined ? undefined : { usd: run.costUsd, byModel: {} },
-    steps,
-    order: sorted.map((r) => r.stepId),
-  }));
 }
 
 function withCounts(state) {

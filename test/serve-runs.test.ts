@@ -96,36 +96,60 @@ const get = async (base: string, path: string) => {
   return { status: res.status, body: JSON.parse(await res.text()) };
 };
 
+interface Served {
+  root: string;
+  home: string;
+  store: RunStore;
+  base: string;
+  runs: RunManager;
+  close(): Promise<void>;
+}
+
+/**
+ * The app on 127.0.0.1 with a root holding examples/mixed.yaml (and its data), its own store, and runs whose
+ * model is the stand-in; `prepare` may change the store before the server uses it.
+ */
+async function startServer(options: { warn?: (line: string) => void; loopbackOnly?: true; prepare?: (store: RunStore) => void } = {}): Promise<Served> {
+  const root = await scratch();
+  const home = await scratch();
+  await cp(join(ROOT, 'examples/mixed.yaml'), join(root, 'mixed.yaml'));
+  await cp(join(ROOT, 'examples/data.txt'), join(root, 'data.txt'));
+  const store = await runStore(join(home, 'runs.db'));
+  options.prepare?.(store);
+  const env = { ...process.env, OPENAI_BASE_URL: `${provider.url}/v1`, OPENAI_API_KEY: 'sk-test-0123456789abcdef', CONDUCTOR_MODEL: 'openai:plain' };
+  const runs = new RunManager({ store: async () => store, place: { env, cwd: root }, ...(options.warn ? { warn: options.warn } : {}) });
+  const app = createApp({ root, store: async () => store, runs, postedRoot: join(home, 'posted'), ...(options.loopbackOnly ? { loopbackOnly: true } : {}) });
+  const server = await new Promise<Server>((done) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => done(s as Server));
+  });
+  return {
+    root,
+    home,
+    store,
+    runs,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      await runs.close();
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+      await store.close();
+    },
+  };
+}
+
 describe('conductor serve: runs', { timeout: 120_000 }, () => {
+  let served: Served;
   let root: string;
-  let home: string;
   let store: RunStore;
   let base: string;
-  let runs: RunManager;
-  let server: Server;
 
   before(async () => {
-    root = await scratch();
-    home = await scratch();
-    await cp(join(ROOT, 'examples/mixed.yaml'), join(root, 'mixed.yaml'));
-    await cp(join(ROOT, 'examples/data.txt'), join(root, 'data.txt'));
+    served = await startServer();
+    ({ root, store, base } = served);
     await writeFile(join(root, 'bad.yaml'), 'name: bad\nsteps:\n  - id: a\n    llm:\n      prompt: "${steps.missing.output}"\n');
     await writeFile(join(root, 'typed.yaml'), 'inputs:\n  count:\n    type: number\nsteps:\n  - id: a\n    llm:\n      prompt: "n=${inputs.count}"\n');
-    store = await runStore(join(home, 'runs.db'));
-    const env = { ...process.env, OPENAI_BASE_URL: `${provider.url}/v1`, OPENAI_API_KEY: 'sk-test-0123456789abcdef', CONDUCTOR_MODEL: 'openai:plain' };
-    runs = new RunManager({ store: async () => store, place: { env, cwd: root } });
-    const app = createApp({ root, store: async () => store, runs, postedRoot: join(home, 'posted') });
-    server = await new Promise<Server>((done) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => done(s as Server));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(async () => {
-    await runs?.close();
-    server?.closeAllConnections();
-    await new Promise((done) => server?.close(done));
-    await store?.close();
-  });
+  after(() => served?.close());
 
   it('starts a workflow under the root; its events arrive live, numbered, and end with run:end; the record matches', async () => {
     const gate = new Gate();
@@ -358,39 +382,27 @@ describe('conductor serve --queue: the command, with a worker', { ...(await redi
 });
 
 describe('conductor serve: what a client cannot do', { timeout: 120_000 }, () => {
+  let served: Served;
   let root: string;
   let home: string;
   let store: RunStore;
   let base: string;
-  let runs: RunManager;
-  let server: Server;
   const warnings: string[] = [];
   let failDurations = false;
 
   before(async () => {
-    root = await scratch();
-    home = await scratch();
-    await cp(join(ROOT, 'examples/mixed.yaml'), join(root, 'mixed.yaml'));
-    await cp(join(ROOT, 'examples/data.txt'), join(root, 'data.txt'));
-    store = await runStore(join(home, 'runs.db'));
-    // A store whose history cannot be read when a test says so: the run fails before its first event.
-    const durations = store.durations.bind(store);
-    store.durations = (workflow, n) => (failDurations ? Promise.reject(new Error('the history is unreadable')) : durations(workflow, n));
-    const flaky = store;
-    const env = { ...process.env, OPENAI_BASE_URL: `${provider.url}/v1`, OPENAI_API_KEY: 'sk-test-0123456789abcdef', CONDUCTOR_MODEL: 'openai:plain' };
-    runs = new RunManager({ store: async () => flaky, place: { env, cwd: root }, warn: (line) => warnings.push(line) });
-    const app = createApp({ root, store: async () => flaky, runs, postedRoot: join(home, 'posted'), loopbackOnly: true });
-    server = await new Promise<Server>((done) => {
-      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => done(s as Server));
+    served = await startServer({
+      warn: (line) => warnings.push(line),
+      loopbackOnly: true,
+      // A store whose history cannot be read when a test says so: the run fails before its first event.
+      prepare: (store) => {
+        const durations = store.durations.bind(store);
+        store.durations = (workflow, n) => (failDurations ? Promise.reject(new Error('the history is unreadable')) : durations(workflow, n));
+      },
     });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ root, home, store, base } = served);
   });
-  after(async () => {
-    await runs?.close();
-    server?.closeAllConnections();
-    await new Promise((done) => server?.close(done));
-    await store?.close();
-  });
+  after(() => served?.close());
 
   it('refuses what a page on another site could send: a body not JSON (415), another Origin or a cross-site fetch (403); nothing starts', async () => {
     const before = (await store.listRuns(100)).length;
