@@ -113,14 +113,14 @@ export function RunPage({ id, navigate }) {
       setAction({ busy: false, error: e });
     }
   };
-  const resume = async () => {
+  const resume = async (body) => {
     setAction({ busy: true });
     try {
-      const answer = await api(`/api/runs/${encodeURIComponent(id)}/resume`, { method: 'POST', body: {} });
+      const answer = await api(`/api/runs/${encodeURIComponent(id)}/resume`, { method: 'POST', body });
       setAction({ busy: false });
       navigate(`#/runs/${encodeURIComponent(answer.runId)}`);
     } catch (e) {
-      setAction({ busy: false, error: e });
+      setAction({ busy: false, error: e, resuming: true });
     }
   };
   const elapsed = run.durationMs ?? (ms(run.startedAt) !== undefined ? (ms(run.finishedAt) ?? now) - ms(run.startedAt) : undefined);
@@ -132,9 +132,10 @@ export function RunPage({ id, navigate }) {
       <h1 tabindex="-1">Run of <span title=${run.workflow}>${baseName(run.workflow)}</span></h1>
       <div class="actions">
         ${running && run.live !== false && html`<button type="button" class="danger" onClick=${cancel} disabled=${action.busy || action.said}>Cancel run</button>`}
-        ${RESUMABLE.has(run.status) && html`<button type="button" onClick=${resume} disabled=${action.busy}>Resume run</button>`}
+        ${RESUMABLE.has(run.status) && !action.resuming && html`<button type="button" onClick=${() => setAction({ resuming: true })} disabled=${action.busy}>Resume run…</button>`}
       </div>
     </div>
+    ${RESUMABLE.has(run.status) && action.resuming && html`<${ResumeForm} run=${run} busy=${action.busy} onResume=${resume} onCancel=${() => setAction({})} />`}
     <p class=${`run-status status status-${run.status}`} role="status" aria-live="polite" data-testid="run-status">
       ${statusLabel(run.status)}${action.said && running ? ` · ${action.said}` : ''}${stream === 'reconnecting' ? ' · reconnecting…' : ''}
     </p>
@@ -163,4 +164,38 @@ export function RunPage({ id, navigate }) {
       </section>
       ${selected && html`<div ref=${panelRef} class="panel-box"><${StepPanel} id=${selected} runId=${run.runId ?? id} step=${run.steps[selected]} onClose=${() => setSelected(undefined)} /></div>`}
     </div>`;
+}
+
+/**
+ * What a resume may be told: the step to re-run from (with everything after it), and the run's secret inputs,
+ * which its record does not keep (`***`) and must be given again. Everything else is the run's own.
+ */
+function ResumeForm({ run, busy, onResume, onCancel }) {
+  const [from, setFrom] = useState('');
+  const [secrets, setSecrets] = useState({});
+  const names = run.secretInputs ?? [];
+  const submit = (e) => {
+    e.preventDefault();
+    const inputs = Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== ''));
+    onResume({ ...(from ? { from } : {}), ...(Object.keys(inputs).length ? { inputs } : {}) });
+  };
+  return html`
+    <form class="resume-form" onSubmit=${submit} aria-label="Resume the run">
+      <h2>Resume</h2>
+      <p class="muted small">What succeeded is reused; what did not runs again.</p>
+      <label>Re-run from step
+        <select value=${from} onChange=${(e) => setFrom(e.currentTarget.value)}>
+          <option value="">— only what did not succeed —</option>
+          ${run.order.map((stepId) => html`<option key=${stepId} value=${stepId}>${stepId}</option>`)}
+        </select>
+      </label>
+      ${names.map((name) => html`
+        <label key=${name}>${name} <span class="muted small">(secret: the record does not keep it)</span>
+          <input type="password" autocomplete="off" value=${secrets[name] ?? ''} onInput=${(e) => setSecrets({ ...secrets, [name]: e.currentTarget.value })} />
+        </label>`)}
+      <div class="actions">
+        <button type="submit" disabled=${busy}>Resume run</button>
+        <button type="button" onClick=${onCancel} disabled=${busy}>Cancel</button>
+      </div>
+    </form>`;
 }

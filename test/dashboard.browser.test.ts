@@ -263,8 +263,12 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
     await row.getByText('cancelled').waitFor();
     await list.close();
 
-    // Resume: a new run, which says what it resumed; it holds its call again, and is cancelled the same way.
-    await page.getByRole('button', { name: 'Resume run' }).click();
+    // Resume: a form (from which step; secret inputs, which the record does not keep), then a new run, which
+    // says what it resumed; it holds its call again, and is cancelled the same way.
+    await page.getByRole('button', { name: 'Resume run…' }).click();
+    const resumeForm = page.getByRole('form', { name: 'Resume the run' });
+    await resumeForm.getByRole('combobox', { name: 'Re-run from step' }).selectOption('wait');
+    await resumeForm.getByRole('button', { name: 'Resume run' }).click();
     await page.waitForFunction((old) => window.location.hash.startsWith('#/runs/') && !window.location.hash.endsWith(old), encodeURIComponent(slowRun));
     await page.getByRole('link', { name: slowRun }).waitFor();
     await until(held, stand, server, () => held.slow.length >= 2, 'the resumed run calls the model again');

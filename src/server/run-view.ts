@@ -24,6 +24,8 @@ export interface RunView extends Omit<RunReport, 'status' | 'steps' | 'finishedA
   durationMs?: number;
   steps: Record<string, StepView>;
   inputs: Record<string, unknown>;
+  /** Inputs recorded as `***`: a resume needs them given again. */
+  secretInputs?: string[];
   resumedFrom?: string;
   /** This server is running it now: it can be cancelled here, and its events arrive live. */
   live: boolean;
@@ -76,6 +78,7 @@ export function viewOfRecord({ run, steps }: { run: RunRecord; steps: StepRecord
     ...(run.error ? { error: run.error } : {}),
     ...(continued.length ? { continued } : {}),
     inputs: run.inputs,
+    ...(run.secretInputs?.length ? { secretInputs: run.secretInputs } : {}),
     ...(run.resumedFrom ? { resumedFrom: run.resumedFrom } : {}),
     live,
     stepCount: run.stepCount,
