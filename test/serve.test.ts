@@ -331,6 +331,37 @@ describe('conductor serve: the command', { timeout: 120_000 }, () => {
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
   });
 
+  it('bound to every address with a token: 401 for every request without it, and nothing is started', async () => {
+    const proc = conductor(['serve', '--port', '0', '--host', '0.0.0.0', '--root', root], { env: { CONDUCTOR_SERVE_TOKEN: TOKEN, CONDUCTOR_MODEL: 'echo', CONDUCTOR_HOME: await scratch() } });
+    let seen = '';
+    const port = await new Promise<string>((done, fail) => {
+      proc.child.stderr!.on('data', (d: Buffer) => {
+        seen += d;
+        const match = /^conductor serve: http:\/\/0\.0\.0\.0:(\d+) /m.exec(seen);
+        if (match) done(match[1]!);
+      });
+      proc.done.then((r) => fail(new Error(`serve exited ${r.code}: ${r.stderr}`)));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      const json = { 'content-type': 'application/json' };
+      for (const [method, path, body] of [['POST', '/api/runs', '{"workflow": "good.yaml"}'], ['GET', '/api/runs', undefined], ['GET', '/api/workflows', undefined], ['POST', '/api/runs/x/cancel', '{}']] as const) {
+        const res = await fetch(base + path, { method, headers: json, ...(body ? { body } : {}) });
+        assert.equal(res.status, 401, `${method} ${path}`);
+        await res.text();
+      }
+      const listed = await getJson(base, '/api/runs', { authorization: `Bearer ${TOKEN}` });
+      assert.deepEqual(listed.body.runs, []);
+      // With it, a run starts.
+      const started = await fetch(`${base}/api/runs`, { method: 'POST', headers: { ...json, authorization: `Bearer ${TOKEN}` }, body: '{"workflow": "good.yaml"}' });
+      assert.equal(started.status, 202);
+      await started.text();
+    } finally {
+      proc.child.kill('SIGINT');
+      assert.equal((await proc.done).code, 0);
+    }
+  });
+
   it('says when the port is in use (exit 2); without a token it answers only requests addressed to localhost', async () => {
     const first = await started(['--root', root]);
     try {
