@@ -7,7 +7,7 @@
  * received, pids alive or gone once the CLI has exited — never by how long it took.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,8 @@ async function workDir(t: { after(fn: () => unknown): void }): Promise<string> {
     const files = [join(dir, 'pid'), ...(existsSync(join(dir, 'pids')) ? readdirSync(join(dir, 'pids')).map((f) => join(dir, 'pids', f)) : [])];
     for (const path of files) {
       const pid = existsSync(path) ? Number(readFileSync(path, 'utf8')) : 0;
-      if (pid > 0 && !gone(pid)) kill(pid);
+      // Only a process still working in this folder is ours: by now its pid may be another test's process.
+      if (pid > 0 && !gone(pid) && workingIn(pid, dir)) kill(pid);
     }
     await rm(dir, { recursive: true, force: true });
   });
@@ -44,6 +45,15 @@ function groupOf(pid: number | 'self'): number | undefined {
     return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
   } catch {
     return undefined;
+  }
+}
+
+/** Whether process `pid` works in `dir` (its current folder is there), from /proc. */
+function workingIn(pid: number, dir: string): boolean {
+  try {
+    return realpathSync(`/proc/${pid}/cwd`).startsWith(realpathSync(dir));
+  } catch {
+    return false;
   }
 }
 
