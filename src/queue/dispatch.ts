@@ -65,6 +65,8 @@ interface Pending {
 export class QueueDispatcher implements StepExecutor {
   readonly #location: QueueLocation;
   readonly #redis: Redis;
+  /** QueueEvents' connection: BullMQ does not close a connection it was given, so dispose does. */
+  readonly #blocking: Redis;
   readonly #queue: BullQueue;
   readonly #events: BullQueueEvents;
   readonly #pending = new Map<string, Pending>();
@@ -78,10 +80,11 @@ export class QueueDispatcher implements StepExecutor {
 
   readonly #warn: ((line: string) => void) | undefined;
 
-  private constructor(location: QueueLocation, redis: Redis, queue: BullQueue, events: BullQueueEvents, warn: ((line: string) => void) | undefined) {
+  private constructor(location: QueueLocation, connections: { redis: Redis; blocking: Redis }, queue: BullQueue, events: BullQueueEvents, warn: ((line: string) => void) | undefined) {
     this.#location = location;
     this.#warn = warn;
-    this.#redis = redis;
+    this.#redis = connections.redis;
+    this.#blocking = connections.blocking;
     this.#queue = queue;
     this.#events = events;
     events.on('completed', ({ jobId: id, returnvalue }) => this.#settle(id, parseResult(returnvalue)));
@@ -104,7 +107,7 @@ export class QueueDispatcher implements StepExecutor {
     queue.on('error', () => {});
     events.on('error', () => {});
     await events.waitUntilReady();
-    return new QueueDispatcher(location, redis, queue, events, options.warn);
+    return new QueueDispatcher(location, { redis, blocking }, queue, events, options.warn);
   }
 
   async open(run: ExecutorRun): Promise<RunExecutor> {
@@ -229,6 +232,7 @@ export class QueueDispatcher implements StepExecutor {
     clearTimeout(this.#sweep);
     await Promise.allSettled([this.#events.close(), this.#queue.close()]);
     this.#redis.disconnect();
+    this.#blocking.disconnect();
   }
 
   /**
