@@ -108,9 +108,13 @@ export function followEvents(runId, { onEvent, onState }) {
           return;
         }
         onState?.({ state: 'open' });
-        pause = 500;
+        let numbered = false;
         for await (const event of parseEvents(res.body)) {
-          if (event.id !== undefined) lastId = event.id;
+          if (event.id !== undefined) {
+            lastId = event.id;
+            numbered = true;
+            pause = 500;
+          }
           let data;
           try {
             data = JSON.parse(event.data);
@@ -119,6 +123,12 @@ export function followEvents(runId, { onEvent, onState }) {
           }
           onEvent(event.type, data, event.id);
           if (event.type === 'run:end') finished = true;
+        }
+        // Events without ids are the server's replay of a record (a run it does not hold, going on elsewhere):
+        // reading it again would replay it all again, so its record is polled instead.
+        if (!finished && !numbered) {
+          onState?.({ state: 'refused' });
+          return;
         }
       } catch (error) {
         if (control.signal.aborted) return;

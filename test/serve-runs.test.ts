@@ -277,6 +277,9 @@ describe('conductor serve: runs', { timeout: 120_000 }, () => {
   });
 
   it('answers bad requests with 4xx {error, hint}, and starts nothing', async () => {
+    const dotted = await post(base, '/api/runs', { workflow: './mixed.yaml', model: 'openai:dotted' });
+    assert.equal(dotted.status, 202, JSON.stringify(dotted.body));
+    await (await follow(base, dotted.body.runId)).ended;
     const before = (await store.listRuns(1000)).length;
     const cases: [unknown, number][] = [
       [{ workflow: 'bad.yaml' }, 422],
@@ -423,6 +426,10 @@ describe('conductor serve: what a client cannot do', { timeout: 120_000 }, () =>
     }
     assert.equal((await fetch(`${base}/api/runs/x/cancel`, { method: 'POST', headers: { origin: 'http://evil.example' } })).status, 403);
     assert.equal((await store.listRuns(100)).length, before);
+    // Behind a proxy that rewrites Host, the page's Origin differs from the Host seen here: the browser's own
+    // word (Sec-Fetch-Site) decides.
+    const proxied = await fetch(`${base}/api/runs/x/cancel`, { method: 'POST', headers: { origin: 'https://conductor.example.com', 'sec-fetch-site': 'same-origin' } });
+    assert.equal(proxied.status, 404);
     // The dashboard itself: same origin, JSON.
     const own = await fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json', origin: base, 'sec-fetch-site': 'same-origin' }, body });
     assert.equal(own.status, 202);
@@ -494,6 +501,8 @@ describe('conductor serve: what a client cannot do', { timeout: 120_000 }, () =>
       assert.match(end.data.report.error, /history is unreadable/);
       const view = await get(base, `/api/runs/${body.runId}`);
       assert.equal(view.body.live, false);
+      assert.equal(view.body.status, 'failed');
+      assert.match(view.body.error, /history is unreadable/);
       assert.ok(warnings.some((line) => line.includes(body.runId) && line.includes('history is unreadable')), warnings.join('\n'));
     } finally {
       failDurations = false;

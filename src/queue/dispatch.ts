@@ -100,14 +100,22 @@ export class QueueDispatcher implements StepExecutor {
   static async connect(location: QueueLocation, options: { warn?: (line: string) => void } = {}): Promise<QueueDispatcher> {
     const { Queue, QueueEvents } = await import('bullmq');
     const redis = await connectRedis(location);
-    const blocking = await connectRedis(location, { blocking: true });
-    // Answers pass through BullMQ's event stream too: it keeps about the last thousand, not ten thousand.
-    const queue = new Queue(STEP_QUEUE, { connection: redis, prefix: location.prefix, streams: { events: { maxLen: 1000 } } });
-    const events = new QueueEvents(STEP_QUEUE, { connection: blocking, prefix: location.prefix });
-    queue.on('error', () => {});
-    events.on('error', () => {});
-    await events.waitUntilReady();
-    return new QueueDispatcher(location, { redis, blocking }, queue, events, options.warn);
+    let blocking: Redis | undefined;
+    try {
+      blocking = await connectRedis(location, { blocking: true });
+      // Answers pass through BullMQ's event stream too: it keeps about the last thousand, not ten thousand.
+      const queue = new Queue(STEP_QUEUE, { connection: redis, prefix: location.prefix, streams: { events: { maxLen: 1000 } } });
+      const events = new QueueEvents(STEP_QUEUE, { connection: blocking, prefix: location.prefix });
+      queue.on('error', () => {});
+      events.on('error', () => {});
+      await events.waitUntilReady();
+      return new QueueDispatcher(location, { redis, blocking }, queue, events, options.warn);
+    } catch (error) {
+      // Nothing may stay open to keep the process alive past the error it exits with.
+      redis.disconnect();
+      blocking?.disconnect();
+      throw error;
+    }
   }
 
   async open(run: ExecutorRun): Promise<RunExecutor> {

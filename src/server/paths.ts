@@ -14,6 +14,11 @@ export function isWorkflowName(name: string): boolean {
   return /\.ya?ml$/i.test(name);
 }
 
+/** A path with a hidden segment (`.git`, `.secrets`; `.` itself is no folder) or `node_modules`: not served, as the listing skips them. */
+function hidden(path: string): boolean {
+  return path.split(/[\\/]/).some((segment) => (segment.startsWith('.') && segment !== '.') || segment === 'node_modules');
+}
+
 /** Whether `file` (a real path) is `root` (a real path) or inside it. */
 function inside(root: string, file: string): boolean {
   return file === root || file.startsWith(root.endsWith(sep) ? root : root + sep);
@@ -28,7 +33,7 @@ export async function confine(root: string, path: string): Promise<string> {
   if (path.split(/[\\/]/).includes('..')) throw new HttpError(403, 'the path goes up with `..`: only paths under the root are served', { hint: OUTSIDE_HINT });
   if (!isWorkflowName(path)) throw new HttpError(403, 'only workflow files (.yaml, .yml) are served', { hint: OUTSIDE_HINT });
   // As the listing skips them: a hidden folder (`.git`, `.secrets`) or file is not the root's to serve.
-  if (path.split(/[\\/]/).some((segment) => segment.startsWith('.') || segment === 'node_modules')) throw new HttpError(403, 'hidden folders and files (and node_modules) are not served', { hint: OUTSIDE_HINT });
+  if (hidden(path)) throw new HttpError(403, 'hidden folders and files (and node_modules) are not served', { hint: OUTSIDE_HINT });
   let real: string;
   try {
     real = await realpath(join(root, path));
@@ -38,6 +43,7 @@ export async function confine(root: string, path: string): Promise<string> {
     throw new HttpError(403, 'the path cannot be read', { hint: OUTSIDE_HINT });
   }
   if (!inside(root, real)) throw new HttpError(403, 'the path leads outside the root (through a symlink)', { hint: OUTSIDE_HINT });
+  if (hidden(relative(root, real))) throw new HttpError(403, 'the path leads into a hidden folder (through a symlink)', { hint: OUTSIDE_HINT });
   const info = await stat(real);
   if (!info.isFile()) throw new HttpError(404, 'no such workflow file under the root', { hint: 'GET /api/workflows lists them' });
   return real;

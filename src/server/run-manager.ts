@@ -50,6 +50,8 @@ interface Managed {
   spec: WorkflowSpec;
   inputs: Record<string, unknown>;
   startedAt: number;
+  /** Why it could not run at all (its record may not exist): shown by GET /api/runs/{id}. */
+  failure?: { error: string; errorCode: string; hint?: string };
 }
 
 export interface Resumption {
@@ -127,6 +129,7 @@ export class RunManager {
         // ended, and the server's log says why (redacted: the message may quote a value).
         const failure = error instanceof ConductorError ? error : new ConductorError('run_failed', String(error));
         const message = prepared.secrets.redact(failure.message);
+        managed.failure = { error: message, errorCode: failure.code, ...(failure.hint ? { hint: failure.hint } : {}) };
         this.#options.warn?.(`run ${runId} could not run: ${message}`);
         const at = Date.now();
         log.append({ type: 'run:end', runId, at, report: { runId, workflow: prepared.spec.file, status: 'failed', startedAt: new Date(managed.startedAt).toISOString(), finishedAt: new Date(at).toISOString(), durationMs: at - managed.startedAt, steps: {}, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} }, error: message, errorCode: failure.code, ...(failure.hint ? { hint: failure.hint } : {}) } });
@@ -157,9 +160,15 @@ export class RunManager {
     return true;
   }
 
-  /** Stops every run (a failed store, say: each fails with that error). */
-  abortAll(reason?: unknown): void {
-    for (const run of this.#runs.values()) if (!run.log.ended) run.controller.abort(reason);
+  /** Stops every run (a failed store, say: each fails with that error); resolves once they have ended. */
+  abortAll(reason?: unknown): Promise<void> {
+    const ending: Promise<void>[] = [];
+    for (const run of this.#runs.values()) {
+      if (run.log.ended) continue;
+      run.controller.abort(reason);
+      ending.push(run.done);
+    }
+    return Promise.all(ending).then(() => undefined);
   }
 
   /** Cancels what is running and waits for every run to end and be recorded. */

@@ -85,7 +85,7 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
     if (found) return c.json(withPath(viewOfRecord(found, ctx.runs.running(id))));
     // Started here a moment ago: its record is written when its executor is open.
     const managed = ctx.runs.get(id);
-    if (managed) return c.json(withPath(startingView(id, managed.spec, managed.inputs, managed.startedAt, ctx.runs.running(id))));
+    if (managed) return c.json(withPath(startingView(id, managed.spec, managed.inputs, managed.startedAt, ctx.runs.running(id), managed.failure)));
     throw unknown();
   });
 

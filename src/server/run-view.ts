@@ -132,7 +132,7 @@ function unitFields(unit: StepRecord | ItemRecord) {
 }
 
 /** A run this server has started whose record is not written yet (it is opening its executor): every step pending. */
-export function startingView(runId: string, spec: WorkflowSpec, inputs: Record<string, unknown>, startedAt: number, live: boolean): RunView {
+export function startingView(runId: string, spec: WorkflowSpec, inputs: Record<string, unknown>, startedAt: number, live: boolean, failure?: { error: string; errorCode: string; hint?: string }): RunView {
   const steps: Record<string, StepView> = Object.fromEntries(spec.steps.map((step, i) => [step.id, { status: 'pending', output: null, dependsOn: spec.plan.steps[i]!.dependsOn.map((d) => spec.steps[d]!.id) }]));
-  return { runId, workflow: spec.file, status: live ? 'running' : 'failed', startedAt: iso(startedAt)!, steps, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} }, inputs, live, stepCount: spec.steps.length, stepsDone: 0 };
+  return { runId, workflow: spec.file, status: live ? 'running' : 'failed', startedAt: iso(startedAt)!, steps, outputs: {}, usage: {}, cost: { usd: 0, byModel: {} }, ...(failure ?? {}), inputs, live, stepCount: spec.steps.length, stepsDone: 0 };
 }

@@ -13,7 +13,10 @@ export function sameOriginOnly(): MiddlewareHandler {
   return async (c, next) => {
     const site = c.req.header('sec-fetch-site');
     const origin = c.req.header('origin');
-    if ((site !== undefined && site !== 'same-origin' && site !== 'none') || (origin !== undefined && !sameHost(origin, c.req.header('host')))) {
+    // A browser that says where the request comes from is taken at its word (behind a proxy that rewrites
+    // `Host`, the page's Origin and the Host seen here differ); one that does not is judged by its Origin.
+    const foreign = site !== undefined ? site !== 'same-origin' && site !== 'none' : origin !== undefined && !sameHost(origin, c.req.header('host'));
+    if (foreign) {
       return c.json({ error: 'requests from other web sites are refused', hint: 'call the API from a script, or from the dashboard this server serves' }, 403);
     }
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {

@@ -55,7 +55,7 @@ export const serveCommand: Command = {
     const warn = (line: string) => io.stderr.write(`warning: ${line}\n`);
     const store = lazyStore(location, io.env, (error) => {
       warn(`the run store failed (${error instanceof Error ? error.message : String(error)}): the runs recording into it were stopped; the next run opens it again`);
-      runs?.abortAll(error);
+      return runs?.abortAll(error) ?? Promise.resolve();
     });
     runs = new RunManager({ store: store.get, executor: steps.executor, place: { env: io.env, cwd: io.cwd }, actions, warn });
     // Workflows posted as text are kept beside the default store ($CONDUCTOR_HOME), never under the root.
@@ -108,7 +108,7 @@ function parsePort(text: string | undefined): number {
  * the next request (the 503 says so). One that fails later (locked, full) is let go at once: the runs recording
  * into it are stopped (`onError`), and the next request opens it afresh rather than use one that writes nothing.
  */
-function lazyStore(location: string, env: Readonly<Record<string, string | undefined>>, onError: (error: unknown) => void): { get: () => Promise<RunStore>; close: () => Promise<void> } {
+function lazyStore(location: string, env: Readonly<Record<string, string | undefined>>, onError: (error: unknown) => Promise<void>): { get: () => Promise<RunStore>; close: () => Promise<void> } {
   let opening: Promise<RunStore> | undefined;
   const retired: Promise<void>[] = [];
   return {
@@ -117,12 +117,13 @@ function lazyStore(location: string, env: Readonly<Record<string, string | undef
       const current: Promise<RunStore> = runStore(location, {
         ...storeOptions(env),
         onError: (error) => {
+          const stopped = onError(error);
           if (opening === current) {
             opening = undefined;
-            // Closed once the runs it stopped have let it go (their last writes fail with it).
-            retired.push(current.then((s) => s.close()).catch(() => {}));
+            // Closed once the runs it stopped have ended: each makes its last write (how it ended) first, as
+            // `conductor run` does on a store that failed.
+            retired.push(stopped.then(() => current).then((s) => s.close()).catch(() => {}));
           }
-          onError(error);
         },
       }).catch((error: unknown) => {
         if (opening === current) opening = undefined;
