@@ -165,6 +165,8 @@ describe('conductor serve: runs', { timeout: 120_000 }, () => {
     const live = await get(base, `/api/runs/${runId}`);
     assert.equal(live.body.live, true);
     assert.equal(live.body.status, 'running');
+    // The record has them pending until they end; this server knows they run.
+    await eventually(async () => (await get(base, `/api/runs/${runId}`)).body.steps?.process1?.status === 'running', 'process1 shown running');
     gate.open();
     await sse.ended;
     assert.deepEqual(sse.events.map((e) => e.id), sse.events.map((_, i) => i + 1));

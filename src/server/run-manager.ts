@@ -50,6 +50,8 @@ interface Managed {
   spec: WorkflowSpec;
   inputs: Record<string, unknown>;
   startedAt: number;
+  /** Steps started and not yet ended. */
+  running: Set<string>;
   /** Why it could not run at all (its record may not exist): shown by GET /api/runs/{id}. */
   failure?: { error: string; errorCode: string; hint?: string };
 }
@@ -103,7 +105,7 @@ export class RunManager {
     const controller = new AbortController();
     const log = new RunLog();
     let ending: Extract<RunEvent, { type: 'run:end' }> | undefined;
-    const managed: Managed = { log, controller, done: Promise.resolve(), spec: prepared.spec, inputs: { ...prepared.inputs }, startedAt: Date.now() };
+    const managed: Managed = { log, controller, done: Promise.resolve(), spec: prepared.spec, inputs: { ...prepared.inputs }, startedAt: Date.now(), running: new Set() };
     this.#runs.set(runId, managed);
     managed.done = recordedRun({
       prepared,
@@ -115,7 +117,13 @@ export class RunManager {
       signal: controller.signal,
       // run:end goes out once the run is recorded, with the report as it stands then (a store that failed at
       // the end makes it `failed`): a client that has it finds the same in the store.
-      onEvent: (event) => (event.type === 'run:end' ? void (ending = event) : log.append(event)),
+      onEvent: (event) => {
+        if (event.type === 'run:end') return void (ending = event);
+        // The record says `pending` until a step ends: what runs now is known here.
+        if (event.type === 'step:start') managed.running.add(event.stepId);
+        else if (event.type === 'step:end') managed.running.delete(event.stepId);
+        log.append(event);
+      },
       runId,
       ...(resumption?.reuse ? { reuse: resumption.reuse } : {}),
       ...(resumption?.reuseItems ? { reuseItems: resumption.reuseItems } : {}),

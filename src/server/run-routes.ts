@@ -82,7 +82,12 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
   app.get('/api/runs/:id', async (c) => {
     const { id, record } = await lookUp(c.req.param('id'));
     const found = record ?? (await (await ctx.store()).getRun(id));
-    if (found) return c.json(withPath(viewOfRecord(found, ctx.runs.running(id))));
+    if (found) {
+      const view = viewOfRecord(found, ctx.runs.running(id));
+      // A step the record still has pending that this server's run has started.
+      for (const stepId of ctx.runs.get(id)?.running ?? []) if (view.steps[stepId]?.status === 'pending') view.steps[stepId].status = 'running';
+      return c.json(withPath(view));
+    }
     // Started here a moment ago: its record is written when its executor is open.
     const managed = ctx.runs.get(id);
     if (managed) return c.json(withPath(startingView(id, managed.spec, managed.inputs, managed.startedAt, ctx.runs.running(id), managed.failure)));

@@ -23,7 +23,7 @@ export function sameOriginOnly(): MiddlewareHandler {
       const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
       const empty = c.req.header('content-length') === '0' || (c.req.header('content-length') === undefined && c.req.header('transfer-encoding') === undefined);
       if (!(type === 'application/json' || (type === undefined && empty))) {
-        return c.json({ error: 'the body must be JSON, sent as `content-type: application/json`', hint: "e.g. curl -H 'content-type: application/json' -d '{\"workflow\": \"flows/daily.yaml\"}'" }, 415);
+        return c.json({ error: 'the body must be JSON, sent as `content-type: application/json`', hint: "send it with the header, e.g. curl -H 'content-type: application/json' -d '{…}' (an empty body needs neither)" }, 415);
       }
     }
     await next();
