@@ -6,7 +6,7 @@
  */
 import type { RunEvent, UnitEnd } from '../core/events.ts';
 import type { ItemRecord, RunRecord, StepRecord } from '../store/types.ts';
-import { viewOfRecord } from './run-view.ts';
+import { recordedFields, viewOfRecord } from './run-view.ts';
 import type { RunReport } from '../core/report.ts';
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled', 'skipped', 'not_run']);
@@ -57,20 +57,10 @@ function unitEnd(runId: string, at: number, unit: StepRecord | ItemRecord): Unit
   return {
     runId,
     at,
-    ...(unit.startedAt !== undefined && unit.finishedAt !== undefined ? { durationMs: unit.finishedAt - unit.startedAt } : {}),
-    ...(unit.attempts === undefined ? {} : { attempts: unit.attempts }),
-    ...(unit.input === undefined ? {} : { input: unit.input }),
-    ...(unit.error ? { error: unit.error } : {}),
-    ...(unit.errorCode ? { errorCode: unit.errorCode } : {}),
-    ...(unit.hint ? { hint: unit.hint } : {}),
-    ...(unit.errorDetail ? { errorDetail: unit.errorDetail } : {}),
+    ...recordedFields(unit),
     ...(unit.output === undefined ? {} : { output: unit.output }),
     ...(unit.properties ? { properties: unit.properties } : {}),
-    ...(unit.usage ? { usage: unit.usage } : {}),
-    ...(unit.costUsd === undefined ? {} : { costUsd: unit.costUsd }),
-    ...(unit.cached ? { cached: true as const } : {}),
     ...(unit.reused ? { reused: true as const } : {}),
     ...(unit.redacted ? { redacted: true as const } : {}),
-    ...(unit.worker ? { worker: unit.worker } : {}),
   };
 }

@@ -16,6 +16,7 @@ import { HttpError } from './errors.ts';
 import { confine } from './paths.ts';
 import { isPosted, postedProblems, postedWorkflow, POSTED_NAME } from './posted.ts';
 import { eventsOfRecord } from './record-events.ts';
+import { whole } from './runs.ts';
 import type { RunManager, RunSettingsGiven } from './run-manager.ts';
 import { startingView, viewOfRecord } from './run-view.ts';
 
@@ -97,7 +98,7 @@ export function runRoutes(app: Hono, ctx: RunRoutesContext): void {
   // The step in this run and the runs of the same workflow before it: did it always fail, or start to?
   app.get('/api/runs/:id/steps/:step/history', async (c) => {
     const stepId = c.req.param('step');
-    const limit = historyLimit(c.req.query('limit'));
+    const limit = whole(c.req.query('limit'), 'limit', 20, 1, HISTORY_MAX);
     const { id, record } = await lookUp(c.req.param('id'));
     const store = await ctx.store();
     const found = record ?? (await store.getRun(id));
@@ -217,13 +218,6 @@ async function started<T>(start: () => Promise<T>, show: (file: string) => strin
 /** How many of the newest runs a step's history looks through, and the most entries it gives. */
 const HISTORY_WINDOW = 2000;
 const HISTORY_MAX = 50;
-
-function historyLimit(text: string | undefined): number {
-  if (text === undefined || text === '') return 20;
-  const value = /^\d{1,3}$/.test(text) ? Number(text) : NaN;
-  if (!(value >= 1 && value <= HISTORY_MAX)) throw new HttpError(400, `\`limit\` must be a whole number from 1 to ${HISTORY_MAX}`, { hint: 'leave it out for 20' });
-  return value;
-}
 
 function lastEventId(text: string | undefined): number {
   if (text === undefined || text === '') return 0;

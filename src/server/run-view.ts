@@ -115,13 +115,23 @@ function itemView(item: ItemRecord): ItemReport & { output?: unknown } {
 /** What a step and an item both show: times, the error, tokens, cost, where it ran. */
 function unitFields(unit: StepRecord | ItemRecord) {
   return {
+    ...recordedFields(unit),
+    ...(unit.startedAt === undefined ? {} : { startedAt: iso(unit.startedAt)! }),
+    ...(unit.finishedAt === undefined ? {} : { finishedAt: iso(unit.finishedAt)! }),
+  };
+}
+
+/**
+ * A recorded step's or item's result as the report and the events both carry it: its input, the error, how long
+ * it took and how often it was tried, tokens, cost, the cache, the worker. (Output and times differ between them.)
+ */
+export function recordedFields(unit: StepRecord | ItemRecord) {
+  return {
     ...(unit.input === undefined ? {} : { input: unit.input }),
     ...(unit.error ? { error: unit.error } : {}),
     ...(unit.errorCode ? { errorCode: unit.errorCode } : {}),
     ...(unit.hint ? { hint: unit.hint } : {}),
     ...(unit.errorDetail ? { errorDetail: unit.errorDetail } : {}),
-    ...(unit.startedAt === undefined ? {} : { startedAt: iso(unit.startedAt)! }),
-    ...(unit.finishedAt === undefined ? {} : { finishedAt: iso(unit.finishedAt)! }),
     ...(unit.startedAt !== undefined && unit.finishedAt !== undefined ? { durationMs: unit.finishedAt - unit.startedAt } : {}),
     ...(unit.attempts === undefined ? {} : { attempts: unit.attempts }),
     ...(unit.usage ? { usage: unit.usage } : {}),

@@ -30,7 +30,8 @@ export function listQuery(get: (name: string) => string | undefined): RunsQuery 
   return { ...(status ? { status: status as RecordedRunStatus } : {}), ...(workflow ? { workflow } : {}), limit, offset };
 }
 
-function whole(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
+/** A whole-number query value from `min` to `max` (absent or empty: `fallback`); a 400 with a hint otherwise. */
+export function whole(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined || text === '') return fallback;
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new HttpError(400, `\`${name}\` must be a whole number from ${min} to ${max}`, { hint: `leave it out for ${fallback}` });
