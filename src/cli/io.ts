@@ -11,3 +11,11 @@ export interface CliIO {
 }
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
+
+/** What each exit code means, for `--help` and docs/cli.md (generated from this). */
+export const EXIT_MEANINGS: Readonly<Record<(typeof EXIT)[keyof typeof EXIT], string>> = {
+  0: 'success',
+  1: 'a step failed, or the budget stopped the run (`budget_exceeded`)',
+  2: 'the workflow, its inputs, the command line or the setup (a key, a store, a queue) needs fixing first: nothing was run',
+  130: 'interrupted (Ctrl-C, SIGTERM)',
+};

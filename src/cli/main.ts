@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
 import { ConductorError, SetupError, UsageError, WorkflowInvalidError } from '../core/errors.ts';
 import { displayPath, formatDiagnostics } from './diagnostics.ts';
-import { EXIT, type CliIO } from './io.ts';
+import { docsLink } from './docs-link.ts';
+import { EXIT, EXIT_MEANINGS, type CliIO } from './io.ts';
 import { createStyle } from '../report/style.ts';
 
 /** A command, loaded only when it is run (its one-line summary is in SUMMARIES, so `--help` loads none). */
@@ -18,7 +19,7 @@ export interface Command {
   run(args: { values: Record<string, unknown>; positionals: string[] }, io: CliIO): Promise<number>;
 }
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
+export const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.ts')).runCommand,
   plan: async () => (await import('./commands/plan.ts')).planCommand,
   validate: async () => (await import('./commands/validate.ts')).validateCommand,
@@ -30,7 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.ts')).serveCommand,
 };
 
-const SUMMARIES: Record<string, string> = {
+export const SUMMARIES: Record<string, string> = {
   run: 'Run a workflow: steps start as soon as what they use is ready',
   plan: 'Show what a workflow will do (stages, dependencies and why, critical path) and how long it should take, without running it',
   validate: 'Check a workflow and report every problem, without running anything',
@@ -47,7 +48,7 @@ export function version(): string {
   return pkg.version;
 }
 
-function help(): string {
+function help(cwd: string): string {
   const width = Math.max(...Object.keys(SUMMARIES).map((c) => c.length));
   return [
     'Conductor: workflows for LLM pipelines. Steps run in parallel unless one uses another\'s output.',
@@ -62,7 +63,10 @@ function help(): string {
     '  -V, --version    Print the version',
     '      --debug      Show stack traces for errors',
     '',
-    'Exit codes: 0 success, 1 a step failed, 2 invalid workflow, inputs or usage, 130 interrupted.',
+    'Exit codes:',
+    ...Object.entries(EXIT_MEANINGS).map(([code, meaning]) => `  ${code.padEnd(4)} ${meaning.replaceAll('`', '')}`),
+    '',
+    `Docs: ${docsLink('README.md', cwd)} (start there), ${docsLink('docs/cli.md', cwd)} (every command, flag and variable)`,
     '',
   ].join('\n');
 }
@@ -75,7 +79,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
       const topic = first === 'help' ? rest[0] : undefined;
       if (topic && COMMANDS[topic]) return printCommandHelp(topic, await COMMANDS[topic](), io);
-      io.stdout.write(help());
+      io.stdout.write(help(io.cwd));
       return first === undefined ? EXIT.invalid : EXIT.ok;
     }
     if (first === '-V' || first === '--version') {
@@ -107,6 +111,7 @@ function printCommandHelp(name: string, command: Command, io: CliIO): number {
     const flag = `${def.short ? `-${def.short}, ` : '    '}--${option}${def.type === 'string' ? ` <${def.value ?? 'value'}>` : ''}`;
     lines.push(`  ${flag.padEnd(30)} ${def.description}`);
   }
+  lines.push('', `Docs: ${docsLink(`docs/cli.md#conductor-${name}`, io.cwd)}`);
   io.stdout.write(lines.join('\n') + '\n');
   return EXIT.ok;
 }

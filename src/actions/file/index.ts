@@ -21,21 +21,26 @@ const LOOKS: ReadonlySet<FileOp> = new Set(['read', 'exists', 'list', 'glob']);
 
 const schema = z
   .strictObject({
-    action: z.enum(FILE_ACTIONS, { error: `expected one of ${FILE_ACTIONS.join(', ')}` }),
+    action: z
+      .enum(FILE_ACTIONS, { error: `expected one of ${FILE_ACTIONS.join(', ')}` })
+      .describe('What to do: `read` (output: the text), `write` or `append` `content`, `exists` (true or false), `list` a folder, `delete`, `glob` (the files a `pattern` matches).')
+      .meta({ examples: ['read'] }),
     // One of these two, as the action says (below): zod cannot make a key's presence depend on another's value.
     path: z
       .string({ error: 'expected a path (a string)' })
       .min(1, 'expected a non-empty path')
       .optional()
-      .describe('The file or folder, relative to the workflow file (every action but `glob`).'),
+      .describe('The file or folder, relative to the workflow file (every action but `glob`).')
+      .meta({ examples: ['out/summary.md'] }),
     pattern: z
       .string({ error: 'expected a glob pattern (a string, such as `notes/*.txt`)' })
       .min(1, 'expected a non-empty pattern')
       .optional()
       .describe(
         'For `glob`: a pattern relative to the workflow file (`notes/*.txt`, `**/*.md`). Output: the matching files (never folders) as sorted paths relative to the workflow file; `*` and `**` skip dot files unless the pattern spells the dot; `.git` and anything outside the folder (symlinks too) are left out.',
-      ),
-    content: z.unknown().optional(),
+      )
+      .meta({ examples: ['notes/*.txt'] }),
+    content: z.unknown().optional().describe('For `write` and `append`: what to write; a value that is not a string is written as JSON.').meta({ examples: ['${steps.combine.output}'] }),
   })
   .superRefine((block, ctx) => {
     if (block.action === 'glob') {

@@ -16,18 +16,27 @@ export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const schema = z.strictObject({
-  method: z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` }).optional(),
-  url: z.string({ error: 'expected a URL (a string)' }),
+  method: z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` }).optional().describe('The request method.').meta({ default: 'GET', examples: ['POST'] }),
+  url: z
+    .string({ error: 'expected a URL (a string)' })
+    .describe('The URL, http or https. A host a step\'s output chooses must be in `config.http.allowHosts`.')
+    .meta({ examples: ['https://api.example.com/items?page=${item}'] }),
   headers: z
     .record(z.string().regex(HEADER_NAME, 'not a header name (letters, digits and ! # $ % & \' * + - . ^ _ ` | ~ only)'), z.union([z.string(), z.number(), z.boolean()]), {
       error: 'expected a map of header names to values',
     })
-    .optional(),
-  body: z.unknown().optional(),
-  timeout: templated(z.number().positive('expected a number of seconds greater than 0')).optional(),
+    .optional()
+    .describe('Request headers. Values from `${env.…}` are secrets: never shown or stored.')
+    .meta({ examples: [{ authorization: 'Bearer ${env.API_TOKEN}' }] }),
+  body: z.unknown().optional().describe('The request body: a string is sent as written; any other value as JSON (`content-type: application/json`).').meta({ examples: [{ query: '${inputs.q}' }] }),
+  timeout: templated(z.number().positive('expected a number of seconds greater than 0'))
+    .optional()
+    .describe('Seconds the request may take, per attempt (as the step\'s `timeout`).')
+    .meta({ examples: [30] }),
   maxBytes: templated(z.number().int('expected a whole number of bytes').positive('expected a number of bytes greater than 0'))
     .optional()
-    .describe('The largest response body to accept, in bytes after decompression (default 10485760, 10 MB); a larger one fails the step.'),
+    .describe('The largest response body to accept, in bytes after decompression (default 10485760, 10 MB); a larger one fails the step.')
+    .meta({ default: 10485760, examples: [1048576] }),
 });
 
 export interface HttpInput {

@@ -12,11 +12,21 @@ import { templated } from '../templated.ts';
 import type { ActionContext, ActionDefinition } from '../types.ts';
 
 const schema = z.strictObject({
-  prompt: z.string({ error: 'expected the prompt text (a string)' }),
-  system: z.string({ error: 'expected a system prompt (a string)' }).optional(),
-  model: z.string({ error: `expected \`provider:model\`, e.g. \`openai:gpt-4o-mini\` (providers: ${KNOWN_PROVIDERS.join(', ')})` }).optional(),
-  temperature: templated(z.number().min(0, 'expected a temperature from 0 to 2').max(2, 'expected a temperature from 0 to 2')).optional(),
-  maxTokens: templated(z.number().int('expected a whole number of tokens').positive('expected a whole number of tokens')).optional(),
+  prompt: z.string({ error: 'expected the prompt text (a string)' }).describe('What to ask; templates are filled in first.').meta({ examples: ['Summarise in three bullets: ${steps.read.output}'] }),
+  system: z.string({ error: 'expected a system prompt (a string)' }).optional().describe('The system prompt.').meta({ examples: ['You are a careful editor.'] }),
+  model: z
+    .string({ error: `expected \`provider:model\`, e.g. \`openai:gpt-4o-mini\` (providers: ${KNOWN_PROVIDERS.join(', ')})` })
+    .optional()
+    .describe(`The model, \`provider:model\` (providers: ${KNOWN_PROVIDERS.join(', ')}). Default: \`config.model\`, else \`--model\` or \`CONDUCTOR_MODEL\`. A step's output may not choose it.`)
+    .meta({ examples: ['anthropic:claude-sonnet-4-5'] }),
+  temperature: templated(z.number().min(0, 'expected a temperature from 0 to 2').max(2, 'expected a temperature from 0 to 2'))
+    .optional()
+    .describe('Sampling temperature, 0 to 2 (default: the provider\'s).')
+    .meta({ examples: [0.2] }),
+  maxTokens: templated(z.number().int('expected a whole number of tokens').positive('expected a whole number of tokens'))
+    .optional()
+    .describe('The most tokens the answer may hold (also what a budget reserves for the call).')
+    .meta({ examples: [500] }),
   schema: z
     .record(z.string(), z.unknown(), { error: 'expected a JSON Schema (a map)' })
     .superRefine((value, ctx) => {
@@ -25,8 +35,10 @@ const schema = z.strictObject({
       const problem = schemaProblem(value);
       if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path, params: { code: 'invalid_schema' } });
     })
-    .optional(),
-  stream: z.boolean({ error: 'expected true or false' }).optional(),
+    .optional()
+    .describe('A JSON Schema the answer must match: the output is then the parsed object, not text.')
+    .meta({ examples: [{ type: 'object', properties: { label: { type: 'string' } }, required: ['label'] }] }),
+  stream: z.boolean({ error: 'expected true or false' }).optional().describe('Ask the provider to stream the answer (off by default: one response costs the engine far less CPU than a stream).').meta({ default: false, examples: [true] }),
 });
 
 export interface LlmInput {

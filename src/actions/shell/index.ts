@@ -42,11 +42,13 @@ const schema = z
         z.array(word, { error: 'expected a command line (a string) or its words (a list of strings)' }).min(1, 'expected the program and its arguments (an empty list runs nothing)'),
         z.string().min(1, 'expected a command (an empty string runs nothing)'),
       ])
-      .describe('The command: a line split into words without a shell (`git diff --stat ${inputs.base}`), or the program and its arguments as a list. Each value a reference gives is one argument, or part of one, never split or read as syntax.'),
+      .describe('The command: a line split into words without a shell (`git diff --stat ${inputs.base}`), or the program and its arguments as a list. Each value a reference gives is one argument, or part of one, never split or read as syntax.')
+      .meta({ examples: ['git diff --stat ${inputs.base}'] }),
     shell: z
       .enum(SHELLS, { error: `expected one of ${SHELLS.join(', ')}` })
       .optional()
-      .describe('Run `run` as a script of this shell (pipes, globs, redirection). References in it reach the script as environment variables; a step\'s output may not be one: pass it with `env` or `stdin`.'),
+      .describe('Run `run` as a script of this shell (pipes, globs, redirection). References in it reach the script as environment variables; a step\'s output may not be one: pass it with `env` or `stdin`.')
+      .meta({ examples: ['bash'] }),
     env: z
       .record(
         z.string().regex(ENV_NAME, 'expected a variable name (letters, digits and _, not starting with a digit)').refine((name) => !name.startsWith(RESERVED_PREFIX), `names starting with ${RESERVED_PREFIX} are Conductor's own`),
@@ -54,16 +56,19 @@ const schema = z
         { error: 'expected a map of variable names to values' },
       )
       .optional()
-      .describe('Environment variables added to the command\'s environment (lists and maps as JSON).'),
-    stdin: z.unknown().optional().describe('Text written to the command\'s standard input (a value that is not a string, as JSON); without it the input is empty.'),
-    cwd: z.string({ error: 'expected a folder (a string)' }).min(1, 'expected a folder').optional().describe('The folder the command runs in, relative to the workflow file (default: its folder).'),
+      .describe('Environment variables added to the command\'s environment (lists and maps as JSON).')
+      .meta({ examples: [{ REVIEW: '${steps.review.output}' }] }),
+    stdin: z.unknown().optional().describe('Text written to the command\'s standard input (a value that is not a string, as JSON); without it the input is empty.').meta({ examples: ['${steps.draft.output}'] }),
+    cwd: z.string({ error: 'expected a folder (a string)' }).min(1, 'expected a folder').optional().describe('The folder the command runs in, relative to the workflow file (default: its folder).').meta({ examples: ['repo'] }),
     allowExitCodes: z
       .array(z.number().int('expected a whole number').min(0, 'expected an exit code from 0 to 255').max(255, 'expected an exit code from 0 to 255'), { error: 'expected a list of exit codes, e.g. [1]' })
       .optional()
-      .describe('Exit codes besides 0 that do not fail the step (`grep` exits 1 when nothing matches).'),
+      .describe('Exit codes besides 0 that do not fail the step (`grep` exits 1 when nothing matches).')
+      .meta({ examples: [[1]] }),
     maxBytes: templated(z.number().int('expected a whole number of bytes').positive('expected a number of bytes greater than 0'))
       .optional()
-      .describe('The most stdout or stderr may hold, in bytes (default 10485760, 10 MB); more fails the step and stops the command.'),
+      .describe('The most stdout or stderr may hold, in bytes (default 10485760, 10 MB); more fails the step and stops the command.')
+      .meta({ default: 10485760, examples: [1048576] }),
   })
   .superRefine((block, ctx) => {
     if (block.shell !== undefined && Array.isArray(block.run)) {
