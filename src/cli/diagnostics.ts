@@ -1,6 +1,7 @@
 /** Prints diagnostics the way compilers do: `file:line:col: message`, the line itself, a caret, a hint. */
 import { relative, isAbsolute } from 'node:path';
 import type { Diagnostic } from '../core/errors.ts';
+import { docsFor, docsLink } from '../report/docs.ts';
 import { createStyle, type Style } from '../report/style.ts';
 import type { CliIO } from './io.ts';
 
@@ -26,6 +27,8 @@ export function formatDiagnostic(d: Diagnostic, style: Style, sourceText?: strin
     lines.push(style.dim(`  ${' '.repeat(gutter.length)} | `) + ' '.repeat(frame.caret) + paint('^'));
   }
   if (d.hint) lines.push(`  ${style.cyan('hint')}: ${d.hint}`);
+  const docs = docsFor(d.code);
+  if (docs) lines.push(`  ${style.cyan('docs')}: ${docsLink(docs)}`);
   return lines.join('\n');
 }
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsOptionDescriptor } from 'node:util';
 import { ConductorError, SetupError, UsageError, WorkflowInvalidError } from '../core/errors.ts';
 import { displayPath, formatDiagnostics } from './diagnostics.ts';
-import { docsLink } from './docs-link.ts';
+import { docsFor, docsLink } from '../report/docs.ts';
 import { EXIT, EXIT_MEANINGS, type CliIO } from './io.ts';
 import { createStyle } from '../report/style.ts';
 
@@ -137,6 +137,8 @@ export function reportError(error: unknown, io: CliIO, style = createStyle(io.st
   if (error instanceof ConductorError) {
     io.stderr.write(`${style.red('error')}: ${error.message}\n`);
     if (error.hint) io.stderr.write(`  ${style.cyan('hint')}: ${error.hint}\n`);
+    const docs = docsFor(error.code);
+    if (docs) io.stderr.write(`  ${style.cyan('docs')}: ${docsLink(docs, io.cwd)}\n`);
     if (debug) io.stderr.write(`${error.stack}\n`);
     return error instanceof SetupError ? EXIT.invalid : EXIT.failed;
   }

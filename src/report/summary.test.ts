@@ -41,7 +41,7 @@ describe('the closing summary', () => {
       error: 'the budget stopped the run ($0.0080 spent of $0.01)',
       hint: 'resume it with a larger budget',
     });
-    assert.equal(formatSummary(stopped, plain), '$ budget exceeded in 1.20 s (1 succeeded, 1 not run)\n  the budget stopped the run ($0.0080 spent of $0.01)\n  hint: resume it with a larger budget\n  cost: $0.0080 (openai:m $0.0080)\n');
+    assert.equal(formatSummary(stopped, plain), '$ budget exceeded in 1.20 s (1 succeeded, 1 not run)\n  the budget stopped the run ($0.0080 spent of $0.01)\n  hint: resume it with a larger budget\n  docs: docs/cost-and-cache.md#when-the-budget-stops-a-run\n  cost: $0.0080 (openai:m $0.0080)\n');
     assert.match(formatFailure(stopped, plain), /^budget exceeded: the budget stopped the run/);
   });
 

@@ -1,6 +1,7 @@
 /** The closing lines of a human-readable run: how it ended, why, and the counts. */
 import type { RunReport, StepReport } from '../core/report.ts';
 import type { SkipReason } from '../core/status.ts';
+import { docsFor, docsLink } from './docs.ts';
 import type { Style } from './style.ts';
 import { count, countStatuses, formatCost, formatCounts, formatDuration, formatUsd, skipText } from './progress.ts';
 
@@ -23,6 +24,7 @@ export function formatSummary(report: RunReport, style: Style): string {
   const lines = [`${statusMark(report, style)} in ${took} (${formatCounts(counts, continued.length)})`];
   if (report.error) lines.push(`  ${report.error}`);
   if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
+  lines.push(...docsLines(report, style));
   lines.push(...costLines(report));
   if (continued.length > 0) {
     lines.push(`  ${style.yellow('!')} continued after failure: ${continued.join(', ')}`);
@@ -95,5 +97,14 @@ export function formatFailure(report: RunReport, style: Style): string {
   const head = report.status === 'cancelled' ? style.yellow('cancelled') : report.status === 'budget_exceeded' ? style.yellow('budget exceeded') : style.red('failed');
   const lines = [`${head}: ${report.error ?? `the run ${report.status}`}`];
   if (report.hint) lines.push(`  ${style.cyan('hint')}: ${report.hint}`);
+  lines.push(...docsLines(report, style));
   return lines.join('\n') + '\n';
+}
+
+/** The docs page about why the run did not succeed: its own error's code, else the step that stopped it. */
+function docsLines(report: RunReport, style: Style): string[] {
+  if (report.status === 'succeeded' || report.status === 'cancelled') return [];
+  const stopper = Object.values(report.steps).find((s) => s.status === 'failed' && !s.continued);
+  const page = docsFor(report.errorCode ?? (report.status === 'budget_exceeded' ? 'budget_exceeded' : stopper?.errorCode));
+  return page ? [`  ${style.cyan('docs')}: ${docsLink(page)}`] : [];
 }
