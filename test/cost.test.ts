@@ -163,7 +163,7 @@ describe('budgets', { timeout: 60_000 }, () => {
     const file = await writeWorkflow(dir, `${prices('budget-h')}steps:\n${llmSteps(['s1', 's2', 's3'], 'openai:budget-h', prompt(1000, 300), 'maxTokens: 300')}`);
     const result = await run(['run', file, '--max-cost', '$0.01'], inDir(dir));
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^\$ budget exceeded in .* \(2 succeeded, 1 not run\)\n {2}the budget stopped the run \(\$0\.0080 spent of \$0\.01\)\n {2}hint: resume it with a larger budget .*\n {2}cost: \$0\.0080 \(openai:budget-h \$0\.0080\)\n {2}run \S+ · conductor resume \w{8} --max-cost N$/m);
+    assert.match(result.stderr, /^\$ budget exceeded in .* \(2 succeeded, 1 not run\)\n {2}the budget stopped the run \(\$0\.0080 spent of \$0\.01\)\n {2}hint: resume it with a larger budget .*\n {2}docs: docs\/cost-and-cache\.md#when-the-budget-stops-a-run\n {2}cost: \$0\.0080 \(openai:budget-h \$0\.0080\)\n {2}run \S+ · conductor resume \w{8} --max-cost N$/m);
   });
 
   it('never spends past the budget with maxTokens, at any concurrency: a call waits for those in flight rather than stop the run', async (t) => {

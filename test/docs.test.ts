@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { ENVIRONMENT, NOT_SETTINGS } from '../src/cli/environment.ts';
 import { checkWorkflow } from '../src/definition/load.ts';
-import { DOCS_BY_CODE } from '../src/report/docs.ts';
+import { DOCS_BY_CODE, docsFor } from '../src/report/docs.ts';
+import { COMMANDS } from '../src/cli/main.ts';
 import { generateDocs, ROOT } from '../scripts/docs/generate.ts';
 
 async function files(dir: string, test: (name: string) => boolean): Promise<string[]> {
@@ -107,6 +108,39 @@ describe('the docs', () => {
       }
     }
     assert.ok(checked >= 20, `only ${checked} workflow blocks found`);
+  });
+
+  it('every table row has the cells of its header (a `|` inside code splits a cell on GitHub: escape it)', async () => {
+    const bad: string[] = [];
+    for (const page of await pages()) {
+      const lines = (await readFile(page, 'utf8')).replace(/```[\s\S]*?```/g, (block) => block.replace(/[^\n]/g, '')).split('\n');
+      let columns = 0;
+      for (const [i, line] of lines.entries()) {
+        if (!line.startsWith('|')) {
+          columns = 0;
+          continue;
+        }
+        const cells = line.replace(/\\\|/g, '').split('|').length - 2;
+        if (columns === 0) columns = cells;
+        else if (cells !== columns) bad.push(`${relative(ROOT, page)}:${i + 1}: ${cells} cells, the header has ${columns}`);
+      }
+    }
+    assert.deepEqual(bad, []);
+  });
+
+  it('every command that prints JSON names the types it prints (docs/cli.md quotes them)', async () => {
+    for (const [name, load] of Object.entries(COMMANDS)) {
+      const command = await load();
+      if ('json' in command.options || 'format' in command.options) assert.ok(command.jsonShape?.length, `conductor ${name} prints JSON but has no jsonShape`);
+    }
+  });
+
+  it('every error code failures.md lists has a docs page the CLI points to', async () => {
+    const text = await readFile(join(ROOT, 'docs/failures.md'), 'utf8');
+    const table = text.slice(text.indexOf('| `errorCode` |'), text.indexOf('\n\n', text.indexOf('| `errorCode` |')));
+    const codes = [...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...m[1]!.matchAll(/`([a-z_]+)`/g)].map((c) => c[1]!)).filter((c) => c !== 'errorCode');
+    assert.ok(codes.length >= 20, `found ${codes.length} codes`);
+    assert.deepEqual(codes.filter((code) => !docsFor(code)), []);
   });
 
   it('every relative link leads to a file, and a #heading to a heading of that page', async () => {

@@ -368,7 +368,7 @@ describe('the store', { timeout: 60_000 }, () => {
     const file = await writeWorkflow(dir, `steps:\n  - id: a\n    http: { url: "${server.url}/never" }\n`);
     const result = await run(['run', file, '--store', join(dir, 'not-a-folder', 'runs.db')]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /^error: cannot open the run store .*not-a-folder\/runs\.db: .*\n {2}hint: .*--no-store\n$/);
+    assert.match(result.stderr, /^error: cannot open the run store .*not-a-folder\/runs\.db: .*\n {2}hint: .*--no-store\n {2}docs: docs\/plan-and-history\.md#run-history\n$/);
     assert.equal(server.byPath('/never').length, 0);
   });
 

@@ -1,7 +1,7 @@
 /**
  * Adversarial review of the `shell` action (#14) through the real CLI (run `npm run build` first). The attacker
  * controls a step's output — a model's answer (the `echo` model answers with its prompt), an HTTP answer from a
- * stand-in, a file — or is a careless author. A test marked `todo` is a limitation the README states (the
+ * stand-in, a file — or is a careless author. A test marked `todo` is a limitation docs/shell.md states (the
  * reason names it); the others are attacks that hold and that src/actions/shell/*.test.ts and test/shell.test.ts
  * do not cover. Everything is judged by what happened — files a command would have written, the argv a program
  * received, pids alive or gone once the CLI has exited — never by how long it took.
@@ -327,7 +327,7 @@ steps:
   });
 
   it(
-    'warns that a step output at the start of a word is read as an option (`-o…`), or the README says so',
+    'warns that a step output at the start of a word is read as an option (`-o…`), or docs/shell.md says so',
     async (t) => {
       const dir = await tempDir(t);
       const file = await writeWorkflow(
@@ -344,9 +344,8 @@ steps:
       // Today `run` writes ./pwned: sort took the answer for its `-o FILE` option.
       const { list } = await diagnostics(file, dir);
       const about = (line: number) => list.filter((d) => d.line === line && /option|`--`/.test(d.message));
-      const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-      const section = readme.slice(readme.indexOf('## Run commands (`shell`)'), readme.indexOf('\n## ', readme.indexOf('## Run commands (`shell`)') + 1));
-      assert.ok(about(5).length === 1 || /\boption/i.test(section), `validate says the value may be read as an option, or the README's shell section does: ${JSON.stringify(list)}`);
+      const section = readFileSync(join(ROOT, 'docs/shell.md'), 'utf8');
+      assert.ok(about(5).length === 1 || /\boption/i.test(section), `validate says the value may be read as an option, or docs/shell.md does: ${JSON.stringify(list)}`);
       assert.equal(about(7).length, 0, 'not after `--`');
     },
   );
@@ -354,7 +353,7 @@ steps:
 
 describe('shell, attacked: references a bash script evaluates as arithmetic', { timeout: 120_000 }, () => {
   // An input's value, passed as a variable, still runs `$(…)` where bash evaluates it as an expression: bash reads
-  // `x[…]`'s subscript as arithmetic too. README: a reference in arithmetic or an array subscript is refused.
+  // `x[…]`'s subscript as arithmetic too. docs/shell.md: a reference in arithmetic or an array subscript is refused.
   const value = 'x[$(touch pwned)]';
   const places: [string, string][] = [
     ['an array element assigned (`a[…]=`)', 'a[${inputs.n}]=1; echo ok'],
@@ -505,7 +504,7 @@ steps:
 describe('shell, attacked: no process outlives the run', { timeout: 180_000 }, () => {
   it(
     'ends a process the command started in a group of its own (a daemon), when the command exits',
-    { todo: 'limitation (README, Stopping): a process that leaves the group on purpose (setsid, a daemon) is not stopped' },
+    { todo: 'limitation (docs/shell.md, Stopping): a process that leaves the group on purpose (setsid, a daemon) is not stopped' },
     async (t) => {
       const dir = await workDir(t);
       await writeFile(

@@ -142,7 +142,7 @@ describe('a store that cannot be written or read', { timeout: 60_000 }, () => {
         const before = server.byPath('/ro').length;
         const refused = await conductorAs(['run', file, '--store', store], as);
         assert.equal(refused.code, 2);
-        assert.match(refused.stderr, new RegExp(`^error: cannot open the run store ${store}: .*\n {2}hint: .*--no-store\n$`));
+        assert.match(refused.stderr, new RegExp(`^error: cannot open the run store ${store}: .*\n {2}hint: .*--no-store\n {2}docs: docs/plan-and-history\\.md#run-history\n$`));
         assert.equal(server.byPath('/ro').length, before, 'nothing ran');
       } finally {
         await chmod(dir, 0o755); // so the folder can be removed
@@ -164,7 +164,7 @@ describe('a store that cannot be written or read', { timeout: 60_000 }, () => {
 
     const listed = await run(['runs', '--store', store]);
     assert.equal(listed.code, 2);
-    assert.match(listed.stderr, new RegExp(`^error: cannot read the run store ${store}: the file is damaged \\(database disk image is malformed\\)\n {2}hint: move it aside .*--no-store\n$`));
+    assert.match(listed.stderr, new RegExp(`^error: cannot read the run store ${store}: the file is damaged \\(database disk image is malformed\\)\n {2}hint: move it aside .*--no-store\n {2}docs: docs/plan-and-history\\.md#run-history\n$`));
     const ran = await run(['run', file, '--store', store]);
     assert.equal(ran.code, 2);
     assert.match(ran.stderr, /^error: cannot read the run store .*: the file is damaged/);

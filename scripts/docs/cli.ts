@@ -18,18 +18,11 @@ export interface CliDefinitions {
 export async function cliBlock(marker: Marker, cli: CliDefinitions, root: string): Promise<string> {
   switch (marker.kind) {
     case 'command':
-      return commandBlock(marker.args[0] ?? '', cli);
+      return commandBlock(marker.args[0] ?? '', cli, root);
     case 'environment':
       return ['| Variable | What it does |', '| --- | --- |', ...ENVIRONMENT.map((v) => `| ${code(v.name)} | ${cell(v.description)} |`)].join('\n') + '\n';
     case 'exit-codes':
       return ['| Exit code | Meaning |', '| --- | --- |', ...Object.entries(EXIT_MEANINGS).map(([n, meaning]) => `| ${n} | ${cell(meaning)} |`)].join('\n') + '\n';
-    case 'json-shape': {
-      const [file, ...names] = marker.args;
-      if (!file || names.length === 0) throw new Error('docs/cli.md: `generated:json-shape` takes a file and the names of its types');
-      const source = await readFile(join(root, file), 'utf8');
-      const types = names.map((name) => declaration(source, name, file));
-      return `From [${file}](../${file}):\n\n\`\`\`ts\n${types.join('\n\n')}\n\`\`\`\n`;
-    }
     default:
       throw new Error(`unknown generated block \`${marker.kind}\` in docs/cli.md`);
   }
@@ -39,20 +32,35 @@ export function requiredCliBlocks(cli: CliDefinitions): string[] {
   return [...Object.keys(cli.commands).map((name) => `command ${name}`), 'environment', 'exit-codes'];
 }
 
-function commandBlock(name: string, cli: CliDefinitions): string {
+async function commandBlock(name: string, cli: CliDefinitions, root: string): Promise<string> {
   const command = cli.commands[name];
   if (!command) throw new Error(`docs/cli.md documents \`conductor ${name}\`, which is not a command (commands: ${Object.keys(cli.commands).join(', ')})`);
-  const lines = [`### \`conductor ${name}\``, '', `${cli.summaries[name]}.`, '', '```', ...command.usage.split(/\s+\|\s+/), '```', ''];
+  const lines = [`### \`conductor ${name}\``, '', `${cli.summaries[name]}.`, '', '```', ...command.usage.split(/ {2}\| {2}/), '```', ''];
   const options = Object.entries(command.options);
-  if (options.length === 0) return lines.join('\n');
-  lines.push('| Flag | Value | Description |', '| --- | --- | --- |');
+  if (options.length > 0) lines.push('| Flag | Value | Description |', '| --- | --- | --- |');
   for (const [option, def] of options) {
     const flag = `${def.short ? `-${def.short}, ` : ''}--${option}`;
-    const value = def.type === 'string' ? code(def.value ?? 'value') : '';
+    const value = def.type === 'string' ? cell(code(def.value ?? 'value')) : '';
     const repeat = def.multiple ? ' (repeatable)' : '';
     lines.push(`| ${code(flag)} | ${value} | ${cell(def.description)}${/repeatable/.test(def.description) ? '' : repeat} |`);
   }
+  if (command.jsonShape) lines.push('', `Its JSON output, as the types it is made from:`, '', await shapes(command.jsonShape, root));
   return lines.join('\n') + '\n';
+}
+
+/** The declarations `file#Type` names, quoted from the source, grouped by file in the order given. */
+async function shapes(refs: readonly string[], root: string): Promise<string> {
+  const byFile = new Map<string, string[]>();
+  for (const ref of refs) {
+    const [file, type] = ref.split('#') as [string, string];
+    byFile.set(file, [...(byFile.get(file) ?? []), type]);
+  }
+  const blocks: string[] = [];
+  for (const [file, types] of byFile) {
+    const source = await readFile(join(root, file), 'utf8');
+    blocks.push(`\`\`\`ts\n// ${file}\n${types.map((t) => declaration(source, t, file)).join('\n\n')}\n\`\`\``);
+  }
+  return blocks.join('\n\n');
 }
 
 /** The text of `export interface NAME …` or `export type NAME …` with its doc comment, as written in `source`. */

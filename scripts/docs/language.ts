@@ -82,40 +82,60 @@ function placeholderOf(path: string): string {
   return 'name';
 }
 
+/** A key's type in words: `integer, 1–1000`, `list of strings`, `boolean or map`, a template noted once. */
 export function typeOf(node: Json): string {
-  if (node['anyOf']) {
-    const members = node['anyOf'] as Json[];
-    const plain = members.filter((m) => !(m['type'] === 'string' && m['pattern'] === TEMPLATE_PATTERN));
-    const types = [...new Set(plain.map(typeOf))];
-    const text = types.join(' or ');
-    return plain.length < members.length ? `${text} (or a \`\${…}\` reference)` : text;
-  }
-  if (node['enum']) return (node['enum'] as unknown[]).map((v) => code(String(v))).join(', ');
-  switch (node['type']) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'boolean';
-    case 'integer':
-      return `integer${range(node)}`;
-    case 'number':
-      return `number${range(node)}`;
-    case 'array':
-      return node['items'] && Object.keys(node['items']).length > 0 ? `list of ${plural(typeOf(node['items']))}` : 'list';
-    case 'object': {
-      if (node['properties']) return 'map';
-      const values = node['additionalProperties'];
-      if (values && typeof values === 'object' && Object.keys(values).length > 0) return `map of ${values['properties'] ? 'maps' : plural(typeOf(values))}`;
-      return 'map';
+  const template = (node['anyOf'] as Json[] | undefined)?.some(isTemplate) ?? false;
+  const text = oneOf(alternatives(node), true);
+  return template ? `${text} (or a \`\${…}\` reference)` : text;
+}
+
+function isTemplate(member: Json): boolean {
+  return member['type'] === 'string' && member['pattern'] === TEMPLATE_PATTERN;
+}
+
+/** The types a value may have, each in words, without repeats. */
+function alternatives(node: Json): string[] {
+  let names: string[];
+  if (node['anyOf']) names = (node['anyOf'] as Json[]).filter((m) => !isTemplate(m)).flatMap(alternatives);
+  else if (Array.isArray(node['type'])) names = (node['type'] as string[]).flatMap((type) => alternatives({ ...node, type }));
+  else if (node['enum']) names = [(node['enum'] as unknown[]).map((v) => code(String(v))).join(', ')];
+  else {
+    switch (node['type']) {
+      case 'string':
+      case 'boolean':
+        names = [node['type']];
+        break;
+      case 'integer':
+      case 'number':
+        names = [`${node['type']}${range(node)}`];
+        break;
+      case 'array': {
+        const items = node['items'] as Json | undefined;
+        names = [items && Object.keys(items).length > 0 ? `list of ${oneOf(alternatives(items).map(plural))}` : 'list'];
+        break;
+      }
+      case 'object': {
+        const values = node['additionalProperties'];
+        names = [!node['properties'] && values && typeof values === 'object' && Object.keys(values).length > 0 ? `map of ${oneOf(alternatives(values).map(plural))}` : 'map'];
+        break;
+      }
+      default:
+        names = ['any'];
     }
-    default:
-      return 'any';
   }
+  return [...new Set(names)];
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+function oneOf(names: string[], top = false): string {
+  if (names.length <= 1) return names[0] ?? 'any';
+  // At the top, alternatives that hold alternatives of their own are told apart with a semicolon.
+  if (top && names.some((name) => name.includes(' or '))) return names.join('; or ');
+  return `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }
 
 function plural(type: string): string {
-  if (/^(string|boolean|integer|number|map|list)\b/.test(type)) return type.replace(/^(string|boolean|integer|number|map|list)/, '$1s');
-  return type;
+  return type.replace(/^(string|boolean|integer|number|map|list)\b/, '$1s');
 }
 
 function range(node: Json): string {

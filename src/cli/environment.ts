@@ -8,7 +8,7 @@ export interface EnvironmentVariable {
 }
 
 export const ENVIRONMENT: readonly EnvironmentVariable[] = [
-  { name: 'CONDUCTOR_MODEL', description: 'The model of llm steps that name none when the workflow has no `config.model` (as `--model`, which wins). `echo` answers with the prompt: no key, no network.' },
+  { name: 'CONDUCTOR_MODEL', description: 'The model of llm steps that name none when `--model` is not given and the workflow has no `config.model` (without any of them: the provider whose key is set). `echo` answers with the prompt: no key, no network.' },
   { name: 'CONDUCTOR_HOME', description: 'Where Conductor keeps its files: the default store `runs.db`, `prices.yaml`, posted workflows (default `~/.conductor`).' },
   { name: 'CONDUCTOR_STORE', description: 'The run store when `--store` is not given: a file path or a `postgres://` URL.' },
   { name: 'CONDUCTOR_STORE_TIMEOUT', description: 'Seconds a write waits for another process\'s lock on a SQLite store (default 10).' },
@@ -22,7 +22,7 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: 'ANTHROPIC_BASE_URL', description: 'Another endpoint for `anthropic:` models.' },
   { name: 'OLLAMA_HOST', description: 'The Ollama server for `ollama:` models (default `http://127.0.0.1:11434`).' },
   { name: 'NODE_USE_ENV_PROXY', description: '`1` sends provider and `http` requests through the proxy in `HTTPS_PROXY`/`HTTP_PROXY` (less `NO_PROXY`), as Node\'s own `fetch` does.' },
-  { name: 'PGUSER', description: 'The PostgreSQL user when a `postgres://` store URL names none (default: the operating system\'s user).' },
+  { name: 'PGUSER', description: 'The PostgreSQL user when a `postgres://` store URL names none (default: the operating system\'s user). The driver reads the other libpq variables too (`PGPASSWORD`, `PGHOST`, `PGPORT`, `PGDATABASE`) for what the URL leaves out.' },
   { name: 'NO_COLOR', description: 'Set to any non-empty value: no colour. Colour is used only on a terminal anyway.' },
   { name: 'FORCE_COLOR', description: 'Set (to anything but `0` or `false`): colour even when the output is not a terminal.' },
   { name: 'CI', description: 'Set: `run` prints plain progress lines instead of the live display, even on a terminal.' },

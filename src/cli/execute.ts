@@ -21,6 +21,9 @@ import { runStore, stepExecutor } from '../compose.ts';
 import { recordedRun } from '../runs/recorded-run.ts';
 
 /** What `--store` is, for every command that takes it. */
+/** What `run --json` and `resume --json` print (docs/cli.md quotes these types). */
+export const RUN_JSON_SHAPE: readonly string[] = ['src/core/report.ts#RunReport', 'src/core/report.ts#StepReport', 'src/core/report.ts#ItemReport', 'src/core/events.ts#ItemSummary', 'src/core/report.ts#RunCost', 'src/core/report.ts#BudgetReport', 'src/core/report.ts#ModelUsage', 'src/core/report.ts#UnitUsage', 'src/core/report.ts#TokenCount', 'src/core/status.ts#RunStatus'];
+
 export const STORE_DESCRIPTION = 'The run store: a file, or a postgres:// URL (default: $CONDUCTOR_STORE, else $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)';
 
 /** Options `run` and `resume` both take. */
@@ -29,7 +32,7 @@ export const RUN_OPTIONS = {
   json: { type: 'boolean', description: 'Print one JSON report on stdout when the run ends, and nothing else' },
   quiet: { type: 'boolean', short: 'q', description: 'Print only the workflow outputs' },
   'max-concurrency': { type: 'string', value: 'N', description: 'How many steps may run at once (overrides config.maxConcurrency)' },
-  model: { type: 'string', value: 'provider:model', description: 'Default model for llm steps that name none (provider:model)' },
+  model: { type: 'string', value: 'provider:model', description: 'The model of llm steps that name none, over config.model (provider:model; `echo` tries a workflow offline)' },
   store: { type: 'string', value: 'PATH|URL', description: STORE_DESCRIPTION },
   'no-store': { type: 'boolean', description: 'Do not record this run' },
   cache: { type: 'boolean', description: 'Take results from the step cache, and keep new ones there, for every cacheable step (overrides config.cache)' },

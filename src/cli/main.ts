@@ -16,6 +16,8 @@ export interface Command {
   usage: string;
   /** `value` names what a string option takes, for help (`--store <PATH>`). */
   options: Record<string, ParseArgsOptionDescriptor & { description: string; value?: string }>;
+  /** The TypeScript types its JSON output is (`file#Type`), quoted in docs/cli.md; every command with `--json` or `--format` says. */
+  jsonShape?: readonly string[];
   run(args: { values: Record<string, unknown>; positionals: string[] }, io: CliIO): Promise<number>;
 }
 

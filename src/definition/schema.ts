@@ -68,6 +68,8 @@ const integer = (min: number, max: number | undefined, what: string) => {
 export function workflowSchema(actions: ActionRegistry) {
   const actionBlocks = Object.fromEntries(actions.all().map((a) => [a.name, a.schema.optional().describe(a.description)]));
   const defaultTimeouts = actions.all().map((a) => `${a.name} ${a.defaultTimeoutSeconds ?? 'none'}`).join(', ');
+  const retriedWhenAsked = actions.all().filter((a) => a.retriesWhenAsked).map((a) => `\`${a.name}\``);
+  const onlyWhenAsked = retriedWhenAsked.length === 0 ? '' : ` A ${retriedWhenAsked.join(' or ')} step is tried once unless it says \`retry\`.`;
   const step = z.strictObject({
     id: stepId.describe('Unique id; other steps refer to this one as `${steps.<id>.output}`.').meta({ examples: ['summarise'] }),
     name: z.string({ error: 'expected a name (a string)' }).optional().describe('A human-readable name.').meta({ examples: ['Summarise each report'] }),
@@ -121,20 +123,20 @@ export function workflowSchema(actions: ActionRegistry) {
             .min(1, 'expected a whole number of tries from 1 to 20')
             .max(20, 'expected a whole number of tries from 1 to 20')
             .optional()
-            .describe('Tries in all, the first included (1 turns retries off), from 1 to 20.')
+            .describe(`Tries in all, the first included (1 turns retries off), from 1 to 20.${onlyWhenAsked}`)
             .meta({ default: 4, examples: [6] }),
           backoff: z
             .number({ error: 'expected the first backoff in seconds' })
             .min(0, 'expected the first backoff in seconds (0 or more)')
             .max(600, 'expected at most 600 seconds')
             .optional()
-            .describe('Seconds before the first retry, doubling after each (a `Retry-After` the server sends wins), up to 600.')
+            .describe('Seconds before the first retry (0 to 600). Each wait doubles, is capped at 60 s, and is drawn between half and all of that; a `Retry-After` the server sends wins.')
             .meta({ default: 1, examples: [2] }),
         },
         { error: 'expected a map: { attempts, backoff }' },
       )
       .optional()
-      .describe('Retries for rate limits (429), server errors (5xx) and dropped connections. Default: 4 attempts, backoff 1 s doubling.')
+      .describe(`Retries for rate limits (429), server errors (5xx) and dropped connections. Default: 4 attempts, backoff 1 s doubling.${onlyWhenAsked}`)
       .meta({ examples: [{ attempts: 6, backoff: 2 }] }),
     timeout: z
       .number({ error: 'expected a number of seconds' })
@@ -178,8 +180,11 @@ export function workflowSchema(actions: ActionRegistry) {
           .meta({ default: 10000, examples: [50000] }),
         model: z
           .string({ error: 'expected `provider:model`, e.g. `openai:gpt-4o-mini`' })
+          // Read before the run, when no input or output is known: a template here would never be filled. (Any other
+          // bad model string is told by the llm action's preflight, with a hint.)
+          .refine((text) => !text.includes('${'), { message: '`config.model` is read before the run, so it cannot hold a `${…}` reference: write the model, or leave it out and give `--model` when you run' })
           .optional()
-          .describe('Default model for llm steps that name none (over `--model` and `CONDUCTOR_MODEL`, which set it when the file does not).')
+          .describe('Default model for llm steps that name none. `--model` on the command line wins over it; it wins over `CONDUCTOR_MODEL`.')
           .meta({ examples: ['openai:gpt-4o-mini'] }),
         timeout: z
           .number({ error: 'expected a number of seconds' })

@@ -127,4 +127,10 @@ describe('validation reports every problem, located', () => {
     );
     assert.match(result.diagnostics[1]!.hint ?? '', /did you mean `openai`/);
   });
+
+  it('refuses a reference in config.model, which is read before any input or output is known', () => {
+    const result = checkWorkflow(['inputs:', '  m: { type: string, default: "openai:gpt-4o" }', 'config:', '  model: ${inputs.m}', 'steps:', '  - id: r', '    llm: { prompt: hi }', ''].join('\n'), 'x.yaml');
+    assert.deepEqual(result.diagnostics.map((d) => [d.line, d.column]), [[4, 10]]);
+    assert.match(result.diagnostics[0]!.message, /cannot hold a `\$\{…\}` reference/);
+  });
 });

@@ -47,7 +47,7 @@ export function missingKey(endpoint: Endpoint): ConductorError | undefined {
   const official = endpoint.baseURL === OPENAI_URL || endpoint.baseURL === ANTHROPIC_URL;
   if (!official) return undefined;
   return new ConductorError('missing_key', `${endpoint.provider} needs an API key: set ${endpoint.keyVar}`, {
-    hint: `or point ${endpoint.urlVar} at a compatible server, or try the workflow offline with CONDUCTOR_MODEL=echo`,
+    hint: `or point ${endpoint.urlVar} at a compatible server; to try the workflow offline, run it with --model echo (steps that name their own model keep it)`,
   });
 }
 

@@ -38,7 +38,7 @@ export function parseModel(text: string): ModelRef | { problem: string; hint?: s
 }
 
 /**
- * The model a step uses: its own `llm.model`, else the run's default (config.model → --model →
+ * The model a step uses: its own `llm.model`, else the run's default (--model → config.model →
  * CONDUCTOR_MODEL, folded by the engine), else whichever provider the environment has a key for.
  */
 export function resolveModel(stepModel: string | undefined, runDefault: string | undefined, env: Readonly<Record<string, string | undefined>>): ModelRef {

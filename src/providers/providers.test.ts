@@ -261,7 +261,7 @@ describe('before anything runs', () => {
 });
 
 describe('choosing the model', () => {
-  it('step → config.model → --model → CONDUCTOR_MODEL → whichever key is set → ollama', () => {
+  it('step → --model → config.model → CONDUCTOR_MODEL → whichever key is set → ollama', () => {
     const env = { CONDUCTOR_MODEL: 'anthropic:claude-x', OPENAI_API_KEY: 'k' };
     assert.equal(resolveModel('ollama:a', 'openai:b', env).id, 'ollama:a');
     assert.equal(resolveModel(undefined, 'openai:b', env).id, 'openai:b');
@@ -271,13 +271,14 @@ describe('choosing the model', () => {
     assert.equal(resolveModel('echo', undefined, {}).provider, 'echo');
   });
 
-  it('the run folds config.model, then the model option, then CONDUCTOR_MODEL', async () => {
+  it('the run folds the model option, then config.model, then CONDUCTOR_MODEL', async () => {
     const env = { ...envFor(), CONDUCTOR_MODEL: 'ollama:from-env' };
     const step = `steps:\n  - id: a\n    llm: { prompt: x }\n`;
     const model = async (text: string, option?: string) => (await runWorkflow(workflow(text), { env, ...(option ? { model: option } : {}) })).steps['a']!.properties!['model'];
     assert.equal(await model(step), 'ollama:from-env');
     assert.equal(await model(step, 'anthropic:from-option'), 'anthropic:from-option');
-    assert.equal(await model(`config:\n  model: openai:from-config\n${step}`, 'anthropic:from-option'), 'openai:from-config');
+    assert.equal(await model(`config:\n  model: openai:from-config\n${step}`, 'anthropic:from-option'), 'anthropic:from-option');
+    assert.equal(await model(`config:\n  model: openai:from-config\n${step}`), 'openai:from-config');
   });
 });
 

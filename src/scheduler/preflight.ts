@@ -47,9 +47,10 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
 
 /**
  * The run's settings as actions see them before it starts, one definition for the run, its fingerprints and its plan:
- * the default model is `config.model`, else the caller's (`--model`), else `CONDUCTOR_MODEL`.
+ * the default model is the caller's (`--model`: what the command line says beats the file, as `--max-concurrency`
+ * and `--max-cost` do), else `config.model`, else `CONDUCTOR_MODEL`.
  */
 export function preflightContext(spec: WorkflowSpec, env: Readonly<Record<string, string | undefined>>, options: { model?: string; maxConcurrency?: number; onWorkers?: boolean } = {}): PreflightContext {
-  const model = spec.config.model ?? options.model ?? env['CONDUCTOR_MODEL'];
+  const model = options.model ?? spec.config.model ?? env['CONDUCTOR_MODEL'];
   return { env, defaults: { ...(model ? { model } : {}), maxConcurrency: options.maxConcurrency ?? spec.config.maxConcurrency, rateLimits: spec.config.rateLimits }, ...(options.onWorkers ? { onWorkers: true } : {}) };
 }

@@ -26,7 +26,7 @@ export interface PrepareOptions {
   actions?: ActionRegistry;
   /** Environment for `${env.*}` and providers (default: `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Default model when neither the step nor `config.model` names one (the CLI's `--model`). */
+  /** Default model for steps that name none, over `config.model` (the CLI's `--model`). */
   model?: string;
   /** A secret set to share (the caller's redaction then sees what the run learns); one is made otherwise. */
   secrets?: Secrets;

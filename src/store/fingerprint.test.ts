@@ -47,8 +47,9 @@ describe('step fingerprints', () => {
     assert.notEqual(fingerprints({ env: { CONDUCTOR_MODEL: 'other' } })[0], base[0], 'CONDUCTOR_MODEL');
     assert.notEqual(fingerprints({ text: `config:\n  model: openai:other\n${TEXT}` })[0], base[0], 'config.model');
     assert.notEqual(fingerprints({ env: { ASK_URL: 'http://localhost' } })[0], base[0], 'the endpoint');
-    // config.model wins over the others, as in the run.
-    assert.equal(fingerprints({ text: `config:\n  model: openai:m\n${TEXT}`, model: 'other', env: { CONDUCTOR_MODEL: 'x' } })[0], fingerprints({ text: `config:\n  model: openai:m\n${TEXT}` })[0]);
+    // As in the run: the caller's model wins over config.model, which wins over CONDUCTOR_MODEL.
+    assert.equal(fingerprints({ text: `config:\n  model: openai:m\n${TEXT}`, env: { CONDUCTOR_MODEL: 'x' } })[0], fingerprints({ text: `config:\n  model: openai:m\n${TEXT}` })[0]);
+    assert.equal(fingerprints({ text: `config:\n  model: openai:m\n${TEXT}`, model: 'other' })[0], fingerprints({ model: 'other' })[0]);
     assert.equal(fingerprints({ model: 'other' })[1], base[1], 'a step whose action has no identity is untouched');
   });
 

@@ -17,7 +17,7 @@ const schema = z.strictObject({
   model: z
     .string({ error: `expected \`provider:model\`, e.g. \`openai:gpt-4o-mini\` (providers: ${KNOWN_PROVIDERS.join(', ')})` })
     .optional()
-    .describe(`The model, \`provider:model\` (providers: ${KNOWN_PROVIDERS.join(', ')}). Default: \`config.model\`, else \`--model\` or \`CONDUCTOR_MODEL\`. A step's output may not choose it.`)
+    .describe(`The model, \`provider:model\` (providers: ${KNOWN_PROVIDERS.join(', ')}). Default: \`--model\`, else \`config.model\`, else \`CONDUCTOR_MODEL\`, else the provider whose key is set (\`OPENAI_API_KEY\`, then \`ANTHROPIC_API_KEY\`, else Ollama). A step's output may not choose it.`)
     .meta({ examples: ['anthropic:claude-sonnet-4-5'] }),
   temperature: templated(z.number().min(0, 'expected a temperature from 0 to 2').max(2, 'expected a temperature from 0 to 2'))
     .optional()

@@ -9,6 +9,8 @@ import { openStore, STORE_DESCRIPTION } from '../execute.ts';
 
 export const cacheCommand: Command = {
   usage: 'conductor cache stats [--json] [--store PATH|URL]  |  conductor cache clear [--older-than 7d] [--json] [--store PATH|URL]',
+  // `cache stats --json`: CacheStats; `cache clear --json`: { removed: number }.
+  jsonShape: ['src/store/types.ts#CacheStats'],
   options: {
     json: { type: 'boolean', description: 'Print JSON: the stats by action, or `{ removed }`' },
     'older-than': { type: 'string', value: 'duration', description: 'With `clear`: remove only entries made longer ago than this (`12h`, `7d`, `2w`)' },

@@ -1,7 +1,7 @@
 import { UsageError } from '../../core/errors.ts';
 import { planResumeOf, recordedSettings } from '../../runs/resume-plan.ts';
 import { displayPath, printWarnings } from '../diagnostics.ts';
-import { execute, openStore, prepareFromFlags, RUN_OPTIONS } from '../execute.ts';
+import { execute, openStore, prepareFromFlags, RUN_JSON_SHAPE, RUN_OPTIONS } from '../execute.ts';
 import { parseInputs } from '../options.ts';
 import type { Command } from '../main.ts';
 import { createStyle } from '../../report/style.ts';
@@ -9,6 +9,7 @@ import { createStyle } from '../../report/style.ts';
 export const resumeCommand: Command = {
   usage: 'conductor resume <run-id> [--from <step>] [-i name=value]… [--json | --quiet] [--max-concurrency N] [--model provider:model] [--max-cost USD] [--cache | --no-cache] [--store PATH|URL] [--queue URL]',
   // Everything `run` takes except --no-store: resume reads the store and records the new run in it.
+  jsonShape: RUN_JSON_SHAPE,
   options: {
     ...Object.fromEntries(Object.entries(RUN_OPTIONS).filter(([name]) => name !== 'no-store')),
     from: { type: 'string', value: 'step', description: 'Re-run this step and everything downstream of it, even if it succeeded' },

@@ -12,6 +12,8 @@ import { openStore, STORE_DESCRIPTION } from '../execute.ts';
 
 export const runsCommand: Command = {
   usage: 'conductor runs [--json] [--limit N]  |  conductor runs show <run-id> [--json | --timeline [--out file.svg|file.html]]',
+  // `runs --json`: RunRecord[]; `runs show --json`: { run: RunRecord, steps: StepRecord[] }; with --timeline: Timeline.
+  jsonShape: ['src/store/types.ts#RunRecord', 'src/store/types.ts#RunSettings', 'src/store/types.ts#StepRecord', 'src/store/types.ts#ItemRecord', 'src/store/types.ts#ResultFields', 'src/views/timeline.ts#Timeline', 'src/views/timeline.ts#TimelineBar'],
   options: {
     json: { type: 'boolean', description: 'Print JSON (complete outputs)' },
     limit: { type: 'string', value: 'N', description: 'How many runs to list (default 20)' },

@@ -8,6 +8,7 @@ import { createStyle } from '../../report/style.ts';
 
 export const validateCommand: Command = {
   usage: 'conductor validate <workflow.yaml> [--json]',
+  jsonShape: ['src/views/validation.ts#DiagnosticJson'],
   options: {
     json: { type: 'boolean', description: 'Print the problems and warnings as a JSON array of {file, line, column, code, message, hint, severity}' },
   },
