@@ -1,6 +1,6 @@
 /**
- * `npm run docs`: regenerates the reference parts of docs/language.md and docs/cli.md and the published JSON
- * Schema from the definitions they describe. `--check` writes nothing and exits 1 when a file is out of date.
+ * `npm run docs`: regenerates the reference parts of docs/language.md and docs/cli.md, the published JSON Schema
+ * and the server's OpenAPI document (docs/openapi.json) from the definitions they describe. `--check` writes nothing and exits 1 when a file is out of date.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultActions } from '../../src/compose.ts';
 import { workflowJsonSchema } from '../../src/definition/schema.ts';
+import { openApiDocument } from '../../src/server/openapi.ts';
 import { COMMANDS, SUMMARIES, type Command } from '../../src/cli/main.ts';
 import { cliBlock, requiredCliBlocks, type CliDefinitions } from './cli.ts';
 import { languageBlock, requiredLanguageBlocks } from './language.ts';
@@ -18,6 +19,7 @@ export async function generateDocs(root = ROOT): Promise<Map<string, string>> {
   const schema = workflowJsonSchema(actions);
   const out = new Map<string, string>();
   out.set('schema/workflow.schema.json', JSON.stringify(schema, null, 2) + '\n');
+  out.set('docs/openapi.json', JSON.stringify(openApiDocument(), null, 2) + '\n');
 
   const language = await page(root, 'docs/language.md', requiredLanguageBlocks(actions.names()), (m) => languageBlock(m, schema, actions.names()));
   out.set('docs/language.md', language);
