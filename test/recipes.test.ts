@@ -6,7 +6,7 @@
  * `--json` report, the files it wrote, and what the stand-ins received. A folder without a test below fails.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -93,6 +93,47 @@ const near = (actual: number, expected: number, what: string) => assert.ok(Math.
 /** Serves `body` (a file of the recipe's) for requests to `path`, recording the query of each. */
 function serve(path: string, respond: (req: RecordedRequest, res: Parameters<Handler>[1]) => void | Promise<void>): void {
   api = (req, res) => (req.path === path ? respond(req, res) : reply(res, 404, { error: `no such page: ${req.path}` }));
+}
+
+/**
+ * A README's offline variant, run as written: its `node docs/recipes/sample-api.mjs <slug> &` line starts the
+ * sample API (here on a free port: it prints the port it got), and the next line, `CONDUCTOR_MODEL=echo npx
+ * conductor run docs/recipes/<slug>/workflow.yaml …`, runs the recipe's copy against it. Ctrl-C (SIGINT) then
+ * stops the sample API, which must exit 0.
+ */
+async function runOffline(r: Recipe, t: { after(fn: () => unknown): void }, slug: string): Promise<CliResult> {
+  const lines = (await readFile(join(RECIPES, slug, 'README.md'), 'utf8')).split('\n');
+  const at = lines.indexOf(`node docs/recipes/sample-api.mjs ${slug} &`);
+  assert.ok(at >= 0, `${slug}/README.md starts the sample API`);
+  const command = new RegExp(`^CONDUCTOR_MODEL=echo npx conductor run docs/recipes/${slug}/workflow\\.yaml( .*)$`).exec(lines[at + 1]!);
+  assert.ok(command, `${slug}/README.md runs the recipe after starting the sample API: ${lines[at + 1]}`);
+  assert.doesNotMatch(command[1]!, /['"\\$]/, 'the arguments split on spaces');
+  const args = command[1]!.trim().split(/ +/);
+  assert.ok(args.includes('api=http://127.0.0.1:8080'), 'the run asks the sample API on its default port');
+
+  const child = spawn(process.execPath, [join(RECIPES, 'sample-api.mjs'), slug, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d;
+      const line = new RegExp(`^sample API for ${slug}: (http://127\\.0\\.0\\.1:(\\d+))\n`).exec(stdout);
+      if (line && line[2] !== '0') resolve(line[1]!);
+    });
+    void exited.then((e) => reject(new Error(`sample-api.mjs exited (${e.code ?? e.signal}) before it listened:\n${stdout}${stderr}`)));
+  });
+
+  const result = await r.cli(['run', r.workflow, ...args.map((a) => a.replace('http://127.0.0.1:8080', url))], ECHO);
+  child.kill('SIGINT');
+  assert.deepEqual(await exited, { code: 0, signal: null }, `Ctrl-C stops the sample API cleanly: ${stderr}`);
+  assert.equal(stdout, `sample API for ${slug}: ${url}\n`, 'one line');
+  return result;
 }
 
 const tests: Record<string, { options?: { skip: string | false }; test: (r: Recipe, t: { after(fn: () => unknown): void }) => Promise<void> }> = {
@@ -266,7 +307,7 @@ const tests: Record<string, { options?: { skip: string | false }; test: (r: Reci
 
   'fetch-extract-csv': {
     async test(r) {
-      const page = await readFile(join(r.dir, 'catalog/desks.html'), 'utf8');
+      const page = await readFile(join(r.dir, 'sample/desks.html'), 'utf8');
       serve('/catalog/desks.html', (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(page);
@@ -297,7 +338,7 @@ const tests: Record<string, { options?: { skip: string | false }; test: (r: Reci
   },
 
   'api-pages': {
-    async test(r) {
+    async test(r, t) {
       const path = '/api/v1/projects/web-shop/issues';
       serve(path, async (req, res) => {
         const n = new URL(req.url, 'http://x').searchParams.get('page');
@@ -315,12 +356,21 @@ const tests: Record<string, { options?: { skip: string | false }; test: (r: Reci
       const more = await r.json(['-i', `api=${server.url}`, '-i', 'pages=[2,3]'], ECHO);
       assert.equal(more.code, 0, more.stderr);
       assert.deepEqual(more.report.steps.fetch.output.map((p: { page: number }) => p.page), [2, 3]);
+
+      // Offline as the README says: sample-api.mjs answers ?page=N from sample/page-N.json.
+      await rm(join(r.dir, 'out'), { recursive: true });
+      const offline = await runOffline(r, t, 'api-pages');
+      assert.equal(offline.code, 0, offline.stderr);
+      const served = JSON.parse(await readFile(join(r.dir, 'out/issues.json'), 'utf8')) as unknown[];
+      assert.deepEqual(served, await Promise.all([1, 2, 3].map(async (n) => JSON.parse(await readFile(join(RECIPES, `api-pages/sample/page-${n}.json`), 'utf8')))));
+      assert.match(offline.stdout, /^pages: .*out\/issues\.json$/m);
+      for (const id of [412, 418, 431, 437, 450]) assert.ok(offline.stdout.includes(`"id":${id}`), `issue ${id} reached the model`);
     },
   },
 
   'nightly-report': {
-    async test(r) {
-      serve('/v1/reports/daily', async (_req, res) => reply(res, 200, JSON.parse(await readFile(join(r.dir, 'sample/daily.json'), 'utf8'))));
+    async test(r, t) {
+      serve('/v1/reports/daily', async (_req, res) => reply(res, 200, JSON.parse(await readFile(join(r.dir, 'sample/daily-2026-11-30.json'), 'utf8'))));
       answer = () => '## 2026-11-30\n\nOrders up 3 %. p95 API latency 412 ms, over its 400 ms threshold.';
 
       const missing = await r.cli(['run', r.workflow, ...MODEL]);
@@ -342,6 +392,15 @@ const tests: Record<string, { options?: { skip: string | false }; test: (r: Reci
       const [last] = JSON.parse(runs.stdout);
       assert.equal(last.id, report.runId);
       near(last.costUsd, report.cost.usd, 'runs --json');
+
+      // Offline as the README says: sample-api.mjs answers ?date=2026-11-30 from sample/daily-2026-11-30.json.
+      await rm(join(r.dir, 'reports'), { recursive: true });
+      const offline = await runOffline(r, t, 'nightly-report');
+      assert.equal(offline.code, 0, offline.stderr);
+      assert.match(offline.stdout, /^report: .*reports\/2026-11-30\.md$/m);
+      const written = await readFile(join(r.dir, 'reports/2026-11-30.md'), 'utf8');
+      assert.match(written, /^Write the daily report for 2026-11-30 in Markdown/m);
+      assert.ok(written.includes('"name":"p95_api_latency_ms","value":412'), written);
     },
   },
 
