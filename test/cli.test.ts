@@ -78,7 +78,7 @@ describe('conductor validate', () => {
     assert.doesNotMatch(result.stderr, /Warning|\(node:/);
   });
 
-  it('--json prints the problems as {file, line, column, code, message, hint, severity}', async () => {
+  it('--json prints the problems as {file, line, column, code, message, hint, severity, docs}', async () => {
     const result = await run(['validate', 'test/fixtures/invalid/cycle.yaml', '--json']);
     assert.equal(result.code, 2);
     assert.deepEqual(JSON.parse(result.stdout), [
@@ -90,6 +90,7 @@ describe('conductor validate', () => {
         message: 'dependency cycle: a → c → b → a',
         hint: 'each step waits for the next; remove one of these references or `depends_on` entries',
         severity: 'error',
+        docs: 'docs/language.md#dependencies',
       },
     ]);
     assert.deepEqual(JSON.parse((await run(['validate', 'examples/parallel.yaml', '--json'])).stdout), []);

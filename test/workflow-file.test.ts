@@ -40,6 +40,7 @@ describe('a template in another tool’s syntax', { timeout: 60_000 }, () => {
         message: "`{{.steps.a.response}}` is sent as written: Conductor's templates are `${…}`, so this step does not wait for `a`",
         hint: 'write `${steps.a.output}`',
         severity: 'warning',
+        docs: 'docs/language.md#templates',
       },
     ]);
   });

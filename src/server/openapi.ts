@@ -43,6 +43,7 @@ export function openApiDocument(): object {
             message: { type: 'string' },
             hint: { type: ['string', 'null'] },
             severity: { enum: ['error', 'warning'] },
+            docs: { type: 'string', description: 'The docs page that says more, as a path in the package (docs/language.md#if)' },
           },
         },
         WorkflowEntry: {

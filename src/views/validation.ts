@@ -5,6 +5,7 @@
 import { WorkflowInvalidError, type Diagnostic } from '../core/errors.ts';
 import { checkWorkflow, readWorkflowFile, type LoadOptions } from '../definition/load.ts';
 import type { WorkflowSpec } from '../definition/types.ts';
+import { docsFor } from '../report/docs.ts';
 
 export interface FileCheck {
   problems: Diagnostic[];
@@ -24,6 +25,8 @@ export interface DiagnosticJson {
   message: string;
   hint: string | null;
   severity: 'error' | 'warning';
+  /** The docs page (and heading) that says more, as a path in the package: `docs/language.md#if`. */
+  docs?: string;
 }
 
 /** Reads and checks `file` (an absolute path); an unreadable file is a problem, not a throw. */
@@ -50,5 +53,8 @@ export function shownDiagnostics(check: Pick<FileCheck, 'problems' | 'warnings'>
 
 /** The `validate --json` entries. */
 export function diagnosticsJson(shown: readonly Diagnostic[]): DiagnosticJson[] {
-  return shown.map((d) => ({ file: d.file, line: d.line, column: d.column, code: d.code, message: d.message, hint: d.hint ?? null, severity: d.severity ?? 'error' }));
+  return shown.map((d) => {
+    const docs = docsFor(d.code);
+    return { file: d.file, line: d.line, column: d.column, code: d.code, message: d.message, hint: d.hint ?? null, severity: d.severity ?? 'error', ...(docs ? { docs } : {}) };
+  });
 }

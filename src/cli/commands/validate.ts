@@ -10,7 +10,7 @@ export const validateCommand: Command = {
   usage: 'conductor validate <workflow.yaml> [--json]',
   jsonShape: ['src/views/validation.ts#DiagnosticJson'],
   options: {
-    json: { type: 'boolean', description: 'Print the problems and warnings as a JSON array of {file, line, column, code, message, hint, severity}' },
+    json: { type: 'boolean', description: 'Print the problems and warnings as a JSON array of {file, line, column, code, message, hint, severity, docs?}' },
   },
   async run({ values, positionals }, io) {
     const path = singleFile(positionals, this.usage);
