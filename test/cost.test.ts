@@ -80,9 +80,9 @@ describe('cost', { timeout: 60_000 }, () => {
     assert.equal(JSON.parse((await run(['runs', '--json'], inDir(dir))).stdout)[0].costUsd.toFixed(5), '0.15903');
     const shown = (await run(['runs', 'show', report.runId], inDir(dir))).stdout;
     assert.match(shown, /^ {2}cost {6}\$0\.1590$/m);
-    assert.match(shown, /^ {2}a +succeeded +\d+ ms +\$0\.0525 /m);
-    assert.match(shown, /^ {2}b +succeeded +\d+ ms +\$0\.0075 /m);
-    assert.match(shown, /^ {2}each +succeeded +\d+ ms +\$0\.0990 /m);
+    assert.match(shown, /^ {2}a +succeeded +[\d.]+ m?s +\$0\.0525 /m);
+    assert.match(shown, /^ {2}b +succeeded +[\d.]+ m?s +\$0\.0075 /m);
+    assert.match(shown, /^ {2}each +succeeded +[\d.]+ m?s +\$0\.0990 /m);
 
     const plan = JSON.parse((await run(['plan', file, '--format', 'json'], inDir(dir))).stdout);
     near(plan.expected.cost.usd, 0.15903, 'plan');
@@ -98,7 +98,7 @@ describe('cost', { timeout: 60_000 }, () => {
     near(report.cost.byModel['openai:cost-a'], 0.05253, 'a');
     assert.match((await run(['run', file], inDir(dir))).stderr, /^ {2}cost: — \(openai:cost-a \$0\.0525, openai:cost-none —\)$/m);
     assert.match((await run(['runs'], inDir(dir))).stdout.split('\n')[1]!, / 2\/2 +— /);
-    assert.match((await run(['runs', 'show', report.runId], inDir(dir))).stdout, /^ {2}c +succeeded +\d+ ms +— /m);
+    assert.match((await run(['runs', 'show', report.runId], inDir(dir))).stdout, /^ {2}c +succeeded +[\d.]+ m?s +— /m);
   });
 
   it('takes prices.yaml over the genai-prices table, and config.prices over prices.yaml', async (t) => {

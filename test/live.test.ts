@@ -69,7 +69,7 @@ it('draws a foreach step as one line of item counts, and a continued failure apa
   while (!/▸ 0\/8 items · 2 running/.test(plain()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   gate.open();
   assert.equal(await done, 0, plain());
-  assert.match(plain(), /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] each +▸ 0\/8 items · 2 running · \d+ ms/, 'one line: items done of all, running');
+  assert.match(plain(), /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] each +▸ 0\/8 items · 2 running · [\d.]+ m?s/, 'one line: items done of all, running');
   assert.match(plain(), /! each +continued · 2 of 8 items failed/);
   assert.match(plain(), /− after +skipped · a dependency failed/);
   assert.doesNotMatch(plain(), /each\[\d\]/, 'no line per item');

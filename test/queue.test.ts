@@ -26,6 +26,9 @@ import { tempDir, writeWorkflow } from './support/workflow.ts';
 const redis = await redisService();
 const postgres = await postgresService();
 const { Client } = pg;
+/** Workers' job lock in these tests: long enough that a busy machine never takes a job from a live worker (a
+ * stalled lock runs the job again); the test that kills a worker sets a short one. */
+const LOCK_MS = '10000';
 
 interface Worker {
   child: ChildProcess;
@@ -49,7 +52,7 @@ async function setUp(t: { after(fn: () => unknown): void }, env: Record<string, 
     client.disconnect();
   });
   const startWorker = async (extra: string[] = [], workerEnv: Record<string, string> = {}): Promise<Worker> => {
-    const { child, done } = conductor(['worker', '--queue', queue, '--store', store, ...extra], { env: { ...env, CONDUCTOR_WORKER_LOCK_MS: '2000', ...workerEnv } });
+    const { child, done } = conductor(['worker', '--queue', queue, '--store', store, ...extra], { env: { ...env, TMPDIR: dir, CONDUCTOR_WORKER_LOCK_MS: LOCK_MS, ...workerEnv } });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d));
     const worker: Worker = { child, log: () => stderr, done: done.then((r) => ({ code: r.code, stderr: r.stderr })) };
@@ -161,8 +164,9 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     const { queue, store, dir, startWorker } = await setUp(t, llmEnv(), { postgres: true });
     // Items 0–3 are answered at once (and recorded); the rest are held until one worker has been killed.
     behaviour = (r) => (['item 0', 'item 1', 'item 2', 'item 3'].includes(r.prompt) ? 'answer' : 'hold');
-    const a = await startWorker(['--concurrency', '3']);
-    await startWorker(['--concurrency', '3']);
+    // A short lock, so the killed worker's jobs move on in seconds (the others keep the longer one).
+    const a = await startWorker(['--concurrency', '3'], { CONDUCTOR_WORKER_LOCK_MS: '2000' });
+    await startWorker(['--concurrency', '3'], { CONDUCTOR_WORKER_LOCK_MS: '2000' });
     const path = await writeWorkflow(dir, fanOut(12, 'config: { maxConcurrency: 12 }\n'));
     const running = conductor(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
     // Both workers full: six calls held, each worker three.
@@ -454,22 +458,39 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
 describe('a worker and a Redis that may evict keys', { ...redis.options, timeout: 60_000 }, () => {
   it('refuses it: exit 2, one line saying why and what to set', async (t) => {
     // A Redis of the test's own, as a cache is often set up: keys (a job's lock among them) may be evicted.
-    const port = await freePort();
-    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
-    server.on('error', (error) => assert.fail(`cannot start redis-server for this test: ${error.message}`));
+    const { port, server } = await ownRedis(['--maxmemory-policy', 'allkeys-lru']);
     t.after(() => server.kill('SIGKILL'));
     const dir = await tempDir(t);
-    let r = await run(['worker', '--queue', `redis://127.0.0.1:${port}`, '--store', join(dir, 'runs.db')]);
-    for (let tries = 0; r.stderr.includes('cannot reach') && tries < 50; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100)); // the server is still starting
-      r = await run(['worker', '--queue', `redis://127.0.0.1:${port}`, '--store', join(dir, 'runs.db')]);
-    }
+    const r = await run(['worker', '--queue', `redis://127.0.0.1:${port}`, '--store', join(dir, 'runs.db')]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /maxmemory-policy allkeys-lru: Conductor needs noeviction/);
     assert.match(r.stderr, /CONFIG SET maxmemory-policy noeviction/);
     assert.ok(!/\n\s+at /.test(r.stderr), 'no stack trace');
   });
 });
+
+/**
+ * A redis-server of the test's own, once it says it accepts connections. The port is one the system just gave
+ * out and took back: another process may take it first (the other test file running beside this one), so a
+ * server that exits before it is ready is tried again on another.
+ */
+async function ownRedis(args: string[]): Promise<{ port: number; server: ChildProcess }> {
+  for (let tries = 0; tries < 5; tries++) {
+    const port = await freePort();
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    const ready = await new Promise<boolean>((resolve, reject) => {
+      server.on('error', (error) => reject(new Error(`cannot start redis-server for this test: ${error.message}`)));
+      server.stdout!.on('data', (d: Buffer) => {
+        out += d;
+        if (out.includes('Ready to accept connections')) resolve(true);
+      });
+      server.on('exit', () => resolve(false));
+    });
+    if (ready) return { port, server };
+  }
+  throw new Error('redis-server did not start on any of 5 free ports');
+}
 
 /** A port nothing listens on now: one the system just gave out and took back. */
 async function freePort(): Promise<number> {

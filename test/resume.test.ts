@@ -334,7 +334,7 @@ describe('the store', { timeout: 60_000 }, () => {
     assert.ok(table[1]!.startsWith(second.runId.slice(0, 8)) && table[2]!.startsWith(first.runId.slice(0, 8)));
     assert.match(table[1]!, / succeeded .* 1\/1 /);
     const shown = await run(['runs', 'show', first.runId, ...storeArgs(dir)]);
-    assert.match(shown.stdout, /^ {2}long +succeeded +\d+ ms +x+…$/m);
+    assert.match(shown.stdout, /^ {2}long +succeeded +[\d.]+ m?s +x+…$/m);
     const json = JSON.parse((await run(['runs', 'show', first.runId, '--json', ...storeArgs(dir)])).stdout);
     assert.equal(json.steps[0].output, long);
     const missing = await run(['runs', 'show', 'nope', ...storeArgs(dir)]);

@@ -572,7 +572,7 @@ child.unref();
     const dir = await workDir(t);
     const file = await writeWorkflow(
       dir,
-      `steps:\n  - id: slow\n    timeout: 2\n    retry: { attempts: 3, backoff: 0.01 }\n    shell: { run: 'echo run >> runs.txt; sleep 600 & echo $! > pid; wait', shell: sh }\n`,
+      `steps:\n  - id: slow\n    timeout: 4\n    retry: { attempts: 3, backoff: 0.01 }\n    shell: { run: 'echo run >> runs.txt; sleep 600 & echo $! > pid; wait', shell: sh }\n`,
     );
     const { code, report } = await json(['run', file], dir);
     assert.equal(code, 1);
@@ -592,7 +592,7 @@ child.unref();
   - id: ignores
     shell: { run: ["true"], stdin: "\${steps.big.output}" }
   - id: hangs
-    timeout: 2
+    timeout: 4
     continueOnError: true
     shell: { run: 'echo $$ > pid; exec sleep 600', shell: sh, stdin: "\${steps.big.output}" }
   - id: after

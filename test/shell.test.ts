@@ -150,7 +150,7 @@ steps:
       dir,
       `steps:
   - id: slow
-    timeout: 2
+    timeout: 4
     shell:
       run: sh -c 'sleep 600 & echo $! > pid; wait'
 `,

@@ -16,7 +16,7 @@ after(() => server.close());
 describe('conductor plan', { timeout: 60_000 }, () => {
   it('prints the mixed example as exactly its three stages, without running anything', async () => {
     const result = await run(['plan', 'examples/mixed.yaml']);
-    assert.equal(result.code, 0);
+    assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(result.stdout.split('\n').filter((l) => /^\d+\. /.test(l)), ['1. read_file', '2. process1, process2, process3   (in parallel)', '3. combine']);
     const json = JSON.parse((await run(['plan', 'examples/mixed.yaml', '--format', 'json'])).stdout);
     assert.deepEqual(json.stages, [['read_file'], ['process1', 'process2', 'process3'], ['combine']]);
@@ -80,7 +80,8 @@ describe('conductor plan', { timeout: 60_000 }, () => {
     const step = (id: string, prompt: string) => `  - id: ${id}\n    llm: { model: "openai:gpt-test", prompt: "${prompt}" }\n`;
     const file = await writeWorkflow(dir, `steps:\n${step('a', 'one two three')}${step('b', 'four five')}`);
     const store = ['--store', join(dir, 'runs.db')];
-    assert.equal((await run(['run', file, ...store], { env })).code, 0);
+    const first = await run(['run', file, ...store], { env });
+    assert.equal(first.code, 0, first.stderr);
     // Planned as run: the same endpoint (OPENAI_BASE_URL) is part of what matches a step to its history.
     const plan = async () => JSON.parse((await run(['plan', file, '--format', 'json', ...store], { env })).stdout);
     assert.deepEqual((await plan()).expected.tokens, { input: 3 + 2, output: 4 + 3, knownCalls: 2 });
@@ -144,7 +145,7 @@ describe('the timeline of a run', { timeout: 60_000 }, () => {
     await run(['runs', 'show', runId, '--timeline', '--out', join(dir, 'timeline.html'), ...store]);
     assert.match(await readFile(join(dir, 'timeline.html'), 'utf8'), /^<!doctype html>[\s\S]*<rect class="bar/);
     const text = await run(['runs', 'show', runId.slice(0, 8), '--timeline', ...store], { env: { NO_COLOR: '' } });
-    assert.equal(text.code, 0);
+    assert.equal(text.code, 0, text.stderr);
     const rows = text.stdout.split('\n').filter((l) => l.includes('▕'));
     assert.equal(rows.length, 3);
     assert.deepEqual(rows.map((l) => [l.includes('█'), l.includes('▒')]), [[true, false], [false, true], [true, false]], 'a and c solid, b shaded');

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { hostname, userInfo } from 'node:os';
 import { after, describe, it, it as test, type TestContext } from 'node:test';
 import { Client } from 'pg';
@@ -16,6 +15,10 @@ import { postgresService } from '../../test/support/services.ts';
 import { storeContract } from './contract.ts';
 import { openPostgresStore, type PostgresStoreOptions } from './postgres.ts';
 import type { NewRun, RunStore } from './types.ts';
+
+/** A port nothing listens on: 1 (tcpmux) is privileged and unused. One the system just gave out and took back
+ * could be taken meanwhile by the test file running beside this one. */
+const CLOSED_PORT = 1;
 
 const service = await postgresService();
 
@@ -79,18 +82,10 @@ async function deadPid(): Promise<number> {
   return child.pid!;
 }
 
-/** A port on this machine where nothing listens: one just given up. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('the PostgreSQL store', () => {
   it('names an unreachable server without its password: store_unavailable', async () => {
-    const port = await closedPort();
+    const port = CLOSED_PORT;
     const url = `postgres://conductor:hunter2-secret@127.0.0.1:${port}/test?schema=conductor&sslpassword=also-secret`;
     await assert.rejects(openPostgresStore(url, {}), (error: Error & { code?: string; hint?: string }) => {
       assert.equal(error.code, 'store_unavailable');

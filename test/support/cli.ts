@@ -27,7 +27,14 @@ export function conductor(args: string[], options: { env?: Record<string, string
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
   child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  const done = new Promise<CliResult>((resolve, reject) =>
+    child.on('close', (code) => {
+      // The CLI could not even load: dist/ or node_modules changed under the running suite (a build, `npm ci`).
+      // Said as what it is, not as a failed assertion about the run.
+      if (code === 1 && /node:internal\/modules\//.test(stderr) && /ERR_MODULE_NOT_FOUND|SyntaxError|Cannot find module/.test(stderr) && !/^(error|internal error): |^✗ /m.test(stderr)) reject(new Error(`the conductor binary could not load (was dist/ or node_modules rebuilt during the tests?):\n${stderr}`));
+      else resolve({ code, stdout, stderr });
+    }),
+  );
   return { child, done };
 }
 

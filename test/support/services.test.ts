@@ -3,6 +3,10 @@ import { createServer, type Socket, type AddressInfo, type Server } from 'node:n
 import { after, test } from 'node:test';
 import { deleteKeys, postgresService, probeRedis, redisService, testPrefix, testRedis } from './services.ts';
 
+/** A port nothing listens on: 1 (tcpmux) is privileged and unused. One the system just gave out and took back
+ * could be taken meanwhile by the test file running beside this one. */
+const CLOSED_PORT = 1;
+
 const redis = await redisService();
 const postgres = await postgresService();
 
@@ -10,17 +14,9 @@ const postgres = await postgresService();
 test('Redis answers for the tests', redis.options, () => redis.assertReachable());
 test('PostgreSQL answers for the tests', postgres.options, () => postgres.assertReachable());
 
-/** A port nothing listens on: one the system just gave out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test('an absent service is skipped with the reason, its password never shown; required, it fails instead', async () => {
-  const url = `redis://admin:hunter2@127.0.0.1:${await closedPort()}`;
+  const url = `redis://admin:hunter2@127.0.0.1:${CLOSED_PORT}`;
   const skipped = await probeRedis(url, false);
   assert.equal(skipped.reachable, false);
   assert.match(String(skipped.options.skip), /^Redis not reachable at redis:\/\/\*\*\*@127\.0\.0\.1:\d+ \(ECONNREFUSED\) — skipped$/);

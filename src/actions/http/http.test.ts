@@ -4,13 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { Gate, reply, StandIn, streamBytes } from '../../../test/support/stand-in.ts';
 import { ConductorError, StepFailedError } from '../../core/errors.ts';
 import type { ActionContext } from '../types.ts';
 import { httpAction, type HttpInput } from './index.ts';
+
+/** A port nothing listens on: 1 (tcpmux) is privileged and unused. One the system just gave out and took back
+ * could be taken meanwhile by the test file running beside this one. */
+const CLOSED_PORT = 1;
 
 let server: StandIn;
 before(async () => (server = await StandIn.start()));
@@ -160,7 +163,7 @@ describe('http action', () => {
   });
 
   it('reports a refused connection as a retryable network failure, naming the reason', async () => {
-    const port = await closedPort();
+    const port = CLOSED_PORT;
     const error = await failure({ url: `http://127.0.0.1:${port}/nothing` });
     assert.equal(error.code, 'http_network');
     assert.equal(error.retryable, true);
@@ -288,11 +291,3 @@ describe('http action: failures that say what happened', () => {
   });
 });
 
-/** A port nothing listens on: bound, noted, and closed again. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
