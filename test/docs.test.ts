@@ -152,7 +152,9 @@ describe('the docs', () => {
     };
     // The pages error messages point at (src/report/docs.ts), as links from the package's root.
     const fromCode = Object.values(DOCS_BY_CODE).map((page) => ({ page: join(ROOT, 'package.json'), link: page }));
-    const links = [...fromCode];
+    // And the page each command's --help points to.
+    const fromHelp = Object.keys(COMMANDS).map((name) => ({ page: join(ROOT, 'package.json'), link: `docs/cli.md#conductor-${name}` }));
+    const links = [...fromCode, ...fromHelp];
     for (const page of await pages()) {
       const text = (await readFile(page, 'utf8')).replace(/```[\s\S]*?```/g, '');
       for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) links.push({ page, link: m[1]! });
