@@ -140,7 +140,7 @@ describe('--quiet', () => {
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^failed: read: .*missing\.txt/m);
     const recorded = await run(['run', wf, '--quiet', '--store', join(dir, 'runs.db')]);
-    assert.match(recorded.stderr, /^failed: read: .*\n {2}run [0-9a-f-]+ · conductor resume [0-9a-f]{8}\n$/m);
+    assert.match(recorded.stderr, /^failed: read: .*\n {2}docs: docs\/language\.md#file\n {2}run [0-9a-f-]+ · conductor resume [0-9a-f]{8}\n$/m);
   });
 });
 
