@@ -26,7 +26,7 @@ async function ends(args: string[], deadlineMs: number): Promise<CliResult | und
   return result;
 }
 
-describe('adversarial #13: nothing data contains can hang the process', { timeout: 60_000 }, () => {
+describe('adversarial #13: nothing data contains can hang the process', { timeout: 180_000 }, () => {
   it(
     'a condition whose `matches()` backtracks catastrophically on a step value ends (a timeout, Ctrl-C)',
     async (t) => {
@@ -58,7 +58,7 @@ describe('adversarial #13: nothing data contains can hang the process', { timeou
   );
 });
 
-describe('adversarial #13: resume never hands back an item done with another value', { timeout: 60_000 }, () => {
+describe('adversarial #13: resume never hands back an item done with another value', { timeout: 180_000 }, () => {
   let server: StandIn;
   before(async () => (server = await StandIn.start()));
   after(() => server.close());
@@ -92,7 +92,7 @@ describe('adversarial #13: resume never hands back an item done with another val
   );
 });
 
-describe('adversarial #13: bad input is told as bad input', { timeout: 60_000 }, () => {
+describe('adversarial #13: bad input is told as bad input', { timeout: 180_000 }, () => {
   it(
     'a list input nested 5,000 deep exits 2 with a message, not an internal error',
     async (t) => {

@@ -74,7 +74,7 @@ function cli(dir: string, env: Record<string, string> = {}) {
 
 const tokensOf = (report: RunReport) => Object.values(report.usage ?? {}).reduce((sum, u) => sum + u.inputTokens + u.outputTokens, 0);
 
-describe('adversarial #15: the step cache hands back only what this request would get', { timeout: 120_000 }, () => {
+describe('adversarial #15: the step cache hands back only what this request would get', { timeout: 300_000 }, () => {
   it(
     'a file or shell step with `cache: true` in another folder reads and writes its own folder, not the first one\'s',
     async (t) => {
@@ -180,7 +180,7 @@ outputs:
   });
 });
 
-describe('adversarial #15: every call paid for is counted, and a budget holds', { timeout: 120_000 }, () => {
+describe('adversarial #15: every call paid for is counted, and a budget holds', { timeout: 300_000 }, () => {
   // The stand-in bills what the engine bounds a call by: its messages' bytes in, and its maxTokens out.
   const honest = (r: ChatRequest) => ({ inputTokens: bytesIn(r), outputTokens: Number(r.body['max_completion_tokens'] ?? r.body['max_tokens'] ?? 10) });
   const schema = '{ type: object, properties: { n: { type: number } }, required: [n] }';
@@ -288,7 +288,7 @@ ${['a', 'b', 'c'].map((id) => `  - id: ${id}\n    llm: { model: "openai:adv15-ne
   });
 });
 
-describe('adversarial #15: a provider\'s word about its limits cannot stall the run', { timeout: 120_000 }, () => {
+describe('adversarial #15: a provider\'s word about its limits cannot stall the run', { timeout: 300_000 }, () => {
   it(
     'a remaining-tokens header far below zero is not waited out for days (nor spins on an overflowing timer)',
     async (t) => {
@@ -315,7 +315,7 @@ describe('adversarial #15: a provider\'s word about its limits cannot stall the 
   );
 });
 
-describe('adversarial #15: plan agrees with the cache', { timeout: 60_000 }, () => {
+describe('adversarial #15: plan agrees with the cache', { timeout: 180_000 }, () => {
   it(
     'plan expects no calls and no cost for steps it says the cache answers',
     async (t) => {

@@ -70,7 +70,7 @@ function llmSteps(model: string, count: number, prompt = (i: number) => `questio
   return `${extra}steps:\n${Array.from({ length: count }, (_, i) => `  - id: s${i}\n    llm: { model: "openai:${model}", prompt: "${prompt(i)}" }\n`).join('')}`;
 }
 
-describe('the step cache', { timeout: 120_000 }, () => {
+describe('the step cache', { timeout: 300_000 }, () => {
   it('answers a second identical run with --cache from the cache: nothing sent, every step cached, the hits reported and recorded', async (t) => {
     const w = await workspace(t);
     const file = await writeWorkflow(w.dir, llmSteps('cache-ten', 10) + 'outputs:\n  last: ${steps.s9.output}\n');

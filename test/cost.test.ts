@@ -41,7 +41,7 @@ const llmSteps = (ids: string[], model: string, text: string, extra = '') => ids
 const inDir = (dir: string) => ({ env: { CONDUCTOR_HOME: dir, OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_API_KEY: 'sk-test-0123456789abcdef' } });
 const near = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} ≠ ${expected}`);
 
-describe('cost', { timeout: 60_000 }, () => {
+describe('cost', { timeout: 180_000 }, () => {
   it('prices the input the provider read from its prompt cache at the cached-input price', async (t) => {
     const dir = await tempDir(t);
     const file = await writeWorkflow(dir, `config:\n  prices:\n    openai:cost-cached: { input: 10, output: 20, cachedInput: 1 }\nsteps:\n${llmSteps(['a'], 'openai:cost-cached', '[1000/100/800] x')}`);
@@ -125,7 +125,7 @@ describe('cost', { timeout: 60_000 }, () => {
   });
 });
 
-describe('budgets', { timeout: 60_000 }, () => {
+describe('budgets', { timeout: 180_000 }, () => {
   // $1 per million input tokens and $10 per million output: 1000 in + 300 out is $0.004 a call.
   const prices = (model: string) => `config:\n  prices:\n    openai:${model}: { input: 1, output: 10 }\n`;
 

@@ -426,7 +426,7 @@ describe('the dashboard in a browser', { ...browserOptions(), timeout: 180_000 }
   });
 });
 
-describe('the dashboard with a token', { ...browserOptions(), timeout: 120_000 }, () => {
+describe('the dashboard with a token', { ...browserOptions(), timeout: 300_000 }, () => {
   let server: Served;
   let browser: Browser;
 

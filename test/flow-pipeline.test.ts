@@ -33,7 +33,7 @@ async function notes(t: Parameters<typeof tempDir>[0]): Promise<string> {
   return dir;
 }
 
-describe('glob → foreach → combine through the CLI', { timeout: 60_000 }, () => {
+describe('glob → foreach → combine through the CLI', { timeout: 180_000 }, () => {
   it('summarises every matching file in sorted order and combines the summaries', async (t) => {
     const dir = await notes(t);
     const file = await writeWorkflow(dir, pipeline());

@@ -15,7 +15,7 @@ after(() => server.close());
 
 const storeArgs = (dir: string) => ['--store', join(dir, 'runs.db')];
 
-describe('review: resume after a continued foreach', { timeout: 60_000 }, () => {
+describe('review: resume after a continued foreach', { timeout: 180_000 }, () => {
   it('re-runs exactly the 3 failed items, and reuses the 7 that succeeded', async (t) => {
     const dir = await tempDir(t);
     let fixed = false;

@@ -64,7 +64,7 @@ steps:
     llm: { prompt: x }
 `;
 
-describe('conductor validate: loops, conditions and failures', { timeout: 60_000 }, () => {
+describe('conductor validate: loops, conditions and failures', { timeout: 180_000 }, () => {
   it('a valid workflow with every new key passes, exit 0', async (t) => {
     const dir = await tempDir(t);
     await writeWorkflow(dir, VALID);

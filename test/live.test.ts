@@ -15,7 +15,7 @@ let server: StandIn;
 before(async () => (server = await StandIn.start()));
 after(() => server.close());
 
-it('draws one line per step on a terminal, redrawn in place, then the summary', { skip: !hasScript && 'needs `script` (util-linux)', timeout: 60_000 }, async (t) => {
+it('draws one line per step on a terminal, redrawn in place, then the summary', { skip: !hasScript && 'needs `script` (util-linux)', timeout: 180_000 }, async (t) => {
   const dir = await tempDir(t);
   const gate = new Gate();
   server.route('/live/slow', async (_req, res) => (await gate.wait(), reply(res, 200, 'done')));
@@ -45,7 +45,7 @@ it('draws one line per step on a terminal, redrawn in place, then the summary', 
   assert.match(screen, /\u001b\[3\dm/, 'colour on a terminal');
 });
 
-it('draws a foreach step as one line of item counts, and a continued failure apart', { skip: !hasScript && 'needs `script` (util-linux)', timeout: 60_000 }, async (t) => {
+it('draws a foreach step as one line of item counts, and a continued failure apart', { skip: !hasScript && 'needs `script` (util-linux)', timeout: 180_000 }, async (t) => {
   const dir = await tempDir(t);
   const gate = new Gate();
   server.route('/live/item', async (req, res) => {

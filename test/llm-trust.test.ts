@@ -102,7 +102,7 @@ describe('waiting keeps the process alive until the call is made', () => {
     };
     const r = await conduct(t, model, { intercept }, `steps:\n${step('a', model, 'one', '    retry: { attempts: 2, backoff: 0.2 }\n')}`);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /a openai:flaky: HTTP 503.*; attempt 2 of 2 next/);
+    assert.match(r.stderr, /a retry 1 of 1: openai:flaky: HTTP 503/);
     assert.equal(r.requests.length, 2);
   });
 });
@@ -201,7 +201,7 @@ describe('failures read as one line', () => {
     const r = await conduct(t, model, { intercept }, `steps:\n${step('a', model, 'one', '    retry: { attempts: 2, backoff: 0.01 }\n')}`);
     assert.equal(r.code, 1);
     assert.equal(r.requests.length, 2);
-    assert.match(r.stderr, /a openai:gateway: HTTP 502: 502 Bad Gateway; attempt 2 of 2 next, waiting/);
+    assert.match(r.stderr, /a retry 1 of 1: openai:gateway: HTTP 502: 502 Bad Gateway, waiting/);
     assert.match(r.stderr, /\n  a: openai:gateway: HTTP 502: 502 Bad Gateway \(after 2 attempts\)\n  docs: docs\/providers\.md#transient-failures\n$/);
     assert.doesNotMatch(r.stderr, /nginx|<html>|<body>/);
   });

@@ -102,7 +102,9 @@ function comparable(report: RunReport): unknown {
   };
 }
 
-describe('steps on workers (--queue)', { ...redis.options, concurrency: false, timeout: 120_000 }, () => {
+// The timeout guards against a hang; it is not a time to beat (a dozen tests, some waiting out a killed worker's lock,
+// on a machine running another test file beside this one).
+describe('steps on workers (--queue)', { ...redis.options, concurrency: false, timeout: 300_000 }, () => {
   let server: StandIn;
   const calls = new Map<string, ChatRequest[]>();
   /** How the stand-in answers a prompt: held until the gate opens, refused, or at once. */
@@ -164,9 +166,10 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     const { queue, store, dir, startWorker } = await setUp(t, llmEnv(), { postgres: true });
     // Items 0–3 are answered at once (and recorded); the rest are held until one worker has been killed.
     behaviour = (r) => (['item 0', 'item 1', 'item 2', 'item 3'].includes(r.prompt) ? 'answer' : 'hold');
-    // A short lock, so the killed worker's jobs move on in seconds (the others keep the longer one).
+    // The worker to be killed holds its jobs with a short lock, so they move on in seconds once it is gone; the
+    // survivor keeps the longer one (a stall on a busy machine must not hand its own jobs on).
     const a = await startWorker(['--concurrency', '3'], { CONDUCTOR_WORKER_LOCK_MS: '2000' });
-    await startWorker(['--concurrency', '3'], { CONDUCTOR_WORKER_LOCK_MS: '2000' });
+    await startWorker(['--concurrency', '3']);
     const path = await writeWorkflow(dir, fanOut(12, 'config: { maxConcurrency: 12 }\n'));
     const running = conductor(['run', path, '--json', '--store', store, '--queue', queue], { env: llmEnv() });
     // Both workers full: six calls held, each worker three.
@@ -274,8 +277,9 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
     assert.equal(report.status, 'succeeded');
     const served = server.byPath('/limited/v1/chat/completions').length - refused;
     assert.equal(served, 60);
-    // Each process alone would send 10 a second (30 together): the shared bucket keeps all three at 10.
-    assert.ok(refused <= 0.01 * (served + refused), `${refused} of ${served + refused} requests were refused`);
+    // Each process alone would send 10 a second (30 together, dozens refused): the shared bucket keeps all three at
+    // 10. A worker that stalls on a busy machine and then sends what it was granted may bunch a few.
+    assert.ok(refused <= 3, `${refused} of ${served + refused} requests were refused`);
     for (const w of workers) assert.match(w.log(), /fan\[\d+\] succeeded/, 'every worker took part');
   });
 
@@ -455,7 +459,7 @@ describe('steps on workers (--queue)', { ...redis.options, concurrency: false, t
 });
 
 
-describe('a worker and a Redis that may evict keys', { ...redis.options, timeout: 60_000 }, () => {
+describe('a worker and a Redis that may evict keys', { ...redis.options, timeout: 180_000 }, () => {
   it('refuses it: exit 2, one line saying why and what to set', async (t) => {
     // A Redis of the test's own, as a cache is often set up: keys (a job's lock among them) may be evicted.
     const { port, server } = await ownRedis(['--maxmemory-policy', 'allkeys-lru']);

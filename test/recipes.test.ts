@@ -451,7 +451,7 @@ const tests: Record<string, { options?: { skip: string | false }; test: (r: Reci
   },
 };
 
-describe('docs/recipes', { timeout: 120_000 }, () => {
+describe('docs/recipes', { timeout: 300_000 }, () => {
   const folders = readdirSync(RECIPES, { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => d.name)

@@ -38,7 +38,7 @@ outputs:
 
 const storeArgs = (dir: string) => ['--store', join(dir, 'runs.db')];
 
-describe('resume', { timeout: 60_000 }, () => {
+describe('resume', { timeout: 180_000 }, () => {
   it('after a failure at step k, runs exactly the steps that had not succeeded, with the same outputs as a clean run', async (t) => {
     const dir = await tempDir(t);
     let fixed = false;
@@ -154,7 +154,7 @@ describe('resume', { timeout: 60_000 }, () => {
   });
 });
 
-describe('resume reuses only real results of the same work', { timeout: 60_000 }, () => {
+describe('resume reuses only real results of the same work', { timeout: 180_000 }, () => {
   it('runs again a step whose recorded output held a secret, so what it feeds on is the real value, not ***', async (t) => {
     const dir = await tempDir(t);
     const key = 'sk-live-resume-0123456789abcdef';
@@ -308,7 +308,7 @@ async function until(test: () => boolean): Promise<void> {
   }
 }
 
-describe('the store', { timeout: 60_000 }, () => {
+describe('the store', { timeout: 180_000 }, () => {
   it('survives concurrent runs of different workflows', async (t) => {
     const dir = await tempDir(t);
     server.fallback((req, res) => void setTimeout(() => reply(res, 200, { value: req.path }), 2));

@@ -137,7 +137,7 @@ async function startServer(options: { warn?: (line: string) => void; loopbackOnl
   };
 }
 
-describe('conductor serve: runs', { timeout: 120_000 }, () => {
+describe('conductor serve: runs', { timeout: 300_000 }, () => {
   let served: Served;
   let root: string;
   let store: RunStore;
@@ -331,7 +331,7 @@ describe('conductor serve: runs', { timeout: 120_000 }, () => {
   });
 });
 
-describe('conductor serve --queue: the command, with a worker', { ...(await redisService()).options, timeout: 120_000 }, () => {
+describe('conductor serve --queue: the command, with a worker', { ...(await redisService()).options, timeout: 300_000 }, () => {
   it('runs llm steps on the worker; Ctrl-C cancels a live run (its held call aborted, recorded cancelled) and exits 0', async (t) => {
     const prefix = testPrefix();
     const queue = `${REDIS_URL}?prefix=${prefix.slice(0, -1)}`;
@@ -386,7 +386,7 @@ describe('conductor serve --queue: the command, with a worker', { ...(await redi
   });
 });
 
-describe('conductor serve: what a client cannot do', { timeout: 120_000 }, () => {
+describe('conductor serve: what a client cannot do', { timeout: 300_000 }, () => {
   let served: Served;
   let root: string;
   let home: string;

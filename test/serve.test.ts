@@ -71,7 +71,7 @@ async function getJson(base: string, path: string, headers: Record<string, strin
 const NESTED = 'name: nested\nsteps:\n  - id: first\n    llm:\n      prompt: "one"\n  - id: second\n    llm:\n      prompt: "two ${steps.first.output}"\n';
 const BAD = 'name: bad\nsteps:\n  - id: a\n    llm:\n      prompt: "${steps.missing.output}"\n  - id: b\n    nope: 1\n';
 
-describe('conductor serve: the API', { timeout: 120_000 }, () => {
+describe('conductor serve: the API', { timeout: 300_000 }, () => {
   let root: string;
   let storePath: string;
   let store: RunStore;
@@ -289,7 +289,7 @@ async function started(args: string[], extra: Record<string, string> = {}) {
   return { ...proc, base };
 }
 
-describe('conductor serve: the command', { timeout: 120_000 }, () => {
+describe('conductor serve: the command', { timeout: 300_000 }, () => {
   let root: string;
   before(async () => {
     root = await scratch();

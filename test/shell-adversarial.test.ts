@@ -85,7 +85,7 @@ async function diagnostics(file: string, cwd: string): Promise<{ code: number | 
   return { code: result.code, list: JSON.parse(result.stdout || '[]') };
 }
 
-describe('shell, attacked: a step output never becomes code or the program', { timeout: 120_000 }, () => {
+describe('shell, attacked: a step output never becomes code or the program', { timeout: 300_000 }, () => {
   it(
     'refuses a step output inside the script of `sh -c` / `bash -c` written without `shell:`',
     async (t) => {
@@ -263,7 +263,7 @@ steps:
   });
 });
 
-describe('shell, attacked: values from an HTTP answer', { timeout: 120_000 }, () => {
+describe('shell, attacked: values from an HTTP answer', { timeout: 300_000 }, () => {
   let server: StandIn;
   const nasty = {
     lines: 'one\ntwo; touch pwned\n',
@@ -351,7 +351,7 @@ steps:
   );
 });
 
-describe('shell, attacked: references a bash script evaluates as arithmetic', { timeout: 120_000 }, () => {
+describe('shell, attacked: references a bash script evaluates as arithmetic', { timeout: 300_000 }, () => {
   // An input's value, passed as a variable, still runs `$(…)` where bash evaluates it as an expression: bash reads
   // `x[…]`'s subscript as arithmetic too. docs/shell.md: a reference in arithmetic or an array subscript is refused.
   const value = 'x[$(touch pwned)]';
@@ -406,7 +406,7 @@ steps:
   });
 });
 
-describe('shell, attacked: careless blocks a missing program hides in', { timeout: 120_000 }, () => {
+describe('shell, attacked: careless blocks a missing program hides in', { timeout: 300_000 }, () => {
   it(
     'finds a literal program written as a number before anything runs',
     async (t) => {
@@ -453,7 +453,7 @@ describe('shell, attacked: careless blocks a missing program hides in', { timeou
   }
 });
 
-describe('shell, attacked: secrets in what a command prints', { timeout: 120_000 }, () => {
+describe('shell, attacked: secrets in what a command prints', { timeout: 300_000 }, () => {
   it('masks them in stdout, stderr, the failure message and detail, the terminal, --json and the run store', async (t) => {
     const dir = await tempDir(t);
     const home = await tempDir(t);

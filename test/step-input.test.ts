@@ -26,7 +26,7 @@ async function shown(id: string, store: string): Promise<{ text: string; steps: 
   return { text: r.stdout, steps: Object.fromEntries(steps.map((s) => [s.stepId, s])) };
 }
 
-describe("a step's resolved input, through the CLI", { timeout: 60_000 }, () => {
+describe("a step's resolved input, through the CLI", { timeout: 180_000 }, () => {
   it('run --json shows the prompt with the file filled in, and runs show --json gives the same from the store', async (t) => {
     const dir = await tempDir(t);
     const text = 'The quarterly numbers went up.\nAnd "quotes" too.';

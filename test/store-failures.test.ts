@@ -70,7 +70,7 @@ function twoSteps(prefix: string, firstBody = 'first'): { text: string; release:
 const inFlight = (prefix: string) => server.until(() => server.byPath(`/${prefix}/first`).length === 1 && server.byPath(`/${prefix}/slow`).length === 1);
 const slowAborted = (prefix: string) => server.byPath(`/${prefix}/slow`)[0]?.aborted === true;
 
-describe('a store that fails during a run', { timeout: 60_000 }, () => {
+describe('a store that fails during a run', { timeout: 180_000 }, () => {
   it('locked by another process past the wait: one message naming the file, in-flight steps aborted, exit 1', async (t) => {
     const dir = await tempDir(t);
     const store = join(dir, 'runs.db');
@@ -118,7 +118,7 @@ describe('a store that fails during a run', { timeout: 60_000 }, () => {
   });
 });
 
-describe('a store that cannot be written or read', { timeout: 60_000 }, () => {
+describe('a store that cannot be written or read', { timeout: 180_000 }, () => {
   for (const what of ['file', 'folder'] as const) {
     it(`read-only (${what}): \`runs\` and \`runs show\` still work; \`run\` says it cannot record, exit 2`, async (t) => {
       const dir = await tempDir(t);

@@ -48,7 +48,7 @@ async function whileRunning(done: Promise<CliResult>, until: Promise<void>): Pro
   await Promise.race([until, done.then((r) => Promise.reject(new Error(`the command ended first (${r.code}): ${r.stderr}`)))]);
 }
 
-describe('resume of foreach steps', { timeout: 60_000 }, () => {
+describe('resume of foreach steps', { timeout: 180_000 }, () => {
   it('after a foreach with 3 failed items (continueOnError), re-runs exactly those 3 and reuses the other 7', async (t) => {
     const dir = await tempDir(t);
     const stand = failing('three', ['c', 'f', 'h']);
@@ -244,7 +244,7 @@ describe('resume of foreach steps', { timeout: 60_000 }, () => {
   });
 });
 
-describe('the store, for conditions and skips', { timeout: 60_000 }, () => {
+describe('the store, for conditions and skips', { timeout: 180_000 }, () => {
   it('records a false condition and the skips it cascades, each with its reason, and runs them again on resume', async (t) => {
     const dir = await tempDir(t);
     server.fallback((req, res) => reply(res, 200, { urgency: 1, path: req.path }));

@@ -43,7 +43,7 @@ async function seed(path: string): Promise<string> {
   }
 }
 
-describe('runs show, for foreach steps, conditions and continued failures', { timeout: 60_000 }, () => {
+describe('runs show, for foreach steps, conditions and continued failures', { timeout: 180_000 }, () => {
   it('shows skip reasons, a continued failure, one line of item counts and the first failed items', async (t) => {
     const store = join(await tempDir(t), 'runs.db');
     const id = await seed(store);

@@ -11,7 +11,7 @@ import { redactUrl } from '../src/core/service-url.ts';
 import { ROOT, run } from './support/cli.ts';
 import { tempDir, writeWorkflow } from './support/workflow.ts';
 
-describe('the store the CLI records into', { timeout: 60_000 }, () => {
+describe('the store the CLI records into', { timeout: 180_000 }, () => {
   it('is CONDUCTOR_STORE when set, for `run` and `runs` alike; --store wins over it', async (t) => {
     const dir = await tempDir(t);
     const home = join(dir, 'home');

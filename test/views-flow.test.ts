@@ -39,7 +39,7 @@ steps:
     llm: { model: "echo:x", prompt: "\${steps.summarize.output} \${steps.titles.output}" }
 `;
 
-describe('plan with foreach, if and continueOnError', { timeout: 60_000 }, () => {
+describe('plan with foreach, if and continueOnError', { timeout: 180_000 }, () => {
   it('shows ×N, × items of <list>, conditions on edges and continueOnError, in every format', async (t) => {
     const dir = await tempDir(t);
     const file = await writeWorkflow(dir, workflowText(server.url));
@@ -69,7 +69,7 @@ describe('plan with foreach, if and continueOnError', { timeout: 60_000 }, () =>
   });
 });
 
-describe('plan with a list given as an input', { timeout: 60_000 }, () => {
+describe('plan with a list given as an input', { timeout: 180_000 }, () => {
   it('counts its items once `-i` gives the list, and says it cannot before', async (t) => {
     const dir = await tempDir(t);
     const file = await writeWorkflow(dir, `inputs:\n  pages: { type: array }\nsteps:\n  - id: each\n    foreach: \${inputs.pages}\n    http: { url: "http://127.0.0.1:1/p/\${item}" }\n`);
@@ -82,7 +82,7 @@ describe('plan with a list given as an input', { timeout: 60_000 }, () => {
   });
 });
 
-describe('plan after runs with a foreach step', { timeout: 60_000 }, () => {
+describe('plan after runs with a foreach step', { timeout: 180_000 }, () => {
   it('expects its items to take the slots they run in: 8 items of 100 ms, 2 at once, beside a 300 ms step', async (t) => {
     const dir = await tempDir(t);
     server.fallback((req, res) => reply(res, 200, req.path));
@@ -120,7 +120,7 @@ describe('plan after runs with a foreach step', { timeout: 60_000 }, () => {
   });
 });
 
-describe('a run with continued item failures, in the log and the summary', { timeout: 60_000 }, () => {
+describe('a run with continued item failures, in the log and the summary', { timeout: 180_000 }, () => {
   it('prints failed items, not every item; exits 0; the summary lists the failures by index and the skips by reason', async (t) => {
     const dir = await tempDir(t);
     server.route('/flow/list', (_req, res) => reply(res, 200, [1, 2, 3, 4, 5, 6, 7, 8], { 'content-type': 'application/json' }));

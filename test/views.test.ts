@@ -13,7 +13,7 @@ let server: StandIn;
 before(async () => (server = await StandIn.start()));
 after(() => server.close());
 
-describe('conductor plan', { timeout: 60_000 }, () => {
+describe('conductor plan', { timeout: 180_000 }, () => {
   it('prints the mixed example as exactly its three stages, without running anything', async () => {
     const result = await run(['plan', 'examples/mixed.yaml']);
     assert.equal(result.code, 0, result.stderr);
@@ -91,6 +91,18 @@ describe('conductor plan', { timeout: 60_000 }, () => {
     assert.match((await run(['plan', file, ...store], { env })).stdout, /^Expected tokens: about 8 in, 11 out \(2 of 3 LLM calls from earlier runs\)$/m);
   });
 
+  it('plans with the model the runs had: `--model` wins over config.model, in run and in plan', async (t) => {
+    const dir = await tempDir(t);
+    const file = await writeWorkflow(dir, `config:\n  model: openai:gpt-test\nsteps:\n  - id: a\n    llm: { prompt: "hi" }\n`);
+    const store = ['--store', join(dir, 'runs.db')];
+    const first = await run(['run', file, '--model', 'echo', '--json', ...store]);
+    assert.equal(first.code, 0, `no key is needed: echo, not config.model, answered\n${first.stderr}`);
+    assert.equal(JSON.parse(first.stdout).steps.a.properties.model, 'echo');
+    const plan = async (...args: string[]) => JSON.parse((await run(['plan', file, '--format', 'json', ...args, ...store])).stdout);
+    assert.equal((await plan('--model', 'echo')).expected?.timedSteps, 1, 'the run with echo times the step planned with echo');
+    assert.equal((await plan()).expected, undefined, 'planned with config.model, the step is another call: nothing to go by');
+  });
+
   it('bad formats and invalid workflows exit 2', async () => {
     const format = await run(['plan', 'examples/mixed.yaml', '--format', 'png']);
     assert.equal(format.code, 2);
@@ -101,7 +113,7 @@ describe('conductor plan', { timeout: 60_000 }, () => {
   });
 });
 
-describe('the timeline of a run', { timeout: 60_000 }, () => {
+describe('the timeline of a run', { timeout: 180_000 }, () => {
   it('draws one bar per step, overlapping where the steps did', async (t) => {
     const dir = await tempDir(t);
     // a and b are answered only once both have arrived, so they certainly overlap; c waits for a.

@@ -17,7 +17,7 @@ after(() => server.close());
 
 const ECHO = { env: { CONDUCTOR_MODEL: 'echo' } };
 
-describe('a template in another tool’s syntax', { timeout: 60_000 }, () => {
+describe('a template in another tool’s syntax', { timeout: 180_000 }, () => {
   const text = 'steps:\n  - id: a\n    llm: { prompt: "Name a whale" }\n  - id: b\n    llm:\n      prompt: "Describe {{.steps.a.response}}"\noutputs:\n  b: ${steps.b.output}\n';
   const frame = /workflow\.yaml:6:25: warning: `\{\{\.steps\.a\.response\}\}` is sent as written: Conductor's templates are `\$\{…\}`, so this step does not wait for `a`\n {2}6 \| {7}prompt: "Describe \{\{\.steps\.a\.response\}\}"\n {4}\| {25}\^\n {2}hint: write `\$\{steps\.a\.output\}`\n/;
 
@@ -85,7 +85,7 @@ describe('a template in another tool’s syntax', { timeout: 60_000 }, () => {
   });
 });
 
-describe('a file that is not UTF-8', { timeout: 60_000 }, () => {
+describe('a file that is not UTF-8', { timeout: 180_000 }, () => {
   it('is exit 2 at the line and column of the first bad byte, for every command', async (t) => {
     const dir = await tempDir(t);
     // "café" written by an editor set to Latin-1: é is the one byte 0xE9.
@@ -102,7 +102,7 @@ describe('a file that is not UTF-8', { timeout: 60_000 }, () => {
   });
 });
 
-describe('nesting without end', { timeout: 60_000 }, () => {
+describe('nesting without end', { timeout: 180_000 }, () => {
   it('50,000 levels of `[` or `{a: ` is exit 2 "nested too deeply", with a short excerpt of the line', async (t) => {
     const dir = await tempDir(t);
     const n = 50_000;
@@ -121,7 +121,7 @@ describe('nesting without end', { timeout: 60_000 }, () => {
   });
 });
 
-describe('a YAML syntax mistake', { timeout: 60_000 }, () => {
+describe('a YAML syntax mistake', { timeout: 180_000 }, () => {
   it('is printed once, where it was made', async (t) => {
     const dir = await tempDir(t);
     const cases: [string, RegExp][] = [
@@ -145,7 +145,7 @@ describe('a YAML syntax mistake', { timeout: 60_000 }, () => {
   });
 });
 
-describe('the examples', { timeout: 60_000 }, () => {
+describe('the examples', { timeout: 180_000 }, () => {
   it('every one prints its result', async () => {
     server.route('/data', (_req, res) => reply(res, 200, { temperature: 21 }));
     const examples = (await readdir(join(ROOT, 'examples'))).filter((f) => f.endsWith('.yaml'));

@@ -233,7 +233,7 @@ export interface ActionDefinition<Input = unknown> {
    * Checks made before anything runs, from the block's literal values (a missing API key, say). A problem
    * here stops the run before a single call is made.
    */
-  preflight?(block: PreflightBlock, ctx: PreflightContext): { message: string; hint?: string } | undefined;
+  preflight?(block: PreflightBlock, ctx: PreflightContext): { message: string; hint?: string; code?: string } | undefined;
   /**
    * Bumped when the action does something different with the same input: it is part of every step
    * fingerprint, so a result recorded by an older behaviour is never reused (default 1).

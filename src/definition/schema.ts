@@ -182,10 +182,10 @@ export function workflowSchema(actions: ActionRegistry) {
           .string({ error: 'expected `provider:model`, e.g. `openai:gpt-4o-mini`' })
           // Read before the run, when no input or output is known: a template here would never be filled. (Any other
           // bad model string is told by the llm action's preflight, with a hint.)
-          .refine((text) => !text.includes('${'), { message: '`config.model` is read before the run, so it cannot hold a `${…}` reference: write the model, or leave it out and give `--model` when you run' })
+          .refine((text) => !text.includes('${'), { message: '`model` is read before the run, so it cannot hold a `${…}` reference: write the model, or leave it out and give `--model` when you run' })
           .optional()
           .describe('Default model for llm steps that name none. `--model` on the command line wins over it; it wins over `CONDUCTOR_MODEL`.')
-          .meta({ examples: ['openai:gpt-4o-mini'] }),
+          .meta({ examples: ['openai:gpt-4o-mini'], not: { pattern: '\\$\\{' } }),
         timeout: z
           .number({ error: 'expected a number of seconds' })
           .positive('expected a number of seconds greater than 0')

@@ -6,7 +6,7 @@ import { deleteKeys, redisService, REDIS_URL, testPrefix, testRedis } from '../.
 
 const redis = await redisService();
 
-it('lets every connection go when disposed: a process that used it ends on its own', { ...redis.options, timeout: 60_000 }, async (t) => {
+it('lets every connection go when disposed: a process that used it ends on its own', { ...redis.options, timeout: 180_000 }, async (t) => {
   redis.assertReachable();
   const prefix = testPrefix();
   t.after(async () => {

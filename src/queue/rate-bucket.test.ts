@@ -56,7 +56,7 @@ async function waitsFor(bucket: RedisRateBucket, tokens?: number): Promise<Bucke
 
 // Each test skips on its own where Redis is absent, so the runner counts them one by one.
 describe('RedisRateBucket against the real Redis', () => {
-  test('3 processes with their own connections share one rpm: never more than the limit in any minute, all served', { ...service.options, timeout: 60_000 }, async () => {
+  test('3 processes with their own connections share one rpm: never more than the limit in any minute, all served', { ...service.options, timeout: 180_000 }, async () => {
     const prefix = testPrefix();
     connection(prefix); // cleans the prefix up after
     const rpm = 20;

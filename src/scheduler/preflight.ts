@@ -33,7 +33,7 @@ export function checkBeforeRun(spec: WorkflowSpec, actions: readonly AnyAction[]
     // The same missing key would otherwise be reported once per step.
     if (!problem || seen.has(problem.message)) return;
     seen.add(problem.message);
-    problems.push({ ...step.location, code: 'preflight', message: `step \`${step.id}\`: ${problem.message}`, ...(problem.hint ? { hint: problem.hint } : {}) });
+    problems.push({ ...step.location, code: problem.code ?? 'preflight', message: `step \`${step.id}\`: ${problem.message}`, ...(problem.hint ? { hint: problem.hint } : {}) });
   });
   for (const [name, value] of Object.entries(spec.outputs)) {
     for (const ref of referencesOf(value)) {

@@ -49,7 +49,7 @@ describe('review #13b: glob braces are counted as fs.glob expands them', () => {
   );
 });
 
-describe('review #13b: resume never hands one account’s answer to another', { timeout: 60_000 }, () => {
+describe('review #13b: resume never hands one account’s answer to another', { timeout: 180_000 }, () => {
   let server: StandIn;
   before(async () => {
     server = await StandIn.start();

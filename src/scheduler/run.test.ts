@@ -291,7 +291,7 @@ describe('retries', () => {
     const report = await runWorkflow(workflow(`steps:\n  - id: flaky\n    retry: { backoff: 0.001 }\n    http: { url: "${server.url}/flaky" }\n`), { onEvent });
     assert.equal(report.steps['flaky']!.status, 'succeeded');
     assert.equal(report.steps['flaky']!.attempts, 3);
-    assert.deepEqual(events.filter((e) => e.type === 'step:notice').map((e) => e.type === 'step:notice' && e.notice.type === 'waiting' && e.notice.reason), [`GET ${server.url}/flaky → HTTP 503: busy; attempt 2 of 4 next`, `GET ${server.url}/flaky → HTTP 503: busy; attempt 3 of 4 next`]);
+    assert.deepEqual(events.filter((e) => e.type === 'step:notice').map((e) => e.type === 'step:notice' && e.notice.type === 'waiting' && e.notice.reason), [`retry 1 of 3: GET ${server.url}/flaky → HTTP 503: busy`, `retry 2 of 3: GET ${server.url}/flaky → HTTP 503: busy`]);
   });
 
   it('gives up after `attempts` and does not retry other 4xx', async () => {

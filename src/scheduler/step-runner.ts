@@ -249,7 +249,7 @@ async function runResolved(step: StepSpec, action: AnyAction, resolved: unknown,
       });
     }
     const delay = error.retryAfterMs ?? backoffMs(step.retry, error.rateLimited ? rateLimitWaits : transientFailures);
-    const reason = error.rateLimited ? 'rate limited (429)' : `${error.message}; attempt ${transientFailures + 1} of ${step.retry.attempts} next`;
+    const reason = error.rateLimited ? 'rate limited (429)' : `retry ${transientFailures} of ${step.retry.attempts - 1}: ${error.message}`;
     environment.notify(step.id, { type: 'waiting', reason, untilMs: Date.now() + delay });
     if (!(await sleep(delay, environment.scope.signal))) return { status: 'cancelled', attempts };
   }

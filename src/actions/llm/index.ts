@@ -118,12 +118,12 @@ export const llmAction: ActionDefinition<LlmInput> = {
     try {
       model = resolveModel(typeof block['model'] === 'string' ? block['model'] : undefined, ctx.defaults.model, ctx.env);
     } catch (error) {
-      return { message: (error as Error).message, ...((error as ConductorError).hint ? { hint: (error as ConductorError).hint! } : {}) };
+      return { message: (error as Error).message, code: (error as ConductorError).code ?? 'model_invalid', ...((error as ConductorError).hint ? { hint: (error as ConductorError).hint! } : {}) };
     }
     // On workers, the key is each worker's own: it is checked where the call is made.
     if (model.provider === 'echo' || ctx.onWorkers) return undefined;
     const problem = missingKey(endpointFor(model.provider, ctx.env));
-    return problem ? { message: problem.message, ...(problem.hint ? { hint: problem.hint } : {}) } : undefined;
+    return problem ? { message: problem.message, code: problem.code, ...(problem.hint ? { hint: problem.hint } : {}) } : undefined;
   },
   async run(input, ctx) {
     const model: ModelRef = resolveModel(input.model, ctx.defaults.model, ctx.env);

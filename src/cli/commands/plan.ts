@@ -23,11 +23,12 @@ import { cacheFlags } from '../cache-options.ts';
 const FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
 
 export const planCommand: Command = {
-  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [-i name=value]… [--cache | --no-cache] [--store PATH|URL | --no-store]',
+  usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [--model provider:model] [-i name=value]… [--cache | --no-cache] [--store PATH|URL | --no-store]',
   jsonShape: ['src/views/plan.ts#PlanView', 'src/views/plan.ts#PlanStepView', 'src/views/plan.ts#PlanReason', 'src/views/plan-flow.ts#PlanForeach', 'src/views/plan.ts#PlanHistory', 'src/views/plan-cost.ts#ExpectedCost', 'src/views/plan.ts#CallCounts'],
   options: {
     format: { type: 'string', value: 'format', description: 'text (default), json, mermaid or dot' },
     'max-concurrency': { type: 'string', value: 'N', description: 'The limit to plan with (overrides config.maxConcurrency)' },
+    model: { type: 'string', value: 'provider:model', description: 'The model to plan with, as `run --model` (steps are matched to earlier runs that used the same one)' },
     input: { ...INPUT_OPTION, description: 'An input value, as for run: steps that use inputs are matched to earlier runs with the same values' },
     store: { type: 'string', value: 'PATH|URL', description: 'The run store whose earlier runs give expected times: a file, or a postgres:// URL (default: as for run)' },
     'no-store': { type: 'boolean', description: 'Ignore earlier runs' },
@@ -39,14 +40,15 @@ export const planCommand: Command = {
     const format = (values['format'] as string | undefined) ?? 'text';
     if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`\`--format ${format}\`: expected one of ${FORMATS.join(', ')}`);
     const limit = parseLimit(values['max-concurrency'] as string | undefined);
+    const settings = { ...(limit === undefined ? {} : { maxConcurrency: limit }), ...(typeof values['model'] === 'string' ? { model: values['model'] } : {}) };
     const spec = await loadWorkflow(resolve(io.cwd, path));
     printWarnings(spec, io);
     // Checked even when nothing was recorded: a wrong -i is a mistake either way.
     const inputs = resolveInputs(spec, await parseInputs((values['input'] as string[] | undefined) ?? [], io.cwd), { partial: true });
-    const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, limit, values, io);
+    const history = values['no-store'] === true ? undefined : await recordedHistory(spec, inputs, settings, values, io);
     // Which steps the step cache would answer (not counted in what the plan expects), and the tokens earlier
     // runs used, at today's prices.
-    const previews = await cachePreview(spec, inputs, limit, values, io);
+    const previews = await cachePreview(spec, inputs, settings, values, io);
     const answered: Record<string, number | 'all'> = {};
     for (const [id, p] of Object.entries(previews)) {
       if (p.cache === 'hit') answered[id] = 'all';
@@ -62,12 +64,12 @@ export const planCommand: Command = {
 };
 
 /** What the steps took in earlier runs of this workflow; nothing (and no store opened) if none were recorded. */
-async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknown>, limit: number | undefined, values: Record<string, unknown>, io: CliIO): Promise<StepHistory | undefined> {
+async function recordedHistory(spec: WorkflowSpec, inputs: Record<string, unknown>, settings: { model?: string; maxConcurrency?: number }, values: Record<string, unknown>, io: CliIO): Promise<StepHistory | undefined> {
   const store = await openRecorded(values, io);
   if (!store) return undefined;
   try {
-    // Matched as `run` records them (no --model here: config.model, else CONDUCTOR_MODEL).
-    const ctx = preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit });
+    // Matched as `run` records them: the model from --model, else config.model, else CONDUCTOR_MODEL.
+    const ctx = preflightContext(spec, io.env, settings);
     return await stepHistory(store, spec, prepareFingerprints(spec, inputs, ctx, defaultActions()));
   } finally {
     await store.close();
@@ -82,12 +84,12 @@ async function openRecorded(values: Record<string, unknown>, io: CliIO): Promise
 }
 
 /** Which steps the step cache answers, for those whose input is known now (see src/cache/preview.ts). */
-async function cachePreview(spec: WorkflowSpec, inputs: Record<string, unknown>, limit: number | undefined, values: Record<string, unknown>, io: CliIO): Promise<Record<string, StepCachePreview>> {
+async function cachePreview(spec: WorkflowSpec, inputs: Record<string, unknown>, settings: { model?: string; maxConcurrency?: number }, values: Record<string, unknown>, io: CliIO): Promise<Record<string, StepCachePreview>> {
   const policy = cacheFlags(spec.config, values);
   // As `run --no-store`: no store, no cache.
   if (values['no-store'] === true || !cacheUsed(policy, spec.steps)) return {};
   const { previewCache } = await import('../../cache/preview.ts');
-  const context = { ...preflightContext(spec, io.env, limit === undefined ? {} : { maxConcurrency: limit }), baseDir: spec.baseDir };
+  const context = { ...preflightContext(spec, io.env, settings), baseDir: spec.baseDir };
   const store = await openRecorded(values, io);
   // No store yet: nothing was kept, every request it knows is a miss.
   if (!store) return previewCache(spec, { policy, inputs, context, actions: defaultActions() });
