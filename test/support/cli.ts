@@ -2,10 +2,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 
 /** Every CLI test records into a store of its own, never the user's ~/.conductor. */
 export const TEST_HOME = mkdtempSync(join(tmpdir(), 'conductor-home-'));
 process.on('exit', () => rmSync(TEST_HOME, { recursive: true, force: true }));
+
+/**
+ * Every CLI process a test started and that has not ended. When the file's tests are done — a test that timed out
+ * or was cancelled included — what is left is killed: a run waiting for a worker that its test no longer provides
+ * would otherwise keep the file's process, and the suite, alive for ever.
+ */
+const live = new Set<ChildProcess>();
+after(() => {
+  for (const child of live) child.kill('SIGKILL');
+});
 
 export const ROOT = join(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/conductor.js');
@@ -23,6 +34,8 @@ export function conductor(args: string[], options: { env?: Record<string, string
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', CONDUCTOR_HOME: TEST_HOME, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.on('exit', () => live.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));
