@@ -46,7 +46,7 @@ export function missingKey(endpoint: Endpoint): ConductorError | undefined {
   if (endpoint.apiKey || !endpoint.keyVar) return undefined;
   const official = endpoint.baseURL === OPENAI_URL || endpoint.baseURL === ANTHROPIC_URL;
   if (!official) return undefined;
-  return new ConductorError('missing_key', `${endpoint.provider} needs an API key: set ${endpoint.keyVar}`, {
+  return new ConductorError('missing_api_key', `${endpoint.provider} needs an API key: set ${endpoint.keyVar}`, {
     hint: `or point ${endpoint.urlVar} at a compatible server; to try the workflow offline, run it with --model echo (steps that name their own model keep it)`,
   });
 }

@@ -245,6 +245,7 @@ describe('before anything runs', () => {
         assert.ok(e instanceof WorkflowInvalidError);
         assert.equal(e.diagnostics.length, 1, 'reported once, not per step');
         assert.equal(e.diagnostics[0]!.message, 'step `a`: openai needs an API key: set OPENAI_API_KEY');
+        assert.equal(e.diagnostics[0]!.code, 'missing_api_key', 'the action\'s own code (it links to providers.md), not `missing_key` (a key missing from the YAML)');
         return true;
       },
     );

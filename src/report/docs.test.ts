@@ -8,6 +8,8 @@ describe('links into the docs', () => {
     assert.equal(docsFor('shell_empty'), 'docs/shell.md');
     assert.equal(docsFor('condition_syntax'), 'docs/language.md#if');
     assert.equal(docsFor('timeout'), 'docs/failures.md#timeouts');
+    assert.equal(docsFor('missing_key'), 'docs/language.md#key-reference', 'a key missing from the YAML');
+    assert.equal(docsFor('missing_api_key'), 'docs/providers.md#keys-and-endpoints');
     assert.equal(docsFor('timeouts'), undefined, 'a whole code matches only itself');
     assert.equal(docsFor('no_such_code'), undefined);
     assert.equal(docsFor(undefined), undefined);
