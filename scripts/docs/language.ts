@@ -156,7 +156,7 @@ function exampleOf(key: string, value: unknown): string {
 function table(rows: Row[]): string {
   const lines = ['| Key | Type | Default | Description | Example |', '| --- | --- | --- | --- | --- |'];
   for (const row of rows) {
-    const def = row.default === undefined ? (row.required ? '*required*' : '') : code(typeof row.default === 'string' ? row.default : JSON.stringify(row.default));
+    const def = row.default === undefined ? (row.required ? '*required*' : '') : code(typeof row.default === 'string' ? row.default : stringify(row.default, { collectionStyle: 'flow', lineWidth: 0 }).trim());
     lines.push(`| ${code(row.key)} | ${cell(row.type)} | ${def} | ${cell(row.description)} | ${cell(row.example)} |`);
   }
   return lines.join('\n') + '\n';

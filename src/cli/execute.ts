@@ -22,7 +22,7 @@ import { recordedRun } from '../runs/recorded-run.ts';
 
 /** What `--store` is, for every command that takes it. */
 /** What `run --json` and `resume --json` print (docs/cli.md quotes these types). */
-export const RUN_JSON_SHAPE: readonly string[] = ['src/core/report.ts#RunReport', 'src/core/report.ts#StepReport', 'src/core/report.ts#ItemReport', 'src/core/events.ts#ItemSummary', 'src/core/report.ts#RunCost', 'src/core/report.ts#BudgetReport', 'src/core/report.ts#ModelUsage', 'src/core/report.ts#UnitUsage', 'src/core/report.ts#TokenCount', 'src/core/status.ts#RunStatus'];
+export const RUN_JSON_SHAPE: readonly string[] = ['src/core/report.ts#RunReport', 'src/core/report.ts#StepReport', 'src/core/report.ts#ItemReport', 'src/core/events.ts#ItemSummary', 'src/core/report.ts#RunCost', 'src/core/report.ts#BudgetReport', 'src/core/report.ts#ModelUsage', 'src/core/report.ts#TokenCount', 'src/core/status.ts#RunStatus', 'src/core/status.ts#FinalStepStatus', 'src/core/status.ts#SkipReason', 'src/core/status.ts#ItemStatus'];
 
 export const STORE_DESCRIPTION = 'The run store: a file, or a postgres:// URL (default: $CONDUCTOR_STORE, else $CONDUCTOR_HOME/runs.db, ~/.conductor/runs.db)';
 

@@ -39,7 +39,7 @@ export interface RunReport {
 export interface StepReport {
   status: FinalStepStatus;
   output: unknown;
-  /** Its block with the templates resolved, secrets redacted (see UnitEnd.input); a foreach step's items have theirs. */
+  /** Its block with the templates resolved, secrets redacted: what its action received; a foreach step's items have theirs. */
   input?: unknown;
   error?: string;
   /** Stable code of the error (`http_status`, `timeout`, `file_error`, …). */
@@ -72,7 +72,7 @@ export interface StepReport {
 }
 
 export interface ItemReport extends ItemSummary {
-  /** What the item's action received, secrets redacted (see UnitEnd.input). */
+  /** What the item's action received, secrets redacted. */
   input?: unknown;
   errorCode?: string;
   hint?: string;

@@ -130,14 +130,14 @@ export function workflowSchema(actions: ActionRegistry) {
             .min(0, 'expected the first backoff in seconds (0 or more)')
             .max(600, 'expected at most 600 seconds')
             .optional()
-            .describe('Seconds before the first retry (0 to 600). Each wait doubles, is capped at 60 s, and is drawn between half and all of that; a `Retry-After` the server sends wins.')
+            .describe('Seconds before the first retry (0 to 600). Each wait doubles and is capped at 60 s, the first included (any value from 60 up waits 60 s), and is drawn between half and all of that; a `Retry-After` the server sends wins.')
             .meta({ default: 1, examples: [2] }),
         },
         { error: 'expected a map: { attempts, backoff }' },
       )
       .optional()
       .describe(`Retries for rate limits (429), server errors (5xx) and dropped connections. Default: 4 attempts, backoff 1 s doubling.${onlyWhenAsked}`)
-      .meta({ examples: [{ attempts: 6, backoff: 2 }] }),
+      .meta({ default: { attempts: 4, backoff: 1 }, examples: [{ attempts: 6, backoff: 2 }] }),
     timeout: z
       .number({ error: 'expected a number of seconds' })
       .positive('expected a number of seconds greater than 0')

@@ -64,6 +64,7 @@ export const DOCS_BY_CODE: Readonly<Record<string, string>> = {
   rate_limited: 'docs/providers.md#rate-limits',
   http_: 'docs/language.md#http',
   file_: 'docs/language.md#file',
+  file_unreadable: 'docs/cli.md#conductor-validate',
   output_too_large: 'docs/shell.md#output-and-exit-codes',
   schema_invalid: 'docs/language.md#llm',
   response_too_large: 'docs/language.md#http',

@@ -24,7 +24,7 @@ const FORMATS = ['text', 'json', 'mermaid', 'dot'] as const;
 
 export const planCommand: Command = {
   usage: 'conductor plan <workflow.yaml> [--format text|json|mermaid|dot] [--max-concurrency N] [--model provider:model] [-i name=value]… [--cache | --no-cache] [--store PATH|URL | --no-store]',
-  jsonShape: ['src/views/plan.ts#PlanView', 'src/views/plan.ts#PlanStepView', 'src/views/plan.ts#PlanReason', 'src/views/plan-flow.ts#PlanForeach', 'src/views/plan.ts#PlanHistory', 'src/views/plan-cost.ts#ExpectedCost', 'src/views/plan.ts#CallCounts'],
+  jsonShape: ['src/views/plan.ts#PlanView', 'src/views/plan.ts#PlanStepView', 'src/views/plan.ts#PlanReason', 'src/graph/plan.ts#EdgeReason', 'src/views/plan-flow.ts#PlanForeach', 'src/views/plan-cost.ts#ExpectedCost', 'src/views/plan.ts#CallCounts'],
   options: {
     format: { type: 'string', value: 'format', description: 'text (default), json, mermaid or dot' },
     'max-concurrency': { type: 'string', value: 'N', description: 'The limit to plan with (overrides config.maxConcurrency)' },
