@@ -149,14 +149,18 @@ function range(node: Json): string {
 
 /** An example as the YAML a user writes: `key: value` on one line. */
 function exampleOf(key: string, value: unknown): string {
-  const text = stringify({ [key]: value }, { collectionStyle: 'flow', lineWidth: 0, defaultStringType: 'PLAIN' }).trim();
-  return code(text.replace(/^\{ ?|\s?\}$/g, ''));
+  return code(flowYaml({ [key]: value }).replace(/^\{ ?|\s?\}$/g, ''));
+}
+
+/** A value as YAML on one line, as a user writes it in a workflow. */
+function flowYaml(value: unknown): string {
+  return stringify(value, { collectionStyle: 'flow', lineWidth: 0, defaultStringType: 'PLAIN' }).trim();
 }
 
 function table(rows: Row[]): string {
   const lines = ['| Key | Type | Default | Description | Example |', '| --- | --- | --- | --- | --- |'];
   for (const row of rows) {
-    const def = row.default === undefined ? (row.required ? '*required*' : '') : code(typeof row.default === 'string' ? row.default : stringify(row.default, { collectionStyle: 'flow', lineWidth: 0 }).trim());
+    const def = row.default === undefined ? (row.required ? '*required*' : '') : code(typeof row.default === 'string' ? row.default : flowYaml(row.default));
     lines.push(`| ${code(row.key)} | ${cell(row.type)} | ${def} | ${cell(row.description)} | ${cell(row.example)} |`);
   }
   return lines.join('\n') + '\n';

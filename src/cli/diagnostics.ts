@@ -1,6 +1,6 @@
 /** Prints diagnostics the way compilers do: `file:line:col: message`, the line itself, a caret, a hint. */
-import { relative, isAbsolute } from 'node:path';
 import type { Diagnostic } from '../core/errors.ts';
+import { displayPath } from '../report/display-path.ts';
 import { docsFor, docsLink } from '../report/docs.ts';
 import { createStyle, type Style } from '../report/style.ts';
 import type { CliIO } from './io.ts';
@@ -8,12 +8,7 @@ import type { CliIO } from './io.ts';
 /** The most of a line a code frame shows: a line of 250 KB (a file nested 50,000 deep) shows the part around the caret. */
 const FRAME_WIDTH = 100;
 
-/** Shows a path relative to the current folder when it is inside it. */
-export function displayPath(file: string, cwd = process.cwd()): string {
-  if (!isAbsolute(file)) return file;
-  const rel = relative(cwd, file);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-}
+export { displayPath };
 
 export function formatDiagnostic(d: Diagnostic, style: Style, sourceText?: string): string {
   const where = d.line > 0 ? `${d.file}:${d.line}:${d.column}` : d.file;

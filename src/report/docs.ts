@@ -2,8 +2,9 @@
  * Where the docs explain a thing, as a path a user can open: `--help` and error messages point at the page (and
  * heading) that says more. The pages ship in the package (`docs/`, README.md).
  */
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { displayPath } from './display-path.ts';
 
 /** The package's folder (this file is in src/report/ or dist/report/). */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -11,10 +12,7 @@ const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** `page` is a path in the package with an optional anchor (`docs/cli.md#conductor-run`): relative to `cwd` when inside it. */
 export function docsLink(page: string, cwd = process.cwd()): string {
   const hash = page.indexOf('#');
-  const file = join(PACKAGE_ROOT, hash < 0 ? page : page.slice(0, hash));
-  const rel = relative(cwd, file);
-  const shown = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
-  return shown + (hash < 0 ? '' : page.slice(hash));
+  return displayPath(join(PACKAGE_ROOT, hash < 0 ? page : page.slice(0, hash)), cwd) + (hash < 0 ? '' : page.slice(hash));
 }
 
 /**

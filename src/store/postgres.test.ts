@@ -12,13 +12,10 @@ import { hostname, userInfo } from 'node:os';
 import { after, describe, it, it as test, type TestContext } from 'node:test';
 import { Client } from 'pg';
 import { postgresService } from '../../test/support/services.ts';
+import { CLOSED_PORT } from '../../test/support/stand-in.ts';
 import { storeContract } from './contract.ts';
 import { openPostgresStore, type PostgresStoreOptions } from './postgres.ts';
 import type { NewRun, RunStore } from './types.ts';
-
-/** A port nothing listens on: 1 (tcpmux) is privileged and unused. One the system just gave out and took back
- * could be taken meanwhile by the test file running beside this one. */
-const CLOSED_PORT = 1;
 
 const service = await postgresService();
 

@@ -2,10 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createServer, type Socket, type AddressInfo, type Server } from 'node:net';
 import { after, test } from 'node:test';
 import { deleteKeys, postgresService, probeRedis, redisService, testPrefix, testRedis } from './services.ts';
-
-/** A port nothing listens on: 1 (tcpmux) is privileged and unused. One the system just gave out and took back
- * could be taken meanwhile by the test file running beside this one. */
-const CLOSED_PORT = 1;
+import { CLOSED_PORT } from './stand-in.ts';
 
 const redis = await redisService();
 const postgres = await postgresService();

@@ -27,6 +27,10 @@ export interface RecordedRequest {
 
 export type Handler = (req: RecordedRequest, res: ServerResponse) => void | Promise<void>;
 
+/** A port nothing listens on: 1 (tcpmux) is privileged and unused. One the system just gave out and took back
+ * could be taken meanwhile by the test file running beside this one. */
+export const CLOSED_PORT = 1;
+
 export class StandIn {
   readonly requests: RecordedRequest[] = [];
   inFlight = 0;

@@ -6,14 +6,10 @@ import assert from 'node:assert/strict';
 import { lookup } from 'node:dns/promises';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { Gate, reply, StandIn, streamBytes } from '../../../test/support/stand-in.ts';
+import { CLOSED_PORT, Gate, reply, StandIn, streamBytes } from '../../../test/support/stand-in.ts';
 import { ConductorError, StepFailedError } from '../../core/errors.ts';
 import type { ActionContext } from '../types.ts';
 import { httpAction, type HttpInput } from './index.ts';
-
-/** A port nothing listens on: 1 (tcpmux) is privileged and unused. One the system just gave out and took back
- * could be taken meanwhile by the test file running beside this one. */
-const CLOSED_PORT = 1;
 
 let server: StandIn;
 before(async () => (server = await StandIn.start()));
